@@ -1,0 +1,110 @@
+"""Time as nodes see it: the real clock, and a fake one tests can advance.
+
+Nodes never call ``time.time()`` or ``loop.call_later`` directly; they use
+``node.clock`` so that ``flowrt.testing`` can run windows, timeouts and repeats
+without sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+
+class TimerHandle(Protocol):
+    """What ``call_later`` returns: something that can be cancelled."""
+
+    def cancel(self) -> None: ...
+
+
+class Clock:
+    """The real clock: wall time, monotonic time and timers on the running loop."""
+
+    def time(self) -> float:
+        """Seconds since the epoch (wall clock)."""
+        return time.time()
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes backwards."""
+        return time.monotonic()
+
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
+        """Run ``callback(*args)`` after ``delay`` seconds on the event loop."""
+        return asyncio.get_running_loop().call_later(max(0.0, delay), callback, *args)
+
+    async def sleep(self, delay: float) -> None:
+        """Wait ``delay`` seconds."""
+        await asyncio.sleep(delay)
+
+
+class _FakeTimer:
+    __slots__ = ("args", "callback", "cancelled", "when")
+
+    def __init__(self, when: float, callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.when = when
+        self.callback = callback
+        self.args = args
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class FakeClock(Clock):
+    """A clock that only moves when a test calls :meth:`advance`.
+
+    Timers fire in time order during ``advance``; wall time starts at ``start``
+    (default 2026-01-01T00:00:00Z) so time-window boundaries are predictable.
+    """
+
+    def __init__(self, start: float = 1_767_225_600.0) -> None:
+        self._now = start
+        self._start = start
+        self._timers: list[tuple[float, int, _FakeTimer]] = []
+        self._seq = itertools.count()
+
+    def time(self) -> float:
+        return self._now
+
+    def monotonic(self) -> float:
+        return self._now - self._start
+
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
+        timer = _FakeTimer(self._now + max(0.0, delay), callback, args)
+        heapq.heappush(self._timers, (timer.when, next(self._seq), timer))
+        return timer
+
+    async def sleep(self, delay: float) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self.call_later(delay, lambda: future.done() or future.set_result(None))
+        await future
+
+    def pending(self) -> int:
+        """How many timers are waiting to fire."""
+        return sum(1 for _, _, t in self._timers if not t.cancelled)
+
+    async def advance(self, seconds: float) -> None:
+        """Move time forward, firing every timer that falls due, in order.
+
+        Between timers the event loop runs briefly so that coroutines woken by a
+        timer (``sleep``) make progress before the next one fires.
+        """
+        target = self._now + seconds
+        while self._timers and self._timers[0][0] <= target:
+            when, _, timer = heapq.heappop(self._timers)
+            if timer.cancelled:
+                continue
+            self._now = max(self._now, when)
+            timer.callback(*timer.args)
+            await _settle()
+        self._now = target
+        await _settle()
+
+
+async def _settle(rounds: int = 5) -> None:
+    for _ in range(rounds):
+        await asyncio.sleep(0)

@@ -1,0 +1,141 @@
+"""Message delivery: one bounded FIFO run queue drained by the event loop.
+
+``Node.send`` appends ``(target, msg, tracker)`` events to the queue; a single
+``call_soon`` callback drains it in batches, so there is no task and no future
+per message, delivery is in order per wire, and the loop still serves sockets
+between batches.
+
+Overflow rule: the queue holds at most ``max_pending`` events. A send beyond
+that is dropped and counted (``dropped``); a tracked send fails its tracker so a
+store-and-forward sender retries later. Sources (such as ``mqtt in``) check
+``saturated`` and stop reading until ``when_drained`` calls them back, so under
+overload the broker's queue (or the TCP window) absorbs the excess instead of
+flowrt's memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from flowrt.errors import NodeError
+
+if TYPE_CHECKING:
+    from flowrt.node import Node
+
+DRAIN_BATCH = 4096
+
+
+class Tracker:
+    """Counts the deliveries of one acknowledged send until all have completed.
+
+    ``future`` resolves with the number of deliveries once every node the
+    message reached (and every node those sent it on to while handling it) has
+    completed it, or fails with the first error any of them reported.
+    """
+
+    __slots__ = ("deliveries", "future", "pending")
+
+    def __init__(self, future: asyncio.Future[int]) -> None:
+        self.future = future
+        self.pending = 0
+        self.deliveries = 0
+
+    def add(self) -> None:
+        """One more delivery to wait for."""
+        self.pending += 1
+        self.deliveries += 1
+
+    def done(self) -> None:
+        """One delivery completed successfully."""
+        self.pending -= 1
+        if self.pending <= 0 and not self.future.done():
+            self.future.set_result(self.deliveries)
+
+    def fail(self, error: BaseException) -> None:
+        """One delivery failed: the whole send fails."""
+        self.pending -= 1
+        if not self.future.done():
+            self.future.set_exception(error)
+
+
+class Dispatcher:
+    """The runtime's run queue (see the module docstring for the overflow rule)."""
+
+    def __init__(self, max_pending: int = 100_000) -> None:
+        self.max_pending = max_pending
+        self.low_water = max_pending // 4
+        self.dropped = 0
+        self.delivered = 0
+        self.current_tracker: Tracker | None = None
+        self._queue: deque[tuple[Node, dict[str, Any], Tracker | None]] = deque()
+        self._scheduled = False
+        self._drain_waiters: list[Callable[[], None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    @property
+    def saturated(self) -> bool:
+        """True when sources should pause reading until the queue drains."""
+        return len(self._queue) >= self.max_pending // 2
+
+    def when_drained(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the queue falls to its low-water mark."""
+        self._drain_waiters.append(callback)
+        self._schedule()
+
+    def push(self, node: Node, msg: dict[str, Any], tracker: Tracker | None) -> None:
+        """Queue one delivery of ``msg`` to ``node``."""
+        if len(self._queue) >= self.max_pending:
+            self.dropped += 1
+            if tracker is not None:
+                tracker.add()
+                tracker.fail(NodeError("run queue full: message dropped", node_id=node.id))
+            return
+        if tracker is not None:
+            tracker.add()
+        self._queue.append((node, msg, tracker))
+        if not self._scheduled:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        if self._scheduled:
+            return
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        self._scheduled = True
+        self._loop.call_soon(self._drain)
+
+    def _drain(self) -> None:
+        queue = self._queue
+        popleft = queue.popleft
+        count = 0
+        try:
+            while queue and count < DRAIN_BATCH:
+                node, msg, tracker = popleft()
+                self.current_tracker = tracker
+                node._receive(msg, tracker)
+                count += 1
+        finally:
+            self.current_tracker = None
+            self.delivered += count
+            self._scheduled = False
+        if self._drain_waiters and len(queue) <= self.low_water:
+            waiters, self._drain_waiters = self._drain_waiters, []
+            for callback in waiters:
+                callback()
+        if queue:
+            self._schedule()
+
+    def clear_for(self, nodes: set[Node]) -> None:
+        """Forget queued deliveries to nodes that are being stopped."""
+        if self._queue:
+            kept = [event for event in self._queue if event[0] not in nodes]
+            for node, _, tracker in self._queue:
+                if node in nodes and tracker is not None:
+                    tracker.fail(NodeError("node stopped before handling message", node_id=node.id))
+            self._queue = deque(kept)

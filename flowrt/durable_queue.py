@@ -1,0 +1,803 @@
+"""A durable, prioritised message queue on SQLite: the one behind store-forward and cloud-bridge.
+
+Storage
+    One SQLite file per queue (:func:`queue_path` puts it at ``DATA_DIR/queues/<name>.sqlite3``),
+    so queues never contend for a lock or a worker and one can be deleted or inspected
+    (``sqlite-utils rows FILE entries``) on its own. The file is opened in WAL mode with
+    ``synchronous=FULL`` and ``locking_mode=EXCLUSIVE``: a second opener (another node,
+    another flowrt process on the same data dir) fails with :class:`QueueBusyError`
+    instead of silently sharing the queue. Tables: ``entries`` (waiting and in-flight
+    messages), ``dead_letters`` (the last ``max_dead_letters`` given up on) and ``meta``
+    (the file's random ``epoch``).
+
+Threading and group commit
+    One worker thread owns the only connection. Every operation is a job on its queue;
+    the worker takes *all* jobs pending when it becomes free (up to ``MAX_BATCH_JOBS``)
+    and runs them in one ``BEGIN IMMEDIATE .. COMMIT``, then resolves their futures in a
+    single event-loop callback. Nothing is acknowledged before its transaction commits,
+    and under load many puts share one fsync: that is what makes durable enqueue fast.
+    If a batch fails, it is rolled back as a whole (the in-memory bookkeeping too) and
+    every job in it fails with the error.
+
+Entries
+    ``id`` comes from an AUTOINCREMENT key, so it only grows, even across restarts and
+    after the queue was emptied; ``sfid`` (``"<name>:<epoch>:<id>"``) adds the file's
+    epoch so that deleting the file can never make a receiver mistake new messages for
+    duplicates. Lifecycle: :meth:`~DurableQueue.put` → :meth:`~DurableQueue.lease` →
+    :meth:`~DurableQueue.ack` (deleted) | :meth:`~DurableQueue.fail` (retried after
+    ``next_attempt_at``) | :meth:`~DurableQueue.release` (back, no try counted) |
+    :meth:`~DurableQueue.dead_letter`. Leases live only in memory: after a crash every
+    unacknowledged entry is simply ready again (at-least-once).
+
+Full queue
+    After each put, while the queue holds more than ``max_messages`` entries or
+    ``max_bytes`` payload bytes, the oldest entry of the lowest priority present is
+    evicted (so "critical" only goes when nothing else is left, and a new message of a
+    priority lower than everything queued is itself the one evicted). Evicted entries
+    are returned in that put's :class:`PutResult`. An evicted in-flight entry stays out:
+    its later ack or fail is a no-op.
+
+Encoding
+    Messages are stored as orjson JSON. Values JSON lacks take a tagged form, used only
+    for messages that need it (the ``encoding`` column says which): ``bytes`` and
+    ``bytearray`` become ``{"$bytes": base64}`` and come back as ``bytes``; a dict that
+    happens to look like a tag is wrapped in ``{"$esc": ...}``. Tuples and sets come back
+    as lists, numpy arrays as lists, datetimes as ISO strings, non-string keys as strings,
+    NaN as null; anything else orjson cannot encode raises ``TypeError`` from ``put``.
+
+Write amplification
+    ``stats().bytes_written`` is what the worker thread passed to ``write()`` since the
+    queue was opened (``wchar`` of ``/proc/thread-self/io``: WAL frames, checkpoints into
+    the main file, headers), so ``write_amplification`` is real disk writes per enqueued
+    payload byte. Where ``/proc`` is missing both are ``None``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import enum
+import os
+import queue
+import sqlite3
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from flowrt.errors import FlowrtError
+
+MAX_BATCH_JOBS = 4096
+"""At most this many jobs share one transaction (bounds WAL growth and latency)."""
+
+_ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+_PLAIN, _TAGGED = 0, 1
+_COLUMNS = (
+    "id, priority, payload, encoding, size, enqueued_at, expires_at, attempts,"
+    " next_attempt_at, last_error"
+)
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    priority INTEGER NOT NULL,
+    payload BLOB NOT NULL,
+    encoding INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    enqueued_at REAL NOT NULL,
+    expires_at REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS entries_by_priority ON entries (priority);
+CREATE INDEX IF NOT EXISTS entries_by_expiry ON entries (expires_at)
+    WHERE expires_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_in_backoff ON entries (next_attempt_at)
+    WHERE next_attempt_at > 0;
+CREATE TABLE IF NOT EXISTS dead_letters (
+    seq INTEGER PRIMARY KEY,
+    entry_id INTEGER NOT NULL,
+    priority INTEGER NOT NULL,
+    payload BLOB NOT NULL,
+    encoding INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    enqueued_at REAL NOT NULL,
+    attempts INTEGER NOT NULL,
+    last_error TEXT,
+    reason TEXT NOT NULL,
+    dead_at REAL NOT NULL
+);
+"""
+
+
+class QueueClosedError(FlowrtError):
+    """The queue was closed; no more operations are accepted."""
+
+
+class QueueBusyError(FlowrtError):
+    """Another connection (node or process) holds the queue's database file."""
+
+
+class Priority(enum.IntEnum):
+    """Message priority; a lower value is served first and evicted last."""
+
+    CRITICAL = 0
+    HIGH = 1
+    NORMAL = 2
+    LOW = 3
+
+    @classmethod
+    def parse(cls, value: Priority | str | int) -> Priority:
+        """The priority named by ``value`` ("critical", "HIGH", 2, ...); ValueError if none."""
+        if isinstance(value, str):
+            try:
+                return cls[value.strip().upper()]
+            except KeyError:
+                pass
+        elif isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 3:
+            return cls(value)
+        names = ", ".join(p.name.lower() for p in cls)
+        raise ValueError(f"invalid priority {value!r} (expected one of {names})")
+
+    @property
+    def label(self) -> str:
+        """The lower-case name used in flow files and stats ("critical", ...)."""
+        return self.name.lower()
+
+
+PriorityLike = Priority | str | int
+
+DEFAULT_TTL: Mapping[Priority, float | None] = {
+    Priority.CRITICAL: None,
+    Priority.HIGH: 86_400.0,
+    Priority.NORMAL: 604_800.0,
+    Priority.LOW: 2_592_000.0,
+}
+"""Seconds an entry may wait before it expires, per priority (None = never)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One queued message and its delivery bookkeeping."""
+
+    id: int
+    sfid: str
+    priority: Priority
+    message: Any
+    size: int
+    enqueued_at: float
+    expires_at: float | None
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PutResult:
+    """What a put did: the ids given to the new entries and the entries evicted for room."""
+
+    ids: list[int]
+    evicted: list[Entry]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """A snapshot of a queue. Counters count since the queue was opened."""
+
+    queued: dict[str, int]
+    bytes: int
+    oldest_age: dict[str, float | None]
+    in_flight: int
+    dead_letters: int
+    enqueued: int
+    acked: int
+    failed: int
+    evicted: int
+    expired: int
+    dead_lettered: int
+    purged: int
+    payload_bytes_enqueued: int
+    bytes_written: int | None
+
+    @property
+    def total(self) -> int:
+        """Entries queued over all priorities (in-flight ones included)."""
+        return sum(self.queued.values())
+
+    @property
+    def oldest(self) -> float | None:
+        """Age in seconds of the oldest entry of any priority (None when empty)."""
+        return max((age for age in self.oldest_age.values() if age is not None), default=None)
+
+    @property
+    def write_amplification(self) -> float | None:
+        """Bytes written to disk per payload byte enqueued, when both are known."""
+        if self.bytes_written is None or not self.payload_bytes_enqueued:
+            return None
+        return self.bytes_written / self.payload_bytes_enqueued
+
+
+def queue_path(data_dir: str | os.PathLike[str], name: str) -> Path:
+    """Where the queue called ``name`` lives in a data directory (any name is safe)."""
+    safe = urllib.parse.quote(name, safe="")
+    if not safe or safe.startswith("."):
+        safe = "%2E" + safe[1:] if safe else "%00"
+    return Path(data_dir) / "queues" / f"{safe}.sqlite3"
+
+
+def encode_message(message: Any) -> tuple[bytes, int]:
+    """Serialise a message: (JSON bytes, encoding flag). See the module docstring."""
+    try:
+        return orjson.dumps(message, option=_ORJSON_OPTIONS), _PLAIN
+    except TypeError:
+        return orjson.dumps(_tag(message), option=_ORJSON_OPTIONS), _TAGGED
+
+
+def decode_message(payload: bytes, encoding: int) -> Any:
+    """The message that :func:`encode_message` turned into ``payload``."""
+    value = orjson.loads(payload)
+    return _untag(value) if encoding == _TAGGED else value
+
+
+_TAGS = frozenset({"$bytes", "$esc"})
+
+
+def _tag(value: Any) -> Any:
+    if isinstance(value, dict):
+        tagged = {k: _tag(v) for k, v in value.items()}
+        return {"$esc": tagged} if len(value) == 1 and next(iter(value)) in _TAGS else tagged
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_tag(v) for v in value]
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"$bytes": base64.b64encode(value).decode("ascii")}
+    return value
+
+
+def _untag(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1:
+            key, inner = next(iter(value.items()))
+            if key == "$bytes":
+                return base64.b64decode(inner)
+            if key == "$esc":
+                return {k: _untag(v) for k, v in inner.items()}
+        return {k: _untag(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_untag(v) for v in value]
+    return value
+
+
+def _thread_bytes_written() -> int | None:
+    try:
+        with open("/proc/thread-self/io", "rb") as io:
+            for line in io:
+                if line.startswith(b"wchar:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+_COUNTERS = ("enqueued", "acked", "failed", "evicted", "expired", "dead_lettered", "purged",
+             "payload_bytes_enqueued")
+
+
+@dataclass
+class _State:
+    """The worker's in-memory bookkeeping, copied before each batch to roll back with it."""
+
+    next_id: int
+    count: list[int]
+    size: list[int]
+    dead: int
+    leased: dict[int, Priority] = field(default_factory=dict)
+    credit: float = 0.0
+    counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_COUNTERS, 0))
+
+    def copy(self) -> _State:
+        return _State(self.next_id, self.count[:], self.size[:], self.dead, dict(self.leased),
+                      self.credit, dict(self.counters))
+
+
+@dataclass(frozen=True)
+class _Settings:
+    name: str
+    max_messages: int
+    max_bytes: int | None
+    ttl: dict[Priority, float | None]
+    starvation_share: float
+    max_dead_letters: int
+    lock_timeout: float
+
+
+class _Store:
+    """The worker side: the connection, the SQL of every operation, the bookkeeping.
+
+    Used only from the worker thread. Each public-by-convention ``op_*`` method runs
+    inside the batch transaction opened by :meth:`run_batch`.
+    """
+
+    def __init__(self, path: Path, settings: _Settings) -> None:
+        self.settings = settings
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, isolation_level=None, timeout=settings.lock_timeout)
+        try:
+            # EXCLUSIVE: the first write below takes the file's lock and keeps it until
+            # close, so a second opener fails loudly (and WAL needs no shared memory).
+            self.db.execute("PRAGMA locking_mode=EXCLUSIVE")
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA journal_size_limit=67108864")
+            self.db.executescript(
+                f"BEGIN IMMEDIATE; {_SCHEMA}"
+                f" INSERT OR IGNORE INTO meta VALUES ('epoch', '{os.urandom(4).hex()}'); COMMIT;"
+            )
+        except sqlite3.OperationalError as exc:
+            self.db.close()
+            if "locked" in str(exc):
+                raise QueueBusyError(f"queue {settings.name!r} is in use: {path}") from exc
+            raise
+        self.epoch: str = self.db.execute("SELECT value FROM meta WHERE key='epoch'").fetchone()[0]
+        self.state = self._load_state()
+        self.written_at_open = _thread_bytes_written()
+
+    def _load_state(self) -> _State:
+        seq = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name='entries'").fetchone()
+        count, size = [0] * 4, [0] * 4
+        for priority, n, total in self.db.execute(
+            "SELECT priority, count(*), sum(size) FROM entries GROUP BY priority"
+        ):
+            count[priority], size[priority] = n, total
+        dead = self.db.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
+        return _State(next_id=(seq[0] if seq else 0) + 1, count=count, size=size, dead=dead)
+
+    # ----------------------------------------------------------------- batches
+    def run_batch(self, jobs: list[_Job]) -> list[tuple[asyncio.Future[Any], Any, bool]]:
+        """Run jobs in one transaction; (future, result or exception, ok) for each."""
+        saved = self.state.copy()
+        results: list[Any] = []
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            results = [job.op(self, *job.args) for job in jobs]
+            self.db.execute("COMMIT")
+        except Exception as exc:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            self.state = saved
+            return [(job.future, exc, False) for job in jobs]
+        return [(job.future, result, True) for job, result in zip(jobs, results, strict=True)]
+
+    def close(self) -> None:
+        """Checkpoint the WAL into the main file and close the connection."""
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.db.close()
+
+    # ---------------------------------------------------------------- helpers
+    def _entry(self, row: tuple[Any, ...]) -> Entry:
+        id_, priority, payload, encoding, size, enqueued, expires, attempts, next_at, error = row
+        return Entry(id_, f"{self.settings.name}:{self.epoch}:{id_}", Priority(priority),
+                     decode_message(payload, encoding), size, enqueued, expires, attempts,
+                     next_at, error)
+
+    def _delete(self, ids: list[int]) -> list[tuple[int, int]]:
+        """Delete entries by id; (priority, size) of those that existed."""
+        if not ids:
+            return []
+        rows = self.db.execute(
+            "DELETE FROM entries WHERE id IN (SELECT value FROM json_each(?))"
+            " RETURNING priority, size", (orjson.dumps(ids).decode(),)
+        ).fetchall()
+        state = self.state
+        for priority, size in rows:
+            state.count[priority] -= 1
+            state.size[priority] -= size
+        for id_ in ids:
+            state.leased.pop(id_, None)
+        return rows
+
+    def _delete_entries(self, rows: list[tuple[Any, ...]], counter: str) -> list[Entry]:
+        self._delete([row[0] for row in rows])
+        self.state.counters[counter] += len(rows)
+        return [self._entry(row) for row in rows]
+
+    def _ready(self, priority: int, limit: int, now: float) -> list[tuple[Any, ...]]:
+        """The oldest ``limit`` entries of one priority that may be leased now."""
+        leased = self.state.leased
+        skip = sum(1 for p in leased.values() if p == priority)
+        rows = self.db.execute(
+            f"SELECT {_COLUMNS} FROM entries WHERE priority = ? AND next_attempt_at <= ?"
+            " AND (expires_at IS NULL OR expires_at > ?) ORDER BY id LIMIT ?",
+            (priority, now, now, limit + skip),
+        ).fetchall()
+        return [row for row in rows if row[0] not in leased][:limit]
+
+    def _guard_starvation(self, rows: list[tuple[Any, ...]], now: float) -> list[tuple[Any, ...]]:
+        """Give ``starvation_share`` of the lease slots to the oldest lower-priority entries.
+
+        Credit grows by the share for every slot leased; each whole unit of credit is a
+        slot for the oldest entry waiting below the top priority of this lease (instead
+        of a top-priority one). Credit is not banked while nothing lower is waiting.
+        """
+        state = self.state
+        state.credit += self.settings.starvation_share * len(rows)
+        quota = int(state.credit)
+        top = rows[0][1]
+        top_rows = [row for row in rows if row[1] == top]
+        lower = rows[len(top_rows):]
+        want = min(quota - len(lower), len(top_rows))
+        if want > 0:
+            taken = {row[0] for row in lower}
+            waiting = sorted(
+                (row for p in range(top + 1, 4) if state.count[p]
+                 for row in self._ready(p, want + len(lower), now) if row[0] not in taken),
+                key=lambda row: row[0],
+            )[:want]
+            if len(waiting) < want:
+                state.credit = 0.0
+            rows = top_rows[: len(top_rows) - len(waiting)] + lower + waiting
+            lower += waiting
+        state.credit = max(0.0, state.credit - max(quota, len(lower)))
+        return sorted(rows, key=lambda row: (row[1], row[0]))
+
+    def _evict_for_room(self) -> list[Entry]:
+        """Evict the oldest entries of the lowest priorities until the limits hold."""
+        state, settings = self.state, self.settings
+        over_count = sum(state.count) - settings.max_messages
+        over_bytes = sum(state.size) - settings.max_bytes if settings.max_bytes else 0
+        victims: list[tuple[Any, ...]] = []
+        for priority in (3, 2, 1, 0):
+            if over_count <= 0 and over_bytes <= 0:
+                break
+            cursor = self.db.execute(
+                f"SELECT {_COLUMNS} FROM entries WHERE priority = ? ORDER BY id", (priority,))
+            for row in cursor:  # steps lazily: only the victims are read
+                victims.append(row)
+                over_count -= 1
+                over_bytes -= row[4]
+                if over_count <= 0 and over_bytes <= 0:
+                    break
+            cursor.close()
+        return self._delete_entries(victims, "evicted")
+
+    # -------------------------------------------------------------- operations
+    def op_put(self, items: list[tuple[Priority, bytes, int]], now: float) -> PutResult:
+        state, ttl = self.state, self.settings.ttl
+        first = state.next_id
+        params = []
+        for offset, (priority, payload, encoding) in enumerate(items):
+            lifetime = ttl[priority]
+            params.append((first + offset, priority, payload, encoding, len(payload), now,
+                           None if lifetime is None else now + lifetime))
+            state.count[priority] += 1
+            state.size[priority] += len(payload)
+            state.counters["payload_bytes_enqueued"] += len(payload)
+        self.db.executemany(
+            "INSERT INTO entries (id, priority, payload, encoding, size, enqueued_at, expires_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)", params)
+        state.next_id += len(items)
+        state.counters["enqueued"] += len(items)
+        return PutResult(list(range(first, state.next_id)), self._evict_for_room())
+
+    def op_lease(self, n: int, now: float) -> list[Entry]:
+        state = self.state
+        rows: list[tuple[Any, ...]] = []
+        for priority in range(4):
+            if len(rows) >= n:
+                break
+            if state.count[priority]:
+                rows += self._ready(priority, n - len(rows), now)
+        if rows and self.settings.starvation_share:
+            rows = self._guard_starvation(rows, now)
+        for row in rows:
+            state.leased[row[0]] = Priority(row[1])
+        return [self._entry(row) for row in rows]
+
+    def op_ack(self, ids: list[int]) -> int:
+        acked = len(self._delete(ids))
+        self.state.counters["acked"] += acked
+        return acked
+
+    def op_release(self, ids: list[int]) -> None:
+        for id_ in ids:
+            self.state.leased.pop(id_, None)
+
+    def op_fail(self, id_: int, next_attempt_at: float, error: str | None) -> int | None:
+        self.state.leased.pop(id_, None)
+        row = self.db.execute(
+            "UPDATE entries SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
+            " WHERE id = ? RETURNING attempts", (next_attempt_at, error, id_),
+        ).fetchone()
+        if row is None:
+            return None
+        self.state.counters["failed"] += 1
+        return row[0]
+
+    def op_dead_letter(self, id_: int, reason: str, now: float) -> Entry | None:
+        row = self.db.execute(f"SELECT {_COLUMNS} FROM entries WHERE id = ?", (id_,)).fetchone()
+        if row is None:
+            self.state.leased.pop(id_, None)
+            return None
+        self.db.execute(
+            "INSERT INTO dead_letters (entry_id, priority, payload, encoding, size, enqueued_at,"
+            " attempts, last_error, reason, dead_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*row[:6], row[7], row[9], reason, now),
+        )
+        state = self.state
+        state.dead += 1
+        excess = state.dead - self.settings.max_dead_letters
+        if excess > 0:
+            self.db.execute("DELETE FROM dead_letters WHERE seq IN"
+                            " (SELECT seq FROM dead_letters ORDER BY seq LIMIT ?)", (excess,))
+            state.dead -= excess
+        return self._delete_entries([row], "dead_lettered")[0]
+
+    def op_expire(self, now: float, limit: int) -> list[Entry]:
+        rows = self.db.execute(
+            f"SELECT {_COLUMNS} FROM entries WHERE expires_at <= ? ORDER BY expires_at LIMIT ?",
+            (now, limit),
+        ).fetchall()
+        return self._delete_entries(rows, "expired")
+
+    def op_purge(self, priority: Priority | None) -> int:
+        where, params = ("WHERE priority = ?", (priority,)) if priority is not None else ("", ())
+        ids = [row[0] for row in self.db.execute(f"SELECT id FROM entries {where}", params)]
+        purged = len(self._delete(ids))
+        self.state.counters["purged"] += purged
+        return purged
+
+    def op_retry_now(self, priority: Priority | None) -> int:
+        where, params = ("AND priority = ?", (priority,)) if priority is not None else ("", ())
+        return self.db.execute(
+            f"UPDATE entries SET next_attempt_at = 0 WHERE next_attempt_at > 0 {where}", params
+        ).rowcount
+
+    def op_next_retry_at(self, now: float) -> float | None:
+        return self.db.execute(
+            "SELECT min(next_attempt_at) FROM entries"
+            " WHERE next_attempt_at > 0 AND next_attempt_at > ?", (now,),
+        ).fetchone()[0]
+
+    def op_stats(self, now: float) -> QueueStats:
+        state = self.state
+        oldest: dict[str, float | None] = {}
+        for priority in Priority:
+            row = None
+            if state.count[priority]:
+                row = self.db.execute("SELECT enqueued_at FROM entries WHERE priority = ?"
+                                      " ORDER BY id LIMIT 1", (priority,)).fetchone()
+            oldest[priority.label] = None if row is None else max(0.0, now - row[0])
+        written = _thread_bytes_written()
+        return QueueStats(
+            queued={p.label: state.count[p] for p in Priority},
+            bytes=sum(state.size),
+            oldest_age=oldest,
+            in_flight=len(state.leased),
+            dead_letters=state.dead,
+            **state.counters,
+            bytes_written=None if written is None or self.written_at_open is None
+            else written - self.written_at_open,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    op: Callable[..., Any]
+    args: tuple[Any, ...]
+    future: asyncio.Future[Any]
+
+
+_STOP = object()
+
+
+class DurableQueue:
+    """A durable priority queue of messages in one SQLite file (see the module docstring).
+
+    Open it with ``await DurableQueue.open(path, name=...)`` and close it with
+    ``await queue.close()`` (or use ``async with``). All methods must be called from the
+    event loop that opened it; none of them blocks it.
+    """
+
+    def __init__(self, path: Path, settings: _Settings, clock: Callable[[], float]) -> None:
+        """Use :meth:`open`; this only prepares an unopened queue."""
+        self.path = path
+        self.name = settings.name
+        self.clock = clock
+        self._settings = settings
+        self._loop = asyncio.get_running_loop()
+        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._closed = False
+        self._opened: asyncio.Future[str] = self._loop.create_future()
+        self._stopped: asyncio.Future[None] = self._loop.create_future()
+        self.epoch = ""
+        self._thread = threading.Thread(target=self._serve, name=f"queue:{self.name}",
+                                        daemon=True)
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        max_messages: int = 100_000,
+        max_bytes: int | None = None,
+        ttl: Mapping[PriorityLike, float | None] | None = None,
+        starvation_share: float = 0.0,
+        max_dead_letters: int = 10_000,
+        lock_timeout: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> DurableQueue:
+        """Open (creating if needed) the queue stored at ``path``.
+
+        ``name`` (default: the file's stem) prefixes every ``sfid``. ``ttl`` overrides
+        :data:`DEFAULT_TTL` per priority (seconds, None = never). ``starvation_share``
+        (0..1) is the share of lease slots given to the oldest lower-priority entry while
+        a higher priority has entries ready; 0 is strict priority. ``lock_timeout`` is how
+        long to wait for another holder of the file before :class:`QueueBusyError`.
+        ``clock`` gives wall-clock seconds for enqueue times, TTLs and backoff.
+        """
+        path = Path(path)
+        if max_messages < 1:
+            raise ValueError(f"max_messages must be at least 1, not {max_messages}")
+        if not 0.0 <= starvation_share <= 1.0:
+            raise ValueError(f"starvation_share must be between 0 and 1, not {starvation_share}")
+        ttls = dict(DEFAULT_TTL)
+        ttls.update({Priority.parse(p): seconds for p, seconds in (ttl or {}).items()})
+        settings = _Settings(name or path.stem, max_messages, max_bytes or None, ttls,
+                             starvation_share, max_dead_letters, lock_timeout)
+        self = cls(path, settings, clock)
+        self._thread.start()
+        try:
+            self.epoch = await self._opened
+        except BaseException:
+            self._closed = True
+            self._jobs.put(_STOP)  # if the worker is still opening, it closes at once
+            raise
+        return self
+
+    async def __aenter__(self) -> DurableQueue:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------- the worker
+    def _serve(self) -> None:
+        try:
+            store = _Store(self.path, self._settings)
+        except BaseException as exc:
+            self._reply([(self._opened, exc, False), (self._stopped, None, True)])
+            return
+        self._reply([(self._opened, store.epoch, True)])
+        jobs = self._jobs
+        while True:
+            batch = [jobs.get()]
+            while len(batch) < MAX_BATCH_JOBS:
+                try:
+                    batch.append(jobs.get_nowait())
+                except queue.Empty:
+                    break
+            stop = batch[-1] is _STOP
+            work = batch[:-1] if stop else batch
+            if work:
+                self._reply(store.run_batch(work))
+            if stop:
+                try:
+                    store.close()
+                except sqlite3.Error as exc:
+                    self._reply([(self._stopped, exc, False)])
+                else:
+                    self._reply([(self._stopped, None, True)])
+                return
+
+    def _reply(self, outcomes: list[tuple[asyncio.Future[Any], Any, bool]]) -> None:
+        # If the loop is gone nobody is waiting, and what committed stays committed.
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(_resolve, outcomes)
+
+    def _submit(self, op: Callable[..., Any], args: tuple[Any, ...]) -> asyncio.Future[Any]:
+        if self._closed:
+            raise QueueClosedError(f"queue {self.name!r} is closed")
+        future = self._loop.create_future()
+        self._jobs.put(_Job(op, args, future))
+        return future
+
+    # ------------------------------------------------------------ operations
+    def put(self, message: Any, priority: PriorityLike = Priority.NORMAL
+            ) -> asyncio.Future[PutResult]:
+        """Enqueue one message; the future resolves once it is committed to disk.
+
+        A plain method returning a future (not a coroutine), so a node can hand the
+        future straight back as its completion. Raises TypeError for a message that
+        cannot be encoded and ValueError for an unknown priority.
+        """
+        return self.put_many([(message, priority)])
+
+    def put_many(self, items: Iterable[tuple[Any, PriorityLike]]
+                 ) -> asyncio.Future[PutResult]:
+        """Enqueue ``(message, priority)`` pairs in one go, ids in order (see :meth:`put`)."""
+        encoded = [(Priority.parse(priority), *encode_message(message))
+                   for message, priority in items]
+        return self._submit(_Store.op_put, (encoded, self.clock()))
+
+    async def lease(self, n: int = 1) -> list[Entry]:
+        """Up to ``n`` ready entries, highest priority first, oldest first within one.
+
+        Ready: not leased already, not in backoff, not expired. A leased entry is not
+        handed out again until it is acked, failed or released (or the process restarts).
+        """
+        return await self._submit(_Store.op_lease, (n, self.clock()))
+
+    async def ack(self, ids: Iterable[int]) -> int:
+        """Delete delivered entries; returns how many existed."""
+        return await self._submit(_Store.op_ack, (list(ids),))
+
+    async def release(self, ids: Iterable[int]) -> None:
+        """Give leased entries back without counting a try (e.g. when pausing)."""
+        await self._submit(_Store.op_release, (list(ids),))
+
+    async def fail(self, id: int, next_attempt_at: float, error: str | None = None
+                   ) -> int | None:
+        """Record a failed try: attempts + 1, not ready before ``next_attempt_at``.
+
+        Returns the new attempt count, or None if the entry is gone (evicted, expired).
+        """
+        return await self._submit(_Store.op_fail, (id, next_attempt_at, error))
+
+    async def dead_letter(self, id: int, reason: str) -> Entry | None:
+        """Move an entry to the dead-letter table; returns it, or None if it is gone."""
+        return await self._submit(_Store.op_dead_letter, (id, reason, self.clock()))
+
+    async def expire(self, limit: int = 1000) -> list[Entry]:
+        """Delete up to ``limit`` expired entries (soonest expiry first) and return them."""
+        return await self._submit(_Store.op_expire, (self.clock(), limit))
+
+    async def purge(self, priority: PriorityLike | None = None) -> int:
+        """Delete every entry (of one priority, if given); returns how many."""
+        parsed = None if priority is None else Priority.parse(priority)
+        return await self._submit(_Store.op_purge, (parsed,))
+
+    async def retry_now(self, priority: PriorityLike | None = None) -> int:
+        """Make entries in backoff ready at once; returns how many were waiting."""
+        parsed = None if priority is None else Priority.parse(priority)
+        return await self._submit(_Store.op_retry_now, (parsed,))
+
+    async def next_retry_at(self) -> float | None:
+        """When the earliest entry in backoff becomes ready, or None if none is waiting."""
+        return await self._submit(_Store.op_next_retry_at, (self.clock(),))
+
+    async def stats(self) -> QueueStats:
+        """Queued entries and bytes per priority, oldest ages and counters."""
+        return await self._submit(_Store.op_stats, (self.clock(),))
+
+    def sfid(self, id: int) -> str:
+        """The stable delivery id of entry ``id`` (as carried by ``Entry.sfid``)."""
+        return f"{self.name}:{self.epoch}:{id}"
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed
+
+    async def close(self) -> None:
+        """Finish every pending operation, checkpoint, and stop the worker. Idempotent."""
+        if not self._closed:
+            self._closed = True
+            self._jobs.put(_STOP)
+        await asyncio.shield(self._stopped)
+
+
+def _resolve(outcomes: list[tuple[asyncio.Future[Any], Any, bool]]) -> None:
+    for future, value, ok in outcomes:
+        if future.cancelled():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)

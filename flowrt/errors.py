@@ -1,0 +1,87 @@
+"""The exceptions flowrt raises, each carrying the context needed to act on it.
+
+::
+
+    FlowrtError
+    ├── FlowValidationError   a flow document is invalid; ``details`` lists every problem
+    ├── PluginError           a node plugin failed to load or register
+    ├── DeployError           flows failed to start and were rolled back
+    └── NodeError             a node failed while handling a message (node id, type, msg id)
+
+Every problem in a flow document is a :class:`Problem`: the node id and type it
+concerns, the JSON path into the document (``$[3].wires[0]``) and a message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a flow document, located precisely enough to fix it."""
+
+    id: str | None
+    type: str | None
+    path: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON shape used by the admin API's error ``details``."""
+        return asdict(self)
+
+    def __str__(self) -> str:
+        where = f"node {self.id!r} ({self.type})" if self.id else "document"
+        return f"{where} at {self.path}: {self.message}"
+
+
+class FlowrtError(Exception):
+    """Base class of every error flowrt raises on purpose."""
+
+
+class FlowValidationError(FlowrtError):
+    """A flow document failed validation; nothing was started or saved."""
+
+    def __init__(self, problems: list[Problem], message: str | None = None) -> None:
+        self.problems = problems
+        count = len(problems)
+        headline = message or f"{count} problem{'s' if count != 1 else ''} in flow document"
+        super().__init__(headline + "".join(f"\n  - {p}" for p in problems))
+        self.headline = headline
+
+
+class PluginError(FlowrtError):
+    """A node plugin could not be imported or registered."""
+
+    def __init__(self, origin: str, module: str, message: str) -> None:
+        self.origin = origin
+        self.module = module
+        self.message = message
+        super().__init__(f"{origin} plugin {module}: {message}")
+
+
+class DeployError(FlowrtError):
+    """Starting the new flows failed; the previous flows were restored."""
+
+    def __init__(self, message: str, node_id: str | None = None, node_type: str | None = None):
+        self.node_id = node_id
+        self.node_type = node_type
+        super().__init__(message)
+
+
+class NodeError(FlowrtError):
+    """A node reported an error while handling a message."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        node_id: str | None = None,
+        node_type: str | None = None,
+        msg_id: str | None = None,
+    ) -> None:
+        self.node_id = node_id
+        self.node_type = node_type
+        self.msg_id = msg_id
+        super().__init__(message)

@@ -1,0 +1,134 @@
+"""Messages: ids, cheap cloning, and Node-RED's message-property paths.
+
+A message is a plain ``dict`` (``_msgid``, ``topic``, ``payload``, anything else).
+Cloning follows Node-RED's rule (a deep copy for every wire after the first) but
+copies only what can be mutated: dicts, lists, sets and bytearrays are copied,
+immutable values (str, bytes, numbers, tuples of immutables) are shared.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import re
+from functools import lru_cache
+from typing import Any
+
+Message = dict[str, Any]
+
+_ID_PREFIX = os.urandom(4).hex()
+_id_counter = itertools.count(int.from_bytes(os.urandom(3), "big"))
+
+
+def new_msgid() -> str:
+    """A 16-hex-character message id, unique within this process (like Node-RED's)."""
+    return f"{_ID_PREFIX}{next(_id_counter) & 0xFFFFFFFF:08x}"
+
+
+_IMMUTABLE = (str, int, float, bool, bytes, type(None), complex, frozenset)
+
+
+def clone_value(value: Any) -> Any:
+    """Deep-copy the mutable parts of a JSON-like value; share immutable ones."""
+    cls = type(value)
+    if cls is dict:
+        return {k: (v if type(v) in _IMMUTABLE else clone_value(v)) for k, v in value.items()}
+    if cls is list:
+        return [v if type(v) in _IMMUTABLE else clone_value(v) for v in value]
+    if cls in _IMMUTABLE:
+        return value
+    if cls is bytearray:
+        return bytearray(value)
+    if cls is tuple:
+        return tuple(clone_value(v) for v in value)
+    if cls is set:
+        return {clone_value(v) for v in value}
+    if isinstance(value, dict):
+        return {k: clone_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clone_value(v) for v in value]
+    # Other objects (sockets, HTTP requests, futures...) are shared, as Node-RED does
+    # for msg.req/msg.res: copying them would be wrong, not just slow.
+    return value
+
+
+def clone_message(msg: Message) -> Message:
+    """A copy of ``msg`` that shares nothing mutable with it."""
+    return clone_value(msg)
+
+
+_TOKEN = re.compile(r"""\.?([^.\[\]]+)|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]|\['((?:[^'\\]|\\.)*)'\]""")
+
+
+@lru_cache(maxsize=4096)
+def parse_path(path: str) -> tuple[str | int, ...]:
+    """Split a property expression (``payload.readings[0]``, ``a["b.c"]``) into keys.
+
+    Raises ValueError naming the expression when it cannot be parsed.
+    """
+    if not isinstance(path, str) or not path.strip():
+        raise ValueError(f"invalid property expression: {path!r}")
+    keys: list[str | int] = []
+    pos = 0
+    path = path.strip()
+    while pos < len(path):
+        match = _TOKEN.match(path, pos)
+        if not match or match.end() == pos:
+            raise ValueError(f"invalid property expression {path!r} at character {pos}")
+        name, index, dq, sq = match.groups()
+        if index is not None:
+            keys.append(int(index))
+        else:
+            keys.append(name if name is not None else (dq if dq is not None else sq))
+        pos = match.end()
+    return tuple(keys)
+
+
+_MISSING = object()
+
+
+def _walk(obj: Any, keys: tuple[str | int, ...]) -> Any:
+    for key in keys:
+        try:
+            obj = obj[key]
+        except (KeyError, IndexError, TypeError):
+            return _MISSING
+    return obj
+
+
+def get_property(obj: Any, path: str, default: Any = None) -> Any:
+    """The value at ``path`` inside ``obj``, or ``default`` when any step is missing."""
+    value = _walk(obj, parse_path(path))
+    return default if value is _MISSING else value
+
+
+def has_property(obj: Any, path: str) -> bool:
+    """True when every step of ``path`` exists in ``obj``."""
+    return _walk(obj, parse_path(path)) is not _MISSING
+
+
+def set_property(obj: Any, path: str, value: Any) -> None:
+    """Set the value at ``path``, creating intermediate dicts (or lists for ``[n]``)."""
+    keys = parse_path(path)
+    for key, next_key in itertools.pairwise(keys):
+        child = _walk(obj, (key,))
+        if not isinstance(child, dict | list):
+            child = [] if isinstance(next_key, int) else {}
+            _assign(obj, key, child)
+        obj = child
+    _assign(obj, keys[-1], value)
+
+
+def _assign(obj: Any, key: str | int, value: Any) -> None:
+    if isinstance(obj, list) and isinstance(key, int):
+        obj.extend([None] * (key + 1 - len(obj)))
+    obj[key] = value
+
+
+def delete_property(obj: Any, path: str) -> None:
+    """Remove the value at ``path`` if it exists."""
+    keys = parse_path(path)
+    parent = _walk(obj, keys[:-1])
+    with contextlib.suppress(KeyError, IndexError, TypeError):
+        del parent[keys[-1]]

@@ -1,0 +1,335 @@
+"""The node API: what a node type (built-in or plugin) is and what it can do.
+
+A node type is a subclass of :class:`Node` with class attributes that describe it
+(``type``, ``category``, ``inputs``, ``outputs``, ``schema``, ``credentials``...;
+the class docstring is its help text, in Markdown) and up to three methods::
+
+    class Double(Node):
+        '''Multiplies `msg.payload` by two.'''
+        type = "double"
+        schema = {"type": "object", "properties": {"factor": number(2)}}
+
+        def on_input(self, msg):
+            msg["payload"] *= as_number(self.config["factor"])
+            self.send(msg)
+
+``start()`` (async) runs before any message arrives, ``on_input(msg)`` handles one
+message, ``close(removed)`` (async) releases resources. ``on_input`` may be a plain
+method (fastest: completion is immediate when it returns), an ``async def`` (the
+message completes when the coroutine finishes; no task is created unless it
+actually suspends), or return an awaitable such as an asyncio Future (the message
+completes when it resolves: this is how ``mqtt out`` completes on PUBACK). An
+exception, or a failed awaitable, is the node's error for that message and goes
+to the ``catch`` nodes of its flow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import types
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from flowrt.clock import Clock
+from flowrt.dispatch import Tracker
+from flowrt.errors import NodeError
+from flowrt.messages import Message, clone_message, new_msgid
+
+if TYPE_CHECKING:
+    from flowrt.context import Context
+    from flowrt.flow import Flow
+    from flowrt.runtime import Runtime
+
+MAX_CATCH_COUNT = 10
+
+
+class Node:
+    """Base class of every node type. Subclass it; see the module docstring."""
+
+    type: ClassVar[str] = ""
+    category: ClassVar[str] = "function"
+    inputs: ClassVar[int] = 1
+    outputs: ClassVar[int] = 1
+    schema: ClassVar[dict[str, Any]] = {"type": "object", "properties": {}}
+    credentials: ClassVar[dict[str, str]] = {}
+    """Credential fields: name → ``"text"`` or ``"password"``. Kept out of the flow file."""
+    color: ClassVar[str] = "#e7e7ae"
+    icon: ClassVar[str] = "arrow-right"
+    palette_label: ClassVar[str | None] = None
+    editor: ClassVar[dict[str, Any]] = {}
+    """Editor hints: ``label`` (config key shown as the node label), ``order``
+    (form field order), ``outputsFrom`` (config key that sets the output count),
+    ``button`` (``"inject"`` or ``"debug"``), ``labelAlign``..."""
+
+    def __init__(self, config: dict[str, Any], flow: Flow) -> None:
+        self.id: str = config["id"]
+        self.z: str | None = config.get("z")
+        self.name: str = config.get("name") or ""
+        self.config = config
+        self.flow = flow
+        self.runtime: Runtime = flow.runtime
+        self.clock: Clock = flow.runtime.clock
+        self.log = logging.LoggerAdapter(
+            logging.getLogger(f"flowrt.node.{type(self).type}"),
+            {"node_id": self.id, "node_type": type(self).type},
+        )
+        self.creds: dict[str, Any] = {}
+        self.received = 0
+        self.sent = 0
+        self.errors = 0
+        self._wires: list[list[Node]] = []
+        self._dispatcher = flow.runtime.dispatcher
+        self._watch_complete = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ---------------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        """Acquire resources. Runs before the node receives any message."""
+
+    def on_input(self, msg: Message) -> Awaitable[Any] | None:
+        """Handle one message. The default passes it on unchanged."""
+        self.send(msg)
+        return None
+
+    async def close(self, removed: bool) -> None:
+        """Release resources. ``removed`` is true when the node was deleted or disabled."""
+
+    # ----------------------------------------------------------------- sending
+    def send(self, msg: Message | list[Any] | None) -> None:
+        """Send a message to output 1, or a list with one entry per output.
+
+        A list entry may itself be a list of messages, sent in order on that
+        output; ``None`` entries are skipped. Every delivery after the first gets
+        its own copy of the message (Node-RED's rule).
+        """
+        if msg is None:
+            return
+        wires = self._wires
+        if type(msg) is dict:
+            if not wires:
+                return
+            targets = wires[0]
+            if "_msgid" not in msg:
+                msg["_msgid"] = new_msgid()
+            if len(targets) == 1:
+                self.sent += 1
+                self._dispatcher.push(targets[0], msg, self._dispatcher.current_tracker)
+                return
+            self._send_events([(t, msg) for t in targets])
+        elif isinstance(msg, list):
+            events: list[tuple[Node, Message]] = []
+            for port, item in enumerate(msg[: len(wires)]):
+                for one in item if isinstance(item, list) else (item,):
+                    if one is None:
+                        continue
+                    if not isinstance(one, dict):
+                        self.error(f"Node tried to send a message of type {type(one).__name__}")
+                        continue
+                    if "_msgid" not in one:
+                        one["_msgid"] = new_msgid()
+                    events.extend((t, one) for t in wires[port])
+            self._send_events(events)
+        else:
+            self.error(f"Node tried to send a message of type {type(msg).__name__}")
+
+    def _send_events(self, events: list[tuple[Node, Message]]) -> None:
+        push = self._dispatcher.push
+        tracker = self._dispatcher.current_tracker
+        self.sent += len(events)
+        first = True
+        for target, msg in events:
+            push(target, msg if first else clone_message(msg), tracker)
+            first = False
+
+    def send_tracked(self, msg: Message, output: int = 0) -> asyncio.Future[int]:
+        """Send ``msg`` on ``output`` and return a future for its completion.
+
+        The future resolves (with the number of deliveries) when every node it was
+        delivered to has completed it, including nodes that defer completion to a
+        durable side effect (``mqtt out`` waits for the broker's acknowledgement),
+        and any node those handled it on to synchronously. It fails with the
+        first error reported for it. Nothing wired: resolves with 0.
+        """
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        tracker = Tracker(future)
+        dispatcher = self._dispatcher
+        outer, dispatcher.current_tracker = dispatcher.current_tracker, tracker
+        try:
+            self.send([None] * output + [msg])
+        finally:
+            dispatcher.current_tracker = outer
+        if tracker.deliveries == 0:
+            future.set_result(0)
+        return future
+
+    # ---------------------------------------------------------------- receiving
+    def _receive(self, msg: Message, tracker: Tracker | None) -> None:
+        self.received += 1
+        try:
+            result = self.on_input(msg)
+        except Exception as exc:
+            self._failed(msg, exc, tracker)
+            return
+        if result is None:
+            if tracker is not None or self._watch_complete:
+                self._completed(msg, tracker)
+        else:
+            self._await_result(result, msg, tracker)
+
+    def _await_result(self, result: Any, msg: Message, tracker: Tracker | None) -> None:
+        if type(result) is types.CoroutineType:
+            try:
+                yielded = result.send(None)
+            except StopIteration:
+                self._completed(msg, tracker)
+                return
+            except Exception as exc:
+                self._failed(msg, exc, tracker)
+                return
+            future: Awaitable[Any] = self.create_task(_resume(result, yielded))
+        else:
+            future = asyncio.ensure_future(result)
+
+        def finished(fut: asyncio.Future[Any]) -> None:
+            if fut.cancelled():
+                self._failed(msg, NodeError("cancelled", node_id=self.id), tracker)
+            elif (exc := fut.exception()) is not None:
+                self._failed(msg, exc, tracker)
+            else:
+                self._completed(msg, tracker)
+
+        future.add_done_callback(finished)  # type: ignore[attr-defined]
+
+    def _completed(self, msg: Message, tracker: Tracker | None) -> None:
+        if tracker is not None:
+            tracker.done()
+        if self._watch_complete:
+            self.flow.handle_complete(self, msg)
+
+    def _failed(self, msg: Message, exc: BaseException, tracker: Tracker | None) -> None:
+        if tracker is not None:
+            tracker.fail(exc)
+        self.error(exc, msg)
+
+    # ------------------------------------------------------------ reporting
+    def error(self, err: BaseException | str, msg: Message | None = None) -> None:
+        """Report an error; with ``msg``, catch nodes of this flow receive it."""
+        self.errors += 1
+        self.runtime.stats.errors += 1
+        handled = msg is not None and self.flow.handle_error(self, err, msg)
+        if not handled:
+            self.log.error("%s", err)
+        self.runtime.publish_log(self, logging.ERROR, str(err), msg)
+
+    def warn(self, text: str) -> None:
+        """Log a warning attributed to this node (also shown in the debug sidebar)."""
+        self.log.warning("%s", text)
+        self.runtime.publish_log(self, logging.WARNING, text, None)
+
+    def status(
+        self, status: dict[str, Any] | str | None = None, *, fill: str | None = None,
+        shape: str | None = None, text: str | None = None,
+    ) -> None:
+        """Show a status under the node: ``status(fill="green", shape="dot", text="ok")``.
+
+        ``status({})`` or ``status()`` clears it.
+        """
+        if isinstance(status, dict):
+            value = {k: status[k] for k in ("fill", "shape", "text") if k in status}
+        elif status is not None:
+            value = {"text": str(status)}
+        else:
+            value = {k: v for k, v in (("fill", fill), ("shape", shape), ("text", text)) if v}
+        if "text" in value:
+            value["text"] = str(value["text"])
+        self.flow.handle_status(self, value)
+
+    # ------------------------------------------------------------------ helpers
+    def create_task(self, coro: Any) -> asyncio.Task[Any]:
+        """Run a coroutine owned by this node: cancelled and awaited when it closes."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _stop_tasks(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    @property
+    def context(self) -> Context:
+        """This node's context store."""
+        return self.runtime.contexts.node(self.id, self.flow.id)
+
+    def env(self, name: str) -> Any:
+        """An environment variable as this node sees it (group, tab, subflow, process)."""
+        return self.flow.get_env(name, self)
+
+    def config_node(self, key: str) -> Node | None:
+        """The config node whose id is in ``self.config[key]``, if it is running."""
+        ref = self.config.get(key)
+        return self.runtime.get_node(ref) if isinstance(ref, str) and ref else None
+
+    @property
+    def output_count(self) -> int:
+        """How many outputs this node has (``config["outputs"]`` where the type allows)."""
+        configured = self.config.get("outputs")
+        if isinstance(configured, int | str) and str(configured).strip().isdigit():
+            return int(configured)
+        return type(self).outputs
+
+    @property
+    def label(self) -> str:
+        """What logs and the debug sidebar call this node."""
+        return self.name or type(self).palette_label or type(self).type
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        """The type's metadata as served by ``GET /nodes`` for the editor."""
+        return {
+            "type": cls.type,
+            "category": cls.category,
+            "inputs": cls.inputs,
+            "outputs": cls.outputs,
+            "color": cls.color,
+            "icon": cls.icon,
+            "paletteLabel": cls.palette_label or cls.type,
+            "schema": cls.schema,
+            "credentials": {k: {"type": v} for k, v in cls.credentials.items()},
+            "help": _dedent_doc(cls.__doc__),
+            "editor": cls.editor,
+        }
+
+
+def _dedent_doc(doc: str | None) -> str:
+    import inspect
+
+    return inspect.cleandoc(doc) if doc else ""
+
+
+async def _resume(coro: types.CoroutineType[Any, Any, Any], yielded: Any) -> Any:
+    """Finish a coroutine that ``_await_result`` already stepped once.
+
+    Stepping first avoids creating a task for handlers that never suspend; this
+    continues one that did, awaiting what it yielded exactly as a Task would.
+    """
+    while True:
+        try:
+            if yielded is None:
+                await asyncio.sleep(0)
+            else:
+                await yielded
+        except BaseException as exc:
+            if yielded is None or not yielded.done():
+                try:
+                    yielded = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+                continue
+        try:
+            yielded = coro.send(None)
+        except StopIteration as stop:
+            return stop.value

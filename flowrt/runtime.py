@@ -1,0 +1,403 @@
+"""The runtime: deploys flow documents and runs their nodes on one event loop.
+
+``Runtime.deploy(flows, deploy_type)`` is transactional: the document is
+validated first (every problem reported, nothing touched on failure), then only
+what the deploy type requires is stopped (``full``: everything; ``nodes``: the
+changed and removed nodes; ``flows``: also every node wire-connected to a
+change; ``reload``: everything, from storage), the new nodes are started, and
+if any start fails the previous graph is restored. Documents with unknown node
+types are rejected by ``deploy``; at boot (``load``) they leave the runtime in
+the ``missing-types`` state, as Node-RED does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+
+from flowrt import flowdoc
+from flowrt.clock import Clock
+from flowrt.context import ContextStores
+from flowrt.dispatch import Dispatcher
+from flowrt.errors import DeployError, FlowValidationError, Problem
+from flowrt.events import Events
+from flowrt.flow import Flow
+from flowrt.graph import (
+    SUBFLOW_IN,
+    SUBFLOW_STATUS,
+    Graph,
+    NodeSpec,
+    build_graph,
+    diff_graphs,
+)
+from flowrt.messages import Message
+from flowrt.node import Node
+from flowrt.registry import Registry
+from flowrt.schema import defaults_of
+
+log = logging.getLogger("flowrt.runtime")
+
+DEPLOY_TYPES = ("full", "nodes", "flows", "reload")
+UNCHANGED_PASSWORD = "__PWRD__"
+
+
+class FlowStorage(Protocol):
+    """Where deployed flows and credentials are kept (the data directory)."""
+
+    def load(self) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]: ...
+
+    def save(self, flows: list[dict[str, Any]], credentials: dict[str, dict[str, Any]]) -> None:
+        ...
+
+
+@dataclass
+class RuntimeStats:
+    """Counters for ``/metrics``."""
+
+    deploys: int = 0
+    deploy_failures: int = 0
+    errors: int = 0
+
+
+class SubflowIn(Node):
+    """A subflow instance: passes what it receives into the subflow's input port."""
+
+    type = SUBFLOW_IN
+    category = "internal"
+
+
+class SubflowStatus(Node):
+    """The status port of a subflow instance: sets the instance's status."""
+
+    type = SUBFLOW_STATUS
+    category = "internal"
+    outputs = 0
+
+    def on_input(self, msg: Message) -> None:
+        instance = self.runtime.get_node(self.config["instance"])
+        if instance is not None:
+            status = msg.get("status")
+            instance.status(status if isinstance(status, dict) else msg.get("payload"))
+
+
+_INTERNAL: dict[str, type[Node]] = {SUBFLOW_IN: SubflowIn, SUBFLOW_STATUS: SubflowStatus}
+
+
+class Runtime:
+    """Runs flow documents; see the module docstring."""
+
+    def __init__(self, registry: Registry, *, clock: Clock | None = None,
+                 storage: FlowStorage | None = None, data_dir: Path | None = None,
+                 settings: dict[str, Any] | None = None) -> None:
+        self.registry = registry
+        self.clock = clock or Clock()
+        self.storage = storage
+        self.data_dir = data_dir
+        self.settings = settings or {}
+        self.dispatcher = Dispatcher(int(self.settings.get("maxPendingMessages", 100_000)))
+        self.contexts = ContextStores(self.settings.get("contextStorage"), data_dir,
+                                      self.settings.get("functionGlobalContext"))
+        self.events = Events()
+        self.stats = RuntimeStats()
+        self.close_timeout = float(self.settings.get("nodeCloseTimeout", 15.0))
+        self.flows_document: list[dict[str, Any]] = []
+        self.credentials: dict[str, dict[str, Any]] = {}
+        self.rev = revision([])
+        self.state = "stop"
+        self.state_reason = "not started"
+        self.missing: list[str] = []
+        self.nodes: dict[str, Node] = {}
+        self.flows: dict[str, Flow] = {}
+        self.groups: dict[str, dict[str, Any]] = {}
+        self.global_env: list[dict[str, Any]] = []
+        self._graph = Graph()
+        self._lock = asyncio.Lock()
+        self._started_at = time.monotonic()
+
+    # ------------------------------------------------------------------ public
+    def get_node(self, node_id: str) -> Node | None:
+        """A running node by id (subflow copies by ``<instance>-<id>``)."""
+        return self.nodes.get(node_id)
+
+    async def open(self) -> None:
+        """Open persistent context stores; call once before the first deploy."""
+        await self.contexts.open()
+
+    async def load(self, flows: list[dict[str, Any]] | None = None,
+                   credentials: dict[str, dict[str, Any]] | None = None) -> None:
+        """Start a document at boot (from storage when ``flows`` is None).
+
+        Unlike ``deploy`` this never raises for a bad document: it reports the
+        problems and leaves the runtime stopped with the reason in ``state``.
+        """
+        if flows is None:
+            flows, credentials = self.storage.load() if self.storage else ([], {})
+        self.flows_document = flows
+        self.credentials = credentials or {}
+        self.rev = revision(flows)
+        problems = flowdoc.validate(flows, self.registry)
+        self.missing = flowdoc.missing_types(flows, self.registry)
+        if self.missing:
+            self._set_state("stop", "missing-types")
+            log.error("Waiting for missing types to be registered:\n%s",
+                      "\n".join(f" - {t}" for t in self.missing))
+            return
+        if problems:
+            self._set_state("stop", "invalid-flows")
+            log.error("%s", FlowValidationError(problems))
+            return
+        async with self._lock:
+            await self._apply(flows, "full", set())
+
+    async def deploy(self, flows: list[dict[str, Any]] | None, deploy_type: str = "full",
+                     credentials: dict[str, dict[str, Any]] | None = None) -> str:
+        """Validate, save and start a flow document; return its revision.
+
+        Raises FlowValidationError (nothing changed) or DeployError (start
+        failed, previous flows restored).
+        """
+        if deploy_type not in DEPLOY_TYPES:
+            raise FlowValidationError([Problem(None, None, "$", f"unknown deploy type "
+                                               f"{deploy_type!r}; use one of {DEPLOY_TYPES}")])
+        async with self._lock:
+            if deploy_type == "reload":
+                if self.storage is not None:
+                    flows, credentials = self.storage.load()
+                else:
+                    flows, credentials = self.flows_document, self.credentials
+                deploy_type = "full"
+            assert flows is not None
+            flowdoc.check(flows, self.registry)
+            flows, new_credentials, changed_creds = self._extract_credentials(flows, credentials)
+            old_document, old_credentials = self.flows_document, self.credentials
+            if self.state != "start" or _global_config(flows) != _global_config(old_document):
+                deploy_type = "full"
+            self.credentials = new_credentials
+            try:
+                await self._apply(flows, deploy_type, changed_creds)
+            except DeployError:
+                self.credentials = old_credentials
+                self.stats.deploy_failures += 1
+                await self._apply(old_document, "full", set())
+                raise
+            self.flows_document = flows
+            self.rev = revision(flows)
+            self.missing = []
+            if self.storage is not None:
+                await asyncio.to_thread(self.storage.save, flows, self.credentials)
+            self.stats.deploys += 1
+            await self.contexts.flush()
+            self.events.publish("notification/runtime-deploy", {"revision": self.rev}, retain=True)
+            return self.rev
+
+    async def stop(self) -> None:
+        """Stop every node (close handlers, with a timeout) and flush context."""
+        async with self._lock:
+            await self._stop_nodes(set(self.nodes), removed=False)
+            self._set_state("stop", "stopped")
+        await self.contexts.close()
+
+    # ---------------------------------------------------------------- deploying
+    async def _apply(self, flows: list[dict[str, Any]], deploy_type: str,
+                     changed_creds: set[str]) -> None:
+        graph = build_graph(flows)
+        old = self._graph
+        if deploy_type == "full":
+            stop, start = set(self.nodes), set(graph.nodes)
+        else:
+            diff = diff_graphs(old, graph, changed_creds)
+            restart = diff.changed | (diff.linked | diff.rewired
+                                      if deploy_type == "flows" else set())
+            stop = (restart | diff.removed) & set(self.nodes)
+            start = (restart | diff.added) & set(graph.nodes)
+            start |= set(graph.nodes) - set(self.nodes)
+        removed = set(old.nodes) - set(graph.nodes)
+        await self._stop_nodes(stop, removed=False, removed_ids=removed)
+        self._graph = graph
+        self.groups = graph.groups
+        self.global_env = graph.global_env
+        self._sync_flows(graph)
+        started: list[Node] = []
+        try:
+            for spec in _start_order(graph, start):
+                node = self._create(spec)
+                self.nodes[spec.id] = node
+                started.append(node)
+                await node.start()
+        except Exception as exc:
+            failed = started[-1] if started else None
+            await self._stop_nodes({n.id for n in started}, removed=True)
+            self._graph = Graph()
+            raise DeployError(
+                f"node {failed.id if failed else '?'} ({failed.config['type'] if failed else '?'})"
+                f" failed to start: {exc}", failed.id if failed else None,
+                failed.config["type"] if failed else None) from exc
+        self._rewire(graph)
+        self.contexts.clean(set(graph.nodes) | set(graph.flows))
+        self._set_state("start", "running")
+        log.info("Started %s: %d nodes", "flows" if deploy_type == "full"
+                 else f"modified {deploy_type}", len(start))
+
+    def _create(self, spec: NodeSpec) -> Node:
+        cls = _INTERNAL.get(spec.type) or self.registry.get(spec.type)
+        if cls is None:
+            raise DeployError(f"unknown node type {spec.type!r}", spec.id, spec.type)
+        flow = self.flows[spec.flow_id]
+        config = {**defaults_of(cls.schema), **spec.config}
+        config = flow.substitute_env(config, config)
+        node = cls(config, flow)
+        creds = self.credentials.get(spec.id) or self.credentials.get(config.get("_alias", ""))
+        node.creds = flow.substitute_env(dict(creds or {}), config)
+        return node
+
+    def _sync_flows(self, graph: Graph) -> None:
+        flows: dict[str, Flow] = {}
+        for flow_id, spec in graph.flows.items():
+            existing = self.flows.get(flow_id)
+            if existing is not None and existing.config == spec.config:
+                flows[flow_id] = existing
+                continue
+            flows[flow_id] = Flow(self, spec.config, subflow=spec.subflow, instance=spec.instance)
+        for flow_id, spec in graph.flows.items():
+            flows[flow_id].parent = flows.get(spec.parent_id) if spec.parent_id else None
+        self.flows = flows
+
+    def _rewire(self, graph: Graph) -> None:
+        nodes = self.nodes
+        members: dict[str, list[Node]] = {}
+        for node_id, node in nodes.items():
+            spec = graph.nodes[node_id]
+            node._wires = [[nodes[t] for t in port if t in nodes] for port in spec.wires]
+            while node._wires and not node._wires[-1]:
+                node._wires.pop()
+            members.setdefault(spec.flow_id, []).append(node)
+            node.flow = self.flows[spec.flow_id]
+        for flow_id, flow in self.flows.items():
+            flow.index(members.get(flow_id, []))
+            flow.instance_node = nodes.get(flow_id) if flow.instance is not None else None
+
+    async def _stop_nodes(self, ids: set[str], removed: bool,
+                          removed_ids: set[str] | None = None) -> None:
+        nodes = [self.nodes[i] for i in ids if i in self.nodes]
+        if not nodes:
+            return
+        self.dispatcher.clear_for(set(nodes))
+        # Flow nodes stop before the config nodes they use (Node-RED's order).
+        for group in ([n for n in nodes if n.config["type"] not in _config_types(self)],
+                      [n for n in nodes if n.config["type"] in _config_types(self)]):
+            await asyncio.gather(*(self._close(n, removed or n.id in (removed_ids or ()))
+                                   for n in group))
+        for node in nodes:
+            self.nodes.pop(node.id, None)
+
+    async def _close(self, node: Node, removed: bool) -> None:
+        try:
+            await asyncio.wait_for(node.close(removed), self.close_timeout)
+        except TimeoutError:
+            node.log.error("Error stopping node: Close timed out")
+        except Exception as exc:
+            node.log.error("Error stopping node: %s", exc)
+        await node._stop_tasks()
+        if removed:
+            self.events.publish(f"status/{node.id}", {}, retain=True)
+
+    def _extract_credentials(
+        self, flows: list[dict[str, Any]], supplied: dict[str, dict[str, Any]] | None,
+    ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]], set[str]]:
+        """Split ``credentials`` out of the nodes (Node-RED's ``credentials.extract``)."""
+        store = {k: dict(v) for k, v in (supplied if supplied is not None
+                                         else self.credentials).items()}
+        changed: set[str] = set()
+        clean: list[dict[str, Any]] = []
+        for node in flows:
+            if "credentials" not in node:
+                clean.append(node)
+                continue
+            node = dict(node)
+            given = node.pop("credentials") or {}
+            cls = self.registry.get(node["type"])
+            fields = cls.credentials if cls else {}
+            current = store.setdefault(node["id"], {})
+            for name, value in given.items():
+                if fields and name not in fields and not name.startswith("has_"):
+                    continue
+                if name.startswith("has_"):
+                    continue
+                if value == UNCHANGED_PASSWORD:
+                    continue
+                if value is None or (isinstance(value, str) and not value.strip()):
+                    if current.pop(name, None) is not None:
+                        changed.add(node["id"])
+                elif current.get(name) != value:
+                    current[name] = value
+                    changed.add(node["id"])
+            clean.append(node)
+        ids = {n["id"] for n in clean}
+        store = {k: v for k, v in store.items() if k in ids and v}
+        return clean, store, changed
+
+    # ------------------------------------------------------------------ events
+    def _set_state(self, state: str, reason: str) -> None:
+        self.state, self.state_reason = state, reason
+        data: dict[str, Any] = {"state": state}
+        if reason == "missing-types":
+            data.update(error="missing-types", type="warning", types=self.missing,
+                        text="notification.warnings.missing-types")
+        self.events.publish("notification/runtime-state", data, retain=True)
+
+    def publish_status(self, node: Node, status: dict[str, Any]) -> None:
+        """Publish a node's status on ``status/<id>`` (retained)."""
+        self.events.publish(f"status/{node.id}", status, retain=True)
+
+    def publish_log(self, node: Node, level: int, text: str, msg: Message | None) -> None:
+        """Forward a node's warning or error to the debug sidebar."""
+        self.events.publish("debug", {
+            "level": 20 if level >= logging.ERROR else 30,
+            "id": node.id, "type": node.config["type"], "name": node.name,
+            "z": node.z, "path": node.flow.path, "msg": text, "format": "string",
+            "timestamp": int(time.time() * 1000),
+            **({"_msgid": msg.get("_msgid")} if msg else {}),
+        })
+
+    def node_counts(self) -> dict[str, tuple[int, int, int]]:
+        """Per node type: messages received, sent and errors (for ``/metrics``)."""
+        counts: dict[str, tuple[int, int, int]] = {}
+        for node in self.nodes.values():
+            r, s, e = counts.get(node.config["type"], (0, 0, 0))
+            counts[node.config["type"]] = (r + node.received, s + node.sent, e + node.errors)
+        return counts
+
+
+def revision(flows: list[dict[str, Any]]) -> str:
+    """The flows' revision: sha256 of their JSON (changes whenever the flows change)."""
+    return hashlib.sha256(orjson.dumps(flows)).hexdigest()
+
+
+def _global_config(flows: list[dict[str, Any]]) -> Any:
+    return [n for n in flows if n.get("type") == "global-config"]
+
+
+def _config_types(runtime: Runtime) -> set[str]:
+    return {t for t, e in runtime.registry.types.items() if e.cls.category == "config"}
+
+
+def _start_order(graph: Graph, ids: set[str]) -> list[NodeSpec]:
+    # Config nodes first, those referring to other config nodes after them.
+    specs = [graph.nodes[i] for i in ids]
+    config_ids = {s.id for s in specs if s.is_config}
+
+    def rank(spec: NodeSpec) -> tuple[int, str]:
+        if not spec.is_config:
+            return (2, spec.id)
+        refers = any(isinstance(v, str) and v in config_ids and v != spec.id
+                     for v in spec.config.values())
+        return (1 if refers else 0, spec.id)
+
+    return sorted(specs, key=rank)

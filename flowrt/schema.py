@@ -1,0 +1,121 @@
+"""Helpers for writing node config schemas (JSON Schema draft 2020-12).
+
+Node-RED's editor stores many numbers and booleans as strings (``"qos": "2"``,
+``"gap": "0.5"``, ``"console": "false"``), so a compatible schema accepts both
+forms; nodes then read values through :func:`as_number` and :func:`as_bool`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_NUMERIC_TEXT = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+
+
+def number(default: Any = None, *, minimum: float | None = None, title: str = "",
+           allow_empty: bool = False, **extra: Any) -> dict[str, Any]:
+    """A number, also accepted as numeric text (``"0.5"``)."""
+    text: dict[str, Any] = {"type": "string", "pattern": _NUMERIC_TEXT}
+    if allow_empty:
+        text["pattern"] = f"({_NUMERIC_TEXT})|^$"
+    num: dict[str, Any] = {"type": "number"}
+    if minimum is not None:
+        num["minimum"] = minimum
+    schema: dict[str, Any] = {"anyOf": [num, text], "x-kind": "number"}
+    return _finish(schema, default, title, extra)
+
+
+def integer(default: Any = None, *, minimum: int | None = None, title: str = "",
+            **extra: Any) -> dict[str, Any]:
+    """An integer, also accepted as digits in a string (``"1883"``)."""
+    num: dict[str, Any] = {"type": "integer"}
+    if minimum is not None:
+        num["minimum"] = minimum
+    schema = {"anyOf": [num, {"type": "string", "pattern": r"^\s*[-+]?\d*\s*$"}],
+              "x-kind": "integer"}
+    return _finish(schema, default, title, extra)
+
+
+def boolean(default: Any = None, *, title: str = "", **extra: Any) -> dict[str, Any]:
+    """A boolean, also accepted as ``"true"``/``"false"``."""
+    schema = {"anyOf": [{"type": "boolean"}, {"enum": ["true", "false", ""]}],
+              "x-kind": "boolean"}
+    return _finish(schema, default, title, extra)
+
+
+def string(default: Any = None, *, title: str = "", **extra: Any) -> dict[str, Any]:
+    """Free text."""
+    return _finish({"type": "string"}, default, title, extra)
+
+
+def enum(values: list[Any], default: Any = None, *, title: str = "", **extra: Any) -> dict[str, Any]:
+    """One of a fixed list of values."""
+    return _finish({"enum": list(values)}, default, title, extra)
+
+
+def node_ref(node_type: str, *, title: str = "", required: bool = False,
+             **extra: Any) -> dict[str, Any]:
+    """The id of a config node of ``node_type`` (the editor offers a picker)."""
+    schema: dict[str, Any] = {"type": "string", "x-node-type": node_type}
+    return _finish(schema, "" if not required else None, title, extra)
+
+
+def typed(default: Any = None, *, types: list[str] | None = None, title: str = "",
+          **extra: Any) -> dict[str, Any]:
+    """A Node-RED typed-input value; its type lives in a sibling key (``pt``, ``vt``...)."""
+    schema: dict[str, Any] = {"x-kind": "typed"}
+    if types:
+        schema["x-types"] = types
+    return _finish(schema, default, title, extra)
+
+
+def _finish(schema: dict[str, Any], default: Any, title: str, extra: dict[str, Any]) -> dict:
+    if default is not None:
+        schema["default"] = default
+    if title:
+        schema["title"] = title
+    schema.update(extra)
+    return schema
+
+
+def as_number(value: Any, default: float | None = None) -> float | None:
+    """``value`` as a float (``"0.5"`` → 0.5); ``default`` when empty or not numeric."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and value.strip():
+        try:
+            return float(value)
+        except ValueError:
+            return default
+    return default
+
+
+def as_int(value: Any, default: int | None = None) -> int | None:
+    """``value`` as an int (``"1883"`` → 1883); ``default`` when empty or not numeric."""
+    number_value = as_number(value)
+    return default if number_value is None else int(number_value)
+
+
+def as_bool(value: Any, default: bool = False) -> bool:
+    """``value`` as a bool (``"true"`` → True, ``"false"`` → False)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        if value.strip().lower() == "true":
+            return True
+        if value.strip().lower() in ("false", ""):
+            return False if value.strip() else default
+    if value is None:
+        return default
+    return bool(value)
+
+
+def defaults_of(schema: dict[str, Any]) -> dict[str, Any]:
+    """The ``default`` of every top-level property of an object schema."""
+    return {
+        key: prop["default"]
+        for key, prop in schema.get("properties", {}).items()
+        if isinstance(prop, dict) and "default" in prop
+    }

@@ -1,0 +1,70 @@
+"""catch, status and complete: nodes the runtime feeds with other nodes' events.
+
+They have no input. The flow hands them errors, status changes and completions
+of the nodes in their scope (see ``flowrt.flow.Flow``), and they send those on.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from flowrt.node import Node
+from flowrt.schema import boolean, string
+
+_SCOPE = {"anyOf": [{"type": "null"}, {"type": "array", "items": {"type": "string"}},
+                    {"enum": ["group", "flow"]}],
+          "title": "Scope: null (all nodes), a list of node ids, or \"group\""}
+
+
+class Catch(Node):
+    """Catches errors thrown by nodes on the same tab.
+
+    Outputs the failed message with `msg.error = {message, source: {id, type, name, count}}`
+    (a previous `msg.error` moves to `msg._error`). `scope`: `null` for every node in the
+    flow, a list of node ids, or `"group"` for the nodes of this node's group. With
+    `uncaught` set, it only handles errors no other catch node handled.
+    """
+
+    type = "catch"
+    category = "common"
+    inputs = 0
+    color = "#e49191"
+    icon = "alert"
+    schema: ClassVar = {"type": "object", "properties": {
+        "name": string(""), "scope": {**_SCOPE, "default": None},
+        "uncaught": boolean(False)}}
+
+
+class Status(Node):
+    """Reports status changes of nodes on the same tab.
+
+    Outputs `msg.status = {fill, shape, text, source: {id, type, name}}`. `scope` works
+    as for catch.
+    """
+
+    type = "status"
+    category = "common"
+    inputs = 0
+    color = "#94c1d0"
+    icon = "status"
+    schema: ClassVar = {"type": "object", "properties": {
+        "name": string(""), "scope": {**_SCOPE, "default": None}}}
+
+
+class Complete(Node):
+    """Fires when a node in `scope` finishes handling a message.
+
+    Outputs a copy of that message with `msg.complete = {source: {id, type, name}}`. A
+    node completes a message when its handler returns (or, for nodes with a durable side
+    effect such as mqtt out, when that effect is acknowledged).
+    """
+
+    type = "complete"
+    category = "common"
+    inputs = 0
+    color = "#c0edc0"
+    icon = "alert"
+    schema: ClassVar = {"type": "object", "properties": {
+        "name": string(""), "scope": {"type": "array", "items": {"type": "string"},
+                                      "default": []},
+        "uncaught": boolean(False)}}

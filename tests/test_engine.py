@@ -1,0 +1,248 @@
+"""Engine semantics: delivery order, cloning on fan-out, catch/status/complete scoping,
+completion tracking, subflows, link wiring, partial deploys."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import ClassVar
+
+import pytest
+
+from flowrt.errors import DeployError, FlowValidationError
+from flowrt.node import Node
+from flowrt.schema import number
+from flowrt.testing import FlowHarness
+
+
+class Add(Node):
+    """Adds `amount` to msg.payload."""
+
+    type = "test-add"
+    schema: ClassVar = {"type": "object", "properties": {"amount": number(1)}}
+
+    def on_input(self, msg):
+        msg["payload"] = msg["payload"] + float(self.config["amount"])
+        self.send(msg)
+
+
+class Mutate(Node):
+    """Appends to msg.payload (a list) in place, to show clones are independent."""
+
+    type = "test-mutate"
+
+    def on_input(self, msg):
+        msg["payload"].append(self.id)
+        self.send(msg)
+
+
+class Fail(Node):
+    """Raises on every message, after suspending once."""
+
+    type = "test-fail"
+
+    async def on_input(self, msg):
+        await asyncio.sleep(0)
+        raise ValueError("kaboom")
+
+
+class Slow(Node):
+    """Completes a message only when the test resolves its future (like mqtt out on PUBACK)."""
+
+    type = "test-slow"
+    outputs = 0
+    pending: ClassVar[list] = []
+
+    def on_input(self, msg):
+        future = asyncio.get_running_loop().create_future()
+        Slow.pending.append(future)
+        return future
+
+
+class Starts(Node):
+    """Counts starts and closes so tests can see what a deploy restarted."""
+
+    type = "test-starts"
+    log_: ClassVar[list] = []
+
+    async def start(self):
+        Starts.log_.append(("start", self.id))
+        if self.config.get("failStart"):
+            raise RuntimeError("cannot start")
+
+    async def close(self, removed):
+        Starts.log_.append(("close", self.id))
+
+
+TYPES = [Add, Mutate, Fail, Slow, Starts]
+
+
+def node(id_, type_, wires=(), **config):
+    return {"id": id_, "type": type_, "z": "t1", "x": 10, "y": 10,
+            "wires": [list(w) for w in wires], **config}
+
+
+TAB = {"id": "t1", "type": "tab", "label": "Flow 1"}
+
+
+async def test_messages_are_delivered_in_order_per_wire():
+    flow = [TAB, node("a", "test-add", [["b"]]), node("b", "test-add", [[]])]
+    async with FlowHarness(flow, node_types=TYPES) as h:
+        for i in range(100):
+            h.send("a", {"payload": i})
+        await h.settle()
+        assert h.payloads("b") == [i + 2.0 for i in range(100)]
+
+
+async def test_fan_out_clones_every_wire_after_the_first():
+    flow = [TAB, node("src", "junction", [["m1", "m2"]]),
+            node("m1", "test-mutate", [[]]), node("m2", "test-mutate", [[]])]
+    async with FlowHarness(flow, node_types=TYPES) as h:
+        original = {"payload": []}
+        await h.inject("src", original)
+        assert h.payloads("m1") == [["m1"]]
+        assert h.payloads("m2") == [["m2"]]
+        assert h.outputs("m1")[0]["_msgid"] == h.outputs("m2")[0]["_msgid"]
+
+
+async def test_errors_reach_catch_nodes_in_scope_only():
+    flow = [TAB, node("f", "test-fail"), node("g", "test-fail"),
+            node("all", "catch", [[]], scope=None),
+            node("only_g", "catch", [[]], scope=["g"]),
+            {"id": "t2", "type": "tab", "label": "other"},
+            {**node("elsewhere", "catch", [[]]), "z": "t2"}]
+    async with FlowHarness(flow, node_types=TYPES) as h:
+        await h.inject("f", payload=1)
+        await h.wait_for(lambda: len(h.outputs("all")) == 1)
+        caught = h.outputs("all")[0]
+        assert caught["error"]["message"] == "ValueError: kaboom"
+        assert caught["error"]["source"] == {"id": "f", "type": "test-fail", "name": "",
+                                             "count": 1}
+        assert h.outputs("only_g") == []
+        await h.inject("g", payload=1)
+        await h.wait_for(lambda: len(h.outputs("only_g")) == 1)
+        assert h.outputs("elsewhere") == []
+
+
+async def test_uncaught_catch_only_gets_unhandled_errors():
+    flow = [TAB, node("f", "test-fail"), node("g", "test-fail"),
+            node("c1", "catch", [[]], scope=["f"]),
+            node("fallback", "catch", [[]], scope=None, uncaught=True)]
+    async with FlowHarness(flow, node_types=TYPES) as h:
+        await h.inject("f", payload=1)
+        await h.inject("g", payload=1)
+        await h.wait_for(lambda: len(h.outputs("c1")) + len(h.outputs("fallback")) == 2)
+        assert [m["error"]["source"]["id"] for m in h.outputs("fallback")] == ["g"]
+
+
+async def test_status_and_complete_nodes():
+    flow = [TAB, node("a", "test-add", [["sink"]]), node("sink", "test-slow"),
+            node("st", "status", [[]], scope=["a"]),
+            node("done", "complete", [[]], scope=["sink"])]
+    async with FlowHarness(flow, node_types=TYPES) as h:
+        h.node("a").status(fill="green", shape="dot", text="ok")
+        await h.settle()
+        assert h.outputs("st")[0]["status"]["text"] == "ok"
+        assert h.status("a") == {"fill": "green", "shape": "dot", "text": "ok"}
+        Slow.pending.clear()
+        await h.inject("a", payload=1)
+        assert h.outputs("done") == []
+        Slow.pending[0].set_result(None)
+        await h.settle()
+        assert h.outputs("done")[0]["complete"]["source"]["id"] == "sink"
+
+
+async def test_send_tracked_waits_for_the_sink_and_reports_its_error():
+    flow = [TAB, node("src", "junction", [["a"]]), node("a", "test-add", [["sink"]]),
+            node("sink", "test-slow")]
+    async with FlowHarness(flow, node_types=TYPES) as h:
+        Slow.pending.clear()
+        done = h.node("src").send_tracked({"payload": 1})
+        await h.settle()
+        assert not done.done()
+        Slow.pending[0].set_result(None)
+        assert await asyncio.wait_for(done, 1) >= 2  # a and sink (plus harness probes)
+        failed = h.node("src").send_tracked({"payload": 1})
+        await h.settle()
+        Slow.pending[1].set_exception(OSError("broker gone"))
+        with pytest.raises(OSError, match="broker gone"):
+            await asyncio.wait_for(failed, 1)
+
+
+async def test_unknown_type_and_bad_config_are_rejected_with_locations():
+    flow = [TAB, node("a", "test-add", [[]], amount="lots"), node("b", "no-such-type")]
+    async with FlowHarness([TAB], node_types=TYPES) as h:
+        with pytest.raises(FlowValidationError) as info:
+            await h.deploy(flow)
+        problems = {(p.id, p.path) for p in info.value.problems}
+        assert ("a", "$[1].amount") in problems
+        assert ("b", "$[2].type") in problems
+        assert "unknown node type 'no-such-type'" in str(info.value)
+
+
+async def test_disabled_nodes_and_tabs_do_not_run():
+    flow = [TAB, node("a", "test-add", [["b"]]), node("b", "test-add", [[]], d=True),
+            {"id": "t2", "type": "tab", "label": "off", "disabled": True},
+            {**node("c", "test-add"), "z": "t2"}]
+    async with FlowHarness(flow, node_types=TYPES) as h:
+        assert set(h.runtime.nodes) == {"a"}
+        await h.inject("a", payload=1)
+        assert h.payloads("a") == [2.0]
+
+
+async def test_link_out_delivers_to_link_in_across_tabs():
+    flow = [TAB, {"id": "t2", "type": "tab", "label": "two"},
+            node("out", "link out", links=["in"], mode="link"),
+            {**node("in", "link in", [["a"]], links=["out"]), "z": "t2"},
+            {**node("a", "test-add", [[]]), "z": "t2"}]
+    async with FlowHarness(flow, node_types=TYPES) as h:
+        await h.inject("out", payload=1)
+        assert h.payloads("a") == [2.0]
+
+
+SUBFLOW = [
+    {"id": "sf1", "type": "subflow", "name": "add twice", "in": [{"wires": [{"id": "s1"}]}],
+     "out": [{"wires": [{"id": "s2", "port": 0}]}],
+     "env": [{"name": "STEP", "type": "num", "value": "2"}]},
+    {"id": "s1", "type": "test-add", "z": "sf1", "x": 1, "y": 1, "amount": "${STEP}",
+     "wires": [["s2"]]},
+    {"id": "s2", "type": "test-add", "z": "sf1", "x": 1, "y": 1, "amount": "${STEP}",
+     "wires": [[]]},
+]
+
+
+async def test_subflow_instances_expand_with_env_overrides():
+    flow = [TAB, *SUBFLOW,
+            node("i1", "subflow:sf1", [["end"]]),
+            node("i2", "subflow:sf1", [["end"]], env=[{"name": "STEP", "type": "num",
+                                                      "value": "10"}]),
+            node("end", "junction", [[]])]
+    async with FlowHarness(flow, node_types=TYPES) as h:
+        assert {"i1-s1", "i1-s2", "i2-s1", "i2-s2"} <= set(h.runtime.nodes)
+        await h.inject("i1", payload=0)
+        await h.inject("i2", payload=0)
+        assert h.payloads("end") == [4.0, 20.0]
+
+
+async def test_modified_nodes_deploy_restarts_only_changed_nodes():
+    flow = [TAB, node("a", "test-starts", [["b"]]), node("b", "test-starts", [["c"]]),
+            node("c", "test-starts", [[]]), node("x", "test-starts", [[]])]
+    async with FlowHarness(flow, node_types=TYPES) as h:
+        Starts.log_.clear()
+        changed = [dict(n) for n in flow]
+        changed[2]["name"] = "renamed"
+        await h.deploy(changed, "nodes")
+        assert Starts.log_ == [("close", "b"), ("start", "b")]
+        Starts.log_.clear()
+        changed[3]["name"] = "again"
+        await h.deploy(changed, "flows")
+        assert sorted(Starts.log_) == sorted([(e, n) for n in "abc" for e in ("close", "start")])
+
+
+async def test_failed_start_rolls_back_to_previous_flows():
+    flow = [TAB, node("a", "test-starts", [[]])]
+    async with FlowHarness(flow, node_types=TYPES) as h:
+        broken = [TAB, node("a", "test-starts", [[]]), node("b", "test-starts", failStart=True)]
+        with pytest.raises(DeployError, match=r"b \(test-starts\) failed to start"):
+            await h.deploy(broken, "full")
+        assert set(h.runtime.nodes) == {"a"}
+        assert h.runtime.state == "start"
