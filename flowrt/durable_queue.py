@@ -48,8 +48,10 @@ Encoding
 Write amplification
     ``stats().bytes_written`` is what the worker thread passed to ``write()`` since the
     queue was opened (``wchar`` of ``/proc/thread-self/io``: WAL frames, checkpoints into
-    the main file, headers), so ``write_amplification`` is real disk writes per enqueued
-    payload byte. Where ``/proc`` is missing both are ``None``.
+    the main file, headers), so ``write_amplification`` is the bytes SQLite wrote per
+    payload byte enqueued (page-cache writes; the device may add its own). Where ``/proc``
+    is missing both are ``None``. Measured: about 5 for 112-byte readings, 180 bytes of
+    file per queued message (``python -m bench.durable_queue``).
 """
 
 from __future__ import annotations
