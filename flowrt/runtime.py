@@ -225,20 +225,17 @@ class Runtime:
         self.global_env = graph.global_env
         self._sync_flows(graph)
         started: list[Node] = []
-        try:
-            for spec in _start_order(graph, start):
+        for spec in _start_order(graph, start):
+            try:
                 node = self._create(spec)
                 self.nodes[spec.id] = node
                 started.append(node)
                 await node.start()
-        except Exception as exc:
-            failed = started[-1] if started else None
-            await self._stop_nodes({n.id for n in started}, removed=True)
-            self._graph = Graph()
-            raise DeployError(
-                f"node {failed.id if failed else '?'} ({failed.config['type'] if failed else '?'})"
-                f" failed to start: {exc}", failed.id if failed else None,
-                failed.config["type"] if failed else None) from exc
+            except Exception as exc:
+                await self._stop_nodes({n.id for n in started}, removed=True)
+                self._graph = Graph()
+                raise DeployError(f"node {spec.id} ({spec.type}) failed to start: {exc}",
+                                  spec.id, spec.type) from exc
         self._rewire(graph)
         self.contexts.clean(set(graph.nodes) | set(graph.flows))
         self._set_state("start", "running")

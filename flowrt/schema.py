@@ -48,7 +48,8 @@ def string(default: Any = None, *, title: str = "", **extra: Any) -> dict[str, A
     return _finish({"type": "string"}, default, title, extra)
 
 
-def enum(values: list[Any], default: Any = None, *, title: str = "", **extra: Any) -> dict[str, Any]:
+def enum(values: list[Any], default: Any = None, *, title: str = "",
+         **extra: Any) -> dict[str, Any]:
     """One of a fixed list of values."""
     return _finish({"enum": list(values)}, default, title, extra)
 

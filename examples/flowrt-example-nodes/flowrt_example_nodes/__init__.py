@@ -1,0 +1,1 @@
+"""An example flowrt node plugin package (see docs/plugins.md in flowrt)."""

@@ -1,0 +1,71 @@
+"""Flow documents: parsing, validation with locations, round trips, atomic saves."""
+
+from __future__ import annotations
+
+import pytest
+
+from flowrt import flowdoc
+from flowrt.errors import FlowValidationError
+from flowrt.registry import discover
+
+
+def test_invalid_json_names_the_position():
+    with pytest.raises(FlowValidationError, match="not valid JSON") as info:
+        flowdoc.parse('[{"id": "a", "type": "junction",}]')
+    assert "line 1" in str(info.value) or "char" in str(info.value)
+
+
+def test_non_array_and_missing_keys_are_reported_with_paths():
+    with pytest.raises(FlowValidationError) as info:
+        flowdoc.parse('{"id": "a"}')
+    assert info.value.problems[0].path == "$"
+    with pytest.raises(FlowValidationError) as info:
+        flowdoc.parse('[{"id": "a", "type": "junction", "wires": "b"}, {"type": "x"}]')
+    paths = {p.path for p in info.value.problems}
+    assert "$[0].wires" in paths
+    assert "$[1]" in paths
+
+
+def test_every_problem_is_reported_at_once():
+    registry = discover()
+    flows = [
+        {"id": "t", "type": "tab"},
+        {"id": "a", "type": "junction", "z": "t", "x": 1, "y": 1, "wires": [[]]},
+        {"id": "a", "type": "junction", "z": "t", "x": 1, "y": 1, "wires": [[]]},
+        {"id": "b", "type": "nope", "z": "t", "x": 1, "y": 1, "wires": []},
+        {"id": "c", "type": "catch", "z": "t", "x": 1, "y": 1, "wires": [[]], "scope": 5},
+        {"id": "s", "type": "subflow:missing", "z": "t", "x": 1, "y": 1, "wires": []},
+    ]
+    problems = flowdoc.validate(flows, registry)
+    found = {(p.id, p.path) for p in problems}
+    assert ("a", "$[2].id") in found
+    assert ("b", "$[3].type") in found
+    assert ("c", "$[4].scope") in found
+    assert ("s", "$[5].type") in found
+    assert flowdoc.missing_types(flows, registry) == ["nope", "subflow:missing"]
+
+
+def test_round_trip_keeps_unknown_keys_and_order():
+    text = ('[{"id":"t","type":"tab","label":"x","futureKey":{"a":[1,2]}},'
+            '{"id":"n","type":"junction","z":"t","x":1,"y":2,"wires":[["m"]],"extra":"kept"}]')
+    flows = flowdoc.parse(text)
+    assert flowdoc.parse(flowdoc.dumps(flows)) == flows
+    assert flowdoc.parse(flowdoc.dumps(flows, pretty=False)) == flows
+    assert list(flows[1]) == ["id", "type", "z", "x", "y", "wires", "extra"]
+
+
+def test_bom_and_empty_files(tmp_path):
+    path = tmp_path / "flows.json"
+    path.write_bytes(b"\xef\xbb\xbf[]")
+    assert flowdoc.load(path) == []
+    path.write_bytes(b"")
+    assert flowdoc.load(path) == []
+
+
+def test_save_is_atomic_and_keeps_a_backup(tmp_path):
+    path = tmp_path / "flows.json"
+    flowdoc.save(path, [{"id": "a", "type": "tab"}])
+    flowdoc.save(path, [{"id": "b", "type": "tab"}])
+    assert flowdoc.load(path) == [{"id": "b", "type": "tab"}]
+    assert flowdoc.load(tmp_path / ".flows.json.backup") == [{"id": "a", "type": "tab"}]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".flows.json.backup", "flows.json"]
