@@ -1,0 +1,285 @@
+"""The benchmark flow files, in Node-RED's flat JSON format, one function per scenario.
+
+Every function takes the broker port (and the runtime, where the two flow files have to
+differ) and returns the flat list of nodes. The same file is run on flowrt and Node-RED
+except where Node-RED has no equivalent node type:
+
+* ``aggregate``: flowrt's ``aggregate`` node; on Node-RED a ``function`` node doing the same
+  count window (size 100, per topic, count/min/max/mean).
+* ``bridge``: flowrt's ``threshold`` and ``cloud-bridge`` nodes; on Node-RED a ``switch``
+  node and an ``mqtt out`` (QoS 1) to the second broker.
+
+Every scenario reads ``bench/in/+`` (load on ``bench/in/load``, readiness probes on
+``bench/in/probe``) and writes ``bench/out``. ``python -m bench.flows`` writes the files to
+``bench/flows/*.json`` (with broker port 1883) for people to read.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+Node = dict[str, Any]
+Flow = list[Node]
+
+IN_TOPIC = "bench/in/+"
+LOAD_TOPIC = "bench/in/load"
+PROBE_TOPIC = "bench/in/probe"
+OUT_TOPIC = "bench/out"
+THRESHOLD = 50
+AGGREGATE_SIZE = 100
+RUNTIMES = ("flowrt", "nodered")
+
+# The Node-RED stand-in for flowrt's aggregate node: a count window per topic.
+AGGREGATE_FUNCTION_JS = """\
+let windows = context.get('windows');
+if (!windows) { windows = {}; context.set('windows', windows); }
+const v = Number(msg.payload);
+if (Number.isNaN(v)) { return null; }
+const key = String(msg.topic);
+let w = windows[key];
+if (!w) { w = windows[key] = {count: 0, min: Infinity, max: -Infinity, sum: 0}; }
+w.count += 1;
+if (v < w.min) { w.min = v; }
+if (v > w.max) { w.max = v; }
+w.sum += v;
+if (w.count < SIZE) { return null; }
+delete windows[key];
+return {topic: key, payload: {count: w.count, min: w.min, max: w.max, mean: w.sum / w.count}};
+""".replace("SIZE", str(AGGREGATE_SIZE))
+
+
+def _tab(tab_id: str, label: str) -> Node:
+    return {"id": tab_id, "type": "tab", "label": label, "disabled": False, "info": ""}
+
+
+def _broker(node_id: str, port: int, name: str) -> Node:
+    return {
+        "id": node_id,
+        "type": "mqtt-broker",
+        "name": name,
+        "broker": "127.0.0.1",
+        "port": port,
+        "clientid": "",
+        "autoConnect": True,
+        "usetls": False,
+        "protocolVersion": "4",
+        "keepalive": "60",
+        "cleansession": True,
+        "autoUnsubscribe": True,
+    }
+
+
+def _mqtt_in(node_id: str, tab: str, broker: str, wires: list[str], *, topic: str = IN_TOPIC,
+             datatype: str = "json", x: int = 120, y: int = 80) -> Node:
+    return {
+        "id": node_id, "type": "mqtt in", "z": tab, "name": "", "topic": topic, "qos": "0",
+        "datatype": datatype, "broker": broker, "nl": False, "rap": True, "rh": 0,
+        "inputs": 0, "x": x, "y": y, "wires": [wires],
+    }
+
+
+def _mqtt_out(node_id: str, tab: str, broker: str, *, qos: str = "0", x: int = 620,
+              y: int = 80) -> Node:
+    return {
+        "id": node_id, "type": "mqtt out", "z": tab, "name": "", "topic": OUT_TOPIC,
+        "qos": qos, "retain": "false", "broker": broker, "x": x, "y": y, "wires": [],
+    }
+
+
+def _rbe(node_id: str, tab: str, wires: list[str], *, x: int = 370, y: int = 80) -> Node:
+    return {
+        "id": node_id, "type": "rbe", "z": tab, "name": "deadband 0.5", "func": "deadband",
+        "gap": "0.5", "start": "", "inout": "out", "septopics": True, "property": "payload",
+        "topi": "topic", "x": x, "y": y, "wires": [wires],
+    }
+
+
+def relay(broker_port: int, runtime: str = "flowrt") -> Flow:
+    """mqtt in → mqtt out: the cost of the runtime itself."""
+    return [
+        _tab("relay", "relay"),
+        _broker("broker", broker_port, "bench broker"),
+        _mqtt_in("relay.in", "relay", "broker", ["relay.out"], datatype="utf8"),
+        _mqtt_out("relay.out", "relay", "broker", x=370),
+    ]
+
+
+def filter_deadband(broker_port: int, runtime: str = "flowrt") -> Flow:
+    """mqtt in → rbe (deadband 0.5 on payload, per topic) → mqtt out."""
+    return [
+        _tab("filter", "filter"),
+        _broker("broker", broker_port, "bench broker"),
+        _mqtt_in("filter.in", "filter", "broker", ["filter.rbe"]),
+        _rbe("filter.rbe", "filter", ["filter.out"]),
+        _mqtt_out("filter.out", "filter", "broker"),
+    ]
+
+
+def fanout(broker_port: int, runtime: str = "flowrt") -> Flow:
+    """mqtt in wired to three rbe filters, each → mqtt out (every input is cloned twice)."""
+    nodes: Flow = [
+        _tab("fanout", "fan-out"),
+        _broker("broker", broker_port, "bench broker"),
+        _mqtt_in("fanout.in", "fanout", "broker", [f"fanout.rbe{i}" for i in range(3)], y=160),
+    ]
+    for i in range(3):
+        y = 80 + 80 * i
+        nodes.append(_rbe(f"fanout.rbe{i}", "fanout", [f"fanout.out{i}"], y=y))
+        nodes.append(_mqtt_out(f"fanout.out{i}", "fanout", "broker", y=y))
+    return nodes
+
+
+def aggregate(broker_port: int, runtime: str = "flowrt") -> Flow:
+    """mqtt in → count window of 100 per topic (count/min/max/mean) → mqtt out.
+
+    flowrt uses its ``aggregate`` node; Node-RED has none, so it gets a ``function`` node
+    implementing the same window.
+    """
+    if runtime == "flowrt":
+        window: Node = {
+            "id": "aggregate.window", "type": "aggregate", "z": "aggregate",
+            "name": "count window 100", "window": "count", "size": AGGREGATE_SIZE,
+            "property": "payload", "groupBy": "topic", "stats": ["count", "min", "max", "mean"],
+            "x": 370, "y": 80, "wires": [["aggregate.out"]],
+        }
+    else:
+        window = {
+            "id": "aggregate.window", "type": "function", "z": "aggregate",
+            "name": "count window 100", "func": AGGREGATE_FUNCTION_JS, "outputs": 1,
+            "timeout": 0, "noerr": 0, "initialize": "", "finalize": "", "libs": [],
+            "x": 370, "y": 80, "wires": [["aggregate.out"]],
+        }
+    return [
+        _tab("aggregate", "aggregate"),
+        _broker("broker", broker_port, "bench broker"),
+        _mqtt_in("aggregate.in", "aggregate", "broker", ["aggregate.window"]),
+        window,
+        _mqtt_out("aggregate.out", "aggregate", "broker"),
+    ]
+
+
+def threshold_bridge(broker_port: int, runtime: str = "flowrt",
+                     cloud_port: int | None = None) -> Flow:
+    """mqtt in → payload > 50 → forward to a second ("cloud") broker.
+
+    flowrt uses its ``threshold`` and ``cloud-bridge`` nodes (acknowledged, durable
+    delivery); Node-RED a ``switch`` node and an ``mqtt out`` with QoS 1 to the second broker.
+    """
+    cloud_port = broker_port if cloud_port is None else cloud_port
+    nodes: Flow = [
+        _tab("bridge", "threshold + cloud bridge"),
+        _broker("broker", broker_port, "edge broker"),
+        _broker("cloud", cloud_port, "cloud broker"),
+        _mqtt_in("bridge.in", "bridge", "broker", ["bridge.threshold"]),
+    ]
+    if runtime == "flowrt":
+        nodes += [
+            {
+                "id": "bridge.threshold", "type": "threshold", "z": "bridge",
+                "name": "payload > 50", "property": "payload", "operator": "gt",
+                "value": THRESHOLD, "x": 370, "y": 80, "wires": [["bridge.out"]],
+            },
+            {
+                "id": "bridge.out", "type": "cloud-bridge", "z": "bridge", "name": "to cloud",
+                "broker": "cloud", "topic": OUT_TOPIC, "qos": 1, "x": 620, "y": 80,
+                "wires": [],
+            },
+        ]
+    else:
+        nodes += [
+            {
+                "id": "bridge.threshold", "type": "switch", "z": "bridge",
+                "name": "payload > 50", "property": "payload", "propertyType": "msg",
+                "rules": [{"t": "gt", "v": str(THRESHOLD), "vt": "num"}], "checkall": "true",
+                "repair": False, "outputs": 1, "x": 370, "y": 80, "wires": [["bridge.out"]],
+            },
+            _mqtt_out("bridge.out", "bridge", "cloud", qos="1"),
+        ]
+    return nodes
+
+
+def big(broker_port: int, runtime: str = "flowrt", tabs: int = 10, per_tab: int = 100) -> Flow:
+    """A 1,000-node flow: ``tabs`` tabs, each mqtt in → a chain of change/switch/range
+    nodes (all pass numbers through unchanged) → mqtt out; ``tabs * per_tab`` nodes in all,
+    not counting the tabs and the broker config node.
+    """
+    nodes: Flow = [_broker("broker", broker_port, "bench broker")]
+    for t in range(tabs):
+        tab = f"big{t}"
+        nodes.append(_tab(tab, f"big {t}"))
+        chain = [f"{tab}.n{i}" for i in range(per_tab - 2)]
+        topic = PROBE_TOPIC if t == 0 else f"bench/big/{t}"
+        nodes.append(_mqtt_in(f"{tab}.in", tab, "broker", [chain[0]], topic=topic, y=40))
+        for i, node_id in enumerate(chain):
+            nxt = chain[i + 1] if i + 1 < len(chain) else f"{tab}.out"
+            nodes.append(_chain_node(node_id, tab, i, nxt))
+        nodes.append(_mqtt_out(f"{tab}.out", tab, "broker", x=120 + 180 * 10, y=40))
+    return nodes
+
+
+def _chain_node(node_id: str, tab: str, i: int, nxt: str) -> Node:
+    common = {"id": node_id, "z": tab, "name": "", "x": 120 + 180 * (i % 10),
+              "y": 120 + 60 * (i // 10), "wires": [[nxt]]}
+    kind = i % 3
+    if kind == 0:
+        return {**common, "type": "change", "rules": [
+            {"t": "set", "p": "hops", "pt": "msg", "to": str(i), "tot": "num"}],
+            "action": "", "property": "", "from": "", "to": "", "reg": False}
+    if kind == 1:
+        return {**common, "type": "switch", "property": "payload", "propertyType": "msg",
+                "rules": [{"t": "gte", "v": "0", "vt": "num"}], "checkall": "true",
+                "repair": False, "outputs": 1}
+    return {**common, "type": "range", "minin": "0", "maxin": "1000000", "minout": "0",
+            "maxout": "1000000", "action": "scale", "round": False, "property": "payload"}
+
+
+FlowBuilder = Callable[..., Flow]
+
+# scenario name → builder; the bench/flows/ file names come from these keys.
+BUILDERS: dict[str, FlowBuilder] = {
+    "relay": relay,
+    "filter": filter_deadband,
+    "aggregate": aggregate,
+    "fanout": fanout,
+    "bridge": threshold_bridge,
+    "big": big,
+}
+
+
+def flow_files(broker_port: int = 1883) -> dict[str, Flow]:
+    """File name → flow for bench/flows/: one file per scenario, or one per runtime where
+    the two runtimes' flows differ."""
+    files: dict[str, Flow] = {}
+    for name, builder in BUILDERS.items():
+        per_runtime = {rt: builder(broker_port, rt) for rt in RUNTIMES}
+        if per_runtime["flowrt"] == per_runtime["nodered"]:
+            files[f"{name}.json"] = per_runtime["flowrt"]
+        else:
+            for rt, flow in per_runtime.items():
+                files[f"{name}.{rt}.json"] = flow
+    return files
+
+
+def dumps(flow: Flow) -> str:
+    """Serialise a flow the way the bench/flows/ files are written."""
+    return json.dumps(flow, indent=2) + "\n"
+
+
+def write_flow_files(directory: Path) -> list[Path]:
+    """Write every scenario's flow file(s) into directory; return the paths written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, flow in flow_files().items():
+        path = directory / name
+        path.write_text(dumps(flow))
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for written_path in write_flow_files(Path(__file__).parent / "flows"):
+        sys.stdout.write(f"{written_path}\n")

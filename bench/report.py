@@ -1,0 +1,279 @@
+"""Turn raw runs into medians and flowrt/Node-RED ratios; write Markdown and JSON.
+
+A run is the dict ``bench.run`` records for one (scenario, runtime, repeat); ``metrics()``
+flattens it into named figures, ``summarise()`` takes medians over repeats and pairs
+repeats for per-repeat ratios, ``markdown()`` renders the tables.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+FLOWRT, NODERED = "flowrt", "nodered"
+SUSTAINED_FRACTION = 0.99
+THROUGHPUT_TARGET_SCENARIOS = ("relay", "filter", "aggregate", "fanout")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A named figure: its label and unit in tables, and whether higher is better."""
+
+    key: str
+    label: str
+    unit: str
+    higher_is_better: bool = False
+    digits: int = 1
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("burst_offered_rate", "burst: offered", "msg/s", True, 0),
+    Metric("burst_delivered_rate", "burst: delivered", "msg/s", True, 0),
+    Metric("burst_delivered_pct", "burst: delivered share", "%", True, 1),
+    Metric("sustained_rate", "highest paced rate with ≥99% delivered", "msg/s", True, 0),
+    Metric("cpu_us_per_msg", "CPU per message (burst)", "µs", False, 1),
+    Metric("lat_p50_ms", "latency p50 at fixed rate", "ms", False, 2),
+    Metric("lat_p95_ms", "latency p95 at fixed rate", "ms", False, 2),
+    Metric("lat_p99_ms", "latency p99 at fixed rate", "ms", False, 2),
+    Metric("lat_lost", "messages lost in latency run", "msgs", False, 0),
+    Metric("lat_cpu_pct", "CPU at fixed rate", "% of a core", False, 1),
+    Metric("ready_s", "time to ready (GET /flows 200)", "s", False, 2),
+    Metric("first_msg_s", "time to first message through the flow", "s", False, 2),
+    Metric("deploy_s", "POST /flows (full deploy) of the same flow", "s", False, 2),
+    Metric("idle_rss_mb", "idle RSS", "MB", False, 1),
+    Metric("idle_cpu_pct", "idle CPU", "% of a core", False, 2),
+    Metric("peak_rss_mb", "peak RSS (VmHWM)", "MB", False, 1),
+)
+METRIC_BY_KEY = {m.key: m for m in METRICS}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A goal from the performance issue: a ratio (flowrt/Node-RED) or an absolute bound."""
+
+    metric: str
+    scenarios: tuple[str, ...] | None  # None: every scenario that has the metric
+    limit: float
+    at_least: bool
+    absolute: bool = False
+
+    def describe(self) -> str:
+        """Human-readable form, e.g. ``≥ 1.0x`` or ``< 2 s``."""
+        if self.absolute:
+            return f"< {self.limit:g} {METRIC_BY_KEY[self.metric].unit}"
+        return f"{'≥' if self.at_least else '≤'} {self.limit:g}x"
+
+    def met(self, value: float) -> bool:
+        """Whether value (a ratio, or the flowrt figure when absolute) meets the target."""
+        if self.absolute:
+            return value < self.limit
+        return value >= self.limit if self.at_least else value <= self.limit
+
+
+TARGETS: tuple[Target, ...] = (
+    Target("burst_delivered_rate", THROUGHPUT_TARGET_SCENARIOS, 1.0, at_least=True),
+    Target("lat_p99_ms", None, 1.0, at_least=False),
+    Target("idle_rss_mb", None, 0.5, at_least=False),
+    Target("ready_s", None, 1.0, at_least=False),
+    Target("deploy_s", ("big",), 2.0, at_least=False, absolute=True),
+)
+
+
+def metrics(run: dict[str, Any]) -> dict[str, float]:
+    """Flatten one run into ``{metric key: value}``, leaving out what it did not measure."""
+    out: dict[str, float] = {}
+    for key in ("ready_s", "first_msg_s", "idle_rss_mb", "idle_cpu_pct", "peak_rss_mb",
+                "deploy_s"):
+        if isinstance(run.get(key), int | float):
+            out[key] = float(run[key])
+    burst = run.get("burst")
+    if burst:
+        out["burst_offered_rate"] = burst["offered_rate"]
+        out["burst_delivered_rate"] = burst["delivered_rate"]
+        out["burst_delivered_pct"] = burst["delivered_frac"] * 100
+        out["cpu_us_per_msg"] = burst["cpu_us_per_msg"]
+    steps = run.get("steps")
+    if steps:
+        passing = [s["target_rate"] for s in steps if s["delivered_frac"] >= SUSTAINED_FRACTION]
+        out["sustained_rate"] = max(passing, default=0.0)
+    lat = run.get("latency")
+    if lat:
+        out["lat_lost"] = lat["lost"]
+        out["lat_cpu_pct"] = lat["cpu_pct"]
+        for key in ("p50", "p95", "p99"):
+            if f"{key}_ms" in lat:
+                out[f"lat_{key}_ms"] = lat[f"{key}_ms"]
+    return out
+
+
+def median(values: Sequence[float]) -> float | None:
+    """Median, or None for no values."""
+    return statistics.median(values) if values else None
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    """a / b, or None when either is missing or b is zero."""
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def summarise(runs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (scenario, metric): medians per runtime, ratio of the medians,
+    per-repeat ratios (pairing runs of the same repeat), and the target verdict."""
+    by_key: dict[tuple[str, str, str], dict[int, float]] = {}
+    scenarios: list[str] = []
+    for run in runs:
+        if not run.get("ok"):
+            continue
+        if run["scenario"] not in scenarios:
+            scenarios.append(run["scenario"])
+        for key, value in metrics(run).items():
+            by_key.setdefault((run["scenario"], key, run["runtime"]), {})[run["repeat"]] = value
+    rows = []
+    for scenario in scenarios:
+        for metric in METRICS:
+            a = by_key.get((scenario, metric.key, FLOWRT), {})
+            b = by_key.get((scenario, metric.key, NODERED), {})
+            if not a and not b:
+                continue
+            med_a, med_b = median(list(a.values())), median(list(b.values()))
+            per_repeat = [ratio(a[r], b[r]) for r in sorted(a) if r in b]
+            row: dict[str, Any] = {
+                "scenario": scenario, "metric": metric.key, "flowrt": med_a, "nodered": med_b,
+                "ratio": ratio(med_a, med_b),
+                "per_repeat_ratios": [r for r in per_repeat if r is not None],
+                "flowrt_values": [a[r] for r in sorted(a)],
+                "nodered_values": [b[r] for r in sorted(b)],
+            }
+            target = _target_for(scenario, metric.key)
+            if target is not None:
+                row["target"] = target.describe()
+                value = med_a if target.absolute else row["ratio"]
+                row["met"] = None if value is None else target.met(value)
+            rows.append(row)
+    return rows
+
+
+def _target_for(scenario: str, metric: str) -> Target | None:
+    for target in TARGETS:
+        if target.metric == metric and (target.scenarios is None or scenario in target.scenarios):
+            return target
+    return None
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def _fmt_ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def _verdict(row: dict[str, Any]) -> str:
+    if "target" not in row:
+        return ""
+    mark = {True: "✅", False: "❌", None: "?"}[row.get("met")]
+    return f"{mark} {row['target']}"
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The whole report as Markdown: setup, target verdicts, one table per scenario,
+    failures, durable-queue figures."""
+    meta = result.get("meta", {})
+    rows: list[dict[str, Any]] = result.get("summary", [])
+    lines = ["# flowrt vs Node-RED benchmark", ""]
+    for key, value in meta.items():
+        lines.append(f"- **{key}**: {value}")
+    lines.append("")
+    lines.append("Ratios are flowrt / Node-RED of the medians over repeats; per-repeat ratios "
+                 "pair the runs of each repeat (A/B interleaved).")
+    lines.append("")
+    targeted = [r for r in rows if "target" in r]
+    if targeted:
+        lines += ["## Targets", "", "| scenario | metric | flowrt | Node-RED | ratio | target |",
+                  "|---|---|---:|---:|---:|---|"]
+        for row in targeted:
+            metric = METRIC_BY_KEY[row["metric"]]
+            lines.append(f"| {row['scenario']} | {metric.label} ({metric.unit}) | "
+                         f"{_fmt(row['flowrt'], metric.digits)} | "
+                         f"{_fmt(row['nodered'], metric.digits)} | {_fmt_ratio(row['ratio'])} | "
+                         f"{_verdict(row)} |")
+        lines.append("")
+    notes: dict[str, str] = result.get("scenario_notes", {})
+    for scenario in dict.fromkeys(r["scenario"] for r in rows):
+        lines += [f"## {result.get('scenario_titles', {}).get(scenario, scenario)}", ""]
+        if notes.get(scenario):
+            lines += [f"Note: {notes[scenario]}.", ""]
+        lines += ["| metric | flowrt | Node-RED | ratio | per-repeat ratios |",
+                  "|---|---:|---:|---:|---|"]
+        for row in (r for r in rows if r["scenario"] == scenario):
+            metric = METRIC_BY_KEY[row["metric"]]
+            per = ", ".join(f"{r:.2f}" for r in row["per_repeat_ratios"])
+            lines.append(f"| {metric.label} ({metric.unit}) | "
+                         f"{_fmt(row['flowrt'], metric.digits)} | "
+                         f"{_fmt(row['nodered'], metric.digits)} | {_fmt_ratio(row['ratio'])} | "
+                         f"{per} |")
+        lines.append("")
+    steps = _steps_table(result.get("runs", []))
+    if steps:
+        lines += ["## Paced rates (delivered share, median over repeats)", "", *steps, ""]
+    failures = [r for r in result.get("runs", []) if not r.get("ok")]
+    if failures:
+        lines += ["## Failed runs", ""]
+        for run in failures:
+            lines.append(f"- {run['scenario']} / {run['runtime']} / repeat {run['repeat']}: "
+                         f"{run.get('error', '?')}")
+        lines.append("")
+    for title, key in (("Broker-only baseline (harness ceiling)", "baseline"),
+                       ("Durable queue", "durable_queue")):
+        section = result.get(key)
+        if section:
+            lines += [f"## {title}", "", "| figure | value |", "|---|---:|"]
+            for name, value in _flatten(section):
+                lines.append(f"| {name} | {_fmt(value, 2) if isinstance(value, float) else value}"
+                             " |")
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _steps_table(runs: list[dict[str, Any]]) -> list[str]:
+    shares: dict[tuple[str, str], dict[float, list[float]]] = {}
+    for run in runs:
+        for step in run.get("steps") or []:
+            cell = shares.setdefault((run["scenario"], run["runtime"]), {})
+            cell.setdefault(step["target_rate"], []).append(step["delivered_frac"] * 100)
+    if not shares:
+        return []
+    rates = sorted({rate for cell in shares.values() for rate in cell})
+    out = ["| scenario | runtime | " + " | ".join(f"{r:,.0f}/s" for r in rates) + " |",
+           "|---|---|" + "---:|" * len(rates)]
+    for (scenario, runtime), cell in shares.items():
+        values = [_fmt(median(cell.get(rate, [])), 1) for rate in rates]
+        out.append(f"| {scenario} | {runtime} | " + " | ".join(values) + " |")
+    return out
+
+
+def _flatten(doc: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(doc, dict):
+        items: list[tuple[str, Any]] = []
+        for key, value in doc.items():
+            items += _flatten(value, f"{prefix}{key}." if isinstance(value, dict) else
+                              f"{prefix}{key}")
+        return items
+    return [(prefix.rstrip("."), doc)]
+
+
+def write(result: dict[str, Any], directory: Path, stem: str) -> tuple[Path, Path]:
+    """Write ``stem.json`` and ``stem.md`` into directory (created if needed)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = directory / f"{stem}.json", directory / f"{stem}.md"
+    json_path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    md_path.write_text(markdown(result) + "\n")
+    return json_path, md_path

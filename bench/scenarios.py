@@ -1,0 +1,84 @@
+"""What each scenario sends and how many outputs it expects.
+
+Load goes to ``bench/in/load``; readiness probes to ``bench/in/probe`` (so per-topic state
+in rbe and aggregate is not disturbed by them); outputs come back on ``bench/out``.
+Throughput payloads are chosen so the expected output count is exact; latency payloads
+are send timestamps (integer microseconds since the epoch) that pass every filter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bench import flows
+
+
+def _integers(i: int) -> str:
+    return str(i)
+
+
+def _half_pass(i: int) -> str:
+    # 0, 0.1, 1, 1.1, 2, 2.1, ...: a deadband of 0.5 on the last output passes every other one.
+    return f"{i // 2}.1" if i % 2 else str(i // 2)
+
+
+def _percent(i: int) -> str:
+    return str(i % 100)
+
+
+def _expected_threshold(n: int) -> int:
+    return sum(1 for i in range(n) if i % 100 > flows.THRESHOLD)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One benchmark scenario.
+
+    ``outputs_per_input`` maps the burst's input count to the exact expected output
+    count; ``latency_fanout`` is how many outputs one latency message produces (a window
+    of 100 inputs produces one output for ``aggregate``).
+    """
+
+    name: str
+    title: str
+    build: Callable[..., flows.Flow]
+    burst_payload: Callable[[int], str]
+    expected_outputs: Callable[[int], int]
+    latency_fanout: float = 1.0
+    probe_payloads: tuple[str, ...] = ("1000",)
+    needs_cloud: bool = False
+    load: bool = True
+    same_flow_file: bool = True
+    note: str = ""
+
+    def outputs_per_input(self, n: int) -> float:
+        """Expected outputs per input message for a burst of n."""
+        return self.expected_outputs(n) / n if n else 0.0
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario("relay", "relay: mqtt in → mqtt out", flows.relay, _integers, lambda n: n),
+        Scenario("filter", "filter: mqtt in → rbe deadband 0.5 → mqtt out",
+                 flows.filter_deadband, _half_pass, lambda n: (n + 1) // 2),
+        Scenario("aggregate", "aggregate: count window of 100 → mqtt out", flows.aggregate,
+                 _integers, lambda n: n // flows.AGGREGATE_SIZE,
+                 latency_fanout=1 / flows.AGGREGATE_SIZE,
+                 probe_payloads=("1000",) * flows.AGGREGATE_SIZE, same_flow_file=False,
+                 note="Node-RED has no aggregate node: it runs a function node doing the "
+                      "same count window"),
+        Scenario("fanout", "fan-out: mqtt in → 3 x rbe → 3 x mqtt out", flows.fanout,
+                 _integers, lambda n: 3 * n, latency_fanout=3.0),
+        Scenario("bridge", "threshold (> 50) + bridge to a second broker",
+                 flows.threshold_bridge, _percent, _expected_threshold, needs_cloud=True,
+                 same_flow_file=False,
+                 note="flowrt: threshold + cloud-bridge nodes (acknowledged, durable); "
+                      "Node-RED: switch + mqtt out QoS 1 to the second broker"),
+        Scenario("big", "1,000-node flow (10 tabs x 100 nodes)", flows.big, _integers,
+                 lambda n: n, load=False),
+    )
+}
+
+DEFAULT_ORDER = ("relay", "filter", "aggregate", "fanout", "bridge", "big")
