@@ -72,3 +72,19 @@ def nodes(data_dir: Path) -> None:
         click.echo(f"{name:<{width}}  {entry.cls.category:<10}  {entry.origin}  ({entry.module})")
     for error in registry.errors:
         click.echo(f"error: {error}", err=True)
+
+
+@main.command("hash-password")
+@click.option("--stdin", "from_stdin", is_flag=True,
+              help="Read the password from the first line of stdin instead of prompting.")
+def hash_password(from_stdin: bool) -> None:
+    """Print an argon2 hash for a password in settings.toml's [[adminAuth.users]]."""
+    from flowrt.server.auth import hash_password as make_hash
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if not password:
+        raise click.UsageError("the password is empty")
+    click.echo(make_hash(password))

@@ -1,0 +1,150 @@
+"""Build the aiohttp application and run it: ``flowrt run``.
+
+The runtime lives in the application's cleanup context: the flows are loaded
+before the port is opened (so "``GET /flows`` answers" means "the flows have
+started") and stopped, every node closed and context flushed, when the app shuts
+down. SIGTERM and SIGINT stop the server gracefully with exit code 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator
+from importlib.metadata import version
+from pathlib import Path
+
+from aiohttp import web
+
+from flowrt.errors import FlowValidationError
+from flowrt.server import admin_api, auth, comms, editor, flows_api, health
+from flowrt.server.http import cors_middleware, error_middleware
+from flowrt.server.logs import configure_logging
+from flowrt.server.state import CONTEXT, ServerContext
+from flowrt.settings import DEFAULT_DATA_DIR, Settings, SettingsError, load_settings
+
+log = logging.getLogger("flowrt.server")
+
+
+def build_context(settings: Settings, data_dir: Path,
+                  flowfile: Path | None = None) -> ServerContext:
+    """The runtime (with every installed node type), its storage, and auth."""
+    from flowrt.registry import discover
+    from flowrt.runtime import Runtime
+    from flowrt.storage import FileStorage
+
+    flow_file = flowfile or data_dir / (settings.flow_file or "flows.json")
+    storage = FileStorage(flow_file, data_dir, settings.credential_secret,
+                          settings.flow_file_pretty)
+    registry = discover(data_dir, excludes=frozenset(settings.nodes_excludes))
+    runtime = Runtime(registry, storage=storage, data_dir=data_dir,
+                      settings=settings.runtime_settings())
+    return ServerContext(runtime=runtime, storage=storage, settings=settings,
+                         data_dir=data_dir, auth=auth.Auth(settings.admin_auth, data_dir),
+                         comms=comms.CommsHub(runtime.events, settings),
+                         loop_monitor=health.LoopMonitor())
+
+
+def create_app(ctx: ServerContext) -> web.Application:
+    """The application: every route, the middlewares, and the runtime's lifecycle."""
+    middlewares = [error_middleware, auth.auth_middleware]
+    if ctx.settings.http_admin_cors:
+        middlewares.insert(0, cors_middleware(ctx.settings.http_admin_cors))
+    app = web.Application(client_max_size=ctx.settings.api_max_length, middlewares=middlewares)
+    app[CONTEXT] = ctx
+    for module in (flows_api, admin_api, health, auth, comms, editor):
+        module.setup(app)
+    app.cleanup_ctx.append(_lifecycle)
+    return app
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    ctx = app[CONTEXT]
+    if ctx.loop_monitor:
+        ctx.loop_monitor.start()
+    await ctx.runtime.open()
+    await ctx.runtime.load()
+    if ctx.storage.credentials_error:
+        ctx.runtime.events.publish("notification/credentials_load_failed", {
+            "error": "credentials_load_failed", "type": "error",
+            "text": ctx.storage.credentials_error}, retain=True)
+    yield
+    if ctx.comms:
+        await ctx.comms.close()
+    await ctx.runtime.stop()
+    if ctx.loop_monitor:
+        ctx.loop_monitor.stop()
+
+
+def serve(*, flowfile: Path | None = None, port: int | None = None, host: str | None = None,
+          data_dir: Path | None = None, settings_file: Path | None = None) -> int:
+    """Run the server until SIGTERM/SIGINT; return the process exit code."""
+    data_dir = (data_dir or DEFAULT_DATA_DIR).expanduser().resolve()
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        settings = load_settings(data_dir, settings_file, overrides={"host": host, "port": port})
+    except (SettingsError, OSError) as exc:
+        print(f"flowrt: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    for key in settings.unknown:
+        log.warning("unknown setting %s: ignored", key)
+    try:
+        return asyncio.run(_run(settings, data_dir, flowfile))
+    except SettingsError as exc:
+        log.error("%s", exc)
+        return 2
+
+
+async def _run(settings: Settings, data_dir: Path, flowfile: Path | None) -> int:
+    ctx = build_context(settings, data_dir, flowfile)
+    if flowfile is None and ctx.storage.create_if_missing():
+        log.info("created an empty flow file %s", ctx.storage.flow_file)
+    runner = web.AppRunner(create_app(ctx), handle_signals=False, access_log=None)
+    try:
+        await runner.setup()
+    except FlowValidationError as exc:
+        log.error("cannot start: %s", exc)
+        await runner.cleanup()
+        return 1
+    site = web.TCPSite(runner, settings.host, settings.port)
+    try:
+        await site.start()
+    except OSError as exc:
+        log.error("cannot listen on %s:%d: %s", settings.host, settings.port, exc)
+        await runner.cleanup()
+        return 1
+    _announce(ctx)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("stopping")
+    await runner.cleanup()
+    return 0
+
+
+def _announce(ctx: ServerContext) -> None:
+    settings = ctx.settings
+    shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    print(f"flowrt {version('flowrt')}: flows {ctx.storage.flow_file}, data dir {ctx.data_dir}")
+    print(f"editor: http://{shown}:{settings.port}/", flush=True)
+    if not ctx.auth.enabled and not _is_loopback(settings.host):
+        log.warning("\n" + "!" * 72 + "\n  NO ADMIN AUTHENTICATION and listening on %s: anyone who "
+                    "can reach\n  this port can change and run flows. Configure [adminAuth] in "
+                    "settings.toml.\n" + "!" * 72, settings.host)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,154 @@
+"""``/healthz`` and ``/metrics`` (Prometheus text format 0.0.4).
+
+``GET /healthz`` answers 200 while the flows run and 503 otherwise, with a JSON
+body saying why (``state``, ``reason`` and any ``missing`` node types).
+
+``GET /metrics`` exposes, per node type, the messages received and sent and the
+errors reported; the run queue's depth, drops and deliveries; each node's own
+queue depth (a node that buffers messages exposes an int ``queue_depth``);
+deploys and failed deploys; the event loop's lag; the process's resident
+memory; and the editor connections and debug messages dropped by their rate
+limit. Counters start again from zero when a deploy restarts a node.
+Both routes are public (no admin token), for probes and scrapers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+from collections.abc import Iterable
+from typing import Any
+
+from aiohttp import web
+
+from flowrt.server.http import json_response
+from flowrt.server.state import ServerContext, context
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class LoopMonitor:
+    """Measures event-loop lag: how late a callback scheduled every ``interval`` runs."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        self.interval = interval
+        self.lag = 0.0
+        self.max_lag = 0.0
+        self._handle: asyncio.TimerHandle | None = None
+        self._due = 0.0
+
+    def start(self) -> None:
+        """Begin measuring on the running loop."""
+        self._schedule(asyncio.get_running_loop())
+
+    def stop(self) -> None:
+        """Stop measuring."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def take_max(self) -> float:
+        """The largest lag seen since the last call (then reset to the current lag)."""
+        value, self.max_lag = max(self.max_lag, self.lag), self.lag
+        return value
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._due = loop.time() + self.interval
+        self._handle = loop.call_at(self._due, self._tick, loop)
+
+    def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.lag = max(0.0, loop.time() - self._due)
+        self.max_lag = max(self.max_lag, self.lag)
+        self._schedule(loop)
+
+
+def process_rss() -> int:
+    """The process's resident set size in bytes."""
+    try:
+        with open("/proc/self/statm", "rb") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """GET /healthz."""
+    runtime = context(request).runtime
+    body: dict[str, Any] = {"status": "ok" if runtime.state == "start" else "unavailable",
+                            "state": runtime.state, "reason": runtime.state_reason,
+                            "nodes": len(runtime.nodes)}
+    if runtime.missing:
+        body["missing"] = runtime.missing
+    return json_response(body, status=200 if runtime.state == "start" else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """GET /metrics."""
+    return web.Response(text=render_metrics(context(request)),
+                        headers={"Content-Type": CONTENT_TYPE})
+
+
+def render_metrics(ctx: ServerContext) -> str:
+    """The Prometheus exposition text for the current state."""
+    runtime = ctx.runtime
+    counts = sorted(runtime.node_counts().items())
+    queues = [({"type": n.config["type"], "id": n.id}, depth)
+              for n in runtime.nodes.values()
+              if isinstance(depth := getattr(n, "queue_depth", None), int)]
+    lag = ctx.loop_monitor.take_max() if ctx.loop_monitor else 0.0
+    comms = ctx.comms
+    families = [
+        ("flowrt_messages_received", "counter", "Messages received by nodes, per node type.",
+         [({"type": t}, c[0]) for t, c in counts]),
+        ("flowrt_messages_sent", "counter", "Messages sent by nodes, per node type.",
+         [({"type": t}, c[1]) for t, c in counts]),
+        ("flowrt_node_errors", "counter", "Errors reported by nodes, per node type.",
+         [({"type": t}, c[2]) for t, c in counts]),
+        ("flowrt_errors", "counter", "Errors counted by the runtime.",
+         [({}, runtime.stats.errors)]),
+        ("flowrt_run_queue_depth", "gauge", "Messages waiting in the run queue.",
+         [({}, len(runtime.dispatcher))]),
+        ("flowrt_run_queue_dropped", "counter", "Messages dropped because the run queue was full.",
+         [({}, runtime.dispatcher.dropped)]),
+        ("flowrt_run_queue_delivered", "counter", "Messages delivered by the run queue.",
+         [({}, runtime.dispatcher.delivered)]),
+        ("flowrt_node_queue_depth", "gauge", "Messages buffered inside a node.", queues),
+        ("flowrt_deploys", "counter", "Successful deploys.", [({}, runtime.stats.deploys)]),
+        ("flowrt_deploy_failures", "counter", "Deploys that failed to start and were rolled back.",
+         [({}, runtime.stats.deploy_failures)]),
+        ("flowrt_flows_running", "gauge", "1 while the flows run, 0 when stopped.",
+         [({}, int(runtime.state == "start"))]),
+        ("flowrt_event_loop_lag_seconds", "gauge",
+         "Largest event-loop lag since the previous scrape.", [({}, lag)]),
+        ("flowrt_process_resident_memory_bytes", "gauge", "Resident memory of the process.",
+         [({}, process_rss())]),
+        ("flowrt_comms_connections", "gauge", "Open editor websocket connections.",
+         [({}, comms.connection_count if comms else 0)]),
+        ("flowrt_debug_messages_dropped", "counter",
+         "Debug messages not sent to an editor because of its rate limit.",
+         [({}, comms.debug_dropped if comms else 0)]),
+    ]
+    return "".join(_family(*family) for family in families)
+
+
+def _family(name: str, kind: str, help_text: str,
+            samples: Iterable[tuple[dict[str, str], float]]) -> str:
+    sample_name = f"{name}_total" if kind == "counter" else name
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+    for labels, value in samples:
+        label_text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+        lines.append(f"{sample_name}{{{label_text}}} {value}" if label_text
+                     else f"{sample_name} {value}")
+    return "\n".join(lines) + "\n"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def setup(app: web.Application) -> None:
+    """Add ``/healthz`` and ``/metrics`` to ``app``."""
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+

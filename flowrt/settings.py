@@ -1,0 +1,211 @@
+"""Settings: ``settings.toml`` in the data directory, environment, command line.
+
+Later sources override earlier ones: built-in defaults, then the settings file
+(``DATA_DIR/settings.toml``, or the file given with ``--settings``), then
+environment variables, then command-line options. Keys keep Node-RED's
+``settings.js`` names where Node-RED has one, so its documentation applies::
+
+    host = "0.0.0.0"
+    port = 1880
+    flowFile = "flows.json"            # relative to the data directory
+    credentialSecret = "a long secret" # or false: credentials stored unencrypted
+    nodesExcludes = ["function"]       # node types not to load
+
+    [logging]
+    level = "info"                     # trace, debug, info, warn, error, fatal, off
+    format = "text"                    # or "json": one JSON object per line
+
+    [contextStorage.default]
+    module = "sqlite"                  # or "memory"
+
+    [adminAuth]
+    sessionExpiryTime = 604800         # seconds
+    [[adminAuth.users]]
+    username = "admin"
+    password = "$argon2id$..."         # `flowrt hash-password`; bcrypt ($2b$) accepted
+    permissions = "*"                  # or "read"
+
+Every setting has an environment variable ``FLOWRT_`` + its key in upper snake
+case (``FLOWRT_PORT``, ``FLOWRT_CREDENTIAL_SECRET``, ``FLOWRT_LOGGING_LEVEL``);
+tables take JSON (``FLOWRT_ADMIN_AUTH='{"users": [...]}'``), lists take
+comma-separated values. Keys flowrt does not know are reported (``unknown``),
+not fatal; a value of the wrong type is a :class:`SettingsError` naming the key
+and where it came from.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+SETTINGS_FILE = "settings.toml"
+DEFAULT_DATA_DIR = Path("~/.flowrt")
+ENV_PREFIX = "FLOWRT_"
+LOG_LEVELS = ("trace", "debug", "info", "warn", "error", "fatal", "off")
+
+
+class SettingsError(Exception):
+    """A setting has a value flowrt cannot use."""
+
+
+def _key(key: str, *kinds: type) -> dict[str, Any]:
+    """Field metadata: the settings key and the TOML types it accepts."""
+    return {"key": key, "kinds": kinds}
+
+
+@dataclass
+class Settings:
+    """Every setting flowrt reads (see the module docstring for the sources)."""
+
+    # Each field: its settings key, the TOML types it accepts, and its default.
+    host: str = field(default="127.0.0.1", metadata=_key("host", str))
+    port: int = field(default=1880, metadata=_key("port", int))
+    flow_file: str | None = field(default=None, metadata=_key("flowFile", str))
+    """Flow file, relative to the data directory (default ``flows.json``)."""
+    flow_file_pretty: bool = field(default=True, metadata=_key("flowFilePretty", bool))
+    credential_secret: str | bool | None = field(
+        default=None, metadata=_key("credentialSecret", str, bool))
+    """Key for the credentials file; false stores them unencrypted."""
+    admin_auth: dict[str, Any] | None = field(default=None, metadata=_key("adminAuth", dict))
+    logging_level: str = field(default="info", metadata=_key("logging.level", str))
+    logging_format: str = field(default="text", metadata=_key("logging.format", str))
+    context_storage: dict[str, Any] | None = field(
+        default=None, metadata=_key("contextStorage", dict))
+    nodes_excludes: list[str] = field(default_factory=list,
+                                      metadata=_key("nodesExcludes", list))
+    """Node types not to load."""
+    function_global_context: dict[str, Any] = field(
+        default_factory=dict, metadata=_key("functionGlobalContext", dict))
+    node_close_timeout: float = field(default=15.0,
+                                      metadata=_key("nodeCloseTimeout", int, float))
+    """Seconds a node may take to close."""
+    max_pending_messages: int = field(default=100_000,
+                                      metadata=_key("maxPendingMessages", int))
+    api_max_length: int = field(default=5 * 1024 * 1024, metadata=_key("apiMaxLength", int))
+    """Largest request body, in bytes."""
+    debug_max_length: int = field(default=1000, metadata=_key("debugMaxLength", int))
+    debug_rate_limit: int = field(default=100, metadata=_key("debugRateLimit", int))
+    """Debug messages per second sent to each editor connection."""
+    web_socket_keep_alive_time: float = field(
+        default=15.0, metadata=_key("webSocketKeepAliveTime", int, float))
+    """Seconds of silence before a comms heartbeat."""
+    http_admin_cors: str | None = field(default=None, metadata=_key("httpAdminCors", str))
+    """Origin allowed to call the admin API from another site (CORS off when unset)."""
+    unknown: list[str] = field(default_factory=list)
+    """Keys found in the settings file or environment that flowrt does not know."""
+
+    def runtime_settings(self) -> dict[str, Any]:
+        """The subset the Runtime reads, under Node-RED's names."""
+        return {
+            "contextStorage": self.context_storage,
+            "functionGlobalContext": self.function_global_context,
+            "nodeCloseTimeout": self.node_close_timeout,
+            "maxPendingMessages": self.max_pending_messages,
+            "debugMaxLength": self.debug_max_length,
+        }
+
+
+def load_settings(data_dir: Path, settings_file: Path | None = None,
+                  environ: Mapping[str, str] | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Read settings from every source; ``overrides`` are attribute values from the CLI."""
+    settings = Settings()
+    path = settings_file or data_dir / SETTINGS_FILE
+    if settings_file is not None and not path.is_file():
+        raise SettingsError(f"settings file {path} not found")
+    if path.is_file():
+        try:
+            document = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"{path}: {exc}") from None
+        _apply_file(settings, document, str(path))
+    _apply_environment(settings, os.environ if environ is None else environ)
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            setattr(settings, name, value)
+    _check(settings)
+    return settings
+
+
+def env_name(key: str) -> str:
+    """The environment variable of a settings key (``logging.level`` → FLOWRT_LOGGING_LEVEL)."""
+    snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key.replace(".", "_"))
+    return ENV_PREFIX + snake.upper()
+
+
+# --------------------------------------------------------------------- helpers
+_FIELDS = {f.metadata["key"]: f for f in fields(Settings) if "key" in f.metadata}
+_TABLES = {key.split(".")[0] for key in _FIELDS if "." in key}
+
+
+def _apply_file(settings: Settings, document: dict[str, Any], source: str) -> None:
+    for key, value in document.items():
+        if key in _TABLES and isinstance(value, dict):
+            for sub, sub_value in value.items():
+                _assign(settings, f"{key}.{sub}", sub_value, source)
+        else:
+            _assign(settings, key, value, source)
+
+
+def _apply_environment(settings: Settings, environ: Mapping[str, str]) -> None:
+    known = {env_name(key): key for key in _FIELDS}
+    for name, text in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        key = known.get(name)
+        if key is None:
+            settings.unknown.append(f"{name} (environment)")
+            continue
+        _assign(settings, key, _from_text(text, _FIELDS[key].metadata["kinds"], name), name)
+
+
+def _assign(settings: Settings, key: str, value: Any, source: str) -> None:
+    spec = _FIELDS.get(key)
+    if spec is None:
+        settings.unknown.append(f"{key} ({source})")
+        return
+    kinds: tuple[type, ...] = spec.metadata["kinds"]
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        wanted = " or ".join(k.__name__ for k in kinds)
+        raise SettingsError(f"setting {key!r} in {source} must be a {wanted}, "
+                            f"not {type(value).__name__} {value!r}")
+    setattr(settings, spec.name, value)
+
+
+def _from_text(text: str, kinds: tuple[type, ...], name: str) -> Any:
+    if bool in kinds and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    try:
+        if dict in kinds:
+            return orjson.loads(text)
+        if int in kinds and float in kinds:
+            return float(text)
+        if int in kinds:
+            return int(text)
+    except ValueError as exc:
+        raise SettingsError(f"environment variable {name}={text!r}: {exc}") from None
+    if list in kinds:
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return text
+
+
+def _check(settings: Settings) -> None:
+    if not 0 < settings.port < 65536:
+        raise SettingsError(f"setting 'port' must be between 1 and 65535, not {settings.port}")
+    if settings.logging_level not in LOG_LEVELS:
+        raise SettingsError(f"setting 'logging.level' must be one of {', '.join(LOG_LEVELS)}, "
+                            f"not {settings.logging_level!r}")
+    if settings.logging_format not in ("text", "json"):
+        raise SettingsError(f"setting 'logging.format' must be 'text' or 'json', "
+                            f"not {settings.logging_format!r}")
+    if settings.credential_secret is True:
+        raise SettingsError("setting 'credentialSecret' must be a string or false")
+    if not all(isinstance(item, str) for item in settings.nodes_excludes):
+        raise SettingsError("setting 'nodesExcludes' must be a list of node type names")
