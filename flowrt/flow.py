@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from flowrt.errors import NodeError
 from flowrt.flowdoc import ENV_REFERENCE
 from flowrt.messages import Message, clone_message, new_msgid
 from flowrt.node import MAX_CATCH_COUNT
@@ -246,6 +247,8 @@ def _covers(watcher: Node, node: Node) -> bool:
 
 
 def _error_text(err: BaseException | str) -> str:
+    if isinstance(err, NodeError):
+        return str(err)  # already worded for the user ("ZeroDivisionError: ... (line 2)")
     if isinstance(err, BaseException):
         return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
     return str(err)
