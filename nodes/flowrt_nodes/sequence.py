@@ -1,0 +1,618 @@
+"""split and join: turn one message into a sequence of parts, and parts back into one.
+
+Node-RED's ``split`` and ``join`` nodes (``17-split.js``), key for key. ``split``
+adds ``msg.parts = {id, index, count, type, ch | key | len}`` (an existing
+``msg.parts`` is kept in ``msg.parts.parts``), which ``join`` in ``auto`` mode
+uses to rebuild the original value. ``join``'s ``reduce`` mode evaluates JSONata,
+which flowrt does not implement: such a node reports the error on start and for
+every message it receives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import orjson
+
+from flowrt.clock import TimerHandle
+from flowrt.messages import Message, clone_message, new_msgid
+from flowrt.node import Node
+from flowrt.schema import as_bool, as_number, boolean, enum, integer, string
+from flowrt_nodes.delay import buffer_limit, new_hold, release
+from flowrt_nodes.typed_input import MISSING, get_msg_property, js_string, set_msg_property
+
+if TYPE_CHECKING:
+    from flowrt.flow import Flow
+
+_ESCAPES = {"\\n": "\n", "\\r": "\r", "\\t": "\t", "\\e": "e", "\\f": "\f", "\\0": "\0"}
+_ESCAPE = re.compile(r"\\[nrtef0]")
+_LEADING_INT = re.compile(r"^\s*[-+]?\d+")
+_HOLE: Any = type("Hole", (), {"__repr__": lambda self: "HOLE", "__slots__": ()})()
+
+
+def _unescape(text: str) -> str:
+    """Node-RED's handling of ``\\n``, ``\\t``... typed into a splitter or joiner field."""
+    return _ESCAPE.sub(lambda m: _ESCAPES[m.group(0)], text)
+
+
+def _parse_int(value: Any) -> int | None:
+    """JavaScript ``parseInt``: the leading integer of a value, or None."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return None if math.isnan(value) or math.isinf(value) else int(value)
+    match = _LEADING_INT.match(str(value)) if value is not None else None
+    return int(match.group(0)) if match else None
+
+
+def _byte_array(value: Any, what: str) -> list[int]:
+    """A JSON array of byte values (a ``bin`` splitter or joiner), as a list."""
+    try:
+        data = orjson.loads(value) if isinstance(value, str | bytes) else value
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"{what}: invalid JSON {value!r}: {exc}") from None
+    if not isinstance(data, list) or not all(isinstance(b, int) and 0 <= b < 256 for b in data):
+        raise ValueError(f"{what}: not an array of byte values: {value!r}")
+    return data
+
+
+class Split(Node):
+    """Splits a message into a sequence of messages.
+
+    The value of `property` (default `msg.payload`) is split by type:
+
+    - **String**: on `splt` (`spltType` `str`, escapes such as `\\n` allowed), on a byte
+      sequence (`bin`, a JSON array such as `[13,10]`), or into chunks of `splt` characters
+      (`len`).
+    - **Buffer**: the same, as bytes.
+    - **Array**: into single elements, or chunks of `arraySplt` elements.
+    - **Object**: one message per key; with `addname`, the key is also copied to that
+      message property.
+
+    Each message gets `msg.parts = {id, index, count, type, ch | len | key}` (an existing
+    `msg.parts` is kept in `msg.parts.parts`), so a `join` node in automatic mode can
+    rebuild the original. With `stream`, strings and buffers are treated as a stream:
+    the text after the last splitter is kept and prepended to the next message, `index`
+    keeps counting and `count` is not set. A stream holds at most
+    `nodeMessageBufferMaxLength` (10000 when unset) messages waiting for a splitter.
+    """
+
+    type = "split"
+    category = "sequence"
+    color = "#E2D96E"
+    icon = "split"
+    schema: ClassVar = {"type": "object", "properties": {
+        "name": string(""),
+        "splt": string("\\n"),
+        "spltType": enum(["str", "bin", "len"], "str"),
+        "arraySplt": integer(1, minimum=1),
+        "arraySpltType": enum(["len"], "len"),
+        "stream": boolean(False),
+        "addname": string(""),
+        "property": string("payload"),
+    }}
+
+    def __init__(self, config: dict[str, Any], flow: Flow) -> None:
+        super().__init__(config, flow)
+        c = config
+        self.stream = as_bool(c.get("stream"))
+        self.split_type = str(c.get("spltType") or "str")
+        self.addname = str(c.get("addname") or "")
+        self.property = str(c.get("property") or "payload")
+        self.limit = buffer_limit(self)
+        self.config_error: str | None = None
+        self.separator = "\n"
+        self.separator_bytes = b"\n"
+        self.separator_ch: Any = "\n"
+        self.length = 1
+        self.array_length = 1
+        try:
+            self._configure(c)
+        except ValueError as exc:
+            self.config_error = f"Invalid split property: {exc}"
+        self._index = 0
+        self._text_rest = ""
+        self._bytes_rest = b""
+        self._waiting: list[asyncio.Future[None]] = []
+
+    def _configure(self, c: dict[str, Any]) -> None:
+        if self.split_type == "str":
+            self.separator = _unescape(str(c.get("splt") or "\\n"))
+            self.separator_bytes = self.separator.encode()
+            self.separator_ch = self.separator
+        elif self.split_type == "bin":
+            data = _byte_array(c.get("splt"), "split bin")
+            if not data:
+                raise ValueError("the byte sequence to split on is empty")
+            self.separator_bytes = bytes(data)
+            self.separator = self.separator_bytes.decode("utf-8", "replace")
+            self.separator_ch = data
+        elif self.split_type == "len":
+            length = _parse_int(c.get("splt"))
+            if length is None or length < 1:
+                raise ValueError(f"invalid split length: {c.get('splt')!r}")
+            self.length = length
+        else:
+            raise ValueError(f"unknown spltType {self.split_type!r}")
+        array_length = 1 if c.get("arraySplt") is None else _parse_int(c.get("arraySplt"))
+        if array_length is None or array_length < 1:
+            raise ValueError(f"invalid array split length: {c.get('arraySplt')!r}")
+        self.array_length = array_length
+
+    async def start(self) -> None:
+        if self.config_error:
+            self.error(self.config_error)
+            self.status(fill="red", shape="ring", text="invalid configuration")
+
+    def on_input(self, msg: Message) -> asyncio.Future[None] | None:
+        if self.config_error:
+            raise ValueError(self.config_error)
+        value = get_msg_property(msg, self.property, MISSING)
+        if value is MISSING:
+            self.warn(f"split: msg.{self.property} is missing; nothing to split")
+            return None
+        parts: dict[str, Any] = {"parts": msg["parts"]} if "parts" in msg else {}
+        parts["id"] = new_msgid()
+        if self.property != "payload":
+            parts["property"] = self.property
+        msg["parts"] = parts
+        msg.pop("_msgid", None)
+        if isinstance(value, str):
+            return self._split_text(msg, parts, value)
+        if isinstance(value, list):
+            self._split_array(msg, parts, value)
+        elif isinstance(value, dict):
+            self._split_object(msg, parts, value)
+        elif isinstance(value, bytes | bytearray):
+            return self._split_bytes(msg, parts, bytes(value))
+        else:
+            self.warn(f"split: cannot split a {type(value).__name__}; message dropped")
+        return None
+
+    def _emit(self, msg: Message, value: Any, parts: dict[str, Any]) -> None:
+        set_msg_property(msg, self.property, value)
+        parts["index"] = self._index
+        self._index += 1
+        self.send(clone_message(msg))
+
+    def _split_text(self, msg: Message, parts: dict[str, Any],
+                    value: str) -> asyncio.Future[None] | None:
+        value = self._text_rest + value
+        parts["type"] = "string"
+        if self.split_type == "len":
+            parts["ch"] = ""
+            return self._split_length(msg, parts, value)
+        pieces = value.split(self.separator) if self.separator else list(value)
+        parts["ch"] = self.separator_ch
+        for piece in pieces[:-1]:
+            if not self.stream:
+                parts["count"] = len(pieces)
+            self._emit(msg, piece, parts)
+        if self.stream:
+            self._text_rest = pieces[-1]
+        else:
+            parts["count"] = len(pieces)
+            self._emit(msg, pieces[-1], parts)
+            self._index = 0
+        return None
+
+    def _split_bytes(self, msg: Message, parts: dict[str, Any],
+                     value: bytes) -> asyncio.Future[None] | None:
+        data = self._bytes_rest + value
+        parts["type"] = "buffer"
+        if self.split_type == "len":
+            return self._split_length(msg, parts, data)
+        parts["ch"] = self.separator_ch
+        pieces = data.split(self.separator_bytes)
+        if not self.stream:
+            parts["count"] = len(pieces)
+            self._index = 0
+        for piece in pieces[:-1]:
+            self._emit(msg, piece, parts)
+        if len(pieces) > 1:
+            self._release_waiting()
+        last = pieces[-1]
+        if not self.stream and last:
+            self._emit(msg, last, parts)
+            parts["count"] = self._index
+            self._release_waiting()
+        else:
+            # Node-RED drops an empty piece after a final separator, even when not streaming.
+            self._bytes_rest = last
+            if last:
+                return self._wait_for_more(msg)
+        return None
+
+    def _split_length(self, msg: Message, parts: dict[str, Any],
+                      data: Any) -> asyncio.Future[None] | None:
+        size = self.length
+        parts["len"] = size
+        count = math.ceil(len(data) / size)
+        if not self.stream:
+            parts["count"] = count
+            self._index = 0
+        pos = 0
+        for _ in range(count - 1):
+            self._emit(msg, data[pos:pos + size], parts)
+            pos += size
+        if count > 1:
+            self._release_waiting()
+        rest = data[pos:]
+        empty = b"" if isinstance(data, bytes) else ""
+        if not self.stream or len(rest) == size:
+            self._emit(msg, rest, parts)
+            self._release_waiting()
+            rest = empty
+        if isinstance(data, bytes):
+            self._bytes_rest = rest
+        else:
+            self._text_rest = rest
+        return self._wait_for_more(msg) if rest else None
+
+    def _wait_for_more(self, msg: Message) -> asyncio.Future[None] | None:
+        """Hold a streamed message until the data it started is sent on."""
+        if len(self._waiting) >= self.limit:
+            self._release_waiting()
+            self._text_rest, self._bytes_rest = "", b""
+            raise ValueError("too many pending messages in split node: stream data discarded")
+        future = new_hold()
+        self._waiting.append(future)
+        return future
+
+    def _release_waiting(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        for future in waiting:
+            release(future)
+
+    def _split_array(self, msg: Message, parts: dict[str, Any], value: list[Any]) -> None:
+        size = self.array_length
+        parts.update(type="array", count=math.ceil(len(value) / size), len=size)
+        for index, pos in enumerate(range(0, len(value), size)):
+            set_msg_property(msg, self.property, value[pos] if size == 1
+                             else value[pos:pos + size])
+            parts["index"] = index
+            self.send(clone_message(msg))
+
+    def _split_object(self, msg: Message, parts: dict[str, Any], value: dict[str, Any]) -> None:
+        parts.update(type="object", count=len(value))
+        for index, (key, item) in enumerate(list(value.items())):
+            set_msg_property(msg, self.property, item)
+            if self.addname:
+                set_msg_property(msg, self.addname, key)
+            parts.update(key=key, index=index)
+            self.send(clone_message(msg))
+
+    async def close(self, removed: bool) -> None:
+        self._release_waiting()
+
+
+class _Group:
+    """The parts of one sequence collected so far."""
+
+    __slots__ = ("array_len", "count", "held", "join_char", "kind", "msg", "payload",
+                 "prop", "target", "timer")
+
+    def __init__(self, kind: str, msg: Message, target: Any, prop: str) -> None:
+        self.kind = kind  # "object" (also for merged), "array", "string" or "buffer"
+        self.payload: Any = {} if kind == "object" else []
+        self.count = 0
+        self.target = target
+        self.msg = msg
+        self.prop = prop
+        self.held: list[asyncio.Future[None]] = []
+        self.timer: TimerHandle | None = None
+        self.join_char: Any = None
+        self.array_len: Any = None
+
+
+class Join(Node):
+    """Joins sequences of messages into a single message.
+
+    **`mode` `auto`**: reverses a `split` node, using `msg.parts` to rebuild the
+    original string, buffer, array or object.
+
+    **`mode` `custom`**: combines the `property` of each message (or the whole message,
+    `propertyType` `full`) into `build`:
+
+    - `string` or `buffer`: joined with `joiner` (`joinerType` `str`, or `bin`: a JSON
+      array of bytes);
+    - `array`;
+    - `object`: a key/value object, the key being the message property named in `key`;
+    - `merged`: the properties of every message's object merged into one.
+
+    It sends the result after `count` messages, `timeout` seconds after the first one,
+    or on a message with `msg.complete` set. With `count` empty, a `msg.parts.count`
+    from a `split` node is used. With `accumulate`, the result keeps growing and is sent
+    again with every later message.
+
+    **`mode` `reduce`** (JSONata) is not supported by flowrt: the node reports an error
+    for every message.
+
+    ### Inputs
+    - `parts` (object): identifies the sequence in automatic mode.
+    - `complete`: send the message now.
+    - `reset`: discard the parts collected so far.
+    - `restartTimeout`: restart the timeout.
+
+    At most `nodeMessageBufferMaxLength` parts (10000 when unset) wait in all unfinished
+    sequences; one more discards them all with the error "too many pending messages in
+    join node" (Node-RED's rule for its reduce mode).
+    """
+
+    type = "join"
+    category = "sequence"
+    color = "#E2D96E"
+    icon = "join"
+    schema: ClassVar = {"type": "object", "properties": {
+        "name": string(""),
+        "mode": enum(["auto", "custom", "reduce"], "auto"),
+        "build": enum(["object", "string", "array", "buffer", "merged"], "object"),
+        "property": string("payload"),
+        "propertyType": enum(["msg", "full"], "msg"),
+        "key": string("topic"),
+        "joiner": string("\\n"),
+        "joinerType": enum(["str", "bin"], "str"),
+        "useparts": boolean(False),
+        "accumulate": boolean("false"),
+        "timeout": {"anyOf": [{"type": "number"}, {"type": "string"}], "default": ""},
+        "count": {"anyOf": [{"type": "number"}, {"type": "string"}], "default": ""},
+        "reduceRight": boolean(False),
+        "reduceExp": {"type": ["string", "null"]},
+        "reduceInit": {"type": ["string", "null"]},
+        "reduceInitType": {"type": ["string", "null"]},
+        "reduceFixup": {"type": ["string", "null"]},
+    }}
+
+    def __init__(self, config: dict[str, Any], flow: Flow) -> None:
+        super().__init__(config, flow)
+        c = config
+        self.mode = str(c.get("mode") or "auto")
+        self.full = c.get("propertyType") == "full"
+        self.property = "payload" if self.full else str(c.get("property") or "payload")
+        self.key = str(c.get("key") or "topic")
+        self.build = str(c.get("build") or "array")
+        self.accumulate = as_bool(c.get("accumulate"))
+        self.count_from_parts = c.get("count") == ""
+        self.target = as_number(c.get("count"), 0.0) or 0.0
+        timeout = as_number(c.get("timeout"), 0.0) or 0.0
+        self.timeout = 0.0 if self.mode == "auto" else timeout
+        self.useparts = as_bool(c.get("useparts"), True) if "useparts" in c else True
+        joiner = str(c.get("joiner") or "")
+        self.joiner: Any = (bytes(_byte_array(joiner or "[]", "join bin"))
+                            if c.get("joinerType") == "bin" else _unescape(joiner))
+        self.limit = buffer_limit(self)
+        self.dropped = 0
+        """Parts discarded because too many were waiting."""
+        self._groups: dict[Any, _Group] = {}
+        self._parts_held = 0
+
+    async def start(self) -> None:
+        if self.mode == "reduce":
+            self.error(self._unsupported())
+            self.status(fill="red", shape="ring", text="reduce mode not supported")
+
+    def _unsupported(self) -> str:
+        return ("join: mode 'reduce' needs JSONata, which flowrt does not support; "
+                "use a function node or a custom-mode join")
+
+    def on_input(self, msg: Message) -> asyncio.Future[None] | None:
+        if self.mode == "reduce":
+            raise ValueError(self._unsupported())
+        parts = msg.get("parts")
+        has_id = isinstance(parts, dict) and "id" in parts
+        if self.mode == "auto" and not has_id:
+            if "reset" in msg:
+                self._discard_all()
+            else:
+                self.warn("Message missing msg.parts property - cannot join in 'auto' mode")
+            return None
+        if self.mode != "auto" and "parts" in msg and not self.useparts:
+            if isinstance(parts, dict) and "parts" in parts:
+                msg["parts"] = {"parts": parts["parts"]}
+            else:
+                del msg["parts"]
+            parts = msg.get("parts")
+        part_id: Any = "_"
+        index = None
+        key: Any = None
+        if self.mode == "auto":
+            assert isinstance(parts, dict)
+            part_id, kind, target = parts["id"], parts.get("type"), parts.get("count")
+            value = get_msg_property(msg, parts.get("property") or "payload", MISSING)
+            key, index = parts.get("key"), parts.get("index")
+        else:
+            kind, target = self.build, self.target
+            value = msg if self.full else get_msg_property(msg, self.property, MISSING)
+            if self.count_from_parts and isinstance(parts, dict):
+                target = parts.get("count") or 0
+                if "id" in parts:
+                    part_id = parts["id"]
+            if kind == "object":
+                key = get_msg_property(msg, self.key)
+        group = self._groups.get(part_id)
+        if "restartTimeout" in msg and group is not None:
+            self._start_timer(part_id, group)
+        if "reset" in msg:
+            if group is not None:
+                self._discard(part_id)
+            return None
+        if kind == "object" and key in (None, ""):
+            if self.mode == "auto":
+                self.warn("Message missing 'msg.parts.key' property - cannot add to object")
+            elif "complete" not in msg:
+                self.warn(f"Message missing key property 'msg.{self.key}' - cannot add to object")
+            elif group is not None:
+                group.msg["complete"] = msg["complete"]
+                self._complete(part_id)
+            return None
+        if kind == "buffer" and value is not MISSING and not isinstance(
+                value, bytes | bytearray | str | list):
+            raise ValueError(f"Cannot join {_js_typeof(value)} to buffer")
+        if self._parts_held >= self.limit:
+            self._overflow(msg)
+            return None
+        if group is None:
+            group = self._new_group(part_id, kind, msg, target, parts)
+        future = new_hold()
+        group.held.append(future)
+        before = group.count
+        self._add(group, kind, value, index, key, msg)
+        self._parts_held += group.count - before
+        group.msg.update(msg)
+        if isinstance(parts, dict):
+            group.target = group.target or parts.get("count")
+        target = as_number(group.target, 0.0) or 0.0
+        if (target > 0 and group.count >= target) or "complete" in msg:
+            self._complete(part_id)
+        return future
+
+    def _new_group(self, part_id: Any, kind: Any, msg: Message, target: Any,
+                   parts: Any) -> _Group:
+        prop = (parts.get("property") or "payload") if self.mode == "auto" else self.property
+        group = _Group("object" if kind in ("object", "merged") else str(kind),
+                       clone_message(msg), target, prop)
+        if self.mode == "auto":
+            group.join_char = parts.get("ch")
+            group.array_len = parts.get("len")
+        else:
+            group.join_char = self.joiner
+        self._groups[part_id] = group
+        if self.timeout > 0:
+            self._start_timer(part_id, group)
+        return group
+
+    def _add(self, group: _Group, kind: Any, value: Any, index: Any, key: Any,
+             msg: Message) -> None:
+        payload = group.payload
+        if kind == "object":
+            payload[js_string(key)] = value
+            group.count = len(payload)
+        elif kind == "merged":
+            if isinstance(value, dict):
+                payload.update((k, v) for k, v in value.items() if k != "_msgid")
+                group.count = len(payload)
+            elif "complete" not in msg:
+                self.warn("Cannot merge non-object types")
+        elif _is_index(index):
+            position = int(index)
+            if position >= self.limit:
+                raise ValueError(f"msg.parts.index {position} is out of range")
+            payload.extend([_HOLE] * (position + 1 - len(payload)))
+            if payload[position] is _HOLE or payload[position] is None:
+                group.count += 1
+            payload[position] = value
+        elif value is not MISSING:
+            payload.append(value)
+            group.count += 1
+
+    def _complete(self, part_id: Any) -> None:
+        group = self._groups.get(part_id)
+        if group is None:
+            return
+        if group.timer is not None:
+            group.timer.cancel()
+            group.timer = None
+        keep = self.mode != "auto" and self.accumulate and "complete" not in group.msg
+        if not keep:
+            self._forget(part_id)
+        msg = clone_message(group.msg) if keep or self.full else group.msg
+        try:
+            value = self._result(group)
+        except (TypeError, ValueError) as exc:
+            for future in group.held:
+                release(future)
+            group.held = []
+            self.error(exc, msg)
+            return
+        set_msg_property(msg, group.prop, value)
+        parts = msg.get("parts")
+        if isinstance(parts, dict) and "parts" in parts:
+            msg["parts"] = parts["parts"]
+        else:
+            msg.pop("parts", None)
+        msg.pop("complete", None)
+        self.send(msg)
+        held, group.held = group.held, []
+        for future in held:
+            release(future)
+
+    def _result(self, group: _Group) -> Any:
+        payload = group.payload
+        if group.kind == "object":
+            return dict(payload)
+        items = [None if v is _HOLE or v is MISSING else v for v in payload]
+        if group.kind == "string":
+            joiner = group.join_char
+            joiner = joiner.decode("utf-8", "replace") if isinstance(
+                joiner, bytes | bytearray) else js_string(joiner if joiner is not None else "")
+            return joiner.join("" if v is None else js_string(v) for v in items)
+        if group.kind == "buffer":
+            chunks = [_to_bytes(v) for v in items]
+            if group.join_char is None:
+                return b"".join(chunks)
+            return _to_bytes(group.join_char).join(chunks)
+        if group.kind == "array" and _is_index(group.array_len) and group.array_len > 1:
+            flat: list[Any] = []
+            for item in items:
+                flat.extend(item if isinstance(item, list) else [item])
+            return flat
+        return items
+
+    def _start_timer(self, part_id: Any, group: _Group) -> None:
+        if group.timer is not None:
+            group.timer.cancel()
+            group.timer = None
+        if self.timeout > 0:
+            group.timer = self.clock.call_later(self.timeout, self._complete, part_id)
+
+    def _forget(self, part_id: Any) -> _Group:
+        group = self._groups.pop(part_id)
+        self._parts_held -= group.count
+        return group
+
+    def _discard(self, part_id: Any) -> None:
+        group = self._forget(part_id)
+        if group.timer is not None:
+            group.timer.cancel()
+        for future in group.held:
+            release(future)
+
+    def _discard_all(self) -> None:
+        for part_id in list(self._groups):
+            self._discard(part_id)
+
+    def _overflow(self, msg: Message) -> None:
+        self.dropped += self._parts_held + 1
+        self._discard_all()
+        self.error("too many pending messages in join node", msg)
+
+    async def close(self, removed: bool) -> None:
+        self._discard_all()
+
+
+def _is_index(value: Any) -> bool:
+    return (isinstance(value, int) and not isinstance(value, bool) and value >= 0) or (
+        isinstance(value, float) and value.is_integer() and value >= 0)
+
+
+def _to_bytes(value: Any) -> bytes:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, list):
+        return bytes(int(v) & 0xFF for v in value)
+    raise ValueError(f"Cannot join {_js_typeof(value)} to buffer")
+
+
+def _js_typeof(value: Any) -> str:
+    if value is MISSING:
+        return "undefined"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "object"
