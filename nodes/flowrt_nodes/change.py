@@ -1,0 +1,263 @@
+"""change: sets, changes, deletes and moves message and context properties."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+from flowrt.context import Context
+from flowrt.messages import Message, clone_value
+from flowrt.node import Node
+from flowrt.schema import boolean, string
+
+from .typed_input import (
+    MISSING,
+    TypedInputError,
+    TypedValue,
+    get_msg_property,
+    js_number,
+    js_regex,
+    js_replacer,
+    js_string,
+    parse_context_key,
+    resolve_nested,
+    set_msg_property,
+)
+
+_ESCAPE = re.compile(r"[-\[\]{}()*+?.,\\^$|#\s]")
+_FROM_TYPES = ("str", "num", "bool", "re", "msg", "flow", "global", "env")
+
+
+class _Stop(Exception):
+    """A rule failed: the error was reported and the message goes no further."""
+
+
+class _Rule:
+    """One primitive rule (set, change or delete) compiled for its node."""
+
+    __slots__ = ("context", "dc", "from_re", "from_type", "from_value", "key", "node", "p",
+                 "store", "t", "to", "to_bool")
+
+    def __init__(self, node: Change, rule: dict[str, Any], what: str) -> None:
+        self.node = node
+        self.t = rule["t"]
+        self.p = js_string(rule.get("p") or "")
+        pt = rule.get("pt") or "msg"
+        if pt not in ("msg", "flow", "global"):
+            raise TypedInputError(f"{what}: cannot {self.t} a property of type {pt!r}")
+        if not self.p.strip():
+            raise TypedInputError(f"{what}: the property to {self.t} is empty")
+        self.context: Context | None = None
+        self.store, self.key = None, self.p
+        if pt != "msg":
+            self.context = node.flow.context if pt == "flow" else node.runtime.contexts.global_
+            self.store, self.key = parse_context_key(self.p)
+        self.dc = bool(rule.get("dc"))
+        tot = rule.get("tot") or "str"
+        self.to_bool = tot == "bool"
+        self.to: TypedValue | None = None
+        if self.t in ("set", "change"):
+            self.to = TypedValue(node, "" if rule.get("to") is None else rule["to"], tot,
+                                 f"{what} 'to'")
+        self.from_type = self.from_value = self.from_re = None
+        if self.t == "change":
+            self._compile_from(node, rule, what)
+
+    def _compile_from(self, node: Change, rule: dict[str, Any], what: str) -> None:
+        fromt = rule.get("fromt") or "str"
+        if fromt not in _FROM_TYPES:
+            raise TypedInputError(f"{what}: unknown 'from' type {fromt!r}")
+        source = "" if rule.get("from") is None else rule["from"]
+        if fromt in ("msg", "flow", "global"):
+            self.from_type = TypedValue(node, source, fromt, f"{what} 'from'")
+            return
+        if fromt == "env":
+            source = TypedValue(node, source, "env", f"{what} 'from'").get()
+        self.from_type, self.from_value = fromt, js_string(source)
+        pattern = self.from_value if fromt == "re" else _ESCAPE.sub(r"\\\g<0>", self.from_value)
+        try:
+            self.from_re = js_regex(pattern)
+        except re.error as exc:
+            raise TypedInputError(f"{what}: invalid 'from' property: {exc}") from None
+
+    # --------------------------------------------------------------- applying
+    def apply(self, msg: Message) -> None:
+        """Apply the rule to ``msg`` (or context); raises _Stop after reporting a failure."""
+        if self.t == "delete":
+            self._write(msg, MISSING)
+            return
+        assert self.to is not None
+        value = self.to.get(msg, MISSING)
+        if self.dc:
+            value = clone_value(value)
+        if self.t == "set":
+            if not self._write(msg, value):
+                self.node.warn(f"Cannot set property of non-object type: {self.p}")
+            return
+        from_type, from_value, from_re = self._from(msg)
+        current = self._read(msg)
+        if isinstance(current, str):
+            if from_type in ("num", "bool", "str") and current == from_value:
+                self._write(msg, value)
+                return
+            if from_re is None:
+                return
+            replaced: Any = from_re.sub(js_replacer(js_string(value)), current)
+            if self.to_bool and replaced == js_string(value):
+                replaced = value
+            self._write(msg, replaced)
+        elif isinstance(current, int | float) and not isinstance(current, bool):
+            if from_type == "num" and current == js_number(from_value):
+                self._write(msg, value)
+        elif isinstance(current, bool) and from_type == "bool" \
+                and js_string(current) == from_value:
+            self._write(msg, value)
+
+    def _from(self, msg: Message) -> tuple[str | None, Any, re.Pattern[str] | None]:
+        if not isinstance(self.from_type, TypedValue):
+            return self.from_type, self.from_value, self.from_re
+        value = self.from_type.get(msg, MISSING)
+        if isinstance(value, bool):
+            return "bool", value, None
+        if isinstance(value, int | float):
+            return "num", value, None
+        if isinstance(value, re.Pattern):
+            return "re", value, value
+        if isinstance(value, str):
+            return "str", value, js_regex(_ESCAPE.sub(r"\\\g<0>", value))
+        self.node.error(f"Invalid 'from' property: unsupported type: {type(value).__name__}", msg)
+        raise _Stop
+
+    def _context_key(self, msg: Message) -> str:
+        return resolve_nested(self.key, msg) if "[msg" in self.key else self.key
+
+    def _read(self, msg: Message) -> Any:
+        if self.context is None:
+            return get_msg_property(msg, self.p, MISSING)
+        return self.context.get(self._context_key(msg), self.store)
+
+    def _write(self, msg: Message, value: Any) -> bool:
+        if self.context is None:
+            try:
+                return set_msg_property(msg, self.p, value)
+            except (TypeError, ValueError):
+                return False
+        try:
+            self.context.set(self._context_key(msg), None if value is MISSING else value,
+                             self.store)
+        except (TypeError, ValueError) as exc:
+            self.node.error(exc, msg)
+            raise _Stop from None
+        return True
+
+
+def _legacy_rules(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """Node-RED's conversion of a pre-0.10 change node (`action`, `property`, ...)."""
+    action = config["action"]
+    rule: dict[str, Any] = {"t": "set" if action == "replace" else action,
+                            "p": config.get("property") or ""}
+    if rule["t"] in ("set", "move"):
+        rule["to"] = config.get("to") or ""
+    elif rule["t"] == "change":
+        rule.update(to=config.get("to") or "", **{"from": config.get("from") or ""},
+                    re=config.get("reg") is None or bool(config.get("reg")))
+    return [rule]
+
+
+def _migrate(rule: dict[str, Any]) -> dict[str, Any]:
+    """Fill in what older rules leave out, as Node-RED does on load."""
+    rule = {**rule, "pt": rule.get("pt") or "msg"}
+    if rule.get("t") == "change" and rule.pop("re", False):
+        rule["fromt"] = "re"
+    to = rule.get("to")
+    if rule.get("t") == "set" and not rule.get("tot") and isinstance(to, str) \
+            and to.startswith("msg."):
+        rule["to"], rule["tot"] = to[4:], "msg"
+    rule.setdefault("tot", "str")
+    rule["tot"] = rule["tot"] or "str"
+    rule["fromt"] = rule.get("fromt") or "str"
+    return rule
+
+
+def _expand(rule: dict[str, Any]) -> list[dict[str, Any]]:
+    """A move is a set then a delete (through a temporary when moving to a parent)."""
+    if rule.get("t") != "move":
+        return [rule]
+    p, pt = rule.get("p") or "", rule["pt"]
+    to, tot = rule.get("to") or "", rule.get("tot") or "msg"
+    if tot not in ("msg", "flow", "global"):
+        tot = "msg"
+    if tot != pt or (to in p and p != to):
+        return [{"t": "set", "p": to, "pt": tot, "to": p, "tot": pt},
+                {"t": "delete", "p": p, "pt": pt}]
+    return [{"t": "set", "p": "_temp_move", "pt": tot, "to": p, "tot": pt},
+            {"t": "delete", "p": p, "pt": pt},
+            {"t": "set", "p": to, "pt": tot, "to": "_temp_move", "tot": pt},
+            {"t": "delete", "p": "_temp_move", "pt": pt}]
+
+
+class Change(Node):
+    """Sets, changes, deletes or moves message properties and flow/global context.
+
+    `rules` apply in order to the same message, then it is sent on. Each rule has `t`:
+    - `set`: property `p` (`pt` `msg`, `flow` or `global`; context keys may name a store,
+      `#:(file)::key`) to the value `to` of type `tot` (`str num bool json bin date msg
+      flow global env`); `dc` true deep-copies the value. Setting from a missing message
+      property deletes the target.
+    - `change`: search and replace in a string property: `from` (`fromt` `str`, `num`,
+      `bool`, `re` for a regular expression, or `msg`/`flow`/`global`) is replaced by
+      `to` everywhere (`$1`, `$&` work in the replacement as in JavaScript). A number or
+      boolean property is replaced when it equals `from`.
+    - `delete`: removes `p`.
+    - `move`: moves `p` to `to` (`tot`).
+
+    Older nodes with `action`/`property`/`from`/`to`/`reg` are converted as Node-RED does.
+    Setting a property under a value that cannot hold properties warns
+    "Cannot set property of non-object type". JSONata values are not supported and fail
+    the deploy, as do invalid JSON or regular expressions.
+    """
+
+    type = "change"
+    category = "function"
+    color = "#e2d96e"
+    icon = "swap"
+    editor: ClassVar = {"label": "name"}
+    schema: ClassVar = {"type": "object", "properties": {
+        "name": string(""),
+        "rules": {"type": "array", "default": [{"t": "set", "p": "payload", "pt": "msg",
+                                                "to": "", "tot": "str"}],
+                  "items": {"type": "object", "required": ["t"], "properties": {
+                      "t": {"enum": ["set", "change", "delete", "move"]},
+                      "p": {"type": "string"}, "pt": {"type": "string"},
+                      "tot": {"type": "string"}, "fromt": {"type": "string"}}}},
+        "action": string(""),
+        "property": string(""),
+        "from": string(""),
+        "to": string(""),
+        "reg": boolean(False),
+    }}
+
+    def __init__(self, config: dict[str, Any], flow: Any) -> None:
+        super().__init__(config, flow)
+        self._rules: list[_Rule] = []
+
+    async def start(self) -> None:
+        config = self.config
+        rules = _legacy_rules(config) if config.get("action") else config.get("rules") or []
+        compiled = []
+        for number, rule in enumerate(rules, 1):
+            if not isinstance(rule, dict) or rule.get("t") not in ("set", "change", "delete",
+                                                                   "move"):
+                raise TypedInputError(f"rule {number}: unknown rule type "
+                                      f"{rule.get('t') if isinstance(rule, dict) else rule!r}")
+            for step in _expand(_migrate(rule)):
+                compiled.append(_Rule(self, step, f"rule {number}"))
+        self._rules = compiled
+
+    def on_input(self, msg: Message) -> None:
+        try:
+            for rule in self._rules:
+                rule.apply(msg)
+        except _Stop:
+            return
+        self.send(msg)

@@ -1,0 +1,294 @@
+"""debug: shows messages in the editor's debug sidebar, the log, or the node status.
+
+:func:`encode_debug` turns a value into the ``msg``/``format`` pair the Node-RED
+editor expects on the ``debug`` comms topic (Node-RED's ``util.encodeObject``);
+the server uses it for log entries too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, ClassVar
+
+import orjson
+
+from flowrt.clock import TimerHandle
+from flowrt.messages import Message
+from flowrt.node import Node
+from flowrt.schema import as_bool, boolean, enum, string
+
+from .typed_input import MISSING, format_number, get_msg_property, iso_timestamp
+
+DEBUG_MAX_LENGTH = 1000
+"""Node-RED's ``debugMaxLength``: longer strings, buffers and arrays are cut."""
+DEBUG_STATUS_LENGTH = 32
+"""Node-RED's ``debugStatusLength``: longer status texts are cut."""
+
+
+def encode_debug(value: Any, max_length: int = DEBUG_MAX_LENGTH) -> tuple[str, str]:
+    """``(msg, format)`` for a value shown in the debug sidebar, as Node-RED encodes it.
+
+    Strings over ``max_length`` are cut and get ``...``; bytes become hex with format
+    ``buffer[n]``; dicts and lists become JSON (format ``Object``, ``array[n]``) in which
+    long strings, long arrays, bytes, NaN/Infinity, sets, regexes and exceptions carry
+    Node-RED's ``{"__enc__": true, "type": ...}`` markers; numbers, booleans and None
+    have formats ``number``, ``boolean`` and ``null``; a missing property ``undefined``.
+    """
+    cls = type(value)
+    if cls is str:
+        text = value if len(value) <= max_length else value[:max_length] + "..."
+        return text, f"string[{len(value)}]"
+    if cls is int or cls is float:
+        return format_number(value), "number"
+    if cls is bool:
+        return ("true" if value else "false"), "boolean"
+    if value is None:
+        return "(undefined)", "null"
+    if value is MISSING:
+        return "(undefined)", "undefined"
+    if cls is dict or isinstance(value, dict):
+        return _json(_prepare(value, max_length, set())), "Object"
+    if isinstance(value, list | tuple):
+        data: Any = value
+        if len(value) > max_length:
+            data = {"__enc__": True, "type": "array", "data": value[:max_length],
+                    "length": len(value)}
+        return _json(_prepare(data, max_length, set())), f"array[{len(value)}]"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value[:max_length // 2 + 1]).hex()[:max_length], f"buffer[{len(value)}]"
+    if isinstance(value, BaseException):
+        return _json(_error(value)), "error"
+    if isinstance(value, set | frozenset):
+        return (_json(_prepare(value, max_length, set())), f"set[{len(value)}]")
+    if isinstance(value, re.Pattern):
+        return _regex_text(value), "regexp"
+    if isinstance(value, datetime):
+        return value.isoformat(), "Date"
+    if callable(value):
+        return "[function]", "function"
+    return str(value), type(value).__name__
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _regex_text(pattern: re.Pattern[str]) -> str:
+    flags = ("i" if pattern.flags & re.IGNORECASE else "") + (
+        "m" if pattern.flags & re.MULTILINE else "")
+    return f"/{pattern.pattern}/{flags}"
+
+
+def _error(exc: BaseException) -> dict[str, Any]:
+    return {"__enc__": True, "type": "error",
+            "data": {"name": type(exc).__name__, "message": str(exc)}}
+
+
+def _prepare(value: Any, limit: int, path: set[int]) -> Any:
+    """A JSON-ready copy of ``value`` with Node-RED's truncations and markers."""
+    cls = type(value)
+    if cls is str:
+        return value if len(value) <= limit else value[:limit] + "..."
+    if cls is int or cls is bool or value is None:
+        return value
+    if cls is float:
+        if value != value or value in (float("inf"), float("-inf")):
+            return {"__enc__": True, "type": "number", "data": format_number(value)}
+        return value
+    if isinstance(value, dict | list | tuple | set | frozenset):
+        if id(value) in path:
+            return "[Circular ~]"
+        path.add(id(value))
+        try:
+            if isinstance(value, dict):
+                return {str(k): ({"__enc__": True, "type": "internal"}
+                                 if k in ("_req", "_res") else _prepare(v, limit, path))
+                        for k, v in value.items()}
+            items = [_prepare(v, limit, path) for v in list(value)[:limit]]
+            if isinstance(value, set | frozenset):
+                return {"__enc__": True, "type": "set", "data": items, "length": len(value)}
+            if len(value) > limit:
+                return {"__enc__": True, "type": "array", "data": items, "length": len(value)}
+            return items
+        finally:
+            path.discard(id(value))
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"type": "Buffer", "data": list(bytes(value[:limit])), "__enc__": True,
+                "length": len(value)}
+    if value is MISSING:
+        return {"__enc__": True, "type": "undefined"}
+    if isinstance(value, BaseException):
+        return _error(value)
+    if isinstance(value, re.Pattern):
+        return {"__enc__": True, "type": "regexp", "data": _regex_text(value)}
+    if isinstance(value, datetime):
+        return iso_timestamp(value.timestamp())
+    if callable(value):
+        return {"__enc__": True, "type": "function"}
+    return str(value)
+
+
+def _inspect(value: Any) -> str:
+    """A short text for the node status (Node-RED uses ``util.inspect``)."""
+    if isinstance(value, str):
+        return value
+    if value is MISSING:
+        return "undefined"
+    text, fmt = encode_debug(value, DEBUG_STATUS_LENGTH * 4)
+    return f"<Buffer {text}>" if fmt.startswith("buffer") else text
+
+
+class Debug(Node):
+    """Shows messages in the debug sidebar, the runtime log and/or the node's status.
+
+    `complete`: `"false"` (or `"payload"`) shows `msg.payload`, `"true"` the whole
+    message, any other text that message property (`targetType` `"msg"`/`"full"`).
+    `tosidebar` sends it to the editor's debug sidebar while the node is `active` (the
+    button on the node toggles that); `console` writes it to the log; `tostatus` shows it
+    under the node: with `statusType` `"auto"` the same value (a message with `error`
+    shows its message in red, one with `status` mirrors it), `"msg"` the property named
+    in `statusVal`, `"counter"` the number of messages received. Long values are cut as
+    in Node-RED (1000 characters in the sidebar, 32 in the status). JSONata expressions
+    (`targetType` or `statusType` `"jsonata"`) are not supported.
+    """
+
+    type = "debug"
+    category = "common"
+    outputs = 0
+    color = "#87a980"
+    icon = "debug"
+    editor: ClassVar = {"button": "debug", "label": "name", "labelAlign": "right"}
+    schema: ClassVar = {"type": "object", "properties": {
+        "name": string(""),
+        "active": boolean(True),
+        "tosidebar": boolean(True),
+        "console": boolean(False),
+        "tostatus": boolean(False),
+        "complete": {"anyOf": [{"type": "string"}, {"type": "boolean"}], "default": "false",
+                     "title": "Output: \"false\" = msg.payload, \"true\" = whole msg, "
+                              "or a property"},
+        "targetType": enum(["msg", "full", "jsonata"], "msg"),
+        "statusVal": string(""),
+        "statusType": enum(["auto", "msg", "jsonata", "counter"], "auto"),
+    }}
+
+    def __init__(self, config: dict[str, Any], flow: Any) -> None:
+        super().__init__(config, flow)
+        self.active: bool = config.get("active") is None or as_bool(config.get("active"))
+        self.counter = 0
+        self._last_status = ""
+        self._last_count_time = 0.0
+        self._count_timer: TimerHandle | None = None
+
+    async def start(self) -> None:
+        config = self.config
+        for key in ("targetType", "statusType"):
+            if config.get(key) == "jsonata":
+                raise ValueError(f"debug {key} 'jsonata': JSONata expressions are not "
+                                 f"supported by flowrt")
+        complete = str(config.get("complete") or "payload")
+        if complete == "false":
+            complete = "payload"
+        self._whole = complete == "true" or config.get("targetType") == "full"
+        self._property = complete
+        self._tosidebar = config.get("tosidebar") is None or as_bool(config.get("tosidebar"))
+        self._console = as_bool(config.get("console"))
+        self._tostatus = as_bool(config.get("tostatus"))
+        self._status_type = config.get("statusType") or "auto"
+        self._status_val = str(config.get("statusVal") or complete)
+        settings = self.runtime.settings
+        self._max_length = int(settings.get("debugMaxLength", DEBUG_MAX_LENGTH))
+        self._status_length = int(settings.get("debugStatusLength", DEBUG_STATUS_LENGTH))
+        self._base = {"id": self.id, "z": self.z}
+        if "_alias" in config:
+            self._base["_alias"] = config["_alias"]
+        self._base.update(path=self.flow.path, name=self.name)
+        self.publish: Callable[[str, Any], None] = self.runtime.events.publish
+        if self._tostatus and self._status_type == "counter":
+            self.status(fill="blue", shape="ring", text="0")
+
+    def on_input(self, msg: Message) -> None:
+        status = msg.get("status")
+        if type(status) is dict and (status.get("source") or {}).get("id") == self.id:
+            return
+        if self._tostatus:
+            self._show_status(msg)
+        sidebar = self.active and self._tosidebar
+        if not sidebar and not self._console:
+            return
+        if self._whole:
+            value: Any = msg
+        elif self._property == "payload":
+            value = msg.get("payload", MISSING)
+        else:
+            value = _get(msg, self._property)
+        if self._console:
+            self.log.info("%s", value if isinstance(value, str) else encode_debug(value)[0])
+        if sidebar:
+            data = dict(self._base)
+            if "topic" in msg:
+                data["topic"] = msg["topic"]
+            if not self._whole:
+                data["property"] = self._property
+            data["msg"], data["format"] = encode_debug(value, self._max_length)
+            self.publish("debug", data)
+
+    # ----------------------------------------------------------------- status
+    def _show_status(self, msg: Message) -> None:
+        if self._status_type == "counter":
+            self._count()
+            return
+        if self._status_type == "auto":
+            output = msg.get("payload", MISSING) if self._whole else _get(msg, self._property)
+        else:
+            output = _get(msg, self._status_val)
+        text, fill, shape = _inspect(output), "grey", "dot"
+        if isinstance(output, dict) and output.get("fill") and output.get("shape") and \
+                output.get("text"):
+            fill, shape, text = output["fill"], output["shape"], str(output["text"])
+        if self._status_type == "auto":
+            error = msg.get("error")
+            if "error" in msg:
+                fill = "red"
+                text = str(error.get("message", "")) if isinstance(error, dict) else str(error)
+            status = msg.get("status")
+            if isinstance(status, dict):
+                fill = status.get("fill") or "grey"
+                shape = status.get("shape") or "ring"
+                text = str(status.get("text") or "")
+        if len(text) > self._status_length:
+            text = text[: self._status_length] + "..."
+        key = f"{fill}\0{shape}\0{text}"
+        if key != self._last_status:
+            self._last_status = key
+            self.status(fill=fill, shape=shape, text=text)
+
+    def _count(self) -> None:
+        now = self.clock.monotonic()
+        since, self._last_count_time = now - self._last_count_time, now
+        self.counter += 1
+        if since > 0.1:
+            self._show_count()
+        else:
+            if self._count_timer is not None:
+                self._count_timer.cancel()
+            self._count_timer = self.clock.call_later(0.2, self._show_count)
+
+    def _show_count(self) -> None:
+        self._count_timer = None
+        self.status(fill="blue", shape="ring", text=str(self.counter))
+
+    async def close(self, removed: bool) -> None:
+        if self._count_timer is not None:
+            self._count_timer.cancel()
+        if as_bool(self.config.get("tostatus")):
+            self.status({})
+
+
+def _get(msg: Message, path: str) -> Any:
+    try:
+        return get_msg_property(msg, path, MISSING)
+    except ValueError:
+        return MISSING

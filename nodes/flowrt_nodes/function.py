@@ -1,0 +1,361 @@
+"""function: user-written Python run for every message (Node-RED's function node)."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import builtins
+import importlib
+from collections.abc import Awaitable
+from typing import Any, ClassVar
+
+from flowrt.errors import NodeError
+from flowrt.messages import Message, clone_message, new_msgid
+from flowrt.node import Node
+from flowrt.schema import integer, number, string
+
+_FUNCTION_NAME = "__flowrt_function__"
+
+
+class FunctionError(ValueError):
+    """The code of a function node cannot be compiled or its setup failed."""
+
+
+class FunctionNodeAPI:
+    """What the code sees as `node`: this node's id and name, send, done, status, logging."""
+
+    __slots__ = ("_done", "_msgid", "_node")
+
+    def __init__(self, node: Function, msgid: str | None,
+                 done: asyncio.Future[None] | None = None) -> None:
+        self._node = node
+        self._msgid = msgid
+        self._done = done
+
+    @property
+    def id(self) -> str:
+        """The node id."""
+        return self._node.id
+
+    @property
+    def name(self) -> str:
+        """The node name."""
+        return self._node.name
+
+    @property
+    def path(self) -> str:
+        """``<flow path>/<node id>``."""
+        return f"{self._node.flow.path}/{self._node.id}"
+
+    @property
+    def outputCount(self) -> int:
+        """How many outputs the node has."""
+        return self._node.output_count
+
+    def send(self, msgs: Any, clone: bool = True) -> None:
+        """Send a message (or a list per output); the first message is copied unless
+        ``clone`` is False."""
+        if self._msgid is False:
+            self._node.error("Cannot send from close function")
+            return
+        self._node.send_results(msgs, self._msgid, clone)
+
+    def done(self, err: BaseException | str | None = None) -> None:
+        """Mark the current message handled (with ``err``: failed, to catch nodes)."""
+        future = self._done
+        if future is None or future.done():
+            if err is not None:
+                self._node.error(err)
+            return
+        if err is None:
+            future.set_result(None)
+        else:
+            future.set_exception(err if isinstance(err, BaseException)
+                                 else NodeError(str(err), node_id=self._node.id))
+
+    def error(self, err: BaseException | str, msg: Message | None = None) -> None:
+        """Report an error; with ``msg`` it goes to catch nodes."""
+        self._node.error(err, msg)
+
+    def warn(self, text: Any) -> None:
+        """Log a warning (also shown in the debug sidebar)."""
+        self._node.warn(str(text))
+
+    def log(self, text: Any) -> None:
+        """Log at info level."""
+        self._node.log.info("%s", text)
+
+    def debug(self, text: Any) -> None:
+        """Log at debug level."""
+        self._node.log.debug("%s", text)
+
+    trace = debug
+
+    def status(self, status: dict[str, Any] | str | None = None, **fields: Any) -> None:
+        """Set the node status: ``node.status({"fill": "green", "text": "ok"})``."""
+        self._node.status(status, **fields)
+
+
+class FunctionContext:
+    """`context` in function code: node context plus `.flow` and `.global_` (or `.global`)."""
+
+    __slots__ = ("_node", "flow", "global_")
+
+    def __init__(self, node: Node) -> None:
+        self._node = node.context
+        self.flow = node.flow.context
+        self.global_ = node.runtime.contexts.global_
+
+    def get(self, key: str, store: str | None = None) -> Any:
+        """A node context value."""
+        return self._node.get(key, store)
+
+    def set(self, key: str, value: Any, store: str | None = None) -> None:
+        """Set (or with None, delete) a node context value."""
+        self._node.set(key, value, store)
+
+    def keys(self, store: str | None = None) -> list[str]:
+        """Node context keys."""
+        return self._node.keys(store)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "global":
+            return self.global_
+        raise AttributeError(name)
+
+
+class Env:
+    """`env` in function code: ``env.get("NAME")`` looks the variable up as the node sees it."""
+
+    __slots__ = ("_node",)
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+
+    def get(self, name: str) -> Any:
+        """The value of an environment variable (node, group, flow, global, process)."""
+        return self._node.env(name)
+
+
+class Function(Node):
+    """Runs Python code (`func`) for every message, like Node-RED's function node.
+
+    The code is the body of a function of `msg`. It sees `node` (`send(msg, clone=True)`,
+    `done(err=None)`, `error(err, msg)`, `warn`, `log`, `status`, `id`, `name`,
+    `outputCount`), `context` (`get`, `set`, `keys`, and `context.flow`,
+    `context.global_`), `flow`, `global_` (also `globals()["global"]`), and `env`
+    (`env.get("NAME")`).
+
+    It returns a message (to output 1), a list with one entry per output (an entry may be
+    a list of messages, sent in order, or None), or None to send nothing. Returned messages
+    are sent as they are; `node.send(msg)` copies the first message unless called with
+    `clone=False`. All of them get the input's `_msgid`. `outputs` sets the number of
+    outputs. The message is complete when the code returns, or, if the code calls
+    `node.done()`, when it does.
+
+    Code that uses `await` runs as a coroutine (other messages are handled meanwhile);
+    code without it is a plain, fast call. `initialize` runs once when the node starts
+    (it may use `await`; names it defines are visible to `func`); `finalize` runs when
+    the node stops. `libs` (`[{"var", "module"}]`) imports Python modules under those
+    names.
+
+    A syntax error, or an exception in `initialize`, stops the deploy with the node id and
+    line number. An exception while handling a message is the node's error for that
+    message (catch nodes receive it) and names the line of `func` where it happened.
+    The code is trusted: it runs in the flowrt process. `timeout` is accepted for
+    compatibility and not enforced.
+    """
+
+    type = "function"
+    category = "function"
+    color = "#fdd0a2"
+    icon = "function"
+    editor: ClassVar = {"label": "name", "outputsFrom": "outputs",
+                        "order": ["name", "func", "outputs", "initialize", "finalize"]}
+    schema: ClassVar = {"type": "object", "properties": {
+        "name": string(""),
+        "func": string("\nreturn msg", **{"x-format": "python"}),
+        "outputs": integer(1, minimum=0),
+        "timeout": number(0, minimum=0, allow_empty=True),
+        "noerr": integer(0),
+        "initialize": string("", **{"x-format": "python"}),
+        "finalize": string("", **{"x-format": "python"}),
+        "libs": {"type": "array", "default": [], "items": {
+            "type": "object", "properties": {"var": {"type": "string"},
+                                             "module": {"type": "string"}}}},
+    }}
+
+    def __init__(self, config: dict[str, Any], flow: Any) -> None:
+        super().__init__(config, flow)
+        self._filename = f"<function {self.id}>"
+        self._namespace: dict[str, Any] = {}
+        self._func: Any = None
+        self._uses_done = False
+        self._finalize: Any = None
+
+    async def start(self) -> None:
+        context = FunctionContext(self)
+        namespace = self._namespace
+        namespace.update({"__builtins__": builtins, "__name__": f"function_{self.id}",
+                          "context": context, "flow": context.flow, "global_": context.global_,
+                          "global": context.global_, "env": Env(self),
+                          "node": FunctionNodeAPI(self, None)})
+        for lib in self.config.get("libs") or []:
+            self._import(lib)
+        func_source = str(self.config.get("func") or "")
+        tree = self._parse(func_source, "func")
+        is_async = _uses_await(tree)
+        self._uses_done = _calls_done(tree)
+        self._func = self._define(tree, is_async)
+        if is_async:
+            self.on_input = self._input_async  # type: ignore[method-assign]
+        finalize = str(self.config.get("finalize") or "").strip()
+        if finalize:
+            self._finalize = self._compile_script(finalize, "finalize")
+        initialize = str(self.config.get("initialize") or "").strip()
+        if initialize:
+            code = self._compile_script(initialize, "initialize")
+            try:
+                result = eval(code, namespace)
+                if result is not None:
+                    await result
+            except Exception as exc:
+                raise FunctionError(f"initialize: {self._describe(exc)}") from exc
+
+    def _import(self, lib: Any) -> None:
+        if not isinstance(lib, dict) or not lib.get("var") or not lib.get("module"):
+            raise FunctionError(f"libs entry {lib!r} needs 'var' and 'module'")
+        if not str(lib["var"]).isidentifier():
+            raise FunctionError(f"libs: invalid variable name {lib['var']!r}")
+        try:
+            self._namespace[lib["var"]] = importlib.import_module(lib["module"])
+        except ImportError as exc:
+            raise FunctionError(f"libs: module {lib['module']!r} missing: {exc}") from None
+
+    # ------------------------------------------------------------- compiling
+    def _parse(self, source: str, kind: str) -> ast.Module:
+        try:
+            return ast.parse(source, self._filename)
+        except SyntaxError as exc:
+            raise FunctionError(f"{kind}: syntax error at line {exc.lineno}: {exc.msg}") from None
+
+    def _define(self, tree: ast.Module, is_async: bool) -> Any:
+        kind = ast.AsyncFunctionDef if is_async else ast.FunctionDef
+        args = ast.arguments(posonlyargs=[], args=[ast.arg("msg"), ast.arg("node")],
+                             kwonlyargs=[], kw_defaults=[], defaults=[])
+        func = kind(name=_FUNCTION_NAME, args=args, body=tree.body or [ast.Pass()],
+                    decorator_list=[], lineno=1, col_offset=0)
+        module = ast.fix_missing_locations(ast.Module(body=[func], type_ignores=[]))
+        try:
+            code = compile(module, self._filename, "exec")
+        except SyntaxError as exc:
+            raise FunctionError(f"func: syntax error at line {exc.lineno}: {exc.msg}") from None
+        exec(code, self._namespace)
+        return self._namespace.pop(_FUNCTION_NAME)
+
+    def _compile_script(self, source: str, kind: str) -> Any:
+        try:
+            return compile(source, f"<function {self.id} {kind}>", "exec",
+                           flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+        except SyntaxError as exc:
+            raise FunctionError(f"{kind}: syntax error at line {exc.lineno}: {exc.msg}") from None
+
+    def _describe(self, exc: BaseException) -> str:
+        """``Type: message (line n)``, n being the deepest line of the user's code."""
+        line = None
+        tb = exc.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename.startswith(f"<function {self.id}"):
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return f"{text} (line {line})" if line is not None else text
+
+    # ------------------------------------------------------------- messages
+    def on_input(self, msg: Message) -> Awaitable[Any] | None:
+        msgid = msg.get("_msgid")
+        done = asyncio.get_running_loop().create_future() if self._uses_done else None
+        try:
+            results = self._func(msg, FunctionNodeAPI(self, msgid, done))
+        except Exception as exc:
+            raise NodeError(self._describe(exc), node_id=self.id, node_type=self.type,
+                            msg_id=msgid) from exc
+        if results is not None:
+            self.send_results(results, msgid, False)
+        return done
+
+    async def _input_async(self, msg: Message) -> None:
+        msgid = msg.get("_msgid")
+        done = asyncio.get_running_loop().create_future() if self._uses_done else None
+        try:
+            results = await self._func(msg, FunctionNodeAPI(self, msgid, done))
+        except Exception as exc:
+            raise NodeError(self._describe(exc), node_id=self.id, node_type=self.type,
+                            msg_id=msgid) from exc
+        if results is not None:
+            self.send_results(results, msgid, False)
+        if done is not None:
+            await done
+
+    def send_results(self, results: Any, msgid: str | None, clone_first: bool) -> None:
+        """Send what the code returned or passed to ``node.send`` (Node-RED's rules)."""
+        if type(results) is dict and not clone_first:
+            results["_msgid"] = msgid or results.get("_msgid") or new_msgid()
+            self.send(results)
+            return
+        if not isinstance(results, list | tuple):
+            results = [results]
+        outputs: list[Any] = []
+        count = 0
+        for entry in results:
+            if entry is None:
+                outputs.append(None)
+                continue
+            group = []
+            for one in entry if isinstance(entry, list | tuple) else (entry,):
+                if one is None:
+                    continue
+                if not isinstance(one, dict):
+                    self.error(f"Function tried to send a message of type {type(one).__name__}")
+                    continue
+                if count == 0 and clone_first:
+                    one = clone_message(one)
+                one["_msgid"] = msgid or one.get("_msgid") or new_msgid()
+                count += 1
+                group.append(one)
+            outputs.append(group)
+        if count:
+            self.send(outputs)
+
+    async def close(self, removed: bool) -> None:
+        if self._finalize is None:
+            return
+        self._namespace["node"] = FunctionNodeAPI(self, False)  # type: ignore[arg-type]
+        try:
+            result = eval(self._finalize, self._namespace)
+            if result is not None:
+                await result
+        except Exception as exc:
+            self.error(f"finalize: {self._describe(exc)}")
+
+
+def _uses_await(tree: ast.AST) -> bool:
+    """True when the code awaits outside any nested function of its own."""
+    stack = list(ast.iter_child_nodes(tree))
+    while stack:
+        item = stack.pop()
+        if isinstance(item, ast.Await | ast.AsyncFor | ast.AsyncWith):
+            return True
+        if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            continue
+        if isinstance(item, ast.comprehension) and item.is_async:
+            return True
+        stack.extend(ast.iter_child_nodes(item))
+    return False
+
+
+def _calls_done(tree: ast.AST) -> bool:
+    """True when the code calls ``node.done(...)`` (then it decides when a message is done)."""
+    return any(isinstance(item, ast.Call) and isinstance(item.func, ast.Attribute)
+               and item.func.attr == "done" and isinstance(item.func.value, ast.Name)
+               and item.func.value.id == "node" for item in ast.walk(tree))

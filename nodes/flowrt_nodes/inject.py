@@ -1,0 +1,178 @@
+"""inject: starts a flow by hand, once after deploy, at an interval or on a cron schedule."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from flowrt.clock import TimerHandle
+from flowrt.messages import Message, new_msgid
+from flowrt.node import Node
+from flowrt.schema import as_bool, as_number, boolean, number, string, typed
+
+from .typed_input import TypedInputError, TypedValue, set_msg_property
+
+MAX_REPEAT = 2147483
+"""The longest `repeat` interval Node-RED accepts, in seconds."""
+
+_PROPS = {"type": "array", "items": {"type": "object", "properties": {
+    "p": {"type": "string"}, "v": {}, "vt": {"type": "string"}}, "required": ["p"]},
+    "default": [{"p": "payload"}, {"p": "topic", "vt": "str"}]}
+
+
+class Inject(Node):
+    """Injects a message into a flow: by the button, once after deploy, repeatedly, or on a
+    schedule.
+
+    **Properties** (`props`): a list of `{p, v, vt}` set on the new message in order, where
+    `vt` is a typed-input type (`str num bool json bin date msg flow global env`; `date`
+    with `v` of `""` (epoch ms), `"iso"`, `"object"` or a moment format). For `payload` the
+    value lives in the top-level `payload`/`payloadType` keys, and a `str` topic in `topic`,
+    exactly as Node-RED saves them; older nodes without `props` are converted the same way.
+
+    **When**: `once` fires `onceDelay` seconds after deploy (default 0.1); `repeat` (seconds,
+    at most 2147483) fires at that interval; `crontab` (5-field cron, or 6 with seconds
+    first, in local time) fires on schedule. With `once`, the repeat or schedule starts
+    after the first injection.
+
+    `POST /inject/:id` triggers it; a body `{"__user_inject_props__": [...]}` replaces the
+    properties for that one message. An evaluation error (missing flow value type, bad JSON)
+    is reported as the node's error for that message and nothing is sent.
+    JSONata values are not supported.
+    """
+
+    type = "inject"
+    category = "common"
+    inputs = 0
+    color = "#a6bbcf"
+    icon = "inject"
+    editor: ClassVar = {"button": "inject", "label": "name"}
+    schema: ClassVar = {"type": "object", "properties": {
+        "name": string(""),
+        "props": _PROPS,
+        "repeat": number("", minimum=0, allow_empty=True),
+        "crontab": string(""),
+        "once": boolean(False),
+        "onceDelay": number(0.1, minimum=0, allow_empty=True),
+        "topic": string(""),
+        "payload": typed(""),
+        "payloadType": string("date"),
+    }}
+
+    def __init__(self, config: dict[str, Any], flow: Any) -> None:
+        super().__init__(config, flow)
+        self._props: list[tuple[str, TypedValue]] = []
+        self._timer: TimerHandle | None = None
+        self._repeat: float | None = None
+        self._cron: Any = None
+
+    async def start(self) -> None:
+        self._props = self._compile(self._configured_props())
+        repeat = as_number(self.config.get("repeat"))
+        if repeat is not None and repeat > MAX_REPEAT:
+            raise ValueError(f"inject repeat {repeat} s is too large (at most {MAX_REPEAT})")
+        self._repeat = repeat if repeat and repeat > 0 else None
+        crontab = str(self.config.get("crontab") or "").strip()
+        if crontab and not self._repeat:
+            from croniter import croniter  # imported here: only scheduled injects need it
+
+            try:
+                self._cron = croniter(crontab, self._local_now(),
+                                      second_at_beginning=len(crontab.split()) == 6)
+            except (ValueError, KeyError) as exc:
+                raise ValueError(f"inject crontab {crontab!r} is invalid: {exc}") from None
+        if as_bool(self.config.get("once")):
+            delay = as_number(self.config.get("onceDelay")) or 0.1
+            self._timer = self.clock.call_later(delay, self._fire_once)
+        else:
+            self._schedule()
+
+    def _configured_props(self) -> list[dict[str, Any]]:
+        props = self.config.get("props")
+        if not isinstance(props, list):
+            props = [{"p": "payload"}, {"p": "topic", "vt": "str"}]
+        resolved = []
+        for prop in props:
+            prop = dict(prop)
+            if prop.get("p") == "payload" and "v" not in prop:
+                prop["v"], prop["vt"] = self.config.get("payload"), self.config.get("payloadType")
+            elif prop.get("p") == "topic" and prop.get("vt") == "str" and "v" not in prop:
+                prop["v"] = self.config.get("topic")
+            resolved.append(prop)
+        return resolved
+
+    def _compile(self, props: list[dict[str, Any]]) -> list[tuple[str, TypedValue]]:
+        compiled = []
+        for prop in props:
+            if not isinstance(prop, dict) or not prop.get("p"):
+                continue
+            value = "" if prop.get("v") is None else prop["v"]
+            compiled.append((str(prop["p"]), TypedValue(self, value, prop.get("vt") or "str",
+                                                        f"msg.{prop['p']}")))
+        return compiled
+
+    # ------------------------------------------------------------ scheduling
+    def _local_now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock.time()).astimezone()
+
+    def _fire_once(self) -> None:
+        self.trigger()
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self._repeat:
+            self._timer = self.clock.call_later(self._repeat, self._fire_repeat)
+        elif self._cron is not None:
+            self._timer = self.clock.call_later(self._cron_delay(), self._fire_cron)
+        else:
+            self._timer = None
+
+    def _cron_delay(self) -> float:
+        return max(0.0, self._cron.get_next(float) - self.clock.time())
+
+    def _fire_repeat(self) -> None:
+        self._timer = self.clock.call_later(self._repeat, self._fire_repeat)  # type: ignore[arg-type]
+        self.trigger()
+
+    def _fire_cron(self) -> None:
+        self._timer = self.clock.call_later(self._cron_delay(), self._fire_cron)
+        self.trigger()
+
+    # ------------------------------------------------------------- injecting
+    def trigger(self, user_props: list[dict[str, Any]] | None = None) -> None:
+        """Inject now (the editor's button, `POST /inject/:id`).
+
+        ``user_props`` (the body's ``__user_inject_props__``) replaces the configured
+        properties for this one message.
+        """
+        msg: Message = {"_msgid": new_msgid()}
+        if isinstance(user_props, list):
+            msg["__user_inject_props__"] = user_props
+        self._dispatcher.push(self, msg, None)
+
+    def on_input(self, msg: Message) -> None:
+        props = self._props
+        user_props = msg.pop("__user_inject_props__", None)
+        if isinstance(user_props, list):
+            try:
+                props = self._compile(user_props)
+            except TypedInputError as exc:
+                self.error(str(exc), msg)
+                return
+        errors = []
+        for path, value in props:
+            try:
+                result = value.get(msg)
+                if not set_msg_property(msg, path, result):
+                    errors.append(f"msg.{path}: cannot set a property of a non-object value")
+            except (ValueError, TypeError) as exc:
+                errors.append(f"msg.{path}: {exc}")
+        if errors:
+            self.error("; ".join(errors), msg)
+            return
+        self.send(msg)
+
+    async def close(self, removed: bool) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None

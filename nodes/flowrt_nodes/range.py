@@ -1,0 +1,92 @@
+"""range: maps a number from one range onto another."""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+from flowrt.messages import Message
+from flowrt.node import Node
+from flowrt.schema import as_bool, enum, number, string
+
+from .typed_input import (
+    MISSING,
+    get_msg_property,
+    js_number,
+    js_string,
+    number_value,
+    set_msg_property,
+)
+
+
+class Range(Node):
+    """Maps a numeric property from the input range `minin`..`maxin` onto
+    `minout`..`maxout`: `(n - minin) / (maxin - minin) * (maxout - minout) + minout`.
+
+    `action`: `scale` maps any value (even outside the range), `clamp` first limits the
+    input to the range, `roll` wraps it around inside the range, `drop` discards messages
+    outside it. `round` rounds the result to an integer. `property` (default `payload`)
+    is the message property used. Numeric strings are converted; a value that is not a
+    number is reported with a warning and dropped; a message without the property passes
+    through unchanged. When `minin` is greater than `maxin` both pairs are swapped.
+    """
+
+    type = "range"
+    category = "function"
+    color = "#e2d96e"
+    icon = "range"
+    editor: ClassVar = {"label": "name"}
+    schema: ClassVar = {"type": "object", "required": ["minin", "maxin", "minout", "maxout"],
+                        "properties": {
+        "minin": number(""), "maxin": number(""), "minout": number(""), "maxout": number(""),
+        "action": enum(["scale", "clamp", "roll", "drop"], "scale"),
+        "round": {"anyOf": [{"type": "boolean"}, {"enum": ["true", "false", ""]}],
+                  "default": False},
+        "property": string("payload"),
+        "name": string(""),
+    }}
+
+    async def start(self) -> None:
+        config = self.config
+        bounds = {}
+        for key in ("minin", "maxin", "minout", "maxout"):
+            bounds[key] = js_number(config.get(key))
+            if bounds[key] != bounds[key]:
+                raise ValueError(f"range {key} {config.get(key)!r} is not a number")
+        self._minin, self._maxin = bounds["minin"], bounds["maxin"]
+        self._minout, self._maxout = bounds["minout"], bounds["maxout"]
+        if self._minin > self._maxin:
+            self._minin, self._maxin = self._maxin, self._minin
+            self._minout, self._maxout = self._maxout, self._minout
+        self._round = as_bool(config.get("round"))
+        if self._round:
+            self._maxout, self._minout = math.floor(self._maxout), math.ceil(self._minout)
+        self._action = config.get("action") or "scale"
+        self._property = str(config.get("property") or "payload")
+
+    def on_input(self, msg: Message) -> None:
+        value = get_msg_property(msg, self._property, MISSING)
+        if value is MISSING:
+            self.send(msg)
+            return
+        n = js_number(value)
+        if n != n:
+            self.warn(f"Not a number: {js_string(value)}")
+            return
+        minin, maxin = self._minin, self._maxin
+        if self._action == "drop" and (n < minin or n > maxin):
+            return
+        if self._action == "clamp":
+            n = min(max(n, minin), maxin)
+        elif self._action == "roll":
+            divisor = maxin - minin
+            n = math.fmod(math.fmod(n - minin, divisor) + divisor, divisor) + minin \
+                if divisor else math.nan
+        try:
+            result = (n - minin) / (maxin - minin) * (self._maxout - self._minout) + self._minout
+        except ZeroDivisionError:
+            result = math.nan
+        if self._round:
+            result = math.floor(result + 0.5) if math.isfinite(result) else result
+        set_msg_property(msg, self._property, number_value(float(result)))
+        self.send(msg)

@@ -1,0 +1,254 @@
+"""switch: routes a message to the outputs whose rule matches a property."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import orjson
+
+from flowrt.messages import Message
+from flowrt.node import Node
+from flowrt.schema import boolean, enum, integer, string
+
+from .typed_input import (
+    MISSING,
+    TypedInputError,
+    TypedValue,
+    compare,
+    is_nan,
+    js_number,
+    js_regex,
+    js_string,
+    loose_equals,
+)
+
+_RULE_TYPES = ["eq", "neq", "lt", "lte", "gt", "gte", "btwn", "cont", "regex", "true", "false",
+               "null", "nnull", "empty", "nempty", "istype", "head", "tail", "index", "hask",
+               "jsonata_exp", "else"]
+
+
+def _ordered(ok: Callable[[int], bool]) -> Callable[..., bool]:
+    def test(a: Any, b: Any, c: Any, msg: Message) -> bool:
+        result = compare(a, b)
+        return result is not None and ok(result)
+    return test
+
+
+def _between(a: Any, b: Any, c: Any, msg: Message) -> bool:
+    ab, ac = compare(a, b), compare(a, c)
+    if ab is None or ac is None:
+        return False
+    return (ab >= 0 and ac <= 0) or (ab <= 0 and ac >= 0)
+
+
+def _size(a: Any) -> int | None:
+    if isinstance(a, str | list | tuple | bytes | bytearray | dict):
+        return len(a)
+    return None
+
+
+def _is_type(a: Any, b: Any, c: Any, msg: Message) -> bool:
+    if b == "array":
+        return isinstance(a, list | tuple)
+    if b == "buffer":
+        return isinstance(a, bytes | bytearray)
+    if b == "json":
+        if isinstance(a, str | bytes):
+            try:
+                orjson.loads(a)
+            except orjson.JSONDecodeError:
+                return False
+            return True
+        return a is None or isinstance(a, bool | int | float)
+    if b == "null":
+        return a is None
+    if b == "undefined":
+        return a is MISSING
+    if b == "number":
+        return isinstance(a, int | float) and not isinstance(a, bool) and not is_nan(a)
+    if b == "string":
+        return isinstance(a, str)
+    if b == "boolean":
+        return isinstance(a, bool)
+    if b == "object":
+        return isinstance(a, dict)
+    return False
+
+
+def _parts(msg: Message) -> dict[str, Any]:
+    parts = msg.get("parts")
+    if not isinstance(parts, dict):
+        raise ValueError("this rule needs msg.parts (the message is not part of a sequence)")
+    return parts
+
+
+def _has_key(a: Any, b: Any, c: Any, msg: Message) -> bool:
+    if a is None or a is MISSING or isinstance(b, dict | list):
+        return False
+    key = js_string(b)
+    if isinstance(a, dict):
+        return key in a
+    if isinstance(a, list | tuple | str):
+        return key.isdigit() and int(key) < len(a)
+    return False
+
+
+_OPERATORS: dict[str, Callable[[Any, Any, Any, Message], bool]] = {
+    "eq": lambda a, b, c, msg: loose_equals(a, b),
+    "neq": lambda a, b, c, msg: not loose_equals(a, b),
+    "lt": _ordered(lambda r: r < 0),
+    "lte": _ordered(lambda r: r <= 0),
+    "gt": _ordered(lambda r: r > 0),
+    "gte": _ordered(lambda r: r >= 0),
+    "btwn": _between,
+    "cont": lambda a, b, c, msg: js_string(b) in js_string(a),
+    "regex": lambda a, b, c, msg: b.search(js_string(a)) is not None,
+    "true": lambda a, b, c, msg: a is True,
+    "false": lambda a, b, c, msg: a is False,
+    "null": lambda a, b, c, msg: a is None or a is MISSING,
+    "nnull": lambda a, b, c, msg: a is not None and a is not MISSING,
+    "empty": lambda a, b, c, msg: _size(a) == 0,
+    "nempty": lambda a, b, c, msg: bool(_size(a)),
+    "istype": _is_type,
+    "head": lambda a, b, c, msg: _parts(msg).get("index", 0) < js_number(b),
+    "tail": lambda a, b, c, msg: (js_number(_parts(msg).get("count")) - js_number(b)
+                                  <= _parts(msg).get("index", 0)),
+    "index": lambda a, b, c, msg: js_number(b) <= _parts(msg).get("index", 0) <= js_number(c),
+    "hask": _has_key,
+    "else": lambda a, b, c, msg: a is True,
+}
+_NO_VALUE = {"true", "false", "null", "nnull", "empty", "nempty", "else"}
+
+
+class _Rule:
+    """One compiled rule: its operator and how to get its values for a message."""
+
+    __slots__ = ("case", "op", "t", "v1", "v2")
+
+    def __init__(self, node: Switch, rule: dict[str, Any], number: int) -> None:
+        self.t = t = rule.get("t")
+        if t == "jsonata_exp":
+            raise TypedInputError(f"rule {number}: JSONata expressions are not supported "
+                                  f"by flowrt; use a function node instead")
+        if t not in _OPERATORS:
+            raise TypedInputError(f"rule {number}: unknown rule type {t!r}")
+        self.op = _OPERATORS[t]
+        self.case = bool(rule.get("case"))
+        self.v1 = self._value(node, rule, "v", "vt", number)
+        self.v2 = self._value(node, rule, "v2", "v2t", number) if "v2" in rule else None
+        if t == "regex":
+            self.v1 = self._regex(self.v1, number)
+
+    def _value(self, node: Switch, rule: dict[str, Any], key: str, type_key: str,
+               number: int) -> Any:
+        """A constant, a callable ``(msg) -> value``, or None when the rule needs none."""
+        value, vtype = rule.get(key), rule.get(type_key)
+        if self.t in _NO_VALUE:
+            return None
+        if self.t == "istype":
+            return value
+        if not vtype:
+            vtype = "str" if is_nan(js_number(MISSING if value is None else value)) else "num"
+        if vtype == "prev":
+            return lambda msg: node.previous_value
+        if vtype in ("json", "null"):
+            return vtype  # Node-RED compares with the type name itself
+        typed = TypedValue(node, value, vtype, f"rule {number} {key!r}")
+        if typed.is_constant:
+            return typed.get()
+        return lambda msg: typed.get(msg, MISSING)
+
+    def _regex(self, value: Any, number: int) -> Any:
+        flags = "i" if self.case else ""
+        if callable(value):
+            return lambda msg: js_regex(js_string(value(msg)), flags)
+        try:
+            return js_regex(js_string(value), flags)
+        except re.error as exc:
+            raise TypedInputError(f"rule {number}: invalid regular expression "
+                                  f"{value!r}: {exc}") from None
+
+    def matches(self, a: Any, msg: Message) -> bool:
+        """Whether ``a`` (the switch property) passes this rule."""
+        v1 = self.v1(msg) if callable(self.v1) else self.v1
+        v2 = self.v2(msg) if callable(self.v2) else self.v2
+        return self.op(a, v1, v2, msg)
+
+
+class Switch(Node):
+    """Routes each message to the outputs whose rule matches a property.
+
+    `property` (`propertyType` `msg`, `flow`, `global` or `env`) is tested against each
+    rule in `rules` (`{t, v, vt, v2, v2t, case}`), one output per rule. Rule types:
+    `eq neq lt lte gt gte` (JavaScript's loose comparisons: `"5"` equals 5), `btwn`
+    (inclusive, either order), `cont`, `regex` (`case` true ignores case), `true`,
+    `false`, `null`, `nnull`, `empty`, `nempty`, `istype` (`v` one of `string number
+    boolean array buffer object json null undefined`), `hask` (has key), `head`, `tail`,
+    `index` (position in a sequence, from `msg.parts`), and `else` (matches when no earlier
+    rule did). Values are typed inputs (`str num bool json msg flow global env prev`,
+    `prev` being the property's value for the previous message).
+
+    `checkall` `"true"` sends to every matching output, `"false"` only to the first.
+    A message going to several outputs is copied for each after the first.
+
+    Limits: JSONata (`jsonata_exp`, `jsonata` values) is not supported and fails the
+    deploy. `repair` (rebuilding `msg.parts` of a sequence for each output) is not
+    implemented: messages keep their `parts`; `tail` needs `msg.parts.count` on each
+    message.
+    """
+
+    type = "switch"
+    category = "function"
+    color = "#e2d96e"
+    icon = "switch"
+    editor: ClassVar = {"label": "name", "outputsFrom": "outputs"}
+    schema: ClassVar = {"type": "object", "properties": {
+        "name": string(""),
+        "property": string("payload"),
+        "propertyType": enum(["msg", "flow", "global", "env", "jsonata"], "msg"),
+        "rules": {"type": "array", "default": [{"t": "eq", "v": "", "vt": "str"}],
+                  "items": {"type": "object", "required": ["t"],
+                            "properties": {"t": {"enum": _RULE_TYPES}}}},
+        "checkall": {"anyOf": [{"enum": ["true", "false"]}, {"type": "boolean"}],
+                     "default": "true"},
+        "repair": boolean(False),
+        "outputs": integer(1, minimum=0),
+    }}
+
+    def __init__(self, config: dict[str, Any], flow: Any) -> None:
+        super().__init__(config, flow)
+        self.previous_value: Any = None
+        self._rules: list[_Rule] = []
+
+    async def start(self) -> None:
+        config = self.config
+        self._property = TypedValue(self, config.get("property") or "payload",
+                                    config.get("propertyType") or "msg", "property")
+        rules = config.get("rules") or []
+        self._rules = [_Rule(self, rule, i + 1) for i, rule in enumerate(rules)]
+        self._first_only = str(config.get("checkall")).lower() == "false"
+        if config.get("repair") in (True, "true"):
+            self.warn("switch: 'recreate message sequences' (repair) is not supported; "
+                      "messages keep their msg.parts")
+
+    def on_input(self, msg: Message) -> None:
+        value = self._property.get(msg, MISSING)
+        onward: list[Message | None] = []
+        else_flag = True
+        for rule in self._rules:
+            if rule.t == "else":
+                matched, else_flag = else_flag, True
+            else:
+                matched = rule.matches(value, msg)
+            if matched:
+                onward.append(msg)
+                else_flag = False
+                if self._first_only:
+                    break
+            else:
+                onward.append(None)
+        self.previous_value = value
+        if onward:
+            self.send(onward)
