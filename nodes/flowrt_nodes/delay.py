@@ -18,6 +18,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowrt.clock import TimerHandle
+from flowrt.errors import NodeError
 from flowrt.messages import Message
 from flowrt.node import Node
 from flowrt.schema import as_bool, as_int, as_number, boolean, enum, integer, number, string
@@ -53,6 +54,15 @@ def release(future: asyncio.Future[None] | None) -> None:
     """Complete a held message (a no-op when it already completed)."""
     if future is not None and not future.done():
         future.set_result(None)
+
+
+def failure(node: Node, text: str) -> NodeError:
+    """The error to raise from ``on_input`` when a message cannot be handled.
+
+    The runtime reports it (catch nodes get ``text`` as ``msg.error.message``) and
+    the message does not complete, as with Node-RED's ``done(err)``.
+    """
+    return NodeError(text, node_id=node.id, node_type=type(node).type)
 
 
 def _flush_count(flush: Any, held: int) -> int:
@@ -190,8 +200,7 @@ class Delay(Node):
         if not ("reset" in msg or (len(msg) == 2 and "flush" in msg)):
             if len(self._held) >= self.limit:
                 self.dropped += 1
-                self.error(TOO_MANY, msg)
-                return None
+                raise failure(self, TOO_MANY)
             future = new_hold()
             key = next(self._keys)
             timer = self.clock.call_later(self._wait_ms(msg) / 1000, self._delayed_due, key)
@@ -245,7 +254,7 @@ class Delay(Node):
                 if len(self._queue) >= self.limit:
                     self.dropped += len(self._queue) + 1
                     self._discard_queued()
-                    self.error(TOO_MANY, queued)
+                    raise failure(self, TOO_MANY)
                 else:
                     future = new_hold()
                     if msg.get("toFront") is True:
@@ -353,20 +362,18 @@ class Delay(Node):
         if self._rate_override(msg):
             self._start_interval()
         topic = msg.setdefault("topic", "_none_")
-        future: asyncio.Future[None] | None = new_hold()
         replaced = self._topics.get(topic)
+        if replaced is None and len(self._topics) >= self.limit:
+            self.dropped += 1
+            raise failure(self, TOO_MANY)
+        future = new_hold()
+        self._topics[topic] = (msg, future)  # a replaced topic keeps its place in the queue
         if replaced is not None:
             self.dropped += 1
             if self.second_output:
                 self.send([None, replaced[0]])
             release(replaced[1])
-            self._topics[topic] = (msg, future)  # keeps the topic's place in the queue
-        elif len(self._topics) >= self.limit:
-            self.dropped += 1
-            self.error(TOO_MANY, msg)
-            return None
         else:
-            self._topics[topic] = (msg, future)
             self._report_depth()
         if "flush" in msg:
             for key in list(self._topics)[: _flush_count(msg["flush"], len(self._topics))]:

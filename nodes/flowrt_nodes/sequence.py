@@ -21,7 +21,7 @@ from flowrt.clock import TimerHandle
 from flowrt.messages import Message, clone_message, new_msgid
 from flowrt.node import Node
 from flowrt.schema import as_bool, as_number, boolean, enum, integer, string
-from flowrt_nodes.delay import buffer_limit, new_hold, release
+from flowrt_nodes.delay import buffer_limit, failure, new_hold, release
 from flowrt_nodes.typed_input import MISSING, get_msg_property, js_string, set_msg_property
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ class Split(Node):
 
     def on_input(self, msg: Message) -> asyncio.Future[None] | None:
         if self.config_error:
-            raise ValueError(self.config_error)
+            raise failure(self, self.config_error)
         value = get_msg_property(msg, self.property, MISSING)
         if value is MISSING:
             self.warn(f"split: msg.{self.property} is missing; nothing to split")
@@ -255,7 +255,7 @@ class Split(Node):
         if len(self._waiting) >= self.limit:
             self._release_waiting()
             self._text_rest, self._bytes_rest = "", b""
-            raise ValueError("too many pending messages in split node: stream data discarded")
+            raise failure(self, "too many pending messages in split node: stream data discarded")
         future = new_hold()
         self._waiting.append(future)
         return future
@@ -398,7 +398,7 @@ class Join(Node):
 
     def on_input(self, msg: Message) -> asyncio.Future[None] | None:
         if self.mode == "reduce":
-            raise ValueError(self._unsupported())
+            raise failure(self, self._unsupported())
         parts = msg.get("parts")
         has_id = isinstance(parts, dict) and "id" in parts
         if self.mode == "auto" and not has_id:
@@ -448,10 +448,11 @@ class Join(Node):
             return None
         if kind == "buffer" and value is not MISSING and not isinstance(
                 value, bytes | bytearray | str | list):
-            raise ValueError(f"Cannot join {_js_typeof(value)} to buffer")
+            raise failure(self, f"Cannot join {_js_typeof(value)} to buffer")
         if self._parts_held >= self.limit:
-            self._overflow(msg)
-            return None
+            self.dropped += self._parts_held + 1
+            self._discard_all()
+            raise failure(self, "too many pending messages in join node")
         if group is None:
             group = self._new_group(part_id, kind, msg, target, parts)
         future = new_hold()
@@ -497,7 +498,8 @@ class Join(Node):
         elif _is_index(index):
             position = int(index)
             if position >= self.limit:
-                raise ValueError(f"msg.parts.index {position} is out of range")
+                raise failure(self, f"msg.parts.index {position} is out of range "
+                                    f"(at most {self.limit} parts are kept)")
             payload.extend([_HOLE] * (position + 1 - len(payload)))
             if payload[position] is _HOLE or payload[position] is None:
                 group.count += 1
@@ -523,7 +525,7 @@ class Join(Node):
             for future in group.held:
                 release(future)
             group.held = []
-            self.error(exc, msg)
+            self.error(str(exc), msg)
             return
         set_msg_property(msg, group.prop, value)
         parts = msg.get("parts")
@@ -581,11 +583,6 @@ class Join(Node):
     def _discard_all(self) -> None:
         for part_id in list(self._groups):
             self._discard(part_id)
-
-    def _overflow(self, msg: Message) -> None:
-        self.dropped += self._parts_held + 1
-        self._discard_all()
-        self.error("too many pending messages in join node", msg)
 
     async def close(self, removed: bool) -> None:
         self._discard_all()

@@ -15,7 +15,7 @@ from flowrt.clock import TimerHandle
 from flowrt.messages import Message, clone_message, clone_value, get_property
 from flowrt.node import Node
 from flowrt.schema import as_bool, as_number, boolean, enum, integer, number, string, typed
-from flowrt_nodes.delay import buffer_limit
+from flowrt_nodes.delay import buffer_limit, failure
 from flowrt_nodes.typed_input import TypedValue, get_msg_property, js_string
 
 if TYPE_CHECKING:
@@ -217,8 +217,7 @@ class Trigger(Node):
         if state is None:
             if len(self._topics) >= self.limit:
                 self.dropped += 1
-                self.error("too many pending topics in trigger node", msg)
-                return
+                raise failure(self, "too many pending topics in trigger node")
             state = self._topics[topic] = _Pending()
         if self.op2.kind == "payl":
             self._latest[topic] = clone_message(msg)

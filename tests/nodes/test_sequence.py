@@ -1,0 +1,285 @@
+"""split and join: msg.parts exactly as Node-RED sets it, streams, automatic
+re-joining, custom joins (count, timeout, complete, accumulate), bounded groups."""
+
+from __future__ import annotations
+
+import pytest
+
+from flowrt.testing import FlowHarness
+
+TAB = {"id": "t1", "type": "tab", "label": "Flow 1"}
+
+
+def node(id_, type_, wires=(), **config):
+    return {"id": id_, "type": type_, "z": "t1", "x": 1, "y": 1,
+            "wires": [list(w) for w in wires] or [[]], **config}
+
+
+def split(**config):
+    return [TAB, node("s", "split", **config)]
+
+
+def parts(h, key=None):
+    return [{k: v for k, v in m["parts"].items() if k != "id"} for m in h.outputs("s")]
+
+
+async def test_split_string_on_newline_sets_parts():
+    async with FlowHarness(split()) as h:
+        await h.inject("s", payload="a\nb\nc", topic="t")
+        out = h.outputs("s")
+        assert [m["payload"] for m in out] == ["a", "b", "c"]
+        assert parts(h) == [{"type": "string", "ch": "\n", "index": i, "count": 3}
+                            for i in range(3)]
+        assert len({m["parts"]["id"] for m in out}) == 1
+        assert len({m["_msgid"] for m in out}) == 3
+        assert all(m["topic"] == "t" for m in out)
+
+
+async def test_split_string_by_length_and_by_bytes():
+    async with FlowHarness(split(splt="2", spltType="len")) as h:
+        await h.inject("s", payload="abcde")
+        assert h.payloads("s") == ["ab", "cd", "e"]
+        assert parts(h)[0] == {"type": "string", "ch": "", "len": 2, "index": 0, "count": 3}
+    async with FlowHarness(split(splt="[44]", spltType="bin")) as h:
+        await h.inject("s", payload="x,y")
+        assert h.payloads("s") == ["x", "y"]
+        assert parts(h)[0]["ch"] == [44]
+
+
+async def test_split_array_in_chunks_and_object_with_addname():
+    async with FlowHarness(split(arraySplt=2)) as h:
+        await h.inject("s", payload=[1, 2, 3, 4, 5])
+        assert h.payloads("s") == [[1, 2], [3, 4], [5]]
+        assert parts(h)[2] == {"type": "array", "count": 3, "len": 2, "index": 2}
+    async with FlowHarness(split(addname="topic")) as h:
+        await h.inject("s", payload={"a": 1, "b": {"c": 2}})
+        assert [(m["topic"], m["payload"]) for m in h.outputs("s")] == [("a", 1),
+                                                                        ("b", {"c": 2})]
+        assert parts(h) == [{"type": "object", "count": 2, "key": "a", "index": 0},
+                            {"type": "object", "count": 2, "key": "b", "index": 1}]
+
+
+async def test_split_buffer_on_separator_and_by_length():
+    async with FlowHarness(split(splt="[13,10]", spltType="bin")) as h:
+        await h.inject("s", payload=b"ab\r\ncd")
+        assert h.payloads("s") == [b"ab", b"cd"]
+        assert parts(h)[1] == {"type": "buffer", "ch": [13, 10], "count": 2, "index": 1}
+    async with FlowHarness(split(splt="3", spltType="len")) as h:
+        await h.inject("s", payload=b"abcdefg")
+        assert h.payloads("s") == [b"abc", b"def", b"g"]
+        assert parts(h)[0] == {"type": "buffer", "len": 3, "count": 3, "index": 0}
+
+
+async def test_split_keeps_existing_parts_and_other_properties():
+    async with FlowHarness(split(property="data")) as h:
+        await h.inject("s", data=[1, 2], parts={"id": "outer", "index": 0, "count": 1})
+        out = h.outputs("s")
+        assert [m["data"] for m in out] == [1, 2]
+        assert out[0]["parts"]["parts"] == {"id": "outer", "index": 0, "count": 1}
+        assert out[0]["parts"]["property"] == "data"
+
+
+async def test_split_stream_carries_the_remainder_over():
+    flow = [TAB, node("s", "split", stream=True),
+            node("done", "complete", scope=["s"])]
+    async with FlowHarness(flow) as h:
+        await h.inject("s", payload="a\nb")
+        await h.inject("s", payload="c\nd\ne")
+        assert h.payloads("s") == ["a", "bc", "d"]
+        assert [m["parts"]["index"] for m in h.outputs("s")] == [0, 1, 2]
+        assert all("count" not in m["parts"] for m in h.outputs("s"))
+    flow[1] = node("s", "split", stream=True, splt="4", spltType="len")
+    async with FlowHarness(flow) as h:
+        await h.inject("s", payload="ab")
+        assert h.payloads("done") == []  # held until its data is sent on
+        await h.inject("s", payload="cdef")
+        assert h.payloads("s") == ["abcd"]
+        assert h.payloads("done") == ["ab"]
+
+
+async def test_split_reports_bad_config_and_unsplittable_values():
+    flow = [TAB, node("s", "split", splt="0", spltType="len"),
+            node("c", "catch", scope=None)]
+    async with FlowHarness(flow) as h:
+        assert "Invalid split property: invalid split length" in h.errors[0]["msg"]
+        await h.inject("s", payload="abc")
+        assert h.outputs("s") == []
+        assert "invalid split length" in h.outputs("c")[0]["error"]["message"]
+    async with FlowHarness(split()) as h:
+        await h.inject("s", payload=42)
+        assert h.outputs("s") == []
+        assert "cannot split a int" in h.warnings[0]["msg"]
+
+
+def split_join(join_config=None, **split_config):
+    return [TAB, node("s", "split", [["j"]], **split_config),
+            node("j", "join", **({"mode": "auto"} | (join_config or {})))]
+
+
+@pytest.mark.parametrize(("payload", "split_config"), [
+    ("a\nb\nc", {}),
+    ("abcdefg", {"splt": "3", "spltType": "len"}),
+    ([1, 2, 3, 4, 5], {"arraySplt": 2}),
+    ([{"a": 1}, [2], None], {}),
+    ({"x": 1, "y": {"z": 2}}, {}),
+    (b"ab\r\ncd", {"splt": "[13,10]", "spltType": "bin"}),
+    (b"abcdefg", {"splt": "2", "spltType": "len"}),
+])
+async def test_auto_join_reverses_split(payload, split_config):
+    async with FlowHarness(split_join(**split_config)) as h:
+        await h.inject("s", payload=payload, topic="keep")
+        [joined] = h.outputs("j")
+        assert joined["payload"] == payload
+        assert joined["topic"] == "keep"
+        assert "parts" not in joined
+
+
+async def test_auto_join_of_a_string_split_on_bytes_keeps_node_reds_joiner():
+    # Node-RED joins with String([44]) == "44", not ","; flowrt does the same.
+    async with FlowHarness(split_join(splt="[44]", spltType="bin")) as h:
+        await h.inject("s", payload="a,b")
+        assert h.payloads("j") == ["a44b"]
+
+
+async def test_auto_join_restores_outer_parts_and_property():
+    async with FlowHarness(split_join(property="data")) as h:
+        await h.inject("s", data=[1, 2], parts={"id": "outer", "index": 3, "count": 4})
+        [joined] = h.outputs("j")
+        assert joined["data"] == [1, 2]
+        assert joined["parts"] == {"id": "outer", "index": 3, "count": 4}
+
+
+async def test_auto_join_out_of_order_parts_and_missing_parts_warning():
+    flow = [TAB, node("j", "join", mode="auto")]
+    async with FlowHarness(flow) as h:
+        for index, text in ((2, "c"), (0, "a"), (1, "b")):
+            await h.inject("j", payload=text,
+                           parts={"id": "p", "type": "string", "ch": "-", "index": index,
+                                  "count": 3})
+        assert h.payloads("j") == ["a-b-c"]
+        await h.inject("j", payload="x")
+        assert h.warnings[0]["msg"] == ("Message missing msg.parts property - cannot join "
+                                        "in 'auto' mode")
+
+
+def join(**config):
+    return [TAB, node("j", "join", mode="custom", **config),
+            node("done", "complete", scope=["j"])]
+
+
+async def test_custom_join_by_count_as_array_string_and_buffer():
+    async with FlowHarness(join(build="array", count="3")) as h:
+        for i in range(7):
+            await h.inject("j", payload=i)
+        assert h.payloads("j") == [[0, 1, 2], [3, 4, 5]]
+        assert h.payloads("done") == [0, 1, 2, 3, 4, 5]  # held parts complete when sent
+    async with FlowHarness(join(build="string", count="2", joiner="\\t")) as h:
+        for value in ("a", 1.0, True, "d"):
+            await h.inject("j", payload=value)
+        assert h.payloads("j") == ["a\t1", "true\td"]
+    async with FlowHarness(join(build="buffer", count="2", joiner="[0]",
+                                joinerType="bin")) as h:
+        await h.inject("j", payload=b"ab")
+        await h.inject("j", payload="cd")
+        assert h.payloads("j") == [b"ab\x00cd"]
+
+
+async def test_custom_join_object_and_merged():
+    async with FlowHarness(join(build="object", count="2", key="topic")) as h:
+        await h.inject("j", topic="t", payload=20)
+        await h.inject("j", topic="h", payload=55)
+        assert h.payloads("j") == [{"t": 20, "h": 55}]
+        await h.inject("j", payload=1)
+        assert h.warnings[0]["msg"] == ("Message missing key property 'msg.topic' - cannot "
+                                        "add to object")
+    async with FlowHarness(join(build="merged", count="2")) as h:
+        await h.inject("j", payload={"a": 1})
+        await h.inject("j", payload={"a": 3, "b": 2})
+        await h.inject("j", payload={"x": 1, "y": 2})  # count is the number of keys
+        assert h.payloads("j") == [{"a": 3, "b": 2}, {"x": 1, "y": 2}]
+
+
+async def test_custom_join_whole_messages():
+    async with FlowHarness(join(build="array", count="2", propertyType="full")) as h:
+        await h.inject("j", payload=1, topic="a")
+        await h.inject("j", payload=2, topic="b")
+        [out] = h.outputs("j")
+        assert [(m["payload"], m["topic"]) for m in out["payload"]] == [(1, "a"), (2, "b")]
+
+
+async def test_custom_join_timeout_complete_and_reset():
+    async with FlowHarness(join(build="array", timeout="2")) as h:
+        await h.inject("j", payload=1)
+        await h.advance(1)
+        await h.inject("j", payload=2)
+        await h.advance(1)
+        assert h.payloads("j") == [[1, 2]]  # two seconds after the first message
+        await h.inject("j", payload=3)
+        await h.inject("j", payload=4, complete=True)
+        assert h.payloads("j") == [[1, 2], [3, 4]]
+        await h.inject("j", payload=5)
+        await h.inject("j", reset=True)
+        await h.advance(3)
+        assert h.payloads("j") == [[1, 2], [3, 4]]
+        assert 5 in h.payloads("done")
+
+
+async def test_custom_join_restart_timeout():
+    async with FlowHarness(join(build="array", timeout="2")) as h:
+        await h.inject("j", payload=1)
+        await h.advance(1.5)
+        await h.inject("j", payload=2, restartTimeout=True)
+        await h.advance(1.9)
+        assert h.payloads("j") == []
+        await h.advance(0.2)
+        assert h.payloads("j") == [[1, 2]]
+
+
+async def test_custom_join_accumulate_resends_on_every_message():
+    async with FlowHarness(join(build="object", count="2", accumulate=True)) as h:
+        await h.inject("j", topic="a", payload=1)
+        await h.inject("j", topic="b", payload=2)
+        await h.inject("j", topic="a", payload=3)
+        assert h.payloads("j") == [{"a": 1, "b": 2}, {"a": 3, "b": 2}]
+
+
+async def test_custom_join_uses_split_count_when_count_is_empty():
+    flow = [TAB, node("s", "split", [["j"]]),
+            node("j", "join", mode="custom", build="string", joiner="+", count="",
+                 useparts=True)]
+    async with FlowHarness(flow) as h:
+        await h.inject("s", payload="a\nb\nc")
+        assert h.payloads("j") == ["a+b+c"]
+
+
+async def test_join_buffer_of_wrong_type_is_an_error():
+    flow = [*join(build="buffer", count="2"), node("c", "catch", scope=None)]
+    async with FlowHarness(flow) as h:
+        await h.inject("j", payload={"no": 1})
+        assert h.outputs("c")[0]["error"]["message"] == "Cannot join object to buffer"
+
+
+async def test_join_groups_are_bounded():
+    settings = {"nodeMessageBufferMaxLength": 3}
+    flow = [*join(build="array", count="10"), node("c", "catch", scope=None)]
+    async with FlowHarness(flow, settings=settings) as h:
+        for i in range(4):
+            await h.inject("j", payload=i)
+        assert [m["error"]["message"] for m in h.outputs("c")] == [
+            "too many pending messages in join node"]
+        assert sorted(h.payloads("done")) == [0, 1, 2]  # the discarded parts complete
+        assert h.node("j").dropped == 4
+        for i in range(10):
+            await h.inject("j", payload=i)
+        assert [m["payload"] for m in h.outputs("c")] == [3, 3, 7]  # still bounded
+
+
+async def test_reduce_mode_is_reported_as_unsupported():
+    flow = [*join(), node("c", "catch", scope=None)]
+    flow[1] = node("j", "join", mode="reduce", reduceExp="$A+payload", reduceInit="0",
+                   reduceInitType="num")
+    async with FlowHarness(flow) as h:
+        assert "mode 'reduce' needs JSONata" in h.errors[0]["msg"]
+        await h.inject("j", payload=1, parts={"id": "x", "index": 0, "count": 1})
+        assert "not support" in h.outputs("c")[0]["error"]["message"]
+        assert h.outputs("j") == []
