@@ -101,7 +101,8 @@ def render_metrics(ctx: ServerContext) -> str:
     families = [
         ("flowrt_messages_received", "counter", "Messages received by nodes, per node type.",
          [({"type": t}, c[0]) for t, c in counts]),
-        ("flowrt_messages_sent", "counter", "Messages sent by nodes, per node type.",
+        ("flowrt_messages_sent", "counter",
+         "Messages sent by nodes (one per wire reached), per node type.",
          [({"type": t}, c[1]) for t, c in counts]),
         ("flowrt_node_errors", "counter", "Errors reported by nodes, per node type.",
          [({"type": t}, c[2]) for t, c in counts]),
