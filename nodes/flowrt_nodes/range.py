@@ -38,7 +38,8 @@ class Range(Node):
     editor: ClassVar = {"label": "name"}
     schema: ClassVar = {"type": "object", "required": ["minin", "maxin", "minout", "maxout"],
                         "properties": {
-        "minin": number(""), "maxin": number(""), "minout": number(""), "maxout": number(""),
+        "minin": number("", allow_empty=True), "maxin": number("", allow_empty=True),
+        "minout": number("", allow_empty=True), "maxout": number("", allow_empty=True),
         "action": enum(["scale", "clamp", "roll", "drop"], "scale"),
         "round": {"anyOf": [{"type": "boolean"}, {"enum": ["true", "false", ""]}],
                   "default": False},
