@@ -1,0 +1,604 @@
+"""One MQTT client connection driven by the asyncio event loop (paho-mqtt, no thread).
+
+paho-mqtt's protocol engine runs on the loop: its socket is registered with
+``loop.add_reader``/``add_writer`` and paho's ``loop_read``/``loop_write``/
+``loop_misc`` steps are called from there, so a received message reaches the
+flow with no thread hop and no task. Two paho internals are specialised for
+speed (paho ``>=2.1,<3`` is pinned for this): reads are buffered (one ``recv``
+serves many packets instead of three syscalls per packet) and one wake-up
+reads every packet available, up to a budget.
+
+Only the blocking part of connecting (DNS, TCP connect, TLS handshake) runs in
+a worker thread, once per connection attempt; the ready socket is then handed
+to paho on the loop.
+
+The interface is deliberately narrow so another client library could replace
+paho: :class:`MqttTransport` (``start``, ``subscribe``, ``unsubscribe``,
+``publish``, ``close``) plus the ``on_message`` and ``on_state`` callbacks.
+
+Flow control: when ``flow_control.saturated`` is true (the runtime's run queue
+is half full) the transport stops reading the socket and resumes when
+``flow_control.when_drained`` calls back; the broker's queue and the TCP window
+absorb the excess meanwhile.
+
+Publishing while not connected: QoS 1 and 2 publishes wait in paho's queue
+(bounded by ``ConnectOptions.max_queued``) and are sent after the next CONNACK;
+their future resolves on PUBACK/PUBCOMP. Beyond the bound, and for QoS 0 while
+not connected, :meth:`MqttTransport.publish` raises :class:`PublishDropped`
+and counts the message in ``dropped``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import random
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from flowrt.clock import Clock, TimerHandle
+
+log = logging.getLogger("flowrt.mqtt")
+
+READ_CHUNK = 256 * 1024
+READ_BUDGET = 512
+"""Packets handled per wake-up before yielding to the rest of the loop."""
+CLOSE_ACK_TIMEOUT = 2.0
+"""How long ``close`` waits for the broker to acknowledge the last message."""
+
+PROTOCOLS = {3: MQTTProtocolVersion.MQTTv31, 4: MQTTProtocolVersion.MQTTv311,
+             5: MQTTProtocolVersion.MQTTv5}
+
+# MQTT v5 properties as flowrt messages name them → paho's property names.
+_V5_PROPERTIES = {
+    "contentType": "ContentType",
+    "responseTopic": "ResponseTopic",
+    "correlationData": "CorrelationData",
+    "messageExpiryInterval": "MessageExpiryInterval",
+    "payloadFormatIndicator": "PayloadFormatIndicator",
+}
+
+
+class PublishDropped(Exception):
+    """A publish could not be queued (not connected at QoS 0, or the queue is full)."""
+
+
+class FlowControl(Protocol):
+    """Who tells the transport to stop reading (the runtime's dispatcher)."""
+
+    @property
+    def saturated(self) -> bool: ...
+
+    def when_drained(self, callback: Callable[[], None]) -> None: ...
+
+
+@dataclass
+class Will:
+    """A message the broker publishes when the connection is lost uncleanly."""
+
+    topic: str
+    payload: bytes = b""
+    qos: int = 0
+    retain: bool = False
+    properties: dict[str, Any] | None = None
+
+
+@dataclass
+class ConnectOptions:
+    """How to reach and log in to a broker."""
+
+    host: str
+    port: int = 1883
+    client_id: str = ""
+    protocol: int = 4
+    """3 (MQTT 3.1), 4 (3.1.1) or 5."""
+    keepalive: int = 60
+    clean_session: bool = True
+    username: str | None = None
+    password: str | None = None
+    will: Will | None = None
+    ssl_context: ssl.SSLContext | None = None
+    server_hostname: str | None = None
+    """TLS server name (SNI and certificate check); default ``host``."""
+    session_expiry: int | None = None
+    """MQTT v5 session expiry interval in seconds (persistent sessions)."""
+    user_properties: dict[str, Any] | None = None
+    """MQTT v5 CONNECT user properties."""
+    connect_timeout: float = 10.0
+    reconnect_min: float = 0.2
+    """First retry delay after a failure (later ones double, with jitter)."""
+    reconnect_max: float = 5.0
+    """Cap of the retry delay (Node-RED's ``mqttReconnectTime``)."""
+    max_inflight: int = 1000
+    max_queued: int = 10_000
+    """QoS 1/2 messages waiting for a connection or an acknowledgement."""
+
+
+@dataclass
+class Subscription:
+    """Options of one subscription, re-sent after every reconnect."""
+
+    qos: int = 2
+    no_local: bool = False
+    retain_as_published: bool = True
+    retain_handling: int = 0
+
+
+@dataclass
+class TransportStats:
+    """Counters for status and metrics."""
+
+    received: int = 0
+    published: int = 0
+    dropped: int = 0
+    connects: int = 0
+    bytes_received: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+MessageHandler = Callable[[str, bytes, int, bool, dict[str, Any] | None], None]
+"""``on_message(topic, payload, qos, retain, v5_properties_or_None)``."""
+StateHandler = Callable[[str, str], None]
+"""``on_state(state, detail)``; state is connecting, connected, disconnected or closed."""
+
+
+class _LoopClient(paho.Client):
+    """paho's client with buffered reads and a socket connected outside it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.prepared_socket: socket.socket | ssl.SSLSocket | None = None
+        self._rbuf = b""
+        self._rpos = 0
+        self.bytes_in = 0
+
+    def _create_socket(self) -> Any:
+        sock, self.prepared_socket = self.prepared_socket, None
+        if sock is None:
+            raise ConnectionError("no connected socket prepared")
+        self._rbuf, self._rpos = b"", 0
+        return sock
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        pos = self._rpos
+        if pos >= len(self._rbuf):
+            data = super()._sock_recv(READ_CHUNK)
+            if not data:
+                return data
+            self.bytes_in += len(data)
+            self._rbuf, pos = data, 0
+        end = pos + bufsize
+        self._rpos = min(end, len(self._rbuf))
+        return self._rbuf[pos:end]
+
+    def buffered(self) -> bool:
+        """True when bytes already read from the socket wait to be parsed."""
+        return self._rpos < len(self._rbuf)
+
+    def read_burst(self, budget: int) -> tuple[MQTTErrorCode, bool]:
+        """Handle up to ``budget`` packets; returns (error code, more may be waiting)."""
+        for _ in range(budget):
+            if self._sock is None:
+                return MQTTErrorCode.MQTT_ERR_NO_CONN, False
+            rc = self._packet_read()
+            if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
+                return MQTTErrorCode.MQTT_ERR_SUCCESS, self.buffered()
+            if rc > 0:
+                return self._loop_rc_handle(rc), False
+        return MQTTErrorCode.MQTT_ERR_SUCCESS, True
+
+
+class MqttTransport:
+    """A self-reconnecting MQTT connection on the running event loop.
+
+    ``start()`` begins connecting in the background (a broker that is down is
+    retried with exponential backoff and jitter, first retry fast); every
+    subscription is re-sent after each (re)connect. ``close()`` disconnects
+    cleanly, optionally publishing a last message first.
+    """
+
+    def __init__(self, options: ConnectOptions, *, on_message: MessageHandler,
+                 on_state: StateHandler | None = None,
+                 on_connected: Callable[[], None] | None = None,
+                 flow_control: FlowControl | None = None, clock: Clock | None = None) -> None:
+        self.options = options
+        self.on_message = on_message
+        self.on_state = on_state
+        self.on_connected = on_connected
+        self.flow_control = flow_control
+        self.clock = clock or Clock()
+        self.state = "disconnected"
+        self.stats = TransportStats()
+        self.subscriptions: dict[str, Subscription] = {}
+        self._v5 = options.protocol == 5
+        self._pending: dict[int, asyncio.Future[None]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._fd = -1
+        self._reading = False
+        self._writing = False
+        self._read_scheduled = False
+        self._in_read = False
+        self._misc_timer: TimerHandle | None = None
+        self._connack: asyncio.Future[None] | None = None
+        self._lost: asyncio.Event | None = None
+        self._client = self._make_client()
+
+    # ----------------------------------------------------------------- public
+    @property
+    def connected(self) -> bool:
+        """True between a successful CONNACK and the loss of the connection."""
+        return self.state == "connected"
+
+    def start(self) -> None:
+        """Begin connecting (and reconnecting) in the background."""
+        if self._task is None or self._task.done():
+            self._loop = asyncio.get_running_loop()
+            self._task = self._loop.create_task(self._maintain())
+
+    def subscribe(self, topic: str, sub: Subscription) -> None:
+        """Subscribe now if connected, and after every reconnect."""
+        self.subscriptions[topic] = sub
+        if self.connected:
+            self._send_subscribe(topic, sub)
+
+    def unsubscribe(self, topic: str) -> None:
+        """Forget a subscription (and unsubscribe now if connected)."""
+        if self.subscriptions.pop(topic, None) is not None and self.connected:
+            self._client.unsubscribe(topic)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False,
+                properties: dict[str, Any] | None = None) -> asyncio.Future[None] | None:
+        """Publish; for QoS 1/2 returns a future resolved by the broker's acknowledgement.
+
+        QoS 0 returns None once the packet is queued for the socket. Raises
+        PublishDropped when the message cannot be kept (see the module docstring).
+        """
+        if qos == 0 and not self.connected:
+            self.stats.dropped += 1
+            raise PublishDropped(f"not connected to {self.describe()}: QoS 0 message dropped")
+        props = _to_properties(properties, PacketTypes.PUBLISH) if self._v5 and properties else None
+        info = self._client.publish(topic, payload, qos, retain, props)
+        if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
+            self.stats.dropped += 1
+            raise PublishDropped(f"publish queue for {self.describe()} is full "
+                                 f"({self.options.max_queued} messages): message dropped")
+        self.stats.published += 1
+        if qos == 0:
+            return None
+        assert self._loop is not None
+        future: asyncio.Future[None] = self._loop.create_future()
+        self._pending[info.mid] = future
+        return future
+
+    async def close(self, last: tuple[str, bytes, int, bool] | None = None) -> None:
+        """Disconnect cleanly (after publishing ``last`` = (topic, payload, qos, retain))."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self.connected:
+            if last is not None:
+                future = None
+                with contextlib.suppress(PublishDropped):
+                    future = self.publish(*last)
+                if future is not None:
+                    with contextlib.suppress(TimeoutError, ConnectionError):
+                        await asyncio.wait_for(future, CLOSE_ACK_TIMEOUT)
+            self._client.disconnect()
+            self._client.loop_write()
+        self._drop_socket()
+        self._set_state("closed", "")
+        self._fail_pending(ConnectionError(f"connection to {self.describe()} closed"))
+
+    def describe(self) -> str:
+        """``[clientid@]mqtt[s]://host:port`` as Node-RED's log lines show it."""
+        scheme = "mqtts" if self.options.ssl_context else "mqtt"
+        cid = f"{self.options.client_id}@" if self.options.client_id else ""
+        return f"{cid}{scheme}://{self.options.host}:{self.options.port}"
+
+    # -------------------------------------------------------------- connecting
+    def _make_client(self) -> _LoopClient:
+        opts = self.options
+        client = _LoopClient(CallbackAPIVersion.VERSION2, client_id=opts.client_id,
+                             clean_session=None if self._v5 else opts.clean_session,
+                             protocol=PROTOCOLS.get(opts.protocol, MQTTProtocolVersion.MQTTv311))
+        client.max_inflight_messages_set(opts.max_inflight)
+        client.max_queued_messages_set(opts.max_queued)
+        if opts.username:
+            client.username_pw_set(opts.username, opts.password or None)
+        if opts.will is not None:
+            will = opts.will
+            props = (_to_properties(will.properties, PacketTypes.WILLMESSAGE)
+                     if self._v5 and will.properties else None)
+            client.will_set(will.topic, will.payload, will.qos, will.retain, props)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_publish = self._on_publish
+        client.on_socket_open = self._on_socket_open
+        client.on_socket_close = self._on_socket_close
+        client.on_socket_register_write = self._on_register_write
+        client.on_socket_unregister_write = self._on_unregister_write
+        connect_props = None
+        if self._v5:
+            connect_props = Properties(PacketTypes.CONNECT)
+            if opts.session_expiry:
+                connect_props.SessionExpiryInterval = int(opts.session_expiry)
+            if opts.user_properties:
+                connect_props.UserProperty = [(str(k), str(v))
+                                              for k, v in opts.user_properties.items()]
+            connect_props.RequestProblemInformation = 1
+        clean_start = opts.clean_session if self._v5 else paho.MQTT_CLEAN_START_FIRST_ONLY
+        client.connect_async(opts.host, opts.port, opts.keepalive, clean_start=clean_start,
+                             properties=connect_props)
+        return client
+
+    async def _maintain(self) -> None:
+        delay = self.options.reconnect_min
+        while True:
+            self._set_state("connecting", "")
+            try:
+                await self._connect_once()
+            except (OSError, TimeoutError, ConnectionError, ssl.SSLError) as exc:
+                self._drop_socket()
+                detail = str(exc) or type(exc).__name__
+                self.stats.failures.append(detail)
+                del self.stats.failures[:-10]
+                log.warning("Connection failed to broker: %s: %s", self.describe(), detail)
+                self._set_state("disconnected", detail)
+                await self.clock.sleep(delay * random.uniform(0.5, 1.0))
+                delay = min(delay * 2, self.options.reconnect_max)
+                continue
+            delay = self.options.reconnect_min
+            assert self._lost is not None
+            await self._lost.wait()
+            log.info("Disconnected from broker: %s", self.describe())
+            self._set_state("disconnected", "connection lost")
+            await self.clock.sleep(delay * random.uniform(0.5, 1.0))
+
+    async def _connect_once(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._lost = asyncio.Event()
+        self._connack = loop.create_future()
+        self._client.prepared_socket = await _open_socket(self.options)
+        self._client.reconnect()
+        async with asyncio.timeout(self.options.connect_timeout):
+            await self._connack
+
+    def _on_socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        assert self._loop is not None
+        self._fd = sock.fileno()
+        self._resume_reading()
+
+    def _on_socket_close(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        self._unwatch()
+
+    def _on_register_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        if not self._writing and self._fd >= 0 and self._loop is not None:
+            self._writing = True
+            self._loop.add_writer(self._fd, self._on_writable)
+
+    def _on_unregister_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        if self._writing and self._loop is not None:
+            self._writing = False
+            self._loop.remove_writer(self._fd)
+
+    def _unwatch(self) -> None:
+        if self._loop is not None and self._fd >= 0:
+            if self._reading:
+                self._loop.remove_reader(self._fd)
+            if self._writing:
+                self._loop.remove_writer(self._fd)
+        self._reading = self._writing = False
+        self._fd = -1
+        if self._misc_timer is not None:
+            self._misc_timer.cancel()
+            self._misc_timer = None
+
+    def _drop_socket(self) -> None:
+        self._unwatch()
+        sock, self._client.prepared_socket = self._client.prepared_socket, None
+        if sock is not None:
+            sock.close()
+        self._client._sock_close()
+
+    def _on_connect(self, client: paho.Client, userdata: Any, flags: Any,
+                    reason: ReasonCode, properties: Properties | None) -> None:
+        if self._connack is None or self._connack.done():
+            return
+        if reason.is_failure:
+            self._connack.set_exception(ConnectionError(f"broker refused the connection: {reason}"))
+            return
+        self.stats.connects += 1
+        self._connack.set_result(None)
+        log.info("Connected to broker: %s", self.describe())
+        self._set_state("connected", "")
+        self._schedule_misc()
+        for topic, sub in self.subscriptions.items():
+            self._send_subscribe(topic, sub)
+        if self.on_connected is not None:
+            self.on_connected()
+
+    def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any,
+                       reason: ReasonCode, properties: Properties | None) -> None:
+        self._unwatch()
+        if self._connack is not None and not self._connack.done():
+            self._connack.set_exception(ConnectionError(f"connection closed: {reason}"))
+        if self._lost is not None:
+            self._lost.set()
+        if self.state == "connected":
+            self._set_state("disconnected", str(reason))
+
+    def _set_state(self, state: str, detail: str) -> None:
+        if state == self.state:
+            return
+        self.state = state
+        if self.on_state is not None:
+            self.on_state(state, detail)
+
+    def _send_subscribe(self, topic: str, sub: Subscription) -> None:
+        if self._v5:
+            options = SubscribeOptions(qos=sub.qos, noLocal=sub.no_local,
+                                       retainAsPublished=sub.retain_as_published,
+                                       retainHandling=sub.retain_handling)
+            self._client.subscribe(topic, options=options)
+        else:
+            self._client.subscribe(topic, sub.qos)
+
+    # --------------------------------------------------------------- reading
+    def _resume_reading(self) -> None:
+        if not self._reading and self._fd >= 0 and self._loop is not None:
+            self._reading = True
+            self._loop.add_reader(self._fd, self._on_readable)
+            if self._client.buffered():
+                self._schedule_read()
+
+    def _schedule_read(self) -> None:
+        if not self._read_scheduled and self._loop is not None:
+            self._read_scheduled = True
+            self._loop.call_soon(self._on_readable)
+
+    def _on_readable(self) -> None:
+        self._read_scheduled = False
+        if not self._reading:
+            return
+        client = self._client
+        before = client.bytes_in
+        self._in_read = True
+        try:
+            _, more = client.read_burst(READ_BUDGET)
+        finally:
+            self._in_read = False
+        self.stats.bytes_received += client.bytes_in - before
+        if not self._reading:
+            return
+        control = self.flow_control
+        if control is not None and control.saturated:
+            # Stop reading: the run queue drains first, the TCP window holds the rest.
+            self._reading = False
+            assert self._loop is not None
+            self._loop.remove_reader(self._fd)
+            control.when_drained(self._resume_reading)
+        elif more:
+            self._schedule_read()
+
+    def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
+        self.stats.received += 1
+        props = _from_properties(message.properties) if self._v5 else None
+        self.on_message(message.topic, message.payload, message.qos, message.retain, props)
+
+    # --------------------------------------------------------------- writing
+    def _on_writable(self) -> None:
+        self._client.loop_write()
+
+    def _on_publish(self, client: paho.Client, userdata: Any, mid: int,
+                    reason: ReasonCode, properties: Properties | None) -> None:
+        if not self._in_read:
+            return  # paho reports QoS 0 packets as published when written: not an ack
+        future = self._pending.pop(mid, None)
+        if future is None or future.done():
+            return
+        if reason.is_failure:
+            future.set_exception(ConnectionError(f"broker rejected the publish: {reason}"))
+        else:
+            future.set_result(None)
+
+    def _fail_pending(self, error: Exception) -> None:
+        pending, self._pending = self._pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(error)
+
+    def _schedule_misc(self) -> None:
+        interval = max(0.5, min(5.0, self.options.keepalive / 4 or 5.0))
+        self._misc_timer = self.clock.call_later(interval, self._on_misc)
+
+    def _on_misc(self) -> None:
+        self._misc_timer = None
+        if self._client.loop_misc() == MQTTErrorCode.MQTT_ERR_SUCCESS and self.connected:
+            self._schedule_misc()
+
+
+_connect_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4,
+                                                      thread_name_prefix="flowrt-mqtt-connect")
+
+
+async def _open_socket(options: ConnectOptions) -> socket.socket | ssl.SSLSocket:
+    """Connect (and do the TLS handshake) in a worker thread; never blocks the loop."""
+    job = _connect_pool.submit(_blocking_connect, options)
+    try:
+        return await asyncio.wrap_future(job)
+    except asyncio.CancelledError:
+        # The thread may still finish: close what it opens.
+        job.add_done_callback(lambda done: done.exception() or done.result().close())
+        raise
+
+
+def _blocking_connect(options: ConnectOptions) -> socket.socket | ssl.SSLSocket:
+    sock = socket.create_connection((options.host, options.port), timeout=options.connect_timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if options.ssl_context is None:
+        return sock
+    try:
+        return options.ssl_context.wrap_socket(
+            sock, server_hostname=options.server_hostname or options.host)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _to_properties(values: dict[str, Any], packet_type: int) -> Properties | None:
+    """paho Properties from a message's v5 fields (``userProperties``, ``contentType``...)."""
+    props = Properties(packet_type)
+    empty = True
+    for key, name in _V5_PROPERTIES.items():
+        value = values.get(key)
+        if value is None or value == "":
+            continue
+        if key == "correlationData" and isinstance(value, str):
+            value = value.encode()
+        setattr(props, name, value)
+        empty = False
+    user = values.get("userProperties")
+    if isinstance(user, dict) and user:
+        props.UserProperty = [(str(k), str(item)) for k, v in user.items()
+                              for item in (v if isinstance(v, list) else [v])]
+        empty = False
+    return None if empty else props
+
+
+def _from_properties(props: Properties | None) -> dict[str, Any] | None:
+    """A received PUBLISH's v5 properties under Node-RED's message names."""
+    if props is None:
+        return None
+    out: dict[str, Any] = {}
+    for key, name in _V5_PROPERTIES.items():
+        value = getattr(props, name, None)
+        if value is not None:
+            out[key] = value
+    user = getattr(props, "UserProperty", None)
+    if user:
+        merged: dict[str, Any] = {}
+        for k, v in user:
+            if k in merged:
+                # Repeated keys become a list, as mqtt.js reports them.
+                previous = merged[k]
+                merged[k] = [*previous, v] if isinstance(previous, list) else [previous, v]
+            else:
+                merged[k] = v
+        out["userProperties"] = merged
+    return out or None
