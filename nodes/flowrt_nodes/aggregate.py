@@ -163,15 +163,13 @@ class Aggregate(Node):
         super().__init__(config, flow)
         paths = [str(p) for p in config.get("properties") or ()] or \
             [str(config.get("property") or "payload")]
-        for path in paths:
-            _check_path(path, "property")
         self._paths = paths
-        self._names = _field_names(paths)
+        self._names = field_names(paths)
         self._group_by = str(config.get("groupBy") or "")
         self._time_property = str(config.get("timeProperty") or "")
-        for key, path in (("groupBy", self._group_by), ("timeProperty", self._time_property)):
+        for path in (*paths, self._group_by, self._time_property):
             if path:
-                _check_path(path, key)
+                parse_path(path)  # now, so that a bad path fails the deploy
         self._mode = config.get("window") or "tumbling"
         size = as_number(config.get("size"), 0) or 0.0
         if size <= 0 or (self._mode == "count" and not float(size).is_integer()):
@@ -423,14 +421,7 @@ class Aggregate(Node):
         self._groups.clear()
 
 
-def _check_path(path: str, key: str) -> None:
-    try:
-        parse_path(path)
-    except ValueError as exc:
-        raise ValueError(f"{key}: {exc}") from None
-
-
-def _field_names(paths: list[str]) -> list[str]:
+def field_names(paths: list[str]) -> list[str]:
     """Each path's last segment, or the whole path where last segments collide."""
     last = [str(parse_path(p)[-1]) for p in paths]
     return [name if last.count(name) == 1 else path

@@ -110,15 +110,6 @@ def _js_truthy(value: Any) -> bool:
     return bool(value) and value == value
 
 
-def _checked_path(path: Any, key: str) -> str:
-    """A property path from the config, parsed now so a bad one fails the deploy."""
-    try:
-        parse_path(str(path))
-    except ValueError as exc:
-        raise ValueError(f"{key}: {exc}") from None
-    return str(path)
-
-
 def _clone(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _clone(v) for k, v in value.items()}
@@ -219,10 +210,13 @@ class Rbe(Node):
         self._inout_in = config.get("inout") == "in"
         self._inout_out = (config.get("inout") or "out") == "out"
         self._septopics = config.get("septopics") not in (False, "false")
-        self._topi = _checked_path(config.get("topi") or "topic", "topi")
-        self._property = _checked_path(config.get("property") or "payload", "property")
-        self._fields = [(str(f["property"]), _checked_path(f["property"], "fields"),
-                         _Gap(f.get("gap"))) for f in config.get("fields") or ()]
+        # Parsed now so that a bad path fails the deploy, naming the expression.
+        self._topi = str(config.get("topi") or "topic")
+        self._property = str(config.get("property") or "payload")
+        self._fields = [(str(f["property"]), _Gap(f.get("gap")))
+                        for f in config.get("fields") or ()]
+        for path in (self._topi, self._property, *(f[0] for f in self._fields)):
+            parse_path(path)
         interval = js_number(config.get("maxInterval"))
         self._max_interval = interval if interval > 0 else 0.0
         self._last_pass: dict[str, float] = {}
@@ -323,8 +317,8 @@ class Rbe(Node):
         readings: list[tuple[str, float]] = []
         moved = False
         at_least = self._func == "deadbandEq"
-        for name, path, gap in self._fields:
-            raw = get_property(msg, path, _UNSET)
+        for name, gap in self._fields:
+            raw = get_property(msg, name, _UNSET)
             if raw is _UNSET:
                 continue
             n = parse_float(raw)

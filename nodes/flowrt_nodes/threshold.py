@@ -132,12 +132,8 @@ class Threshold(Node):
     def __init__(self, config: dict[str, Any], flow: Any) -> None:
         super().__init__(config, flow)
         self._rules = [_Rule(spec, i) for i, spec in enumerate(config.get("rules") or ())]
-        key = str(config.get("key") or "topic")
-        try:
-            parse_path(key)
-        except ValueError as exc:
-            raise ValueError(f"key: {exc}") from None
-        self._key = key
+        self._key = str(config.get("key") or "topic")
+        parse_path(self._key)  # now, so that a bad path fails the deploy
         self._cooldown = as_number(config.get("cooldown"), 30.0) or 0.0
         self._passthrough = as_bool(config.get("passthrough"), True)
         self._store = config.get("contextStore") or None

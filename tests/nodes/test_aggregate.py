@@ -200,7 +200,7 @@ async def test_properties_with_the_same_last_segment_keep_their_full_paths():
     ({"size": 0}, "size must be a positive number of seconds"),
     ({"window": "count", "size": 2.5}, "size must be a positive whole number"),
     ({"window": "sliding", "size": 10, "slide": 0}, "slide must be a positive"),
-    ({"groupBy": "a..b["}, "groupBy: invalid property expression"),
+    ({"groupBy": "a..b["}, "invalid property expression 'a..b\\['"),
 ])
 async def test_bad_config_fails_the_deploy_with_a_clear_error(config, error):
     async with FlowHarness([TAB]) as h:

@@ -254,5 +254,5 @@ async def test_bad_property_path_fails_the_deploy():
     from flowrt.errors import DeployError
 
     async with FlowHarness([TAB]) as h:
-        with pytest.raises(DeployError, match="property: invalid property expression"):
+        with pytest.raises(DeployError, match="invalid property expression 'payload\\[x'"):
             await h.deploy(rbe(property="payload[x"))
