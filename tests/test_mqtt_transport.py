@@ -1,0 +1,100 @@
+"""MqttTransport against a real mosquitto: flow control, the bounded queue, close."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from flowrt.mqtt import ConnectOptions, MqttTransport, PublishDropped, Subscription
+from tests.nodes.test_mqtt import Client, until
+
+pytestmark = pytest.mark.broker
+
+
+class Gate:
+    """A flow-control stand-in for the dispatcher."""
+
+    def __init__(self) -> None:
+        self.saturated = False
+        self.waiters: list[Callable[[], None]] = []
+
+    def when_drained(self, callback: Callable[[], None]) -> None:
+        self.waiters.append(callback)
+
+
+async def test_reading_pauses_while_saturated(mosquitto: Any) -> None:
+    gate = Gate()
+    received: list[bytes] = []
+
+    def on_message(topic: str, payload: bytes, qos: int, retain: bool, props: Any) -> None:
+        received.append(payload)
+        if len(received) == 1:
+            gate.saturated = True  # the flow falls behind after the first message
+
+    transport = MqttTransport(ConnectOptions("127.0.0.1", mosquitto.port), on_message=on_message,
+                              flow_control=gate)
+    transport.start()
+    publisher = Client(mosquitto.port)
+    try:
+        await until(lambda: transport.connected)
+        transport.subscribe("load", Subscription(qos=0))
+        await asyncio.sleep(0.1)
+        for i in range(2000):
+            publisher.client.publish("load", str(i), 0)
+        await until(lambda: gate.waiters)
+        paused_at = len(received)
+        await asyncio.sleep(0.2)
+        assert len(received) == paused_at < 2000  # nothing read while paused
+        gate.saturated = False
+        gate.waiters.pop()()
+        await until(lambda: len(received) == 2000)
+        assert received == [str(i).encode() for i in range(2000)]
+    finally:
+        publisher.close()
+        await transport.close()
+
+
+async def test_bounded_queue_while_disconnected(mosquitto: Any) -> None:
+    mosquitto.stop()
+    states: list[str] = []
+    transport = MqttTransport(ConnectOptions("127.0.0.1", mosquitto.port, max_queued=5),
+                              on_message=lambda *a: None,
+                              on_state=lambda state, detail: states.append(state))
+    transport.start()
+    futures = [transport.publish("t", b"x", 1) for _ in range(5)]
+    with pytest.raises(PublishDropped, match="full"):
+        transport.publish("t", b"x", 1)
+    with pytest.raises(PublishDropped, match="QoS 0"):
+        transport.publish("t", b"x", 0)
+    assert transport.stats.dropped == 2
+    await until(lambda: "disconnected" in states)
+    await transport.close()
+    assert states[0] == "connecting" and states[-1] == "closed"
+    for future in futures:
+        assert future is not None and isinstance(future.exception(), ConnectionError)
+
+
+async def test_reconnects_and_resubscribes(mosquitto: Any) -> None:
+    received: list[bytes] = []
+    transport = MqttTransport(ConnectOptions("127.0.0.1", mosquitto.port, client_id="re"),
+                              on_message=lambda t, p, *rest: received.append(p))
+    transport.subscribe("again", Subscription(qos=1))
+    transport.start()
+    await until(lambda: transport.connected)
+    mosquitto.restart()
+    await until(lambda: transport.stats.connects == 2, within=10)
+    publisher = Client(mosquitto.port)
+    try:
+        await until(lambda: _publish_until(publisher, received))
+    finally:
+        publisher.close()
+        await transport.close()
+
+
+def _publish_until(publisher: Client, received: list[bytes]) -> bool:
+    if not received:
+        publisher.publish("again", "back")
+    return bool(received)
