@@ -125,7 +125,7 @@ _NO_VALUE = {"true", "false", "null", "nnull", "empty", "nempty", "else"}
 class _Rule:
     """One compiled rule: its operator and how to get its values for a message."""
 
-    __slots__ = ("case", "op", "t", "v1", "v2")
+    __slots__ = ("case", "dynamic", "op", "t", "v1", "v2")
 
     def __init__(self, node: Switch, rule: dict[str, Any], number: int) -> None:
         self.t = t = rule.get("t")
@@ -140,6 +140,7 @@ class _Rule:
         self.v2 = self._value(node, rule, "v2", "v2t", number) if "v2" in rule else None
         if t == "regex":
             self.v1 = self._regex(self.v1, number)
+        self.dynamic = callable(self.v1) or callable(self.v2)
 
     def _value(self, node: Switch, rule: dict[str, Any], key: str, type_key: str,
                number: int) -> Any:
@@ -172,8 +173,10 @@ class _Rule:
 
     def matches(self, a: Any, msg: Message) -> bool:
         """Whether ``a`` (the switch property) passes this rule."""
-        v1 = self.v1(msg) if callable(self.v1) else self.v1
-        v2 = self.v2(msg) if callable(self.v2) else self.v2
+        v1, v2 = self.v1, self.v2
+        if self.dynamic:
+            v1 = v1(msg) if callable(v1) else v1
+            v2 = v2(msg) if callable(v2) else v2
         return self.op(a, v1, v2, msg)
 
 

@@ -104,7 +104,9 @@ def format_number(number: float) -> str:
     if math.isinf(number):
         return "Infinity" if number > 0 else "-Infinity"
     if number.is_integer() and abs(number) < 1e21:
-        return str(int(number))
+        if abs(number) < _MAX_SAFE:
+            return str(int(number))
+        return format(Decimal(repr(number)).normalize(), "f")
     text = repr(number)
     if "e" not in text:
         return text
@@ -139,6 +141,9 @@ def js_string(value: Any) -> str:
     return str(value)
 
 
+_PLAIN_NUMBER = (int, float)
+
+
 def _primitive(value: Any) -> Any:
     if isinstance(value, dict | list | tuple | bytes | bytearray):
         return js_string(value)
@@ -148,8 +153,12 @@ def _primitive(value: Any) -> Any:
 def loose_equals(a: Any, b: Any) -> bool:
     """JavaScript ``a == b``: ``"5" == 5``, ``null == undefined``, ``true == 1``."""
     ta, tb = type(a), type(b)
-    if ta is tb and ta in (str, int, float):
+    if (ta in _PLAIN_NUMBER and tb in _PLAIN_NUMBER) or ta is tb is str:
         return a == b
+    if ta is str or tb is str:
+        other = b if ta is str else a
+        if type(other) in _PLAIN_NUMBER:
+            return js_number(a if ta is str else b) == other
     if a is None or a is MISSING or b is None or b is MISSING:
         return (a is None or a is MISSING) and (b is None or b is MISSING)
     if isinstance(a, dict | list) and isinstance(b, dict | list):
@@ -166,6 +175,11 @@ def compare(a: Any, b: Any) -> int | None:
 
     Two strings compare as text; anything else compares as numbers.
     """
+    ta, tb = type(a), type(b)
+    if (ta in _PLAIN_NUMBER and tb in _PLAIN_NUMBER) or ta is tb is str:
+        if a != a or b != b:
+            return None
+        return (a > b) - (a < b)
     a, b = _primitive(a), _primitive(b)
     if type(a) is str and type(b) is str:
         return (a > b) - (a < b)
