@@ -55,9 +55,6 @@ class FunctionNodeAPI:
     def send(self, msgs: Any, clone: bool = True) -> None:
         """Send a message (or a list per output); the first message is copied unless
         ``clone`` is False."""
-        if self._msgid is False:
-            self._node.error("Cannot send from close function")
-            return
         self._node.send_results(msgs, self._msgid, clone)
 
     def done(self, err: BaseException | str | None = None) -> None:
@@ -94,6 +91,16 @@ class FunctionNodeAPI:
     def status(self, status: dict[str, Any] | str | None = None, **fields: Any) -> None:
         """Set the node status: ``node.status({"fill": "green", "text": "ok"})``."""
         self._node.status(status, **fields)
+
+
+class _ClosingNodeAPI(FunctionNodeAPI):
+    """`node` in `finalize`: the node is stopping, so it cannot send."""
+
+    __slots__ = ()
+
+    def send(self, msgs: Any, clone: bool = True) -> None:
+        """Refuse: nothing is wired any more."""
+        self._node.error("Cannot send from close function")
 
 
 class FunctionContext:
@@ -330,7 +337,7 @@ class Function(Node):
     async def close(self, removed: bool) -> None:
         if self._finalize is None:
             return
-        self._namespace["node"] = FunctionNodeAPI(self, False)  # type: ignore[arg-type]
+        self._namespace["node"] = _ClosingNodeAPI(self, None)
         try:
             result = eval(self._finalize, self._namespace)
             if result is not None:

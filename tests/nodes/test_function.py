@@ -142,6 +142,12 @@ async def test_initialize_defines_names_and_finalize_runs_on_close():
         assert h.runtime.contexts.global_.get("closed") is True
 
 
+async def test_finalize_cannot_send():
+    async with FlowHarness(function("return msg", finalize="node.send({'payload': 1})")) as h:
+        await h.deploy([])
+        assert h.errors[-1]["msg"] == "Cannot send from close function"
+
+
 async def test_initialize_error_fails_the_deploy():
     with pytest.raises(DeployError, match=r"initialize: NameError: .* \(line 2\)"):
         async with FlowHarness(function("return msg", initialize="x = 1\nundefined_name")):
