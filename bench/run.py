@@ -76,6 +76,7 @@ def run_one(scenario: Scenario, runtime: str, repeat: int, cfg: Config,
     """Start broker(s) and one runtime on the scenario's flow, measure it, stop everything."""
     record: dict[str, Any] = {"scenario": scenario.name, "runtime": runtime, "repeat": repeat,
                               "ok": False}
+    record["loadavg_1m"] = os.getloadavg()[0]
     workdir = workroot / f"{scenario.name}-{runtime}-{repeat}"
     started = None
     with contextlib.ExitStack() as stack:
@@ -219,6 +220,7 @@ def _meta(cfg: Config, skipped: dict[str, str]) -> dict[str, Any]:
                             if k not in ("smoke", "keep")),
         "load": "QoS 0; bursts with `mosquitto_pub -l` from a file; paced rates and latency "
                 "through `mosquitto_pub -l` fed by a pipe; received with `mosquitto_sub -F %U`",
+        "load average at start (1/5/15 min)": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
         "idle RSS": f"VmRSS summed over the process tree, {cfg.idle_s:g} s after the first "
                     "message came through",
     }
@@ -333,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     result, code = run_bench(cfg)
     result["meta"]["bench wall time"] = f"{time.monotonic() - started:.1f} s"
+    result["meta"]["load average at end (1/5/15 min)"] = " / ".join(
+        f"{x:.2f}" for x in os.getloadavg())
     stem = "smoke" if cfg.smoke else f"bench-{time.strftime('%Y%m%d-%H%M%S')}"
     json_path, md_path = report.write(result, RESULTS_DIR, stem)
     if not cfg.smoke:

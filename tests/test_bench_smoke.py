@@ -98,8 +98,10 @@ def _run(runtime: str, repeat: int, rate: float, p99: float, rss: float) -> dict
             "ready_s": 1.0, "idle_rss_mb": rss,
             "burst": {"offered_rate": 50_000.0, "delivered_rate": rate, "delivered_frac": 1.0,
                       "cpu_us_per_msg": 10.0},
-            "steps": [{"target_rate": 5000.0, "delivered_frac": 1.0},
-                      {"target_rate": 10000.0, "delivered_frac": 0.5}],
+            "steps": [{"target_rate": 5000.0, "delivered_frac": 1.0, "offered_rate": 5000.0,
+                       "delivered_rate": 4900.0},
+                      {"target_rate": 10000.0, "delivered_frac": 1.0, "offered_rate": 10000.0,
+                       "delivered_rate": 7000.0}],
             "latency": {"lost": 0, "cpu_pct": 5.0, "p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": p99}}
 
 
@@ -123,6 +125,7 @@ def test_summary_medians_ratios_and_targets() -> None:
     assert "| relay | burst: delivered (msg/s) | 20,000 | 20,000 | 1.00x |" in text
     assert "relay / nodered / repeat 2: boom" in text
     assert "enqueue_per_s" in text
+    assert "| relay | flowrt | 4,900 | 7,000 |" in text  # paced rates: medians per step
     json.dumps(doc)  # the result document must stay JSON-serialisable
 
 
