@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import orjson
 
-from flowrt.messages import Message
+from flowrt.messages import Message, clone_message, new_msgid
 from flowrt.node import Node
 from flowrt.schema import boolean, enum, integer, string
 
@@ -196,10 +196,14 @@ class Switch(Node):
     `checkall` `"true"` sends to every matching output, `"false"` only to the first.
     A message going to several outputs is copied for each after the first.
 
-    Limits: JSONata (`jsonata_exp`, `jsonata` values) is not supported and fails the
-    deploy. `repair` (rebuilding `msg.parts` of a sequence for each output) is not
-    implemented: messages keep their `parts`; `tail` needs `msg.parts.count` on each
-    message.
+    Sequences (messages with `msg.parts`, as split makes them): with `repair` true, or a
+    `tail` rule, the node holds each sequence until its last message has arrived (its
+    `parts.count` known), then routes it; with `repair`, every output gets its own
+    sequence with rebuilt `msg.parts` (new id, index and count). At most
+    `nodeMessageBufferMaxLength` messages are held (setting; 0 = no limit); beyond that
+    the held messages are dropped with an error.
+
+    JSONata (`jsonata_exp` rules, `jsonata` values) is not supported and fails the deploy.
     """
 
     type = "switch"
@@ -224,6 +228,9 @@ class Switch(Node):
         super().__init__(config, flow)
         self.previous_value: Any = None
         self._rules: list[_Rule] = []
+        self._held: dict[Any, tuple[list[Message], Any]] = {}
+        self._routed: dict[Any, list[list[Message | None]]] = {}
+        self._pending = 0
 
     async def start(self) -> None:
         config = self.config
@@ -232,11 +239,18 @@ class Switch(Node):
         rules = config.get("rules") or []
         self._rules = [_Rule(self, rule, i + 1) for i, rule in enumerate(rules)]
         self._first_only = str(config.get("checkall")).lower() == "false"
-        if config.get("repair") in (True, "true"):
-            self.warn("switch: 'recreate message sequences' (repair) is not supported; "
-                      "messages keep their msg.parts")
+        self._repair = config.get("repair") in (True, "true")
+        self._hold = self._repair or any(rule.t == "tail" for rule in self._rules)
+        self._max_held = int(self.runtime.settings.get("nodeMessageBufferMaxLength", 0))
 
     def on_input(self, msg: Message) -> None:
+        parts = msg.get("parts")
+        if self._hold and type(parts) is dict and "id" in parts and "index" in parts:
+            self._hold_message(msg, parts)
+            return
+        self._route(msg, None)
+
+    def _route(self, msg: Message, parts: dict[str, Any] | None) -> None:
         value = self._property.get(msg, MISSING)
         onward: list[Message | None] = []
         else_flag = True
@@ -253,5 +267,63 @@ class Switch(Node):
             else:
                 onward.append(None)
         self.previous_value = value
-        if onward:
+        if parts is not None and self._repair:
+            self._regroup(onward, msg, parts)
+        elif onward:
             self.send(onward)
+
+    # -------------------------------------------------------------- sequences
+    def _hold_message(self, msg: Message, parts: dict[str, Any]) -> None:
+        """Keep a sequence's messages until the whole sequence (its count) is known."""
+        msgs, count = self._held.get(parts["id"], ([], None))
+        msgs.append(msg)
+        count = parts.get("count", count)
+        self._held[parts["id"]] = (msgs, count)
+        self._count_pending(1, msg)
+        if count is not None and len(msgs) >= count:
+            del self._held[parts["id"]]
+            self._pending -= len(msgs)
+            for held in msgs:
+                held["parts"]["count"] = count
+                self._route(held, held["parts"])
+
+    def _regroup(self, onward: list[Message | None], msg: Message,
+                 parts: dict[str, Any]) -> None:
+        """Collect a sequence's routing; when complete, send one new sequence per output."""
+        routed = self._routed.setdefault(parts["id"], [])
+        routed.append(onward)
+        self._count_pending(1, msg)
+        if len(routed) < js_number(parts.get("count")):
+            return
+        del self._routed[parts["id"]]
+        self._pending -= len(routed)
+        ports = len(self._rules)
+        counts = [sum(1 for o in routed if j < len(o) and o[j] is not None)
+                  for j in range(ports)]
+        ids = [new_msgid() for _ in range(ports)]
+        indexes = [0] * ports
+        for entry in routed:
+            out: list[Message | None] = []
+            for j in range(ports):
+                original = entry[j] if j < len(entry) else None
+                if original is None:
+                    out.append(None)
+                    continue
+                copy = clone_message(original)
+                copy["parts"].update(id=ids[j], index=indexes[j], count=counts[j])
+                indexes[j] += 1
+                out.append(copy)
+            self.send(out)
+
+    def _count_pending(self, added: int, msg: Message) -> None:
+        self._pending += added
+        if self._max_held and self._pending > self._max_held:
+            self._held.clear()
+            self._routed.clear()
+            self._pending = 0
+            self.error("too many pending messages in switch node", msg)
+
+    async def close(self, removed: bool) -> None:
+        self._held.clear()
+        self._routed.clear()
+        self._pending = 0

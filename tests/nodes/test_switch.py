@@ -163,3 +163,36 @@ async def test_unknown_rule_type_is_rejected_by_the_schema():
     with pytest.raises(FlowValidationError, match="bogus"):
         async with FlowHarness(switch([{"t": "bogus", "v": "1"}])):
             pass
+
+
+async def test_repair_rebuilds_a_sequence_per_output():
+    rules = [{"t": "gt", "v": "1", "vt": "num"}, {"t": "else"}]
+    async with FlowHarness(switch(rules, repair=True)) as h:
+        for i, value in enumerate([5, 0, 7, 1]):
+            await h.inject("sw", payload=value, parts={"id": "s", "index": i, "count": 4,
+                                                       "type": "array"})
+        high, low = h.outputs("sw", 0), h.outputs("sw", 1)
+        assert [m["payload"] for m in high] == [5, 7]
+        assert [m["payload"] for m in low] == [0, 1]
+        assert [(m["parts"]["index"], m["parts"]["count"]) for m in high] == [(0, 2), (1, 2)]
+        assert high[0]["parts"]["id"] == high[1]["parts"]["id"] != low[0]["parts"]["id"]
+        assert high[0]["parts"]["type"] == "array"
+
+
+async def test_tail_waits_for_the_count_on_the_last_message():
+    async with FlowHarness(switch([{"t": "tail", "v": "2", "vt": "num"}])) as h:
+        await h.inject("sw", payload="a", parts={"id": "s", "index": 0})
+        await h.inject("sw", payload="b", parts={"id": "s", "index": 1})
+        assert h.payloads("sw") == []
+        await h.inject("sw", payload="c", parts={"id": "s", "index": 2, "count": 3})
+        assert h.payloads("sw") == ["b", "c"]
+
+
+async def test_held_messages_are_bounded():
+    settings = {"nodeMessageBufferMaxLength": 2}
+    async with FlowHarness(switch([{"t": "tail", "v": "1", "vt": "num"}]),
+                           settings=settings) as h:
+        for i in range(3):
+            await h.inject("sw", payload=i, parts={"id": "s", "index": i})
+        assert "too many pending messages" in h.errors[0]["msg"]
+        assert h.node("sw")._held == {}
