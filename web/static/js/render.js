@@ -1,0 +1,112 @@
+/**
+ * Drawing one node or group as SVG. Hooks for tests and CSS: data-node-id on the
+ * node, data-port="in" / "out-<n>" on ports, data-button on the inject/debug buttons.
+ */
+import { s } from "./dom.js";
+import { PORT_SIZE, nodeSize, outputY } from "./layout.js";
+
+const STATUS_COLOURS = { red: "#c00", green: "#5a8", yellow: "#f9df31", blue: "#53a3f3", grey: "#d3d3d3" };
+
+/** Geometry of a node on the canvas: centre x, y, width, height, port counts. */
+export function geometry(model, node) {
+  const outputs = model.outputCount(node);
+  const { width, height } = nodeSize(model.label(node), outputs);
+  return { x: node.x, y: node.y, width, height, outputs, inputs: model.inputCount(node) };
+}
+
+function iconImage(icon, height) {
+  const image = s("image", {
+    href: `/static/icons/${encodeURIComponent(icon || "arrow-right")}.svg`,
+    x: 5, y: height / 2 - 10, width: 20, height: 20, class: "node-icon",
+  });
+  image.addEventListener("error", () => image.setAttribute("href", "/static/icons/arrow-right.svg"), { once: true });
+  return image;
+}
+
+function statusBadge(status, height) {
+  if (!status || (!status.text && !status.fill)) return null;
+  const colour = STATUS_COLOURS[status.fill] || STATUS_COLOURS.grey;
+  const shape = status.fill
+    ? s("rect", {
+      x: 0, y: 0, width: 9, height: 9, rx: 2,
+      fill: status.shape === "ring" ? "#fff" : colour, stroke: colour, "stroke-width": 3,
+      class: `status-shape ${status.shape === "ring" ? "ring" : "dot"}`,
+    })
+    : null;
+  return s("g", { class: "node-status", transform: `translate(3, ${height + 4})`, "data-status-fill": status.fill || "" },
+    shape,
+    s("text", { x: status.fill ? 14 : 0, y: 9, class: "status-text" }, String(status.text || "")));
+}
+
+/**
+ * The SVG group for `node`. `state` = {selected, changed, problems, status, deployed}
+ * where `deployed` says whether the node runs as shown (buttons work only then).
+ */
+export function drawNode(model, node, geo, state) {
+  const type = model.type(node);
+  const { width, height } = geo;
+  const classes = ["node"];
+  if (state.selected) classes.push("selected");
+  if (node.d) classes.push("disabled");
+  if (!type) classes.push("unknown");
+  if (state.problems.length) classes.push("invalid");
+  const group = s("g", {
+    class: classes.join(" "), "data-node-id": node.id, "data-type": node.type,
+    transform: `translate(${node.x - width / 2}, ${node.y - height / 2})`,
+  });
+  group.append(
+    s("rect", { class: "node-body", width, height, rx: 5, fill: type?.color || "#fff" }),
+    s("path", { class: "node-icon-shade", d: `M 5 0 H 30 V ${height} H 5 A 5 5 0 0 1 0 ${height - 5} V 5 A 5 5 0 0 1 5 0 Z` }),
+    iconImage(type?.icon, height),
+    s("text", { class: "node-label", x: 38, y: height / 2, dy: "0.35em" }, model.label(node)),
+  );
+  if (geo.inputs > 0) {
+    group.append(s("rect", {
+      class: "port port-in", "data-port": "in", x: -PORT_SIZE / 2, y: height / 2 - PORT_SIZE / 2,
+      width: PORT_SIZE, height: PORT_SIZE, rx: 3,
+    }));
+  }
+  for (let i = 0; i < geo.outputs; i += 1) {
+    group.append(s("rect", {
+      class: "port port-out", "data-port": `out-${i}`, x: width - PORT_SIZE / 2,
+      y: outputY(height, i, geo.outputs) - PORT_SIZE / 2, width: PORT_SIZE, height: PORT_SIZE, rx: 3,
+    }));
+  }
+  const button = type?.editor?.button;
+  if (button === "inject") {
+    group.append(s("rect", {
+      class: `node-button inject-button${state.deployed ? "" : " inactive"}`, "data-button": "inject",
+      x: -25, y: 2, width: 20, height: height - 4, rx: 4,
+    }, s("title", {}, "Inject")));
+  } else if (button === "debug") {
+    const active = node.active !== false && node.active !== "false";
+    group.append(s("rect", {
+      class: `node-button debug-button${active ? " active" : ""}${state.deployed ? "" : " inactive"}`,
+      "data-button": "debug", x: width + 5, y: 2, width: 20, height: height - 4, rx: 4,
+    }, s("title", {}, active ? "Disable debug output" : "Enable debug output")));
+  }
+  if (state.changed) {
+    group.append(s("circle", { class: "changed-marker", "data-marker": "changed", cx: width - 8, cy: -2, r: 4 }));
+  }
+  if (state.problems.length) {
+    group.append(s("path", {
+      class: "invalid-marker", "data-marker": "invalid", d: `M ${width - 24} -9 l 6 -10 l 6 10 z`,
+    }, s("title", {}, state.problems.map((p) => `${p.path || "node"}: ${p.message}`).join("\n"))));
+  }
+  const badge = statusBadge(state.status, height);
+  if (badge) group.append(badge);
+  return group;
+}
+
+/** The SVG for a group box (drawn behind its nodes). */
+export function drawGroup(group) {
+  const style = group.style || {};
+  return s("g", { class: "group", "data-group-id": group.id, transform: `translate(${group.x}, ${group.y})` },
+    s("rect", {
+      width: group.w, height: group.h, rx: 4, class: "group-box",
+      stroke: style.stroke || "#999", fill: style.fill || "none", "fill-opacity": style["fill-opacity"] ?? 0.1,
+    }),
+    style.label !== false && group.name
+      ? s("text", { x: 8, y: 16, class: "group-label", fill: style.color || "#333" }, String(group.name))
+      : null);
+}
