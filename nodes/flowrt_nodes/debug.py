@@ -205,7 +205,7 @@ class Debug(Node):
         if "_alias" in config:
             self._base["_alias"] = config["_alias"]
         self._base.update(path=self.flow.path, name=self.name)
-        self.publish: Callable[[str, Any], None] = self.runtime.events.publish
+        self._publish: Callable[[str, Any], None] = self.runtime.events.publish
         if self._tostatus and self._status_type == "counter":
             self.status(fill="blue", shape="ring", text="0")
 
@@ -233,7 +233,7 @@ class Debug(Node):
             if not self._whole:
                 data["property"] = self._property
             data["msg"], data["format"] = encode_debug(value, self._max_length)
-            self.publish("debug", data)
+            self._publish("debug", data)
 
     # ----------------------------------------------------------------- status
     def _show_status(self, msg: Message) -> None:
