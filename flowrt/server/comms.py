@@ -65,6 +65,8 @@ class CommsHub:
         self.keepalive = settings.web_socket_keep_alive_time
         self.connections: set[Connection] = set()
         self.debug_dropped = 0
+        self.clock = time.monotonic
+        """The rate limit's clock (replaceable in tests)."""
         self._unsubscribe = events.subscribe(self._publish)
 
     @property
@@ -95,7 +97,7 @@ class Connection:
         self._queue: deque[dict[str, Any]] = deque()
         self._wakeup = asyncio.Event()
         self._last_sent = time.time()
-        self._window_start = time.monotonic()
+        self._window_start = hub.clock()
         self._window_count = 0
         self._suppressed = 0
         self._writer = asyncio.create_task(self._write())
@@ -129,7 +131,7 @@ class Connection:
 
     # --------------------------------------------------------------- internals
     def _allow_debug(self) -> bool:
-        now = time.monotonic()
+        now = self.hub.clock()
         if now - self._window_start >= 1.0:
             self._report_suppressed()
             self._window_start, self._window_count = now, 0
@@ -165,7 +167,7 @@ class Connection:
                     await self._send({"auth": "fail"})
                     await self.ws.close()
                     return
-                if self._suppressed and time.monotonic() - self._window_start >= 1.0:
+                if self._suppressed and self.hub.clock() - self._window_start >= 1.0:
                     self._report_suppressed()
                 while self._queue and not self.ws.closed:
                     count = min(BATCH_SIZE, len(self._queue))

@@ -27,8 +27,10 @@ def free_port() -> int:
 class FlowrtProcess:
     """A ``flowrt run`` child process; ``start()`` returns once it printed its URL."""
 
-    def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None,
+                 host: str = "127.0.0.1") -> None:
         self.data_dir = data_dir
+        self.host = host
         self.args = args
         self.env = env or {}
         self.port = free_port()
@@ -42,7 +44,7 @@ class FlowrtProcess:
         env.update(self.env)
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [FLOWRT, "run", *self.args, "--port", str(self.port), "--host", "127.0.0.1",
+                [FLOWRT, "run", *self.args, "--port", str(self.port), "--host", self.host,
                  "--data-dir", str(self.data_dir)],
                 stdout=subprocess.PIPE, stderr=log, env=env)
         self.stdout = self._read_until("editor: ")
@@ -100,9 +102,9 @@ def flowrt_factory(tmp_path: Path) -> Iterator[type[FlowrtProcess]]:
     """Make (not yet started) flowrt processes; every one is stopped after the test."""
     made: list[FlowrtProcess] = []
 
-    def make(*args: str, data_dir: Path | None = None,
-             env: dict[str, str] | None = None) -> FlowrtProcess:
-        process = FlowrtProcess(data_dir or tmp_path / "data", *args, env=env)
+    def make(*args: str, data_dir: Path | None = None, env: dict[str, str] | None = None,
+             host: str = "127.0.0.1") -> FlowrtProcess:
+        process = FlowrtProcess(data_dir or tmp_path / "data", *args, env=env, host=host)
         made.append(process)
         return process
 

@@ -1,0 +1,148 @@
+"""Process lifecycle (exit codes, warnings) and in-process app behaviour."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from flowrt.server import comms, editor
+from flowrt.server.app import build_context, create_app
+from flowrt.server.state import CONTEXT
+from flowrt.settings import Settings
+from tests.server.conftest import FlowrtProcess
+
+
+def test_bad_settings_exit_2_naming_the_key(flowrt_factory: type[FlowrtProcess],
+                                            tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "settings.toml").write_text('port = "x"\n')
+    code, stderr = flowrt_factory(data_dir=data).run_to_exit()
+    assert code == 2
+    assert "setting 'port'" in stderr and "settings.toml" in stderr
+
+
+def test_invalid_flow_file_exits_1_naming_the_file(flowrt_factory: type[FlowrtProcess],
+                                                   tmp_path: Path) -> None:
+    flow_file = tmp_path / "broken.json"
+    flow_file.write_text('[{"id": "a", "type": "tab"},')
+    code, stderr = flowrt_factory(str(flow_file)).run_to_exit()
+    assert code == 1
+    assert "broken.json is not valid JSON" in stderr
+
+
+def test_port_in_use_exits_1(flowrt_factory: type[FlowrtProcess]) -> None:
+    process = flowrt_factory()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", process.port))
+        sock.listen()
+        code, stderr = process.run_to_exit()
+    assert code == 1
+    assert f"cannot listen on 127.0.0.1:{process.port}" in stderr
+
+
+def test_start_prints_the_editor_url_and_warns_about_open_access(
+        flowrt_factory: type[FlowrtProcess], tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "settings.toml").write_text("fancy = 1\n")
+    process = flowrt_factory(host="0.0.0.0").start()
+    assert f"editor: http://127.0.0.1:{process.port}/" in process.stdout
+    assert process.stop() == 0
+    stderr = process.stderr()
+    assert "NO ADMIN AUTHENTICATION and listening on 0.0.0.0" in stderr
+    assert "unknown setting fancy" in stderr
+    assert (tmp_path / "data" / "flows.json").exists()
+
+
+# ------------------------------------------------------------------ in-process
+@pytest.fixture
+async def app_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                     request: pytest.FixtureRequest) -> AsyncIterator[TestClient]:
+    web_dir = tmp_path / "web"
+    (web_dir / "templates").mkdir(parents=True)
+    (web_dir / "static").mkdir()
+    (web_dir / "templates" / "index.html").write_text(
+        "<title>flowrt {{ version }}</title><p>{{ settings.httpNodeRoot }}"
+        "{{ '<script>' }}</p>")
+    (web_dir / "static" / "app.js").write_text("export {};")
+    flows_dir = tmp_path / "flows"
+    flows_dir.mkdir()
+    (flows_dir / "demo.json").write_text('[{"id": "t", "type": "tab"}]')
+    (flows_dir / "notes.txt").write_text("not a flow")
+    dirs = {"web": web_dir, "flows": flows_dir}
+    monkeypatch.setattr(editor, "resource_dir", dirs.__getitem__)
+    settings = Settings(**getattr(request, "param", {}))
+    data = tmp_path / "data"
+    data.mkdir()
+    app = create_app(build_context(settings, data))
+    async with TestClient(TestServer(app)) as client:
+        yield client
+
+
+async def test_editor_page_static_files_and_examples(app_client: TestClient) -> None:
+    r = await app_client.get("/")
+    assert r.status == 200 and r.content_type == "text/html"
+    page = await r.text()
+    assert "<title>flowrt 0." in page and "<p>/&lt;script&gt;</p>" in page
+    r = await app_client.get("/static/app.js")
+    assert (r.status, await r.text()) == (200, "export {};")
+    r = await app_client.get("/flows-examples")
+    assert await r.json() == ["demo.json"]
+    r = await app_client.get("/flows-examples/demo.json")
+    assert await r.json() == [{"id": "t", "type": "tab"}]
+    for name in ("notes.txt", "..%2Fdata%2Fflows.json", "missing.json"):
+        r = await app_client.get(f"/flows-examples/{name}")
+        assert r.status == 404, name
+
+
+async def test_cors_is_off_by_default(app_client: TestClient) -> None:
+    r = await app_client.get("/flows", headers={"Origin": "http://evil.example"})
+    assert "Access-Control-Allow-Origin" not in r.headers
+
+
+@pytest.mark.parametrize("app_client", [{"http_admin_cors": "http://ok.example"}],
+                         indirect=True)
+async def test_cors_when_configured(app_client: TestClient) -> None:
+    r = await app_client.options("/flows", headers={"Origin": "http://ok.example",
+                                                    "Access-Control-Request-Method": "POST"})
+    assert r.status == 204
+    assert r.headers["Access-Control-Allow-Origin"] == "http://ok.example"
+
+
+@pytest.mark.parametrize("app_client", [{"debug_rate_limit": 5}], indirect=True)
+async def test_debug_flood_is_rate_limited_per_connection(app_client: TestClient) -> None:
+    hub = app_client.app[CONTEXT].comms
+    assert hub is not None
+    now = [1000.0]
+    hub.clock = lambda: now[0]
+    ws = await app_client.ws_connect("/comms")
+    await ws.send_str('{"subscribe": "notification/runtime-state"}')
+    assert (await ws.receive_json(timeout=5))[0]["data"] == {"state": "start"}
+    assert hub.connection_count == 1
+    events = hub.events
+    for number in range(20):
+        events.publish("debug", {"id": "d", "msg": str(number), "format": "number"})
+    received: list[dict] = []
+    while len(received) < 5:
+        received.extend(await ws.receive_json(timeout=5))
+    assert [e["data"]["msg"] for e in received] == ["0", "1", "2", "3", "4"]
+    now[0] += 1.5
+    events.publish("debug", {"id": "d", "msg": "later", "format": "number"})
+    frame = await ws.receive_json(timeout=5)
+    assert "15 debug messages were not shown" in frame[0]["data"]["msg"]
+    assert frame[1]["data"]["msg"] == "later"
+    assert hub.debug_dropped == 15
+    await ws.close()
+
+
+def test_topic_matching() -> None:
+    assert comms.topic_matches("status/#", "status/abc")
+    assert comms.topic_matches("notification/+", "notification/runtime-state")
+    assert not comms.topic_matches("notification/+", "notification/node/added")
+    assert comms.topic_matches("#", "debug")
+    assert not comms.topic_matches("debug", "status/x")
+

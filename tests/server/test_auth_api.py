@@ -1,0 +1,97 @@
+"""Admin auth end to end: tokens, permissions, revocation and /comms."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+import orjson
+import pytest
+
+from flowrt.server.auth import hash_password
+from tests.server.conftest import FlowrtProcess
+from tests.server.test_auth import NODE_RED_HASH
+
+
+@pytest.fixture
+def secured(flowrt_factory: type[FlowrtProcess], tmp_path: Path) -> FlowrtProcess:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "settings.toml").write_text(f'''
+[adminAuth]
+[[adminAuth.users]]
+username = "admin"
+password = "{hash_password('adminpw')}"
+permissions = "*"
+[[adminAuth.users]]
+username = "viewer"
+password = "{NODE_RED_HASH}"
+permissions = "read"
+''')
+    return flowrt_factory(data_dir=data).start()
+
+
+async def login(client: aiohttp.ClientSession, username: str, password: str) -> str:
+    form = {"client_id": "node-red-editor", "grant_type": "password", "scope": "*",
+            "username": username, "password": password}
+    async with client.post("/auth/token", data=form) as r:
+        assert r.status == 200, await r.text()
+        return (await r.json())["access_token"]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_routes_need_a_token_with_the_right_permission(secured: FlowrtProcess) -> None:
+    async with aiohttp.ClientSession(secured.url) as client:
+        for path in ("/flows", "/nodes", "/settings", "/flow/global", "/credentials/x/y"):
+            async with client.get(path) as r:
+                assert r.status == 401, path
+                assert (await r.json())["code"] == "unauthorized"
+        async with client.post("/flows", json=[]) as r:
+            assert r.status == 401
+        for path in ("/healthz", "/metrics", "/flows-examples"):
+            async with client.get(path) as r:
+                assert r.status == 200, path
+        async with client.get("/auth/login") as r:
+            assert (await r.json())["type"] == "credentials"
+        async with client.post("/auth/token", json={"grant_type": "password",
+                                                    "username": "admin", "password": "no"}) as r:
+            assert r.status == 403
+            assert (await r.json())["code"] == "invalid_grant"
+
+        viewer = await login(client, "viewer", "password")  # a Node-RED bcrypt hash
+        async with client.get("/flows", headers=bearer(viewer)) as r:
+            assert r.status == 200
+        async with client.get("/settings", headers=bearer(viewer)) as r:
+            assert (await r.json())["user"] == {"username": "viewer", "permissions": "read"}
+        async with client.post("/flows", json=[], headers=bearer(viewer)) as r:
+            assert r.status == 403
+            assert "flows.write" in (await r.json())["message"]
+
+        admin = await login(client, "admin", "adminpw")
+        async with client.post("/flows", json=[], headers=bearer(admin)) as r:
+            assert r.status == 204
+        async with client.get("/flows", headers={"Authorization": "Bearer forged"}) as r:
+            assert r.status == 401
+        async with client.post("/auth/revoke", json={"token": admin},
+                               headers=bearer(admin)) as r:
+            assert r.status == 200
+        async with client.get("/flows", headers=bearer(admin)) as r:
+            assert r.status == 401
+
+
+async def test_comms_needs_a_token(secured: FlowrtProcess) -> None:
+    async with aiohttp.ClientSession(secured.url) as client:
+        token = await login(client, "viewer", "password")
+        async with client.ws_connect("/comms") as ws:
+            await ws.send_str(orjson.dumps({"subscribe": "notification/#"}).decode())
+            assert await ws.receive_json(timeout=10) == {"auth": "fail"}
+            assert (await ws.receive(timeout=10)).type == aiohttp.WSMsgType.CLOSE
+        async with client.ws_connect("/comms") as ws:
+            await ws.send_str(orjson.dumps({"auth": token}).decode())
+            assert await ws.receive_json(timeout=10) == {"auth": "ok"}
+            await ws.send_str(orjson.dumps({"subscribe": "notification/#"}).decode())
+            frame = await ws.receive_json(timeout=10)
+            assert {"topic": "notification/runtime-state", "data": {"state": "start"}} in frame
