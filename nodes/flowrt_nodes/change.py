@@ -59,7 +59,9 @@ class _Rule:
         if self.t in ("set", "change"):
             self.to = TypedValue(node, "" if rule.get("to") is None else rule["to"], tot,
                                  f"{what} 'to'")
-        self.from_type = self.from_value = self.from_re = None
+        self.from_type: str | TypedValue | None = None
+        self.from_value: str | None = None
+        self.from_re: re.Pattern[str] | None = None
         if self.t == "change":
             self._compile_from(node, rule, what)
 
@@ -73,8 +75,9 @@ class _Rule:
             return
         if fromt == "env":
             source = TypedValue(node, source, "env", f"{what} 'from'").get()
-        self.from_type, self.from_value = fromt, js_string(source)
-        pattern = self.from_value if fromt == "re" else _ESCAPE.sub(r"\\\g<0>", self.from_value)
+        self.from_type = fromt
+        self.from_value = text = js_string(source)
+        pattern = text if fromt == "re" else _ESCAPE.sub(r"\\\g<0>", text)
         try:
             self.from_re = js_regex(pattern)
         except re.error as exc:

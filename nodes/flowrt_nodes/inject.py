@@ -83,7 +83,7 @@ class Inject(Node):
                 raise ValueError(f"inject crontab {crontab!r} is invalid: {exc}") from None
         if as_bool(self.config.get("once")):
             raw = self.config.get("onceDelay")  # as in Node-RED, only 0 itself means "default"
-            delay = 0.1 if raw in (None, "", 0) else as_number(raw, 0.1)
+            delay = 0.1 if raw in (None, "", 0) else as_number(raw) or 0.0
             self._timer = self.clock.call_later(delay, self._fire_once)
         else:
             self._schedule()
