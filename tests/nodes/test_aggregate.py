@@ -4,8 +4,10 @@ values, eviction, flushing, event time, and statistics checked against plain Pyt
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import statistics
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -257,3 +259,29 @@ def test_statistics_match_a_plain_python_reference(stream, size):
             assert got.pop("rate") is None  # one message: no duration to divide by
             del expected["rate"]
         assert got == pytest.approx(expected, rel=1e-9, abs=1e-5)
+
+
+# ------------------------------------------------------------------ the example flow
+async def test_example_flow_edge_sensors_summarises_each_device_once_a_minute():
+    """flows/edge-sensors.json without its MQTT nodes, run for three simulated minutes."""
+    flows = json.loads((Path(__file__).parents[2] / "flows" / "edge-sensors.json").read_text())
+    mqtt = {n["id"] for n in flows if n["type"] in ("mqtt out", "mqtt-broker")}
+    flows = [n for n in flows if n["id"] not in mqtt]
+    for n in flows:
+        if "wires" in n:
+            n["wires"] = [[t for t in port if t not in mqtt] for port in n["wires"]]
+    async with FlowHarness(flows) as h:
+        await h.advance(0.5)  # the inject fires once at 0.5 s, then every second
+        for _ in range(180):
+            await h.advance(1)
+        readings = h.outputs("edge-sim")
+        assert len(readings) == 3 * 181
+        summaries = [m["payload"] for m in h.outputs("edge-aggregate")]
+        assert len(summaries) == 9
+        assert {(s["group"], s["windowStart"]) for s in summaries} == {
+            (f"sensors/{d}", T0_MS + 60_000 * minute)
+            for d in ("press-1", "press-2", "chiller") for minute in range(3)}
+        assert all(s["count"] == 60 and s["temperature"]["count"] == 60 for s in summaries)
+        forwarded = len(h.outputs("edge-filter"))
+        assert 3 <= forwarded < len(readings) / 10  # the jitter stays at the edge
+        assert h.errors == [] and h.warnings == []
