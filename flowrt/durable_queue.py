@@ -420,7 +420,8 @@ class _Store:
         ).fetchall()
         return [row for row in rows if row[0] not in leased][:limit]
 
-    def _guard_starvation(self, rows: list[tuple[Any, ...]], now: float) -> list[tuple[Any, ...]]:
+    def _guard_starvation(self, rows: list[tuple[Any, ...]], priorities: tuple[Priority, ...],
+                          now: float) -> list[tuple[Any, ...]]:
         """Give ``starvation_share`` of the lease slots to the oldest lower-priority entries.
 
         Credit grows by the share for every slot leased; each whole unit of credit is a
@@ -437,7 +438,7 @@ class _Store:
         if want > 0:
             taken = {row[0] for row in lower}
             waiting = sorted(
-                (row for p in range(top + 1, 4) if state.count[p]
+                (row for p in priorities if p > top and state.count[p]
                  for row in self._ready(p, want + len(lower), now) if row[0] not in taken),
                 key=lambda row: row[0],
             )[:want]
@@ -487,16 +488,16 @@ class _Store:
         state.counters["enqueued"] += len(items)
         return PutResult(list(range(first, state.next_id)), self._evict_for_room())
 
-    def op_lease(self, n: int, now: float) -> list[Entry]:
+    def op_lease(self, n: int, priorities: tuple[Priority, ...], now: float) -> list[Entry]:
         state = self.state
         rows: list[tuple[Any, ...]] = []
-        for priority in range(4):
+        for priority in priorities:
             if len(rows) >= n:
                 break
             if state.count[priority]:
                 rows += self._ready(priority, n - len(rows), now)
         if rows and self.settings.starvation_share:
-            rows = self._guard_starvation(rows, now)
+            rows = self._guard_starvation(rows, priorities, now)
         for row in rows:
             state.leased[row[0]] = Priority(row[1])
         return [self._entry(row) for row in rows]
@@ -728,13 +729,18 @@ class DurableQueue:
                    for message, priority in items]
         return self._submit(_Store.op_put, (encoded, self.clock()))
 
-    async def lease(self, n: int = 1) -> list[Entry]:
+    async def lease(self, n: int = 1, priorities: Iterable[PriorityLike] | None = None
+                    ) -> list[Entry]:
         """Up to ``n`` ready entries, highest priority first, oldest first within one.
 
-        Ready: not leased already, not in backoff, not expired. A leased entry is not
-        handed out again until it is acked, failed or released (or the process restarts).
+        Ready: not leased already, not in backoff, not expired. ``priorities`` limits the
+        lease to some priorities (e.g. to build a batch of one, or to hold back priorities
+        whose head is in backoff). A leased entry is not handed out again until it is
+        acked, failed or released (or the process restarts).
         """
-        return await self._submit(_Store.op_lease, (n, self.clock()))
+        allowed = tuple(Priority) if priorities is None else tuple(
+            sorted({Priority.parse(p) for p in priorities}))
+        return await self._submit(_Store.op_lease, (n, allowed, self.clock()))
 
     async def ack(self, ids: Iterable[int]) -> int:
         """Delete delivered entries; returns how many existed."""

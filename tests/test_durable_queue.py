@@ -70,6 +70,14 @@ async def test_lease_returns_a_batch_in_priority_order_and_never_twice(
     assert [e.id for e in await queue.lease(5)] == [first[0].id]
 
 
+async def test_lease_can_be_limited_to_some_priorities(queue: DurableQueue) -> None:
+    await queue.put_many([({"n": n}, Priority(n % 4)) for n in range(8)])
+
+    assert [e.message["n"] for e in await queue.lease(10, priorities=["normal"])] == [2, 6]
+    assert [e.message["n"] for e in await queue.lease(3, priorities=[3, "high"])] == [1, 5, 3]
+    assert [e.message["n"] for e in await queue.lease(10)] == [0, 4, 7]
+
+
 async def test_sfid_is_stable_and_names_queue_epoch_and_id(queue: DurableQueue) -> None:
     result = await queue.put({"n": 1})
     [entry] = await queue.lease(1)
@@ -264,8 +272,11 @@ async def test_starvation_share_applies_within_one_lease(tmp_path: Path) -> None
     async with await DurableQueue.open(tmp_path / "q.sqlite3", starvation_share=0.5) as q:
         await q.put_many([({"n": f"c{n}"}, "critical") for n in range(4)])
         await q.put_many([({"n": f"n{n}"}, "normal") for n in range(4)])
+        await q.put({"n": "l0"}, "low")
         leased = [e.message["n"] for e in await q.lease(4)]
+        limited = [e.message["n"] for e in await q.lease(4, priorities=["critical", "low"])]
     assert leased == ["c0", "c1", "n0", "n1"]
+    assert limited == ["c2", "c3", "l0"]
 
 
 async def test_concurrent_puts_share_transactions_and_all_commit(
