@@ -224,19 +224,25 @@ class Runtime:
         self.groups = graph.groups
         self.global_env = graph.global_env
         self._sync_flows(graph)
-        started: list[Node] = []
-        for spec in _start_order(graph, start):
-            try:
+        # Create every node and connect the wires before any starts, so a node
+        # may send from start() (Node-RED nodes can send from their constructor).
+        created: list[Node] = []
+        node: Node | None = None
+        try:
+            for spec in _start_order(graph, start):
+                node = None
                 node = self._create(spec)
                 self.nodes[spec.id] = node
-                started.append(node)
+                created.append(node)
+            self._rewire(graph)
+            for node in created:
                 await node.start()
-            except Exception as exc:
-                await self._stop_nodes({n.id for n in started}, removed=True)
-                self._graph = Graph()
-                raise DeployError(f"node {spec.id} ({spec.type}) failed to start: {exc}",
-                                  spec.id, spec.type) from exc
-        self._rewire(graph)
+        except Exception as exc:
+            failed = node.config if node is not None else {"id": spec.id, "type": spec.type}
+            await self._stop_nodes({n.id for n in created}, removed=True)
+            self._graph = Graph()
+            raise DeployError(f"node {failed['id']} ({failed['type']}) failed to start: {exc}",
+                              failed["id"], failed["type"]) from exc
         self.contexts.clean(set(graph.nodes) | set(graph.flows))
         self._set_state("start", "running")
         log.info("Started %s: %d nodes", "flows" if deploy_type == "full"
