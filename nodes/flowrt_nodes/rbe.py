@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from flowrt.messages import Message, get_property, parse_path
@@ -108,6 +109,18 @@ def _js_truthy(value: Any) -> bool:
     if isinstance(value, dict | list):
         return True
     return bool(value) and value == value
+
+
+def _getter(path: Any) -> Callable[[Message], Any]:
+    """A reader for a message property (``_UNSET`` when missing), fastest for a plain key.
+
+    Parsing the path here makes a bad one fail the deploy, naming the expression.
+    """
+    keys = parse_path(str(path))
+    if len(keys) == 1 and isinstance(keys[0], str):
+        key = keys[0]
+        return lambda msg: msg.get(key, _UNSET)
+    return lambda msg: get_property(msg, str(path), _UNSET)
 
 
 def _clone(value: Any) -> Any:
@@ -210,13 +223,10 @@ class Rbe(Node):
         self._inout_in = config.get("inout") == "in"
         self._inout_out = (config.get("inout") or "out") == "out"
         self._septopics = config.get("septopics") not in (False, "false")
-        # Parsed now so that a bad path fails the deploy, naming the expression.
-        self._topi = str(config.get("topi") or "topic")
-        self._property = str(config.get("property") or "payload")
-        self._fields = [(str(f["property"]), _Gap(f.get("gap")))
+        self._topi = _getter(config.get("topi") or "topic")
+        self._property = _getter(config.get("property") or "payload")
+        self._fields = [(str(f["property"]), _getter(f["property"]), _Gap(f.get("gap")))
                         for f in config.get("fields") or ()]
-        for path in (self._topi, self._property, *(f[0] for f in self._fields)):
-            parse_path(path)
         interval = js_number(config.get("maxInterval"))
         self._max_interval = interval if interval > 0 else 0.0
         self._last_pass: dict[str, float] = {}
@@ -234,14 +244,13 @@ class Rbe(Node):
             self._decide = self._outside_band
 
     def on_input(self, msg: Message) -> None:
-        topic = get_property(msg, self._topi, _UNSET) if self._septopics or "reset" in msg \
-            else _UNSET
+        topic = self._topi(msg) if self._septopics or "reset" in msg else _UNSET
         if "reset" in msg:
             self._reset(msg, topic)
         if self._fields:
             value = msg
         else:
-            value = get_property(msg, self._property, _UNSET)
+            value = self._property(msg)
             if value is _UNSET:
                 return
         if not self._septopics:
@@ -274,7 +283,14 @@ class Rbe(Node):
         previous = self.previous
         send = self._func != "rbei" or key in previous
         old = previous.get(key, _UNSET)
-        if _is_js_object(value):
+        cls = type(value)
+        if cls is str or cls is float or cls is int:  # the common case, without js_equal
+            kind = type(old)
+            same = old == value and (kind is cls or (cls is not str and kind in (int, float)))
+            if not same:
+                previous[key] = value
+                return send
+        elif _is_js_object(value):
             if not _is_js_object(old):
                 old = previous[key] = {}
             if not js_equal(value, old):
@@ -317,8 +333,8 @@ class Rbe(Node):
         readings: list[tuple[str, float]] = []
         moved = False
         at_least = self._func == "deadbandEq"
-        for name, gap in self._fields:
-            raw = get_property(msg, name, _UNSET)
+        for name, read, gap in self._fields:
+            raw = read(msg)
             if raw is _UNSET:
                 continue
             n = parse_float(raw)
