@@ -59,13 +59,21 @@ class Flow:
             node._watch_complete = node.id in watched or _alias(node) in watched
 
     # --------------------------------------------------------------- errors
-    def handle_error(self, node: Node, err: BaseException | str, msg: Message) -> bool:
-        """Deliver an error to the catch nodes that cover ``node``; True if any did."""
+    def handle_error(self, node: Node, err: BaseException | str, msg: Message,
+                     reporting: Node | None = None) -> bool:
+        """Deliver an error to the catch nodes that cover ``node``; True if any did.
+
+        ``reporting`` is the node whose scope the catch nodes check: ``node`` itself,
+        or, for an error passed up from a subflow, that subflow's instance node (as in
+        Node-RED, ``msg.error.source`` still names the node that failed).
+        """
+        reporting = reporting or node
+        source_id = _alias(node) if reporting is node else node.id
         previous = msg.get("error")
         count = 1
         if isinstance(previous, dict):
             source = previous.get("source")
-            if isinstance(source, dict) and source.get("id") == node.id:
+            if isinstance(source, dict) and source.get("id") in (node.id, source_id):
                 count = int(source.get("count", 0)) + 1
                 if count >= MAX_CATCH_COUNT:
                     node.log.warning("Message exceeded maximum number of catches")
@@ -75,14 +83,15 @@ class Flow:
             if handled:
                 break
             for catch in self.catch_nodes:
-                if bool(catch.config.get("uncaught")) != uncaught or not _covers(catch, node):
+                if (bool(catch.config.get("uncaught")) != uncaught
+                        or not _covers(catch, reporting)):
                     continue
                 copy = clone_message(msg)
                 if "error" in copy:
                     copy["_error"] = copy["error"]
                 copy["error"] = {
                     "message": _error_text(err),
-                    "source": {"id": _alias(node), "type": node.config["type"],
+                    "source": {"id": source_id, "type": node.config["type"],
                                "name": node.name, "count": count},
                 }
                 if isinstance(err, BaseException):
@@ -90,7 +99,7 @@ class Flow:
                 catch.send(copy)
                 handled = True
         if not handled and self.parent is not None and self.instance_node is not None:
-            return self.parent.handle_error(self.instance_node, err, msg)
+            return self.parent.handle_error(node, err, msg, self.instance_node)
         return handled
 
     def handle_status(self, node: Node, status: dict[str, Any]) -> None:
