@@ -157,7 +157,7 @@ class Delay(Node):
         self._interval: TimerHandle | None = None
         self._report_timer: TimerHandle | None = None
         self._last_sent: float | None = None
-        self._burst_timers: list[TimerHandle] = []
+        self._burst_timers: deque[TimerHandle] = deque()
         handlers = {"delay": self._on_delay, "delayv": self._on_delay, "random": self._on_delay,
                     "rate": self._on_drop if self.drop else self._on_rate,
                     "burst": self._on_burst, "queue": self._on_topic, "timed": self._on_topic}
@@ -342,20 +342,19 @@ class Delay(Node):
             return
         if len(self._burst_timers) < self.burst:
             self.send(msg)
-            timer: TimerHandle
-            timer = self.clock.call_later(self.burst_period_ms / 1000,
-                                          lambda: self._burst_slot_free(timer))
-            self._burst_timers.append(timer)
+            self._burst_timers.append(
+                self.clock.call_later(self.burst_period_ms / 1000, self._burst_slot_free))
             return
         self.dropped += 1
         if self.second_output:
             self.send([None, msg])
         self.status(fill="red", shape="dot", text="")
 
-    def _burst_slot_free(self, timer: TimerHandle) -> None:
+    def _burst_slot_free(self) -> None:
+        # Every slot lasts the same period, so slots free up in the order they were taken.
         if len(self._burst_timers) >= self.burst:
             self.status(fill="green", shape="ring", text="")
-        self._burst_timers.remove(timer)
+        self._burst_timers.popleft()
 
     # ---------------------------------------------------------- queue, timed
     def _on_topic(self, msg: Message) -> asyncio.Future[None] | None:

@@ -358,10 +358,10 @@ class Join(Node):
         "timeout": {"anyOf": [{"type": "number"}, {"type": "string"}], "default": ""},
         "count": {"anyOf": [{"type": "number"}, {"type": "string"}], "default": ""},
         "reduceRight": boolean(False),
-        "reduceExp": {"type": ["string", "null"]},
-        "reduceInit": {"type": ["string", "null"]},
-        "reduceInitType": {"type": ["string", "null"]},
-        "reduceFixup": {"type": ["string", "null"]},
+        "reduceExp": {"type": ["string", "null"], "default": ""},
+        "reduceInit": {"type": ["string", "null"], "default": ""},
+        "reduceInitType": {"type": ["string", "null"], "default": ""},
+        "reduceFixup": {"type": ["string", "null"], "default": ""},
     }}
 
     def __init__(self, config: dict[str, Any], flow: Flow) -> None:
