@@ -79,7 +79,7 @@ def build_graph(document: list[dict[str, Any]]) -> Graph:
     for node in document:
         if node["type"] in STRUCTURAL_TYPES or node.get("d"):
             continue
-        z = node.get("z")
+        z: str = node.get("z") or ""
         if z in subflows:
             continue
         if z in tabs:

@@ -235,6 +235,7 @@ class Node:
 
         ``status({})`` or ``status()`` clears it.
         """
+        value: dict[str, Any]
         if isinstance(status, dict):
             value = {k: status[k] for k in ("fill", "shape", "text") if k in status}
         elif status is not None:
