@@ -74,8 +74,8 @@ class _Group:
     """One group's data for the window being filled (count and tumbling windows),
     or its recent history (sliding windows)."""
 
-    __slots__ = ("count", "first_ts", "history", "index", "label", "last_ts", "rejected",
-                 "topic", "values", "warned")
+    __slots__ = ("columns", "count", "first_ts", "history", "index", "label", "last_ts",
+                 "rejected", "topic", "values", "warned")
 
     def __init__(self, label: Any, fields: int, history: int | None) -> None:
         self.label = label
@@ -88,8 +88,11 @@ class _Group:
         self.last_ts = 0.0
         self.warned = False
         # sliding: (timestamp, one value per field, NaN where rejected), oldest first
-        self.history: deque[tuple[float, tuple[float, ...]]] | None = \
-            deque(maxlen=history) if history else None
+        # sliding: arrival (or event) times, oldest first, and one column of values per
+        # field, NaN where a value was rejected
+        self.history: deque[float] | None = deque(maxlen=history) if history else None
+        self.columns: list[deque[float]] = \
+            [deque(maxlen=history) for _ in range(fields)] if history else []
 
     def clear(self) -> None:
         """Start an empty window."""
@@ -305,8 +308,10 @@ class Aggregate(Node):
             group.warned = True
             self.warn(f"group {_short(group.label)}: more than {self._max_samples} values "
                       "in the window (maxSamples); the oldest are dropped")
-        values = [self._value(msg, path, group) for path in self._paths]
-        history.append((ts, tuple(math.nan if v is None else v for v in values)))
+        history.append(ts)
+        for column, path in zip(group.columns, self._paths, strict=True):
+            value = self._value(msg, path, group)
+            column.append(math.nan if value is None else value)
         self._arm()
 
     # ------------------------------------------------------------------ windows
@@ -327,8 +332,10 @@ class Aggregate(Node):
                 end = boundary * self._slide
                 self._slide_window(group, end - self._size, end)
                 cutoff = end + self._slide - self._size
-                while group.history and group.history[0][0] < cutoff:
+                while group.history and group.history[0] < cutoff:
                     group.history.popleft()
+                    for column in group.columns:
+                        column.popleft()
                 keep = bool(group.history)
             else:
                 if group.index is not None and group.index < boundary:
@@ -354,13 +361,12 @@ class Aggregate(Node):
         history = group.history
         assert history is not None
         np = self._np
-        times = np.fromiter((ts for ts, _ in history), float, len(history))
+        times = np.fromiter(history, float, len(history))
         inside = (times >= start) & ((times <= end) if partial else (times < end))
         count = int(inside.sum())
         if count or (self._emit_empty and not partial):
-            rows = [values for (_, values), keep in zip(history, inside.tolist(), strict=True)
-                    if keep]
-            columns = np.array(rows, dtype=float).reshape(count, len(self._paths)).T
+            columns = [np.fromiter(column, float, len(column))[inside]
+                       for column in group.columns]
             fields = [column[~np.isnan(column)] for column in columns]
             rejected = count * len(self._paths) - sum(int(f.size) for f in fields)
             self._emit(group, start, end, self._size, count, rejected, fields, partial)
@@ -396,6 +402,8 @@ class Aggregate(Node):
             if group.history:
                 self._slide_window(group, now - self._size, now, partial=True)
                 group.history.clear()
+                for column in group.columns:
+                    column.clear()
         elif group.count:
             start = group.index * self._size if group.index is not None else group.first_ts
             self._close_bucket(group, start, now, now - start, partial=True)

@@ -129,6 +129,23 @@ async def test_many_groups_evict_the_least_recently_updated_and_flush_it():
         assert len(h.node("a")._groups) == 3
 
 
+@pytest.mark.parametrize(("window", "expected", "warning"), [
+    ("tumbling", {"count": 5, "rejected": 2, "payload": {"count": 3, "max": 3.0}},
+     "group 'x': more than 3 messages (maxSamples); left out of the window"),
+    ("sliding", {"count": 3, "rejected": 0, "payload": {"count": 3, "max": 5.0}},
+     "group 'x': more than 3 values in the window (maxSamples); the oldest are dropped"),
+])
+async def test_values_per_group_and_window_are_bounded(window, expected, warning):
+    async with FlowHarness(agg(window=window, size=10, slide=10, maxSamples=3,
+                               stats=["count", "max"])) as h:
+        for value in range(1, 6):
+            await h.inject("a", topic="x", payload=value)
+        await h.advance(10)
+        window_msg = h.outputs("a")[0]["payload"]
+        assert {k: window_msg[k] for k in expected} == expected
+        assert h.warnings[0]["msg"].startswith(warning)
+
+
 async def test_partial_windows_are_flushed_on_redeploy_unless_disabled():
     flow = agg(size=60, stats=["count"])
     async with FlowHarness(flow) as h:
