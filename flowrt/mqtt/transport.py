@@ -19,13 +19,16 @@ paho: :class:`MqttTransport` (``start``, ``subscribe``, ``unsubscribe``,
 Flow control: when ``flow_control.saturated`` is true (the runtime's run queue
 is half full) the transport stops reading the socket and resumes when
 ``flow_control.when_drained`` calls back; the broker's queue and the TCP window
-absorb the excess meanwhile.
+absorb the excess meanwhile. (Publishes waiting for acknowledgements cannot
+pause reading: the acknowledgements arrive on the same socket.)
 
-Publishing while not connected: QoS 1 and 2 publishes wait in paho's queue
-(bounded by ``ConnectOptions.max_queued``) and are sent after the next CONNACK;
-their future resolves on PUBACK/PUBCOMP. Beyond the bound, and for QoS 0 while
-not connected, :meth:`MqttTransport.publish` raises :class:`PublishDropped`
-and counts the message in ``dropped``.
+QoS 1 and 2 publishes: at most ``max_inflight`` (capped by an MQTT 5 broker's
+Receive Maximum) are unacknowledged at once; the others wait, in order, in a
+queue of at most ``max_queued`` messages, also while not connected, and are sent
+after the next CONNACK. Each publish's future resolves on PUBACK/PUBCOMP.
+Beyond the bound, and for QoS 0 while not connected,
+:meth:`MqttTransport.publish` raises :class:`PublishDropped` and counts the
+message in ``dropped``.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import logging
 import random
 import socket
 import ssl
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -121,9 +125,10 @@ class ConnectOptions:
     """First retry delay after a failure (later ones double, with jitter)."""
     reconnect_max: float = 5.0
     """Cap of the retry delay (Node-RED's ``mqttReconnectTime``)."""
-    max_inflight: int = 1000
-    max_queued: int = 10_000
-    """QoS 1/2 messages waiting for a connection or an acknowledgement."""
+    max_inflight: int = 100
+    """QoS 1/2 publishes awaiting their acknowledgement at once."""
+    max_queued: int = 100_000
+    """QoS 1/2 publishes waiting for a connection or for the in-flight window."""
 
 
 @dataclass
@@ -148,6 +153,7 @@ class TransportStats:
     failures: list[str] = field(default_factory=list)
 
 
+_Publish = tuple[str, bytes, int, bool, Properties | None, "asyncio.Future[None]"]
 MessageHandler = Callable[[str, bytes, int, bool, dict[str, Any] | None], None]
 """``on_message(topic, payload, qos, retain, v5_properties_or_None)``."""
 StateHandler = Callable[[str, str], None]
@@ -224,6 +230,8 @@ class MqttTransport:
         self.subscriptions: dict[str, Subscription] = {}
         self._v5 = options.protocol == 5
         self._pending: dict[int, asyncio.Future[None]] = {}
+        self._waiting: deque[_Publish] = deque()
+        self._max_inflight = max(1, options.max_inflight)
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fd = -1
@@ -266,22 +274,38 @@ class MqttTransport:
         QoS 0 returns None once the packet is queued for the socket. Raises
         PublishDropped when the message cannot be kept (see the module docstring).
         """
-        if qos == 0 and not self.connected:
-            self.stats.dropped += 1
-            raise PublishDropped(f"not connected to {self.describe()}: QoS 0 message dropped")
         props = _to_properties(properties, PacketTypes.PUBLISH) if self._v5 and properties else None
-        info = self._client.publish(topic, payload, qos, retain, props)
-        if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
+        if qos == 0:
+            if not self.connected:
+                self.stats.dropped += 1
+                raise PublishDropped(f"not connected to {self.describe()}: QoS 0 message dropped")
+            self._client.publish(topic, payload, 0, retain, props)
+            self.stats.published += 1
+            return None
+        if len(self._waiting) >= self.options.max_queued:
             self.stats.dropped += 1
             raise PublishDropped(f"publish queue for {self.describe()} is full "
                                  f"({self.options.max_queued} messages): message dropped")
-        self.stats.published += 1
-        if qos == 0:
-            return None
         assert self._loop is not None
         future: asyncio.Future[None] = self._loop.create_future()
-        self._pending[info.mid] = future
+        item = (topic, payload, qos, retain, props, future)
+        if self.connected and not self._waiting and len(self._pending) < self._max_inflight:
+            self._send(item)
+        else:
+            self._waiting.append(item)
         return future
+
+    def _send(self, item: _Publish) -> None:
+        topic, payload, qos, retain, props, future = item
+        info = self._client.publish(topic, payload, qos, retain, props)
+        self._pending[info.mid] = future
+        self.stats.published += 1
+
+    def _release(self) -> None:
+        """Send waiting publishes while the in-flight window has room."""
+        waiting = self._waiting
+        while waiting and self.connected and len(self._pending) < self._max_inflight:
+            self._send(waiting.popleft())
 
     async def close(self, last: tuple[str, bytes, int, bool] | None = None) -> None:
         """Disconnect cleanly (after publishing ``last`` = (topic, payload, qos, retain))."""
@@ -316,8 +340,9 @@ class MqttTransport:
         client = _LoopClient(CallbackAPIVersion.VERSION2, client_id=opts.client_id,
                              clean_session=None if self._v5 else opts.clean_session,
                              protocol=PROTOCOLS.get(opts.protocol, MQTTProtocolVersion.MQTTv311))
-        client.max_inflight_messages_set(opts.max_inflight)
-        client.max_queued_messages_set(opts.max_queued)
+        # The in-flight window and the queue are ours (paho's rescans its queue per ack).
+        client.max_inflight_messages_set(0)
+        client.max_queued_messages_set(0)
         if opts.username:
             client.username_pw_set(opts.username, opts.password or None)
         if opts.will is not None:
@@ -425,6 +450,9 @@ class MqttTransport:
             return
         self.stats.connects += 1
         self._connack.set_result(None)
+        receive_maximum = getattr(properties, "ReceiveMaximum", None) if properties else None
+        self._max_inflight = max(1, min(self.options.max_inflight,
+                                        receive_maximum or self.options.max_inflight))
         log.info("Connected to broker: %s", self.describe())
         self._set_state("connected", "")
         self._schedule_misc()
@@ -432,6 +460,9 @@ class MqttTransport:
             self._send_subscribe(topic, sub)
         if self.on_connected is not None:
             self.on_connected()
+        # After paho has re-sent what was in flight: keep the order.
+        assert self._loop is not None
+        self._loop.call_soon(self._release)
 
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any,
                        reason: ReasonCode, properties: Properties | None) -> None:
@@ -510,16 +541,20 @@ class MqttTransport:
         if not self._in_read:
             return  # paho reports QoS 0 packets as published when written: not an ack
         future = self._pending.pop(mid, None)
-        if future is None or future.done():
+        if future is None:
             return
-        if reason.is_failure:
-            future.set_exception(ConnectionError(f"broker rejected the publish: {reason}"))
-        else:
-            future.set_result(None)
+        if not future.done():
+            if reason.is_failure:
+                future.set_exception(ConnectionError(f"broker rejected the publish: {reason}"))
+            else:
+                future.set_result(None)
+        if self._waiting:
+            self._release()
 
     def _fail_pending(self, error: Exception) -> None:
-        pending, self._pending = self._pending, {}
-        for future in pending.values():
+        futures = [*self._pending.values(), *(item[-1] for item in self._waiting)]
+        self._pending, self._waiting = {}, deque()
+        for future in futures:
             if not future.done():
                 future.set_exception(error)
 

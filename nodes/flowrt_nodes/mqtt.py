@@ -41,7 +41,7 @@ STATUS = {
                      "text": "node-red:common.status.disconnected"},
     "closed": {"fill": "red", "shape": "ring", "text": "node-red:common.status.disconnected"},
 }
-DEFAULT_QUEUE_SIZE = 10_000
+DEFAULT_QUEUE_SIZE = 100_000
 ROUTE_CACHE_SIZE = 10_000
 
 Handler = Callable[[str, bytes, int, bool, "dict[str, Any] | None"], None]
@@ -79,7 +79,7 @@ class MqttBroker(Node):
     broker that is down is retried with exponential backoff and jitter (first
     retry after ~0.2 s, at most the `mqttReconnectTime` setting, 5000 ms).
     Every subscription is re-sent after each reconnect. While not connected, QoS 1
-    and 2 publishes wait in memory (at most the `mqttQueueSize` setting, 10000;
+    and 2 publishes wait in memory (at most the `mqttQueueSize` setting, 100000;
     beyond that a publish fails with an error and is counted as dropped) and are
     sent on reconnect; QoS 0 publishes fail at once ("not connected").
     """
