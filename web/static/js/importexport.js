@@ -64,9 +64,8 @@ export class ImportExport {
     history.record();
     const importedTabs = new Set(incoming.filter((n) => n.type === "tab").map((n) => n.id));
     const onlyTab = model.tabs().length === 1 ? model.tabs()[0] : null;
-    if (importedTabs.size && onlyTab && !model.nodesOnAnyKind(onlyTab.id).length && !importedTabs.has(onlyTab.id)) {
-      model.remove([onlyTab.id]);
-    }
+    const emptyDefault = importedTabs.size && onlyTab && !model.nodesOnAnyKind(onlyTab.id).length
+      && !importedTabs.has(onlyTab.id) ? onlyTab : null;
     let target = model.activeTab;
     const needsTarget = incoming.some((n) => n.type !== "tab" && !isConfigNode(n) && !importedTabs.has(n.z));
     if (newTab && needsTarget) {
@@ -80,6 +79,8 @@ export class ImportExport {
       else if (isConfigNode(node) && node.z && !importedTabs.has(node.z) && !model.get(node.z)) node.z = target;
     }
     model.put(...incoming);
+    // Like Node-RED, an import that brings its own tabs replaces a lone empty tab.
+    if (emptyDefault) model.remove([emptyDefault.id]);
     const firstTab = incoming.find((n) => n.type === "tab");
     this.editor.showTab(firstTab && !needsTarget ? firstTab.id : target);
     canvas.select(incoming.filter((n) => n.z === model.activeTab && !isConfigNode(n)).map((n) => n.id));

@@ -47,8 +47,13 @@ export function renderMarkdown(source) {
     } else if (/^\s*([-*]|\d+\.)\s+/.test(line)) {
       const ordered = /^\s*\d+\./.test(line);
       const list = h(ordered ? "ol" : "ul");
-      for (; i < lines.length && /^\s*([-*]|\d+\.)\s+/.test(lines[i]); i += 1) {
-        list.append(h("li", {}, inline(lines[i].replace(/^\s*([-*]|\d+\.)\s+/, ""))));
+      while (i < lines.length && /^\s*([-*]|\d+\.)\s+/.test(lines[i])) {
+        const item = [lines[i].replace(/^\s*([-*]|\d+\.)\s+/, "")];
+        // Indented lines that follow continue the item.
+        for (i += 1; i < lines.length && /^\s+\S/.test(lines[i]) && !/^\s*([-*]|\d+\.)\s+/.test(lines[i]); i += 1) {
+          item.push(lines[i].trim());
+        }
+        list.append(h("li", {}, inline(item.join(" "))));
       }
       out.append(list);
     } else if (line.trim() === "") {
