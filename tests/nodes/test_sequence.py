@@ -283,3 +283,41 @@ async def test_reduce_mode_is_reported_as_unsupported():
         await h.inject("j", payload=1, parts={"id": "x", "index": 0, "count": 1})
         assert "not support" in h.outputs("c")[0]["error"]["message"]
         assert h.outputs("j") == []
+
+
+async def test_chained_split_split_join_join():
+    # Node-RED's spec "should allow chained split-split-join-join sequences".
+    flow = [TAB, node("s1", "split", [["s2"]]), node("s2", "split", [["j1"]]),
+            node("j1", "join", [["j2"]], mode="auto"), node("j2", "join", mode="auto")]
+    async with FlowHarness(flow) as h:
+        await h.inject("s1", payload=[[1, 2, 3], "a\nb\nc", [7, 8, 9]])
+        assert h.payloads("j2") == [[[1, 2, 3], "a\nb\nc", [7, 8, 9]]]
+
+
+async def test_accumulated_merge_complete_and_reset():
+    # Node-RED's spec "should be able to reset an accumulation".
+    async with FlowHarness(join(build="merged", accumulate=True, count="3")) as h:
+        for letter, value, extra in (("a", 1, {}), ("b", 2, {}), ("c", 3, {}),
+                                     ("d", 4, {"complete": True}), ("e", 2, {}),
+                                     ("f", 1, {"complete": True}), ("g", 2, {}),
+                                     ("h", 1, {}), (None, None, {"reset": True}),
+                                     ("g", 2, {}), ("h", 1, {}), ("i", 3, {})):
+            msg = {"payload": {letter: value}, "topic": letter} if letter else {}
+            await h.inject("j", {**msg, **extra})
+        assert h.payloads("j") == [{"a": 1, "b": 2, "c": 3},
+                                   {"a": 1, "b": 2, "c": 3, "d": 4},
+                                   {"e": 2, "f": 1},
+                                   {"g": 2, "h": 1, "i": 3}]
+
+
+async def test_merge_whole_messages():
+    # Node-RED's spec "should merge full msg objects".
+    async with FlowHarness(join(build="merged", count="6", propertyType="full",
+                                property="")) as h:
+        extras = ({"topic": "f"}, {"topic": "a"}, {"foo": "b"}, {"bar": "b"}, {"aha": "c"},
+                  {"foo": "d"}, {"bingo": "e"})
+        for number, extra in enumerate(extras, start=1):
+            await h.inject("j", {"payload": number, **extra})
+        [out] = h.outputs("j")  # six distinct keys are reached with the seventh message
+        assert out["payload"] == {"payload": 7, "topic": "a", "foo": "d", "bar": "b",
+                                  "aha": "c", "bingo": "e"}
