@@ -192,3 +192,11 @@ async def test_topic_limit_reports_the_dropped_message():
         assert len(h.payloads("tr")) == 2
         assert h.errors[0]["msg"] == "too many pending topics in trigger node"
         assert h.node("tr").dropped == 1
+
+
+async def test_reset_by_boolean_payload_clears_a_block():
+    # Node-RED's spec "clear timeout by boolean false": payload false matches reset "false".
+    async with FlowHarness(trigger(reset="false", duration="0")) as h:
+        for payload in (None, None, "foo", False, None):
+            await h.inject("tr", payload=payload)
+        assert h.payloads("tr") == ["1", "1"]
