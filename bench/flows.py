@@ -6,8 +6,9 @@ except where Node-RED has no equivalent node type:
 
 * ``aggregate``: flowrt's ``aggregate`` node; on Node-RED a ``function`` node doing the same
   count window (size 100, per topic, count/min/max/mean).
-* ``bridge``: flowrt's ``threshold`` and ``cloud-bridge`` nodes; on Node-RED a ``switch``
-  node and an ``mqtt out`` (QoS 1) to the second broker.
+* ``bridge``: flowrt's ``threshold`` and ``cloud-bridge`` nodes; on Node-RED a ``function``
+  node with the same edge-triggered alerts and ``mqtt out`` nodes (QoS 1) to the second
+  broker.
 
 Every scenario reads ``bench/in/+`` (load on ``bench/in/load``, readiness probes on
 ``bench/in/probe``) and writes ``bench/out``. ``python -m bench.flows`` writes the files to
@@ -29,6 +30,7 @@ IN_TOPIC = "bench/in/+"
 LOAD_TOPIC = "bench/in/load"
 PROBE_TOPIC = "bench/in/probe"
 OUT_TOPIC = "bench/out"
+ALERT_TOPIC = "bench/alerts"
 THRESHOLD = 50
 AGGREGATE_SIZE = 100
 RUNTIMES = ("flowrt", "nodered")
@@ -50,6 +52,24 @@ if (w.count < SIZE) { return null; }
 delete windows[key];
 return {topic: key, payload: {count: w.count, min: w.min, max: w.max, mean: w.sum / w.count}};
 """.replace("SIZE", str(AGGREGATE_SIZE))
+
+# The Node-RED stand-in for flowrt's threshold node: alert on crossing above the limit,
+# clear on coming back, per topic; every message also goes on (output 2).
+THRESHOLD_FUNCTION_JS = """\
+let state = context.get('state');
+if (!state) { state = {}; context.set('state', state); }
+const v = Number(msg.payload);
+const key = String(msg.topic);
+const above = v > LIMIT;
+let alert = null;
+if (!Number.isNaN(v) && above !== Boolean(state[key])) {
+    if (above) { state[key] = true; } else { delete state[key]; }
+    alert = {topic: 'alert/' + key + '/value', level: above ? 'warning' : 'clear',
+             payload: {key: key, metric: 'value', level: above ? 'warning' : 'clear',
+                       value: v, threshold: LIMIT, direction: 'above', timestamp: Date.now()}};
+}
+return [alert, msg];
+""".replace("LIMIT", str(THRESHOLD))
 
 
 def _tab(tab_id: str, label: str) -> Node:
@@ -164,41 +184,47 @@ def aggregate(broker_port: int, runtime: str = "flowrt") -> Flow:
 
 def threshold_bridge(broker_port: int, runtime: str = "flowrt",
                      cloud_port: int | None = None) -> Flow:
-    """mqtt in → payload > 50 → forward to a second ("cloud") broker.
+    """mqtt in → threshold check (alert when a topic's payload goes above 50, clear when
+    it comes back) → every reading to ``bench/out`` and every alert to ``bench/alerts``
+    on a second ("cloud") broker.
 
-    flowrt uses its ``threshold`` and ``cloud-bridge`` nodes (acknowledged, durable
-    delivery); Node-RED a ``switch`` node and an ``mqtt out`` with QoS 1 to the second broker.
+    flowrt uses its ``threshold`` node (output 1 alerts, output 2 passthrough) and two
+    ``cloud-bridge`` nodes (acknowledged, durable delivery); Node-RED a ``function`` node
+    with the same edge-triggered alert logic and two ``mqtt out`` nodes with QoS 1.
     """
     cloud_port = broker_port if cloud_port is None else cloud_port
     nodes: Flow = [
         _tab("bridge", "threshold + cloud bridge"),
         _broker("broker", broker_port, "edge broker"),
         _broker("cloud", cloud_port, "cloud broker"),
-        _mqtt_in("bridge.in", "bridge", "broker", ["bridge.threshold"]),
+        _mqtt_in("bridge.in", "bridge", "broker", ["bridge.threshold"], y=120),
     ]
+    wires = [["bridge.alerts"], ["bridge.out"]]
     if runtime == "flowrt":
-        nodes += [
-            {
-                "id": "bridge.threshold", "type": "threshold", "z": "bridge",
-                "name": "payload > 50", "property": "payload", "operator": "gt",
-                "value": THRESHOLD, "x": 370, "y": 80, "wires": [["bridge.out"]],
-            },
-            {
-                "id": "bridge.out", "type": "cloud-bridge", "z": "bridge", "name": "to cloud",
-                "broker": "cloud", "topic": OUT_TOPIC, "qos": 1, "x": 620, "y": 80,
-                "wires": [],
-            },
-        ]
+        nodes.append({
+            "id": "bridge.threshold", "type": "threshold", "z": "bridge",
+            "name": f"payload > {THRESHOLD}",
+            "rules": [{"property": "payload", "direction": "above", "warning": THRESHOLD,
+                       "critical": None, "hysteresis": 0, "label": "value"}],
+            "key": "topic", "cooldown": 30, "passthrough": True, "outputs": 2,
+            "x": 370, "y": 120, "wires": wires,
+        })
+        for node_id, topic, y in (("bridge.alerts", ALERT_TOPIC, 80),
+                                  ("bridge.out", OUT_TOPIC, 160)):
+            nodes.append({
+                "id": node_id, "type": "cloud-bridge", "z": "bridge", "name": "to cloud",
+                "broker": "cloud", "topic": topic, "qos": 1, "x": 620, "y": y, "wires": [],
+            })
     else:
-        nodes += [
-            {
-                "id": "bridge.threshold", "type": "switch", "z": "bridge",
-                "name": "payload > 50", "property": "payload", "propertyType": "msg",
-                "rules": [{"t": "gt", "v": str(THRESHOLD), "vt": "num"}], "checkall": "true",
-                "repair": False, "outputs": 1, "x": 370, "y": 80, "wires": [["bridge.out"]],
-            },
-            _mqtt_out("bridge.out", "bridge", "cloud", qos="1"),
-        ]
+        nodes.append({
+            "id": "bridge.threshold", "type": "function", "z": "bridge",
+            "name": f"payload > {THRESHOLD}", "func": THRESHOLD_FUNCTION_JS, "outputs": 2,
+            "timeout": 0, "noerr": 0, "initialize": "", "finalize": "", "libs": [],
+            "x": 370, "y": 120, "wires": wires,
+        })
+        alerts = _mqtt_out("bridge.alerts", "bridge", "cloud", qos="1", y=80)
+        alerts["topic"] = ALERT_TOPIC
+        nodes += [alerts, _mqtt_out("bridge.out", "bridge", "cloud", qos="1", y=160)]
     return nodes
 
 

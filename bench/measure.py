@@ -28,6 +28,8 @@ MARKER = b"__bench_marker__"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PACE_SLEEP_S = 0.0005
 PUB_CONNECT_POLL_S = 0.15
+SETTLE_QUIET_S = 0.5
+SETTLE_TIMEOUT_S = 30.0
 
 
 # --------------------------------------------------------------------------- statistics
@@ -257,6 +259,14 @@ class Subscriber:
             publish(self.port, self.marker_topic, MARKER)
             self._marker.wait(0.1)
 
+    def settle(self, quiet: float = SETTLE_QUIET_S, timeout: float = SETTLE_TIMEOUT_S) -> float:
+        """Wait until nothing has arrived for ``quiet`` seconds (what a previous phase left
+        in flight has drained), then forget what arrived; return the seconds waited."""
+        started = time.monotonic()
+        self.wait_for(10**12, quiet=quiet, timeout=timeout)
+        self.lines.clear()
+        return time.monotonic() - started
+
     def wait_for(self, count: int, *, quiet: float, timeout: float) -> None:
         """Wait until ``count`` messages arrived, or none arrived for ``quiet`` seconds, or
         ``timeout`` seconds passed."""
@@ -346,13 +356,16 @@ def burst(link: Link, pid: int, payload: Callable[[int], str], n: int,
             Subscriber(link.out_port, [link.out_topic]) as out:
         offered.wait_subscribed()
         out.wait_subscribed()
+        settle_s = out.settle()
         cpu_before = proc_stats(pid).cpu_s
         publish_lines(link.in_port, link.in_topic, data)
         out.wait_for(expected, quiet=quiet, timeout=timeout)
         offered.wait_for(n, quiet=0.5, timeout=5.0)
         cpu_after = proc_stats(pid).cpu_s
         ins, outs = offered.records(), out.records()
-    return _throughput_result(n, expected, ins, outs, cpu_after - cpu_before)
+    result = _throughput_result(n, expected, ins, outs, cpu_after - cpu_before)
+    result["settle_s"] = settle_s
+    return result
 
 
 def paced(link: Link, pid: int, payload: Callable[[int], str], rate: float, seconds: float,
@@ -363,6 +376,7 @@ def paced(link: Link, pid: int, payload: Callable[[int], str], rate: float, seco
             Subscriber(link.out_port, [link.out_topic]) as out:
         offered.wait_subscribed()
         out.wait_subscribed()
+        settle_s = out.settle()
         cpu_before = proc_stats(pid).cpu_s
         sent = publish_paced(link.in_port, link.in_topic, rate, seconds, payload)
         expected = expected_for(sent)
@@ -371,7 +385,7 @@ def paced(link: Link, pid: int, payload: Callable[[int], str], rate: float, seco
         cpu_after = proc_stats(pid).cpu_s
         ins, outs = offered.records(), out.records()
     result = _throughput_result(sent, expected, ins, outs, cpu_after - cpu_before)
-    result["target_rate"] = rate
+    result.update(target_rate=rate, settle_s=settle_s)
     return result
 
 
@@ -415,15 +429,16 @@ def sent_time_us(payload: bytes) -> float | None:
     return None
 
 
-def latency_figures(records: list[tuple[float, bytes]]) -> dict[str, Any]:
-    """p50/p95/p99/max latency in milliseconds from (arrival, payload) records."""
+def latency_figures(records: list[tuple[float, bytes]], since_us: float = 0.0) -> dict[str, Any]:
+    """p50/p95/p99/max latency in milliseconds from (arrival, payload) records; payloads
+    that are no timestamp from ``since_us`` on are counted as ``stale``, not sampled."""
     samples = []
     for arrived, payload in records:
         sent_us = sent_time_us(payload)
-        if sent_us is not None:
+        if sent_us is not None and sent_us >= since_us:
             samples.append((arrived - sent_us / 1e6) * 1000.0)
     samples.sort()
-    figures: dict[str, Any] = {"samples": len(samples)}
+    figures: dict[str, Any] = {"samples": len(samples), "stale": len(records) - len(samples)}
     if samples:
         figures.update(p50_ms=percentile(samples, 50), p95_ms=percentile(samples, 95),
                        p99_ms=percentile(samples, 99), max_ms=samples[-1])
@@ -436,6 +451,8 @@ def latency(link: Link, pid: int, rate: float, seconds: float, fanout: float,
     what comes out, messages lost, and the runtime's CPU use (percent of one core)."""
     with Subscriber(link.out_port, [link.out_topic]) as out:
         out.wait_subscribed()
+        settle_s = out.settle()
+        since_us = time.time_ns() // 1000
         before, started = proc_stats(pid).cpu_s, time.monotonic()
         sent = publish_paced(link.in_port, link.in_topic, rate, seconds)
         cpu_pct = (proc_stats(pid).cpu_s - before) / (time.monotonic() - started) * 100
@@ -443,9 +460,9 @@ def latency(link: Link, pid: int, rate: float, seconds: float, fanout: float,
         out.wait_for(expected, quiet=1.0, timeout=timeout)
         records = out.records()
     result: dict[str, Any] = {"rate": rate, "sent": sent, "expected": expected,
-                              "received": len(records),
-                              "lost": max(0, expected - len(records)), "cpu_pct": cpu_pct}
-    result.update(latency_figures(records))
+                              "settle_s": settle_s, "cpu_pct": cpu_pct}
+    result.update(latency_figures(records, since_us))
+    result["lost"] = max(0, expected - result["samples"])
     return result
 
 

@@ -96,9 +96,8 @@ class ManagedProcess:
                 self._signal(signal.SIGKILL)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     self.popen.wait(timeout=5.0)
-        else:
-            # The leader is gone; make sure nothing it started is left behind.
-            self._signal(signal.SIGKILL)
+        # Once the leader is reaped its pid (= the group id) may be reused by someone
+        # else's process, so the group is never signalled after that.
         self._log.close()
         return self.popen.returncode
 
