@@ -58,7 +58,15 @@ def create_app(ctx: ServerContext) -> web.Application:
     for module in (flows_api, admin_api, health, auth, comms, editor):
         module.setup(app)
     app.cleanup_ctx.append(_lifecycle)
+    app.on_shutdown.append(_close_comms)
     return app
+
+
+async def _close_comms(app: web.Application) -> None:
+    # Before the server waits for open requests: websockets would keep it waiting.
+    comms_hub = app[CONTEXT].comms
+    if comms_hub:
+        await comms_hub.close()
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -72,8 +80,6 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             "error": "credentials_load_failed", "type": "error",
             "text": ctx.storage.credentials_error}, retain=True)
     yield
-    if ctx.comms:
-        await ctx.comms.close()
     await ctx.runtime.stop()
     if ctx.loop_monitor:
         ctx.loop_monitor.stop()
@@ -100,6 +106,11 @@ def serve(*, flowfile: Path | None = None, port: int | None = None, host: str | 
 
 
 async def _run(settings: Settings, data_dir: Path, flowfile: Path | None) -> int:
+    # Handlers first: a signal during start-up stops the server as soon as it is up.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     ctx = build_context(settings, data_dir, flowfile)
     if flowfile is None and ctx.storage.create_if_missing():
         log.info("created an empty flow file %s", ctx.storage.flow_file)
@@ -118,10 +129,6 @@ async def _run(settings: Settings, data_dir: Path, flowfile: Path | None) -> int
         await runner.cleanup()
         return 1
     _announce(ctx)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("stopping")
     await runner.cleanup()

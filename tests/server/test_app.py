@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from flowrt import credentials
 from flowrt.server import comms, editor
 from flowrt.server.app import build_context, create_app
 from flowrt.server.state import CONTEXT
 from flowrt.settings import Settings
 from tests.server.conftest import FlowrtProcess
+from tests.server.test_runtime_api import PLUGIN
 
 
 def test_bad_settings_exit_2_naming_the_key(flowrt_factory: type[FlowrtProcess],
@@ -58,6 +63,19 @@ def test_start_prints_the_editor_url_and_warns_about_open_access(
     assert (tmp_path / "data" / "flows.json").exists()
 
 
+async def test_sigterm_with_an_open_editor_connection_stops_promptly(
+        flowrt: FlowrtProcess) -> None:
+    async with aiohttp.ClientSession(flowrt.url) as client, client.ws_connect("/comms") as ws:
+        await ws.send_str('{"subscribe": "notification/#"}')
+        assert await ws.receive_json(timeout=10)
+        started = time.monotonic()
+        code = await asyncio.to_thread(flowrt.stop)
+        assert (await ws.receive(timeout=10)).type in (aiohttp.WSMsgType.CLOSE,
+                                                      aiohttp.WSMsgType.CLOSED)
+    assert code == 0
+    assert time.monotonic() - started < 5  # not aiohttp's 60 s wait for open handlers
+
+
 # ------------------------------------------------------------------ in-process
 @pytest.fixture
 async def app_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -77,7 +95,8 @@ async def app_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(editor, "resource_dir", dirs.__getitem__)
     settings = Settings(**getattr(request, "param", {}))
     data = tmp_path / "data"
-    data.mkdir()
+    (data / "nodes").mkdir(parents=True)
+    (data / "nodes" / "vault.py").write_text(PLUGIN)
     app = create_app(build_context(settings, data))
     async with TestClient(TestServer(app)) as client:
         yield client
@@ -146,3 +165,32 @@ def test_topic_matching() -> None:
     assert comms.topic_matches("#", "debug")
     assert not comms.topic_matches("debug", "status/x")
 
+
+
+@pytest.mark.parametrize("app_client", [{"web_socket_keep_alive_time": 0.1}], indirect=True)
+async def test_heartbeat_when_idle(app_client: TestClient) -> None:
+    ws = await app_client.ws_connect("/comms")
+    frame = await ws.receive_json(timeout=5)
+    assert frame[0]["topic"] == "hb" and isinstance(frame[0]["data"], int)
+    await ws.close()
+
+
+async def test_deploy_with_plain_or_encrypted_credentials(app_client: TestClient) -> None:
+    ctx = app_client.app[CONTEXT]
+    flows = [{"id": "t1", "type": "tab"}, {"id": "v1", "type": "vault", "z": "t1", "x": 1, "y": 1}]
+    v2 = {"Node-RED-API-Version": "v2"}
+    r = await app_client.post("/flows", headers=v2, json={
+        "flows": flows, "credentials": {"v1": {"user": "bob", "password": "pw"}}})
+    assert r.status == 200
+    assert ctx.runtime.credentials == {"v1": {"user": "bob", "password": "pw"}}
+    secret = credentials.system_secret(ctx.data_dir)
+    assert secret is not None
+    blob = credentials.encrypt({"v1": {"user": "eve", "password": "x"}}, secret)
+    r = await app_client.post("/flows", headers=v2, json={"flows": flows, "credentials": blob})
+    assert r.status == 200
+    assert ctx.runtime.get_node("v1").creds == {"user": "eve", "password": "x"}
+    bad = credentials.encrypt({"v1": {}}, "wrong")
+    for given in (bad, {"v1": "not an object"}):
+        r = await app_client.post("/flows", headers=v2, json={"flows": flows,
+                                                              "credentials": given})
+        assert (r.status, (await r.json())["code"]) == (400, "invalid_credentials")
