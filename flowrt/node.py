@@ -322,6 +322,9 @@ async def _resume(coro: types.CoroutineType[Any, Any, Any], yielded: Any) -> Any
             if yielded is None:
                 await asyncio.sleep(0)
             else:
+                # The coroutine yielded the future to a Task that never took it; hand
+                # it over as a fresh await (asyncio refuses a future still "blocking").
+                yielded._asyncio_future_blocking = False
                 await yielded
         except BaseException as exc:
             if yielded is None or not yielded.done():

@@ -246,3 +246,25 @@ async def test_failed_start_rolls_back_to_previous_flows():
             await h.deploy(broken, "full")
         assert set(h.runtime.nodes) == {"a"}
         assert h.runtime.state == "start"
+
+
+class Sleeper(Node):
+    """Awaits real futures twice before passing the message on."""
+
+    type = "test-sleeper"
+
+    async def on_input(self, msg):
+        await asyncio.sleep(0.001)
+        await asyncio.sleep(0.001)
+        self.send(msg)
+
+
+async def test_async_handler_that_suspends_on_real_futures_completes():
+    from flowrt.clock import Clock
+
+    flow = [TAB, node("s", "test-sleeper", [[]]), node("done", "complete", [[]], scope=["s"])]
+    async with FlowHarness(flow, node_types=[Sleeper], clock=Clock()) as h:
+        await h.inject("s", payload=1)
+        await h.wait_for(lambda: len(h.outputs("done")) == 1, within=2)
+        assert h.payloads("s") == [1]
+        assert h.errors == []
