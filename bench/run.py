@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import measure, nodered, report, runtimes
-from bench.mosquitto import Broker, clients_available
+from bench.mosquitto import Broker, clients_available, mosquitto_binary
 from bench.scenarios import DEFAULT_ORDER, SCENARIOS, Scenario
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -194,15 +194,14 @@ def durable_queue_figures(seconds: float) -> dict[str, Any] | None:
     return dict(module.run(seconds))
 
 
-def _version(argv: list[str]) -> str:
+def _first_line(argv: list[str], *, stderr_ok: bool = True) -> str:
+    """First line a command prints (mosquitto -h answers on stdout with exit code 3)."""
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return "?"
-    if done.returncode != 0 and argv[0] == "git":
-        return "?"
-    return (done.stdout or done.stderr).strip().splitlines()[0] if (done.stdout or
-                                                                      done.stderr) else "?"
+    text = done.stdout.strip() or (done.stderr.strip() if stderr_ok else "")
+    return text.splitlines()[0] if text else "?"
 
 
 def _meta(cfg: Config, skipped: dict[str, str]) -> dict[str, Any]:
@@ -211,11 +210,11 @@ def _meta(cfg: Config, skipped: dict[str, str]) -> dict[str, Any]:
         "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
                    f"Linux {platform.release()}",
         "python": platform.python_version(),
-        "flowrt commit": _version(["git", "-C", str(BENCH_DIR.parent), "rev-parse",
-                                   "--short", "HEAD"]),
+        "flowrt commit": _first_line(["git", "-C", str(BENCH_DIR.parent), "rev-parse",
+                                       "--short", "HEAD"], stderr_ok=False),
         "Node-RED": nodered.version() or "not installed",
-        "node": _version(["node", "--version"]) if shutil.which("node") else "not installed",
-        "mosquitto": _version(["mosquitto", "-h"]),
+        "node": _first_line(["node", "--version"]) if shutil.which("node") else "not installed",
+        "mosquitto": _first_line([mosquitto_binary() or "mosquitto", "-h"]),
         "config": ", ".join(f"{k}={v}" for k, v in asdict(cfg).items()
                             if k not in ("smoke", "keep")),
         "load": "QoS 0; bursts with `mosquitto_pub -l` from a file; paced rates and latency "
