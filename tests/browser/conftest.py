@@ -80,11 +80,11 @@ def start_server(data_dir: Path, settings: str = "") -> Server:
         try:
             urllib.request.urlopen(url + "/flows", timeout=1).close()
             return Server(url, data_dir, process)
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.1)
-        except urllib.error.HTTPError as exc:
+        except urllib.error.HTTPError as exc:  # a subclass of URLError: catch it first
             if exc.code == 401:
                 return Server(url, data_dir, process)
+            time.sleep(0.1)
+        except (urllib.error.URLError, ConnectionError):
             time.sleep(0.1)
     process.kill()
     raise RuntimeError("flowrt did not answer GET /flows in time")

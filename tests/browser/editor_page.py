@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
@@ -24,9 +25,13 @@ class EditorPage:
         self.page.goto(self.server.url + "/")
         self.page.wait_for_selector("body[data-ready=true]")
 
+    def screenshot_path(self, name: str) -> Path:
+        """Where screenshot `name` is saved: tests/screenshots/<name>.png."""
+        return SCREENSHOTS / f"{name}.png"
+
     def screenshot(self, name: str) -> None:
-        """Save a screenshot of the whole editor to tests/screenshots/<name>.png."""
-        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+        """Save a screenshot of the whole editor."""
+        self.page.screenshot(path=str(self.screenshot_path(name)))
 
     # ------------------------------------------------------------------ nodes
     def node(self, node_id: str) -> Locator:
