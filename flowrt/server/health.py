@@ -93,12 +93,13 @@ def render_metrics(ctx: ServerContext) -> str:
     """The Prometheus exposition text for the current state."""
     runtime = ctx.runtime
     counts = sorted(runtime.node_counts().items())
-    queues = [({"type": n.config["type"], "id": n.id}, depth)
+    queues: list[tuple[dict[str, str], float]] = [
+        ({"type": n.config["type"], "id": n.id}, depth)
               for n in runtime.nodes.values()
               if isinstance(depth := getattr(n, "queue_depth", None), int)]
     lag = ctx.loop_monitor.take_max() if ctx.loop_monitor else 0.0
     comms = ctx.comms
-    families = [
+    families: list[tuple[str, str, str, list[tuple[dict[str, str], float]]]] = [
         ("flowrt_messages_received", "counter", "Messages received by nodes, per node type.",
          [({"type": t}, c[0]) for t, c in counts]),
         ("flowrt_messages_sent", "counter",

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+import aiohttp.web
+import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from flowrt import credentials
 from flowrt.server import comms, editor
 from flowrt.server.app import build_context, create_app
+from flowrt.server.logs import JsonFormatter
 from flowrt.server.state import CONTEXT
 from flowrt.settings import Settings
 from tests.server.conftest import FlowrtProcess
@@ -194,3 +198,34 @@ async def test_deploy_with_plain_or_encrypted_credentials(app_client: TestClient
         r = await app_client.post("/flows", headers=v2, json={"flows": flows,
                                                               "credentials": given})
         assert (r.status, (await r.json())["code"]) == (400, "invalid_credentials")
+
+
+@pytest.mark.parametrize("app_client", [{"nodes_excludes": ["inject"]}], indirect=True)
+async def test_excluded_node_types_are_not_loaded(app_client: TestClient) -> None:
+    types = {n.get("type") for n in await (await app_client.get("/nodes")).json()}
+    assert "inject" not in types and "vault" in types
+
+
+async def test_unexpected_errors_hide_the_traceback(tmp_path: Path,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    async def explode(request: aiohttp.web.Request) -> aiohttp.web.Response:
+        raise RuntimeError("secret internals")
+
+    app = create_app(build_context(Settings(), tmp_path))
+    app.router.add_get("/explode", explode)
+    async with TestClient(TestServer(app)) as client:
+        r = await client.get("/explode")
+        body = await r.json()
+    assert r.status == 500
+    assert body == {"error": "unexpected_error", "code": "unexpected_error",
+                    "message": "internal server error (see the server log)", "details": []}
+    assert "secret internals" in caplog.text  # logged for the operator
+
+
+def test_json_log_lines() -> None:
+    record = logging.LogRecord("flowrt.node.inject", logging.WARNING, __file__, 1,
+                               "bad %s", ("value",), None)
+    record.node_id = "n1"
+    entry = orjson.loads(JsonFormatter().format(record))
+    assert (entry["level"], entry["message"], entry["node_id"]) == ("warning", "bad value", "n1")
+    assert entry["time"].endswith("Z")
