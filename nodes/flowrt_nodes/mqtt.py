@@ -130,10 +130,17 @@ class MqttBroker(Node):
 
     # ------------------------------------------------------------- users
     def register(self, node: Node) -> None:
-        """A node uses this connection: it gets status updates; connects if it is the first."""
+        """A node uses this connection; connects if it is the first.
+
+        The node's status follows the connection state, unless the node has a
+        ``broker_state(state)`` method, which is then called instead (state:
+        ``connecting``, ``connected`` or ``disconnected``).
+        """
         self.users[node.id] = node
-        node.status(STATUS[self._state] if self.problem is None else
-                    {"fill": "red", "shape": "ring", "text": self.problem})
+        if self.problem is None:
+            _tell(node, self._state)
+        else:
+            node.status({"fill": "red", "shape": "ring", "text": self.problem})
         if self.transport is None and self.problem is None and \
                 as_bool(self.config.get("autoConnect"), True):
             self.connect()
@@ -182,6 +189,11 @@ class MqttBroker(Node):
         if self.transport is None:
             raise PublishDropped(self.problem or f"broker {self.label!r} is not connected")
         return self.transport.publish(topic, payload, qos, retain, properties)
+
+    @property
+    def connected(self) -> bool:
+        """True while the connection is up."""
+        return self.transport is not None and self.transport.connected
 
     @property
     def protocol(self) -> int:
@@ -284,7 +296,8 @@ class MqttBroker(Node):
         if state == self._state:
             return
         self._state = state
-        self._broadcast(STATUS[state])
+        for node in list(self.users.values()):
+            _tell(node, state)
 
     def _broadcast(self, status: dict[str, Any]) -> None:
         for node in list(self.users.values()):
@@ -520,6 +533,14 @@ class MqttOut(Node):
 
 
 # --------------------------------------------------------------- helpers
+def _tell(node: Node, state: str) -> None:
+    handler = getattr(node, "broker_state", None)
+    if handler is not None:
+        handler(state)
+    else:
+        node.status(STATUS[state])
+
+
 async def _connection_action(broker: MqttBroker, msg: Message) -> None:
     action = msg.get("action")
     if action == "connect":
