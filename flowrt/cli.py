@@ -10,8 +10,7 @@ import click
 from flowrt import flowdoc
 from flowrt.errors import FlowValidationError
 from flowrt.registry import discover
-
-DEFAULT_DATA_DIR = Path("~/.flowrt").expanduser()
+from flowrt.settings import DEFAULT_DATA_DIR
 
 
 @click.group()
@@ -63,7 +62,8 @@ def validate(flowfiles: tuple[Path, ...], data_dir: Path | None) -> None:
 
 @main.command()
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=DEFAULT_DATA_DIR, help="Data directory whose nodes/ to include.")
+              default=DEFAULT_DATA_DIR.expanduser(),
+              help="Data directory whose nodes/ to include.")
 def nodes(data_dir: Path) -> None:
     """List every installed node type and where it came from."""
     registry = discover(data_dir)

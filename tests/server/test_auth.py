@@ -86,3 +86,18 @@ def test_bad_configuration_is_a_settings_error(tmp_path: Path, bad: dict[str, ob
                                                message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Auth(bad, tmp_path)
+
+
+def test_hash_password_command() -> None:
+    from click.testing import CliRunner
+
+    from flowrt.cli import main
+
+    result = CliRunner().invoke(main, ["hash-password"], input="s3cret\ns3cret\n")
+    assert result.exit_code == 0, result.output
+    hashed = result.output.strip().splitlines()[-1]
+    assert hashed.startswith("$argon2id$") and verify_password(hashed, "s3cret")
+    piped = CliRunner().invoke(main, ["hash-password", "--stdin"], input="other\n")
+    assert verify_password(piped.output.strip(), "other")
+    empty = CliRunner().invoke(main, ["hash-password", "--stdin"], input="\n")
+    assert empty.exit_code == 2 and "empty" in empty.output
