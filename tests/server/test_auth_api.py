@@ -95,3 +95,17 @@ async def test_comms_needs_a_token(secured: FlowrtProcess) -> None:
             await ws.send_str(orjson.dumps({"subscribe": "notification/#"}).decode())
             frame = await ws.receive_json(timeout=10)
             assert {"topic": "notification/runtime-state", "data": {"state": "start"}} in frame
+
+
+async def test_revoked_token_ends_the_comms_session(secured: FlowrtProcess) -> None:
+    async with aiohttp.ClientSession(secured.url) as client:
+        admin = await login(client, "admin", "adminpw")
+        async with client.ws_connect("/comms") as ws:
+            await ws.send_str(orjson.dumps({"auth": admin}).decode())
+            assert await ws.receive_json(timeout=10) == {"auth": "ok"}
+            async with client.post("/auth/revoke", headers=bearer(admin)) as r:
+                assert r.status == 200
+            other = await login(client, "admin", "adminpw")
+            async with client.post("/flows", json=[], headers=bearer(other)) as r:
+                assert r.status == 204  # publishes a deploy notification to every socket
+            assert await ws.receive_json(timeout=10) == {"auth": "fail"}
