@@ -140,7 +140,8 @@ async def put_flow(request: web.Request) -> web.Response:
         body = await read_json(request)
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_request", "body must be an object {configs, subflows}")
-        kept = [n for n in flows if not _is_global(n, flows)]
+        subflow_ids = {n["id"] for n in flows if n.get("type") == "subflow"}
+        kept = [n for n in flows if not _is_global(n, subflow_ids)]
         new = [*_list(body, "configs"), *[n for s in _list(body, "subflows")
                                           for n in _subflow_nodes(s)]]
         await deploy(ctx, kept + new, "flows")
@@ -182,9 +183,8 @@ def _tab(flows: list[dict[str, Any]], tab: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _is_global(node: dict[str, Any], flows: list[dict[str, Any]]) -> bool:
-    subflows = {n["id"] for n in flows if n.get("type") == "subflow"}
-    if node.get("type") == "subflow" or node.get("z") in subflows:
+def _is_global(node: dict[str, Any], subflow_ids: set[str]) -> bool:
+    if node.get("type") == "subflow" or node.get("z") in subflow_ids:
         return True
     return node.get("type") != "tab" and not node.get("z")
 
