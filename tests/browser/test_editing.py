@@ -143,3 +143,24 @@ def test_tabs_add_rename_disable_delete(editor):
     page.locator("dialog [data-action=delete-tab]").click()
     expect(page.locator("#tab-list .tab")).to_have_count(1)
     expect(page.locator("#canvas [data-node-id]")).to_have_count(0)
+
+
+def test_palette_filter_help_and_keyboard_deploy(editor):
+    page = editor.page
+    page.locator("#palette-filter").fill("thresh")
+    expect(page.locator('[data-palette-type="threshold"]')).to_be_visible()
+    expect(page.locator('[data-palette-type="inject"]')).to_be_hidden()
+    expect(page.locator('[data-category="network"]')).to_be_hidden()
+    expect(page.locator('[data-palette-type="mqtt-broker"]')).to_have_count(0)  # config type
+    page.locator("#palette-filter").fill("")
+    node = editor.drag_from_palette("threshold", 250, 150)
+    editor.sidebar("help")
+    expect(page.locator("#sidebar-help h3")).to_have_text("threshold")
+    editor.click_node(node)
+    page.keyboard.press("Control+d")
+    expect(page.locator("#deploy-button")).to_be_disabled()
+    assert [n["type"] for n in editor.server.flows() if n["type"] != "tab"] == ["threshold"]
+    page.keyboard.press("Control+=")
+    page.keyboard.press("Control+=")
+    expect(page.locator("#canvas .viewport")).to_have_attribute(
+        "transform", re.compile(r"scale\(1\.4"))

@@ -89,6 +89,10 @@ class Editor {
   async nodeButton(id, kind) {
     const { model } = this;
     const node = model.get(id);
+    if (model.readOnly) {
+      notify("Read-only: you may not trigger nodes", { type: "warning" });
+      return;
+    }
     if (!model.baseline.has(id) || model.changedIds().has(id)) {
       notify("This node has undeployed changes: deploy first", { type: "warning" });
       return;
