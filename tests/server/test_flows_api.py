@@ -148,3 +148,19 @@ async def test_unknown_routes_and_methods_answer_json(client: aiohttp.ClientSess
         assert (r.status, (await error_of(r))["code"]) == (404, "not_found")
     async with client.delete("/flows") as r:
         assert (r.status, (await error_of(r))["code"]) == (405, "method_not_allowed")
+
+
+async def test_put_global_replaces_configs_and_subflows(client: aiohttp.ClientSession) -> None:
+    async with client.post("/flows", json=FLOWS) as r:
+        assert r.status == 204
+    inner = {"id": "c9", "type": "comment", "name": "inside", "x": 1, "y": 1, "wires": []}
+    subflow = {"id": "sf1", "type": "subflow", "name": "S", "in": [], "out": []}
+    async with client.put("/flow/global", json={"subflows": [{**subflow, "nodes": [inner]}]}) as r:
+        assert (r.status, await r.json()) == (200, {"id": "global"})
+    async with client.get("/flow/global") as r:
+        assert await r.json() == {"id": "global", "configs": [],
+                                  "subflows": [{**subflow, "nodes": [{**inner, "z": "sf1"}]}]}
+    async with client.get("/flows") as r:
+        assert await r.json() == [*FLOWS, subflow, {**inner, "z": "sf1"}]
+    async with client.delete("/flow/global") as r:
+        assert r.status == 400
