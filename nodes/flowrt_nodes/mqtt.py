@@ -675,7 +675,7 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-class _BadPayload(Exception):
+class _BadPayload(ValueError):
     def __init__(self, text: str, payload: Any) -> None:
         super().__init__(text)
         self.payload = payload

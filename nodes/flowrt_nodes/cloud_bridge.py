@@ -1,0 +1,436 @@
+"""cloud-bridge: a durable outbox to a cloud MQTT broker, and cloud commands back.
+
+Input messages are committed to a :class:`~flowrt.durable_queue.DurableQueue` (the
+same implementation store-forward uses); a forwarder leases them in priority
+order while the cloud connection is up and publishes them (one by one for
+"stream" priorities, as JSON batches for "batch" ones) over the shared
+``mqtt-broker`` connection (:mod:`flowrt.mqtt`). An entry is deleted only once
+the cloud broker acknowledged the publish that carried it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import socket
+import uuid
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from flowrt.clock import TimerHandle
+from flowrt.durable_queue import DurableQueue, Entry, Priority, queue_path
+from flowrt.errors import NodeError
+from flowrt.messages import Message, get_property
+from flowrt.mqtt import PublishDropped, Subscription, valid_filter
+from flowrt.node import Node
+from flowrt.schema import (
+    as_bool,
+    as_int,
+    as_number,
+    boolean,
+    enum,
+    integer,
+    node_ref,
+    number,
+    string,
+)
+from flowrt_nodes.mqtt import CONVERTERS, MqttBroker, serialize_payload
+
+TICK = 1.0
+"""Seconds between checks of slow acknowledgements (degraded) and status refreshes."""
+DEFAULT_MODES: dict[str, Any] = {
+    "critical": "stream", "high": "stream",
+    "normal": {"batch": {"interval": 5, "maxMessages": 500}},
+    "low": {"batch": {"interval": 60, "maxMessages": 5000}},
+}
+_MODE = {"anyOf": [{"enum": ["stream"]}, {"type": "object", "properties": {"batch": {
+    "type": "object", "properties": {"interval": number(minimum=0),
+                                     "maxMessages": integer(minimum=1)}}}}]}
+
+
+@dataclass(frozen=True)
+class Batching:
+    """How one priority is batched: at most ``max_messages`` per batch, cut every
+    ``interval`` seconds."""
+
+    interval: float
+    max_messages: int
+
+
+class CloudBridge(Node):
+    """Publishes local messages to a cloud MQTT broker through a durable outbox, and
+    brings cloud commands back.
+
+    **Keys**
+    - `broker`: an `mqtt-broker` config node for the cloud side (TLS and mutual TLS
+      through its `tls-config`; MQTT 5 or 3.1.1).
+    - `deviceId` (default: the host name; `${ENV}` allowed).
+    - `topicTemplate` (`devices/{deviceId}/{topic}`): where a streamed message goes;
+      `{topic}` is `msg.topic`, `{priority}` its priority. `batchTopic`
+      (`devices/{deviceId}/batch/{priority}`): where batches go.
+    - `qos` (1). `priorityProperty` (`priority`): "critical", "high", "normal"
+      (default) or "low".
+    - `modes`: per priority `"stream"` (publish at once) or
+      `{"batch": {"interval": s, "maxMessages": n}}`. Defaults: critical and high
+      stream, normal batch 5 s / 500, low batch 60 s / 5000.
+    - `compress`: `none` or `gzip` (batches only; content type
+      `application/json+gzip` on MQTT 5).
+    - `durable` (true): the outbox is a durable queue in the data directory
+      (`queues/<queue>.sqlite3`, `queue` defaults to the node id; `maxMessages`
+      100000, the oldest of the lowest priority is evicted when full). A message's
+      completion (`done`) comes once it is on disk. With `durable` false messages are
+      published at once (stream) and complete on the broker's acknowledgement.
+    - `window` (1000): messages published and not yet acknowledged at once.
+    - `downlink` (`devices/{deviceId}/commands/#`, empty = none): messages received
+      there leave on output 1 with `msg.topic` stripped of the filter's prefix and
+      the payload decoded as `mqtt in`'s auto-detect does.
+    - `degradedAfter` (2 s): acknowledgements slower than this make the state
+      "degraded".
+
+    **What is published.** A streamed message: `{"topic", "payload", "ts" (ms, when
+    it was queued), "_sfid", "priority"}` as JSON. A batch: `{"batchId", "deviceId",
+    "priority", "count", "messages": [{"topic", "payload", "ts", "_sfid"}, ...]}`.
+    Delivery is at-least-once: a receiver drops duplicates by `_sfid`. Within a
+    priority messages arrive in order; after an outage the backlog drains highest
+    priority first, and new critical messages still go first.
+
+    **Outputs.** 1: downlink commands. 2: connectivity changes
+    `{"state": "online" | "degraded" | "offline", "since" (ms), "queued"}`, also shown
+    in the status. `metrics` holds messages and bytes sent, batches, queued, dropped,
+    reconnects and the state.
+    """
+
+    type = "cloud-bridge"
+    category = "network"
+    inputs = 1
+    outputs = 2
+    color = "#a6bbcf"
+    icon = "bridge"
+    palette_label = "cloud bridge"
+    editor: ClassVar = {"label": "deviceId"}
+    schema: ClassVar = {"type": "object", "properties": {
+        "name": string(""),
+        "broker": node_ref("mqtt-broker", title="Cloud broker", required=True),
+        "deviceId": string(""),
+        "topicTemplate": string("devices/{deviceId}/{topic}"),
+        "batchTopic": string("devices/{deviceId}/batch/{priority}"),
+        "qos": enum(["0", "1", "2", 0, 1, 2], 1),
+        "priorityProperty": string("priority"),
+        "durable": boolean(True),
+        "queue": string(""),
+        "maxMessages": integer(100_000, minimum=1),
+        "window": integer(1000, minimum=1),
+        "modes": {"type": "object", "properties": {p.label: _MODE for p in Priority},
+                  "default": DEFAULT_MODES},
+        "compress": enum(["none", "gzip"], "none"),
+        "downlink": string("devices/{deviceId}/commands/#"),
+        "degradedAfter": number(2, minimum=0),
+    }}
+
+    def __init__(self, config: dict[str, Any], flow: Any) -> None:
+        super().__init__(config, flow)
+        self.device_id = str(config.get("deviceId") or socket.gethostname())
+        self.qos = as_int(config.get("qos"), 1)
+        if self.qos not in (0, 1, 2):
+            self.qos = 1
+        self.durable = as_bool(config.get("durable"), True)
+        self.window = max(1, as_int(config.get("window"), 1000) or 1000)
+        self.gzip = config.get("compress") == "gzip"
+        self.degraded_after = as_number(config.get("degradedAfter"), 2.0) or 0.0
+        self.modes = {p: _batching((config.get("modes") or {}).get(
+            p.label, DEFAULT_MODES[p.label]), p) for p in Priority}
+        downlink = str(config.get("downlink") or "").replace("{deviceId}", self.device_id)
+        self.downlink = downlink
+        self.downlink_prefix = downlink.split("#")[0].split("+")[0]
+        self.broker: MqttBroker | None = None
+        self.queue: DurableQueue | None = None
+        self.state = "offline"
+        self.since = self.clock.time()
+        self.queued = 0
+        self.metrics: dict[str, Any] = {"sent": 0, "bytes": 0, "batches": 0, "queued": 0,
+                                        "dropped": 0, "reconnects": 0, "state": self.state}
+        self._connects = 0
+        self._wake = asyncio.Event()
+        self._in_flight: dict[int, float] = {}
+        """Publish number → monotonic send time, until acknowledged."""
+        self._publishes = 0
+        self._in_flight_entries = 0
+        self._acked: list[int] = []
+        self._released: list[int] = []
+        self._due = dict.fromkeys(Priority, True)
+        self._fresh = dict.fromkeys(Priority, 0)
+        self._batch_timers: dict[Priority, TimerHandle] = {}
+        self._tick: TimerHandle | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        broker = self.config_node("broker")
+        if not isinstance(broker, MqttBroker):
+            raise NodeError("cloud-bridge needs an mqtt-broker config node in `broker`",
+                            node_id=self.id, node_type=self.type)
+        if self.downlink and not valid_filter(self.downlink):
+            raise NodeError(f"downlink: invalid topic filter {self.downlink!r}",
+                            node_id=self.id, node_type=self.type)
+        if self.durable:
+            if self.runtime.data_dir is None:
+                raise NodeError("cloud-bridge with durable: true needs a data directory",
+                                node_id=self.id, node_type=self.type)
+            name = self.config.get("queue") or self.id
+            self.queue = await DurableQueue.open(
+                queue_path(self.runtime.data_dir, name), name=name,
+                max_messages=as_int(self.config.get("maxMessages"), 100_000) or 100_000,
+                clock=self.clock.time)
+            self.queued = (await self.queue.stats()).total
+            self.create_task(self._forward())
+        self.broker = broker
+        if self.downlink:
+            broker.subscribe(self, self.downlink, Subscription(qos=1), self._command)
+        broker.register(self)
+        self._schedule_tick()
+        self._show()
+
+    async def close(self, removed: bool) -> None:
+        if self._tick is not None:
+            self._tick.cancel()
+        for timer in self._batch_timers.values():
+            timer.cancel()
+        if self.broker is not None:
+            self.broker.deregister(self, removed)
+        await self._stop_tasks()
+        if self.queue is not None:
+            await self.queue.close()
+
+    # ----------------------------------------------------------------- input
+    def on_input(self, msg: Message) -> Awaitable[Any] | None:
+        priority = self._priority_of(msg)
+        if self.queue is None:
+            return self._publish_stream(msg, priority, self.clock.time(), "", [])
+        future = self.queue.put(msg, priority)
+        future.add_done_callback(lambda done: self._stored(done, priority))
+        return future
+
+    def _priority_of(self, msg: Message) -> Priority:
+        value = get_property(msg, self.config.get("priorityProperty") or "priority")
+        if value is None or value == "":
+            return Priority.NORMAL
+        try:
+            return Priority.parse(value)
+        except ValueError as exc:
+            self.warn(f"{exc}: sent as normal")
+            return Priority.NORMAL
+
+    def _stored(self, future: asyncio.Future[Any], priority: Priority) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return
+        evicted = len(future.result().evicted)
+        self.queued += 1 - evicted
+        self.metrics["dropped"] += evicted
+        batching = self.modes[priority]
+        if batching is None:
+            self._wake.set()
+            return
+        self._fresh[priority] += 1
+        if self._fresh[priority] >= batching.max_messages:
+            self._batch_due(priority)
+        elif priority not in self._batch_timers:
+            self._batch_timers[priority] = self.clock.call_later(
+                batching.interval, self._batch_due, priority)
+
+    def _batch_due(self, priority: Priority) -> None:
+        timer = self._batch_timers.pop(priority, None)
+        if timer is not None:
+            timer.cancel()
+        self._due[priority] = True
+        self._wake.set()
+
+    # ------------------------------------------------------------- forwarding
+    async def _forward(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self._pump()
+            except Exception as exc:  # the queue failed (disk full...): report, go on
+                self.error(f"cloud-bridge outbox failed: {exc}")
+                await self.clock.sleep(TICK)
+                self._wake.set()
+
+    async def _pump(self) -> None:
+        """Settle acknowledgements, then publish what the window allows, by priority."""
+        assert self.queue is not None
+        acked, self._acked = self._acked, []
+        released, self._released = self._released, []
+        if acked:
+            await self.queue.ack(acked)
+            self.queued -= len(acked)
+        if released:
+            await self.queue.release(released)
+        if self.broker is None or not self.broker.connected:
+            return
+        for priority in Priority:
+            room = self.window - self._in_flight_entries
+            if room <= 0:
+                return
+            batching = self.modes[priority]
+            if batching is None:
+                entries = await self.queue.lease(room, [priority])
+                for entry in entries:
+                    self._publish_entry(entry)
+            elif self._due[priority]:
+                entries = await self.queue.lease(min(room, batching.max_messages), [priority])
+                if entries:
+                    self._publish_batch(priority, entries)
+                if len(entries) < batching.max_messages:
+                    self._due[priority] = False
+                    self._fresh[priority] = 0
+                else:
+                    self._wake.set()  # more backlog: another batch at once
+
+    def _publish_entry(self, entry: Entry) -> None:
+        msg = entry.message
+        self._publish_stream(msg, entry.priority, entry.enqueued_at, entry.sfid, [entry.id])
+
+    def _publish_stream(self, msg: Message, priority: Priority, queued_at: float, sfid: str,
+                        ids: list[int]) -> Awaitable[Any] | None:
+        topic = self.config.get("topicTemplate") or "devices/{deviceId}/{topic}"
+        topic = _fill(topic, self.device_id, str(msg.get("topic") or ""), priority)
+        envelope = {"topic": msg.get("topic"), "payload": msg.get("payload"),
+                    "ts": int(queued_at * 1000), "_sfid": sfid or msg.get("_msgid"),
+                    "priority": priority.label}
+        return self._publish(topic, serialize_payload(envelope), "application/json", ids)
+
+    def _publish_batch(self, priority: Priority, entries: list[Entry]) -> None:
+        document = {"batchId": uuid.uuid4().hex, "deviceId": self.device_id,
+                    "priority": priority.label, "count": len(entries),
+                    "messages": [{"topic": e.message.get("topic"),
+                                  "payload": e.message.get("payload"),
+                                  "ts": int(e.enqueued_at * 1000), "_sfid": e.sfid}
+                                 for e in entries]}
+        data = serialize_payload(document)
+        content_type = "application/json"
+        if self.gzip:
+            data, content_type = gzip.compress(data, 6), "application/json+gzip"
+        topic = _fill(self.config.get("batchTopic") or "devices/{deviceId}/batch/{priority}",
+                      self.device_id, "", priority)
+        self.metrics["batches"] += 1
+        self._publish(topic, data, content_type, [e.id for e in entries])
+
+    def _publish(self, topic: str, data: bytes, content_type: str,
+                 ids: list[int]) -> Awaitable[Any] | None:
+        assert self.broker is not None
+        props = {"contentType": content_type} if self.broker.protocol == 5 else None
+        try:
+            future = self.broker.publish(topic, data, self.qos, False, props)
+        except PublishDropped:
+            if not ids:  # not durable: the message fails (and is counted)
+                self.metrics["dropped"] += 1
+                raise
+            self._released.extend(ids)  # stays in the outbox for the next try
+            return None
+        self.metrics["sent"] += max(1, len(ids))
+        self.metrics["bytes"] += len(data)
+        if future is None:  # QoS 0: done once written
+            self._acked.extend(ids)
+            return None
+        number = self._publishes = self._publishes + 1
+        self._in_flight[number] = self.clock.monotonic()
+        self._in_flight_entries += len(ids)
+        future.add_done_callback(lambda done: self._acknowledged(number, ids, done))
+        return future
+
+    def _acknowledged(self, number: int, ids: list[int], future: Any) -> None:
+        sent_at = self._in_flight.pop(number, None)
+        self._in_flight_entries -= len(ids)
+        failed = future.cancelled() or future.exception() is not None
+        if failed:
+            self._released.extend(ids)
+        else:
+            self._acked.extend(ids)
+        slow = sent_at is not None and self.clock.monotonic() - sent_at > self.degraded_after
+        if self.broker is not None and self.broker.connected:
+            self._set_state("degraded" if failed or slow else "online")
+        self._wake.set()
+
+    # ------------------------------------------------------------- downlink
+    def _command(self, topic: str, payload: bytes, qos: int, retain: bool,
+                 props: dict[str, Any] | None) -> None:
+        try:
+            value = CONVERTERS["auto-detect"](payload, props)
+        except ValueError as exc:  # declared JSON that is not
+            self.error(f"downlink {topic}: {exc}")
+            return
+        local = topic[len(self.downlink_prefix):] if topic.startswith(
+            self.downlink_prefix) else topic
+        msg = {"topic": local, "payload": value, "qos": qos, "retain": retain}
+        if props:
+            msg.update(props)
+        self.send([msg, None])
+
+    # ---------------------------------------------------------- connectivity
+    def broker_state(self, state: str) -> None:
+        """Called by the mqtt-broker node when the cloud connection changes."""
+        if state == "connected":
+            self._connects += 1
+            self.metrics["reconnects"] = self._connects - 1
+            now = self.clock.monotonic()  # re-sent publishes: latency counts from now
+            self._in_flight = dict.fromkeys(self._in_flight, now)
+            self._due = dict.fromkeys(Priority, True)  # drain any backlog now
+            self._set_state("online")
+            self._wake.set()
+        else:
+            self._set_state("offline")
+
+    def _set_state(self, state: str) -> None:
+        if state == self.state:
+            return
+        self.state = state
+        self.metrics["state"] = state
+        self.since = self.clock.time()
+        self._show()
+        self.send([None, {"topic": "state", "payload": {
+            "state": state, "since": int(self.since * 1000), "queued": self.queued}}])
+
+    def _schedule_tick(self) -> None:
+        self._tick = self.clock.call_later(TICK, self._on_tick)
+
+    def _on_tick(self) -> None:
+        now = self.clock.monotonic()
+        oldest = min(self._in_flight.values(), default=None)
+        if self.state == "online" and oldest is not None and now - oldest > self.degraded_after:
+            self._set_state("degraded")
+        self._show()
+        self._wake.set()
+        self._schedule_tick()
+
+    @property
+    def queue_depth(self) -> int:
+        """Messages waiting in the outbox (for ``/metrics``)."""
+        return self.queued
+
+    def _show(self) -> None:
+        self.metrics["queued"] = self.queued
+        fill = {"online": "green", "degraded": "yellow"}.get(self.state, "red")
+        self.status(fill=fill, shape="dot" if self.state == "online" else "ring",
+                    text=f"{self.state}, {self.queued} queued")
+
+
+def _fill(template: str, device_id: str, topic: str, priority: Priority) -> str:
+    return (template.replace("{deviceId}", device_id).replace("{topic}", topic)
+            .replace("{priority}", priority.label))
+
+
+def _batching(mode: Any, priority: Priority) -> Batching | None:
+    """None for "stream"; ValueError naming the priority for a bad mode."""
+    if mode == "stream":
+        return None
+    spec = mode.get("batch") if isinstance(mode, dict) else None
+    if not isinstance(spec, dict):
+        raise ValueError(f"modes.{priority.label}: expected \"stream\" or "
+                         f"{{\"batch\": {{\"interval\", \"maxMessages\"}}}}, got {mode!r}")
+    interval = as_number(spec.get("interval"), 5.0)
+    count = as_int(spec.get("maxMessages"), 500)
+    if interval is None or interval < 0 or not count or count < 1:
+        raise ValueError(f"modes.{priority.label}.batch: interval must be >= 0 and "
+                         f"maxMessages >= 1")
+    return Batching(interval, count)

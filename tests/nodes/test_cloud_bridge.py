@@ -1,0 +1,163 @@
+"""cloud-bridge against a real "cloud" mosquitto: outages, batches, downlink, state."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flowrt.clock import Clock
+from flowrt.testing import FlowHarness
+from tests.nodes.test_mqtt import TAB, Client, broker_node, until
+from tests.nodes.test_mqtt import persistent_broker as persistent_broker  # fixture
+
+pytestmark = pytest.mark.broker
+
+PRIORITIES = ["critical", "normal", "normal", "low", "high", "normal"]
+
+
+def bridge(**extra: Any) -> dict[str, Any]:
+    return {"id": "cb", "type": "cloud-bridge", "z": "t1", "broker": "b1", "deviceId": "gw1",
+            "modes": {"critical": "stream", "high": "stream",
+                      "normal": {"batch": {"interval": 0.2, "maxMessages": 20}},
+                      "low": {"batch": {"interval": 0.5, "maxMessages": 50}}},
+            "x": 0, "y": 0, "wires": [[], []], **extra}
+
+
+def received(client: Client) -> list[tuple[str, dict[str, Any]]]:
+    """Every (kind, item) the cloud got, in arrival order; batches unpacked."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    with client.lock:
+        messages = list(client.messages)
+    for message in messages:
+        data = message.payload
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        document = json.loads(data)
+        if "messages" in document:
+            assert set(document) == {"batchId", "deviceId", "priority", "count", "messages"}
+            assert document["count"] == len(document["messages"])
+            assert message.topic == f"devices/gw1/batch/{document['priority']}"
+            out.extend(("batch", item) for item in document["messages"])
+        else:
+            assert message.topic == "devices/gw1/t"
+            out.append(("stream", document))
+    return out
+
+
+async def test_outage_loses_nothing_and_drains_by_priority(persistent_broker: Any,
+                                                           tmp_path: Path) -> None:
+    cloud = persistent_broker
+    watcher = Client(cloud.port, client_id="cloud-app", clean=False)
+    watcher.subscribe("devices/gw1/#", 1)
+    flow = [TAB, broker_node(cloud.port, clientid="gw1", protocolVersion="5"),
+            bridge(compress="gzip")]
+    acknowledged: dict[str, list[int]] = {p: [] for p in set(PRIORITIES)}
+    during_outage: list[tuple[str, int]] = []
+    try:
+        async with FlowHarness(flow, clock=Clock(), data_dir=tmp_path) as h:
+            node: Any = h.node("cb")
+            await h.wait_for(lambda: node.state == "online")
+            stop = asyncio.Event()
+
+            async def feed() -> None:
+                count = 0
+                while not stop.is_set():
+                    priority = PRIORITIES[count % len(PRIORITIES)]
+                    await node.on_input({"topic": "t", "priority": priority,
+                                         "payload": {"p": priority, "n": count}})
+                    acknowledged[priority].append(count)
+                    if node.state == "offline":
+                        during_outage.append((priority, count))
+                    count += 1
+                    await asyncio.sleep(0.004)
+
+            feeder = asyncio.create_task(feed())
+            await asyncio.sleep(0.5)
+            await asyncio.to_thread(cloud.stop)
+            await h.wait_for(lambda: node.state == "offline")
+            await asyncio.sleep(1.0)
+            assert node.queued > 0 and node.metrics["state"] == "offline"
+            await asyncio.to_thread(cloud.start)
+            await h.wait_for(lambda: node.state == "online", within=10)
+            await asyncio.sleep(0.5)
+            stop.set()
+            await feeder
+            total = sum(len(v) for v in acknowledged.values())
+            await h.wait_for(lambda: len({i["_sfid"] for _, i in received(watcher)}) >= total,
+                             within=15)
+            await h.wait_for(lambda: node.queued == 0)
+            assert node.metrics["reconnects"] == 1
+            states = [m["payload"]["state"] for m in h.outputs("cb", 1)]
+            assert states[:3] == ["online", "offline", "online"]
+    finally:
+        watcher.close()
+
+    items = received(watcher)
+    first: dict[str, dict[str, Any]] = {}
+    for kind, item in items:
+        first.setdefault(item["_sfid"], {**item["payload"], "kind": kind})
+    got: dict[str, list[int]] = {p: [] for p in acknowledged}
+    for value in first.values():
+        got[value["p"]].append(value["n"])
+    for priority, numbers in acknowledged.items():
+        assert got[priority] == numbers, priority  # every one, once, in order
+    kinds = {v["p"]: v["kind"] for v in first.values()}
+    assert kinds == {"critical": "stream", "high": "stream", "normal": "batch", "low": "batch"}
+    # The outage backlog drained critical first.
+    assert during_outage
+    order = [(v["p"], v["n"]) for v in first.values()]
+    backlog = [order.index(key) for key in during_outage]
+    critical = [i for i, key in zip(backlog, during_outage, strict=True) if key[0] == "critical"]
+    normal = [i for i, key in zip(backlog, during_outage, strict=True) if key[0] == "normal"]
+    assert critical and normal and max(critical) < min(normal)
+
+
+async def test_downlink_and_plain_batches(mosquitto: Any, tmp_path: Path) -> None:
+    cloud_app = Client(mosquitto.port)
+    cloud_app.subscribe("devices/gw1/batch/#", 1)
+    flow = [TAB, broker_node(mosquitto.port), bridge()]
+    try:
+        async with FlowHarness(flow, clock=Clock(), data_dir=tmp_path) as h:
+            node: Any = h.node("cb")
+            await h.wait_for(lambda: node.state == "online")
+            await asyncio.sleep(0.1)  # SUBACK of the downlink
+            cloud_app.publish("devices/gw1/commands/valve/set", '{"open": true}')
+            await h.wait_for(lambda: len(h.outputs("cb", 0)) == 1)
+            command = h.outputs("cb", 0)[0]
+            assert command["topic"] == "valve/set" and command["payload"] == {"open": True}
+            for n in range(25):
+                await node.on_input({"topic": "t", "payload": n})  # normal: batches of 20
+            await until(lambda: sum(len(json.loads(m.payload)["messages"])
+                                    for m in cloud_app.messages) == 25)
+            sizes = [json.loads(m.payload)["count"] for m in cloud_app.messages]
+            assert sizes == [20, 5]
+            assert node.metrics["batches"] == 2 and node.metrics["sent"] == 25
+    finally:
+        cloud_app.close()
+
+
+async def test_not_durable_publishes_at_once(mosquitto: Any) -> None:
+    cloud_app = Client(mosquitto.port)
+    cloud_app.subscribe("devices/gw1/#", 1)
+    flow = [TAB, broker_node(mosquitto.port), bridge(durable=False, downlink="")]
+    try:
+        async with FlowHarness(flow, clock=Clock()) as h:
+            node: Any = h.node("cb")
+            await h.wait_for(lambda: node.state == "online")
+            await asyncio.wait_for(node.on_input({"topic": "t", "payload": "now"}), 5)
+            await until(lambda: len(cloud_app.messages) == 1)
+            assert json.loads(cloud_app.messages[0].payload)["payload"] == "now"
+    finally:
+        cloud_app.close()
+
+
+async def test_bad_modes_fail_the_deploy(mosquitto: Any, tmp_path: Path) -> None:
+    flow = [TAB, broker_node(mosquitto.port), bridge(modes={"low": "sometimes"})]
+    with pytest.raises(Exception, match=r"modes\.low"):
+        async with FlowHarness(flow, clock=Clock(), data_dir=tmp_path):
+            pass
