@@ -164,3 +164,18 @@ def test_palette_filter_help_and_keyboard_deploy(editor):
     page.keyboard.press("Control+=")
     expect(page.locator("#canvas .viewport")).to_have_attribute(
         "transform", re.compile(r"scale\(1\.4"))
+
+
+def test_plugin_gets_a_form_without_front_end_code(editor):
+    node = editor.drag_from_palette("unit-convert", 250, 150)
+    panel = editor.edit(node)
+    expect(panel.locator("label", has_text="Decimal places")).to_be_visible()
+    editor.field(panel, "/to").select_option(label="K")
+    editor.field(panel, "/decimals").fill("-1")
+    expect(panel.locator('[data-error-path="/decimals"]')).to_be_visible()
+    editor.field(panel, "/decimals").fill("1")
+    expect(panel.locator('[data-error-path="/decimals"]')).to_have_count(0)
+    editor.done()
+    editor.deploy()
+    saved = next(n for n in editor.server.flows() if n["id"] == node)
+    assert (saved["from"], saved["to"], saved["decimals"]) == ("C", "K", 1)

@@ -153,8 +153,10 @@ export class Deployer {
     const { nodes, conflicts } = mergeOnto(flows, this.currentDiff(), this.model.baseline);
     this.editor.history.record();
     const tab = this.model.activeTab;
+    const creds = new Map(this.model.creds);
     this.model.load(flows, rev);
     this.model.nodes = new Map(nodes.map((n) => [n.id, n]));
+    this.model.creds = creds;
     if (this.model.nodes.has(tab)) this.model.activeTab = tab;
     this.model.emit("change");
     notify(conflicts.length ? `Merged; your version replaced ${conflicts.length} node(s) also changed on the server`
