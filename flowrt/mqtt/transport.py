@@ -578,9 +578,14 @@ async def _open_socket(options: ConnectOptions) -> socket.socket | ssl.SSLSocket
     try:
         return await asyncio.wrap_future(job)
     except asyncio.CancelledError:
-        # The thread may still finish: close what it opens.
-        job.add_done_callback(lambda done: done.exception() or done.result().close())
+        job.add_done_callback(_close_late_socket)
         raise
+
+
+def _close_late_socket(job: concurrent.futures.Future[socket.socket | ssl.SSLSocket]) -> None:
+    """A connect finished after its caller gave up: close what it opened."""
+    if not job.cancelled() and job.exception() is None:
+        job.result().close()
 
 
 def _blocking_connect(options: ConnectOptions) -> socket.socket | ssl.SSLSocket:
