@@ -14,6 +14,7 @@ from flowrt.clock import Clock
 from flowrt.testing import FlowHarness
 from tests.nodes.test_mqtt import TAB, Client, broker_node, until
 from tests.nodes.test_mqtt import persistent_broker as persistent_broker  # fixture
+from tests.nodes.test_mqtt_tls import tls_broker as tls_broker  # fixture
 
 pytestmark = pytest.mark.broker
 
@@ -161,3 +162,34 @@ async def test_bad_modes_fail_the_deploy(mosquitto: Any, tmp_path: Path) -> None
     with pytest.raises(Exception, match=r"modes\.low"):
         async with FlowHarness(flow, clock=Clock(), data_dir=tmp_path):
             pass
+
+
+async def test_slow_acknowledgements_mean_degraded(mosquitto: Any, tmp_path: Path) -> None:
+    flow = [TAB, broker_node(mosquitto.port), bridge(degradedAfter=0, downlink="")]
+    async with FlowHarness(flow, clock=Clock(), data_dir=tmp_path) as h:
+        node: Any = h.node("cb")
+        await h.wait_for(lambda: node.state == "online")
+        await node.on_input({"topic": "t", "priority": "critical", "payload": 1})
+        await h.wait_for(lambda: node.state == "degraded")
+        event = h.outputs("cb", 1)[-1]["payload"]
+        assert event["state"] == "degraded" and isinstance(event["since"], int)
+        assert h.status("cb")["fill"] == "yellow"
+
+
+async def test_bridge_over_mutual_tls(tls_broker: Any, tmp_path: Path) -> None:
+    pki = tls_broker.pki
+    cloud_app = Client(tls_broker.plain.port)
+    cloud_app.subscribe("devices/gw1/#", 1)
+    flow = [TAB, broker_node(tls_broker.tls_port, usetls=True, tls="tls1"),
+            {"id": "tls1", "type": "tls-config", "ca": pki.path("ca.pem"),
+             "cert": pki.path("client.pem"), "key": pki.path("client.key")},
+            bridge(downlink="")]
+    try:
+        async with FlowHarness(flow, clock=Clock(), data_dir=tmp_path) as h:
+            node: Any = h.node("cb")
+            await h.wait_for(lambda: node.state == "online")
+            await node.on_input({"topic": "t", "priority": "high", "payload": "secure"})
+            await until(lambda: len(cloud_app.messages) == 1)
+            assert json.loads(cloud_app.messages[0].payload)["payload"] == "secure"
+    finally:
+        cloud_app.close()

@@ -438,3 +438,34 @@ async def test_shared_subscription_splits_load_in_process(mosquitto: Any, client
         got = h1.payloads("in1") + h2.payloads("in1")
         assert sorted(got) == list(range(200))  # nothing lost, nothing doubled
         assert h1.outputs("in1") and h2.outputs("in1")  # both took a share
+
+
+def nodered_export(port: int) -> list[dict[str, Any]]:
+    """mqtt in → mqtt out exactly as Node-RED 4's editor exports it."""
+    return [
+        {"id": "f1", "type": "tab", "label": "Flow 1", "disabled": False, "info": "", "env": []},
+        {"id": "in9", "type": "mqtt in", "z": "f1", "name": "", "topic": "nr/in", "qos": "2",
+         "datatype": "auto-detect", "broker": "br9", "nl": False, "rap": True, "rh": 0,
+         "inputs": 0, "x": 130, "y": 100, "wires": [["out9"]]},
+        {"id": "out9", "type": "mqtt out", "z": "f1", "name": "", "topic": "nr/out", "qos": "",
+         "retain": "", "respTopic": "", "contentType": "", "userProps": "", "correl": "",
+         "expiry": "", "broker": "br9", "x": 330, "y": 100, "wires": []},
+        {"id": "br9", "type": "mqtt-broker", "name": "local", "broker": "127.0.0.1",
+         "port": str(port), "clientid": "", "autoConnect": True, "usetls": False,
+         "protocolVersion": "4", "keepalive": "60", "cleansession": True,
+         "autoUnsubscribe": True, "birthTopic": "", "birthQos": "0", "birthRetain": "false",
+         "birthPayload": "", "birthMsg": {}, "closeTopic": "", "closeQos": "0",
+         "closeRetain": "false", "closePayload": "", "closeMsg": {}, "willTopic": "",
+         "willQos": "0", "willRetain": "false", "willPayload": "", "willMsg": {},
+         "userProps": "", "sessionExpiry": ""},
+    ]
+
+
+async def test_nodered_export_runs_unchanged(mosquitto: Any, client: Client) -> None:
+    client.subscribe("nr/out", 1)
+    async with FlowHarness(nodered_export(mosquitto.port), clock=Clock()) as h:
+        await h.wait_for(lambda: connected(h, "in9", "out9"))
+        await asyncio.sleep(0.1)
+        client.publish("nr/in", '{"t": 21.5}')
+        await until(lambda: client.payloads() == [b'{"t":21.5}'])
+        assert not h.errors and not h.warnings
