@@ -274,6 +274,15 @@ class Node:
         ref = self.config.get(key)
         return self.runtime.get_node(ref) if isinstance(ref, str) and ref else None
 
+    def metrics(self) -> dict[str, float]:
+        """Node-specific figures for ``/metrics``, e.g. ``{"queued": 12, "evicted_total": 3}``.
+
+        Each key becomes the family ``flowrt_node_<key>`` labelled with the node's id,
+        type and name; a key ending in ``_total`` is a counter, any other a gauge.
+        Called at scrape time only: return figures the node already keeps.
+        """
+        return {}
+
     @property
     def output_count(self) -> int:
         """How many outputs this node has (``config["outputs"]`` where the type allows)."""

@@ -5,7 +5,8 @@ body saying why (``state``, ``reason`` and any ``missing`` node types).
 
 ``GET /metrics`` exposes, per node type, the messages received and sent and the
 errors reported; the run queue's depth, drops and deliveries; each node's own
-queue depth (a node that buffers messages exposes an int ``queue_depth``);
+queue depth (a node that buffers messages exposes an int ``queue_depth``) and
+the figures nodes report through ``Node.metrics()`` (``flowrt_node_<key>``);
 deploys and failed deploys; the event loop's lag; the process's resident
 memory; and the editor connections and debug messages dropped by their rate
 limit. Counters start again from zero when a deploy restarts a node.
@@ -131,7 +132,25 @@ def render_metrics(ctx: ServerContext) -> str:
          "Debug messages not sent to an editor because of its rate limit.",
          [({}, comms.debug_dropped if comms else 0)]),
     ]
+    families.extend(_node_metric_families(runtime.nodes.values()))
     return "".join(_family(*family) for family in families)
+
+
+def _node_metric_families(
+    nodes: Iterable[Any],
+) -> list[tuple[str, str, str, list[tuple[dict[str, str], float]]]]:
+    samples: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for node in nodes:
+        for key, value in node.metrics().items():
+            labels = {"type": node.config["type"], "id": node.id, "name": node.name}
+            samples.setdefault(key, []).append((labels, value))
+    families = []
+    for key, values in sorted(samples.items()):
+        counter = key.endswith("_total")
+        name = f"flowrt_node_{key.removesuffix('_total')}"
+        families.append((name, "counter" if counter else "gauge",
+                         f"Reported by the nodes themselves: {key}.", values))
+    return families
 
 
 def _family(name: str, kind: str, help_text: str,

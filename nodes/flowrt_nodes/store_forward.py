@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from flowrt.clock import TimerHandle
-from flowrt.durable_queue import DEFAULT_TTL, DurableQueue, Entry, Priority, queue_path
+from flowrt.durable_queue import (
+    DEFAULT_TTL,
+    DurableQueue,
+    Entry,
+    Priority,
+    QueueStats,
+    queue_path,
+)
 from flowrt.errors import NodeError
 from flowrt.messages import Message, get_property
 from flowrt.node import Node
@@ -177,6 +184,7 @@ class StoreForward(Node):
         self._blocked: dict[Priority, float] = {}
         self._next_send = 0.0
         self._shown: dict[str, Any] = {}
+        self._stats: QueueStats | None = None
         self.counts = dict.fromkeys(("evicted", "expired", "deadLettered", "delivered",
                                      "failed"), 0)
 
@@ -410,7 +418,7 @@ class StoreForward(Node):
 
     async def _show_status(self) -> None:
         assert self._queue is not None
-        stats = await self._queue.stats()
+        stats = self._stats = await self._queue.stats()
         queued = stats.queued
         text = (f"{stats.total} queued (c {queued['critical']} / h {queued['high']}"
                 f" / n {queued['normal']} / l {queued['low']})")
@@ -424,6 +432,15 @@ class StoreForward(Node):
         if status != self._shown:
             self._shown = status
             self.status(status)
+
+    def metrics(self) -> dict[str, float]:
+        """Queued messages per priority, the oldest one's age and the event counters."""
+        figures: dict[str, float] = {f"{name}_total": count for name, count in self.counts.items()}
+        stats = self._stats
+        if stats is not None:
+            figures.update({f"queued_{p}": n for p, n in stats.queued.items()})
+            figures["oldest_age_seconds"] = stats.oldest or 0.0
+        return figures
 
     def _emit(self, event: str, **fields: Any) -> None:
         self.send([None, {"topic": event, "payload": {
