@@ -193,6 +193,60 @@ class _LoopClient(paho.Client):
         """True when bytes already read from the socket wait to be parsed."""
         return self._rpos < len(self._rbuf)
 
+    # Writes are coalesced: paho "sends" each packet into ``_wbuf`` and
+    # ``loop_write`` hands the whole buffer to the socket in one call.
+    _wbuf: bytearray | None = None
+    on_ack: Callable[[int, ReasonCode], None] | None = None
+    """Called with (mid, reason) for each PUBACK/PUBCOMP of our publishes."""
+
+    def _sock_send(self, buf: bytes | bytearray) -> int:
+        if self._sock is None:
+            raise ConnectionError("self._sock is None")
+        if self._wbuf is None:
+            self._wbuf = bytearray()
+        self._wbuf += buf
+        return len(buf)
+
+    def want_write(self) -> bool:
+        return bool(self._wbuf) or super().want_write()
+
+    def loop_write(self) -> MQTTErrorCode:
+        rc = super().loop_write()
+        if self._flush():
+            self._call_socket_register_write()
+        else:
+            self._call_socket_unregister_write()
+        return rc
+
+    def _flush(self) -> bool:
+        """Send what is buffered; True when some is left for the next writable event."""
+        buf, sock = self._wbuf, self._sock
+        if not buf or sock is None:
+            return bool(buf) and sock is not None
+        try:
+            sent = sock.send(buf)
+        except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+            sent = 0
+        except OSError:
+            buf.clear()  # the connection is gone; reading notices and reconnects
+            return False
+        del buf[:sent]
+        return bool(buf)
+
+    def _sock_close(self) -> None:
+        self._flush()  # a DISCONNECT just queued goes out before the socket closes
+        if self._wbuf is not None:
+            self._wbuf.clear()
+        super()._sock_close()
+
+    def _do_on_publish(self, mid: int, reason_code: ReasonCode,
+                       properties: Properties) -> MQTTErrorCode:
+        # Only acknowledgements come here (paho reports QoS 0 writes elsewhere),
+        # and without an on_publish callback paho builds no objects for QoS 0.
+        if self.on_ack is not None:
+            self.on_ack(mid, reason_code)
+        return super()._do_on_publish(mid, reason_code, properties)
+
     def read_burst(self, budget: int) -> tuple[MQTTErrorCode, bool]:
         """Handle up to ``budget`` packets; returns (error code, more may be waiting)."""
         for _ in range(budget):
@@ -238,7 +292,6 @@ class MqttTransport:
         self._reading = False
         self._writing = False
         self._read_scheduled = False
-        self._in_read = False
         self._misc_timer: TimerHandle | None = None
         self._connack: asyncio.Future[None] | None = None
         self._lost: asyncio.Event | None = None
@@ -353,7 +406,7 @@ class MqttTransport:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        client.on_publish = self._on_publish
+        client.on_ack = self._on_ack
         client.on_socket_open = self._on_socket_open
         client.on_socket_close = self._on_socket_close
         client.on_socket_register_write = self._on_register_write
@@ -509,11 +562,7 @@ class MqttTransport:
             return
         client = self._client
         before = client.bytes_in
-        self._in_read = True
-        try:
-            _, more = client.read_burst(READ_BUDGET)
-        finally:
-            self._in_read = False
+        _, more = client.read_burst(READ_BUDGET)
         self.stats.bytes_received += client.bytes_in - before
         if not self._reading:
             return
@@ -536,10 +585,7 @@ class MqttTransport:
     def _on_writable(self) -> None:
         self._client.loop_write()
 
-    def _on_publish(self, client: paho.Client, userdata: Any, mid: int,
-                    reason: ReasonCode, properties: Properties | None) -> None:
-        if not self._in_read:
-            return  # paho reports QoS 0 packets as published when written: not an ack
+    def _on_ack(self, mid: int, reason: ReasonCode) -> None:
         future = self._pending.pop(mid, None)
         if future is None:
             return
