@@ -3,6 +3,8 @@ resolved by merging or reloading."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -90,3 +92,18 @@ def test_stale_rev_reload_discards_local_changes(editor):
     expect(editor.node(local)).to_have_count(0)
     expect(page.locator("#canvas [data-node-id]")).to_have_count(0)
     expect(page.locator("#deploy-button")).to_be_disabled()
+
+
+def test_node_red_status_keys_read_as_words(editor):
+    from tests.brokers import free_port
+
+    closed_port = free_port()
+    editor.server.request("POST", "/flows", [
+        {"id": "t1", "type": "tab", "label": "Flow 1"},
+        {"id": "b1", "type": "mqtt-broker", "broker": "127.0.0.1", "port": str(closed_port)},
+        {"id": "m1", "type": "mqtt in", "z": "t1", "x": 200, "y": 100, "topic": "a/#",
+         "qos": "0", "datatype": "auto-detect", "broker": "b1", "wires": [[]]},
+    ])
+    editor.open()
+    status = editor.node("m1").locator(".status-text")
+    expect(status).to_have_text(re.compile(r"^(connecting|disconnected)$"))

@@ -23,6 +23,16 @@ function iconImage(icon, height) {
   return image;
 }
 
+// Node-RED nodes put i18n keys such as "node-red:common.status.connected" in their
+// status; flowrt has no message catalogs, so show the key's last word, readably.
+const I18N_KEY = /^[@a-zA-Z][\w-]*:[\w.-]+$/;
+
+export function statusText(text) {
+  const value = String(text ?? "");
+  if (!I18N_KEY.test(value)) return value;
+  return value.slice(value.lastIndexOf(".") + 1).replace(/-/g, " ");
+}
+
 function statusBadge(status, height) {
   if (!status || (!status.text && !status.fill)) return null;
   const colour = STATUS_COLOURS[status.fill] || STATUS_COLOURS.grey;
@@ -35,7 +45,7 @@ function statusBadge(status, height) {
     : null;
   return s("g", { class: "node-status", transform: `translate(3, ${height + 4})`, "data-status-fill": status.fill || "" },
     shape,
-    s("text", { x: status.fill ? 14 : 0, y: 9, class: "status-text" }, String(status.text || "")));
+    s("text", { x: status.fill ? 14 : 0, y: 9, class: "status-text" }, statusText(status.text)));
 }
 
 /**
