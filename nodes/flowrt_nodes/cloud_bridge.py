@@ -37,6 +37,7 @@ from flowrt.schema import (
 )
 from flowrt_nodes.mqtt import CONVERTERS, MqttBroker, serialize_payload
 
+STATE_LEVELS = {"offline": 0, "degraded": 1, "online": 2}
 TICK = 1.0
 """Seconds between checks of slow acknowledgements (degraded) and status refreshes."""
 DEFAULT_MODES: dict[str, Any] = {
@@ -97,8 +98,8 @@ class CloudBridge(Node):
 
     **Outputs.** 1: downlink commands. 2: connectivity changes
     `{"state": "online" | "degraded" | "offline", "since" (ms), "queued"}`, also shown
-    in the status. `metrics` holds messages and bytes sent, batches, queued, dropped,
-    reconnects and the state.
+    in the status. On `/metrics`: messages and bytes sent, batches, queued, dropped,
+    reconnects and the state (`flowrt_node_state`: 0 offline, 1 degraded, 2 online).
     """
 
     type = "cloud-bridge"
@@ -148,8 +149,7 @@ class CloudBridge(Node):
         self.state = "offline"
         self.since = self.clock.time()
         self.queued = 0
-        self.metrics: dict[str, Any] = {"sent": 0, "bytes": 0, "batches": 0, "queued": 0,
-                                        "dropped": 0, "reconnects": 0, "state": self.state}
+        self.counters = {"sent": 0, "bytes": 0, "batches": 0, "dropped": 0, "reconnects": 0}
         self._connects = 0
         self._wake = asyncio.Event()
         self._in_flight: dict[int, float] = {}
@@ -225,7 +225,7 @@ class CloudBridge(Node):
             return
         evicted = len(future.result().evicted)
         self.queued += 1 - evicted
-        self.metrics["dropped"] += evicted
+        self.counters["dropped"] += evicted
         batching = self.modes[priority]
         if batching is None:
             self._wake.set()
@@ -313,7 +313,7 @@ class CloudBridge(Node):
             data, content_type = gzip.compress(data, 6), "application/json+gzip"
         topic = _fill(self.config.get("batchTopic") or "devices/{deviceId}/batch/{priority}",
                       self.device_id, "", priority)
-        self.metrics["batches"] += 1
+        self.counters["batches"] += 1
         self._publish(topic, data, content_type, [e.id for e in entries])
 
     def _publish(self, topic: str, data: bytes, content_type: str,
@@ -324,12 +324,12 @@ class CloudBridge(Node):
             future = self.broker.publish(topic, data, self.qos, False, props)
         except PublishDropped:
             if not ids:  # not durable: the message fails (and is counted)
-                self.metrics["dropped"] += 1
+                self.counters["dropped"] += 1
                 raise
             self._released.extend(ids)  # stays in the outbox for the next try
             return None
-        self.metrics["sent"] += max(1, len(ids))
-        self.metrics["bytes"] += len(data)
+        self.counters["sent"] += max(1, len(ids))
+        self.counters["bytes"] += len(data)
         if future is None:  # QoS 0: done once written
             self._acked.extend(ids)
             return None
@@ -372,7 +372,7 @@ class CloudBridge(Node):
         """Called by the mqtt-broker node when the cloud connection changes."""
         if state == "connected":
             self._connects += 1
-            self.metrics["reconnects"] = self._connects - 1
+            self.counters["reconnects"] = self._connects - 1
             now = self.clock.monotonic()  # re-sent publishes: latency counts from now
             self._in_flight = dict.fromkeys(self._in_flight, now)
             self._due = dict.fromkeys(Priority, True)  # drain any backlog now
@@ -385,7 +385,6 @@ class CloudBridge(Node):
         if state == self.state:
             return
         self.state = state
-        self.metrics["state"] = state
         self.since = self.clock.time()
         self._show()
         self.send([None, {"topic": "state", "payload": {
@@ -403,13 +402,21 @@ class CloudBridge(Node):
         self._wake.set()
         self._schedule_tick()
 
+    def metrics(self) -> dict[str, float]:
+        """Messages and bytes sent, batches, dropped, reconnects (counters), queued and
+        the state (gauges; state 0 offline, 1 degraded, 2 online) for ``/metrics``."""
+        counters = self.counters
+        return {"messages_sent_total": counters["sent"], "bytes_sent_total": counters["bytes"],
+                "batches_total": counters["batches"], "dropped_total": counters["dropped"],
+                "reconnects_total": counters["reconnects"], "queued": self.queued,
+                "state": STATE_LEVELS[self.state]}
+
     @property
     def queue_depth(self) -> int:
         """Messages waiting in the outbox (for ``/metrics``)."""
         return self.queued
 
     def _show(self) -> None:
-        self.metrics["queued"] = self.queued
         fill = {"online": "green", "degraded": "yellow"}.get(self.state, "red")
         self.status(fill=fill, shape="dot" if self.state == "online" else "ring",
                     text=f"{self.state}, {self.queued} queued")

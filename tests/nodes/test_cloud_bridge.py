@@ -82,7 +82,7 @@ async def test_outage_loses_nothing_and_drains_by_priority(persistent_broker: An
             await asyncio.to_thread(cloud.stop)
             await h.wait_for(lambda: node.state == "offline")
             await asyncio.sleep(1.0)
-            assert node.queued > 0 and node.metrics["state"] == "offline"
+            assert node.queued > 0 and node.metrics()["state"] == 0
             await asyncio.to_thread(cloud.start)
             await h.wait_for(lambda: node.state == "online", within=10)
             await asyncio.sleep(0.5)
@@ -92,7 +92,7 @@ async def test_outage_loses_nothing_and_drains_by_priority(persistent_broker: An
             await h.wait_for(lambda: len({i["_sfid"] for _, i in received(watcher)}) >= total,
                              within=15)
             await h.wait_for(lambda: node.queued == 0)
-            assert node.metrics["reconnects"] == 1
+            assert node.metrics()["reconnects_total"] == 1
             states = [m["payload"]["state"] for m in h.outputs("cb", 1)]
             assert states[:3] == ["online", "offline", "online"]
     finally:
@@ -137,7 +137,9 @@ async def test_downlink_and_plain_batches(mosquitto: Any, tmp_path: Path) -> Non
                                     for m in cloud_app.messages) == 25)
             sizes = [json.loads(m.payload)["count"] for m in cloud_app.messages]
             assert sizes == [20, 5]
-            assert node.metrics["batches"] == 2 and node.metrics["sent"] == 25
+            figures = node.metrics()
+            assert figures["batches_total"] == 2 and figures["messages_sent_total"] == 25
+            assert figures["bytes_sent_total"] > 0 and figures["queued"] == 0
     finally:
         cloud_app.close()
 
