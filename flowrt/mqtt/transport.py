@@ -29,6 +29,14 @@ after the next CONNACK. Each publish's future resolves on PUBACK/PUBCOMP.
 Beyond the bound, and for QoS 0 while not connected,
 :meth:`MqttTransport.publish` raises :class:`PublishDropped` and counts the
 message in ``dropped``.
+
+Receiving QoS 1 and 2: ``on_message`` may return an awaitable; the message is
+then acknowledged to the broker (PUBACK, or PUBREC for QoS 2) only when it is
+done, so a message the process dies holding is redelivered by the broker (with a
+persistent session). QoS 2 messages are therefore handed over on PUBLISH rather
+than on PUBREL (the spec allows either), and PUBCOMP answers PUBREL. An
+acknowledgement whose connection has meanwhile been lost is not sent: the broker
+redelivers that message on the new connection.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import logging
 import random
 import socket
@@ -154,14 +163,17 @@ class TransportStats:
 
 
 _Publish = tuple[str, bytes, int, bool, Properties | None, "asyncio.Future[None]"]
-MessageHandler = Callable[[str, bytes, int, bool, dict[str, Any] | None], None]
-"""``on_message(topic, payload, qos, retain, v5_properties_or_None)``."""
+MessageHandler = Callable[[str, bytes, int, bool, dict[str, Any] | None],
+                          "asyncio.Future[Any] | None"]
+"""``on_message(topic, payload, qos, retain, v5_properties_or_None)``; may return a
+future: a QoS 1/2 message is acknowledged to the broker only once it is done."""
 StateHandler = Callable[[str, str], None]
 """``on_state(state, detail)``; state is connecting, connected, disconnected or closed."""
 
 
 class _LoopClient(paho.Client):
-    """paho's client with buffered reads and a socket connected outside it."""
+    """paho's client with buffered reads, a socket connected outside it, and
+    acknowledgements of received QoS 1/2 messages sent by :meth:`acknowledge`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -169,6 +181,43 @@ class _LoopClient(paho.Client):
         self._rbuf = b""
         self._rpos = 0
         self.bytes_in = 0
+        self._in_publish = False
+        self._held_pubrec: int | None = None
+
+    def acknowledge(self, mid: int, qos: int) -> None:
+        """PUBACK (QoS 1) or PUBREC (QoS 2) a received message once it is done."""
+        if qos == 1:
+            self._send_puback(mid)
+        else:
+            super()._send_pubrec(mid)
+
+    def _handle_publish(self) -> MQTTErrorCode:
+        # paho answers a QoS 2 PUBLISH with PUBREC at once and delivers on PUBREL;
+        # hold the PUBREC back and deliver now, so PUBREC can wait for completion.
+        self._in_publish, self._held_pubrec = True, None
+        try:
+            rc = super()._handle_publish()
+        finally:
+            self._in_publish = False
+        if self._held_pubrec is not None:
+            with self._in_message_mutex:
+                message = self._in_messages.pop(self._held_pubrec, None)
+            if message is not None:
+                self._handle_on_message(message)
+        return rc
+
+    def _send_pubrec(self, mid: int) -> MQTTErrorCode:
+        if self._in_publish:
+            self._held_pubrec = mid
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        return super()._send_pubrec(mid)
+
+    def _handle_pubrel(self) -> MQTTErrorCode:
+        # The message was delivered on PUBLISH; with manual acks paho only logs here.
+        rc = super()._handle_pubrel()
+        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            return rc
+        return self._send_pubcomp(int.from_bytes(self._in_packet["packet"][:2], "big"))
 
     def _create_socket(self) -> Any:
         sock, self.prepared_socket = self.prepared_socket, None
@@ -392,7 +441,8 @@ class MqttTransport:
         opts = self.options
         client = _LoopClient(CallbackAPIVersion.VERSION2, client_id=opts.client_id,
                              clean_session=None if self._v5 else opts.clean_session,
-                             protocol=PROTOCOLS.get(opts.protocol, MQTTProtocolVersion.MQTTv311))
+                             protocol=PROTOCOLS.get(opts.protocol, MQTTProtocolVersion.MQTTv311),
+                             manual_ack=True)
         # The in-flight window and the queue are ours (paho's rescans its queue per ack).
         client.max_inflight_messages_set(0)
         client.max_queued_messages_set(0)
@@ -579,7 +629,22 @@ class MqttTransport:
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
         self.stats.received += 1
         props = _from_properties(message.properties) if self._v5 else None
-        self.on_message(message.topic, message.payload, message.qos, message.retain, props)
+        qos = message.qos
+        done = self.on_message(message.topic, message.payload, qos, message.retain, props)
+        if not qos:
+            return
+        if done is None:
+            self._client.acknowledge(message.mid, qos)
+        else:
+            done.add_done_callback(functools.partial(self._acknowledge, message.mid, qos,
+                                                     self.stats.connects))
+
+    def _acknowledge(self, mid: int, qos: int, connection: int,
+                     done: asyncio.Future[Any]) -> None:
+        if not done.cancelled():
+            done.exception()  # a failure was reported where it happened; ack it all the same
+        if connection == self.stats.connects and self.connected:
+            self._client.acknowledge(mid, qos)
 
     # --------------------------------------------------------------- writing
     def _on_writable(self) -> None:

@@ -9,6 +9,7 @@ hop; ``mqtt out`` completes a message when the broker acknowledges it.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import math
 import os
@@ -44,8 +45,10 @@ STATUS = {
 DEFAULT_QUEUE_SIZE = 100_000
 ROUTE_CACHE_SIZE = 10_000
 
-Handler = Callable[[str, bytes, int, bool, "dict[str, Any] | None"], None]
-"""What a subscriber is called with: topic, payload, qos, retain, v5 properties."""
+Handler = Callable[[str, bytes, int, bool, "dict[str, Any] | None"],
+                   "asyncio.Future[Any] | None"]
+"""What a subscriber is called with: topic, payload, qos, retain, v5 properties. It may
+return a future: the message is acknowledged to the broker once it is done."""
 
 _QOS = enum(["0", "1", "2", 0, 1, 2], "2", title="QoS")
 _MSG_OPTIONS = {"type": "object", "default": {}}
@@ -304,7 +307,7 @@ class MqttBroker(Node):
             node.status(status)
 
     def _on_message(self, topic: str, payload: bytes, qos: int, retain: bool,
-                    props: dict[str, Any] | None) -> None:
+                    props: dict[str, Any] | None) -> asyncio.Future[Any] | None:
         handlers = self._routes.get(topic)
         if handlers is None:
             handlers = [handler for sub_topic, subs in self._subs.items()
@@ -312,8 +315,14 @@ class MqttBroker(Node):
             if len(self._routes) >= ROUTE_CACHE_SIZE:
                 self._routes.clear()
             self._routes[topic] = handlers
-        for handler in handlers:
-            handler(topic, payload, qos, retain, props)
+        if len(handlers) == 1:
+            return handlers[0](topic, payload, qos, retain, props)
+        pending = [done for handler in handlers
+                   if (done := handler(topic, payload, qos, retain, props)) is not None]
+        if not pending:
+            return None
+        return pending[0] if len(pending) == 1 else asyncio.gather(*pending,
+                                                                  return_exceptions=True)
 
 
 class MqttIn(Node):
@@ -339,6 +348,20 @@ class MqttIn(Node):
     `msg.correlationData`, `msg.messageExpiryInterval`,
     `msg.payloadFormatIndicator` when the publisher set them. While the flow
     cannot keep up, reading from the broker pauses until it catches up.
+
+    **End-to-end acknowledgement.** A QoS 1 or 2 message is acknowledged to the
+    broker (PUBACK, or PUBREC for QoS 2) only once the flow has completed it: every
+    node it reached called `done` (a `store-forward` after its disk commit, an
+    `mqtt out` on its broker's acknowledgement), or reported an error (which went to
+    the `catch` nodes as usual). With a persistent session (`cleansession` false and
+    a fixed `clientid` on the broker node, or `sessionExpiry` with MQTT 5) a message
+    the broker accepted is therefore never lost when flowrt is killed or the
+    connection drops: the broker delivers again what was not acknowledged
+    (at-least-once, so a message may arrive twice). The broker stops sending once
+    its in-flight limit of unacknowledged messages is reached (mosquitto's
+    `max_inflight_messages`, 20 by default), so a node that holds messages for long
+    (a `delay` queue) also holds back the subscription. QoS 0 messages are sent on
+    with no tracking.
     """
 
     type = "mqtt in"
@@ -397,20 +420,23 @@ class MqttIn(Node):
 
     def _handler(self, datatype: str) -> Handler:
         convert = CONVERTERS.get(datatype, CONVERTERS["auto-detect"])
-        send = self.send
+        send, send_tracked = self.send, self.send_tracked
 
         def deliver(topic: str, payload: bytes, qos: int, retain: bool,
-                    props: dict[str, Any] | None) -> None:
+                    props: dict[str, Any] | None) -> asyncio.Future[int] | None:
             try:
                 value = convert(payload, props)
             except _BadPayload as exc:
                 self.error(str(exc), {"payload": exc.payload, "topic": topic, "qos": qos,
                                       "retain": retain})
-                return
+                return None
             msg = {"topic": topic, "payload": value, "qos": qos, "retain": retain}
             if props:
                 msg.update(props)
+            if qos:
+                return send_tracked(msg)
             send(msg)
+            return None
 
         return deliver
 

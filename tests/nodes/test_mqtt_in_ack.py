@@ -1,0 +1,114 @@
+"""mqtt in acknowledges QoS 1/2 messages to the broker only once the flow completed them.
+
+Observed through a persistent session against a real mosquitto: a message the flow
+had not completed when the connection went away is delivered again on the next
+connection; a completed (or failed) one is not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from flowrt.clock import Clock
+from flowrt.messages import Message
+from flowrt.node import Node
+from flowrt.testing import FlowHarness
+from tests.brokers import Mosquitto
+from tests.nodes.test_mqtt import TAB, Client, broker_node, connected, mqtt_in
+
+pytestmark = pytest.mark.broker
+
+
+class Hold(Node):
+    """Test sink: completes each message only when the test resolves its future."""
+
+    type = "test-hold"
+    category = "function"
+    outputs = 0
+    schema: ClassVar = {"type": "object", "properties": {}}
+    held: ClassVar[list[tuple[Message, asyncio.Future[None]]]] = []
+
+    def on_input(self, msg: Message) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        Hold.held.append((msg, future))
+        return future
+
+
+def flow(port: int, qos: int) -> list[dict[str, Any]]:
+    hold = {"id": "hold", "type": "test-hold", "z": "t1", "x": 0, "y": 0, "wires": []}
+    return [TAB, broker_node(port, clientid="ack-test", cleansession=False),
+            mqtt_in("ack/#", qos=str(qos), wires=[["hold"]]), hold]
+
+
+def held_payloads() -> list[Any]:
+    return [msg["payload"] for msg, _ in Hold.held]
+
+
+async def run_until(port: int, qos: int, client: Client, marker: str,
+                    complete: bool = False) -> list[Any]:
+    """Connect the flow, publish ``marker`` and return what arrived before it, still
+    held (or completed, with ``complete``); the marker itself is completed."""
+    Hold.held = []
+    async with FlowHarness(flow(port, qos), node_types=[Hold], clock=Clock()) as h:
+        await h.wait_for(lambda: connected(h, "in1"))
+        client.publish("ack/marker", marker, qos=qos)
+        await h.wait_for(lambda: marker in held_payloads())
+        before = held_payloads()[: held_payloads().index(marker)]
+        for _, future in Hold.held if complete else Hold.held[-1:]:
+            future.set_result(None)
+        await asyncio.sleep(0)
+        return before
+
+
+@pytest.mark.parametrize("qos", [1, 2])
+async def test_unfinished_message_is_redelivered_finished_one_is_not(
+        mosquitto: Mosquitto, qos: int) -> None:
+    client = Client(mosquitto.port)
+    try:
+        assert await run_until(mosquitto.port, qos, client, "m0") == []  # session made
+        Hold.held = []
+        async with FlowHarness(flow(mosquitto.port, qos), node_types=[Hold],
+                               clock=Clock()) as h:
+            await h.wait_for(lambda: connected(h, "in1"))
+            client.publish("ack/a", "pending", qos=qos)
+            client.publish("ack/b", "failing", qos=qos)
+            await h.wait_for(lambda: len(Hold.held) == 2)
+            Hold.held[1][1].set_exception(ValueError("sink failed"))
+            await h.wait_for(lambda: len(h.errors) == 1)
+            # "pending" is still held when the connection closes.
+        # The failed one was acknowledged all the same; "pending" comes again.
+        assert await run_until(mosquitto.port, qos, client, "m1") == ["pending"]
+        assert await run_until(mosquitto.port, qos, client, "m2", complete=True) == ["pending"]
+        assert await run_until(mosquitto.port, qos, client, "m3") == []
+    finally:
+        client.close()
+
+
+async def test_completion_on_a_lost_connection_is_not_acknowledged(
+        mosquitto_factory: Any, tmp_path: Path) -> None:
+    # The broker keeps sessions on disk (as this user, not mosquitto's), so they
+    # outlive its restart.
+    mosquitto = mosquitto_factory(f"persistence true\npersistence_location {tmp_path}/\n"
+                                  f"user {getpass.getuser()}")
+    client = Client(mosquitto.port)
+    try:
+        await run_until(mosquitto.port, 1, client, "m0")
+        Hold.held = []
+        async with FlowHarness(flow(mosquitto.port, 1), node_types=[Hold],
+                               clock=Clock()) as h:
+            await h.wait_for(lambda: connected(h, "in1"))
+            client.publish("ack/a", "late", qos=1)
+            await h.wait_for(lambda: len(Hold.held) == 1)
+            mosquitto.stop()
+            await h.wait_for(lambda: not connected(h, "in1"))
+            Hold.held[0][1].set_result(None)  # too late for the lost connection
+            mosquitto.start()
+            await h.wait_for(lambda: held_payloads() == ["late", "late"], within=10)
+            assert Hold.held[1][0]["topic"] == "ack/a"
+    finally:
+        client.close()
