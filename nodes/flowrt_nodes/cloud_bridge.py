@@ -132,9 +132,7 @@ class CloudBridge(Node):
     def __init__(self, config: dict[str, Any], flow: Any) -> None:
         super().__init__(config, flow)
         self.device_id = str(config.get("deviceId") or socket.gethostname())
-        self.qos = as_int(config.get("qos"), 1)
-        if self.qos not in (0, 1, 2):
-            self.qos = 1
+        self.qos = {0: 0, 1: 1, 2: 2}.get(as_int(config.get("qos"), 1), 1)
         self.durable = as_bool(config.get("durable"), True)
         self.window = max(1, as_int(config.get("window"), 1000) or 1000)
         self.gzip = config.get("compress") == "gzip"
@@ -336,7 +334,8 @@ class CloudBridge(Node):
         number = self._publishes = self._publishes + 1
         self._in_flight[number] = self.clock.monotonic()
         self._in_flight_entries += len(ids)
-        future.add_done_callback(lambda done: self._acknowledged(number, ids, done))
+        asyncio.ensure_future(future).add_done_callback(
+            lambda done: self._acknowledged(number, ids, done))
         return future
 
     def _acknowledged(self, number: int, ids: list[int], future: Any) -> None:
