@@ -132,7 +132,8 @@ class CloudBridge(Node):
     def __init__(self, config: dict[str, Any], flow: Any) -> None:
         super().__init__(config, flow)
         self.device_id = str(config.get("deviceId") or socket.gethostname())
-        self.qos = {0: 0, 1: 1, 2: 2}.get(as_int(config.get("qos"), 1), 1)
+        qos = as_int(config.get("qos"), 1)
+        self.qos: int = qos if qos is not None and 0 <= qos <= 2 else 1
         self.durable = as_bool(config.get("durable"), True)
         self.window = max(1, as_int(config.get("window"), 1000) or 1000)
         self.gzip = config.get("compress") == "gzip"
