@@ -469,3 +469,27 @@ async def test_nodered_export_runs_unchanged(mosquitto: Any, client: Client) -> 
         client.publish("nr/in", '{"t": 21.5}')
         await until(lambda: client.payloads() == [b'{"t":21.5}'])
         assert not h.errors and not h.warnings
+
+
+async def test_connect_and_disconnect_actions(mosquitto: Any, client: Client) -> None:
+    client.subscribe("ctl/#", 1)
+    flow = [TAB, broker_node(mosquitto.port, autoConnect=False, closeTopic="ctl/close",
+                             closePayload="bye", birthTopic="ctl/birth", birthPayload="hi"),
+            mqtt_out("ctl/data", qos="1")]
+    async with FlowHarness(flow, clock=Clock()) as h:
+        await asyncio.sleep(0.2)
+        assert h.status("out1")["text"] == "node-red:common.status.disconnected"
+        await h.inject("out1", action="connect")
+        await h.wait_for(lambda: connected(h, "out1"))
+        await until(lambda: client.payloads() == [b"hi"])
+        await h.inject("out1", action="disconnect")
+        await h.wait_for(lambda: not connected(h, "out1"))
+        await until(lambda: client.payloads() == [b"hi", b"bye"])
+        await h.inject("out1", action="connect", broker={"clientid": "renamed"})
+        await h.wait_for(lambda: connected(h, "out1"))
+        assert h.node("b1").transport.options.client_id == "renamed"  # type: ignore[attr-defined]
+        await h.inject("out1", action="connect", force=True)  # reconnects
+        await until(lambda: client.payloads().count(b"hi") == 3)
+        await h.wait_for(lambda: connected(h, "out1"))
+        await h.inject("out1", action="jump")
+        assert any("Invalid action specified" in e["msg"] for e in h.errors)
