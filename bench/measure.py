@@ -29,7 +29,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PACE_SLEEP_S = 0.0005
 PUB_CONNECT_POLL_S = 0.15
 SETTLE_QUIET_S = 0.5
+OUTPUT_QUIET_S = 2.0  # a phase gives up waiting for missing outputs after this much silence
 SETTLE_TIMEOUT_S = 30.0
+SETTLE_IDLE_CPU = 0.1  # of a core: below this the runtime is taken to have no backlog
 
 
 # --------------------------------------------------------------------------- statistics
@@ -259,14 +261,6 @@ class Subscriber:
             publish(self.port, self.marker_topic, MARKER)
             self._marker.wait(0.1)
 
-    def settle(self, quiet: float = SETTLE_QUIET_S, timeout: float = SETTLE_TIMEOUT_S) -> float:
-        """Wait until nothing has arrived for ``quiet`` seconds (what a previous phase left
-        in flight has drained), then forget what arrived; return the seconds waited."""
-        started = time.monotonic()
-        self.wait_for(10**12, quiet=quiet, timeout=timeout)
-        self.lines.clear()
-        return time.monotonic() - started
-
     def wait_for(self, count: int, *, quiet: float, timeout: float) -> None:
         """Wait until ``count`` messages arrived, or none arrived for ``quiet`` seconds, or
         ``timeout`` seconds passed."""
@@ -312,6 +306,24 @@ class Subscriber:
 # ------------------------------------------------------------------------ measurements
 
 
+def settle(out: Subscriber, pid: int, timeout: float = SETTLE_TIMEOUT_S) -> float:
+    """Wait until what a previous phase left in flight has drained: no output for
+    ``SETTLE_QUIET_S`` and the runtime's CPU below ``SETTLE_IDLE_CPU`` of a core (an
+    output silence alone is not enough: a runtime can stall with a backlog). Then forget
+    what arrived; return the seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        out.wait_for(10**12, quiet=SETTLE_QUIET_S, timeout=timeout)
+        before, t0 = proc_stats(pid).cpu_s, time.monotonic()
+        seen = len(out.lines)
+        time.sleep(SETTLE_QUIET_S)
+        busy = (proc_stats(pid).cpu_s - before) / (time.monotonic() - t0)
+        if busy < SETTLE_IDLE_CPU and len(out.lines) == seen:
+            break
+    out.lines.clear()
+    return time.monotonic() - started
+
+
 @dataclass(frozen=True)
 class Link:
     """Where load goes in and where outputs come out (one broker, or two for a bridge)."""
@@ -344,7 +356,7 @@ def _rate(count: float, first: float, last: float) -> float:
 
 
 def burst(link: Link, pid: int, payload: Callable[[int], str], n: int,
-          expected: int, *, quiet: float = 1.5, timeout: float = 60.0) -> dict[str, Any]:
+          expected: int, *, quiet: float = OUTPUT_QUIET_S, timeout: float = 60.0) -> dict[str, Any]:
     """Publish n messages at full speed; count what comes out.
 
     ``offered_rate`` is what the broker saw arrive on the input topic; ``delivered_rate``
@@ -356,7 +368,7 @@ def burst(link: Link, pid: int, payload: Callable[[int], str], n: int,
             Subscriber(link.out_port, [link.out_topic]) as out:
         offered.wait_subscribed()
         out.wait_subscribed()
-        settle_s = out.settle()
+        settle_s = settle(out, pid)
         cpu_before = proc_stats(pid).cpu_s
         publish_lines(link.in_port, link.in_topic, data)
         out.wait_for(expected, quiet=quiet, timeout=timeout)
@@ -369,14 +381,14 @@ def burst(link: Link, pid: int, payload: Callable[[int], str], n: int,
 
 
 def paced(link: Link, pid: int, payload: Callable[[int], str], rate: float, seconds: float,
-          expected_for: Callable[[int], int], *, quiet: float = 1.0,
+          expected_for: Callable[[int], int], *, quiet: float = OUTPUT_QUIET_S,
           timeout: float = 30.0) -> dict[str, Any]:
     """Offer ``rate`` msg/s for ``seconds``; the same figures as ``burst``."""
     with Subscriber(link.in_port, [link.in_topic]) as offered, \
             Subscriber(link.out_port, [link.out_topic]) as out:
         offered.wait_subscribed()
         out.wait_subscribed()
-        settle_s = out.settle()
+        settle_s = settle(out, pid)
         cpu_before = proc_stats(pid).cpu_s
         sent = publish_paced(link.in_port, link.in_topic, rate, seconds, payload)
         expected = expected_for(sent)
@@ -451,13 +463,13 @@ def latency(link: Link, pid: int, rate: float, seconds: float, fanout: float,
     what comes out, messages lost, and the runtime's CPU use (percent of one core)."""
     with Subscriber(link.out_port, [link.out_topic]) as out:
         out.wait_subscribed()
-        settle_s = out.settle()
+        settle_s = settle(out, pid)
         since_us = time.time_ns() // 1000
         before, started = proc_stats(pid).cpu_s, time.monotonic()
         sent = publish_paced(link.in_port, link.in_topic, rate, seconds)
         cpu_pct = (proc_stats(pid).cpu_s - before) / (time.monotonic() - started) * 100
         expected = int(sent * fanout)
-        out.wait_for(expected, quiet=1.0, timeout=timeout)
+        out.wait_for(expected, quiet=OUTPUT_QUIET_S, timeout=timeout)
         records = out.records()
     result: dict[str, Any] = {"rate": rate, "sent": sent, "expected": expected,
                               "settle_s": settle_s, "cpu_pct": cpu_pct}
