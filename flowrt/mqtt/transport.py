@@ -52,7 +52,7 @@ import ssl
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
@@ -630,7 +630,8 @@ class MqttTransport:
         self.stats.received += 1
         props = _from_properties(message.properties) if self._v5 else None
         qos = message.qos
-        done = self.on_message(message.topic, message.payload, qos, message.retain, props)
+        payload = cast(bytes, message.payload)  # paho types it bytes | bytearray; it is bytes
+        done = self.on_message(message.topic, payload, qos, message.retain, props)
         if not qos:
             return
         if done is None:
