@@ -74,6 +74,7 @@ from typing import Any
 import orjson
 
 from flowrt.errors import FlowrtError
+from flowrt.messages import get_property
 
 MAX_BATCH_JOBS = 4096
 """At most this many jobs share one transaction (bounds WAL growth and latency)."""
@@ -155,6 +156,19 @@ class Priority(enum.IntEnum):
 
 
 PriorityLike = Priority | str | int
+
+
+def message_priority(msg: Mapping[str, Any], path: str, warn: Callable[[str], None]) -> Priority:
+    """The priority named at ``path`` in ``msg``: normal when absent, and normal after
+    ``warn`` names the problem when the value is not a priority."""
+    value = get_property(msg, path)
+    if value is None or value == "":
+        return Priority.NORMAL
+    try:
+        return Priority.parse(value)
+    except ValueError as exc:
+        warn(f"{exc}: treated as normal")
+        return Priority.NORMAL
 
 DEFAULT_TTL: Mapping[Priority, float | None] = {
     Priority.CRITICAL: None,

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from flowrt.clock import TimerHandle
-from flowrt.durable_queue import DurableQueue, Entry, Priority, queue_path
+from flowrt.durable_queue import DurableQueue, Entry, Priority, message_priority, queue_path
 from flowrt.errors import NodeError
-from flowrt.messages import Message, get_property
+from flowrt.messages import Message
 from flowrt.mqtt import PublishDropped, Subscription, valid_filter
 from flowrt.node import Node
 from flowrt.schema import (
@@ -202,22 +202,13 @@ class CloudBridge(Node):
 
     # ----------------------------------------------------------------- input
     def on_input(self, msg: Message) -> Awaitable[Any] | None:
-        priority = self._priority_of(msg)
+        path = self.config.get("priorityProperty") or "priority"
+        priority = message_priority(msg, path, self.warn)
         if self.queue is None:
             return self._publish_stream(msg, priority, self.clock.time(), "", [])
         future = self.queue.put(msg, priority)
         future.add_done_callback(lambda done: self._stored(done, priority))
         return future
-
-    def _priority_of(self, msg: Message) -> Priority:
-        value = get_property(msg, self.config.get("priorityProperty") or "priority")
-        if value is None or value == "":
-            return Priority.NORMAL
-        try:
-            return Priority.parse(value)
-        except ValueError as exc:
-            self.warn(f"{exc}: sent as normal")
-            return Priority.NORMAL
 
     def _stored(self, future: asyncio.Future[Any], priority: Priority) -> None:
         if future.cancelled() or future.exception() is not None:

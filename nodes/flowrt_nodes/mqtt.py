@@ -325,6 +325,15 @@ class MqttBroker(Node):
                                                                   return_exceptions=True)
 
 
+def _broker_of(node: Node) -> MqttBroker | None:
+    """The mqtt-broker config node ``node`` names, or None once reported missing."""
+    broker = node.config_node("broker")
+    if isinstance(broker, MqttBroker):
+        return broker
+    node.error("missing broker configuration")
+    return None
+
+
 class MqttIn(Node):
     """Subscribes to a topic on an MQTT broker and sends what arrives.
 
@@ -387,11 +396,9 @@ class MqttIn(Node):
         self.dynamic = as_int(config.get("inputs"), 0) == 1
 
     async def start(self) -> None:
-        broker = self.config_node("broker")
-        if not isinstance(broker, MqttBroker):
-            self.error("missing broker configuration")
+        self.broker = broker = _broker_of(self)
+        if broker is None:
             return
-        self.broker = broker
         broker.register(self)
         if self.dynamic:
             return
@@ -516,11 +523,9 @@ class MqttOut(Node):
         self.v5: dict[str, Any] = {}
 
     async def start(self) -> None:
-        broker = self.config_node("broker")
-        if not isinstance(broker, MqttBroker):
-            self.error("missing broker configuration")
+        self.broker = broker = _broker_of(self)
+        if broker is None:
             return
-        self.broker = broker
         if broker.protocol == 5:
             try:
                 self.v5 = _v5_options(self.config) or {}

@@ -22,10 +22,11 @@ from flowrt.durable_queue import (
     Entry,
     Priority,
     QueueStats,
+    message_priority,
     queue_path,
 )
 from flowrt.errors import NodeError
-from flowrt.messages import Message, get_property
+from flowrt.messages import Message
 from flowrt.node import Node
 from flowrt.schema import as_int, as_number, integer, number, string
 
@@ -232,19 +233,9 @@ class StoreForward(Node):
             # Future with the future's blocking flag still set, which asyncio rejects.
             return self.create_task(self._control(action, msg))
         assert self._queue is not None
-        future = self._queue.put(msg, self._priority_of(msg))
+        future = self._queue.put(msg, message_priority(msg, self._priority_property, self.warn))
         future.add_done_callback(self._stored)
         return future
-
-    def _priority_of(self, msg: Message) -> Priority:
-        value = get_property(msg, self._priority_property)
-        if value is None or value == "":
-            return Priority.NORMAL
-        try:
-            return Priority.parse(value)
-        except ValueError as exc:
-            self.warn(f"{exc}: stored as normal")
-            return Priority.NORMAL
 
     def _stored(self, future: asyncio.Future[Any]) -> None:
         if future.cancelled() or future.exception() is not None:
