@@ -34,6 +34,9 @@ ALERT_TOPIC = "bench/alerts"
 THRESHOLD = 50
 AGGREGATE_SIZE = 100
 RUNTIMES = ("flowrt", "nodered")
+# cloud-bridge batches "normal" messages by default; the bench compares per-message
+# delivery with Node-RED's mqtt out, so every priority streams.
+STREAM_ALL = {p: "stream" for p in ("critical", "high", "normal", "low")}
 
 # The Node-RED stand-in for flowrt's aggregate node: a count window per topic.
 AGGREGATE_FUNCTION_JS = """\
@@ -189,8 +192,9 @@ def threshold_bridge(broker_port: int, runtime: str = "flowrt",
     on a second ("cloud") broker.
 
     flowrt uses its ``threshold`` node (output 1 alerts, output 2 passthrough) and two
-    ``cloud-bridge`` nodes (acknowledged, durable delivery); Node-RED a ``function`` node
-    with the same edge-triggered alert logic and two ``mqtt out`` nodes with QoS 1.
+    ``cloud-bridge`` nodes (durable outbox, QoS 1, every message streamed as a JSON
+    envelope ``{"topic", "payload", "ts", "_sfid", "priority"}``); Node-RED a ``function``
+    node with the same edge-triggered alert logic and two ``mqtt out`` nodes with QoS 1.
     """
     cloud_port = broker_port if cloud_port is None else cloud_port
     nodes: Flow = [
@@ -213,7 +217,9 @@ def threshold_bridge(broker_port: int, runtime: str = "flowrt",
                                   ("bridge.out", OUT_TOPIC, 160)):
             nodes.append({
                 "id": node_id, "type": "cloud-bridge", "z": "bridge", "name": "to cloud",
-                "broker": "cloud", "topic": topic, "qos": 1, "x": 620, "y": y, "wires": [],
+                "broker": "cloud", "deviceId": "bench", "topicTemplate": topic, "qos": 1,
+                "durable": True, "modes": STREAM_ALL, "downlink": "", "x": 620, "y": y,
+                "wires": [[], []],
             })
     else:
         nodes.append({

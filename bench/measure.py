@@ -419,8 +419,9 @@ def _throughput_result(n: int, expected: int, ins: list[tuple[float, bytes]],
 
 
 def sent_time_us(payload: bytes) -> float | None:
-    """The send timestamp a latency message carries: the payload itself as a number, or
-    (for aggregates) the ``max`` in a JSON object, searched for at any depth."""
+    """The send timestamp a latency message carries: the payload itself as a number; in a
+    JSON object, its ``max`` (an aggregate) or its ``payload`` (an envelope such as
+    cloud-bridge's), looked for at any depth."""
     try:
         return float(payload)
     except ValueError:
@@ -429,15 +430,31 @@ def sent_time_us(payload: bytes) -> float | None:
         doc = json.loads(payload)
     except ValueError:
         return None
-    todo = [doc]
-    while todo:
-        item = todo.pop()
-        if isinstance(item, dict):
-            if isinstance(item.get("max"), int | float):
-                return float(item["max"])
-            todo.extend(item.values())
-        elif isinstance(item, list):
-            todo.extend(item)
+    return _timestamp_in(doc)
+
+
+def _timestamp_in(doc: Any, depth: int = 0) -> float | None:
+    if isinstance(doc, bool) or depth > 8:
+        return None
+    if isinstance(doc, int | float):
+        return float(doc)
+    if isinstance(doc, str):
+        try:
+            return float(doc)
+        except ValueError:
+            return None
+    if isinstance(doc, dict):
+        for key in ("max", "payload"):
+            if key in doc and (found := _timestamp_in(doc[key], depth + 1)) is not None:
+                return found
+        for value in doc.values():
+            if isinstance(value, dict | list) and \
+                    (found := _timestamp_in(value, depth + 1)) is not None:
+                return found
+    if isinstance(doc, list):
+        for value in doc:
+            if isinstance(value, dict) and (found := _timestamp_in(value, depth + 1)) is not None:
+                return found
     return None
 
 

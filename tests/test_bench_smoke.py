@@ -37,6 +37,8 @@ def test_percentile_rejects_empty_and_out_of_range() -> None:
     [(b"1700000000123456", 1700000000123456.0),
      (b'{"count":100,"min":1,"max":1700000000000001,"mean":5}', 1700000000000001.0),
      (b'{"stats":{"payload":{"max":42}}}', 42.0),
+     (b'{"topic":"t","payload":1700000000000002,"ts":1700000000000,"_sfid":"x"}',
+      1700000000000002.0),
      (b"not a timestamp", None), (b'{"count":3}', None)],
 )
 def test_sent_time_from_payload(payload: bytes, expected: float | None) -> None:
