@@ -1,0 +1,271 @@
+"""End-to-end durability: real ``flowrt run`` processes, real brokers, ``kill -9``.
+
+The durable path under test is local broker → ``mqtt in`` (QoS 1, persistent
+session) → ``store-forward`` → ``mqtt out`` (QoS 1) → "cloud" broker. ``mqtt in``
+acknowledges a message to the local broker only once store-forward committed it, and
+store-forward deletes it only once the cloud broker acknowledged it, so whatever the
+local broker accepted reaches the cloud, whenever the process dies. Each test prints
+its figures (``pytest -s`` shows them).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.brokers import Mosquitto
+from tests.e2e_support.processes import (
+    PRIORITIES,
+    CloudSubscriber,
+    FlowrtProcess,
+    Publisher,
+    duplicates,
+    first_copies,
+    mqtt_client,
+    wait_until,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.broker]
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = 20261122
+LOCAL_INFLIGHT = 50
+"""mosquitto's in-flight limit towards flowrt: what one kill can leave unacknowledged."""
+TOPIC_IN, TOPIC_OUT = "sensors/e2e", "cloud/readings"
+
+
+def persistent_broker(factory: Callable[[str], Mosquitto], where: Path) -> Mosquitto:
+    """A broker whose sessions survive its restart (saved on disk as this user)."""
+    where.mkdir(parents=True, exist_ok=True)
+    return factory(f"persistence true\npersistence_location {where}/\n"
+                   f"user {getpass.getuser()}")
+
+
+def durable_flow(local_port: int, cloud_port: int, window: int,
+                 ack_timeout: float) -> list[dict[str, Any]]:
+    """mqtt in → store-forward → change (payload.sfid = msg._sfid) → mqtt out.
+
+    Node ids sort store-forward first: nodes start in id order, and the local broker
+    redelivers at once on connect, so the queue must be open before ``mqtt in`` starts.
+    """
+    retry = {"maxRetries": None, "initialDelay": 0.2, "multiplier": 2, "maxDelay": 1}
+    node = {"z": "tab", "x": 0, "y": 0}
+    return [
+        {"id": "tab", "type": "tab", "label": "durable"},
+        {"id": "cfg-local", "type": "mqtt-broker", "broker": "127.0.0.1",
+         "port": str(local_port), "clientid": "e2e-gateway-in", "cleansession": False},
+        {"id": "cfg-cloud", "type": "mqtt-broker", "broker": "127.0.0.1",
+         "port": str(cloud_port), "clientid": "e2e-gateway-out"},
+        {**node, "id": "n1-store", "type": "store-forward", "queue": "uplink",
+         "priorityProperty": "payload.priority", "window": window, "ackTimeout": ack_timeout,
+         "retry": dict.fromkeys(PRIORITIES, retry), "wires": [["n2-sfid"], []]},
+        {**node, "id": "n2-sfid", "type": "change", "rules": [
+            {"t": "set", "p": "payload.sfid", "pt": "msg", "to": "_sfid", "tot": "msg"}],
+         "wires": [["n3-out"]]},
+        {**node, "id": "n3-out", "type": "mqtt out", "topic": TOPIC_OUT, "qos": "1",
+         "broker": "cfg-cloud", "wires": []},
+        {**node, "id": "n4-in", "type": "mqtt in", "topic": TOPIC_IN, "qos": "1",
+         "datatype": "json", "broker": "cfg-local", "wires": [["n1-store"]]},
+    ]
+
+
+def write_flow(path: Path, flow: list[dict[str, Any]]) -> Path:
+    path.write_text(json.dumps(flow))
+    return path
+
+
+def warm_up(publisher: Publisher, cloud: CloudSubscriber) -> int:
+    """Publish until one message crosses (flowrt's session now exists at the local
+    broker); returns the first sequence number the guarantee covers."""
+    deadline = time.monotonic() + 20
+    while not cloud.seqs():
+        assert time.monotonic() < deadline, "nothing crossed from local to cloud in 20 s"
+        publisher.publish(1)
+        time.sleep(0.1)
+    return min(cloud.seqs())
+
+
+def missing(publisher: Publisher, cloud: CloudSubscriber, first: int) -> list[int]:
+    """Sequence numbers the local broker acknowledged that never reached the cloud."""
+    arrived = cloud.seqs()
+    return sorted(s for s in publisher.acknowledged() if s >= first and s not in arrived)
+
+
+def await_all(publisher: Publisher, cloud: CloudSubscriber, first: int,
+              within: float) -> None:
+    deadline = time.monotonic() + within
+    while lost := missing(publisher, cloud, first):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{len(lost)} acknowledged messages never reached the "
+                                 f"cloud, e.g. {lost[:10]}")
+        time.sleep(0.05)
+
+
+def test_kill_9_at_random_moments_loses_nothing(mosquitto_factory: Any,
+                                                  tmp_path: Path) -> None:
+    rounds, window = 22, 20
+    cloud_down = {6, 7, 8, 9, 15, 16}  # a backlog builds; the rounds after kill it draining
+    rng = random.Random(SEED)
+    local = mosquitto_factory(f"max_inflight_messages {LOCAL_INFLIGHT}")
+    cloud = persistent_broker(mosquitto_factory, tmp_path / "cloud-broker")
+    flow = write_flow(tmp_path / "flow.json",
+                      durable_flow(local.port, cloud.port, window, ack_timeout=30))
+    runtime = FlowrtProcess(flow, tmp_path / "data")
+    subscriber = CloudSubscriber(cloud.port, "cloud/#")
+    publisher = Publisher(local.port, TOPIC_IN, SEED, rate=150)
+    started = time.monotonic()
+    cloud_restarts = 0
+    try:
+        runtime.start()
+        first = warm_up(publisher, subscriber)
+        publisher.start()
+        for round_ in range(rounds):
+            if (round_ in cloud_down) != (cloud.process is None):
+                if round_ in cloud_down:
+                    cloud.stop()
+                else:
+                    cloud.start()
+                    cloud_restarts += 1
+            if runtime.process is None:
+                runtime.start()
+            time.sleep(rng.uniform(0.1, 1.2))
+            runtime.kill()
+        publisher.halt()
+        if cloud.process is None:
+            cloud.start()
+            cloud_restarts += 1
+        runtime.start()
+        await_all(publisher, subscriber, first, within=40)
+        assert runtime.stop() == 0
+    finally:
+        runtime.kill()
+        publisher.close()
+        subscriber.close()
+    arrivals = subscriber.snapshot()
+    dups = duplicates(arrivals)
+    covered = sum(1 for s in publisher.acknowledged() if s >= first)
+    print(f"\nkill -9: {rounds} kills, {cloud_restarts} cloud restarts, {covered} messages "
+          f"acknowledged by the local broker, {len(arrivals)} arrivals, duplicates {dups}, "
+          f"{time.monotonic() - started:.1f} s")
+    assert missing(publisher, subscriber, first) == []
+    # Re-sent by store-forward (same _sfid): at most its window per kill or cloud restart.
+    assert dups["by_sfid"] <= (rounds + cloud_restarts) * window
+    # Stored twice (committed, killed before the local PUBACK left): mosquitto's window.
+    assert dups["stored_twice"] <= rounds * LOCAL_INFLIGHT
+    # Every extra copy is one of the two (an _sfid never names two messages).
+    assert dups["by_seq"] == dups["by_sfid"] + dups["stored_twice"]
+
+
+def test_cloud_outage_drains_exactly_once_critical_first(mosquitto_factory: Any,
+                                                         tmp_path: Path) -> None:
+    window = 4
+    local = mosquitto_factory()
+    cloud = persistent_broker(mosquitto_factory, tmp_path / "cloud-broker")
+    # ackTimeout beyond the outage: the window waits in flight, nothing is retried.
+    flow = write_flow(tmp_path / "flow.json",
+                      durable_flow(local.port, cloud.port, window, ack_timeout=120))
+    runtime = FlowrtProcess(flow, tmp_path / "data")
+    subscriber = CloudSubscriber(cloud.port, "cloud/#")
+    publisher = Publisher(local.port, TOPIC_IN, SEED + 1, rate=200)
+    started = time.monotonic()
+    try:
+        runtime.start()
+        first = warm_up(publisher, subscriber)
+        publisher.start()
+        time.sleep(1.0)  # steady input, cloud up
+        cloud.stop()
+        time.sleep(3.0)  # steady input, cloud down: a backlog builds
+        backlog_end = len(publisher.sent)
+        cloud.start()
+        restarted = time.monotonic()
+        time.sleep(1.0)  # steady input while the backlog drains
+        publisher.halt()
+        await_all(publisher, subscriber, first, within=30)
+        drained = time.monotonic() - restarted
+        assert runtime.stop() == 0
+    finally:
+        runtime.kill()
+        publisher.close()
+        subscriber.close()
+    arrivals = subscriber.snapshot()
+    unique = first_copies(arrivals)
+    dups = duplicates(arrivals)
+    backlog = [a for a in unique if a.at >= restarted and a.seq < backlog_end]
+    print(f"\noutage: {len(publisher.sent) - first} messages, backlog {len(backlog)} drained "
+          f"with the rest in {drained:.1f} s after the cloud came back, duplicates {dups}, "
+          f"{time.monotonic() - started:.1f} s")
+    assert missing(publisher, subscriber, first) == []
+    assert dups["stored_twice"] == 0, "no process died: every message was stored once"
+    assert len({a.seq for a in unique}) == len(unique)
+    for priority in PRIORITIES:
+        seqs = [a.seq for a in unique if a.priority == priority]
+        assert seqs == sorted(seqs), f"{priority} messages out of order"
+    assert len(backlog) > 100, "the outage should have built a backlog"
+    # The first `window` were in flight when the cloud went down; the rest of the
+    # backlog drains highest priority first.
+    ranks = [PRIORITIES.index(a.priority) for a in backlog[window:]]
+    assert ranks == sorted(ranks), "the backlog did not drain in priority order"
+
+
+def test_edge_gateway_flow_reaches_the_cloud(mosquitto_factory: Any, tmp_path: Path) -> None:
+    flow = json.loads((ROOT / "flows" / "edge-gateway.json").read_text())
+    local, cloud = mosquitto_factory(), mosquitto_factory()
+    ports = {"gw-local": local.port, "gw-cloud": cloud.port}
+    for node in flow:
+        if node["type"] == "mqtt-broker":
+            node["port"] = str(ports[node["id"]])
+    runtime = FlowrtProcess(write_flow(tmp_path / "edge-gateway.json", flow), tmp_path / "data")
+    subscriber = CloudSubscriber(cloud.port, "devices/#")
+    sensors = mqtt_client(local.port, "e2e-sensors")
+    try:
+        runtime.start()
+
+        def readings(device: str, temperatures: list[float]) -> None:
+            for temperature in temperatures:
+                payload = json.dumps({"temperature": temperature, "humidity": 45.0,
+                                      "vibration": 100.0})
+                sensors.publish(f"sensors/{device}/telemetry", payload, 1)
+
+        deadline = time.monotonic() + 20
+        while not _topics(subscriber, "readings/press-1"):  # until the session exists
+            assert time.monotonic() < deadline, "no reading reached the cloud in 20 s"
+            readings("press-1", [20.0])
+            time.sleep(0.2)
+        readings("press-1", [20.1, 20.2, 20.0, 25.0, 25.1])  # jitter filtered, 25.0 passes
+        readings("press-2", [30.0, 43.0])  # 43 > 42: a critical alert
+        wait_until(lambda: bool(_topics(subscriber, "alert/press-2/temperature")), 10,
+                   "critical alert at the cloud")
+        wait_until(lambda: len(_topics(subscriber, "readings/press-1")) >= 2, 10,
+                   "filtered readings at the cloud")
+        wait_until(lambda: bool(_topics(subscriber, "summary/press-1")), 15,
+                   "10 s summary at the cloud")
+        assert runtime.stop() == 0
+    finally:
+        runtime.kill()
+        sensors.disconnect()
+        sensors.loop_stop()
+        subscriber.close()
+    press1 = [m["payload"]["temperature"] for m in _topics(subscriber, "readings/press-1")]
+    assert 25.0 in press1 and not {20.1, 20.2, 25.1} & set(press1), press1
+    alert = _topics(subscriber, "alert/press-2/temperature")[0]
+    assert alert["payload"]["level"] == "critical" and alert["payload"]["value"] == 43.0
+    summary = _topics(subscriber, "summary/press-1")[0]["payload"]
+    assert summary["count"] >= 1 and "temperature" in summary
+    print(f"\nedge gateway: {len(subscriber.raw)} MQTT messages at the cloud on "
+          f"{sorted({t for t, _ in subscriber.raw_snapshot()})}")
+
+
+def _topics(subscriber: CloudSubscriber, topic: str) -> list[dict[str, Any]]:
+    """cloud-bridge messages with this local ``topic``, streamed or inside batches."""
+    found = []
+    for _, payload in subscriber.raw_snapshot():
+        data = json.loads(payload)
+        found += [m for m in data.get("messages", [data]) if m.get("topic") == topic]
+    return found
