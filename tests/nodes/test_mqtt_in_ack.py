@@ -39,10 +39,12 @@ class Hold(Node):
         return future
 
 
-def flow(port: int, qos: int) -> list[dict[str, Any]]:
+def flow(port: int, qos: int, subscribers: int = 1) -> list[dict[str, Any]]:
+    """``subscribers`` mqtt in nodes on the same topic (in1, in2...), all → hold."""
     hold = {"id": "hold", "type": "test-hold", "z": "t1", "x": 0, "y": 0, "wires": []}
-    return [TAB, broker_node(port, clientid="ack-test", cleansession=False),
-            mqtt_in("ack/#", qos=str(qos), wires=[["hold"]]), hold]
+    return [TAB, broker_node(port, clientid="ack-test", cleansession=False), hold,
+            *(mqtt_in("ack/#", f"in{i}", qos=str(qos), wires=[["hold"]])
+              for i in range(1, subscribers + 1))]
 
 
 def held_payloads() -> list[Any]:
@@ -50,16 +52,17 @@ def held_payloads() -> list[Any]:
 
 
 async def run_until(port: int, qos: int, client: Client, marker: str,
-                    complete: bool = False) -> list[Any]:
+                    complete: bool = False, subscribers: int = 1) -> list[Any]:
     """Connect the flow, publish ``marker`` and return what arrived before it, still
     held (or completed, with ``complete``); the marker itself is completed."""
     Hold.held = []
-    async with FlowHarness(flow(port, qos), node_types=[Hold], clock=Clock()) as h:
+    async with FlowHarness(flow(port, qos, subscribers), node_types=[Hold],
+                           clock=Clock()) as h:
         await h.wait_for(lambda: connected(h, "in1"))
         client.publish("ack/marker", marker, qos=qos)
-        await h.wait_for(lambda: marker in held_payloads())
+        await h.wait_for(lambda: held_payloads().count(marker) == subscribers)
         before = held_payloads()[: held_payloads().index(marker)]
-        for _, future in Hold.held if complete else Hold.held[-1:]:
+        for _, future in Hold.held if complete else Hold.held[-subscribers:]:
             future.set_result(None)
         await asyncio.sleep(0)
         return before
@@ -110,5 +113,24 @@ async def test_completion_on_a_lost_connection_is_not_acknowledged(
             mosquitto.start()
             await h.wait_for(lambda: held_payloads() == ["late", "late"], within=10)
             assert Hold.held[1][0]["topic"] == "ack/a"
+    finally:
+        client.close()
+
+
+async def test_two_nodes_on_one_topic_acknowledged_once_both_completed(
+        mosquitto: Mosquitto) -> None:
+    client = Client(mosquitto.port)
+    try:
+        await run_until(mosquitto.port, 1, client, "m0", subscribers=2)
+        Hold.held = []
+        async with FlowHarness(flow(mosquitto.port, 1, subscribers=2), node_types=[Hold],
+                               clock=Clock()) as h:
+            await h.wait_for(lambda: connected(h, "in1", "in2"))
+            client.publish("ack/a", "shared", qos=1)
+            await h.wait_for(lambda: len(Hold.held) == 2)
+            Hold.held[0][1].set_result(None)  # one of the two nodes' flows is done
+        assert await run_until(mosquitto.port, 1, client, "m1", complete=True,
+                               subscribers=2) == ["shared", "shared"]
+        assert await run_until(mosquitto.port, 1, client, "m2", subscribers=2) == []
     finally:
         client.close()
