@@ -98,3 +98,37 @@ def _publish_until(publisher: Client, received: list[bytes]) -> bool:
     if not received:
         publisher.publish("again", "back")
     return bool(received)
+
+
+@pytest.mark.parametrize("protocol", [4, 5])
+async def test_qos0_fast_path_encodes_packets_of_every_size(mosquitto: Any, protocol: int) -> None:
+    # Remaining lengths of 1, 2 and 3 bytes, an empty payload, retain, and a topic
+    # with non-ASCII characters: what arrives must be byte-for-byte what was sent.
+    sizes = [0, 5, 121, 122, 200, 16_380, 16_400, 300_000]
+    transport = MqttTransport(ConnectOptions("127.0.0.1", mosquitto.port, protocol=protocol),
+                              on_message=lambda *args: None)
+    transport.start()
+    subscriber = Client(mosquitto.port, v5=protocol == 5)
+    try:
+        subscriber.subscribe("fast/#", qos=0)
+        await until(lambda: transport.connected)
+        for size in sizes:
+            transport.publish("fast/größe", bytes(i % 251 for i in range(size)), 0, False)
+        transport.publish("fast/kept", b"retained", 0, True)
+        await until(lambda: len(subscriber.messages) == len(sizes) + 1)
+        assert [len(p) for p in subscriber.payloads()[:-1]] == sizes
+        assert all(p == bytes(i % 251 for i in range(len(p)))
+                   for p in subscriber.payloads()[:-1])
+        assert {m.topic for m in subscriber.messages} == {"fast/größe", "fast/kept"}
+        late = Client(mosquitto.port)
+        try:
+            late.subscribe("fast/kept", qos=0)
+            await until(lambda: late.payloads() == [b"retained"])
+            assert late.messages[0].retain
+        finally:
+            late.close()
+        with pytest.raises(ValueError, match="invalid topic"):
+            transport.publish("fast/+", b"x", 0, False)
+    finally:
+        subscriber.close()
+        await transport.close()

@@ -171,6 +171,19 @@ StateHandler = Callable[[str, str], None]
 """``on_state(state, detail)``; state is connecting, connected, disconnected or closed."""
 
 
+TOPIC_CACHE_SIZE = 4096
+
+
+def _remaining_length(size: int) -> bytes:
+    """MQTT's variable-length encoding of a packet's remaining length."""
+    out = bytearray()
+    while True:
+        digit, size = size % 128, size // 128
+        out.append(digit | 0x80 if size else digit)
+        if not size:
+            return bytes(out)
+
+
 class _LoopClient(paho.Client):
     """paho's client with buffered reads, a socket connected outside it, and
     acknowledgements of received QoS 1/2 messages sent by :meth:`acknowledge`."""
@@ -183,6 +196,7 @@ class _LoopClient(paho.Client):
         self.bytes_in = 0
         self._in_publish = False
         self._held_pubrec: int | None = None
+        self._topic_heads: dict[str, bytes] = {}
 
     def acknowledge(self, mid: int, qos: int) -> None:
         """PUBACK (QoS 1) or PUBREC (QoS 2) a received message once it is done."""
@@ -258,6 +272,52 @@ class _LoopClient(paho.Client):
 
     def want_write(self) -> bool:
         return bool(self._wbuf) or super().want_write()
+
+    def _packet_queue(self, command: int, packet: bytes | bytearray, mid: int, qos: int,
+                      info: paho.MQTTMessageInfo | None = None) -> MQTTErrorCode:
+        # paho also writes a byte to a socketpair for every packet, to wake its own
+        # select() loop: a wasted system call per message on flowrt's event loop.
+        self._out_packet.append({"command": command, "mid": mid, "qos": qos, "pos": 0,
+                                 "to_process": len(packet), "packet": packet, "info": info})
+        self._call_socket_register_write()
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def publish_qos0(self, topic: str, payload: bytes, retain: bool) -> None:
+        """Queue a QoS 0 PUBLISH without paho's per-message objects.
+
+        The packet is encoded here (topic header cached per topic) and appended to
+        the write buffer; when paho still holds packets of its own, it goes through
+        paho instead, so packets never overtake each other.
+        """
+        if self._out_packet:
+            self.publish(topic, payload, 0, retain)
+            return
+        head = self._topic_heads.get(topic)
+        if head is None:
+            head = self._topic_head(topic)
+        size = len(head) + len(payload)
+        if size < 128:
+            fixed = bytes((0x31 if retain else 0x30, size))
+        else:
+            fixed = bytes((0x31 if retain else 0x30,)) + _remaining_length(size)
+        if self._wbuf is None:
+            self._wbuf = bytearray()
+        self._wbuf += fixed
+        self._wbuf += head
+        self._wbuf += payload
+        self._call_socket_register_write()
+
+    def _topic_head(self, topic: str) -> bytes:
+        encoded = topic.encode()
+        if not encoded or len(encoded) > 65535 or "+" in topic or "#" in topic:
+            raise ValueError(f"invalid topic for publishing: {topic!r}")
+        head = len(encoded).to_bytes(2, "big") + encoded
+        if self._protocol == paho.MQTTv5:
+            head += b"\x00"  # no properties
+        if len(self._topic_heads) >= TOPIC_CACHE_SIZE:
+            self._topic_heads.clear()
+        self._topic_heads[topic] = head
+        return head
 
     def loop_write(self) -> MQTTErrorCode:
         rc = super().loop_write()
@@ -381,7 +441,10 @@ class MqttTransport:
             if not self.connected:
                 self.stats.dropped += 1
                 raise PublishDropped(f"not connected to {self.describe()}: QoS 0 message dropped")
-            self._client.publish(topic, payload, 0, retain, props)
+            if props is None:
+                self._client.publish_qos0(topic, payload, retain)
+            else:
+                self._client.publish(topic, payload, 0, retain, props)
             self.stats.published += 1
             return None
         if len(self._waiting) >= self.options.max_queued:
