@@ -52,28 +52,51 @@ def durable_flow(local_port: int, cloud_port: int, window: int, ack_timeout: flo
                  max_messages: int = 100_000, drain_rate: float = 0) -> list[dict[str, Any]]:
     """mqtt in → store-forward → change (payload.sfid = msg._sfid) → mqtt out.
 
-    Node ids sort store-forward first: nodes start in id order, and the local broker
-    redelivers at once on connect, so the queue must be open before ``mqtt in`` starts.
+    The durable node's id sorts before ``mqtt in``'s: nodes start in id order, and the
+    local broker redelivers at once on connect, so the queue should be open first.
     """
     retry = {"maxRetries": None, "initialDelay": 0.2, "multiplier": 2, "maxDelay": 1}
-    node = {"z": "tab", "x": 0, "y": 0}
+    return [
+        *_brokers_and_input(local_port, cloud_port, "n1-store"),
+        {**NODE, "id": "n1-store", "type": "store-forward", "queue": "uplink",
+         "priorityProperty": "payload.priority", "window": window, "ackTimeout": ack_timeout,
+         "maxMessages": max_messages, "drainRate": drain_rate,
+         "retry": dict.fromkeys(PRIORITIES, retry), "wires": [["n2-sfid"], []]},
+        {**NODE, "id": "n2-sfid", "type": "change", "rules": [
+            {"t": "set", "p": "payload.sfid", "pt": "msg", "to": "_sfid", "tot": "msg"}],
+         "wires": [["n3-out"]]},
+        {**NODE, "id": "n3-out", "type": "mqtt out", "topic": TOPIC_OUT, "qos": "1",
+         "broker": "cfg-cloud", "wires": []},
+    ]
+
+
+def bridge_flow(local_port: int, cloud_port: int, window: int) -> list[dict[str, Any]]:
+    """mqtt in → cloud-bridge: critical and high streamed, normal and low batched."""
+    batch = {"batch": {"interval": 0.5, "maxMessages": 50}}
+    return [
+        *_brokers_and_input(local_port, cloud_port, "n1-bridge"),
+        {**NODE, "id": "n1-bridge", "type": "cloud-bridge", "broker": "cfg-cloud",
+         "deviceId": "e2e", "topicTemplate": "cloud/{deviceId}/{topic}",
+         "batchTopic": "cloud/{deviceId}/batch/{priority}", "qos": "1",
+         "priorityProperty": "payload.priority", "queue": "bridge", "window": window,
+         "modes": {"critical": "stream", "high": "stream", "normal": batch, "low": batch},
+         "downlink": "", "wires": [[], []]},
+    ]
+
+
+NODE = {"z": "tab", "x": 0, "y": 0}
+
+
+def _brokers_and_input(local_port: int, cloud_port: int, sink: str) -> list[dict[str, Any]]:
+    """The tab, both broker config nodes and ``mqtt in`` (QoS 1, persistent session)."""
     return [
         {"id": "tab", "type": "tab", "label": "durable"},
         {"id": "cfg-local", "type": "mqtt-broker", "broker": "127.0.0.1",
          "port": str(local_port), "clientid": "e2e-gateway-in", "cleansession": False},
         {"id": "cfg-cloud", "type": "mqtt-broker", "broker": "127.0.0.1",
          "port": str(cloud_port), "clientid": "e2e-gateway-out"},
-        {**node, "id": "n1-store", "type": "store-forward", "queue": "uplink",
-         "priorityProperty": "payload.priority", "window": window, "ackTimeout": ack_timeout,
-         "maxMessages": max_messages, "drainRate": drain_rate,
-         "retry": dict.fromkeys(PRIORITIES, retry), "wires": [["n2-sfid"], []]},
-        {**node, "id": "n2-sfid", "type": "change", "rules": [
-            {"t": "set", "p": "payload.sfid", "pt": "msg", "to": "_sfid", "tot": "msg"}],
-         "wires": [["n3-out"]]},
-        {**node, "id": "n3-out", "type": "mqtt out", "topic": TOPIC_OUT, "qos": "1",
-         "broker": "cfg-cloud", "wires": []},
-        {**node, "id": "n4-in", "type": "mqtt in", "topic": TOPIC_IN, "qos": "1",
-         "datatype": "json", "broker": "cfg-local", "wires": [["n1-store"]]},
+        {**NODE, "id": "n4-in", "type": "mqtt in", "topic": TOPIC_IN, "qos": "1",
+         "datatype": "json", "broker": "cfg-local", "wires": [[sink]]},
     ]
 
 
@@ -112,16 +135,34 @@ def await_all(publisher: Publisher, cloud: CloudSubscriber, first: int,
 
 def test_kill_9_at_random_moments_loses_nothing(mosquitto_factory: Any,
                                                   tmp_path: Path) -> None:
-    """22 rounds of (start on the same data dir, run 0.1-1.2 s, kill -9) under steady input; the
-    cloud broker is down for rounds 6-9 and 15-16, so later kills hit a draining backlog."""
-    rounds, window = 22, 20
-    cloud_down = {6, 7, 8, 9, 15, 16}  # a backlog builds; the rounds after kill it draining
+    """store-forward → mqtt out: 22 rounds of (start on the same data dir, run 0.1-1.2 s,
+    kill -9) under steady input; the cloud broker is down for rounds 6-9 and 15-16, and
+    draining at 400/s against 150/s of input, the backlog takes the later rounds to clear,
+    so those kills hit a draining queue."""
+    crash_rounds(mosquitto_factory, tmp_path, "store-forward", rounds=22, window=20,
+                 cloud_down={6, 7, 8, 9, 15, 16},
+                 make_flow=lambda local, cloud: durable_flow(
+                     local, cloud, 20, ack_timeout=30, drain_rate=400))
+
+
+def test_kill_9_of_the_cloud_bridge_loses_nothing(mosquitto_factory: Any,
+                                                  tmp_path: Path) -> None:
+    """The same with cloud-bridge (streams and batches), 10 rounds."""
+    crash_rounds(mosquitto_factory, tmp_path, "cloud-bridge", rounds=10, window=100,
+                 cloud_down={3, 4, 5},
+                 make_flow=lambda local, cloud: bridge_flow(local, cloud, 100))
+
+
+def crash_rounds(mosquitto_factory: Any, tmp_path: Path, name: str, rounds: int,
+                 window: int, cloud_down: set[int],
+                 make_flow: Callable[[int, int], list[dict[str, Any]]]) -> None:
+    """Kill -9 flowrt ``rounds`` times at seeded random moments under steady input (the
+    cloud broker stopped during the ``cloud_down`` rounds); then check that everything
+    the local broker acknowledged reached the cloud, with duplicates within bounds."""
     rng = random.Random(SEED)
     local = mosquitto_factory(f"max_inflight_messages {LOCAL_INFLIGHT}")
     cloud = persistent_broker(mosquitto_factory, tmp_path / "cloud-broker")
-    # Draining at 400/s against 150/s of input, a backlog takes several rounds to clear.
-    flow = write_flow(tmp_path / "flow.json", durable_flow(
-        local.port, cloud.port, window, ack_timeout=30, drain_rate=400))
+    flow = write_flow(tmp_path / "flow.json", make_flow(local.port, cloud.port))
     runtime = FlowrtProcess(flow, tmp_path / "data")
     subscriber = CloudSubscriber(cloud.port, "cloud/#")
     publisher = Publisher(local.port, TOPIC_IN, SEED, rate=150)
@@ -158,11 +199,11 @@ def test_kill_9_at_random_moments_loses_nothing(mosquitto_factory: Any,
     arrivals = subscriber.snapshot()
     dups = duplicates(arrivals)
     covered = sum(1 for s in publisher.acknowledged() if s >= first)
-    print(f"\nkill -9: {rounds} kills, {cloud_restarts} cloud restarts, {covered} messages "
-          f"acknowledged by the local broker, {len(arrivals)} arrivals, duplicates {dups}, "
-          f"{time.monotonic() - started:.1f} s; behind at each kill: {behind}")
+    print(f"\nkill -9 ({name}): {rounds} kills, {cloud_restarts} cloud restarts, {covered} "
+          f"messages acknowledged by the local broker, {len(arrivals)} arrivals, duplicates "
+          f"{dups}, {time.monotonic() - started:.1f} s; behind at each kill: {behind}")
     assert missing(publisher, subscriber, first) == []
-    # Re-sent by store-forward (same _sfid): at most its window per kill or cloud restart.
+    # Re-sent (same _sfid): at most the durable node's window per kill or cloud restart.
     assert dups["by_sfid"] <= (rounds + cloud_restarts) * window
     # Stored twice (committed, killed before the local PUBACK left): mosquitto's window.
     assert dups["stored_twice"] <= rounds * LOCAL_INFLIGHT

@@ -209,12 +209,13 @@ class CloudSubscriber:
         with self.lock:
             self.raw.append((message.topic, message.payload))
             try:
-                item = json.loads(message.payload)
+                data = json.loads(message.payload)
             except ValueError:
                 return
-            if isinstance(item, dict) and "seq" in item:
-                self.arrivals.append(Arrival(item["seq"], item.get("priority", ""),
-                                             str(item.get("sfid")), now, item))
+            for item in _records(data):
+                if "seq" in item:
+                    self.arrivals.append(Arrival(item["seq"], item.get("priority", ""),
+                                                 str(item.get("sfid")), now, item))
 
     def seqs(self) -> set[int]:
         """Sequence numbers received so far."""
@@ -235,6 +236,18 @@ class CloudSubscriber:
         """Disconnect."""
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def _records(data: Any) -> list[dict[str, Any]]:
+    """The messages in a payload: itself, or unwrapped from cloud-bridge's envelope
+    (``{"topic", "payload", "_sfid", ...}``) or batch (``{"messages": [...]}``)."""
+    if not isinstance(data, dict):
+        return []
+    if isinstance(data.get("messages"), list):
+        return [record for item in data["messages"] for record in _records(item)]
+    if "_sfid" in data and isinstance(data.get("payload"), dict):
+        return [{**data["payload"], "sfid": data["_sfid"]}]
+    return [data]
 
 
 def duplicates(arrivals: list[Arrival]) -> dict[str, int]:
