@@ -268,10 +268,13 @@ class CloudBridge(Node):
                 for entry in entries:
                     self._publish_entry(entry)
             elif self._due[priority]:
-                entries = await self.queue.lease(min(room, batching.max_messages), [priority])
+                # The window may allow less than a full batch: then the rest stays due
+                # and goes out as acknowledgements make room.
+                wanted = min(room, batching.max_messages)
+                entries = await self.queue.lease(wanted, [priority])
                 if entries:
                     self._publish_batch(priority, entries)
-                if len(entries) < batching.max_messages:
+                if len(entries) < wanted:
                     self._due[priority] = False
                     self._fresh[priority] = 0
                 else:

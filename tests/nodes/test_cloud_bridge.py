@@ -196,3 +196,27 @@ async def test_bridge_over_mutual_tls(tls_broker: Any, tmp_path: Path) -> None:
             assert json.loads(cloud_app.messages[0].payload)["payload"] == "secure"
     finally:
         cloud_app.close()
+
+
+async def test_a_backlog_larger_than_the_window_drains_completely(mosquitto: Any,
+                                                                 tmp_path: Path) -> None:
+    # The in-flight window (20) is smaller than a batch (50): batches go out as
+    # acknowledgements make room, until nothing is left.
+    cloud_app = Client(mosquitto.port)
+    cloud_app.subscribe("devices/gw1/batch/#", 1)
+    flow = [TAB, broker_node(mosquitto.port),
+            bridge(window=20, modes={"normal": {"batch": {"interval": 0.1, "maxMessages": 50}}})]
+    try:
+        async with FlowHarness(flow, clock=Clock(), data_dir=tmp_path) as h:
+            node: Any = h.node("cb")
+            await h.wait_for(lambda: node.state == "online")
+            for n in range(300):
+                await node.on_input({"topic": "t", "payload": n})
+            await until(lambda: sum(len(json.loads(m.payload)["messages"])
+                                    for m in cloud_app.messages) == 300, within=10)
+            sent = [item["payload"] for m in cloud_app.messages
+                    for item in json.loads(m.payload)["messages"]]
+            assert sent == list(range(300))
+            assert max(json.loads(m.payload)["count"] for m in cloud_app.messages) <= 20
+    finally:
+        cloud_app.close()
