@@ -229,7 +229,7 @@ class Runtime:
         created: list[Node] = []
         node: Node | None = None
         try:
-            for spec in _start_order(graph, start):
+            for spec in _start_order(graph, start, self.registry):
                 node = None
                 node = self._create(spec)
                 self.nodes[spec.id] = node
@@ -391,16 +391,19 @@ def _config_types(runtime: Runtime) -> set[str]:
     return {t for t, e in runtime.registry.types.items() if e.cls.category == "config"}
 
 
-def _start_order(graph: Graph, ids: set[str]) -> list[NodeSpec]:
-    # Config nodes first, those referring to other config nodes after them.
+def _start_order(graph: Graph, ids: set[str], registry: Registry) -> list[NodeSpec]:
+    # Config nodes first (those referring to other config nodes after them), then
+    # nodes with inputs, and sources (inject, mqtt in...) last: a source started
+    # early could deliver to a node whose start() (opening a queue) has not run.
     specs = [graph.nodes[i] for i in ids]
     config_ids = {s.id for s in specs if s.is_config}
 
     def rank(spec: NodeSpec) -> tuple[int, str]:
-        if not spec.is_config:
-            return (2, spec.id)
-        refers = any(isinstance(v, str) and v in config_ids and v != spec.id
-                     for v in spec.config.values())
-        return (1 if refers else 0, spec.id)
+        if spec.is_config:
+            refers = any(isinstance(v, str) and v in config_ids and v != spec.id
+                         for v in spec.config.values())
+            return (1 if refers else 0, spec.id)
+        cls = _INTERNAL.get(spec.type) or registry.get(spec.type)
+        return (3 if cls is not None and cls.inputs == 0 else 2, spec.id)
 
     return sorted(specs, key=rank)

@@ -268,3 +268,18 @@ async def test_async_handler_that_suspends_on_real_futures_completes():
         await h.wait_for(lambda: len(h.outputs("done")) == 1, within=2)
         assert h.payloads("s") == [1]
         assert h.errors == []
+
+
+async def test_sources_start_after_the_nodes_they_feed():
+    Starts.log_.clear()
+
+    class Source(Starts):
+        """A source: no input."""
+
+        type = "test-source"
+        inputs = 0
+
+    flow = [TAB, node("a-src", "test-source", [["z-sink"]]), node("z-sink", "test-starts")]
+    async with FlowHarness(flow, node_types=[*TYPES, Source]):
+        assert [e for e in Starts.log_ if e[0] == "start"] == [("start", "z-sink"),
+                                                               ("start", "a-src")]
