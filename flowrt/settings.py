@@ -96,6 +96,14 @@ class Settings:
     web_socket_keep_alive_time: float = field(
         default=15.0, metadata=_key("webSocketKeepAliveTime", int, float))
     """Seconds of silence before a comms heartbeat."""
+    debug_status_length: int = field(default=32, metadata=_key("debugStatusLength", int))
+    node_message_buffer_max_length: int = field(
+        default=0, metadata=_key("nodeMessageBufferMaxLength", int))
+    """Cap of the buffers of delay, join and switch (0: each node's documented default)."""
+    mqtt_reconnect_time: int = field(default=5000, metadata=_key("mqttReconnectTime", int))
+    """Longest wait between MQTT reconnect attempts, in milliseconds."""
+    mqtt_queue_size: int = field(default=100_000, metadata=_key("mqttQueueSize", int))
+    """QoS 1/2 publishes kept in memory per broker while disconnected."""
     http_admin_cors: str | None = field(default=None, metadata=_key("httpAdminCors", str))
     """Origin allowed to call the admin API from another site (CORS off when unset)."""
     unknown: list[str] = field(default_factory=list)
@@ -109,6 +117,10 @@ class Settings:
             "nodeCloseTimeout": self.node_close_timeout,
             "maxPendingMessages": self.max_pending_messages,
             "debugMaxLength": self.debug_max_length,
+            "debugStatusLength": self.debug_status_length,
+            "nodeMessageBufferMaxLength": self.node_message_buffer_max_length,
+            "mqttReconnectTime": self.mqtt_reconnect_time,
+            "mqttQueueSize": self.mqtt_queue_size,
         }
 
 

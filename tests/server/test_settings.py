@@ -81,3 +81,12 @@ def test_explicit_settings_file_must_exist(tmp_path: Path) -> None:
 def test_env_names() -> None:
     assert env_name("credentialSecret") == "FLOWRT_CREDENTIAL_SECRET"
     assert env_name("logging.format") == "FLOWRT_LOGGING_FORMAT"
+
+
+def test_node_settings_reach_the_runtime(tmp_path: Path) -> None:
+    write(tmp_path, "mqttReconnectTime = 15000\nmqttQueueSize = 500\n"
+                    "nodeMessageBufferMaxLength = 42\ndebugStatusLength = 10\n")
+    runtime = load_settings(tmp_path, environ={}).runtime_settings()
+    assert (runtime["mqttReconnectTime"], runtime["mqttQueueSize"]) == (15000, 500)
+    assert runtime["nodeMessageBufferMaxLength"] == 42
+    assert runtime["debugStatusLength"] == 10
