@@ -132,3 +132,51 @@ async def test_qos0_fast_path_encodes_packets_of_every_size(mosquitto: Any, prot
     finally:
         subscriber.close()
         await transport.close()
+
+
+@pytest.mark.parametrize("protocol", [4, 5])
+async def test_receiving_parses_every_packet_shape_in_order(mosquitto: Any,
+                                                            protocol: int) -> None:
+    # QoS 0 packets take flowrt's fast parser, anything else paho's: both must keep
+    # order and content, across read-chunk boundaries (256 KiB) and v5 properties.
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    got: list[tuple[str, bytes, int, bool, Any]] = []
+    transport = MqttTransport(ConnectOptions("127.0.0.1", mosquitto.port, protocol=protocol),
+                              on_message=lambda *args: got.append(args))
+    transport.start()
+    publisher = Client(mosquitto.port, v5=protocol == 5)
+    try:
+        await until(lambda: transport.connected)
+        transport.subscribe("shape/#", Subscription(qos=1))
+        await asyncio.sleep(0.2)  # SUBACK
+        sent: list[tuple[str, bytes, int]] = []
+        for n in range(1200):
+            qos = 1 if n % 97 == 0 else 0
+            payload = bytes([n % 256]) * (n * 7 % 700) if n != 600 else b"x" * 300_000
+            topic = "shape/ü" if n % 2 else "shape/a"
+            publisher.client.publish(topic, payload, qos)
+            sent.append((topic, payload, qos))
+        if protocol == 5:
+            props = Properties(PacketTypes.PUBLISH)
+            props.UserProperty = [("k", "v")]
+            publisher.client.publish("shape/props", b"p", 0, properties=props)
+            sent.append(("shape/props", b"p", 0))
+        await until(lambda: len(got) == len(sent), within=10)
+        assert [(t, p, q) for t, p, q, _, _ in got] == sent
+        if protocol == 5:
+            assert got[-1][4] == {"userProperties": {"k": "v"}}
+        publisher.publish("shape/kept", b"r", qos=0, retain=True)
+        late = MqttTransport(ConnectOptions("127.0.0.1", mosquitto.port, protocol=protocol),
+                             on_message=lambda *args: got.append(args))
+        late.start()
+        try:
+            await until(lambda: late.connected)
+            late.subscribe("shape/kept", Subscription(qos=0))
+            await until(lambda: got[-1][0] == "shape/kept" and got[-1][3] is True)
+        finally:
+            await late.close()
+    finally:
+        publisher.close()
+        await transport.close()

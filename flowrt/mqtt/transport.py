@@ -356,17 +356,71 @@ class _LoopClient(paho.Client):
             self.on_ack(mid, reason_code)
         return super()._do_on_publish(mid, reason_code, properties)
 
+    on_publish0: Callable[[str, bytes, bool], None] | None = None
+    """Receives the QoS 0 PUBLISH packets parsed by :meth:`_fast_publish`."""
+
     def read_burst(self, budget: int) -> tuple[MQTTErrorCode, bool]:
         """Handle up to ``budget`` packets; returns (error code, more may be waiting)."""
-        for _ in range(budget):
-            if self._sock is None:
-                return MQTTErrorCode.MQTT_ERR_NO_CONN, False
-            rc = self._packet_read()
-            if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
-                return MQTTErrorCode.MQTT_ERR_SUCCESS, self.buffered()
-            if rc > 0:
-                return self._loop_rc_handle(rc), False
-        return MQTTErrorCode.MQTT_ERR_SUCCESS, True
+        fast = 0
+        try:
+            for _ in range(budget):
+                if self._sock is None:
+                    return MQTTErrorCode.MQTT_ERR_NO_CONN, False
+                if self._in_packet["command"] == 0 and self._fast_publish():
+                    fast += 1
+                    continue
+                rc = self._packet_read()
+                if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
+                    return MQTTErrorCode.MQTT_ERR_SUCCESS, self.buffered()
+                if rc > 0:
+                    return self._loop_rc_handle(rc), False
+            return MQTTErrorCode.MQTT_ERR_SUCCESS, True
+        finally:
+            if fast:
+                self._last_bytes_received = paho.time_func()
+
+    def _fast_publish(self) -> bool:
+        """Parse one whole QoS 0 PUBLISH from the read buffer, without paho.
+
+        This is most of the traffic of a busy subscription, and paho's generic
+        path reads it a byte at a time and builds several objects per message.
+        Anything else (other packets and QoS, v5 properties or topic aliases, a
+        packet not wholly buffered yet) is left to paho: returns False.
+        """
+        buf, pos = self._rbuf, self._rpos
+        end = len(buf)
+        if pos >= end or buf[pos] & 0xF6 != 0x30 or self.on_publish0 is None:
+            return False
+        i, length, shift = pos + 1, 0, 0
+        while True:
+            if i >= end or shift > 21:
+                return False
+            byte = buf[i]
+            i += 1
+            length |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                break
+            shift += 7
+        stop = i + length
+        if stop > end or length < 2:
+            return False
+        start = i + 2
+        topic_end = start + ((buf[i] << 8) | buf[i + 1])
+        if topic_end == start or topic_end > stop:
+            return False
+        if self._protocol == paho.MQTTv5:
+            if topic_end >= stop or buf[topic_end] != 0:
+                return False  # properties: paho decodes them
+            payload_start = topic_end + 1
+        else:
+            payload_start = topic_end
+        try:
+            topic = buf[start:topic_end].decode()
+        except UnicodeDecodeError:
+            return False
+        self._rpos = stop
+        self.on_publish0(topic, buf[payload_start:stop], bool(buf[pos] & 0x01))
+        return True
 
 
 class MqttTransport:
@@ -519,6 +573,7 @@ class MqttTransport:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_publish0 = self._on_publish0
         client.on_ack = self._on_ack
         client.on_socket_open = self._on_socket_open
         client.on_socket_close = self._on_socket_close
@@ -702,6 +757,10 @@ class MqttTransport:
         else:
             done.add_done_callback(functools.partial(self._acknowledge, message.mid, qos,
                                                      self.stats.connects))
+
+    def _on_publish0(self, topic: str, payload: bytes, retain: bool) -> None:
+        self.stats.received += 1
+        self.on_message(topic, payload, 0, retain, None)
 
     def _acknowledge(self, mid: int, qos: int, connection: int,
                      done: asyncio.Future[Any]) -> None:
