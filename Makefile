@@ -25,6 +25,7 @@ run: $(STAMP)
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check flowrt nodes tests examples bench
+	$(BIN)/mypy flowrt
 	$(BIN)/pytest
 
 lint: $(STAMP)
