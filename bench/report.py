@@ -235,6 +235,9 @@ def markdown(result: dict[str, Any]) -> str:
                   "Delivered rate (input msg/s through the flow, first input to last output; "
                   "median over repeats) at each offered rate; below the offered rate means a "
                   "backlog built up.", "", *steps, ""]
+    commits = sorted({r["flowrt_commit"] for r in result.get("runs", []) if r.get("flowrt_commit")})
+    if len(commits) > 1:
+        lines += [f"Note: flowrt changed during the run ({', '.join(commits)}).", ""]
     failures = [r for r in result.get("runs", []) if not r.get("ok")]
     if failures:
         lines += ["## Failed runs", ""]

@@ -44,7 +44,7 @@ class Config:
     repeats: int = 3
     scenarios: list[str] = field(default_factory=lambda: list(DEFAULT_ORDER))
     runtimes: list[str] = field(default_factory=lambda: list(runtimes.ALL_RUNTIMES))
-    idle_s: float = 10.0
+    idle_s: float = 30.0  # Node-RED's RSS drops ~25 MB within 30 s of start as V8 collects
     burst_n: int = 20_000
     step_rates: list[float] = field(default_factory=lambda: [5_000, 10_000, 20_000, 40_000])
     step_s: float = 2.0
@@ -77,6 +77,8 @@ def run_one(scenario: Scenario, runtime: str, repeat: int, cfg: Config,
     record: dict[str, Any] = {"scenario": scenario.name, "runtime": runtime, "repeat": repeat,
                               "ok": False}
     record["loadavg_1m"] = os.getloadavg()[0]
+    if runtime == runtimes.FLOWRT:  # the tree may change while a long bench runs
+        record["flowrt_commit"] = _flowrt_commit()
     workdir = workroot / f"{scenario.name}-{runtime}-{repeat}"
     started = None
     with contextlib.ExitStack() as stack:
@@ -204,14 +206,18 @@ def _first_line(argv: list[str], *, stderr_ok: bool = True) -> str:
     return text.splitlines()[0] if text else "?"
 
 
+def _flowrt_commit() -> str:
+    return _first_line(["git", "-C", str(BENCH_DIR.parent), "describe", "--always",
+                        "--dirty"], stderr_ok=False)
+
+
 def _meta(cfg: Config, skipped: dict[str, str]) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
         "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
                    f"Linux {platform.release()}",
         "python": platform.python_version(),
-        "flowrt commit": _first_line(["git", "-C", str(BENCH_DIR.parent), "rev-parse",
-                                       "--short", "HEAD"], stderr_ok=False),
+        "flowrt commit": _flowrt_commit(),
         "Node-RED": nodered.version() or "not installed",
         "node": _first_line(["node", "--version"]) if shutil.which("node") else "not installed",
         "mosquitto": _first_line([mosquitto_binary() or "mosquitto", "-h"]),
@@ -302,7 +308,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--repeats", type=int, help="A/B repeats (default 3)")
     parser.add_argument("--scenarios", help=f"comma list from {','.join(DEFAULT_ORDER)}")
     parser.add_argument("--only", choices=runtimes.ALL_RUNTIMES, help="run one runtime only")
-    parser.add_argument("--idle", type=float, help="seconds idle before idle RSS (default 10)")
+    parser.add_argument("--idle", type=float, help="seconds idle before idle RSS (default 30)")
     parser.add_argument("--keep", action="store_true",
                         help="keep bench/.cache/work/ (flow files, logs) for debugging")
     args = parser.parse_args(argv)
