@@ -454,6 +454,7 @@ class MqttTransport:
         self._fd = -1
         self._reading = False
         self._writing = False
+        self._write_scheduled = False
         self._read_scheduled = False
         self._misc_timer: TimerHandle | None = None
         self._connack: asyncio.Future[None] | None = None
@@ -634,7 +635,21 @@ class MqttTransport:
         self._unwatch()
 
     def _on_register_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
-        if not self._writing and self._fd >= 0 and self._loop is not None:
+        # Packets were queued: send them at the end of this loop pass, in one send
+        # with whatever else is queued meanwhile. The socket is only watched for
+        # writability when it would block: an add_writer/remove_writer pair per
+        # message costs more than the message at low rates.
+        if (not self._writing and not self._write_scheduled and self._fd >= 0
+                and self._loop is not None):
+            self._write_scheduled = True
+            self._loop.call_soon(self._write_now)
+
+    def _write_now(self) -> None:
+        self._write_scheduled = False
+        if self._fd < 0 or self._loop is None:
+            return
+        self._client.loop_write()
+        if self._client.want_write() and not self._writing and self._fd >= 0:
             self._writing = True
             self._loop.add_writer(self._fd, self._on_writable)
 
