@@ -364,40 +364,45 @@ def burst(link: Link, pid: int, payload: Callable[[int], str], n: int,
     the first input to the last output; ``delivered_frac`` is outputs / expected.
     """
     data = "".join(f"{payload(i)}\n" for i in range(n)).encode()
-    with Subscriber(link.in_port, [link.in_topic]) as offered, \
-            Subscriber(link.out_port, [link.out_topic]) as out:
-        offered.wait_subscribed()
-        out.wait_subscribed()
-        settle_s = settle(out, pid)
-        cpu_before = proc_stats(pid).cpu_s
+
+    def send() -> tuple[int, int]:
         publish_lines(link.in_port, link.in_topic, data)
-        out.wait_for(expected, quiet=quiet, timeout=timeout)
-        offered.wait_for(n, quiet=0.5, timeout=5.0)
-        cpu_after = proc_stats(pid).cpu_s
-        ins, outs = offered.records(), out.records()
-    result = _throughput_result(n, expected, ins, outs, cpu_after - cpu_before)
-    result["settle_s"] = settle_s
-    return result
+        return n, expected
+
+    return _measure(link, pid, send, quiet=quiet, timeout=timeout)
 
 
 def paced(link: Link, pid: int, payload: Callable[[int], str], rate: float, seconds: float,
           expected_for: Callable[[int], int], *, quiet: float = OUTPUT_QUIET_S,
           timeout: float = 30.0) -> dict[str, Any]:
     """Offer ``rate`` msg/s for ``seconds``; the same figures as ``burst``."""
+
+    def send() -> tuple[int, int]:
+        sent = publish_paced(link.in_port, link.in_topic, rate, seconds, payload)
+        return sent, expected_for(sent)
+
+    result = _measure(link, pid, send, quiet=quiet, timeout=timeout)
+    result["target_rate"] = rate
+    return result
+
+
+def _measure(link: Link, pid: int, send: Callable[[], tuple[int, int]], *, quiet: float,
+             timeout: float) -> dict[str, Any]:
+    """Run ``send`` (returns messages sent and outputs expected) between two
+    subscribers, and work out the throughput figures and CPU cost."""
     with Subscriber(link.in_port, [link.in_topic]) as offered, \
             Subscriber(link.out_port, [link.out_topic]) as out:
         offered.wait_subscribed()
         out.wait_subscribed()
         settle_s = settle(out, pid)
         cpu_before = proc_stats(pid).cpu_s
-        sent = publish_paced(link.in_port, link.in_topic, rate, seconds, payload)
-        expected = expected_for(sent)
+        sent, expected = send()
         out.wait_for(expected, quiet=quiet, timeout=timeout)
         offered.wait_for(sent, quiet=0.5, timeout=5.0)
         cpu_after = proc_stats(pid).cpu_s
         ins, outs = offered.records(), out.records()
     result = _throughput_result(sent, expected, ins, outs, cpu_after - cpu_before)
-    result.update(target_rate=rate, settle_s=settle_s)
+    result["settle_s"] = settle_s
     return result
 
 
