@@ -10,7 +10,9 @@ that is dropped and counted (``dropped``); a tracked send fails its tracker so a
 store-and-forward sender retries later. Sources (such as ``mqtt in``) check
 ``saturated`` and stop reading until ``when_drained`` calls them back, so under
 overload the broker's queue (or the TCP window) absorbs the excess instead of
-flowrt's memory.
+flowrt's memory. A node whose own backlog of unfinished messages is too long
+(``Node.max_inflight``, e.g. store-forward waiting for commits) marks itself
+``congested`` and sources pause the same way until it is ``relieved``.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class Dispatcher:
         self._queue: deque[tuple[Node, dict[str, Any], Tracker | None]] = deque()
         self._scheduled = False
         self._drain_waiters: list[Callable[[], None]] = []
+        self._congested: set[object] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def __len__(self) -> int:
@@ -81,7 +84,18 @@ class Dispatcher:
     @property
     def saturated(self) -> bool:
         """True when sources should pause reading until the queue drains."""
-        return len(self._queue) >= self.max_pending // 2
+        return len(self._queue) >= self.max_pending // 2 or bool(self._congested)
+
+    def congest(self, holder: object) -> None:
+        """``holder`` has too much work in flight: sources pause until it is relieved."""
+        self._congested.add(holder)
+
+    def relieve(self, holder: object) -> None:
+        """``holder`` caught up; once nobody is congested, paused sources resume."""
+        if holder in self._congested:
+            self._congested.discard(holder)
+            if not self._congested and self._drain_waiters:
+                self._schedule()
 
     def when_drained(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once the queue falls to its low-water mark."""
@@ -124,7 +138,7 @@ class Dispatcher:
             self.current_tracker = None
             self.delivered += count
             self._scheduled = False
-        if self._drain_waiters and len(queue) <= self.low_water:
+        if self._drain_waiters and len(queue) <= self.low_water and not self._congested:
             waiters, self._drain_waiters = self._drain_waiters, []
             for callback in waiters:
                 callback()

@@ -77,6 +77,10 @@ from flowrt.errors import FlowrtError
 from flowrt.messages import get_property
 
 MAX_BATCH_JOBS = 4096
+
+MAX_UNCOMMITTED = 5000
+"""A node feeding a queue lets at most this many puts wait for their commit before
+input sources pause (``Node.max_inflight``): a burst waits in the broker, not in RAM."""
 """At most this many jobs share one transaction (bounds WAL growth and latency)."""
 
 _ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS

@@ -57,6 +57,11 @@ class Node:
     color: ClassVar[str] = "#e7e7ae"
     icon: ClassVar[str] = "arrow-right"
     palette_label: ClassVar[str | None] = None
+    max_inflight: int | None = None
+    """At most this many messages handled but not yet completed (``on_input`` returned
+    an awaitable) before sources pause; None = no limit. For nodes whose completion
+    does not depend on reading input sockets (a local commit), never for ones that
+    wait for a broker acknowledgement on a connection a source may share."""
     editor: ClassVar[dict[str, Any]] = {}
     """Editor hints: ``label`` (config key shown as the node label), ``order``
     (form field order), ``outputsFrom`` (config key that sets the output count),
@@ -82,6 +87,7 @@ class Node:
         self._dispatcher = flow.runtime.dispatcher
         self._watch_complete = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._inflight = 0
 
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -200,6 +206,16 @@ class Node:
                 self._completed(msg, tracker)
 
         future.add_done_callback(finished)  # type: ignore[attr-defined]
+        if self.max_inflight is not None:
+            self._inflight += 1
+            if self._inflight >= self.max_inflight:
+                self._dispatcher.congest(self)
+            future.add_done_callback(self._inflight_done)  # type: ignore[attr-defined]
+
+    def _inflight_done(self, _: Any) -> None:
+        self._inflight -= 1
+        if self.max_inflight is not None and self._inflight <= self.max_inflight // 2:
+            self._dispatcher.relieve(self)
 
     def _completed(self, msg: Message, tracker: Tracker | None) -> None:
         if tracker is not None:
@@ -255,6 +271,7 @@ class Node:
         return task
 
     async def _stop_tasks(self) -> None:
+        self._dispatcher.relieve(self)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:

@@ -283,3 +283,35 @@ async def test_sources_start_after_the_nodes_they_feed():
     async with FlowHarness(flow, node_types=[*TYPES, Source]):
         assert [e for e in Starts.log_ if e[0] == "start"] == [("start", "z-sink"),
                                                                ("start", "a-src")]
+
+
+async def test_a_node_with_too_much_in_flight_pauses_sources_until_it_catches_up():
+    class Committing(Node):
+        """Completes each message when the test resolves its future (like a commit)."""
+
+        type = "test-committing"
+        outputs = 0
+        max_inflight = 4
+        pending: ClassVar[list] = []
+
+        def on_input(self, msg):
+            future = asyncio.get_running_loop().create_future()
+            Committing.pending.append(future)
+            return future
+
+    flow = [TAB, node("c", "test-committing")]
+    async with FlowHarness(flow, node_types=[Committing]) as h:
+        dispatcher = h.runtime.dispatcher
+        resumed = []
+        for i in range(4):
+            await h.inject("c", payload=i)
+        assert dispatcher.saturated  # 4 in flight: sources must pause
+        dispatcher.when_drained(lambda: resumed.append(True))
+        for future in Committing.pending[:1]:
+            future.set_result(None)
+        await h.settle()
+        assert dispatcher.saturated and resumed == []  # 3 left: still above half
+        for future in Committing.pending[1:3]:
+            future.set_result(None)
+        await h.settle()
+        assert not dispatcher.saturated and resumed == [True]

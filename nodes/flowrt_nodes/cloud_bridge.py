@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from flowrt.clock import TimerHandle
-from flowrt.durable_queue import DurableQueue, Entry, Priority, message_priority, queue_path
+from flowrt.durable_queue import (
+    MAX_UNCOMMITTED,
+    DurableQueue,
+    Entry,
+    Priority,
+    message_priority,
+    queue_path,
+)
 from flowrt.errors import NodeError
 from flowrt.messages import Message
 from flowrt.mqtt import PublishDropped, Subscription, valid_filter
@@ -100,6 +107,10 @@ class CloudBridge(Node):
     `{"state": "online" | "degraded" | "offline", "since" (ms), "queued"}`, also shown
     in the status. On `/metrics`: messages and bytes sent, batches, queued, dropped,
     reconnects and the state (`flowrt_node_state`: 0 offline, 1 degraded, 2 online).
+
+    Backpressure: while more than 5000 messages wait for their commit to disk,
+    input sources (mqtt in) pause reading, so a burst waits in the broker rather
+    than in memory.
     """
 
     type = "cloud-bridge"
@@ -135,6 +146,8 @@ class CloudBridge(Node):
         qos = as_int(config.get("qos"), 1)
         self.qos: int = qos if qos is not None and 0 <= qos <= 2 else 1
         self.durable = as_bool(config.get("durable"), True)
+        if self.durable:
+            self.max_inflight = MAX_UNCOMMITTED
         self.window = max(1, as_int(config.get("window"), 1000) or 1000)
         self.gzip = config.get("compress") == "gzip"
         self.degraded_after = as_number(config.get("degradedAfter"), 2.0) or 0.0

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from flowrt.clock import TimerHandle
 from flowrt.durable_queue import (
     DEFAULT_TTL,
+    MAX_UNCOMMITTED,
     DurableQueue,
     Entry,
     Priority,
@@ -136,6 +137,10 @@ class StoreForward(Node):
 
     **Status.** Queued messages per priority (c/h/n/l) and the age of the oldest one;
     grey when paused, yellow while a failed message waits for its retry.
+
+    Backpressure: while more than 5000 messages wait for their commit to disk,
+    input sources (mqtt in) pause reading, so a burst waits in the broker rather
+    than in memory.
     """
 
     type = "store-forward"
@@ -145,6 +150,7 @@ class StoreForward(Node):
     color = "#c0deed"
     icon = "database"
     palette_label = "store forward"
+    max_inflight = MAX_UNCOMMITTED
     editor: ClassVar = {"label": "queue"}
     schema: ClassVar = {
         "type": "object",
