@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from flowrt.messages import clone_value, delete_property, get_property, parse_path, set_property
+
+if TYPE_CHECKING:
+    import sqlite3
 
 log = logging.getLogger("flowrt.context")
 
@@ -72,6 +74,8 @@ class SQLiteStore(MemoryStore):
         self._timer: asyncio.TimerHandle | None = None
 
     def _connect(self) -> sqlite3.Connection:
+        import sqlite3  # only flows with a persistent store pay for it (about 1 MB RSS)
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path)
         conn.execute("PRAGMA journal_mode=WAL")

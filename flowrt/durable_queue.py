@@ -62,7 +62,6 @@ import contextlib
 import enum
 import os
 import queue
-import sqlite3
 import threading
 import time
 import urllib.parse
@@ -347,6 +346,8 @@ class _Store:
     def __init__(self, path: Path, settings: _Settings) -> None:
         self.settings = settings
         path.parent.mkdir(parents=True, exist_ok=True)
+        import sqlite3  # loaded by the first queue opened, not by every flowrt start
+
         self.db = sqlite3.connect(path, isolation_level=None, timeout=settings.lock_timeout)
         try:
             # EXCLUSIVE: the first write below takes the file's lock and keeps it until
@@ -711,7 +712,7 @@ class DurableQueue:
             if stop:
                 try:
                     store.close()
-                except sqlite3.Error as exc:
+                except Exception as exc:  # sqlite3.Error: reported to close()
                     self._reply([(self._stopped, exc, False)])
                 else:
                     self._reply([(self._stopped, None, True)])
