@@ -6,6 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 1880
+DATA_DIR ?= $(HOME)/.flowrt
 
 .PHONY: run test lint bench bench-smoke system-deps clean
 
@@ -21,7 +22,7 @@ system-deps:
 run: $(STAMP)
 	@./scripts/system-deps.sh mosquitto || true
 	@echo "flowrt editor: http://127.0.0.1:$(PORT)/"
-	$(BIN)/flowrt run flows/demo.json --port $(PORT) --data-dir $${FLOWRT_DATA_DIR:-$$HOME/.flowrt}
+	$(BIN)/flowrt run flows/demo.json --port $(PORT) --data-dir $(DATA_DIR)
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check flowrt nodes tests examples bench
