@@ -24,6 +24,9 @@ class Gate:
     def when_drained(self, callback: Callable[[], None]) -> None:
         self.waiters.append(callback)
 
+    def run_pending(self) -> None:
+        """Nothing is queued here: messages are handled as they are read."""
+
 
 async def test_reading_pauses_while_saturated(mosquitto: Any) -> None:
     gate = Gate()

@@ -96,6 +96,8 @@ class FlowControl(Protocol):
 
     def when_drained(self, callback: Callable[[], None]) -> None: ...
 
+    def run_pending(self) -> None: ...
+
 
 @dataclass
 class Will:
@@ -750,6 +752,8 @@ class MqttTransport:
         if not self._reading:
             return
         control = self.flow_control
+        if control is not None:
+            control.run_pending()  # deliver in this loop pass, not the next
         if control is not None and control.saturated:
             # Stop reading: the run queue drains first, the TCP window holds the rest.
             self._reading = False
