@@ -3,7 +3,6 @@
 import asyncio
 import os
 import random
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from flowrt.durable_queue import (
     encode_message,
     queue_path,
 )
+from tests.crash import ids_until_killed
 
 REPO = Path(dq.__file__).resolve().parent.parent
 WRITER = Path(__file__).with_name("durable_queue_writer.py")
@@ -392,19 +392,9 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_message(tmp_path: Path)
     for _ in range(20):
         writer = subprocess.Popen([sys.executable, str(WRITER), str(path)],
                                   stdout=subprocess.PIPE, env=env)
-        assert writer.stdout is not None
-        round_ids = []
         # Kill after a random number of acknowledged ids: the 32 producers keep
         # transactions in progress, so the kill lands anywhere in the write path.
-        for _ in range(rng.randint(1, 1000)):
-            line = writer.stdout.readline()
-            assert line.endswith(b"\n"), "writer exited early"
-            round_ids.append(int(line))
-        writer.send_signal(signal.SIGKILL)
-        rest = writer.stdout.read()
-        writer.wait(timeout=10)
-        writer.stdout.close()
-        round_ids += [int(line) for line in rest.split(b"\n")[:-1]]  # the last may be cut
+        round_ids = ids_until_killed(writer, rng, 1000)
         assert min(round_ids) > max(acknowledged, default=0), "an id was reused"
         acknowledged.update(round_ids)
 

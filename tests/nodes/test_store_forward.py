@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,6 +19,7 @@ import flowrt.durable_queue as dq
 from flowrt.errors import DeployError
 from flowrt.node import Node
 from flowrt.testing import FlowHarness
+from tests.crash import ids_until_killed
 
 
 class Sink(Node):
@@ -376,16 +376,7 @@ def test_kill_9_of_the_runtime_loses_no_acknowledged_message(tmp_path: Path) -> 
     for round_ in range(5):
         runtime = subprocess.Popen([sys.executable, str(WRITER), str(tmp_path), str(round_)],
                                    stdout=subprocess.PIPE, env=env)
-        assert runtime.stdout is not None
-        for _ in range(rng.randint(1, 600)):
-            line = runtime.stdout.readline()
-            assert line.endswith(b"\n"), "writer exited early"
-            acknowledged.add(int(line))
-        runtime.send_signal(signal.SIGKILL)
-        rest = runtime.stdout.read()
-        runtime.wait(timeout=10)
-        runtime.stdout.close()
-        acknowledged.update(int(line) for line in rest.split(b"\n")[:-1])
+        acknowledged.update(ids_until_killed(runtime, rng, 600))
 
     asyncio.run(_check_all_forwarded_after_restart(tmp_path, acknowledged))
 
