@@ -10,7 +10,7 @@ import orjson
 
 from flowrt.messages import Message
 from flowrt.node import Node
-from flowrt.schema import as_bool, enum, string
+from flowrt.schema import as_bool, boolean, enum, string
 
 from .typed_input import MISSING, get_msg_property, iso_timestamp, set_msg_property
 
@@ -57,8 +57,7 @@ class Json(Node):
         "name": string(""),
         "property": string("payload"),
         "action": enum(["", "str", "obj"], ""),
-        "pretty": {"anyOf": [{"type": "boolean"}, {"enum": ["true", "false", ""]}],
-                   "default": False},
+        "pretty": boolean(False),
     }}
 
     async def start(self) -> None:

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from flowrt.messages import Message
 from flowrt.node import Node
-from flowrt.schema import as_bool, enum, number, string
+from flowrt.schema import as_bool, boolean, enum, number, string
 
 from .typed_input import (
     MISSING,
@@ -41,8 +41,7 @@ class Range(Node):
         "minin": number("", allow_empty=True), "maxin": number("", allow_empty=True),
         "minout": number("", allow_empty=True), "maxout": number("", allow_empty=True),
         "action": enum(["scale", "clamp", "roll", "drop"], "scale"),
-        "round": {"anyOf": [{"type": "boolean"}, {"enum": ["true", "false", ""]}],
-                  "default": False},
+        "round": boolean(False),
         "property": string("payload"),
         "name": string(""),
     }}

@@ -218,8 +218,7 @@ class Switch(Node):
         "rules": {"type": "array", "default": [{"t": "eq", "v": "", "vt": "str"}],
                   "items": {"type": "object", "required": ["t"],
                             "properties": {"t": {"enum": _RULE_TYPES}}}},
-        "checkall": {"anyOf": [{"enum": ["true", "false"]}, {"type": "boolean"}],
-                     "default": "true"},
+        "checkall": boolean("true"),
         "repair": boolean(False),
         "outputs": integer(1, minimum=0),
     }}
