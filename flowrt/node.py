@@ -26,6 +26,7 @@ to the ``catch`` nodes of its flow.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import types
 from collections.abc import Awaitable
@@ -332,8 +333,6 @@ class Node:
 
 
 def _dedent_doc(doc: str | None) -> str:
-    import inspect
-
     return inspect.cleandoc(doc) if doc else ""
 
 

@@ -293,8 +293,8 @@ class Runtime:
             return
         self.dispatcher.clear_for(set(nodes))
         # Flow nodes stop before the config nodes they use (Node-RED's order).
-        for group in ([n for n in nodes if n.config["type"] not in _config_types(self)],
-                      [n for n in nodes if n.config["type"] in _config_types(self)]):
+        for group in ([n for n in nodes if n.category != "config"],
+                      [n for n in nodes if n.category == "config"]):
             await asyncio.gather(*(self._close(n, removed or n.id in (removed_ids or ()))
                                    for n in group))
         for node in nodes:
@@ -385,10 +385,6 @@ def revision(flows: list[dict[str, Any]]) -> str:
 
 def _global_config(flows: list[dict[str, Any]]) -> Any:
     return [n for n in flows if n.get("type") == "global-config"]
-
-
-def _config_types(runtime: Runtime) -> set[str]:
-    return {t for t, e in runtime.registry.types.items() if e.cls.category == "config"}
 
 
 def _start_order(graph: Graph, ids: set[str], registry: Registry) -> list[NodeSpec]:
