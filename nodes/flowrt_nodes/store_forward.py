@@ -235,9 +235,7 @@ class StoreForward(Node):
         """Queue a message (completing once committed), or run a control action."""
         action = msg.get("action")
         if action in ACTIONS:
-            # A task, not a bare coroutine: the runtime resumes a coroutine that awaits a
-            # Future with the future's blocking flag still set, which asyncio rejects.
-            return self.create_task(self._control(action, msg))
+            return self._control(action, msg)
         assert self._queue is not None
         future = self._queue.put(msg, message_priority(msg, self._priority_property, self.warn))
         future.add_done_callback(self._stored)
