@@ -121,6 +121,8 @@ class MqttBroker(Node):
         self._routes: dict[str, list[Handler]] = {}
         self._state = "disconnected"
         self._overrides: dict[str, Any] = {}
+        self.protocol = self._protocol()
+        """The MQTT protocol level (3, 4 or 5), read on every publish."""
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -198,9 +200,7 @@ class MqttBroker(Node):
         """True while the connection is up."""
         return self.transport is not None and self.transport.connected
 
-    @property
-    def protocol(self) -> int:
-        """The MQTT protocol level (3, 4 or 5)."""
+    def _protocol(self) -> int:
         return as_int(self._cfg("protocolVersion"), 4) or 4
 
     # ------------------------------------------------------ connect/disconnect
@@ -245,6 +245,7 @@ class MqttBroker(Node):
         return self._overrides.get(key, self.config.get(key))
 
     def _options(self) -> ConnectOptions:
+        self.protocol = self._protocol()  # a connect action may have changed it
         host, port, use_tls = _address(str(self._cfg("broker") or ""), self._cfg("port"),
                                        as_bool(self._cfg("usetls")))
         client_id = str(self._cfg("clientid") or "").strip()
@@ -516,6 +517,7 @@ class MqttOut(Node):
         super().__init__(config, flow)
         self.broker: MqttBroker | None = None
         self.topic = str(config.get("topic") or "")
+        self._topic_valid = valid_topic_name(self.topic)
         qos = config.get("qos")
         self.qos = _qos(qos, 0) if qos not in (None, "") else None
         retain = config.get("retain")
@@ -545,8 +547,12 @@ class MqttOut(Node):
             return _connection_action(broker, msg)
         if "payload" not in msg:
             return None
-        topic = self.topic or msg.get("topic")
-        if not valid_topic_name(topic):
+        if self.topic:
+            topic, valid = self.topic, self._topic_valid
+        else:
+            topic = msg.get("topic")
+            valid = valid_topic_name(topic)
+        if not valid:
             self.warn("Invalid topic specified")
             return None
         qos = self.qos
