@@ -4,9 +4,9 @@
 body saying why (``state``, ``reason`` and any ``missing`` node types).
 
 ``GET /metrics`` exposes, per node type, the messages received and sent and the
-errors reported; the run queue's depth, drops and deliveries; each node's own
-queue depth (a node that buffers messages exposes an int ``queue_depth``) and
-the figures nodes report through ``Node.metrics()`` (``flowrt_node_<key>``);
+errors reported; the run queue's depth, drops and deliveries;
+the figures nodes report through ``Node.metrics()`` (``flowrt_node_<key>``,
+e.g. ``flowrt_node_queued`` for the messages a node holds);
 deploys and failed deploys; the event loop's lag; the process's resident
 memory; and the editor connections and debug messages dropped by their rate
 limit. Counters start again from zero when a deploy restarts a node.
@@ -94,10 +94,6 @@ def render_metrics(ctx: ServerContext) -> str:
     """The Prometheus exposition text for the current state."""
     runtime = ctx.runtime
     counts = sorted(runtime.node_counts().items())
-    queues: list[tuple[dict[str, str], float]] = [
-        ({"type": n.config["type"], "id": n.id}, depth)
-              for n in runtime.nodes.values()
-              if isinstance(depth := getattr(n, "queue_depth", None), int)]
     lag = ctx.loop_monitor.take_max() if ctx.loop_monitor else 0.0
     comms = ctx.comms
     families: list[tuple[str, str, str, list[tuple[dict[str, str], float]]]] = [
@@ -116,7 +112,6 @@ def render_metrics(ctx: ServerContext) -> str:
          [({}, runtime.dispatcher.dropped)]),
         ("flowrt_run_queue_delivered", "counter", "Messages delivered by the run queue.",
          [({}, runtime.dispatcher.delivered)]),
-        ("flowrt_node_queue_depth", "gauge", "Messages buffered inside a node.", queues),
         ("flowrt_deploys", "counter", "Successful deploys.", [({}, runtime.stats.deploys)]),
         ("flowrt_deploy_failures", "counter", "Deploys that failed to start and were rolled back.",
          [({}, runtime.stats.deploy_failures)]),

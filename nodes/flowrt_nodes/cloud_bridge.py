@@ -418,11 +418,6 @@ class CloudBridge(Node):
                 "reconnects_total": counters["reconnects"], "queued": self.queued,
                 "state": STATE_LEVELS[self.state]}
 
-    @property
-    def queue_depth(self) -> int:
-        """Messages waiting in the outbox (for ``/metrics``)."""
-        return self.queued
-
     def _show(self) -> None:
         fill = {"online": "green", "degraded": "yellow"}.get(self.state, "red")
         self.status(fill=fill, shape="dot" if self.state == "online" else "ring",
