@@ -7,6 +7,7 @@
     ├── PluginError           a node plugin failed to load or register
     ├── DeployError           flows failed to start and were rolled back
     └── NodeError             a node failed while handling a message (node id, type, msg id)
+        └── NotStoredError    a durable node could not take a message (disk full): not delivered
 
 Every problem in a flow document is a :class:`Problem`: the node id and type it
 concerns, the JSON path into the document (``$[3].wires[0]``) and a message.
@@ -85,3 +86,12 @@ class NodeError(FlowrtError):
         self.node_type = node_type
         self.msg_id = msg_id
         super().__init__(message)
+
+
+class NotStoredError(NodeError):
+    """A durable node could not commit a message (disk full, I/O error).
+
+    Unlike other node errors this means the message was *not* taken: a source
+    that acknowledges upstream (``mqtt in`` at QoS 1/2) must withhold its
+    acknowledgement so the broker delivers the message again.
+    """
