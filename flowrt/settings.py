@@ -106,6 +106,26 @@ class Settings:
     """QoS 1/2 publishes kept in memory per broker while disconnected."""
     http_admin_cors: str | None = field(default=None, metadata=_key("httpAdminCors", str))
     """Origin allowed to call the admin API from another site (CORS off when unset)."""
+    # Admin API exposure (docs/security.md).
+    http_admin_origins: list[str] = field(default_factory=list,
+                                          metadata=_key("httpAdminOrigins", list))
+    """More origins (``https://host[:port]``) that may change state and open /comms."""
+    http_admin_hosts: list[str] = field(default_factory=list,
+                                        metadata=_key("httpAdminHosts", list))
+    """More names the ``Host`` header may carry (``"*"``: any), besides IPs and localhost."""
+    http_max_connections: int = field(default=256, metadata=_key("httpMaxConnections", int))
+    """Open HTTP and websocket connections; more are answered 503 and closed."""
+    http_headers_timeout: float = field(default=20.0,
+                                        metadata=_key("httpHeadersTimeout", int, float))
+    """Seconds a client has to send a request's headers (also the idle keep-alive time)."""
+    comms_auth_timeout: float = field(default=10.0,
+                                      metadata=_key("commsAuthTimeout", int, float))
+    """Seconds a /comms connection has to authenticate when adminAuth is on."""
+    comms_max_queue_bytes: int = field(default=4 * 1024 * 1024,
+                                       metadata=_key("commsMaxQueueBytes", int))
+    """Events waiting for one /comms connection, in bytes; the oldest are dropped beyond."""
+    metrics_public: bool = field(default=False, metadata=_key("metricsPublic", bool))
+    """Serve /metrics without a token even when adminAuth is on."""
     unknown: list[str] = field(default_factory=list)
     """Keys found in the settings file or environment that flowrt does not know."""
 
@@ -221,3 +241,7 @@ def _check(settings: Settings) -> None:
         raise SettingsError("setting 'credentialSecret' must be a string or false")
     if not all(isinstance(item, str) for item in settings.nodes_excludes):
         raise SettingsError("setting 'nodesExcludes' must be a list of node type names")
+    for key in ("httpMaxConnections", "httpHeadersTimeout", "commsAuthTimeout",
+                "commsMaxQueueBytes"):
+        if getattr(settings, _FIELDS[key].name) <= 0:
+            raise SettingsError(f"setting {key!r} must be greater than 0")

@@ -22,6 +22,8 @@ from aiohttp import web
 
 from flowrt.errors import FlowValidationError
 from flowrt.server import admin_api, auth, comms, editor, flows_api, health
+from flowrt.server.connections import CappedSite
+from flowrt.server.cross_site import CrossSiteGuard, cross_site_middleware
 from flowrt.server.http import cors_middleware, error_middleware
 from flowrt.server.logs import configure_logging
 from flowrt.server.state import CONTEXT, ServerContext
@@ -45,16 +47,21 @@ def build_context(settings: Settings, data_dir: Path,
                       settings=settings.runtime_settings())
     return ServerContext(runtime=runtime, storage=storage, settings=settings,
                          data_dir=data_dir, auth=auth.Auth(settings.admin_auth, data_dir),
+                         cross_site=CrossSiteGuard(settings),
                          comms=comms.CommsHub(runtime.events, settings),
                          loop_monitor=health.LoopMonitor())
 
 
 def create_app(ctx: ServerContext) -> web.Application:
     """The application: every route, the middlewares, and the runtime's lifecycle."""
-    middlewares = [error_middleware, auth.auth_middleware]
-    if ctx.settings.http_admin_cors:
-        middlewares.insert(0, cors_middleware(ctx.settings.http_admin_cors))
-    app = web.Application(client_max_size=ctx.settings.api_max_length, middlewares=middlewares)
+    settings = ctx.settings
+    middlewares = [error_middleware, cross_site_middleware(ctx.cross_site), auth.auth_middleware]
+    if settings.http_admin_cors:
+        middlewares.insert(0, cors_middleware(settings.http_admin_cors))
+    # aiohttp's keep-alive timer also runs while a request's head is still arriving, so
+    # it is the header-read timeout too: a slow-loris client is closed when it fires.
+    app = web.Application(client_max_size=settings.api_max_length, middlewares=middlewares,
+                          handler_args={"keepalive_timeout": settings.http_headers_timeout})
     app[CONTEXT] = ctx
     for module in (flows_api, admin_api, health, auth, comms, editor):
         module.setup(app)
@@ -122,7 +129,7 @@ async def _run(settings: Settings, data_dir: Path, flowfile: Path | None) -> int
         log.error("cannot start: %s", exc)
         await runner.cleanup()
         return 1
-    site = web.TCPSite(runner, settings.host, settings.port)
+    site = CappedSite(runner, settings.host, settings.port, settings.http_max_connections)
     # Everything loaded so far lives as long as the process: take it out of the cyclic
     # collector's sight, and collect young objects less often, so per-message garbage
     # does not keep re-scanning the whole heap.

@@ -9,14 +9,18 @@ scoped ones such as ``"flows.read"``; ``adminAuth.default.permissions`` lets
 anonymous requests through with those permissions.
 
 Passwords are stored hashed: argon2 (``flowrt hash-password``) or a Node-RED
-bcrypt hash (``$2a$``/``$2b$``). More than ``MAX_FAILURES`` failed logins for a
-user within ``FAILURE_WINDOW`` seconds answer 429 until the window passes.
+bcrypt hash (``$2a$``/``$2b$``). Failed logins slow down further attempts from
+the same address for the same username (:mod:`.login_throttle`: 429 with
+``Retry-After``), decided before the password is checked; at most
+``VERIFY_CONCURRENCY`` hashes are checked at a time, off the event loop (argon2
+takes 64 MiB each), and usernames and passwords longer than ``MAX_USERNAME`` and
+``MAX_PASSWORD`` characters are refused unchecked.
 Tokens expire after ``sessionExpiryTime`` seconds (7 days by default), can be
 revoked with ``POST /auth/revoke``, and survive restarts: the data directory's
 ``.sessions.json`` keeps their SHA-256, never the tokens themselves.
 
-``/healthz``, ``/metrics``, the editor page and its static files, and
-``/auth/login`` and ``/auth/token`` are public.
+``/healthz``, the editor page and its static files, and ``/auth/login`` and
+``/auth/token`` are public; ``/metrics`` too when ``metricsPublic`` is set.
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ import logging
 import os
 import secrets
 import time
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,7 @@ from aiohttp import web
 
 from flowrt.flowdoc import atomic_write
 from flowrt.server.http import ApiError, Handler, json_response, read_json
+from flowrt.server.login_throttle import LoginThrottle
 from flowrt.server.state import context
 from flowrt.settings import SettingsError
 
@@ -44,14 +48,15 @@ log = logging.getLogger("flowrt.auth")
 
 SESSIONS_FILE = ".sessions.json"
 DEFAULT_EXPIRY = 604800
-MAX_FAILURES = 5
-FAILURE_WINDOW = 600.0
-PUBLIC_PATHS = frozenset({"/", "/healthz", "/metrics", "/auth/login", "/auth/token"})
+VERIFY_CONCURRENCY = 2
+MAX_USERNAME = 256
+MAX_PASSWORD = 1024
+PUBLIC_PATHS = frozenset({"/", "/healthz", "/auth/login", "/auth/token"})
 PUBLIC_PREFIXES = ("/static/", "/flows-examples")
 # The permission scope of each first path segment (Node-RED's names).
 SCOPES = {"flows": "flows", "flow": "flows", "nodes": "nodes", "settings": "settings",
           "credentials": "credentials", "inject": "inject", "debug": "debug",
-          "comms": "status", "auth": "auth"}
+          "comms": "status", "auth": "auth", "metrics": "metrics"}
 
 
 def hash_password(password: str) -> str:
@@ -122,27 +127,35 @@ class Auth:
                           if isinstance(default, dict) else None)
         self._sessions_path = data_dir / SESSIONS_FILE
         self._sessions: dict[str, dict[str, Any]] = self._load_sessions() if self.enabled else {}
-        self._failures: dict[str, deque[float]] = {}
+        self.throttle = LoginThrottle()
+        self._verifying = asyncio.Semaphore(VERIFY_CONCURRENCY)
         self._dummy_hash: str | None = None
 
     # ------------------------------------------------------------------ tokens
-    async def login(self, username: str, password: str) -> dict[str, Any]:
-        """Check a password and issue a token, or raise ApiError (403, 429)."""
-        failures = self._failures.setdefault(username, deque())
-        now = time.monotonic()
-        while failures and now - failures[0] > FAILURE_WINDOW:
-            failures.popleft()
-        if len(failures) >= MAX_FAILURES:
-            retry = int(FAILURE_WINDOW - (now - failures[0])) + 1
+    async def login(self, username: str, password: str, source: str = "") -> dict[str, Any]:
+        """Check a password from ``source`` and issue a token, or raise ApiError (400, 403, 429)."""
+        for name, value, limit in (("username", username, MAX_USERNAME),
+                                   ("password", password, MAX_PASSWORD)):
+            if len(value) > limit:
+                raise ApiError(400, "invalid_request",
+                               f"{name} is longer than {limit} characters")
+        wait = self.throttle.begin(source, username)
+        if wait:
+            retry = max(1, round(wait))
             raise ApiError(429, "too_many_attempts",
-                           f"too many failed logins for {username!r}; retry in {retry} s")
-        stored = self._hashes.get(username) or self._dummy()
-        ok = await asyncio.to_thread(verify_password, stored, password)
-        if not ok or username not in self.users:
-            failures.append(now)
-            log.warning("failed login for %r", username)
+                           f"too many failed logins for this user from {source or 'here'}; "
+                           f"retry in {retry} s", headers={"Retry-After": str(retry)})
+        ok = False
+        try:
+            stored = self._hashes.get(username) or self._dummy()
+            async with self._verifying:
+                ok = await asyncio.to_thread(verify_password, stored, password)
+            ok = ok and username in self.users
+        finally:
+            self.throttle.end(source, username, ok)
+        if not ok:
+            log.warning("failed login for %r from %s", username, source or "an unknown address")
             raise ApiError(403, "invalid_grant", "Invalid resource owner credentials")
-        failures.clear()
         token = secrets.token_urlsafe(48)
         self._sessions[_digest(token)] = {"user": username, "expires": time.time() + self.expiry}
         await asyncio.to_thread(self._save_sessions)
@@ -240,7 +253,8 @@ def is_public(path: str) -> bool:
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Enforce tokens and permissions on admin routes (``/comms`` checks in-band)."""
     auth = context(request).auth
-    if not auth.enabled or is_public(request.path) or request.path == "/comms":
+    if not auth.enabled or is_public(request.path) or request.path == "/comms" or (
+            request.path == "/metrics" and context(request).settings.metrics_public):
         return await handler(request)
     user = auth.user_for_request(request)
     if user is None:
@@ -278,7 +292,7 @@ async def post_token(request: web.Request) -> web.Response:
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         raise ApiError(400, "invalid_request", "username and password are required")
-    return json_response(await auth.login(username, password))
+    return json_response(await auth.login(username, password, request.remote or ""))
 
 
 async def post_revoke(request: web.Request) -> web.Response:

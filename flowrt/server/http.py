@@ -28,17 +28,19 @@ class ApiError(Exception):
     """An error answered to the client as JSON (see the module docstring)."""
 
     def __init__(self, status: int, code: str, message: str,
-                 details: list[dict[str, Any]] | None = None) -> None:
+                 details: list[dict[str, Any]] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details or []
+        self.headers = headers
 
     def response(self) -> web.Response:
         """The JSON response for this error."""
         return json_response({"error": self.code, "code": self.code, "message": self.message,
-                              "details": self.details}, status=self.status)
+                              "details": self.details}, status=self.status, headers=self.headers)
 
 
 def json_response(data: Any, status: int = 200,

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from flowrt.runtime import Runtime
     from flowrt.server.auth import Auth
     from flowrt.server.comms import CommsHub
+    from flowrt.server.cross_site import CrossSiteGuard
     from flowrt.server.health import LoopMonitor
     from flowrt.settings import Settings
     from flowrt.storage import FileStorage
@@ -26,6 +27,7 @@ class ServerContext:
     settings: Settings
     data_dir: Path
     auth: Auth
+    cross_site: CrossSiteGuard
     comms: CommsHub | None = None
     loop_monitor: LoopMonitor | None = None
 

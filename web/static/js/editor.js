@@ -99,11 +99,11 @@ class Editor {
     }
     try {
       if (kind === "inject") {
-        await post(`inject/${encodeURIComponent(id)}`);
+        await post(`inject/${encodeURIComponent(id)}`, {});
         notify(`Injected: ${model.label(node)}`, { type: "success", timeout: 2000 });
       } else if (kind === "debug") {
         const active = !(node.active !== false && node.active !== "false");
-        await post(`debug/${encodeURIComponent(id)}/${active ? "enable" : "disable"}`);
+        await post(`debug/${encodeURIComponent(id)}/${active ? "enable" : "disable"}`, {});
         node.active = active;
         model.baseline.set(id, JSON.stringify(node));
         model.emit("change");
@@ -192,6 +192,9 @@ class Editor {
         type: "warning", timeout: 0,
         actions: [{ label: "Reload", run: () => this.deployer.reload() }, { label: "Merge", run: () => this.deployer.merge() }],
       });
+    });
+    comms.on("notification/comms-dropped", (topic, data) => {
+      notify(data?.text || "Some live updates were not received", { type: "warning", timeout: 8000 });
     });
     comms.on("notification/runtime-state", (topic, data) => {
       if (data?.error || data?.text) notify(`Runtime: ${data.text || data.error}`, { type: "warning", timeout: 8000 });

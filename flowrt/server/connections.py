@@ -1,0 +1,82 @@
+"""The listening socket, with a cap on open connections (``httpMaxConnections``).
+
+Every open connection, an idle keep-alive one or an editor's websocket, holds a
+file descriptor and buffers. Beyond the cap a new connection is answered
+``503`` in the JSON error shape and closed at once, so a flood of idle sockets
+cannot use up the process's descriptors or memory. (Idle and half-sent requests
+are closed after ``httpHeadersTimeout``: see :func:`flowrt.server.app.create_app`.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import orjson
+from aiohttp import web
+from yarl import URL
+
+log = logging.getLogger("flowrt.server")
+
+REFUSAL_LOG_INTERVAL = 60.0
+"""Seconds between two warnings about refused connections."""
+
+
+def _refusal() -> bytes:
+    body = orjson.dumps({"error": "too_many_connections", "code": "too_many_connections",
+                         "message": "the server has too many open connections; retry later",
+                         "details": []})
+    head = ("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nRetry-After: 5\r\nConnection: close\r\n\r\n")
+    return head.encode() + body
+
+
+REFUSAL = _refusal()
+
+
+class RefusedConnection(asyncio.Protocol):
+    """Answers 503 and closes: a connection over the cap."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.write(REFUSAL)
+        transport.close()
+
+
+class CappedSite(web.BaseSite):
+    """A TCP site that serves at most ``limit`` connections at a time."""
+
+    def __init__(self, runner: web.BaseRunner, host: str, port: int, limit: int) -> None:
+        super().__init__(runner)
+        self.host = host
+        self.port = port
+        self.limit = limit
+        self.refused = 0
+        """Connections refused because the cap was reached."""
+        self._last_warning = float("-inf")
+
+    @property
+    def name(self) -> str:
+        """The site's URL."""
+        return str(URL.build(scheme="http", host=self.host or "0.0.0.0", port=self.port))
+
+    async def start(self) -> None:
+        """Listen on ``host:port``."""
+        await super().start()
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._protocol, self.host, self.port,
+                                                reuse_address=True)
+
+    def _protocol(self) -> asyncio.Protocol:
+        server = self._runner.server
+        assert server is not None
+        if len(server.connections) < self.limit:
+            return server()
+        self.refused += 1
+        now = time.monotonic()
+        if now - self._last_warning >= REFUSAL_LOG_INTERVAL:
+            self._last_warning = now
+            log.warning("refusing connections: %d are open (httpMaxConnections); "
+                        "%d refused so far", len(server.connections), self.refused)
+        return RefusedConnection()
