@@ -40,8 +40,10 @@ class _Attempts:
 class LoginThrottle:
     """Decides whether a login attempt may be checked now (see the module docstring)."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 max_entries: int = MAX_ENTRIES) -> None:
         self.clock = clock
+        self.max_entries = max_entries
         self._pairs: OrderedDict[tuple[str, str], _Attempts] = OrderedDict()
 
     def __len__(self) -> int:
@@ -58,7 +60,7 @@ class LoginThrottle:
         if record.failures and now - record.last_failure > FORGET_AFTER:
             record.failures = 0
         self._pairs[key] = record
-        while len(self._pairs) > MAX_ENTRIES:
+        while len(self._pairs) > self.max_entries:
             self._pairs.popitem(last=False)
         if record.failures + record.pending >= FREE_ATTEMPTS:
             if record.pending:

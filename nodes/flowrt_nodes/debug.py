@@ -130,6 +130,13 @@ def _prepare(value: Any, limit: int, path: set[int]) -> Any:
     return str(value)
 
 
+def _cut(topic: Any, max_length: int) -> str:
+    # Node-RED passes the topic through as it is; cut it like the value, so that a
+    # huge topic cannot make every debug event huge.
+    text = topic if isinstance(topic, str) else encode_debug(topic, max_length)[0]
+    return text if len(text) <= max_length else text[:max_length] + "..."
+
+
 def _inspect(value: Any) -> str:
     """A short text for the node status (Node-RED uses ``util.inspect``)."""
     if isinstance(value, str):
@@ -229,7 +236,7 @@ class Debug(Node):
         if sidebar:
             data = dict(self._base)
             if "topic" in msg:
-                data["topic"] = msg["topic"]
+                data["topic"] = _cut(msg["topic"], self._max_length)
             if not self._whole:
                 data["property"] = self._property
             data["msg"], data["format"] = encode_debug(value, self._max_length)

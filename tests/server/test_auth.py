@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-import time
+import asyncio
+import threading
 from pathlib import Path
 
 import bcrypt
 import pytest
 
-from flowrt.server.auth import Auth, User, hash_password, verify_password
+from flowrt.server.auth import (
+    MAX_USERNAME,
+    VERIFY_CONCURRENCY,
+    Auth,
+    User,
+    hash_password,
+    verify_password,
+)
 from flowrt.server.http import ApiError
+from flowrt.server.login_throttle import FORGET_AFTER, FREE_ATTEMPTS, LoginThrottle
 from flowrt.settings import SettingsError
 
 # Node-RED's documented example hash of "password" (bcryptjs, $2a$, 8 rounds).
@@ -54,19 +63,101 @@ async def test_tokens_expire_and_can_be_revoked(tmp_path: Path) -> None:
         is None
 
 
-async def test_wrong_password_then_throttled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                             ) -> None:
+async def test_wrong_passwords_back_off_per_source_and_user(tmp_path: Path) -> None:
     auth = Auth(config(), tmp_path)
-    for _ in range(5):
+    now = [1000.0]
+    auth.throttle.clock = lambda: now[0]
+    for _ in range(FREE_ATTEMPTS):
         with pytest.raises(ApiError) as err:
-            await auth.login("admin", "nope")
+            await auth.login("admin", "nope", "10.0.0.9")
         assert (err.value.status, err.value.code) == (403, "invalid_grant")
     with pytest.raises(ApiError) as err:
-        await auth.login("admin", "password")
+        await auth.login("admin", "password", "10.0.0.9")
     assert (err.value.status, err.value.code) == (429, "too_many_attempts")
-    later = time.monotonic() + 601
-    monkeypatch.setattr("flowrt.server.auth.time.monotonic", lambda: later)
-    assert (await auth.login("admin", "password"))["access_token"]
+    assert err.value.headers == {"Retry-After": "1"}
+    # The attacker's failures do not lock the admin out from elsewhere.
+    assert (await auth.login("admin", "password", "10.0.0.1"))["access_token"]
+    now[0] += 1.5  # the back-off doubles with each further failure
+    with pytest.raises(ApiError) as err:
+        await auth.login("admin", "nope", "10.0.0.9")
+    assert err.value.status == 403
+    with pytest.raises(ApiError) as err:
+        await auth.login("admin", "password", "10.0.0.9")
+    assert err.value.headers == {"Retry-After": "2"}
+    now[0] += 2.5
+    assert (await auth.login("admin", "password", "10.0.0.9"))["access_token"]
+    with pytest.raises(ApiError) as err:  # a success starts the count again
+        await auth.login("admin", "nope", "10.0.0.9")
+    assert err.value.status == 403
+
+
+async def test_parallel_guesses_are_throttled_before_verification(tmp_path: Path) -> None:
+    auth = Auth(config(), tmp_path)
+    guesses = [auth.login("admin", f"guess{n}", "10.0.0.9") for n in range(30)]
+    outcomes = await asyncio.gather(*guesses, return_exceptions=True)
+    statuses = sorted(e.status for e in outcomes if isinstance(e, ApiError))
+    assert statuses == [403] * FREE_ATTEMPTS + [429] * (30 - FREE_ATTEMPTS)
+    with pytest.raises(ApiError) as err:
+        await auth.login("admin", "password", "10.0.0.9")
+    assert err.value.status == 429
+
+
+async def test_password_checks_run_a_few_at_a_time(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    running, most = [0], [0]
+    changed = threading.Condition()
+    release = threading.Event()
+
+    def slow_verify(stored: str, password: str) -> bool:
+        with changed:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+            changed.notify_all()
+        release.wait(10)
+        with changed:
+            running[0] -= 1
+        return False
+
+    def wait_for_running(count: int, timeout: float) -> bool:
+        with changed:
+            return changed.wait_for(lambda: running[0] >= count, timeout)
+
+    monkeypatch.setattr("flowrt.server.auth.verify_password", slow_verify)
+    auth = Auth(config(), tmp_path)
+    logins = [asyncio.create_task(auth.login("admin", "x", f"10.0.1.{n}")) for n in range(8)]
+    assert await asyncio.to_thread(wait_for_running, VERIFY_CONCURRENCY, 10)
+    # Unbounded, every login would now be hashing (argon2: 64 MiB each).
+    assert not await asyncio.to_thread(wait_for_running, VERIFY_CONCURRENCY + 1, 1)
+    release.set()
+    outcomes = await asyncio.gather(*logins, return_exceptions=True)
+    assert all(isinstance(e, ApiError) and e.status == 403 for e in outcomes)
+    assert most[0] == VERIFY_CONCURRENCY
+
+
+async def test_long_usernames_are_refused_and_the_failure_table_is_bounded(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    auth = Auth(config(), tmp_path)
+    with pytest.raises(ApiError) as err:
+        await auth.login("u" * 2_000_000, "x", "10.0.0.9")
+    assert (err.value.status, err.value.message) == (
+        400, f"username is longer than {MAX_USERNAME} characters")
+    assert len(auth.throttle) == 0 and "uuuu" not in caplog.text
+    auth.throttle.max_entries = 10
+    for n in range(25):
+        with pytest.raises(ApiError):
+            await auth.login(f"user{n}", "x", "10.0.0.9")
+    assert len(auth.throttle) == 10
+
+
+def test_throttle_forgets_old_failures() -> None:
+    now = [0.0]
+    throttle = LoginThrottle(clock=lambda: now[0])
+    for _ in range(FREE_ATTEMPTS):
+        assert throttle.begin("a", "u") == 0
+        throttle.end("a", "u", success=False)
+    assert throttle.begin("a", "u") > 0
+    now[0] += FORGET_AFTER + 1
+    assert throttle.begin("a", "u") == 0
 
 
 async def test_unknown_user_is_rejected_like_a_wrong_password(tmp_path: Path) -> None:
