@@ -103,7 +103,7 @@ async def test_revoked_token_ends_the_comms_session(secured: FlowrtProcess) -> N
         async with client.ws_connect("/comms") as ws:
             await ws.send_str(orjson.dumps({"auth": admin}).decode())
             assert await ws.receive_json(timeout=10) == {"auth": "ok"}
-            async with client.post("/auth/revoke", headers=bearer(admin)) as r:
+            async with client.post("/auth/revoke", json={}, headers=bearer(admin)) as r:
                 assert r.status == 200
             other = await login(client, "admin", "adminpw")
             async with client.post("/flows", json=[], headers=bearer(other)) as r:

@@ -17,6 +17,8 @@ TAB = {"id": "t1", "type": "tab", "label": "Flow 1"}
 NOTE = {"id": "c1", "type": "comment", "z": "t1", "name": "hello", "x": 100, "y": 80, "wires": []}
 FLOWS = [TAB, NOTE]
 
+JSON = {"Content-Type": "application/json"}
+
 
 @pytest.fixture
 async def client(flowrt: FlowrtProcess) -> AsyncIterator[aiohttp.ClientSession]:
@@ -51,7 +53,8 @@ async def test_deploy_v1_and_v2_with_revisions(client: aiohttp.ClientSession) ->
         assert (await error_of(r))["code"] == "version_mismatch"
     async with client.post("/flows", json={"flows": FLOWS}, headers=V2) as r:  # forced
         assert r.status == 200
-    async with client.post("/flows", headers={**V2, "Node-RED-Deployment-Type": "reload"}) as r:
+    async with client.post("/flows", headers={**V2, **JSON, "Node-RED-Deployment-Type": "reload"}
+                           ) as r:
         assert r.status == 200
     async with client.get("/flows", headers={"Node-RED-API-Version": "v3"}) as r:
         assert r.status == 400
@@ -71,7 +74,7 @@ async def test_deploy_v1_and_v2_with_revisions(client: aiohttp.ClientSession) ->
 ])
 async def test_malformed_bodies_are_rejected(client: aiohttp.ClientSession, body: bytes,
                                              headers: dict, code: str, message: str) -> None:
-    async with client.post("/flows", data=body, headers=headers) as r:
+    async with client.post("/flows", data=body, headers={**headers, **JSON}) as r:
         assert r.status == 400
         error = await error_of(r)
     assert error["code"] == code

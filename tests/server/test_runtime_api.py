@@ -139,27 +139,27 @@ async def test_inject_debug_and_status_over_comms(client: aiohttp.ClientSession)
         async with client.post("/flows", json=flows) as r:
             assert r.status == 204
         assert (await comms.next_event("notification/runtime-deploy"))["revision"]
-        async with client.post("/inject/in1") as r:
+        async with client.post("/inject/in1", json={}) as r:
             assert r.status == 200
         first = await comms.next_event("debug")
         assert (first["id"], first["msg"], first["format"]) == ("d1", "hello", "string[5]")
         assert (await comms.next_event("debug"))["id"] == "d2"
         assert [(await comms.next_event("status/d2"))["text"] for _ in range(2)] == ["0", "1"]
-        async with client.post("/debug/d1/disable") as r:
+        async with client.post("/debug/d1/disable", json={}) as r:
             assert r.status == 201
         async with client.post("/inject/in1", json={"__user_inject_props__": [
                 {"p": "payload", "v": "7", "vt": "num"}]}) as r:
             assert r.status == 200
         second = await comms.next_event("debug")
         assert (second["id"], second["msg"], second["format"]) == ("d2", "7", "number")
-        async with client.post("/debug/d1/enable") as r:
+        async with client.post("/debug/d1/enable", json={}) as r:
             assert r.status == 200
         async with client.post("/debug/disable", json={"nodes": ["d1", "d2"]}) as r:
             assert r.status == 201
         async with client.post("/debug/enable", json={"nodes": "d1"}) as r:
             assert r.status == 400
     for path in ("/inject/nope", "/inject/d1", "/debug/nope/enable", "/debug/in1/enable"):
-        async with client.post(path) as r:
+        async with client.post(path, json={}) as r:
             assert r.status == 404, path
 
 
@@ -202,7 +202,7 @@ async def test_metrics_parse_with_prometheus_client(client: aiohttp.ClientSessio
         assert r.status == 204
     async with client.ws_connect("/comms") as ws:
         for _ in range(3):
-            async with client.post("/inject/in1") as r:
+            async with client.post("/inject/in1", json={}) as r:
                 assert r.status == 200
         comms = Comms(ws)
         for _ in range(6):
