@@ -97,10 +97,11 @@ def test_a_page_on_another_site_cannot_deploy_inject_or_listen(
         outcome = page.evaluate("attack()")
     finally:
         context.close()
-    assert outcome["jsonDeploy"] == "blocked"
-    assert outcome["comms"] == "refused"
-    assert server.flows() == flows  # the text/plain deploy was refused
-    assert not (tmp_path / "pwned").exists()
     with urllib.request.urlopen(server.url + "/metrics", timeout=10) as response:
         metrics = response.read().decode()
-    assert 'flowrt_messages_sent_total{type="inject"} 0' in metrics  # nothing injected
+    seen = {"json deploy": outcome["jsonDeploy"], "comms": outcome["comms"],
+            "flows unchanged": server.flows() == flows,
+            "command ran": (tmp_path / "pwned").exists(),
+            "injected": 'flowrt_messages_sent_total{type="inject"} 0' not in metrics}
+    assert seen == {"json deploy": "blocked", "comms": "refused", "flows unchanged": True,
+                    "command ran": False, "injected": False}
