@@ -54,6 +54,7 @@ class CappedSite(web.BaseSite):
         self.limit = limit
         self.refused = 0
         """Connections refused because the cap was reached."""
+        self._accepting = 0
         self._last_warning = float("-inf")
 
     @property
@@ -71,12 +72,22 @@ class CappedSite(web.BaseSite):
     def _protocol(self) -> asyncio.Protocol:
         server = self._runner.server
         assert server is not None
-        if len(server.connections) < self.limit:
+        open_connections = len(server.connections) + self._accepting
+        if open_connections < self.limit:
+            # A handler joins server.connections in its connection_made, which the loop
+            # calls soon after this factory (and after the factory calls of the rest of a
+            # burst of accepts): count it until just after that.
+            self._accepting += 1
+            loop = asyncio.get_running_loop()
+            loop.call_soon(loop.call_soon, self._accepted)
             return server()
         self.refused += 1
         now = time.monotonic()
         if now - self._last_warning >= REFUSAL_LOG_INTERVAL:
             self._last_warning = now
             log.warning("refusing connections: %d are open (httpMaxConnections); "
-                        "%d refused so far", len(server.connections), self.refused)
+                        "%d refused so far", open_connections, self.refused)
         return RefusedConnection()
+
+    def _accepted(self) -> None:
+        self._accepting -= 1
