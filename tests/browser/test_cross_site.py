@@ -67,7 +67,7 @@ def attacker_site(server: Server, tmp_path: Path) -> Iterator[str]:
             .replace("EVIL_FLOWS", json.dumps(evil)).encode())
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/html")
             self.send_header("Content-Length", str(len(page)))

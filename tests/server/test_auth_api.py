@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import aiohttp
@@ -15,8 +16,13 @@ from tests.server.test_auth import NODE_RED_HASH
 
 @pytest.fixture
 def secured(flowrt_factory: type[FlowrtProcess], tmp_path: Path) -> FlowrtProcess:
+    return flowrt_factory(data_dir=secured_data_dir(tmp_path)).start()
+
+
+def secured_data_dir(tmp_path: Path) -> Path:
+    """A data directory whose settings have an admin and a read-only viewer."""
     data = tmp_path / "data"
-    data.mkdir()
+    data.mkdir(parents=True)
     (data / "settings.toml").write_text(f'''
 [adminAuth]
 [[adminAuth.users]]
@@ -28,7 +34,7 @@ username = "viewer"
 password = "{NODE_RED_HASH}"
 permissions = "read"
 ''')
-    return flowrt_factory(data_dir=data).start()
+    return data
 
 
 async def login(client: aiohttp.ClientSession, username: str, password: str) -> str:
@@ -51,7 +57,7 @@ async def test_routes_need_a_token_with_the_right_permission(secured: FlowrtProc
                 assert (await r.json())["code"] == "unauthorized"
         async with client.post("/flows", json=[]) as r:
             assert r.status == 401
-        for path in ("/healthz", "/metrics", "/flows-examples"):
+        for path in ("/healthz", "/flows-examples"):
             async with client.get(path) as r:
                 assert r.status == 200, path
         async with client.get("/auth/login") as r:
@@ -109,3 +115,48 @@ async def test_revoked_token_ends_the_comms_session(secured: FlowrtProcess) -> N
             async with client.post("/flows", json=[], headers=bearer(other)) as r:
                 assert r.status == 204  # publishes a deploy notification to every socket
             assert await ws.receive_json(timeout=10) == {"auth": "fail"}
+
+
+async def test_metrics_need_a_token_unless_opened(secured: FlowrtProcess,
+                                                 flowrt_factory: type[FlowrtProcess],
+                                                 tmp_path: Path) -> None:
+    async with aiohttp.ClientSession(secured.url) as client:
+        async with client.get("/metrics") as r:
+            assert r.status == 401  # it names every node
+        viewer = await login(client, "viewer", "password")
+        async with client.get("/metrics", headers=bearer(viewer)) as r:
+            assert r.status == 200 and "flowrt_deploys_total" in await r.text()
+    opened = flowrt_factory(data_dir=secured_data_dir(tmp_path / "opened"),
+                            env={"FLOWRT_METRICS_PUBLIC": "true"}).start()
+    async with aiohttp.ClientSession(opened.url) as client, client.get("/metrics") as r:
+        assert r.status == 200
+
+
+async def test_comms_that_never_authenticates_is_closed(
+        flowrt_factory: type[FlowrtProcess], tmp_path: Path) -> None:
+    flowrt = flowrt_factory(data_dir=secured_data_dir(tmp_path),
+                            env={"FLOWRT_COMMS_AUTH_TIMEOUT": "1"}).start()
+    async with aiohttp.ClientSession(flowrt.url) as client, client.ws_connect("/comms") as ws:
+        assert await ws.receive_json(timeout=10) == {"auth": "fail"}
+        assert (await ws.receive(timeout=10)).type == aiohttp.WSMsgType.CLOSE
+
+
+async def test_parallel_wrong_passwords_then_the_right_one_is_throttled(
+        secured: FlowrtProcess) -> None:
+    form = {"grant_type": "password", "username": "admin"}
+    async with aiohttp.ClientSession(secured.url) as client:
+        async def attempt(password: str) -> int:
+            async with client.post("/auth/token", data={**form, "password": password}) as r:
+                return r.status
+
+        statuses = await asyncio.gather(*(attempt(f"guess{n}") for n in range(30)))
+        assert sorted(statuses) == [403] * 5 + [429] * 25
+        async with client.post("/auth/token", data={**form, "password": "adminpw"}) as r:
+            assert r.status == 429
+            assert int(r.headers["Retry-After"]) >= 1
+            assert (await r.json())["code"] == "too_many_attempts"
+        async with client.post("/auth/token", data={**form, "username": "u" * 500_000,
+                                                    "password": "x"}) as r:
+            assert r.status == 400
+            assert "username is longer than 256 characters" in (await r.json())["message"]
+    assert "uuuuuuuu" not in secured.stderr()
