@@ -21,6 +21,8 @@ log = logging.getLogger("flowrt.server")
 
 REFUSAL_LOG_INTERVAL = 60.0
 """Seconds between two warnings about refused connections."""
+LINGER = 2.0
+"""Seconds a refused connection is kept to let the client read the 503."""
 
 
 def _refusal() -> bytes:
@@ -38,10 +40,24 @@ REFUSAL = _refusal()
 class RefusedConnection(asyncio.Protocol):
     """Answers 503 and closes: a connection over the cap."""
 
+    def __init__(self) -> None:
+        self._linger: asyncio.TimerHandle | None = None
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         transport.write(REFUSAL)
-        transport.close()
+        transport.write_eof()
+        # Read (and ignore) the request for a moment instead of closing at once: closing
+        # with unread data makes the kernel send a reset, which can destroy the 503
+        # before the client reads it.
+        self._linger = asyncio.get_running_loop().call_later(LINGER, transport.close)
+
+    def eof_received(self) -> bool:
+        return False  # the client is done: close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._linger is not None:
+            self._linger.cancel()
 
 
 class CappedSite(web.BaseSite):
