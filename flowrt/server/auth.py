@@ -51,6 +51,8 @@ DEFAULT_EXPIRY = 604800
 VERIFY_CONCURRENCY = 2
 MAX_USERNAME = 256
 MAX_PASSWORD = 1024
+MAX_LOGIN_BODY = 16 * 1024
+"""Bytes of a ``POST /auth/token`` body: refused before it is read or parsed."""
 PUBLIC_PATHS = frozenset({"/", "/healthz", "/auth/login", "/auth/token"})
 PUBLIC_PREFIXES = ("/static/", "/flows-examples")
 # The permission scope of each first path segment (Node-RED's names).
@@ -281,6 +283,9 @@ async def post_token(request: web.Request) -> web.Response:
     auth = context(request).auth
     if not auth.enabled:
         raise ApiError(404, "not_found", "admin authentication is not configured")
+    if (request.content_length or 0) > MAX_LOGIN_BODY:
+        raise ApiError(413, "request_too_large",
+                       f"a login request has at most {MAX_LOGIN_BODY} bytes")
     if request.content_type == "application/json":
         body = await read_json(request)
         if not isinstance(body, dict):

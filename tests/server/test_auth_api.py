@@ -157,6 +157,9 @@ async def test_parallel_wrong_passwords_then_the_right_one_is_throttled(
             assert (await r.json())["code"] == "too_many_attempts"
         async with client.post("/auth/token", data={**form, "username": "u" * 500_000,
                                                     "password": "x"}) as r:
+            assert r.status == 413  # not even read
+        async with client.post("/auth/token", json={**form, "username": "u" * 1000,
+                                                    "password": "x"}) as r:
             assert r.status == 400
             assert "username is longer than 256 characters" in (await r.json())["message"]
     assert "uuuuuuuu" not in secured.stderr()
