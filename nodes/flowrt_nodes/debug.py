@@ -25,6 +25,9 @@ DEBUG_MAX_LENGTH = 1000
 """Node-RED's ``debugMaxLength``: longer strings, buffers and arrays are cut."""
 DEBUG_STATUS_LENGTH = 32
 """Node-RED's ``debugStatusLength``: longer status texts are cut."""
+DEBUG_MAX_DEPTH = 100
+"""Containers nested deeper are shown as ``[Object]``/``[Array]`` (as ``util.inspect``
+does), so a deep message is shown instead of failing the JSON encoder."""
 
 
 def encode_debug(value: Any, max_length: int = DEBUG_MAX_LENGTH) -> tuple[str, str]:
@@ -33,7 +36,8 @@ def encode_debug(value: Any, max_length: int = DEBUG_MAX_LENGTH) -> tuple[str, s
     Strings over ``max_length`` are cut and get ``...``; bytes become hex with format
     ``buffer[n]``; dicts and lists become JSON (format ``Object``, ``array[n]``) in which
     long strings, long arrays, bytes, NaN/Infinity, sets, regexes and exceptions carry
-    Node-RED's ``{"__enc__": true, "type": ...}`` markers; numbers, booleans and None
+    Node-RED's ``{"__enc__": true, "type": ...}`` markers (containers nested deeper than
+    ``DEBUG_MAX_DEPTH`` become ``"[Object]"``/``"[Array]"``); numbers, booleans and None
     have formats ``number``, ``boolean`` and ``null``; a missing property ``undefined``.
     """
     cls = type(value)
@@ -100,6 +104,8 @@ def _prepare(value: Any, limit: int, path: set[int]) -> Any:
     if isinstance(value, dict | list | tuple | set | frozenset):
         if id(value) in path:
             return "[Circular ~]"
+        if len(path) >= DEBUG_MAX_DEPTH:
+            return "[Object]" if isinstance(value, dict) else "[Array]"
         path.add(id(value))
         try:
             if isinstance(value, dict):

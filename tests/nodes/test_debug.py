@@ -7,7 +7,7 @@ import math
 
 import orjson
 import pytest
-from flowrt_nodes.debug import encode_debug
+from flowrt_nodes.debug import DEBUG_MAX_DEPTH, encode_debug
 from flowrt_nodes.typed_input import MISSING
 
 from flowrt.errors import DeployError
@@ -151,3 +151,25 @@ async def test_jsonata_is_rejected_at_deploy():
     with pytest.raises(DeployError, match="JSONata"):
         async with FlowHarness(debug(targetType="jsonata", complete="payload * 2")):
             pass
+
+
+def test_encode_debug_shows_deep_values_down_to_a_depth():
+    deep = value = {}
+    nested = items = []
+    for _ in range(600):  # deeper than the JSON encoder and the recursion limit allow
+        value["a"] = value = {}
+        items.append(items := [])
+    for given, marker in ((deep, "[Object]"), (nested, "[Array]")):
+        shown, levels = orjson.loads(encode_debug(given)[0]), 0
+        while not isinstance(shown, str):
+            shown, levels = (shown["a"] if isinstance(shown, dict) else shown[0]), levels + 1
+        assert (levels, shown) == (DEBUG_MAX_DEPTH, marker)
+
+
+async def test_huge_topics_are_cut_like_values():
+    async with FlowHarness(debug(), settings={"debugMaxLength": 5}) as h:
+        await h.inject("d", payload=1, topic="t" * 1_000_000)
+        await h.inject("d", payload=2, topic={"k": "v" * 100})
+        first, second = sidebar(h)
+        assert first["topic"] == "ttttt..."
+        assert second["topic"] == '{"k":...'

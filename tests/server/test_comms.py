@@ -46,9 +46,16 @@ async def stalled_websocket(port: int) -> tuple[asyncio.StreamReader, asyncio.St
     return reader, writer
 
 
+def client_frame(message: object) -> bytes:
+    """A short text frame as a client sends it (masked, with a zero mask)."""
+    payload = orjson.dumps(message)
+    assert len(payload) < 126
+    return bytes([0x81, 0x80 | len(payload)]) + bytes(4) + payload
+
+
 async def read_frame(reader: asyncio.StreamReader) -> bytes:
     """One unmasked server frame's payload."""
-    first, second = await reader.readexactly(2)
+    _, second = await reader.readexactly(2)
     length = second & 0x7F
     if length == 126:
         (length,) = struct.unpack("!H", await reader.readexactly(2))
@@ -61,9 +68,9 @@ async def test_a_client_that_stops_reading_costs_a_bounded_queue(client: TestCli
     hub = client.app[CONTEXT].comms
     assert hub is not None
     reader, writer = await stalled_websocket(client.port)  # type: ignore[arg-type]
-    async with asyncio.timeout(10):
-        while not hub.connections:
-            await asyncio.sleep(0)
+    writer.write(client_frame({"subscribe": "notification/runtime-state"}))
+    async with asyncio.timeout(10):  # answered: the connection is registered
+        assert orjson.loads(await read_frame(reader))[0]["data"]["state"] == "start"
     (connection,) = hub.connections
     big = "x" * 50_000
     for number in range(400):  # 20 MB of events
@@ -90,9 +97,8 @@ async def test_log_entries_on_the_debug_topic_are_cut(client: TestClient) -> Non
     ws = await client.ws_connect("/comms")
     hub = client.app[CONTEXT].comms
     assert hub is not None
-    async with asyncio.timeout(10):
-        while not hub.connections:
-            await asyncio.sleep(0)
+    await ws.send_json({"subscribe": "notification/runtime-state"})
+    assert (await ws.receive_json(timeout=10))[0]["data"]["state"] == "start"
     hub.events.publish("debug", {"level": 20, "id": "n1", "format": "string",
                                  "msg": "e" * 1_000_000})
     (event,) = await ws.receive_json(timeout=10)
