@@ -29,7 +29,7 @@ from aiohttp.typedefs import Middleware
 from yarl import URL
 
 from flowrt.server.http import ApiError, Handler
-from flowrt.settings import Settings
+from flowrt.settings import Settings, SettingsError
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -44,7 +44,7 @@ class CrossSiteGuard:
     def __init__(self, settings: Settings) -> None:
         origins = [settings.http_admin_cors, *settings.http_admin_origins]
         self.any_origin = "*" in origins
-        self.origins = {_origin_key(URL(o)) for o in origins if o and o != "*"}
+        self.origins = {_allowed_origin(o) for o in origins if o and o != "*"}
         hosts = {name.lower() for name in settings.http_admin_hosts}
         self.any_host = "*" in hosts
         machine = socket.gethostname().lower()
@@ -112,6 +112,14 @@ def cross_site_middleware(guard: CrossSiteGuard) -> Middleware:
         return await handler(request)
 
     return cross_site
+
+
+def _allowed_origin(origin: str) -> tuple[str, int | None]:
+    url = URL(origin)
+    if url.scheme not in ("http", "https") or not url.host or url.path not in ("", "/"):
+        raise SettingsError(f"allowed origin {origin!r} (httpAdminCors, httpAdminOrigins) "
+                            "must look like https://host or http://host:port")
+    return _origin_key(url)
 
 
 def _host_name(header: str) -> str | None:

@@ -113,3 +113,11 @@ async def test_settings_allow_other_origins_and_host_names(
         async with client.post("/flows", json=[], headers={
                 "Origin": "https://flowrt.example", "Host": "flowrt.example"}) as r:
             assert r.status == 204
+
+
+def test_an_allowed_origin_that_is_not_an_origin_stops_the_start(
+        flowrt_factory: type[FlowrtProcess]) -> None:
+    code, stderr = flowrt_factory(env={"FLOWRT_HTTP_ADMIN_ORIGINS": "tools.example"}
+                                  ).run_to_exit()
+    assert code == 2
+    assert "allowed origin 'tools.example'" in stderr and "https://host" in stderr
