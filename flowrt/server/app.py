@@ -129,7 +129,8 @@ async def _run(settings: Settings, data_dir: Path, flowfile: Path | None) -> int
         log.error("cannot start: %s", exc)
         await runner.cleanup()
         return 1
-    site = CappedSite(runner, settings.host, settings.port, settings.http_max_connections)
+    site = ctx.site = CappedSite(runner, settings.host, settings.port,
+                                 settings.http_max_connections)
     # Everything loaded so far lives as long as the process: take it out of the cyclic
     # collector's sight, and collect young objects less often, so per-message garbage
     # does not keep re-scanning the whole heap.

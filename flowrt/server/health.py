@@ -8,8 +8,9 @@ errors reported; the run queue's depth, drops and deliveries;
 the figures nodes report through ``Node.metrics()`` (``flowrt_node_<key>``,
 e.g. ``flowrt_node_queued`` for the messages a node holds);
 deploys and failed deploys; the event loop's lag; the process's resident
-memory; and the editor connections, the debug messages dropped by their rate
-limit and the events dropped because an editor's queue was full. Counters start
+memory; the connections refused over ``httpMaxConnections``; and the editor
+connections, the debug messages dropped by their rate limit and the events
+dropped because an editor's queue was full. Counters start
 again from zero when a deploy restarts a node.
 ``/healthz`` is public (no admin token), for probes. ``/metrics`` names nodes, so
 with ``adminAuth`` on it needs a token (permission ``metrics.read``, which
@@ -129,6 +130,9 @@ def render_metrics(ctx: ServerContext) -> str:
         ("flowrt_debug_messages_dropped", "counter",
          "Debug messages not sent to an editor because of its rate limit.",
          [({}, comms.debug_dropped if comms else 0)]),
+        ("flowrt_http_connections_refused", "counter",
+         "Connections answered 503 because httpMaxConnections were open.",
+         [({}, ctx.site.refused if ctx.site else 0)]),
         ("flowrt_comms_events_dropped", "counter",
          "Events not sent to an editor because its queue (commsMaxQueueBytes) was full.",
          [({}, comms.queue_dropped if comms else 0)]),

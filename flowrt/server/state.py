@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from flowrt.runtime import Runtime
     from flowrt.server.auth import Auth
     from flowrt.server.comms import CommsHub
+    from flowrt.server.connections import CappedSite
     from flowrt.server.cross_site import CrossSiteGuard
     from flowrt.server.health import LoopMonitor
     from flowrt.settings import Settings
@@ -30,6 +31,8 @@ class ServerContext:
     cross_site: CrossSiteGuard
     comms: CommsHub | None = None
     loop_monitor: LoopMonitor | None = None
+    site: CappedSite | None = None
+    """The listening socket, once ``flowrt run`` opened it."""
 
 
 CONTEXT = web.AppKey("flowrt", ServerContext)

@@ -3,6 +3,7 @@ header-read timeout (issue 11, finding 11), with raw sockets."""
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 
@@ -38,6 +39,11 @@ def get_flows(sock: socket.socket) -> bytes:
     return read_until_closed(sock)
 
 
+def get_metrics(sock: socket.socket) -> bytes:
+    sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    return read_until_closed(sock)
+
+
 def test_connections_beyond_the_cap_get_503_and_are_closed(
         flowrt_factory: type[FlowrtProcess]) -> None:
     flowrt = flowrt_factory(env={"FLOWRT_HTTP_MAX_CONNECTIONS": "5"}).start()
@@ -53,6 +59,10 @@ def test_connections_beyond_the_cap_get_503_and_are_closed(
         while (answer := get_flows(connect(flowrt))).startswith(b"HTTP/1.1 503"):
             assert time.monotonic() < deadline, "the closed connection was never released"
         assert answer.startswith(b"HTTP/1.1 200")
+        metrics = get_metrics(connect(flowrt)).decode()
+        refused_total = re.search(r"^flowrt_http_connections_refused_total (\d+)$", metrics,
+                                  re.MULTILINE)
+        assert refused_total and int(refused_total[1]) >= 1
     finally:
         for sock in idle:
             sock.close()
