@@ -41,16 +41,22 @@ class RefusedConnection(asyncio.Protocol):
     """Answers 503 and closes: a connection over the cap."""
 
     def __init__(self) -> None:
+        self._transport: asyncio.Transport | None = None
         self._linger: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
         transport.write(REFUSAL)
         transport.write_eof()
-        # Read (and ignore) the request for a moment instead of closing at once: closing
-        # with unread data makes the kernel send a reset, which can destroy the 503
-        # before the client reads it.
+        # Close once the request has been read, not at once: closing with unread data
+        # makes the kernel send a reset, which can destroy the 503 before the client
+        # reads it. A client that sends nothing is closed after LINGER seconds.
         self._linger = asyncio.get_running_loop().call_later(LINGER, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        assert self._transport is not None
+        self._transport.close()
 
     def eof_received(self) -> bool:
         return False  # the client is done: close
