@@ -187,9 +187,10 @@ class CodeWatchdog:
     def _force_exit(self) -> None:
         where = sys._current_frames().get(threading.main_thread().ident or 0)
         at = f" (main thread at {where.f_code.co_filename}:{where.f_lineno})" if where else ""
+        # Logging may wait for a lock the stuck main thread holds: exit in any case.
+        threading.Timer(1.0, os._exit, (FORCED_EXIT_CODE,)).start()
         log.critical("graceful stop did not finish within its grace period%s: exiting now",
                      at)
-        logging.shutdown()
         os._exit(FORCED_EXIT_CODE)
 
     # ------------------------------------------------------------ stopping

@@ -12,7 +12,6 @@ import asyncio
 import gc
 import ipaddress
 import logging
-import signal
 import sys
 from collections.abc import AsyncIterator
 from importlib.metadata import version
@@ -26,6 +25,7 @@ from flowrt.server.http import cors_middleware, error_middleware
 from flowrt.server.logs import configure_logging
 from flowrt.server.state import CONTEXT, ServerContext
 from flowrt.settings import DEFAULT_DATA_DIR, Settings, SettingsError, load_settings
+from flowrt.watchdog import handle_stop_signals
 
 log = logging.getLogger("flowrt.server")
 
@@ -107,11 +107,10 @@ def serve(*, flowfile: Path | None = None, port: int | None = None, host: str | 
 
 
 async def _run(settings: Settings, data_dir: Path, flowfile: Path | None) -> int:
-    # Handlers first: a signal during start-up stops the server as soon as it is up.
+    # Handlers first: a signal during start-up stops the server as soon as it is up. They
+    # also interrupt function code that holds the loop, and bound the stop's duration.
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    handle_stop_signals(stop.set, settings.shutdown_timeout)
     ctx = build_context(settings, data_dir, flowfile)
     if flowfile is None and ctx.storage.create_if_missing():
         log.info("created an empty flow file %s", ctx.storage.flow_file)
