@@ -1,5 +1,6 @@
-"""A runaway function against a real ``flowrt run``: the admin API keeps answering,
-SIGTERM interrupts the code, and a stop that cannot finish ends the process anyway."""
+"""Function code against a real ``flowrt run``: what would end the process fails only
+its message, the admin API answers during a runaway, SIGTERM interrupts the code, and
+a stop that cannot finish ends the process anyway. Then :func:`flowrt.watchdog.run`."""
 
 from __future__ import annotations
 
@@ -9,16 +10,20 @@ from pathlib import Path
 
 import pytest
 
+from flowrt import watchdog
+from flowrt.testing import FlowHarness
 from flowrt.watchdog import FORCED_EXIT_CODE
 from tests.e2e_support.processes import FlowrtProcess, wait_until
 
-# Waits for the code to start: a repeating inject feeds the function, which starts its
-# runaway once the test creates the trigger file, after announcing it.
-RUNAWAY = """import os
+# A repeating inject feeds the function; it runs ``{statement}`` once, when the test
+# creates the trigger file, after announcing it. Messages after a caught error say so.
+FUNC = """import os
 if os.path.exists(TRIGGER):
     os.remove(TRIGGER)
     open(RUNNING, "w").close()
-    {loop}
+    {statement}
+if os.path.exists(CAUGHT):
+    open(AFTER, "w").close()
 return msg
 """
 SPIN = "while True:\n        pass"
@@ -27,63 +32,93 @@ SWALLOW_EVERY_INTERRUPTION = ("while True:\n        try:\n            while True
                               "            pass")
 
 
-@pytest.fixture
-def runaway(tmp_path: Path):
-    """Start flowrt on a flow whose function runs away on demand: ``start(loop, settings)``
-    returns the process once it is ready; ``trigger()`` starts the runaway and waits until
-    the code runs."""
-    started: list[FlowrtProcess] = []
-    trigger, running = tmp_path / "trigger", tmp_path / "running"
+class TriggeredFlow:
+    """``flowrt run`` on a flow whose function runs ``statement`` on demand; a catch node
+    writes the errors it receives to the file ``caught``."""
 
-    def start(loop: str, settings: str) -> FlowrtProcess:
-        code = RUNAWAY.format(loop=loop)
-        flow = [{"id": "t1", "type": "tab", "label": "runaway"},
+    def __init__(self, tmp_path: Path, statement: str, settings: str = "") -> None:
+        files = {name: str(tmp_path / name) for name in ("trigger", "running", "caught",
+                                                         "after")}
+        self.trigger_file, self.running, self.caught, self.after = (
+            Path(files[name]) for name in ("trigger", "running", "caught", "after"))
+        names = "".join(f"{name.upper()} = {path!r}\n" for name, path in files.items())
+        flow = [{"id": "t1", "type": "tab", "label": "triggered"},
                 {"id": "i", "type": "inject", "z": "t1", "x": 0, "y": 0, "repeat": "0.05",
                  "once": True, "onceDelay": 0.05, "wires": [["f"]]},
-                {"id": "f", "type": "function", "z": "t1", "x": 0, "y": 0, "func": code,
-                 "outputs": 1, "wires": [[]],
-                 "initialize": f"TRIGGER = {str(trigger)!r}\nRUNNING = {str(running)!r}"}]
+                {"id": "f", "type": "function", "z": "t1", "x": 0, "y": 0,
+                 "func": FUNC.format(statement=statement), "outputs": 1, "wires": [[]],
+                 "initialize": names, "libs": [{"var": "asyncio", "module": "asyncio"}]},
+                {"id": "c", "type": "catch", "z": "t1", "x": 0, "y": 0, "scope": ["f"],
+                 "wires": [["record"]]},
+                {"id": "record", "type": "function", "z": "t1", "x": 0, "y": 0, "outputs": 0,
+                 "wires": [], "func": f"open({files['caught']!r}, 'a').write("
+                                      "msg['error']['message'] + '\\n')"}]
         flow_file = tmp_path / "flows.json"
         flow_file.write_text(json.dumps(flow))
         data_dir = tmp_path / "data"
         data_dir.mkdir()
         (data_dir / "settings.toml").write_text(settings)
-        process = FlowrtProcess(flow_file, data_dir)
-        started.append(process)
-        return process.start()
+        self.process = FlowrtProcess(flow_file, data_dir)
 
-    def trigger_runaway() -> None:
-        trigger.touch()
-        wait_until(running.exists, 10, "function code started its runaway")
+    def trigger(self) -> None:
+        """Make the function run the statement; return once it has started."""
+        self.trigger_file.touch()
+        wait_until(self.running.exists, 10, "function code ran the statement")
 
-    start.trigger = trigger_runaway  # type: ignore[attr-defined]
+
+@pytest.fixture
+def triggered(tmp_path: Path):
+    """``triggered(statement, settings="")``: a started :class:`TriggeredFlow`."""
+    made: list[TriggeredFlow] = []
+
+    def start(statement: str, settings: str = "") -> TriggeredFlow:
+        flow = TriggeredFlow(tmp_path, statement, settings)
+        made.append(flow)
+        flow.process.start()
+        return flow
+
     yield start
-    for process in started:
-        process.kill()
+    for flow in made:
+        flow.process.kill()
 
 
-def test_admin_api_answers_while_code_without_a_timeout_runs_away(runaway):
-    flowrt = runaway(SPIN, "")  # the default functionTimeout
-    runaway.trigger()
+@pytest.mark.parametrize("statement", ["import sys\n    sys.exit()", "exit()",
+                                       "raise KeyboardInterrupt",
+                                       "raise asyncio.CancelledError"])
+def test_code_that_would_end_the_process_fails_only_its_message(triggered, statement):
+    flow = triggered(statement)
+    flow.trigger()
+    wait_until(flow.after.exists, 10, "a message handled after the caught error")
+    name = statement.split()[-1].removesuffix("()").split(".")[-1]
+    expected = {"exit": "SystemExit"}.get(name, name)
+    assert flow.caught.read_text().startswith(expected)
+    assert flow.process.get("/flows")[0] == 200
+    assert flow.process.stop() == 0
+
+
+def test_admin_api_answers_while_code_without_a_timeout_runs_away(triggered):
+    flow = triggered(SPIN)  # the default functionTimeout
+    flowrt = flow.process
+    flow.trigger()
     # FlowrtProcess.get gives up after 2 s (status 0).
     assert flowrt.get("/flows")[0] == 200
-    wait_until(lambda: "timed out after 1 s" in flowrt.log.read_text(), 5,
-               "the timeout logged as the message's error")
+    wait_until(flow.after.exists, 5, "a message handled after the timed-out one")
+    assert flow.caught.read_text().startswith("timed out after 1 s (line ")
     assert flowrt.stop() == 0
 
 
-def test_sigterm_interrupts_code_that_has_no_limit(runaway):
-    flowrt = runaway(SPIN, "functionTimeout = 0\n")
-    runaway.trigger()
+def test_sigterm_interrupts_code_that_has_no_limit(triggered):
+    flow = triggered(SPIN, "functionTimeout = 0\n")
+    flowrt = flow.process
+    flow.trigger()
     assert flowrt.stop() == 0  # within 15 s, else AssertionError
-    log = flowrt.log.read_text()
-    assert "interrupted: flowrt is stopping (SIGTERM)" in log
-    assert "stopping" in log
+    assert "stopping" in flowrt.log.read_text()
 
 
-def test_a_stop_that_cannot_finish_ends_the_process_after_the_grace_period(runaway):
-    flowrt = runaway(SWALLOW_EVERY_INTERRUPTION, "functionTimeout = 0\nshutdownTimeout = 1\n")
-    runaway.trigger()
+def test_a_stop_that_cannot_finish_ends_the_process_after_the_grace_period(triggered):
+    flow = triggered(SWALLOW_EVERY_INTERRUPTION, "functionTimeout = 0\nshutdownTimeout = 1\n")
+    flowrt = flow.process
+    flow.trigger()
     process = flowrt.process
     assert process is not None
     process.terminate()
@@ -94,3 +129,39 @@ def test_a_stop_that_cannot_finish_ends_the_process_after_the_grace_period(runaw
     assert code == FORCED_EXIT_CODE
     assert ("graceful stop did not finish within its grace period (main thread at "
             "<function f>:") in flowrt.log.read_text()
+
+
+def test_system_exit_in_a_callback_the_code_scheduled_is_its_node_error():
+    code = ("import sys\nif msg['payload'] == 'exit':\n"
+            "    asyncio.get_running_loop().call_soon(lambda: sys.exit(3))\nreturn msg")
+    flow = [{"id": "f", "type": "function", "z": "t1", "x": 0, "y": 0, "func": code,
+             "outputs": 1, "wires": [[]], "libs": [{"var": "asyncio", "module": "asyncio"}]}]
+
+    async def main() -> tuple[list[dict], list]:
+        async with FlowHarness(flow) as h:
+            await h.inject("f", payload="exit")
+            await h.wait_for(lambda: h.errors, within=5)
+            await h.inject("f", payload="next")
+            return h.errors, h.payloads("f")
+
+    errors, payloads = watchdog.run(main())  # a loop of its own, as `flowrt run` has
+    assert [e["msg"] for e in errors] == [
+        "SystemExit in a callback the code scheduled: ignored"]
+    assert payloads == ["exit", "next"]
+
+
+def test_an_error_in_a_callback_the_code_scheduled_is_its_node_error():
+    code = "asyncio.get_running_loop().call_soon(lambda: 1 / 0)\nreturn msg"
+    flow = [{"id": "f", "type": "function", "z": "t1", "x": 0, "y": 0, "func": code,
+             "outputs": 1, "wires": [[]], "libs": [{"var": "asyncio", "module": "asyncio"}]}]
+
+    async def main() -> list[dict]:
+        async with FlowHarness(flow) as h:
+            await h.inject("f", payload=1)
+            await h.wait_for(lambda: h.errors, within=5)
+            return h.errors
+
+    errors = watchdog.run(main())
+    assert errors[0]["msg"] == ("in a callback the code scheduled: ZeroDivisionError: "
+                                "division by zero")
+    assert errors[0]["id"] == "f"

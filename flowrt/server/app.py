@@ -19,13 +19,13 @@ from pathlib import Path
 
 from aiohttp import web
 
+from flowrt import watchdog
 from flowrt.errors import FlowValidationError
 from flowrt.server import admin_api, auth, comms, editor, flows_api, health
 from flowrt.server.http import cors_middleware, error_middleware
 from flowrt.server.logs import configure_logging
 from flowrt.server.state import CONTEXT, ServerContext
 from flowrt.settings import DEFAULT_DATA_DIR, Settings, SettingsError, load_settings
-from flowrt.watchdog import handle_stop_signals
 
 log = logging.getLogger("flowrt.server")
 
@@ -100,7 +100,8 @@ def serve(*, flowfile: Path | None = None, port: int | None = None, host: str | 
     for key in settings.unknown:
         log.warning("unknown setting %s: ignored", key)
     try:
-        return asyncio.run(_run(settings, data_dir, flowfile))
+        # Not asyncio.run: a SystemExit from function code must not end the process.
+        return watchdog.run(_run(settings, data_dir, flowfile))
     except SettingsError as exc:
         log.error("%s", exc)
         return 2
@@ -110,7 +111,7 @@ async def _run(settings: Settings, data_dir: Path, flowfile: Path | None) -> int
     # Handlers first: a signal during start-up stops the server as soon as it is up. They
     # also interrupt function code that holds the loop, and bound the stop's duration.
     stop = asyncio.Event()
-    handle_stop_signals(stop.set, settings.shutdown_timeout)
+    watchdog.handle_stop_signals(stop.set, settings.shutdown_timeout)
     ctx = build_context(settings, data_dir, flowfile)
     if flowfile is None and ctx.storage.create_if_missing():
         log.info("created an empty flow file %s", ctx.storage.flow_file)

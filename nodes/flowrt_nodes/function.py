@@ -207,6 +207,9 @@ class Function(Node):
     def __init__(self, config: dict[str, Any], flow: Any) -> None:
         super().__init__(config, flow)
         self._filename = f"<function {self.id}>"
+        self._filenames = (self._filename, self._script_filename("initialize"),
+                           self._script_filename("finalize"))
+        """What the code is compiled under: how tracebacks and the watchdog know it."""
         self._namespace: dict[str, Any] = {}
         self._func: Any = None
         self._uses_done = False
@@ -219,6 +222,8 @@ class Function(Node):
         """The longest the code may run without reaching an ``await`` (0: no limit)."""
 
     async def start(self) -> None:
+        for filename in self._filenames:
+            self._watchdog.watch(filename, self._limit, self)
         context = FunctionContext(self)
         namespace = self._namespace
         namespace.update({"__builtins__": builtins, "__name__": f"function_{self.id}",
@@ -282,10 +287,13 @@ class Function(Node):
 
     def _compile_script(self, source: str, kind: str) -> Any:
         try:
-            return compile(source, f"<function {self.id} {kind}>", "exec",
+            return compile(source, self._script_filename(kind), "exec",
                            flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
         except SyntaxError as exc:
             raise FunctionError(f"{kind}: syntax error at line {exc.lineno}: {exc.msg}") from None
+
+    def _script_filename(self, kind: str) -> str:
+        return f"<function {self.id} {kind}>"
 
     def describe_error(self, exc: BaseException) -> str:
         """``Type: message (line n)``, n being the deepest line of the user's code;
@@ -309,7 +317,7 @@ class Function(Node):
             line = None
             tb = cause.__traceback__
             while tb is not None:
-                if tb.tb_frame.f_code.co_filename.startswith(f"<function {self.id}"):
+                if tb.tb_frame.f_code.co_filename in self._filenames:
                     line = tb.tb_lineno
                 tb = tb.tb_next
             if line is not None:
@@ -320,23 +328,22 @@ class Function(Node):
     # ------------------------------------------------------------- running code
     async def _run_script(self, code: Any) -> None:
         """Run compiled ``initialize`` or ``finalize`` code (it may ``await``)."""
-        result = self._watchdog.call(self._limit, eval, code, self._namespace)
+        result = eval(code, self._namespace)
         if result is not None:
             await self._await_code(result)
 
     async def _await_code(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        """Await the code's coroutine within this node's limits."""
-        steps = self._watchdog.steps(coro, self._limit)
+        """Await the code's coroutine, within the node's ``timeout`` if it has one."""
         if not self._timeout:
-            return await steps
+            return await coro
         # asyncio.timeout needs a task, and the first step of a message runs outside one.
-        return await self.create_task(self._within_timeout(steps))
+        return await self.create_task(self._within_timeout(coro))
 
-    async def _within_timeout(self, steps: Awaitable[Any]) -> Any:
+    async def _within_timeout(self, coro: Coroutine[Any, Any, Any]) -> Any:
         scope = asyncio.timeout(self._timeout)
         try:
             async with scope:
-                return await steps
+                return await coro
         except TimeoutError as exc:
             if scope.expired():
                 raise CodeInterrupted(f"timed out after {self._timeout:g} s",
@@ -352,8 +359,7 @@ class Function(Node):
         msgid = msg.get("_msgid")
         done = asyncio.get_running_loop().create_future() if self._uses_done else None
         try:
-            results = self._watchdog.call(self._limit, self._func, msg,
-                                          FunctionNodeAPI(self, msgid, done))
+            results = self._func(msg, FunctionNodeAPI(self, msgid, done))
         except BaseException as exc:
             raise self._message_error(exc, msgid) from exc
         if results is not None:
@@ -405,8 +411,14 @@ class Function(Node):
             self.send(outputs)
 
     async def close(self, removed: bool) -> None:
-        if self._finalize is None:
-            return
+        try:
+            if self._finalize is not None:
+                await self._finalize_code()
+        finally:
+            for filename in self._filenames:
+                self._watchdog.forget(filename, self)
+
+    async def _finalize_code(self) -> None:
         self._namespace["node"] = _ClosingNodeAPI(self, None)
         try:
             await self._run_script(self._finalize)

@@ -348,3 +348,16 @@ async def test_code_that_returns_in_time_is_not_interrupted():
             await h.inject("f", payload=None)
         assert h.payloads("f") == [499500] * 100
         assert h.errors == []
+
+
+async def test_a_runaway_callback_the_code_scheduled_is_interrupted():
+    code = ("def spin():\n    while True:\n        pass\n\n"
+            "if msg['payload'] == 'spin':\n    asyncio.get_running_loop().call_soon(spin)\n"
+            "return msg")
+    flow = function(code, libs=[{"var": "asyncio", "module": "asyncio"}])
+    async with FlowHarness(flow, settings={"functionTimeout": 0.2}) as h:
+        await h.inject("f", payload="spin")
+        await h.settle()  # the callback runs (and is interrupted) in here
+        await h.inject("f", payload="next")
+        await h.wait_for(lambda: len(h.payloads("f")) == 2, within=5)
+        assert h.payloads("f") == ["spin", "next"]
