@@ -131,37 +131,41 @@ def test_a_stop_that_cannot_finish_ends_the_process_after_the_grace_period(trigg
             "<function f>:") in flowrt.log.read_text()
 
 
+def scheduling(code: str) -> list[dict]:
+    """A function node ``f`` running ``code`` (with asyncio), and a catch node ``c``."""
+    return [{"id": "f", "type": "function", "z": "t1", "x": 0, "y": 0, "func": code,
+             "outputs": 1, "wires": [[]], "libs": [{"var": "asyncio", "module": "asyncio"}]},
+            {"id": "c", "type": "catch", "z": "t1", "x": 0, "y": 0, "scope": None,
+             "wires": [[]]}]
+
+
 def test_system_exit_in_a_callback_the_code_scheduled_is_its_node_error():
     code = ("import sys\nif msg['payload'] == 'exit':\n"
             "    asyncio.get_running_loop().call_soon(lambda: sys.exit(3))\nreturn msg")
-    flow = [{"id": "f", "type": "function", "z": "t1", "x": 0, "y": 0, "func": code,
-             "outputs": 1, "wires": [[]], "libs": [{"var": "asyncio", "module": "asyncio"}]}]
 
     async def main() -> tuple[list[dict], list]:
-        async with FlowHarness(flow) as h:
+        async with FlowHarness(scheduling(code)) as h:
             await h.inject("f", payload="exit")
-            await h.wait_for(lambda: h.errors, within=5)
+            await h.wait_for(lambda: h.outputs("c"), within=5)
             await h.inject("f", payload="next")
-            return h.errors, h.payloads("f")
+            return h.outputs("c"), h.payloads("f")
 
-    errors, payloads = watchdog.run(main())  # a loop of its own, as `flowrt run` has
-    assert [e["msg"] for e in errors] == [
+    caught, payloads = watchdog.run(main())  # a loop of its own, as `flowrt run` has
+    assert [m["error"]["message"] for m in caught] == [
         "SystemExit in a callback the code scheduled: ignored"]
     assert payloads == ["exit", "next"]
 
 
 def test_an_error_in_a_callback_the_code_scheduled_is_its_node_error():
     code = "asyncio.get_running_loop().call_soon(lambda: 1 / 0)\nreturn msg"
-    flow = [{"id": "f", "type": "function", "z": "t1", "x": 0, "y": 0, "func": code,
-             "outputs": 1, "wires": [[]], "libs": [{"var": "asyncio", "module": "asyncio"}]}]
 
     async def main() -> list[dict]:
-        async with FlowHarness(flow) as h:
+        async with FlowHarness(scheduling(code)) as h:
             await h.inject("f", payload=1)
-            await h.wait_for(lambda: h.errors, within=5)
-            return h.errors
+            await h.wait_for(lambda: h.outputs("c"), within=5)
+            return h.outputs("c")
 
-    errors = watchdog.run(main())
-    assert errors[0]["msg"] == ("in a callback the code scheduled: ZeroDivisionError: "
-                                "division by zero")
-    assert errors[0]["id"] == "f"
+    (caught,) = watchdog.run(main())
+    assert caught["error"]["message"] == ("in a callback the code scheduled: "
+                                          "ZeroDivisionError: division by zero")
+    assert caught["error"]["source"]["id"] == "f"
