@@ -181,9 +181,11 @@ class CodeWatchdog:
             now = time.monotonic()
             if self._stop_deadline is not None and now >= self._stop_deadline:
                 self._force_exit()
+            if not self._code:  # no user code deployed
+                continue
             user, step = self._locate(sys._current_frames().get(main))
             if user is None:
-                seen = (None, None)
+                seen, self._target = (None, None), None  # hold no frame of finished code
                 continue
             if user is not seen[0] or step is not seen[1]:
                 # First sight: this run started at most one tick ago.

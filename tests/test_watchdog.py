@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from flowrt import watchdog
+from flowrt.settings import SettingsError, load_settings
 from flowrt.testing import FlowHarness
 from flowrt.watchdog import FORCED_EXIT_CODE
 from tests.e2e_support.processes import FlowrtProcess, wait_until
@@ -169,3 +170,12 @@ def test_an_error_in_a_callback_the_code_scheduled_is_its_node_error():
     assert caught["error"]["message"] == ("in a callback the code scheduled: "
                                           "ZeroDivisionError: division by zero")
     assert caught["error"]["source"]["id"] == "f"
+
+
+def test_limits_are_settings_and_a_negative_one_is_refused(tmp_path):
+    settings = load_settings(tmp_path, environ={"FLOWRT_FUNCTION_TIMEOUT": "2.5",
+                                                "FLOWRT_SHUTDOWN_TIMEOUT": "5"})
+    assert (settings.function_timeout, settings.shutdown_timeout) == (2.5, 5.0)
+    assert settings.runtime_settings()["functionTimeout"] == 2.5
+    with pytest.raises(SettingsError, match="'functionTimeout' must be 0 or more seconds"):
+        load_settings(tmp_path, environ={"FLOWRT_FUNCTION_TIMEOUT": "-1"})
