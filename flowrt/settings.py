@@ -45,6 +45,8 @@ from typing import Any
 
 import orjson
 
+from flowrt.watchdog import DEFAULT_FUNCTION_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT
+
 SETTINGS_FILE = "settings.toml"
 DEFAULT_DATA_DIR = Path("~/.flowrt")
 ENV_PREFIX = "FLOWRT_"
@@ -126,6 +128,15 @@ class Settings:
     """Events waiting for one /comms connection, in bytes; the oldest are dropped beyond."""
     metrics_public: bool = field(default=False, metadata=_key("metricsPublic", bool))
     """Serve /metrics without a token even when adminAuth is on."""
+    # Function code and stopping (flowrt/watchdog.py).
+    function_timeout: float = field(default=DEFAULT_FUNCTION_TIMEOUT,
+                                    metadata=_key("functionTimeout", int, float))
+    """Seconds a function node without its own ``timeout`` may run without reaching an
+    ``await`` before it is interrupted (the runtime stands still meanwhile); 0: no limit."""
+    shutdown_timeout: float = field(default=DEFAULT_SHUTDOWN_TIMEOUT,
+                                    metadata=_key("shutdownTimeout", int, float))
+    """Seconds a graceful stop (SIGTERM, SIGINT) may take before the process logs that
+    and exits anyway (exit code 70)."""
     unknown: list[str] = field(default_factory=list)
     """Keys found in the settings file or environment that flowrt does not know."""
 
@@ -141,6 +152,7 @@ class Settings:
             "nodeMessageBufferMaxLength": self.node_message_buffer_max_length,
             "mqttReconnectTime": self.mqtt_reconnect_time,
             "mqttQueueSize": self.mqtt_queue_size,
+            "functionTimeout": self.function_timeout,
         }
 
 
@@ -239,6 +251,10 @@ def _check(settings: Settings) -> None:
                             f"not {settings.logging_format!r}")
     if settings.credential_secret is True:
         raise SettingsError("setting 'credentialSecret' must be a string or false")
+    for key, value in (("functionTimeout", settings.function_timeout),
+                       ("shutdownTimeout", settings.shutdown_timeout)):
+        if value < 0:
+            raise SettingsError(f"setting {key!r} must be 0 or more seconds, not {value}")
     if not all(isinstance(item, str) for item in settings.nodes_excludes):
         raise SettingsError("setting 'nodesExcludes' must be a list of node type names")
     for key in ("httpMaxConnections", "httpHeadersTimeout", "commsAuthTimeout",

@@ -12,7 +12,6 @@ import asyncio
 import gc
 import ipaddress
 import logging
-import signal
 import sys
 from collections.abc import AsyncIterator
 from importlib.metadata import version
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from flowrt import watchdog
 from flowrt.errors import FlowValidationError
 from flowrt.server import admin_api, auth, comms, editor, flows_api, health
 from flowrt.server.connections import CappedSite
@@ -107,18 +107,18 @@ def serve(*, flowfile: Path | None = None, port: int | None = None, host: str | 
     for key in settings.unknown:
         log.warning("unknown setting %s: ignored", key)
     try:
-        return asyncio.run(_run(settings, data_dir, flowfile))
+        # Not asyncio.run: a SystemExit from function code must not end the process.
+        return watchdog.run(_run(settings, data_dir, flowfile))
     except SettingsError as exc:
         log.error("%s", exc)
         return 2
 
 
 async def _run(settings: Settings, data_dir: Path, flowfile: Path | None) -> int:
-    # Handlers first: a signal during start-up stops the server as soon as it is up.
+    # Handlers first: a signal during start-up stops the server as soon as it is up. They
+    # also interrupt function code that holds the loop, and bound the stop's duration.
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    watchdog.handle_stop_signals(stop.set, settings.shutdown_timeout)
     ctx = build_context(settings, data_dir, flowfile)
     if flowfile is None and ctx.storage.create_if_missing():
         log.info("created an empty flow file %s", ctx.storage.flow_file)

@@ -6,13 +6,15 @@ import ast
 import asyncio
 import builtins
 import importlib
-from collections.abc import Awaitable
+import sys
+from collections.abc import Awaitable, Coroutine
 from typing import Any, ClassVar
 
 from flowrt.errors import NodeError
 from flowrt.messages import Message, clone_message, new_msgid
 from flowrt.node import Node
-from flowrt.schema import integer, number, string
+from flowrt.schema import as_number, integer, number, string
+from flowrt.watchdog import DEFAULT_FUNCTION_TIMEOUT, CodeInterrupted, CodeWatchdog
 
 _FUNCTION_NAME = "__flowrt_function__"
 
@@ -66,9 +68,11 @@ class FunctionNodeAPI:
             return
         if err is None:
             future.set_result(None)
-        else:
-            future.set_exception(err if isinstance(err, BaseException)
-                                 else NodeError(str(err), node_id=self._node.id))
+        elif isinstance(err, Exception):
+            future.set_exception(err)
+        else:  # a message, or a BaseException that must not reach the runtime as such
+            text = err if isinstance(err, str) else self._node.describe_error(err)
+            future.set_exception(NodeError(text, node_id=self._node.id))
 
     def error(self, err: BaseException | str, msg: Message | None = None) -> None:
         """Report an error; with ``msg`` it goes to catch nodes."""
@@ -168,9 +172,17 @@ class Function(Node):
 
     A syntax error, or an exception in `initialize`, stops the deploy with the node id and
     line number. An exception while handling a message is the node's error for that
-    message (catch nodes receive it) and names the line of `func` where it happened.
-    The code is trusted: it runs in the flowrt process. `timeout` is accepted for
-    compatibility and not enforced.
+    message (catch nodes receive it) and names the line of `func` where it happened;
+    so is any BaseException (`sys.exit()`, `KeyboardInterrupt`, `CancelledError`): the
+    code cannot end the process. An exception in `finalize` is logged.
+
+    `timeout` (seconds) bounds each message: code still running after it is interrupted
+    and the message fails with "timed out after N s" (with `await`, the whole
+    coroutine is bounded). Without a `timeout`, code that runs for longer than the
+    `functionTimeout` setting (default 1 s) without reaching an `await` is interrupted
+    the same way, since the whole runtime waits while it runs: move long work into
+    `await asyncio.to_thread(...)`, or give the node a `timeout`. The same limits apply
+    to `initialize` and `finalize`. The code is trusted: it runs in the flowrt process.
     """
 
     type = "function"
@@ -195,18 +207,31 @@ class Function(Node):
     def __init__(self, config: dict[str, Any], flow: Any) -> None:
         super().__init__(config, flow)
         self._filename = f"<function {self.id}>"
+        self._filenames = (self._filename, self._script_filename("initialize"),
+                           self._script_filename("finalize"))
+        """What the code is compiled under: how tracebacks and the watchdog know it."""
         self._namespace: dict[str, Any] = {}
         self._func: Any = None
         self._uses_done = False
         self._finalize: Any = None
+        self._watchdog = CodeWatchdog.for_this_thread()
+        self._timeout = as_number(config.get("timeout"), 0.0) or 0.0
+        """The node's own limit per message, in seconds (0: none)."""
+        self._limit = self._timeout or float(
+            flow.runtime.settings.get("functionTimeout", DEFAULT_FUNCTION_TIMEOUT))
+        """The longest the code may run without reaching an ``await`` (0: no limit)."""
 
     async def start(self) -> None:
+        for filename in self._filenames:
+            self._watchdog.watch(filename, self._limit, self)
         context = FunctionContext(self)
         namespace = self._namespace
         namespace.update({"__builtins__": builtins, "__name__": f"function_{self.id}",
                           "context": context, "flow": context.flow, "global_": context.global_,
                           "global": context.global_, "env": Env(self),
-                          "node": FunctionNodeAPI(self, None)})
+                          "node": FunctionNodeAPI(self, None),
+                          # The builtin exit() would also close the process's stdin.
+                          "exit": sys.exit, "quit": sys.exit})
         for lib in self.config.get("libs") or []:
             self._import(lib)
         func_source = str(self.config.get("func") or "")
@@ -223,11 +248,11 @@ class Function(Node):
         if initialize:
             code = self._compile_script(initialize, "initialize")
             try:
-                result = eval(code, namespace)
-                if result is not None:
-                    await result
-            except Exception as exc:
-                raise FunctionError(f"initialize: {self._describe(exc)}") from exc
+                await self._run_script(code)
+            except BaseException as exc:
+                if _cancelled_from_outside(exc):
+                    raise
+                raise FunctionError(f"initialize: {self.describe_error(exc)}") from exc
 
     def _import(self, lib: Any) -> None:
         if not isinstance(lib, dict) or not lib.get("var") or not lib.get("module"):
@@ -262,21 +287,72 @@ class Function(Node):
 
     def _compile_script(self, source: str, kind: str) -> Any:
         try:
-            return compile(source, f"<function {self.id} {kind}>", "exec",
+            return compile(source, self._script_filename(kind), "exec",
                            flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
         except SyntaxError as exc:
             raise FunctionError(f"{kind}: syntax error at line {exc.lineno}: {exc.msg}") from None
 
-    def _describe(self, exc: BaseException) -> str:
-        """``Type: message (line n)``, n being the deepest line of the user's code."""
-        line = None
-        tb = exc.__traceback__
-        while tb is not None:
-            if tb.tb_frame.f_code.co_filename.startswith(f"<function {self.id}"):
-                line = tb.tb_lineno
-            tb = tb.tb_next
-        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        return f"{text} (line {line})" if line is not None else text
+    def _script_filename(self, kind: str) -> str:
+        return f"<function {self.id} {kind}>"
+
+    def describe_error(self, exc: BaseException) -> str:
+        """``Type: message (line n)``, n being the deepest line of the user's code;
+        for an interruption, why (``timed out after 1 s (line n)``)."""
+        line = self._code_line(exc)
+        if isinstance(exc, CodeInterrupted):
+            text = str(exc)
+        else:
+            text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if line is not None:
+            text = f"{text} (line {line})"
+        if isinstance(exc, CodeInterrupted) and exc.limit is not None and not self._timeout:
+            text += "; the limit is the functionTimeout setting: give the node a timeout"
+        return text
+
+    def _code_line(self, exc: BaseException) -> int | None:
+        """The deepest line of the user's code in ``exc``'s traceback, or in that of its
+        cause (a timeout is raised from the cancellation that ended the code)."""
+        cause: BaseException | None = exc
+        while cause is not None:
+            line = None
+            tb = cause.__traceback__
+            while tb is not None:
+                if tb.tb_frame.f_code.co_filename in self._filenames:
+                    line = tb.tb_lineno
+                tb = tb.tb_next
+            if line is not None:
+                return line
+            cause = cause.__cause__
+        return None
+
+    # ------------------------------------------------------------- running code
+    async def _run_script(self, code: Any) -> None:
+        """Run compiled ``initialize`` or ``finalize`` code (it may ``await``)."""
+        result = eval(code, self._namespace)
+        if result is not None:
+            await self._await_code(result)
+
+    async def _await_code(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Await the code's coroutine, within the node's ``timeout`` if it has one."""
+        if not self._timeout:
+            return await coro
+        # asyncio.timeout needs a task, and the first step of a message runs outside one.
+        return await self.create_task(self._within_timeout(coro))
+
+    async def _within_timeout(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        scope = asyncio.timeout(self._timeout)
+        try:
+            async with scope:
+                return await coro
+        except TimeoutError as exc:
+            if scope.expired():
+                raise CodeInterrupted(f"timed out after {self._timeout:g} s",
+                                      self._timeout) from exc.__cause__
+            raise
+
+    def _message_error(self, exc: BaseException, msgid: str | None) -> NodeError:
+        return NodeError(self.describe_error(exc), node_id=self.id, node_type=self.type,
+                         msg_id=msgid)
 
     # ------------------------------------------------------------- messages
     def on_input(self, msg: Message) -> Awaitable[Any] | None:
@@ -284,9 +360,8 @@ class Function(Node):
         done = asyncio.get_running_loop().create_future() if self._uses_done else None
         try:
             results = self._func(msg, FunctionNodeAPI(self, msgid, done))
-        except Exception as exc:
-            raise NodeError(self._describe(exc), node_id=self.id, node_type=self.type,
-                            msg_id=msgid) from exc
+        except BaseException as exc:
+            raise self._message_error(exc, msgid) from exc
         if results is not None:
             self.send_results(results, msgid, False)
         return done
@@ -295,10 +370,11 @@ class Function(Node):
         msgid = msg.get("_msgid")
         done = asyncio.get_running_loop().create_future() if self._uses_done else None
         try:
-            results = await self._func(msg, FunctionNodeAPI(self, msgid, done))
-        except Exception as exc:
-            raise NodeError(self._describe(exc), node_id=self.id, node_type=self.type,
-                            msg_id=msgid) from exc
+            results = await self._await_code(self._func(msg, FunctionNodeAPI(self, msgid, done)))
+        except BaseException as exc:
+            if _cancelled_from_outside(exc):
+                raise
+            raise self._message_error(exc, msgid) from exc
         if results is not None:
             self.send_results(results, msgid, False)
         if done is not None:
@@ -335,15 +411,30 @@ class Function(Node):
             self.send(outputs)
 
     async def close(self, removed: bool) -> None:
-        if self._finalize is None:
-            return
+        try:
+            if self._finalize is not None:
+                await self._finalize_code()
+        finally:
+            for filename in self._filenames:
+                self._watchdog.forget(filename, self)
+
+    async def _finalize_code(self) -> None:
         self._namespace["node"] = _ClosingNodeAPI(self, None)
         try:
-            result = eval(self._finalize, self._namespace)
-            if result is not None:
-                await result
-        except Exception as exc:
-            self.error(f"finalize: {self._describe(exc)}")
+            await self._run_script(self._finalize)
+        except BaseException as exc:
+            if _cancelled_from_outside(exc):
+                raise
+            self.error(f"finalize: {self.describe_error(exc)}")
+
+
+def _cancelled_from_outside(exc: BaseException) -> bool:
+    """True when ``exc`` cancels the task running the code (the node is closing), as
+    opposed to the code raising ``CancelledError`` itself."""
+    if not isinstance(exc, asyncio.CancelledError):
+        return False
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _uses_await(tree: ast.AST) -> bool:

@@ -232,3 +232,132 @@ async def test_missing_lib_fails_the_deploy():
         async with FlowHarness(function("return msg", libs=[{"var": "m",
                                                              "module": "no_such_module"}])):
             pass
+
+
+# ------------------------------------------------------- code cannot end the process
+ENDINGS = {
+    "sys.exit()": ("import sys\n    sys.exit()", "SystemExit (line 4)"),
+    "exit(3)": ("exit(3)", "SystemExit: 3 (line 3)"),
+    "KeyboardInterrupt": ("raise KeyboardInterrupt", "KeyboardInterrupt (line 3)"),
+    "CancelledError": ("raise asyncio.CancelledError", "CancelledError (line 3)"),
+}
+
+
+@pytest.mark.parametrize("awaits", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("ending", list(ENDINGS))
+async def test_base_exceptions_are_errors_of_the_message(ending, awaits):
+    statement, expected = ENDINGS[ending]
+    first = "await asyncio.sleep(0)\n" if awaits else "\n"
+    code = f"{first}if msg['payload'] == 'bad':\n    {statement}\nreturn msg"
+    flow = function(code, libs=[{"var": "asyncio", "module": "asyncio"}])
+    async with FlowHarness(flow) as h:
+        await h.inject("f", payload="bad")
+        await h.wait_for(lambda: h.outputs("c"), within=2)
+        assert h.outputs("c")[0]["error"]["message"] == expected
+        await h.inject("f", payload="next")
+        await h.wait_for(lambda: h.payloads("f"), within=2)
+        assert h.payloads("f") == ["next"]
+
+
+async def test_node_done_with_a_base_exception_fails_only_the_message():
+    async with FlowHarness(function("node.done(KeyboardInterrupt())")) as h:
+        await h.inject("f", payload=1)
+        await h.wait_for(lambda: h.outputs("c"), within=2)
+        assert h.outputs("c")[0]["error"]["message"] == "KeyboardInterrupt"
+
+
+async def test_system_exit_in_initialize_fails_the_deploy():
+    with pytest.raises(DeployError, match=r"initialize: SystemExit: 2 \(line 2\)"):
+        async with FlowHarness(function("return msg", initialize="x = 1\nraise SystemExit(2)")):
+            pass
+
+
+async def test_keyboard_interrupt_in_finalize_is_reported():
+    async with FlowHarness(function("return msg", finalize="raise KeyboardInterrupt")) as h:
+        await h.deploy([])
+        assert h.errors[-1]["msg"] == "finalize: KeyboardInterrupt (line 1)"
+
+
+# ------------------------------------------------------------------ time limits
+async def test_timeout_interrupts_a_runaway_loop_and_the_next_message_flows():
+    code = "if msg['payload'] == 'spin':\n    while True:\n        pass\nreturn msg"
+    async with FlowHarness(function(code, timeout=0.2)) as h:
+        await h.inject("f", payload="spin")
+        await h.inject("f", payload="next")
+        await h.wait_for(lambda: h.payloads("f"), within=5)
+        # The line of the loop where the interruption landed.
+        assert h.outputs("c")[0]["error"]["message"] in ("timed out after 0.2 s (line 2)",
+                                                       "timed out after 0.2 s (line 3)")
+        assert h.payloads("f") == ["next"]
+
+
+async def test_timeout_survives_code_that_catches_the_first_interruption():
+    code = ("try:\n    while True:\n        pass\nexcept BaseException:\n    pass\n"
+            "while True:\n    pass")
+    async with FlowHarness(function(code, timeout=0.2)) as h:
+        await h.inject("f", payload=1)
+        await h.wait_for(lambda: h.outputs("c"), within=5)
+        assert h.outputs("c")[0]["error"]["message"] in ("timed out after 0.2 s (line 6)",
+                                                       "timed out after 0.2 s (line 7)")
+
+
+async def test_timeout_interrupts_a_blocking_call():
+    async with FlowHarness(function("import time\ntime.sleep(60)", timeout="0.2")) as h:
+        await h.inject("f", payload=1)
+        await h.wait_for(lambda: h.outputs("c"), within=5)
+        assert h.outputs("c")[0]["error"]["message"] == "timed out after 0.2 s (line 2)"
+
+
+async def test_runtime_wide_limit_applies_without_a_node_timeout():
+    async with FlowHarness(function("while True:\n    pass"),
+                           settings={"functionTimeout": 0.2}) as h:
+        await h.inject("f", payload=1)
+        await h.wait_for(lambda: h.outputs("c"), within=5)
+        message = h.outputs("c")[0]["error"]["message"]
+        assert message.startswith("timed out after 0.2 s (line ")
+        assert message.endswith("; the limit is the functionTimeout setting: give the node a "
+                                "timeout")
+
+
+async def test_async_code_is_bounded_while_awaiting_and_while_running():
+    awaiting = "await asyncio.sleep(60)"
+    spinning = "await asyncio.sleep(0)\nwhile True:\n    pass"
+    flow = [*function(awaiting, timeout=0.2, libs=[{"var": "asyncio", "module": "asyncio"}]),
+            {"id": "g", "type": "function", "z": "t1", "x": 0, "y": 0, "func": spinning,
+             "outputs": 1, "wires": [[]], "libs": [{"var": "asyncio", "module": "asyncio"}]}]
+    async with FlowHarness(flow, settings={"functionTimeout": 0.2}) as h:
+        await h.inject("f", payload=1)
+        await h.inject("g", payload=1)
+        await h.wait_for(lambda: len(h.outputs("c")) == 2, within=5)
+        errors = {m["error"]["source"]["id"]: m["error"]["message"] for m in h.outputs("c")}
+        assert errors["f"] == "timed out after 0.2 s (line 1)"
+        assert errors["g"].startswith("timed out after 0.2 s (line ")
+
+
+async def test_a_runaway_initialize_fails_the_deploy():
+    with pytest.raises(DeployError, match=r"initialize: timed out after 0.2 s \(line \d\)"):
+        async with FlowHarness(function("return msg", initialize="while True:\n    pass",
+                                        timeout=0.2)):
+            pass
+
+
+async def test_code_that_returns_in_time_is_not_interrupted():
+    code = "total = 0\nfor i in range(1000):\n    total += i\nmsg['payload'] = total\nreturn msg"
+    async with FlowHarness(function(code, timeout=5)) as h:
+        for _ in range(100):
+            await h.inject("f", payload=None)
+        assert h.payloads("f") == [499500] * 100
+        assert h.errors == []
+
+
+async def test_a_runaway_callback_the_code_scheduled_is_interrupted():
+    code = ("def spin():\n    while True:\n        pass\n\n"
+            "if msg['payload'] == 'spin':\n    asyncio.get_running_loop().call_soon(spin)\n"
+            "return msg")
+    flow = function(code, libs=[{"var": "asyncio", "module": "asyncio"}])
+    async with FlowHarness(flow, settings={"functionTimeout": 0.2}) as h:
+        await h.inject("f", payload="spin")
+        await h.settle()  # the callback runs (and is interrupted) in here
+        await h.inject("f", payload="next")
+        await h.wait_for(lambda: len(h.payloads("f")) == 2, within=5)
+        assert h.payloads("f") == ["spin", "next"]
