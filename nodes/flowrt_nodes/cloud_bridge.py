@@ -272,13 +272,15 @@ class CloudBridge(Node):
     async def _pump(self) -> None:
         """Settle acknowledgements, then publish what the window allows, by priority."""
         assert self.queue is not None
-        acked, self._acked = self._acked, []
-        released, self._released = self._released, []
-        if acked:
+        # Ids leave the lists only once the queue took them: after a queue error (disk
+        # full) they are settled on the next round instead of staying leased for good.
+        if acked := self._acked[:]:
             # Entries evicted while in flight are gone already: count only those acked now.
             self.queued -= await self.queue.ack(acked)
-        if released:
+            del self._acked[: len(acked)]
+        if released := self._released[:]:
             await self.queue.release(released)
+            del self._released[: len(released)]
         if self.broker is None or not self.broker.connected:
             return
         for priority in Priority:
