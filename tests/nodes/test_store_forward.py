@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from flowrt_nodes.store_forward import STATUS_INTERVAL, RetryPolicy, StoreForward
+from flowrt_nodes.store_forward import ERROR_PAUSE, STATUS_INTERVAL, RetryPolicy, StoreForward
 
 import flowrt.durable_queue as dq
 from flowrt.errors import DeployError, NotStoredError
@@ -391,6 +391,24 @@ async def test_full_disk_fails_what_it_cannot_store_and_stores_again_once_freed(
         await h.wait_for(lambda: counts(h)["delivered"] == len(stored) + 10)
         assert [m["payload"] for m in sink(h).got] == [*stored, *range(300, 310)]
         assert h.status("sf")["fill"] == "green"
+
+
+async def test_acks_refused_by_a_full_disk_are_settled_once_space_is_back(
+    small_disk: Path,
+) -> None:
+    async with harness(small_disk, {"window": 50}) as h:
+        await put_paused(h, [{"payload": n} for n in range(50)])
+        ballast = fill(small_disk)
+        await h.inject("sf", action="resume")
+        await h.wait_for(lambda: len(sink(h).got) == 50)
+        await h.wait_for(lambda: any("failed: database or disk is full" in e["msg"]
+                                     for e in h.errors))  # the sink completed, the disk refused
+
+        ballast.unlink()
+        await h.advance(ERROR_PAUSE)
+        await h.wait_for(lambda: counts(h)["delivered"] == 50)
+        assert (await stats(h)).total == 0
+        assert [m["payload"] for m in sink(h).got] == list(range(50))  # none sent twice
 
 
 async def test_start_needs_a_data_directory() -> None:
