@@ -910,8 +910,8 @@ async def open_node_queue(node: Node, **options: Any) -> DurableQueue:
     """
     data_dir = node.runtime.data_dir
     if data_dir is None:
-        raise NodeError(f"{node.type} needs a data directory (flowrt run --data-dir)",
-                        node_id=node.id, node_type=node.type)
+        raise NodeError(f"{node.type} keeps a durable queue: it needs a data directory"
+                        " (flowrt run --data-dir)", node_id=node.id, node_type=node.type)
     config = node.config
     name = config.get("queue") or node.id
     return await DurableQueue.open(

@@ -388,6 +388,24 @@ async def test_full_disk_fails_puts_as_not_stored_and_stores_again_once_freed(
             *stored, *range(300, 400)]
 
 
+async def test_a_running_queue_keeps_working_in_its_own_space_when_the_disk_fills(
+    small_disk: Path,
+) -> None:
+    async def put_and_forward(rounds: int, size: int) -> None:
+        for _ in range(rounds):
+            await asyncio.gather(*(q.put({"pad": "x" * 200}) for _ in range(size)))
+            await q.ack([e.id for e in await q.lease(size)])
+
+    async with await DurableQueue.open(small_disk / "q.sqlite3") as q:
+        await put_and_forward(rounds=10, size=200)
+        ballast = fill(small_disk)  # not a byte left: another program filled the disk
+
+        # The WAL is checkpointed and reused in place, and acks free pages for new puts.
+        await put_and_forward(rounds=30, size=100)
+        assert (await q.stats()).total == 0
+        ballast.unlink()
+
+
 async def test_queue_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
     path = queue_path(tmp_path, "q")
     async with await DurableQueue.open(path) as q:
