@@ -275,8 +275,10 @@ class CloudBridge(Node):
         # Ids leave the lists only once the queue took them: after a queue error (disk
         # full) they are settled on the next round instead of staying leased for good.
         if acked := self._acked[:]:
-            # Entries evicted while in flight are gone already: count only those acked now.
-            self.queued -= await self.queue.ack(acked)
+            # Entries evicted while in flight are gone already: count only those acked now
+            # (awaited first: `queued` changes while the ack is on its way).
+            deleted = await self.queue.ack(acked)
+            self.queued -= deleted
             del self._acked[: len(acked)]
         if released := self._released[:]:
             await self.queue.release(released)
