@@ -6,9 +6,10 @@ Storage
     (``sqlite-utils rows FILE entries``) on its own. The file is opened in WAL mode with
     ``synchronous=FULL`` and ``locking_mode=EXCLUSIVE``: a second opener (another node,
     another flowrt process on the same data dir) fails with :class:`QueueBusyError`
-    instead of silently sharing the queue. Tables: ``entries`` (waiting and in-flight
-    messages), ``dead_letters`` (the last ``max_dead_letters`` given up on) and ``meta``
-    (the file's random ``epoch``).
+    instead of silently sharing the queue. The file (and so its ``-wal``) is created
+    readable by its owner only (0600): queued messages are user data. Tables: ``entries``
+    (waiting and in-flight messages), ``dead_letters`` (the last ``max_dead_letters``
+    given up on) and ``meta`` (the file's random ``epoch``).
 
 Threading and group commit
     One worker thread owns the only connection. Every operation is a job on its queue;
@@ -17,7 +18,17 @@ Threading and group commit
     single event-loop callback. Nothing is acknowledged before its transaction commits,
     and under load many puts share one fsync: that is what makes durable enqueue fast.
     If a batch fails, it is rolled back as a whole (the in-memory bookkeeping too) and
-    every job in it fails with the error.
+    its jobs are tried again one transaction each, so only the jobs that fail on their
+    own fail (with their error).
+
+Full disk
+    A put whose transaction cannot commit ("database or disk is full", an I/O error)
+    fails with :class:`~flowrt.errors.NotStoredError` naming the queue and the cause:
+    the message was not taken, and a node must fail it rather than acknowledge it.
+    Nothing is left half-done (the transaction was rolled back) and nothing waits for
+    space: the next operation simply tries again, so the queue stores again as soon as
+    space comes back. The WAL is checkpointed every ``WAL_CHECKPOINT_PAGES`` pages and
+    then reused in place, so it cannot grow into the space a full disk has left.
 
 Entries
     ``id`` comes from an AUTOINCREMENT key, so it only grows, even across restarts and
@@ -68,19 +79,31 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from flowrt.errors import FlowrtError
+from flowrt.errors import FlowrtError, NodeError, NotStoredError
 from flowrt.messages import get_property
+from flowrt.schema import as_int, integer, number, string
+
+if TYPE_CHECKING:
+    from flowrt.node import Node
 
 MAX_BATCH_JOBS = 4096
+"""At most this many jobs share one transaction (bounds WAL growth and latency)."""
+
+WAL_CHECKPOINT_PAGES = 100
+"""Checkpoint the WAL once it holds this many pages (SQLite's default is 1000). The WAL
+is then reused from its start, so it stays near 400 KB instead of growing to 4 MB:
+on a disk that fills up, a queue keeps storing in the pages it already holds (those
+its acks freed) rather than failing for want of WAL space. Measured cost: write
+amplification 4.85 → 5.34 for 112-byte readings, enqueue and drain rates unchanged
+(``python -m bench.durable_queue``)."""
 
 MAX_UNCOMMITTED = 5000
 """A node feeding a queue lets at most this many puts wait for their commit before
 input sources pause (``Node.max_inflight``): a burst waits in the broker, not in RAM."""
-"""At most this many jobs share one transaction (bounds WAL growth and latency)."""
 
 _ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 _PLAIN, _TAGGED = 0, 1
@@ -293,6 +316,19 @@ def _untag(value: Any) -> Any:
     return value
 
 
+def _make_private(path: Path) -> None:
+    """Create the database file readable by its owner only, or tighten one an older
+    version left readable; SQLite gives its ``-wal`` and ``-shm`` files the same mode."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for leftover in (f"{path}-wal", f"{path}-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(leftover, 0o600)
+
+
 def _thread_bytes_written() -> int | None:
     try:
         with open("/proc/thread-self/io", "rb") as io:
@@ -345,7 +381,8 @@ class _Store:
 
     def __init__(self, path: Path, settings: _Settings) -> None:
         self.settings = settings
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _make_private(path)
         import sqlite3  # loaded by the first queue opened, not by every flowrt start
 
         self.db = sqlite3.connect(path, isolation_level=None, timeout=settings.lock_timeout)
@@ -356,6 +393,7 @@ class _Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.execute("PRAGMA journal_size_limit=67108864")
+            self.db.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
             self.db.executescript(
                 f"BEGIN IMMEDIATE; {_SCHEMA}"
                 f" INSERT OR IGNORE INTO meta VALUES ('epoch', '{os.urandom(4).hex()}'); COMMIT;"
@@ -381,24 +419,56 @@ class _Store:
 
     # ----------------------------------------------------------------- batches
     def run_batch(self, jobs: list[_Job]) -> list[tuple[asyncio.Future[Any], Any, bool]]:
-        """Run jobs in one transaction; (future, result or exception, ok) for each."""
+        """Run jobs in one transaction; (future, result or exception, ok) for each.
+
+        Never raises: a failure is the failing jobs' outcome, and the next batch starts
+        clean. When a batch of several jobs fails, each is tried again in a transaction
+        of its own, so a put that cannot be stored (disk full) does not fail the leases,
+        acks and stats that happened to share its batch.
+        """
+        try:
+            results = self._transaction(jobs)
+        except Exception as exc:
+            if len(jobs) == 1:
+                return [self._failure(jobs[0], exc)]
+            return [self._run_alone(job) for job in jobs]
+        return [(job.future, result, True) for job, result in zip(jobs, results, strict=True)]
+
+    def _transaction(self, jobs: list[_Job]) -> list[Any]:
+        """Run jobs in one ``BEGIN IMMEDIATE .. COMMIT``; on failure roll back (the
+        in-memory bookkeeping too) and raise."""
         saved = self.state.copy()
-        results: list[Any] = []
         try:
             self.db.execute("BEGIN IMMEDIATE")
             results = [job.op(self, *job.args) for job in jobs]
             self.db.execute("COMMIT")
-        except Exception as exc:
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
+        except Exception:
             self.state = saved
-            return [(job.future, exc, False) for job in jobs]
-        return [(job.future, result, True) for job, result in zip(jobs, results, strict=True)]
+            if self.db.in_transaction:  # a failed COMMIT may have rolled back already
+                self.db.execute("ROLLBACK")
+            raise
+        return results
+
+    def _run_alone(self, job: _Job) -> tuple[asyncio.Future[Any], Any, bool]:
+        try:
+            return job.future, self._transaction([job])[0], True
+        except Exception as exc:
+            return self._failure(job, exc)
+
+    def _failure(self, job: _Job, exc: Exception) -> tuple[asyncio.Future[Any], Any, bool]:
+        """A failed job's outcome; a put that failed says its message was not taken."""
+        if job.op is _Store.op_put:
+            error = NotStoredError(f"not stored in queue {self.settings.name!r}: {exc}")
+            error.__cause__ = exc
+            return job.future, error, False
+        return job.future, exc, False
 
     def close(self) -> None:
         """Checkpoint the WAL into the main file and close the connection."""
-        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        self.db.close()
+        try:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:  # a full disk can fail the checkpoint: the WAL keeps the data, the lock goes
+            self.db.close()
 
     # ---------------------------------------------------------------- helpers
     def _entry(self, row: tuple[Any, ...]) -> Entry:
@@ -818,6 +888,37 @@ class DurableQueue:
             self._closed = True
             self._jobs.put(_STOP)
         await asyncio.shield(self._stopped)
+
+
+NODE_QUEUE_KEYS: dict[str, Any] = {
+    "queue": string("", title="Queue name (default: node id)"),
+    "maxMessages": integer(100_000, minimum=1),
+    "maxBytes": number("", minimum=0, allow_empty=True,
+                       title="Most bytes of queued messages (empty = no limit)"),
+}
+"""Schema properties of every node that keeps a durable queue (see :func:`open_node_queue`)."""
+
+
+async def open_node_queue(node: Node, **options: Any) -> DurableQueue:
+    """Open the durable queue of a node with the :data:`NODE_QUEUE_KEYS` keys.
+
+    The queue is named by the node's `queue` key (default: its id) and lives in the
+    runtime's data directory; beyond `maxMessages` entries or `maxBytes` bytes of stored
+    messages the oldest entry of the lowest priority present is evicted (see the module
+    docstring). ``options`` go to :meth:`DurableQueue.open`. Raises NodeError when the
+    runtime has no data directory.
+    """
+    data_dir = node.runtime.data_dir
+    if data_dir is None:
+        raise NodeError(f"{node.type} keeps a durable queue: it needs a data directory"
+                        " (flowrt run --data-dir)", node_id=node.id, node_type=node.type)
+    config = node.config
+    name = config.get("queue") or node.id
+    return await DurableQueue.open(
+        queue_path(data_dir, name), name=name,
+        max_messages=as_int(config.get("maxMessages"), 100_000) or 100_000,
+        max_bytes=as_int(config.get("maxBytes")) or None,
+        clock=node.clock.time, **options)
 
 
 def _resolve(outcomes: list[tuple[asyncio.Future[Any], Any, bool]]) -> None:

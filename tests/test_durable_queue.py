@@ -3,9 +3,13 @@
 import asyncio
 import os
 import random
+import stat
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +24,9 @@ from flowrt.durable_queue import (
     encode_message,
     queue_path,
 )
+from flowrt.errors import NotStoredError
 from tests.crash import ids_until_killed
+from tests.tmpfs import fill, small_tmpfs
 
 REPO = Path(dq.__file__).resolve().parent.parent
 WRITER = Path(__file__).with_name("durable_queue_writer.py")
@@ -36,6 +42,12 @@ async def queue(tmp_path: Path, clock: FakeClock):
     q = await DurableQueue.open(tmp_path / "q.sqlite3", name="q", clock=clock.time)
     yield q
     await q.close()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    with small_tmpfs(tmp_path / "disk") as disk:
+        yield disk
 
 
 async def drain(queue: DurableQueue) -> list[int]:
@@ -301,25 +313,121 @@ async def test_concurrent_puts_share_transactions_and_all_commit(
         assert [e.id for e in await q.lease(5000)] == ids
 
 
-async def test_a_failed_batch_rolls_back_and_fails_every_job_in_it(
+async def hold_worker(queue: DurableQueue, monkeypatch: pytest.MonkeyPatch
+                      ) -> tuple[threading.Event, asyncio.Future[Any]]:
+    """Keep the queue's worker busy until the returned event is set, so that every job
+    submitted meanwhile runs in the one batch that follows."""
+    release, busy = threading.Event(), threading.Event()
+    next_retry_at = dq._Store.op_next_retry_at
+
+    def blocking(store: dq._Store, now: float) -> float | None:
+        busy.set()
+        release.wait(10)
+        return next_retry_at(store, now)
+
+    monkeypatch.setattr(dq._Store, "op_next_retry_at", blocking)
+    holding = asyncio.ensure_future(queue.next_retry_at())
+    assert await asyncio.to_thread(busy.wait, 10)
+    return release, holding
+
+
+async def test_a_failed_batch_rolls_back_and_fails_only_the_failing_jobs(
     queue: DurableQueue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await queue.put({"n": 0})
+    release, holding = await hold_worker(queue, monkeypatch)
 
     def broken(store):
         raise OSError("disk full")
 
     monkeypatch.setattr(dq._Store, "_evict_for_room", broken)
-    failed = await asyncio.gather(queue.put({"n": 1}), queue.put({"n": 2}),
-                                  return_exceptions=True)
+    batch = asyncio.gather(queue.put({"n": 1}), queue.stats(), queue.put({"n": 2}),
+                           return_exceptions=True)
+    release.set()
+    failed_put, stats, failed_again = await batch
+    await holding
     monkeypatch.undo()
 
-    assert [type(f) for f in failed] == [OSError, OSError]
+    for failed in (failed_put, failed_again):
+        assert isinstance(failed, NotStoredError)
+        assert str(failed) == "not stored in queue 'q': disk full"
+        assert isinstance(failed.__cause__, OSError)
+    assert isinstance(stats, dq.QueueStats) and stats.total == 1
     stats = await queue.stats()
     assert (stats.total, stats.enqueued) == (1, 1)
     later = await queue.put({"n": 3})
     assert [e.message["n"] for e in await queue.lease(5)] == [0, 3]
     assert later.ids[0] == 2  # the rolled-back ids are free again: nothing ever used them
+
+
+async def test_full_disk_fails_puts_as_not_stored_and_stores_again_once_freed(
+    small_disk: Path,
+) -> None:
+    path = small_disk / "q.sqlite3"
+    q = await DurableQueue.open(path, name="q")
+    ballast = fill(small_disk, leave=64 * 1024)
+
+    outcomes = await asyncio.gather(*(q.put({"n": n, "pad": "x" * 500}) for n in range(300)),
+                                    return_exceptions=True)
+
+    stored = [n for n, outcome in enumerate(outcomes) if isinstance(outcome, dq.PutResult)]
+    failed = [outcome for outcome in outcomes if not isinstance(outcome, dq.PutResult)]
+    assert stored and failed  # the room left took some, then the disk was full
+    for error in failed:
+        assert isinstance(error, NotStoredError)
+        assert str(error) == "not stored in queue 'q': database or disk is full"
+    # Nothing wedged: the worker still answers, and exactly what was stored is there.
+    assert [e.message["n"] for e in await q.lease(1000)] == stored
+    assert (await q.stats()).total == len(stored)
+
+    ballast.unlink()
+    await asyncio.gather(*(q.put({"n": n}) for n in range(300, 400)))
+    await q.close()
+    async with await DurableQueue.open(path, name="q") as reopened:
+        assert [e.message["n"] for e in await reopened.lease(1000)] == [
+            *stored, *range(300, 400)]
+
+
+async def test_a_running_queue_keeps_working_in_its_own_space_when_the_disk_fills(
+    small_disk: Path,
+) -> None:
+    async def put_and_forward(rounds: int, size: int) -> None:
+        for _ in range(rounds):
+            await asyncio.gather(*(q.put({"pad": "x" * 200}) for _ in range(size)))
+            await q.ack([e.id for e in await q.lease(size)])
+
+    async with await DurableQueue.open(small_disk / "q.sqlite3") as q:
+        await put_and_forward(rounds=10, size=200)
+        ballast = fill(small_disk)  # not a byte left: another program filled the disk
+
+        # The WAL is checkpointed and reused in place, and acks free pages for new puts.
+        await put_and_forward(rounds=30, size=100)
+        assert (await q.stats()).total == 0
+        ballast.unlink()
+
+
+async def test_queue_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    path = queue_path(tmp_path, "q")
+    async with await DurableQueue.open(path) as q:
+        await q.put({"n": 0})
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in path.parent.iterdir()}
+
+    assert modes == {"q.sqlite3": 0o600, "q.sqlite3-wal": 0o600}
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+async def test_opening_tightens_files_left_readable_by_an_older_version(tmp_path: Path) -> None:
+    path = tmp_path / "q.sqlite3"
+    async with await DurableQueue.open(path) as q:
+        await q.put({"n": 0})
+    wal = tmp_path / "q.sqlite3-wal"
+    wal.write_bytes(b"")  # as a crash would leave it
+    for file in (path, wal):
+        file.chmod(0o644)
+
+    async with await DurableQueue.open(path) as q:
+        assert [e.message["n"] for e in await q.lease(5)] == [0]
+        assert {stat.S_IMODE(f.stat().st_mode) for f in (path, wal)} == {0o600}
 
 
 async def test_reopen_keeps_entries_attempts_and_never_reuses_ids(

@@ -21,13 +21,14 @@ from typing import Any, ClassVar
 from flowrt.clock import TimerHandle
 from flowrt.durable_queue import (
     MAX_UNCOMMITTED,
+    NODE_QUEUE_KEYS,
     DurableQueue,
     Entry,
     Priority,
     message_priority,
-    queue_path,
+    open_node_queue,
 )
-from flowrt.errors import NodeError
+from flowrt.errors import NodeError, NotStoredError
 from flowrt.messages import Message
 from flowrt.mqtt import PublishDropped, Subscription, valid_filter
 from flowrt.node import Node
@@ -85,10 +86,16 @@ class CloudBridge(Node):
     - `compress`: `none` or `gzip` (batches only; content type
       `application/json+gzip` on MQTT 5).
     - `durable` (true): the outbox is a durable queue in the data directory
-      (`queues/<queue>.sqlite3`, `queue` defaults to the node id; `maxMessages`
-      100000, the oldest of the lowest priority is evicted when full). A message's
-      completion (`done`) comes once it is on disk. With `durable` false messages are
-      published at once (stream) and complete on the broker's acknowledgement.
+      (`queues/<queue>.sqlite3`, `queue` defaults to the node id). A message's
+      completion (`done`) comes once it is on disk; one that cannot be committed (disk
+      full, I/O error) fails with a `NotStoredError` naming the queue and the cause, so
+      `mqtt in` does not acknowledge it and the broker delivers it again. With
+      `durable` false messages are published at once (stream) and complete on the
+      broker's acknowledgement.
+    - `maxMessages` (100000), `maxBytes` (bytes of stored message JSON, empty = no
+      limit): when the outbox is full, the oldest message of the lowest priority
+      present is evicted (never "critical" while a lower priority exists) and counted
+      as dropped; as in `store-forward`.
     - `window` (1000): messages published and not yet acknowledged at once.
     - `downlink` (`devices/{deviceId}/commands/#`, empty = none): messages received
       there leave on output 1 with `msg.topic` stripped of the filter's prefix and
@@ -130,8 +137,7 @@ class CloudBridge(Node):
         "qos": enum(["0", "1", "2", 0, 1, 2], 1),
         "priorityProperty": string("priority"),
         "durable": boolean(True),
-        "queue": string(""),
-        "maxMessages": integer(100_000, minimum=1),
+        **NODE_QUEUE_KEYS,
         "window": integer(1000, minimum=1),
         "modes": {"type": "object", "properties": {p.label: _MODE for p in Priority},
                   "default": DEFAULT_MODES},
@@ -174,6 +180,8 @@ class CloudBridge(Node):
         self._fresh = dict.fromkeys(Priority, 0)
         self._batch_timers: dict[Priority, TimerHandle] = {}
         self._tick: TimerHandle | None = None
+        self._not_storing: str | None = None
+        """Why the last put failed, until one succeeds (shown in the status)."""
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -185,14 +193,7 @@ class CloudBridge(Node):
             raise NodeError(f"downlink: invalid topic filter {self.downlink!r}",
                             node_id=self.id, node_type=self.type)
         if self.durable:
-            if self.runtime.data_dir is None:
-                raise NodeError("cloud-bridge with durable: true needs a data directory",
-                                node_id=self.id, node_type=self.type)
-            name = self.config.get("queue") or self.id
-            self.queue = await DurableQueue.open(
-                queue_path(self.runtime.data_dir, name), name=name,
-                max_messages=as_int(self.config.get("maxMessages"), 100_000) or 100_000,
-                clock=self.clock.time)
+            self.queue = await open_node_queue(self)
             self.queued = (await self.queue.stats()).total
             self.create_task(self._forward())
         self.broker = broker
@@ -224,8 +225,17 @@ class CloudBridge(Node):
         return future
 
     def _stored(self, future: asyncio.Future[Any], priority: Priority) -> None:
-        if future.cancelled() or future.exception() is not None:
+        if future.cancelled():
             return
+        error = future.exception()
+        if error is not None:
+            if isinstance(error, NotStoredError) and self._not_storing is None:
+                self._not_storing = str(error.__cause__ or error)
+                self._show()
+            return
+        if self._not_storing is not None:
+            self._not_storing = None
+            self._show()
         evicted = len(future.result().evicted)
         self.queued += 1 - evicted
         self.counters["dropped"] += evicted
@@ -262,13 +272,17 @@ class CloudBridge(Node):
     async def _pump(self) -> None:
         """Settle acknowledgements, then publish what the window allows, by priority."""
         assert self.queue is not None
-        acked, self._acked = self._acked, []
-        released, self._released = self._released, []
-        if acked:
-            await self.queue.ack(acked)
-            self.queued -= len(acked)
-        if released:
+        # Ids leave the lists only once the queue took them: after a queue error (disk
+        # full) they are settled on the next round instead of staying leased for good.
+        if acked := self._acked[:]:
+            # Entries evicted while in flight are gone already: count only those acked now
+            # (awaited first: `queued` changes while the ack is on its way).
+            deleted = await self.queue.ack(acked)
+            self.queued -= deleted
+            del self._acked[: len(acked)]
+        if released := self._released[:]:
             await self.queue.release(released)
+            del self._released[: len(released)]
         if self.broker is None or not self.broker.connected:
             return
         for priority in Priority:
@@ -420,8 +434,10 @@ class CloudBridge(Node):
 
     def _show(self) -> None:
         fill = {"online": "green", "degraded": "yellow"}.get(self.state, "red")
-        self.status(fill=fill, shape="dot" if self.state == "online" else "ring",
-                    text=f"{self.state}, {self.queued} queued")
+        text = f"{self.state}, {self.queued} queued"
+        if self._not_storing is not None:
+            fill, text = "red", f"not storing: {self._not_storing}, {text}"
+        self.status(fill=fill, shape="dot" if self.state == "online" else "ring", text=text)
 
 
 def _fill(template: str, device_id: str, topic: str, priority: Priority) -> str:

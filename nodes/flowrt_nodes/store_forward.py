@@ -19,14 +19,15 @@ from flowrt.clock import TimerHandle
 from flowrt.durable_queue import (
     DEFAULT_TTL,
     MAX_UNCOMMITTED,
+    NODE_QUEUE_KEYS,
     DurableQueue,
     Entry,
     Priority,
     QueueStats,
     message_priority,
-    queue_path,
+    open_node_queue,
 )
-from flowrt.errors import NodeError
+from flowrt.errors import NodeError, NotStoredError
 from flowrt.messages import Message
 from flowrt.node import Node
 from flowrt.schema import as_int, as_number, integer, number, string
@@ -97,9 +98,9 @@ class StoreForward(Node):
       keeps it, so a later node with the same name resumes it.
     - `priorityProperty` (`priority`): message property holding "critical", "high",
       "normal" (default) or "low". Another value is stored as "normal" with a warning.
-    - `maxMessages` (100000), `maxBytes` (empty = no limit): when full, the oldest
-      message of the lowest priority present is evicted (never "critical" while a lower
-      priority exists) and reported on output 2.
+    - `maxMessages` (100000), `maxBytes` (bytes of stored message JSON, empty = no
+      limit): when full, the oldest message of the lowest priority present is evicted
+      (never "critical" while a lower priority exists) and reported on output 2.
     - `ttl`: seconds per priority before a waiting message expires (null or 0 = never;
       defaults critical never, high 1 day, normal 7 days, low 30 days).
     - `retry`: per priority `{maxRetries, initialDelay, multiplier, maxDelay, jitter}`;
@@ -114,15 +115,18 @@ class StoreForward(Node):
       while higher priorities keep the forwarder busy (0 = strict priority order).
 
     **Guarantees.** A message's completion (`done`) comes only after it is committed to
-    disk; writes are grouped into transactions. A forwarded message is deleted only when
-    every node it reached completed it without error. An error or timeout is a failed
-    try: that message is retried after its backoff, and while it waits nothing of its
-    priority or lower is sent (FIFO within a priority; higher priorities still go).
-    Once `maxRetries` is spent it moves to the dead-letter table and is reported on
-    output 2. After `kill -9` and a restart forwarding resumes from disk: delivery is
-    at-least-once, and every forwarded message carries `msg._sfid` (stable across
-    retries and restarts) so a receiver can drop duplicates. While output 1 has no wire,
-    messages are kept, not forwarded.
+    disk; writes are grouped into transactions. A message that cannot be committed (disk
+    full, I/O error) fails with a `NotStoredError` naming the queue and the cause: it
+    was not taken, so `mqtt in` does not acknowledge it and the broker delivers it
+    again. The node stores again by itself as soon as there is room. A forwarded message
+    is deleted only when every node it reached completed it without error. An error or
+    timeout is a failed try: that message is retried after its backoff, and while it
+    waits nothing of its priority or lower is sent (FIFO within a priority; higher
+    priorities still go). Once `maxRetries` is spent it moves to the dead-letter table
+    and is reported on output 2. After `kill -9` and a restart forwarding resumes from
+    disk: delivery is at-least-once, and every forwarded message carries `msg._sfid`
+    (stable across retries and restarts) so a receiver can drop duplicates. While output
+    1 has no wire, messages are kept, not forwarded.
 
     **Control.** `msg.action`: "pause", "resume", "flush" (retry now, ignoring backoff),
     "purge" (everything, or one priority with `msg.priority`); the message is not queued.
@@ -136,7 +140,8 @@ class StoreForward(Node):
     totals since start of evicted, expired, deadLettered, delivered and failed.
 
     **Status.** Queued messages per priority (c/h/n/l) and the age of the oldest one;
-    grey when paused, yellow while a failed message waits for its retry.
+    grey when paused, yellow while a failed message waits for its retry, red
+    "not storing: <cause>" from a failed commit until a message is stored again.
 
     Backpressure: while more than 5000 messages wait for their commit to disk,
     input sources (mqtt in) pause reading, so a burst waits in the broker rather
@@ -156,10 +161,8 @@ class StoreForward(Node):
         "type": "object",
         "properties": {
             "name": string(""),
-            "queue": string("", title="Queue name (default: node id)"),
+            **NODE_QUEUE_KEYS,
             "priorityProperty": string("priority"),
-            "maxMessages": integer(100_000, minimum=1),
-            "maxBytes": number("", minimum=0, allow_empty=True),
             "ttl": _per_priority(_OPTIONAL_NUMBER,
                                  {p.label: DEFAULT_TTL[p] for p in Priority},
                                  "Seconds before a waiting message expires"),
@@ -174,7 +177,6 @@ class StoreForward(Node):
 
     def __init__(self, config: dict[str, Any], flow: Any) -> None:
         super().__init__(config, flow)
-        self.queue_name: str = config.get("queue") or self.id
         self._priority_property = config.get("priorityProperty") or "priority"
         self._retry = {p: _retry_policy(config.get("retry") or {}, p) for p in Priority}
         self._ack_timeout = as_number(config.get("ackTimeout"), 30.0) or 0.0
@@ -191,6 +193,8 @@ class StoreForward(Node):
         self._blocked: dict[Priority, float] = {}
         self._next_send = 0.0
         self._shown: dict[str, Any] = {}
+        self._not_storing: str | None = None
+        """Why the last put failed, until one succeeds (shown in the status)."""
         self._stats: QueueStats | None = None
         self.counts = dict.fromkeys(("evicted", "expired", "deadLettered", "delivered",
                                      "failed"), 0)
@@ -198,21 +202,12 @@ class StoreForward(Node):
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
         """Open the queue and start forwarding."""
-        data_dir = self.runtime.data_dir
-        if data_dir is None:
-            raise NodeError("store-forward needs a data directory (flowrt run --data-dir)",
-                            node_id=self.id, node_type=self.type)
         config = self.config
         ttl = config.get("ttl") or {}
-        max_bytes = as_int(config.get("maxBytes"))
-        self._queue = await DurableQueue.open(
-            queue_path(data_dir, self.queue_name),
-            name=self.queue_name,
-            max_messages=as_int(config.get("maxMessages"), 100_000) or 100_000,
-            max_bytes=max_bytes or None,
+        self._queue = await open_node_queue(
+            self,
             ttl={p: as_number(ttl.get(p.label, DEFAULT_TTL[p])) or None for p in Priority},
             starvation_share=as_number(config.get("starvationShare"), 0.0) or 0.0,
-            clock=self.clock.time,
         )
         # Backoffs of a previous run are not carried over: after a restart, try at once.
         await self._queue.retry_now()
@@ -242,8 +237,16 @@ class StoreForward(Node):
         return future
 
     def _stored(self, future: asyncio.Future[Any]) -> None:
-        if future.cancelled() or future.exception() is not None:
+        if future.cancelled():
             return
+        error = future.exception()
+        if error is not None:
+            if isinstance(error, NotStoredError) and self._not_storing is None:
+                self._not_storing = str(error.__cause__ or error)
+                self._set_status({"fill": "red", "shape": "ring",
+                                  "text": f"not storing: {self._not_storing}"})
+            return
+        self._not_storing = None
         for entry in future.result().evicted:
             self.counts["evicted"] += 1
             self._emit("evicted", **_describe(entry))
@@ -272,7 +275,7 @@ class StoreForward(Node):
             try:
                 sent = await self._forward_once()
             except Exception as exc:
-                self.error(f"store-forward queue {self.queue_name!r} failed: {exc}")
+                self.error(f"store-forward queue {self._queue_name!r} failed: {exc}")
                 await self._sleep(ERROR_PAUSE)
                 continue
             if not sent:
@@ -419,11 +422,17 @@ class StoreForward(Node):
                 f" / n {queued['normal']} / l {queued['low']})")
         if stats.oldest is not None:
             text += f", oldest {_age(stats.oldest)}"
-        if self._paused:
+        if self._not_storing is not None:
+            status = {"fill": "red", "shape": "ring",
+                      "text": f"not storing: {self._not_storing}, {text}"}
+        elif self._paused:
             status = {"fill": "grey", "shape": "ring", "text": f"paused, {text}"}
         else:
             status = {"fill": "yellow" if self._blocked else "green",
                       "shape": "dot" if stats.total else "ring", "text": text}
+        self._set_status(status)
+
+    def _set_status(self, status: dict[str, Any]) -> None:
         if status != self._shown:
             self._shown = status
             self.status(status)
@@ -437,9 +446,14 @@ class StoreForward(Node):
             figures["oldest_age_seconds"] = stats.oldest or 0.0
         return figures
 
+    @property
+    def _queue_name(self) -> str:
+        assert self._queue is not None
+        return self._queue.name
+
     def _emit(self, event: str, **fields: Any) -> None:
         self.send([None, {"topic": event, "payload": {
-            "event": event, "queue": self.queue_name, **fields, "counts": dict(self.counts)}}])
+            "event": event, "queue": self._queue_name, **fields, "counts": dict(self.counts)}}])
 
 
 @dataclass

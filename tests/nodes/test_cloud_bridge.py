@@ -5,16 +5,21 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from flowrt.clock import Clock
+from flowrt.durable_queue import Priority
+from flowrt.errors import NotStoredError
 from flowrt.testing import FlowHarness
+from tests.brokers import free_port
 from tests.nodes.test_mqtt import TAB, Client, broker_node, until
 from tests.nodes.test_mqtt import persistent_broker as persistent_broker  # fixture
 from tests.nodes.test_mqtt_tls import tls_broker as tls_broker  # fixture
+from tests.tmpfs import fill, small_tmpfs
 
 pytestmark = pytest.mark.broker
 
@@ -220,3 +225,84 @@ async def test_a_backlog_larger_than_the_window_drains_completely(mosquitto: Any
             assert max(json.loads(m.payload)["count"] for m in cloud_app.messages) <= 20
     finally:
         cloud_app.close()
+
+
+async def test_max_bytes_evicts_the_oldest_of_the_lowest_priority(tmp_path: Path) -> None:
+    # The cloud is unreachable: everything stays in the outbox, which holds 1000 bytes.
+    flow = [TAB, broker_node(free_port()), bridge(maxBytes="1000", downlink="")]
+    async with FlowHarness(flow, clock=Clock(), data_dir=tmp_path) as h:
+        node: Any = h.node("cb")
+        for n, priority in enumerate(["critical", "low", "normal", "low", "high"] * 4):
+            await node.on_input({"topic": "t", "priority": priority, "payload": f"{n:0>100}"})
+        stats = await node.queue.stats()
+        kept = [(e.priority, int(e.message["payload"])) for e in await node.queue.lease(100)]
+
+    # Every stored message has the same size: the budget holds six of them. Lows and
+    # normals went first, then the oldest highs; criticals were never touched.
+    assert stats.bytes <= 1000 < stats.bytes + stats.bytes // 6
+    assert kept == [(Priority.CRITICAL, n) for n in (0, 5, 10, 15)] + [
+        (Priority.HIGH, n) for n in (14, 19)]
+    assert node.metrics()["dropped_total"] == 20 - len(kept) == stats.evicted
+    assert node.metrics()["queued"] == len(kept)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    with small_tmpfs(tmp_path / "disk") as disk:
+        yield disk
+
+
+async def test_full_disk_fails_what_it_cannot_store_and_sends_the_rest_once_freed(
+    mosquitto: Any, small_disk: Path
+) -> None:
+    cloud_app = Client(mosquitto.port)
+    cloud_app.subscribe("devices/gw1/#", 1)
+    flow = [TAB, broker_node(mosquitto.port), bridge(downlink="")]
+    try:
+        async with FlowHarness(flow, clock=Clock(), data_dir=small_disk) as h:
+            node: Any = h.node("cb")
+            await h.wait_for(lambda: node.state == "online")
+            ballast = fill(small_disk, leave=64 * 1024)
+            outcomes = await asyncio.gather(
+                *(node.on_input({"topic": "t", "priority": "high", "payload": n, "pad": "x" * 500})
+                  for n in range(300)), return_exceptions=True)
+
+            stored = [n for n, outcome in enumerate(outcomes)
+                      if not isinstance(outcome, BaseException)]
+            failed = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+            assert stored and len(stored) + len(failed) == 300
+            for error in failed:
+                assert isinstance(error, NotStoredError)
+                assert str(error) == "not stored in queue 'cb': database or disk is full"
+            assert h.status("cb")["text"].startswith("not storing: database or disk is full")
+
+            ballast.unlink()
+            await asyncio.gather(*(node.on_input({"topic": "t", "priority": "high", "payload": n})
+                                   for n in range(300, 310)))
+            expected = {*stored, *range(300, 310)}
+            await until(lambda: {item["payload"] for _, item in received(cloud_app)} == expected,
+                        within=10)
+            await until(lambda: h.status("cb")["text"] == "online, 0 queued")
+    finally:
+        cloud_app.close()
+
+
+async def test_acks_refused_by_a_full_disk_are_settled_once_space_is_back(
+    mosquitto: Any, small_disk: Path
+) -> None:
+    mosquitto.stop()  # the outbox fills while the cloud is away
+    flow = [TAB, broker_node(mosquitto.port), bridge(downlink="")]
+    async with FlowHarness(flow, clock=Clock(), data_dir=small_disk) as h:
+        node: Any = h.node("cb")
+        await asyncio.gather(*(node.on_input({"topic": "t", "priority": "high", "payload": n})
+                               for n in range(50)))
+        ballast = fill(small_disk)
+        mosquitto.start()
+        await until(lambda: node.metrics()["messages_sent_total"] == 50, within=10)
+        await until(lambda: any("outbox failed: database or disk is full" in e["msg"]
+                                for e in h.errors))  # the cloud acknowledged, the disk refused
+
+        ballast.unlink()
+        await until(lambda: node.metrics()["queued"] == 0, within=10)
+        assert (await node.queue.stats()).total == 0
+        assert node.metrics()["messages_sent_total"] == 50  # settled, not sent again

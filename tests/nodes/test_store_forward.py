@@ -8,18 +8,19 @@ import os
 import random
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from flowrt_nodes.store_forward import STATUS_INTERVAL, RetryPolicy, StoreForward
+from flowrt_nodes.store_forward import ERROR_PAUSE, STATUS_INTERVAL, RetryPolicy, StoreForward
 
 import flowrt.durable_queue as dq
-from flowrt.errors import DeployError
+from flowrt.errors import DeployError, NotStoredError
 from flowrt.node import Node
 from flowrt.testing import FlowHarness
 from tests.crash import ids_until_killed
+from tests.tmpfs import fill, small_tmpfs
 
 
 class Sink(Node):
@@ -47,22 +48,25 @@ class Sink(Node):
 
 
 class Source(Node):
-    """Sends every message it receives to store-forward, tracked, and records completions."""
+    """Sends every message it receives to store-forward, tracked, and records completions
+    (and, in ``outcomes``, the error each completed with, or None)."""
 
     type = "test-source"
 
     def __init__(self, config: dict[str, Any], flow: Any) -> None:
         super().__init__(config, flow)
         self.completed: list[Any] = []
+        self.outcomes: dict[Any, BaseException | None] = {}
         self.on_complete: Callable[[Any], None] = lambda n: None
 
     def on_input(self, msg):
         n = msg["payload"]
-        self.send_tracked(msg).add_done_callback(lambda f: self._done(n))
+        self.send_tracked(msg).add_done_callback(lambda f: self._done(n, f))
 
-    def _done(self, n: Any) -> None:
+    def _done(self, n: Any, future: asyncio.Future[int]) -> None:
         self.on_complete(n)
         self.completed.append(n)
+        self.outcomes[n] = future.exception()
 
 
 REPO = Path(dq.__file__).resolve().parent.parent
@@ -128,6 +132,12 @@ async def put_paused(h: FlowHarness, messages: list[dict[str, Any]]) -> None:
     for msg in messages:
         h.send("src", msg)
     await h.wait_for(lambda: len(h.node("src").completed) == expected)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    with small_tmpfs(tmp_path / "disk") as disk:
+        yield disk
 
 
 async def test_forwards_highest_priority_first_fifo_within_and_acks(tmp_path: Path) -> None:
@@ -347,6 +357,58 @@ async def test_unencodable_message_is_reported_not_queued(tmp_path: Path) -> Non
         await h.inject("sf", payload=object())
         assert h.errors and h.errors[0]["id"] == "sf"
         assert (await stats(h)).total == 0
+
+
+async def test_full_disk_fails_what_it_cannot_store_and_stores_again_once_freed(
+    small_disk: Path,
+) -> None:
+    async with harness(small_disk) as h:
+        source = h.node("src")
+        assert isinstance(source, Source)
+        await h.inject("sf", action="pause")
+        ballast = fill(small_disk, leave=64 * 1024)
+        for n in range(300):
+            h.send("src", {"payload": n, "pad": "x" * 500})
+        await h.wait_for(lambda: len(source.outcomes) == 300)
+
+        stored = [n for n, error in source.outcomes.items() if error is None]
+        failed = [error for error in source.outcomes.values() if error is not None]
+        assert stored and failed  # the room left took some, then the disk was full
+        for error in failed:
+            assert isinstance(error, NotStoredError)
+            assert str(error) == "not stored in queue 'q': database or disk is full"
+        status = h.status("sf")
+        assert (status["fill"], status["shape"]) == ("red", "ring")
+        assert status["text"].startswith("not storing: database or disk is full")
+        assert len(h.errors) == len(failed) and {e["id"] for e in h.errors} == {"sf"}
+
+        ballast.unlink()
+        for n in range(300, 310):
+            h.send("src", {"payload": n})
+        await h.wait_for(lambda: len(source.outcomes) == 310)
+        assert [source.outcomes[n] for n in range(300, 310)] == [None] * 10
+        await h.inject("sf", action="resume")
+        await h.wait_for(lambda: counts(h)["delivered"] == len(stored) + 10)
+        assert [m["payload"] for m in sink(h).got] == [*stored, *range(300, 310)]
+        assert h.status("sf")["fill"] == "green"
+
+
+async def test_acks_refused_by_a_full_disk_are_settled_once_space_is_back(
+    small_disk: Path,
+) -> None:
+    async with harness(small_disk, {"window": 50}) as h:
+        await put_paused(h, [{"payload": n} for n in range(50)])
+        ballast = fill(small_disk)
+        await h.inject("sf", action="resume")
+        await h.wait_for(lambda: len(sink(h).got) == 50)
+        await h.wait_for(lambda: any("failed: database or disk is full" in e["msg"]
+                                     for e in h.errors))  # the sink completed, the disk refused
+
+        ballast.unlink()
+        await h.advance(ERROR_PAUSE)
+        await h.wait_for(lambda: counts(h)["delivered"] == 50)
+        assert (await stats(h)).total == 0
+        assert [m["payload"] for m in sink(h).got] == list(range(50))  # none sent twice
 
 
 async def test_start_needs_a_data_directory() -> None:
