@@ -123,11 +123,12 @@ async def _run(settings: Settings, data_dir: Path, flowfile: Path | None) -> int
         await runner.cleanup()
         return 1
     site = web.TCPSite(runner, settings.host, settings.port)
-    # Everything loaded so far lives as long as the process: take it out of the cyclic
+    # What start-up loaded lives until the next deploy: take it out of the cyclic
     # collector's sight, and collect young objects less often, so per-message garbage
     # does not keep re-scanning the whole heap.
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
+    ctx.runtime.events.subscribe(_collect_after_deploy)
     try:
         await site.start()
     except OSError as exc:
@@ -139,6 +140,17 @@ async def _run(settings: Settings, data_dir: Path, flowfile: Path | None) -> int
     log.info("stopping")
     await runner.cleanup()
     return 0
+
+
+def _collect_after_deploy(topic: str, data: object) -> None:
+    # A deploy drops the previous graph, whose nodes and flows refer to each other:
+    # only the cyclic collector frees them, and with the thresholds above (and the
+    # start-up graph frozen) it might never run; each deploy then kept its old graph.
+    # Collect now, once, and freeze the new graph as the start-up one was.
+    if topic == "notification/runtime-deploy":
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
 
 
 def _announce(ctx: ServerContext) -> None:
