@@ -7,7 +7,8 @@ runtime reads from it but never rewrites it.
 
 Validation reports every problem at once, each with the node id, type and JSON
 path (:class:`flowrt.errors.Problem`): the document's shape, duplicate ids,
-unknown node types, and each node's config against its type's JSON Schema.
+how deep each node nests, unknown node types, and each node's config against its
+type's JSON Schema.
 """
 
 from __future__ import annotations
@@ -53,6 +54,12 @@ DOCUMENT_SCHEMA: dict[str, Any] = {
     },
 }
 _DOCUMENT_VALIDATOR = Draft202012Validator(DOCUMENT_SCHEMA)
+
+MAX_NODE_DEPTH = 200
+"""How deep a node object may nest (the node itself is level 1). orjson writes at
+most 254 levels and the admin API serves nodes up to four levels further in
+(``GET /flow/global``: subflows, nodes), so whatever validates can be saved and
+served; the reader (1024 levels) would otherwise accept what the writer refuses."""
 
 
 def parse(text: str | bytes, source: str = "flow document") -> list[dict[str, Any]]:
@@ -176,6 +183,11 @@ def validate(flows: Any, registry: Registry) -> list[Problem]:
     subflows = {n["id"] for n in flows if n["type"] == "subflow"}
     for index, node in enumerate(flows):
         node_type = node["type"]
+        deep_key = _too_deep(node)
+        if deep_key is not None:
+            problems.append(Problem(node["id"], node_type, _json_path([index, deep_key]),
+                                    f"nested more than {MAX_NODE_DEPTH} levels deep"))
+            continue
         if node_type in STRUCTURAL_TYPES:
             continue
         if node_type.startswith("subflow:"):
@@ -203,6 +215,20 @@ def check(flows: Any, registry: Registry) -> list[dict[str, Any]]:
     if problems:
         raise FlowValidationError(problems)
     return flows
+
+
+def _too_deep(node: dict[str, Any]) -> str | None:
+    """The key of ``node`` whose value nests beyond MAX_NODE_DEPTH levels, or None."""
+    # Iterative: a recursive walk would itself fail on the documents it guards against.
+    stack = [(value, 2, key) for key, value in node.items() if isinstance(value, (dict, list))]
+    while stack:
+        value, depth, key = stack.pop()
+        if depth > MAX_NODE_DEPTH:
+            return key
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1, key) for child in children
+                     if isinstance(child, (dict, list)))
+    return None
 
 
 def _short_message(err: Any) -> str:
