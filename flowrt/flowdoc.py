@@ -50,6 +50,7 @@ DOCUMENT_SCHEMA: dict[str, Any] = {
             "d": {"type": "boolean"},
             "g": {"type": "string"},
             "wires": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
+            "credentials": {"type": ["object", "null"]},
         },
     },
 }
@@ -65,7 +66,13 @@ served; the reader (1024 levels) would otherwise accept what the writer refuses.
 def parse(text: str | bytes, source: str = "flow document") -> list[dict[str, Any]]:
     """Parse JSON text into a flow document, with an error that says where it broke."""
     if isinstance(text, bytes):
-        text = text.decode("utf-8-sig")
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise FlowValidationError(
+                [Problem(None, None, "$", f"byte {exc.object[exc.start]:#04x} at offset "
+                                          f"{exc.start} is not UTF-8")],
+                f"{source} is not UTF-8 text") from None
     elif text.startswith("\ufeff"):
         text = text[1:]
     if not text.strip():

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from flowrt.errors import FlowValidationError
+from flowrt.errors import DataFileError, FlowValidationError
 from flowrt.server import admin_api, auth, comms, editor, flows_api, health
 from flowrt.server.http import cors_middleware, error_middleware
 from flowrt.server.logs import configure_logging
@@ -76,10 +76,6 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         ctx.loop_monitor.start()
     await ctx.runtime.open()
     await ctx.runtime.load()
-    if ctx.storage.credentials_error:
-        ctx.runtime.events.publish("notification/credentials_load_failed", {
-            "error": "credentials_load_failed", "type": "error",
-            "text": ctx.storage.credentials_error}, retain=True)
     yield
     await ctx.runtime.stop()
     if ctx.loop_monitor:
@@ -113,13 +109,14 @@ async def _run(settings: Settings, data_dir: Path, flowfile: Path | None) -> int
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     ctx = build_context(settings, data_dir, flowfile)
-    if flowfile is None and ctx.storage.create_if_missing():
-        log.info("created an empty flow file %s", ctx.storage.flow_file)
     runner = web.AppRunner(create_app(ctx), handle_signals=False, access_log=None)
     try:
+        ctx.storage.recover()
+        if flowfile is None and ctx.storage.create_if_missing():
+            log.info("created an empty flow file %s", ctx.storage.flow_file)
         await runner.setup()
-    except FlowValidationError as exc:
-        log.error("cannot start: %s", exc)
+    except (DataFileError, FlowValidationError) as exc:
+        log.error("cannot start: %s", _start_error(exc, ctx))
         await runner.cleanup()
         return 1
     site = web.TCPSite(runner, settings.host, settings.port)
@@ -140,6 +137,17 @@ async def _run(settings: Settings, data_dir: Path, flowfile: Path | None) -> int
     log.info("stopping")
     await runner.cleanup()
     return 0
+
+
+def _start_error(exc: DataFileError | FlowValidationError, ctx: ServerContext) -> str:
+    """One line: what is wrong with which file, and what to do."""
+    if isinstance(exc, DataFileError):
+        return str(exc)
+    first = exc.problems[0] if exc.problems else None
+    more = f" (and {len(exc.problems) - 1} more problems)" if len(exc.problems) > 1 else ""
+    backup = ctx.storage.flow_backup
+    remedy = f", or replace it with its previous version {backup}" if backup.exists() else ""
+    return f"{exc.headline}: {first.message if first else ''}{more}; fix it{remedy}"
 
 
 def _collect_after_deploy(topic: str, data: object) -> None:
