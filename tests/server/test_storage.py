@@ -16,6 +16,7 @@ import pytest
 from flowrt import credentials as creds
 from flowrt.errors import DataFileError, FlowValidationError
 from flowrt.storage import FileStorage
+from tests.tmpfs import small_tmpfs
 
 FLOWS = [{"id": "t1", "type": "tab", "label": "Flow 1"}]
 CREDS = {"b1": {"user": "alice", "password": "s3cret"}}
@@ -122,6 +123,7 @@ import os, signal, sys
 from pathlib import Path
 import orjson
 from flowrt.storage import FileStorage
+from tests.tmpfs import small_tmpfs
 
 data_dir, when, name = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 replace = os.replace
@@ -208,15 +210,8 @@ def test_data_files_are_private(tmp_path: Path) -> None:
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 1 MB tmpfs (the test is skipped where mounting one is not allowed)."""
-    mount_point = tmp_path / "disk"
-    mount_point.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
-                          capture_output=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    yield mount_point
-    subprocess.run(["umount", str(mount_point)], check=True)
+    with small_tmpfs(tmp_path / "disk") as mount_point:
+        yield mount_point
 
 
 def test_a_save_that_does_not_fit_changes_nothing(small_disk: Path) -> None:

@@ -1,0 +1,105 @@
+"""The data directory's files through a real ``flowrt run``: a full disk, inline
+credentials, and corrupt files at start."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import orjson
+import pytest
+
+from flowrt import credentials as creds
+from tests.server.conftest import FlowrtProcess
+from tests.server.test_credentials import NODE_RED_FILE
+from tests.server.test_runtime_api import PLUGIN, Comms
+from tests.tmpfs import small_tmpfs
+
+TAB = {"id": "t1", "type": "tab", "label": "Flow 1"}
+NOTE = {"id": "c1", "type": "comment", "z": "t1", "name": "hello", "x": 100, "y": 80, "wires": []}
+VAULT = {"id": "v1", "type": "vault", "z": "t1", "x": 1, "y": 1}
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    with small_tmpfs(tmp_path / "disk") as mount_point:
+        yield mount_point
+
+
+async def test_a_deploy_that_does_not_fit_on_the_disk_answers_507_and_changes_nothing(
+        flowrt_factory: type[FlowrtProcess], small_disk: Path) -> None:
+    server = flowrt_factory(data_dir=small_disk).start()
+    huge = [TAB, {**NOTE, "id": "c2", "info": "x" * 2_000_000}]
+    async with aiohttp.ClientSession(server.url) as client:
+        async with client.post("/flows", json=[TAB, NOTE]) as r:
+            assert r.status == 204
+        async with client.post("/flows", data=io.BytesIO(orjson.dumps(huge)),
+                               headers=JSON) as r:
+            assert r.status == 507
+            error = await r.json()
+        assert error["code"] == "flows_not_saved"
+        assert f"cannot write {small_disk / 'flows.json'}" in error["message"]
+        assert "(the disk is full); the running flows are unchanged" in error["message"]
+        async with client.get("/flows") as r:
+            assert await r.json() == [TAB, NOTE]
+        # Nothing of the failed save is left taking the space.
+        async with client.post("/flows", json=[TAB]) as r:
+            assert r.status == 204
+    assert orjson.loads((small_disk / "flows.json").read_bytes()) == [TAB]
+
+
+@pytest.fixture
+def plugin_dir(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    (data / "nodes").mkdir(parents=True)
+    (data / "nodes" / "vault.py").write_text(PLUGIN)
+    return data
+
+
+async def test_credentials_inline_in_the_flow_file_are_moved_applied_and_never_served(
+        flowrt_factory: type[FlowrtProcess], plugin_dir: Path, tmp_path: Path) -> None:
+    flow_file = tmp_path / "exported.json"
+    flow_file.write_bytes(orjson.dumps([TAB, {**VAULT, "credentials": {
+        "user": "alice", "password": "s3cret"}}]))
+    server = flowrt_factory(str(flow_file), data_dir=plugin_dir)
+    async with aiohttp.ClientSession() as client:
+        server.start()
+        async with client.ws_connect(f"{server.url}/comms") as ws:
+            comms = Comms(ws)
+            await comms.send({"subscribe": "status/#"})
+            assert (await comms.next_event("status/v1"))["text"] == "alice"
+        async with client.get(f"{server.url}/flows") as r:
+            assert await r.json() == [TAB, VAULT]
+        async with client.get(f"{server.url}/credentials/vault/v1") as r:
+            assert await r.json() == {"user": "alice", "has_password": True}
+    assert orjson.loads(flow_file.read_bytes()) == [TAB, VAULT]
+    stored = orjson.loads((plugin_dir / "exported_cred.json").read_bytes())
+    assert creds.is_encrypted(stored) and b"s3cret" not in orjson.dumps(stored)
+    assert "moved the credentials written in the flow file (nodes v1)" in server.stderr()
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("flows.json", b'[{"id": "t1", "type": "tab", "label": "caf\xe9"}]',
+     "flows.json is not UTF-8 text: byte 0xe9 at offset 42 is not UTF-8; fix it"),
+    (creds.RUNTIME_CONFIG, b'{"_credentialSecret": "ab',
+     ".config.runtime.json is unreadable (not valid JSON: "),
+    ("flows_cred.json", orjson.dumps(NODE_RED_FILE),
+     "flows_cred.json (cannot decrypt credentials: wrong credentialSecret?): set the "
+     "credentialSecret it was saved with"),
+])
+def test_corrupt_data_files_stop_the_start_with_one_line(
+        flowrt_factory: type[FlowrtProcess], tmp_path: Path, name: str, content: bytes,
+        message: str) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / name).write_bytes(content)
+    code, stderr = flowrt_factory(data_dir=data,
+                                  env={"FLOWRT_CREDENTIAL_SECRET": "not it"}).run_to_exit()
+    assert code == 1
+    assert "Traceback" not in stderr
+    [line] = [line for line in stderr.splitlines() if "cannot start" in line]
+    assert f"{data / name}" in line and message in line, stderr
+    assert (data / name).read_bytes() == content
