@@ -12,6 +12,7 @@ import asyncio
 import gc
 import ipaddress
 import logging
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -86,6 +87,9 @@ def serve(*, flowfile: Path | None = None, port: int | None = None, host: str | 
           data_dir: Path | None = None, settings_file: Path | None = None) -> int:
     """Run the server until SIGTERM/SIGINT; return the process exit code."""
     data_dir = (data_dir or DEFAULT_DATA_DIR).expanduser().resolve()
+    # Flows, credentials, keys, context and queues are nobody else's business: every
+    # file and directory the runtime creates is private to its user (0600/0700).
+    os.umask(0o077)
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         settings = load_settings(data_dir, settings_file, overrides={"host": host, "port": port})

@@ -103,3 +103,31 @@ def test_corrupt_data_files_stop_the_start_with_one_line(
     [line] = [line for line in stderr.splitlines() if "cannot start" in line]
     assert f"{data / name}" in line and message in line, stderr
     assert (data / name).read_bytes() == content
+
+
+def modes(directory: Path) -> dict[str, str]:
+    """Every path under ``directory`` (relative) and its mode, directories marked."""
+    return {p.relative_to(directory).as_posix() + ("/" if p.is_dir() else ""):
+            oct(p.stat().st_mode & 0o777)
+            for p in directory.rglob("*") if "__pycache__" not in p.parts}
+
+
+async def test_every_file_the_runtime_creates_is_private(
+        flowrt_factory: type[FlowrtProcess], plugin_dir: Path) -> None:
+    (plugin_dir / "settings.toml").write_text('[contextStorage.default]\nmodule = "sqlite"\n')
+    ours = modes(plugin_dir)
+    server = flowrt_factory(data_dir=plugin_dir).start()
+    store = {"id": "sf1", "type": "store-forward", "z": "t1", "x": 1, "y": 2, "wires": [[]]}
+    async with aiohttp.ClientSession(server.url) as client:
+        async with client.post("/flows", json={"flows": [TAB, store, {
+                **VAULT, "credentials": {"user": "alice", "password": "s3cret"}}]},
+                headers={"Node-RED-API-Version": "v2"}) as r:
+            assert r.status == 200, await r.text()
+        async with client.post("/flows", json=[TAB, store, VAULT]) as r:
+            assert r.status == 204
+    assert server.stop() == 0
+    created = {name: mode for name, mode in modes(plugin_dir).items() if name not in ours}
+    assert {"flows.json", "flows_cred.json", creds.RUNTIME_CONFIG, "context.sqlite",
+            "queues/", "queues/sf1.sqlite3"} <= set(created), created
+    assert {name: mode for name, mode in created.items()
+            if mode != (oct(0o700) if name.endswith("/") else oct(0o600))} == {}
