@@ -12,9 +12,11 @@ import orjson
 import pytest
 
 from flowrt import credentials as creds
+from flowrt.storage import FileStorage
 from tests.server.conftest import FlowrtProcess
 from tests.server.test_credentials import NODE_RED_FILE
 from tests.server.test_runtime_api import PLUGIN, Comms
+from tests.server.test_storage import CREDS, FLOWS, NEW_FLOWS, crash_during_save
 from tests.tmpfs import small_tmpfs
 
 TAB = {"id": "t1", "type": "tab", "label": "Flow 1"}
@@ -131,3 +133,17 @@ async def test_every_file_the_runtime_creates_is_private(
             "queues/", "queues/sf1.sqlite3"} <= set(created), created
     assert {name: mode for name, mode in created.items()
             if mode != (oct(0o700) if name.endswith("/") else oct(0o600))} == {}
+
+
+async def test_start_completes_an_interrupted_save_and_removes_stale_temporaries(
+        flowrt_factory: type[FlowrtProcess], tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    FileStorage(data / "flows.json", data).save(FLOWS, CREDS)
+    crash_during_save(data, "after", "flows_cred.json")  # killed between the two renames
+    (data / ".flows.json.k2j3h4.tmp").write_bytes(b"[" * 100_000)
+    server = flowrt_factory(data_dir=data).start()
+    async with aiohttp.ClientSession(server.url) as client, client.get("/flows") as r:
+        assert await r.json() == NEW_FLOWS
+    assert sorted(p.name for p in data.iterdir()) == [
+        ".config.runtime.json", ".flows.json.backup", ".flows_cred.json.backup",
+        "flows.json", "flows_cred.json"]
