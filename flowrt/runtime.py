@@ -1,13 +1,16 @@
 """The runtime: deploys flow documents and runs their nodes on one event loop.
 
 ``Runtime.deploy(flows, deploy_type)`` is transactional: the document is
-validated first (every problem reported, nothing touched on failure), then only
-what the deploy type requires is stopped (``full``: everything; ``nodes``: the
-changed and removed nodes; ``flows``: also every node wire-connected to a
-change; ``reload``: everything, from storage), the new nodes are started, and
-if any start fails the previous graph is restored. Documents with unknown node
-types are rejected by ``deploy``; at boot (``load``) they leave the runtime in
-the ``missing-types`` state, as Node-RED does.
+validated and its save staged first (every problem reported, nothing touched on
+failure, a full disk included), then only what the deploy type requires is
+stopped (``full``: everything; ``nodes``: the changed and removed nodes;
+``flows``: also every node wire-connected to a change; ``reload``: everything,
+from storage), the new nodes are started and the save is committed; if any
+start fails the previous graph is restored and the save discarded. Documents
+with unknown node types are rejected by ``deploy``; at boot (``load``) they
+leave the runtime in the ``missing-types`` state, as Node-RED does. Credentials
+written inline in a document (``"credentials"`` on a node) are moved into the
+credentials store, on deploy and at boot, and never kept in the document.
 """
 
 from __future__ import annotations
@@ -179,8 +182,9 @@ class Runtime:
                      credentials: dict[str, dict[str, Any]] | None = None) -> str:
         """Validate, save and start a flow document; return its revision.
 
-        Raises FlowValidationError (nothing changed) or DeployError (start
-        failed, previous flows restored).
+        The save is staged before anything stops and committed once the new flows
+        run. Raises FlowValidationError or DataFileError (not saved; nothing
+        changed), or DeployError (start failed, previous flows restored).
         """
         if deploy_type not in DEPLOY_TYPES:
             raise FlowValidationError([Problem(None, None, "$", f"unknown deploy type "
@@ -214,7 +218,7 @@ class Runtime:
                     await asyncio.to_thread(staged.commit)
             except (DeployError, DataFileError):
                 if staged is not None:
-                    staged.discard()
+                    await asyncio.to_thread(staged.discard)
                 self.credentials = old_credentials
                 self.stats.deploy_failures += 1
                 await self._apply(old_document, "full", set())
