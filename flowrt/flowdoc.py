@@ -6,9 +6,9 @@ as given (unknown keys included) so a document round-trips unchanged; the
 runtime reads from it but never rewrites it.
 
 Validation reports every problem at once, each with the node id, type and JSON
-path (:class:`flowrt.errors.Problem`): the document's shape, duplicate ids,
-how deep each node nests, unknown node types, and each node's config against its
-type's JSON Schema.
+path (:class:`flowrt.errors.Problem`): the document's shape (including how deep
+each node nests), duplicate ids, unknown node types, and each node's config
+against its type's JSON Schema.
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ MAX_NODE_DEPTH = 200
 """How deep a node object may nest (the node itself is level 1). orjson writes at
 most 254 levels and the admin API serves nodes up to four levels further in
 (``GET /flow/global``: subflows, nodes), so whatever validates can be saved and
-served; the reader (1024 levels) would otherwise accept what the writer refuses."""
+served. ``parse`` refuses deeper documents too: orjson reads 1024 levels, and a
+reader accepting what the writer refuses is how a flow got stuck unservable."""
 
 
 def parse(text: str | bytes, source: str = "flow document") -> list[dict[str, Any]]:
@@ -88,12 +89,19 @@ def parse(text: str | bytes, source: str = "flow document") -> list[dict[str, An
 
 
 def check_shape(data: Any, source: str = "flow document") -> None:
-    """Raise FlowValidationError unless ``data`` is an array of node objects."""
+    """Raise FlowValidationError unless ``data`` is an array of node objects, none
+    nested deeper than MAX_NODE_DEPTH."""
     problems = [
         Problem(_at(data, err.absolute_path, "id"), _at(data, err.absolute_path, "type"),
                 _json_path(err.absolute_path), err.message)
         for err in _DOCUMENT_VALIDATOR.iter_errors(data)
     ]
+    if not problems:
+        for index, node in enumerate(data):
+            deep_key = _too_deep(node)
+            if deep_key is not None:
+                problems.append(Problem(node["id"], node["type"], _json_path([index, deep_key]),
+                                        f"nested more than {MAX_NODE_DEPTH} levels deep"))
     if problems:
         raise FlowValidationError(problems, f"{source} is not a valid flow document")
 
@@ -190,11 +198,6 @@ def validate(flows: Any, registry: Registry) -> list[Problem]:
     subflows = {n["id"] for n in flows if n["type"] == "subflow"}
     for index, node in enumerate(flows):
         node_type = node["type"]
-        deep_key = _too_deep(node)
-        if deep_key is not None:
-            problems.append(Problem(node["id"], node_type, _json_path([index, deep_key]),
-                                    f"nested more than {MAX_NODE_DEPTH} levels deep"))
-            continue
         if node_type in STRUCTURAL_TYPES:
             continue
         if node_type.startswith("subflow:"):

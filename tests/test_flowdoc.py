@@ -87,5 +87,8 @@ def test_nesting_beyond_the_limit_is_a_problem_naming_node_and_key():
     problems = flowdoc.validate(flows, discover())
     assert [(p.id, p.type, p.path) for p in problems] == [("n", "comment", "$[2].deep")]
     assert f"more than {limit} levels" in problems[0].message
-    # What validates can be written back, by both writers.
+    # What validates can be written back, by both writers; the reader refuses the rest.
     assert flowdoc.parse(flowdoc.dumps(flows[:2], pretty=False)) == flows[:2]
+    with pytest.raises(FlowValidationError, match="not a valid flow document") as info:
+        flowdoc.parse(flowdoc.dumps(flows))
+    assert [(p.id, p.path) for p in info.value.problems] == [("n", "$[2].deep")]

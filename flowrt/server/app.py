@@ -151,7 +151,7 @@ def _start_error(exc: DataFileError | FlowValidationError, ctx: ServerContext) -
     more = f" (and {len(exc.problems) - 1} more problems)" if len(exc.problems) > 1 else ""
     backup = ctx.storage.flow_backup
     remedy = f", or replace it with its previous version {backup}" if backup.exists() else ""
-    return f"{exc.headline}: {first.message if first else ''}{more}; fix it{remedy}"
+    return f"{exc.headline}: {first or ''}{more}; fix it{remedy}"
 
 
 def _collect_after_deploy(topic: str, data: object) -> None:

@@ -85,7 +85,11 @@ async def test_credentials_inline_in_the_flow_file_are_moved_applied_and_never_s
 
 @pytest.mark.parametrize(("name", "content", "message"), [
     ("flows.json", b'[{"id": "t1", "type": "tab", "label": "caf\xe9"}]',
-     "flows.json is not UTF-8 text: byte 0xe9 at offset 42 is not UTF-8; fix it"),
+     "flows.json is not UTF-8 text: document at $: byte 0xe9 at offset 42 is not UTF-8; "
+     "fix it"),
+    ("flows.json", b'[{"id": "t1", "type": "tab", "deep": ' + b"[" * 300 + b"]" * 300 + b"}]",
+     "flows.json is not a valid flow document: node 't1' (tab) at $[0].deep: nested more "
+     "than 200 levels deep; fix it"),
     (creds.RUNTIME_CONFIG, b'{"_credentialSecret": "ab',
      ".config.runtime.json is unreadable (not valid JSON: "),
     ("flows_cred.json", orjson.dumps(NODE_RED_FILE),
