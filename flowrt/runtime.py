@@ -211,20 +211,22 @@ class Runtime:
                 except DataFileError:
                     self.stats.deploy_failures += 1
                     raise
+            old_rev = self.rev
             self.credentials = new_credentials
             try:
                 await self._apply(flows, deploy_type, changed_creds)
+                # They run: GET /flows shows them while the save is committed.
+                self.flows_document, self.rev = flows, revision(flows)
                 if staged is not None:
                     await asyncio.to_thread(staged.commit)
             except (DeployError, DataFileError):
                 if staged is not None:
                     await asyncio.to_thread(staged.discard)
+                self.flows_document, self.rev = old_document, old_rev
                 self.credentials = old_credentials
                 self.stats.deploy_failures += 1
                 await self._apply(old_document, "full", set())
                 raise
-            self.flows_document = flows
-            self.rev = revision(flows)
             self.missing = []
             self.stats.deploys += 1
             await self.contexts.flush()
