@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from flowrt.errors import DataFileError
 from flowrt.flowdoc import atomic_write
 
 RUNTIME_CONFIG = ".config.runtime.json"
@@ -74,19 +75,40 @@ def is_encrypted(document: Any) -> bool:
 
 
 def system_secret(data_dir: Path, create: bool = True) -> str | None:
-    """The data directory's generated key (made and saved on first use when ``create``)."""
+    """The data directory's generated key (made and saved on first use when ``create``).
+
+    DataFileError if ``.config.runtime.json`` cannot be read or written.
+    """
     path = data_dir / RUNTIME_CONFIG
-    config: dict[str, Any] = {}
-    if path.exists():
-        config = orjson.loads(path.read_bytes() or b"{}")
-        if isinstance(config.get(SYSTEM_KEY), str):
-            return config[SYSTEM_KEY]
+    config = _runtime_config(path)
+    if isinstance(config.get(SYSTEM_KEY), str):
+        return config[SYSTEM_KEY]
     if not create:
         return None
     config[SYSTEM_KEY] = secrets.token_hex(32)
-    atomic_write(path, orjson.dumps(config, option=orjson.OPT_INDENT_2))
-    os.chmod(path, 0o600)
+    try:
+        atomic_write(path, orjson.dumps(config, option=orjson.OPT_INDENT_2))
+    except OSError as exc:
+        raise DataFileError(path, f"cannot write {path}: {exc.strerror or exc}",
+                            exc.errno) from None
     return config[SYSTEM_KEY]
+
+
+def _runtime_config(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    config: Any = None
+    try:
+        config = orjson.loads(path.read_bytes() or b"{}")
+        problem = "not a JSON object"
+    except orjson.JSONDecodeError as exc:
+        problem = f"not valid JSON: {exc}"
+    except OSError as exc:
+        problem = exc.strerror or str(exc)
+    if isinstance(config, dict):
+        return config
+    raise DataFileError(path, f"{path} is unreadable ({problem}): restore it from a backup; "
+                              "deleting it loses the key that decrypts the credentials file")
 
 
 def _key(secret: str) -> bytes:

@@ -6,6 +6,7 @@
     ├── FlowValidationError   a flow document is invalid; ``details`` lists every problem
     ├── PluginError           a node plugin failed to load or register
     ├── DeployError           flows failed to start and were rolled back
+    ├── DataFileError         a data file (flows, credentials, key) cannot be read or written
     └── NodeError             a node failed while handling a message (node id, type, msg id)
         └── NotStoredError    a durable node could not take a message (disk full): not delivered
 
@@ -15,7 +16,9 @@ concerns, the JSON path into the document (``$[3].wires[0]``) and a message.
 
 from __future__ import annotations
 
+import errno as errno_codes
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -69,6 +72,20 @@ class DeployError(FlowrtError):
         self.node_id = node_id
         self.node_type = node_type
         super().__init__(message)
+
+
+class DataFileError(FlowrtError):
+    """A data file cannot be read or written; the message names it and what to do.
+
+    ``errno`` is the OS error's; ``disk_full`` is true when it means no space (or
+    quota) left, which the message then says too.
+    """
+
+    def __init__(self, path: Path, message: str, errno: int | None = None) -> None:
+        self.path = path
+        self.errno = errno
+        self.disk_full = errno in (errno_codes.ENOSPC, errno_codes.EDQUOT)
+        super().__init__(message + (" (the disk is full)" if self.disk_full else ""))
 
 
 class NodeError(FlowrtError):

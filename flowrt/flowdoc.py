@@ -6,8 +6,9 @@ as given (unknown keys included) so a document round-trips unchanged; the
 runtime reads from it but never rewrites it.
 
 Validation reports every problem at once, each with the node id, type and JSON
-path (:class:`flowrt.errors.Problem`): the document's shape, duplicate ids,
-unknown node types, and each node's config against its type's JSON Schema.
+path (:class:`flowrt.errors.Problem`): the document's shape (including how deep
+each node nests), duplicate ids, unknown node types, and each node's config
+against its type's JSON Schema.
 """
 
 from __future__ import annotations
@@ -49,16 +50,30 @@ DOCUMENT_SCHEMA: dict[str, Any] = {
             "d": {"type": "boolean"},
             "g": {"type": "string"},
             "wires": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
+            "credentials": {"type": ["object", "null"]},
         },
     },
 }
 _DOCUMENT_VALIDATOR = Draft202012Validator(DOCUMENT_SCHEMA)
 
+MAX_NODE_DEPTH = 200
+"""How deep a node object may nest (the node itself is level 1). orjson writes at
+most 254 levels and the admin API serves nodes up to four levels further in
+(``GET /flow/global``: subflows, nodes), so whatever validates can be saved and
+served. ``parse`` refuses deeper documents too: orjson reads 1024 levels, and a
+reader accepting what the writer refuses is how a flow got stuck unservable."""
+
 
 def parse(text: str | bytes, source: str = "flow document") -> list[dict[str, Any]]:
     """Parse JSON text into a flow document, with an error that says where it broke."""
     if isinstance(text, bytes):
-        text = text.decode("utf-8-sig")
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise FlowValidationError(
+                [Problem(None, None, "$", f"byte {exc.object[exc.start]:#04x} at offset "
+                                          f"{exc.start} is not UTF-8")],
+                f"{source} is not UTF-8 text") from None
     elif text.startswith("\ufeff"):
         text = text[1:]
     if not text.strip():
@@ -74,12 +89,19 @@ def parse(text: str | bytes, source: str = "flow document") -> list[dict[str, An
 
 
 def check_shape(data: Any, source: str = "flow document") -> None:
-    """Raise FlowValidationError unless ``data`` is an array of node objects."""
+    """Raise FlowValidationError unless ``data`` is an array of node objects, none
+    nested deeper than MAX_NODE_DEPTH."""
     problems = [
         Problem(_at(data, err.absolute_path, "id"), _at(data, err.absolute_path, "type"),
                 _json_path(err.absolute_path), err.message)
         for err in _DOCUMENT_VALIDATOR.iter_errors(data)
     ]
+    if not problems:
+        for index, node in enumerate(data):
+            deep_key = _too_deep(node)
+            if deep_key is not None:
+                problems.append(Problem(node["id"], node["type"], _json_path([index, deep_key]),
+                                        f"nested more than {MAX_NODE_DEPTH} levels deep"))
     if problems:
         raise FlowValidationError(problems, f"{source} is not a valid flow document")
 
@@ -203,6 +225,20 @@ def check(flows: Any, registry: Registry) -> list[dict[str, Any]]:
     if problems:
         raise FlowValidationError(problems)
     return flows
+
+
+def _too_deep(node: dict[str, Any]) -> str | None:
+    """The key of ``node`` whose value nests beyond MAX_NODE_DEPTH levels, or None."""
+    # Iterative: a recursive walk would itself fail on the documents it guards against.
+    stack = [(value, 2, key) for key, value in node.items() if isinstance(value, (dict, list))]
+    while stack:
+        value, depth, key = stack.pop()
+        if depth > MAX_NODE_DEPTH:
+            return key
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1, key) for child in children
+                     if isinstance(child, (dict, list)))
+    return None
 
 
 def _short_message(err: Any) -> str:

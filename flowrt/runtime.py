@@ -1,13 +1,16 @@
 """The runtime: deploys flow documents and runs their nodes on one event loop.
 
 ``Runtime.deploy(flows, deploy_type)`` is transactional: the document is
-validated first (every problem reported, nothing touched on failure), then only
-what the deploy type requires is stopped (``full``: everything; ``nodes``: the
-changed and removed nodes; ``flows``: also every node wire-connected to a
-change; ``reload``: everything, from storage), the new nodes are started, and
-if any start fails the previous graph is restored. Documents with unknown node
-types are rejected by ``deploy``; at boot (``load``) they leave the runtime in
-the ``missing-types`` state, as Node-RED does.
+validated and its save staged first (every problem reported, nothing touched on
+failure, a full disk included), then only what the deploy type requires is
+stopped (``full``: everything; ``nodes``: the changed and removed nodes;
+``flows``: also every node wire-connected to a change; ``reload``: everything,
+from storage), the new nodes are started and the save is committed; if any
+start fails the previous graph is restored and the save discarded. Documents
+with unknown node types are rejected by ``deploy``; at boot (``load``) they
+leave the runtime in the ``missing-types`` state, as Node-RED does. Credentials
+written inline in a document (``"credentials"`` on a node) are moved into the
+credentials store, on deploy and at boot, and never kept in the document.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from flowrt import flowdoc
 from flowrt.clock import Clock
 from flowrt.context import ContextStores
 from flowrt.dispatch import Dispatcher
-from flowrt.errors import DeployError, FlowValidationError, Problem
+from flowrt.errors import DataFileError, DeployError, FlowValidationError, Problem
 from flowrt.events import Events
 from flowrt.flow import Flow
 from flowrt.graph import (
@@ -48,10 +51,25 @@ DEPLOY_TYPES = ("full", "nodes", "flows", "reload")
 UNCHANGED_PASSWORD = "__PWRD__"
 
 
+class StagedSave(Protocol):
+    """Flows and credentials written durably, not yet in place."""
+
+    def commit(self) -> None: ...
+
+    def discard(self) -> None: ...
+
+
 class FlowStorage(Protocol):
-    """Where deployed flows and credentials are kept (the data directory)."""
+    """Where deployed flows and credentials are kept (the data directory).
+
+    A deploy stages its save before starting anything (a full disk fails it with
+    nothing changed) and commits it once the new flows run.
+    """
 
     def load(self) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]: ...
+
+    def stage(self, flows: list[dict[str, Any]],
+              credentials: dict[str, dict[str, Any]]) -> StagedSave: ...
 
     def save(self, flows: list[dict[str, Any]], credentials: dict[str, dict[str, Any]]) -> None:
         ...
@@ -139,6 +157,10 @@ class Runtime:
         """
         if flows is None:
             flows, credentials = self.storage.load() if self.storage else ([], {})
+        inline = _with_inline_credentials(flows)
+        if inline:
+            flows, credentials, _ = self._extract_credentials(flows, credentials or {})
+            await self._keep_extracted_credentials(flows, credentials, inline)
         self.flows_document = flows
         self.credentials = credentials or {}
         self.rev = revision(flows)
@@ -160,8 +182,9 @@ class Runtime:
                      credentials: dict[str, dict[str, Any]] | None = None) -> str:
         """Validate, save and start a flow document; return its revision.
 
-        Raises FlowValidationError (nothing changed) or DeployError (start
-        failed, previous flows restored).
+        The save is staged before anything stops and committed once the new flows
+        run. Raises FlowValidationError or DataFileError (not saved; nothing
+        changed), or DeployError (start failed, previous flows restored).
         """
         if deploy_type not in DEPLOY_TYPES:
             raise FlowValidationError([Problem(None, None, "$", f"unknown deploy type "
@@ -179,23 +202,52 @@ class Runtime:
             old_document, old_credentials = self.flows_document, self.credentials
             if self.state != "start" or _global_config(flows) != _global_config(old_document):
                 deploy_type = "full"
+            # Written durably before anything stops or starts: a deploy that cannot be
+            # saved (disk full) fails here, and a restart never reverts one that ran.
+            staged = None
+            if self.storage is not None:
+                try:
+                    staged = await asyncio.to_thread(self.storage.stage, flows, new_credentials)
+                except DataFileError:
+                    self.stats.deploy_failures += 1
+                    raise
+            old_rev = self.rev
             self.credentials = new_credentials
             try:
                 await self._apply(flows, deploy_type, changed_creds)
-            except DeployError:
+                # They run: GET /flows shows them while the save is committed.
+                self.flows_document, self.rev = flows, revision(flows)
+                if staged is not None:
+                    await asyncio.to_thread(staged.commit)
+            except (DeployError, DataFileError):
+                if staged is not None:
+                    await asyncio.to_thread(staged.discard)
+                self.flows_document, self.rev = old_document, old_rev
                 self.credentials = old_credentials
                 self.stats.deploy_failures += 1
                 await self._apply(old_document, "full", set())
                 raise
-            self.flows_document = flows
-            self.rev = revision(flows)
             self.missing = []
-            if self.storage is not None:
-                await asyncio.to_thread(self.storage.save, flows, self.credentials)
             self.stats.deploys += 1
             await self.contexts.flush()
             self.events.publish("notification/runtime-deploy", {"revision": self.rev}, retain=True)
             return self.rev
+
+    async def _keep_extracted_credentials(self, flows: list[dict[str, Any]],
+                                          credentials: dict[str, dict[str, Any]],
+                                          nodes: list[str]) -> None:
+        # A flow file exported with credentials: they move into the (encrypted)
+        # credentials file, out of the flow file, which ``GET /flows`` serves.
+        if self.storage is None:
+            return
+        try:
+            await asyncio.to_thread(self.storage.save, flows, credentials)
+        except DataFileError as exc:
+            log.error("credentials written in the flow file (nodes %s) could not be moved "
+                      "to the credentials file: %s", ", ".join(nodes), exc)
+            return
+        log.warning("moved the credentials written in the flow file (nodes %s) to the "
+                    "credentials file", ", ".join(nodes))
 
     async def stop(self) -> None:
         """Stop every node (close handlers, with a timeout) and flush context."""
@@ -381,6 +433,15 @@ class Runtime:
 def revision(flows: list[dict[str, Any]]) -> str:
     """The flows' revision: sha256 of their JSON (changes whenever the flows change)."""
     return hashlib.sha256(orjson.dumps(flows)).hexdigest()
+
+
+def _with_inline_credentials(flows: list[dict[str, Any]]) -> list[str]:
+    """Ids of the nodes that carry ``credentials`` (none if the document is malformed)."""
+    try:
+        flowdoc.check_shape(flows)
+    except FlowValidationError:
+        return []  # reported by the validation that follows
+    return [node["id"] for node in flows if "credentials" in node]
 
 
 def _global_config(flows: list[dict[str, Any]]) -> Any:

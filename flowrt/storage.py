@@ -2,25 +2,38 @@
 
 Files follow Node-RED's layout: the flow file (``flows.json`` unless another is
 given) and, in the data directory, ``<flow file stem>_cred.json`` holding the
-credentials encrypted by :mod:`flowrt.credentials`. Every write is atomic
-(temporary file, fsync, rename) and keeps the previous file as
-``.<name>.backup``; an empty flow file is replaced by its backup on load, as
-Node-RED does after a crash mid-write on filesystems without atomic rename.
+credentials encrypted by :mod:`flowrt.credentials`. Both are written as one
+:mod:`~flowrt.file_transaction` (mode 0600, fsynced, the previous versions kept
+as ``.<name>.backup``), so a crash never leaves flows and credentials from
+different saves, and a full disk fails a save before anything changes. An empty
+flow file is replaced by its backup on load, as Node-RED does after a crash
+mid-write on filesystems without atomic rename.
+
+A file that cannot be read -- not UTF-8 or JSON, credentials that the configured
+secret does not decrypt -- is a :class:`~flowrt.errors.DataFileError` (flow file
+content: :class:`~flowrt.errors.FlowValidationError`) naming the file and what to
+do: the runtime stops rather than start without, and later overwrite, what it
+could not read.
 """
 
 from __future__ import annotations
 
+import glob
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from flowrt import credentials as creds
-from flowrt import flowdoc
+from flowrt import file_transaction, flowdoc
+from flowrt.errors import DataFileError
+from flowrt.file_transaction import StagedFiles
 
 log = logging.getLogger("flowrt.storage")
+
+Flows = list[dict[str, Any]]
+Credentials = dict[str, dict[str, Any]]
 
 
 class FileStorage:
@@ -35,10 +48,9 @@ class FileStorage:
         self.flow_file = flow_file
         self.data_dir = data_dir
         self.cred_file = data_dir / f"{flow_file.stem}_cred{flow_file.suffix or '.json'}"
+        self.journal = data_dir / f".{flow_file.name}.journal"
         self.pretty = pretty
         self._secret_setting = credential_secret
-        self.credentials_error: str | None = None
-        """Why the last load found no usable credentials (None when it did)."""
 
     @property
     def encryption_type(self) -> str:
@@ -47,6 +59,21 @@ class FileStorage:
             return "disabled"
         return "user" if isinstance(self._secret_setting, str) else "system"
 
+    @property
+    def flow_backup(self) -> Path:
+        """The previous flow file (``.<name>.backup``)."""
+        return self.flow_file.with_name(f".{self.flow_file.name}.backup")
+
+    def recover(self) -> None:
+        """At start: finish or undo a save a crash interrupted; remove stale temporary files."""
+        file_transaction.recover(self.journal)
+        for directory, name in ((self.flow_file.parent, self.flow_file.name),
+                                (self.data_dir, self.cred_file.name),
+                                (self.data_dir, creds.RUNTIME_CONFIG)):
+            for stale in directory.glob(f".{glob.escape(name)}.*.tmp"):
+                log.info("removing %s, left by an interrupted write", stale)
+                stale.unlink(missing_ok=True)
+
     def create_if_missing(self) -> bool:
         """Create an empty flow file if there is none; True when one was created."""
         if self.flow_file.exists():
@@ -54,63 +81,70 @@ class FileStorage:
         flowdoc.save(self.flow_file, [], self.pretty)
         return True
 
-    def load(self) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    def load(self) -> tuple[Flows, Credentials]:
         """Read the flows (FlowValidationError if the file is not a flow document)
-        and the credentials (empty, with ``credentials_error`` set, if unreadable)."""
+        and the credentials; DataFileError if either cannot be read."""
         return self._load_flows(), self._load_credentials()
 
-    def save(self, flows: list[dict[str, Any]], credentials: dict[str, dict[str, Any]]) -> None:
-        """Atomically write the flows and the (encrypted) credentials."""
-        flowdoc.save(self.flow_file, flows, self.pretty)
+    def stage(self, flows: Flows, credentials: Credentials) -> StagedFiles:
+        """Write the flows and the (encrypted) credentials durably, to be committed
+        once the flows have started; DataFileError (nothing changed) if that fails."""
         secret = self._write_secret()
         document: Any = credentials if secret is None else creds.encrypt(credentials, secret)
-        flowdoc.atomic_write(self.cred_file, orjson.dumps(document, option=orjson.OPT_INDENT_2),
-                             backup=True)
-        os.chmod(self.cred_file, 0o600)
-        self.credentials_error = None
+        return file_transaction.stage(self.journal, {
+            self.cred_file: orjson.dumps(document, option=orjson.OPT_INDENT_2),
+            self.flow_file: flowdoc.dumps(flows, self.pretty),
+        })
 
-    # ----------------------------------------------------------------- helpers
-    def _load_flows(self) -> list[dict[str, Any]]:
-        if not self.flow_file.exists():
-            return []
-        data = self.flow_file.read_bytes()
-        backup = self.flow_file.with_name(f".{self.flow_file.name}.backup")
-        if not data.strip() and backup.exists():
-            log.warning("flow file %s is empty: restoring its backup", self.flow_file)
-            data = backup.read_bytes()
-        return flowdoc.parse(data, source=str(self.flow_file))
+    def save(self, flows: Flows, credentials: Credentials) -> None:
+        """Write and commit the flows and credentials together."""
+        self.stage(flows, credentials).commit()
 
-    def _load_credentials(self) -> dict[str, dict[str, Any]]:
-        self.credentials_error = None
-        if not self.cred_file.exists():
-            return {}
-        try:
-            document = orjson.loads(self.cred_file.read_bytes() or b"{}")
-        except orjson.JSONDecodeError as exc:
-            return self._unreadable(f"{self.cred_file} is not valid JSON: {exc}")
-        if not creds.is_encrypted(document):
-            if isinstance(document, dict):
-                return document
-            return self._unreadable(f"{self.cred_file} is not a JSON object")
-        try:
-            return self.decrypt(document)
-        except creds.CredentialsError as exc:
-            return self._unreadable(f"{self.cred_file}: {exc}")
-
-    def decrypt(self, document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    def decrypt(self, document: dict[str, Any], secrets: list[str] | None = None) -> Credentials:
         """Decrypt a ``{"$": ...}`` document with the configured (or system) secret."""
         failures = []
-        for secret in self._read_secrets():
+        for secret in self._read_secrets() if secrets is None else secrets:
             try:
                 return creds.decrypt(document, secret)
             except creds.CredentialsError as exc:
                 failures.append(str(exc))
         raise creds.CredentialsError("; ".join(failures) or "no credentialSecret to decrypt with")
 
-    def _unreadable(self, reason: str) -> dict[str, dict[str, Any]]:
-        log.error("%s; starting without credentials", reason)
-        self.credentials_error = reason
-        return {}
+    # ----------------------------------------------------------------- helpers
+    def _load_flows(self) -> Flows:
+        if not self.flow_file.exists():
+            return []
+        data = _read(self.flow_file)
+        if not data.strip() and self.flow_backup.exists():
+            log.warning("flow file %s is empty: restoring its backup", self.flow_file)
+            data = _read(self.flow_backup)
+        return flowdoc.parse(data, source=str(self.flow_file))
+
+    def _load_credentials(self) -> Credentials:
+        # Reads .config.runtime.json too: a corrupt one is reported at start, not
+        # by the first deploy.
+        secrets = self._read_secrets()
+        if not self.cred_file.exists():
+            return {}
+        move_away = f"restore it from .{self.cred_file.name}.backup, or move it away to " \
+                    "start without credentials"
+        try:
+            document = orjson.loads(_read(self.cred_file) or b"{}")
+        except orjson.JSONDecodeError as exc:
+            raise DataFileError(self.cred_file, f"{self.cred_file} is not valid JSON ({exc}): "
+                                                f"{move_away}") from None
+        if not creds.is_encrypted(document):
+            if isinstance(document, dict) and all(isinstance(v, dict) for v in document.values()):
+                return document
+            raise DataFileError(self.cred_file, f"{self.cred_file} is not a credentials "
+                                                f"document: {move_away}")
+        try:
+            return self.decrypt(document, secrets)
+        except creds.CredentialsError as exc:
+            raise DataFileError(self.cred_file, (
+                f"cannot decrypt {self.cred_file} ({exc}): set the credentialSecret it was "
+                f"saved with (or keep {creds.RUNTIME_CONFIG} in the data directory), or move "
+                "it away to start without credentials")) from None
 
     def _read_secrets(self) -> list[str]:
         # A user key added later: the file may still be encrypted with the
@@ -125,3 +159,11 @@ class FileStorage:
         if isinstance(self._secret_setting, str):
             return self._secret_setting
         return creds.system_secret(self.data_dir)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise DataFileError(path, f"cannot read {path}: {exc.strerror or exc}",
+                            exc.errno) from None

@@ -69,3 +69,26 @@ def test_save_is_atomic_and_keeps_a_backup(tmp_path):
     assert flowdoc.load(path) == [{"id": "b", "type": "tab"}]
     assert flowdoc.load(tmp_path / ".flows.json.backup") == [{"id": "a", "type": "tab"}]
     assert sorted(p.name for p in tmp_path.iterdir()) == [".flows.json.backup", "flows.json"]
+
+
+def nested(levels: int) -> dict:
+    """A value ``levels`` objects deep."""
+    value: dict = {}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
+def test_nesting_beyond_the_limit_is_a_problem_naming_node_and_key():
+    limit = flowdoc.MAX_NODE_DEPTH
+    flows = [{"id": "t", "type": "tab"},
+             {"id": "ok", "type": "comment", "z": "t", "x": 1, "y": 1, "deep": nested(limit - 1)},
+             {"id": "n", "type": "comment", "z": "t", "x": 1, "y": 2, "deep": [nested(limit)]}]
+    problems = flowdoc.validate(flows, discover())
+    assert [(p.id, p.type, p.path) for p in problems] == [("n", "comment", "$[2].deep")]
+    assert f"more than {limit} levels" in problems[0].message
+    # What validates can be written back, by both writers; the reader refuses the rest.
+    assert flowdoc.parse(flowdoc.dumps(flows[:2], pretty=False)) == flows[:2]
+    with pytest.raises(FlowValidationError, match="not a valid flow document") as info:
+        flowdoc.parse(flowdoc.dumps(flows))
+    assert [(p.id, p.path) for p in info.value.problems] == [("n", "$[2].deep")]

@@ -6,7 +6,8 @@ request has ``Node-RED-API-Version: v2``. ``POST /flows`` deploys with
 ``reload`` (restart from storage; the body is ignored); v1 answers 204, v2
 ``{"rev"}``, and a v2 body whose ``rev`` is not the current one 409
 ``version_mismatch``. A rejected deploy answers 400 with every problem in
-``details`` and leaves the running flows as they were.
+``details`` and leaves the running flows as they were; so does a deploy that
+cannot be saved (507 ``flows_not_saved`` on a full disk, 500 on other write errors).
 
 ``/flow/:id`` reads, adds, replaces or deletes one tab (``global``: the config
 nodes and subflows outside any tab) through a ``flows`` deploy.
@@ -20,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from flowrt.credentials import CredentialsError, is_encrypted
-from flowrt.errors import DeployError, FlowValidationError
+from flowrt.errors import DataFileError, DeployError, FlowValidationError
 from flowrt.flowdoc import is_config_node
 from flowrt.runtime import DEPLOY_TYPES
 from flowrt.server.http import ApiError, json_response, read_json
@@ -50,6 +51,11 @@ async def deploy(ctx: ServerContext, flows: list[dict[str, Any]] | None, deploy_
     except DeployError as exc:
         raise ApiError(400, "deploy_failed", str(exc), [{
             "id": exc.node_id, "type": exc.node_type, "path": "$", "message": str(exc)}]) from None
+    except DataFileError as exc:
+        # 507 Insufficient Storage when the disk is full; the running flows are unchanged.
+        raise ApiError(507 if exc.disk_full else 500, "flows_not_saved",
+                       f"the flows were not deployed: {exc}; the running flows are "
+                       "unchanged") from None
 
 
 async def get_flows(request: web.Request) -> web.Response:

@@ -101,12 +101,20 @@ class EditorPage:
         self.page.locator(".tray-panel").last.locator("[data-action=done]").click()
 
     # ------------------------------------------------------------------ deploy
+    def expect_deploy(self) -> Any:
+        """Around a gesture that deploys: waits for the server's answer to it (the
+        button is disabled while the request is in flight, so it tells nothing)."""
+        return self.page.expect_response(
+            lambda r: r.request.method == "POST" and r.url == self.server.url + "/flows")
+
     def deploy(self) -> None:
-        """Press Deploy and wait for the success notification."""
+        """Press Deploy and wait for the server's answer and the success notification."""
         button = self.page.locator("#deploy-button")
         expect(button).to_be_enabled()
-        button.click()
-        success = self.page.locator("[data-notification=success]", has_text="Successfully deployed")
+        with self.expect_deploy():
+            button.click()
+        success = self.page.locator("[data-notification=success]",
+                                    has_text="Successfully deployed").last  # earlier ones linger
         expect(success).to_be_visible()
         expect(button).to_be_disabled()
 

@@ -36,7 +36,8 @@ def test_review_changes_before_deploy(editor):
     new_wire = dialog.locator(f'[data-diff=wires-added] [data-diff-wire="{inject}:0:{debug}"]')
     expect(new_wire).to_have_text("every second [1] → debug")
     editor.screenshot("11-review-changes")
-    dialog.locator("[data-action=deploy-reviewed]").click()
+    with editor.expect_deploy():
+        dialog.locator("[data-action=deploy-reviewed]").click()
     expect(page.locator("#deploy-button")).to_be_disabled()
     flows = {n["id"]: n for n in editor.server.flows()}
     assert gone not in flows and flows[inject]["wires"] == [[debug]]

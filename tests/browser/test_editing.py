@@ -157,7 +157,8 @@ def test_palette_filter_help_and_keyboard_deploy(editor):
     editor.sidebar("help")
     expect(page.locator("#sidebar-help h3")).to_have_text("threshold")
     editor.click_node(node)
-    page.keyboard.press("Control+d")
+    with editor.expect_deploy():
+        page.keyboard.press("Control+d")
     expect(page.locator("#deploy-button")).to_be_disabled()
     assert [n["type"] for n in editor.server.flows() if n["type"] != "tab"] == ["threshold"]
     page.keyboard.press("Control+=")

@@ -10,6 +10,7 @@ import aiohttp
 import orjson
 import pytest
 
+from flowrt import flowdoc
 from tests.server.conftest import FlowrtProcess
 
 V2 = {"Node-RED-API-Version": "v2"}
@@ -167,3 +168,40 @@ async def test_put_global_replaces_configs_and_subflows(client: aiohttp.ClientSe
         assert await r.json() == [*FLOWS, subflow, {**inner, "z": "sf1"}]
     async with client.delete("/flow/global") as r:
         assert r.status == 400
+
+
+def nested(levels: int) -> dict:
+    """A value ``levels`` objects deep."""
+    value: dict = {}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
+async def test_too_deep_config_is_refused_before_anything_starts(
+        client: aiohttp.ClientSession) -> None:
+    async with client.post("/flows", json=FLOWS) as r:
+        assert r.status == 204
+    deep = {**NOTE, "id": "c2", "deep": nested(300)}
+    async with client.post("/flows", json=[TAB, NOTE, deep]) as r:
+        assert r.status == 400
+        error = await error_of(r)
+    assert [(d["id"], d["type"], d["path"]) for d in error["details"]] == [
+        ("c2", "comment", "$[2].deep")]
+    async with client.get("/flows") as r:
+        assert (r.status, await r.json()) == (200, FLOWS)
+
+
+async def test_the_deepest_accepted_config_is_saved_and_served_everywhere(
+        client: aiohttp.ClientSession, flowrt: FlowrtProcess) -> None:
+    deepest = nested(flowdoc.MAX_NODE_DEPTH - 1)
+    subflow = {"id": "sf1", "type": "subflow", "name": "S", "in": [], "out": []}
+    inner = {"id": "c9", "type": "comment", "z": "sf1", "x": 1, "y": 1, "deep": deepest}
+    flows = [TAB, {**NOTE, "deep": deepest}, subflow, inner]
+    async with client.post("/flows", json=flows) as r:
+        assert r.status == 204, await r.text()
+    for path, headers in (("/flows", {}), ("/flows", V2), ("/flow/t1", {}),
+                          ("/flow/global", {})):
+        async with client.get(path, headers=headers) as r:
+            assert r.status == 200, path
+    assert orjson.loads((flowrt.data_dir / "flows.json").read_bytes()) == flows
