@@ -48,7 +48,12 @@ done, so a message the process dies holding is redelivered by the broker (with a
 persistent session). QoS 2 messages are therefore handed over on PUBLISH rather
 than on PUBREL (the spec allows either), and PUBCOMP answers PUBREL. An
 acknowledgement whose connection has meanwhile been lost is not sent: the broker
-redelivers that message on the new connection.
+redelivers that message on the new connection. A message whose future failed
+with :class:`~flowrt.errors.NotStoredError` (a durable node could not take it)
+is not acknowledged at all when the session is persistent: the connection is
+then made again after ``reconnect_max`` seconds, for the broker to deliver it
+again (it resends unacknowledged messages only on a new connection). With a
+clean session it would be lost all the same, so it is acknowledged.
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from flowrt.clock import Clock, TimerHandle
+from flowrt.errors import NotStoredError
 
 log = logging.getLogger("flowrt.mqtt")
 
@@ -184,6 +190,8 @@ class TransportStats:
     dropped: int = 0
     failed: int = 0
     """Received messages whose handler raised (logged; the next one is read as usual)."""
+    withheld: int = 0
+    """Received messages not acknowledged because they were not stored (NotStoredError)."""
     connects: int = 0
     bytes_received: int = 0
     failures: list[str] = field(default_factory=list)
@@ -494,6 +502,7 @@ class MqttTransport:
         self._read_scheduled = False
         self._congesting = False
         self._misc_timer: TimerHandle | None = None
+        self._redeliver_timer: TimerHandle | None = None
         self._connack: asyncio.Future[None] | None = None
         self._lost: asyncio.Event | None = None
         self._client = self._make_client()
@@ -761,6 +770,9 @@ class MqttTransport:
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any,
                        reason: ReasonCode, properties: Properties | None) -> None:
         self._unwatch()
+        if self._redeliver_timer is not None:  # the next connection redelivers anyway
+            self._redeliver_timer.cancel()
+            self._redeliver_timer = None
         if self._connack is not None and not self._connack.done():
             self._connack.set_exception(ConnectionError(f"connection closed: {reason}"))
         if self._lost is not None:
@@ -870,10 +882,36 @@ class MqttTransport:
 
     def _acknowledge(self, mid: int, qos: int, connection: int,
                      done: asyncio.Future[Any]) -> None:
-        if not done.cancelled():
-            done.exception()  # a failure was reported where it happened; ack it all the same
-        if connection == self.stats.connects and self.connected:
-            self._client.acknowledge(mid, qos)
+        # Other failures were reported where they happened: acknowledged all the same.
+        error = None if done.cancelled() else done.exception()
+        if connection != self.stats.connects or not self.connected:
+            return
+        if isinstance(error, NotStoredError) and self.persistent:
+            self.stats.withheld += 1
+            self._redeliver_later()
+            return
+        self._client.acknowledge(mid, qos)
+
+    @property
+    def persistent(self) -> bool:
+        """True when the broker keeps the session (and unacknowledged messages) across
+        connections."""
+        opts = self.options
+        return not opts.clean_session and (not self._v5 or bool(opts.session_expiry))
+
+    def _redeliver_later(self) -> None:
+        if self._redeliver_timer is not None:
+            return
+        delay = self.options.reconnect_max
+        log.warning("Messages from %s were not stored: reconnecting in %g s for the broker "
+                    "to deliver them again", self.describe(), delay)
+        self._redeliver_timer = self.clock.call_later(delay, self._reconnect_for_redelivery)
+
+    def _reconnect_for_redelivery(self) -> None:
+        self._redeliver_timer = None
+        if self.connected:
+            self._client.disconnect()  # clean: the session stays, the will is not sent
+            self._client.loop_write()
 
     # --------------------------------------------------------------- writing
     def _on_writable(self) -> None:

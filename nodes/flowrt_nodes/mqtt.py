@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from flowrt.errors import NotStoredError
 from flowrt.messages import Message
 from flowrt.mqtt import (
     ConnectOptions,
@@ -342,8 +343,29 @@ class MqttBroker(Node):
                    if (done := handler(topic, payload, qos, retain, props)) is not None]
         if not pending:
             return None
-        return pending[0] if len(pending) == 1 else asyncio.gather(*pending,
-                                                                  return_exceptions=True)
+        return pending[0] if len(pending) == 1 else _all_done(pending)
+
+
+def _all_done(futures: list[asyncio.Future[Any]]) -> asyncio.Future[None]:
+    """Done once every one is; failed with NotStoredError if any failed with it (the
+    message must come again), else successful: other failures were reported."""
+    combined: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    remaining = len(futures)
+
+    def one_done(future: asyncio.Future[Any]) -> None:
+        nonlocal remaining
+        remaining -= 1
+        error = None if future.cancelled() else future.exception()
+        if combined.done():
+            return
+        if isinstance(error, NotStoredError):
+            combined.set_exception(error)
+        elif not remaining:
+            combined.set_result(None)
+
+    for future in futures:
+        future.add_done_callback(one_done)
+    return combined
 
 
 def _broker_of(node: Node) -> MqttBroker | None:
@@ -391,7 +413,9 @@ class MqttIn(Node):
     its in-flight limit of unacknowledged messages is reached (mosquitto's
     `max_inflight_messages`, 20 by default), so a node that holds messages for long
     (a `delay` queue) also holds back the subscription. QoS 0 messages are sent on
-    with no tracking.
+    with no tracking. A message a durable node could not store (disk full) is not
+    acknowledged at all with a persistent session: the connection is made again
+    after `mqttReconnectTime` for the broker to deliver it again.
     """
 
     type = "mqtt in"
