@@ -851,24 +851,16 @@ class MqttTransport:
                       self.describe())
         self._client._loop_rc_handle(MQTTErrorCode.MQTT_ERR_PROTOCOL)
 
-    def _deliver(self, topic: str, payload: bytes, qos: int, retain: bool,
-                 props: dict[str, Any] | None) -> asyncio.Future[Any] | None:
-        """Hand a received message to ``on_message``; what it raises is that message's
-        failure, logged and counted, never the connection's."""
-        self.stats.received += 1
-        try:
-            return self.on_message(topic, payload, qos, retain, props)
-        except Exception as exc:
-            self.stats.failed += 1
-            log.error("Handling a message on topic %r from %s failed: %s: %s", topic,
-                      self.describe(), type(exc).__name__, exc, exc_info=exc)
-            return None
-
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
+        self.stats.received += 1
         props = _from_properties(message.properties) if self._v5 else None
         qos = message.qos
         payload = cast(bytes, message.payload)  # paho types it bytes | bytearray; it is bytes
-        done = self._deliver(message.topic, payload, qos, message.retain, props)
+        try:
+            done = self.on_message(message.topic, payload, qos, message.retain, props)
+        except Exception as exc:
+            self._handler_failed(message.topic, exc)
+            done = None
         if not qos:
             return
         if done is None:
@@ -878,7 +870,18 @@ class MqttTransport:
                                                      self.stats.connects))
 
     def _on_publish0(self, topic: str, payload: bytes, retain: bool) -> None:
-        self._deliver(topic, payload, 0, retain, None)
+        self.stats.received += 1
+        try:
+            self.on_message(topic, payload, 0, retain, None)
+        except Exception as exc:
+            self._handler_failed(topic, exc)
+
+    def _handler_failed(self, topic: str, exc: Exception) -> None:
+        """``on_message`` raised: that message's failure, logged and counted, never the
+        connection's (the next message is read as usual; at QoS 1/2 it is acknowledged)."""
+        self.stats.failed += 1
+        log.error("Handling a message on topic %r from %s failed: %s: %s", topic,
+                  self.describe(), type(exc).__name__, exc, exc_info=exc)
 
     def _acknowledge(self, mid: int, qos: int, connection: int,
                      done: asyncio.Future[Any]) -> None:
