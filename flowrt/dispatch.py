@@ -231,5 +231,6 @@ def _receive_failed(node: Node, msg: dict[str, Any], tracker: Tracker | None,
     log.error("Message %s to node %s (%s) failed: %s: %s", msg.get("_msgid"), node.id,
               type(node).type, type(exc).__name__, exc, exc_info=exc)
     node.errors += 1
-    if tracker is not None:
-        tracker.fail(exc)
+    if tracker is not None:  # an awaiting sender gets an ordinary error, never an exit
+        tracker.fail(exc if isinstance(exc, Exception) else NodeError(
+            f"{type(exc).__name__}: {exc}", node_id=node.id))

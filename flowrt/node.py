@@ -89,7 +89,7 @@ class Node:
         self._watch_complete = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._inflight = 0
-        self._drops: RateLimitedReport | None = None
+        self._send_drops: RateLimitedReport | None = None
 
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -123,7 +123,7 @@ class Node:
             if len(targets) == 1:
                 self.sent += 1
                 if not self._dispatcher.push(targets[0], msg, self._dispatcher.current_tracker):
-                    self._dropped(1)
+                    self._sends_dropped(1)
                 return
             self._send_events([(t, msg) for t in targets])
         elif isinstance(msg, list):
@@ -153,18 +153,18 @@ class Node:
                 dropped += 1
             first = False
         if dropped:
-            self._dropped(dropped)
+            self._sends_dropped(dropped)
 
-    def _dropped(self, count: int) -> None:
+    def _sends_dropped(self, count: int) -> None:
         """The run queue was full: ``count`` sends were dropped (reported rate-limited)."""
-        if self._drops is None:
-            self._drops = RateLimitedReport(self._report_drops, self.clock)
-        self._drops.add(count)
+        if self._send_drops is None:
+            self._send_drops = RateLimitedReport(self._report_send_drops, self.clock)
+        self._send_drops.add(count)
 
-    def _report_drops(self, count: int) -> None:
-        assert self._drops is not None
+    def _report_send_drops(self, count: int) -> None:
+        assert self._send_drops is not None
         self.status(fill="red", shape="ring",
-                    text=f"run queue full: {self._drops.total} dropped")
+                    text=f"run queue full: {self._send_drops.total} dropped")
         self.warn(f"{count} message{'' if count == 1 else 's'} dropped: the run queue is full "
                   f"(maxPendingMessages = {self._dispatcher.max_pending})")
 
@@ -303,8 +303,8 @@ class Node:
 
     async def _stop_tasks(self) -> None:
         self._dispatcher.relieve(self)
-        if self._drops is not None:
-            self._drops.cancel()
+        if self._send_drops is not None:
+            self._send_drops.cancel()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
