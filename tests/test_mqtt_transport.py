@@ -320,3 +320,78 @@ async def test_the_offline_queue_is_bounded_in_bytes(mosquitto: Any) -> None:
         assert second is not None
     finally:
         await transport.close()
+
+
+class RawBroker:
+    """A TCP server speaking just enough MQTT (3.1.1, or 5) to send packets mosquitto
+    would never pass on: CONNACK to the CONNECT, then whatever the test writes."""
+
+    def __init__(self, v5: bool = False) -> None:
+        self.v5 = v5
+        self.writer: asyncio.StreamWriter | None = None
+        self.received = bytearray()
+        self.connects = 0
+        self.connected = asyncio.Event()
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self.server.sockets[0].getsockname()[1]
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(2)  # CONNECT's first bytes: enough to answer it
+        writer.write(b"\x20\x03\x00\x00\x00" if self.v5 else b"\x20\x02\x00\x00")  # CONNACK
+        self.writer, self.connects = writer, self.connects + 1
+        self.connected.set()
+        while data := await reader.read(65536):
+            self.received += data
+
+    def publish(self, topic: bytes, payload: bytes, mid: int, properties: bytes = b"") -> None:
+        """A QoS 1 PUBLISH, topic (and v5 properties) bytes as given."""
+        props = bytes((len(properties),)) + properties if self.v5 else b""
+        body = len(topic).to_bytes(2, "big") + topic + mid.to_bytes(2, "big") + props + payload
+        assert self.writer is not None and len(body) < 128
+        self.writer.write(bytes((0x32, len(body))) + body)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.server.close()
+        await self.server.wait_closed()
+
+
+async def test_a_topic_that_is_not_utf8_is_that_messages_failure() -> None:
+    broker = RawBroker()
+    port = await broker.start()
+    received: list[tuple[str, bytes]] = []
+    transport = MqttTransport(ConnectOptions("127.0.0.1", port),
+                              on_message=lambda t, p, *rest: received.append((t, p)))
+    transport.start()
+    try:
+        await asyncio.wait_for(broker.connected.wait(), 5)
+        broker.publish(b"bad\xff\xfe", b"x", mid=1)
+        broker.publish(b"ok", b"good", mid=2)
+        await until(lambda: received == [("ok", b"good")])
+        assert transport.stats.failed == 1 and broker.connects == 1
+        await until(lambda: b"\x40\x02\x00\x02" in broker.received)  # PUBACK 2
+        assert b"\x40\x02\x00\x01" in broker.received  # the bad one is acknowledged too
+    finally:
+        await transport.close()
+        await broker.close()
+
+
+async def test_a_malformed_packet_costs_a_reconnect_not_the_input() -> None:
+    broker = RawBroker(v5=True)
+    port = await broker.start()
+    received: list[bytes] = []
+    transport = MqttTransport(ConnectOptions("127.0.0.1", port, protocol=5, reconnect_min=0.01),
+                              on_message=lambda t, p, *rest: received.append(p))
+    transport.start()
+    try:
+        await asyncio.wait_for(broker.connected.wait(), 5)
+        broker.publish(b"t", b"x", mid=1, properties=b"\xff\x00")  # no such property
+        await until(lambda: broker.connects == 2)  # where the stream was is unknown
+        broker.publish(b"ok", b"good", mid=1)
+        await until(lambda: received == [b"good"])
+    finally:
+        await transport.close()
+        await broker.close()

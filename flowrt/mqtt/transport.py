@@ -853,13 +853,14 @@ class MqttTransport:
 
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
         self.stats.received += 1
-        props = _from_properties(message.properties) if self._v5 else None
         qos = message.qos
         payload = cast(bytes, message.payload)  # paho types it bytes | bytearray; it is bytes
         try:
+            props = _from_properties(message.properties) if self._v5 else None
+            # .topic decodes: a topic that is not UTF-8 (a broker let it through) fails here.
             done = self.on_message(message.topic, payload, qos, message.retain, props)
         except Exception as exc:
-            self._handler_failed(message.topic, exc)
+            self._handler_failed(message._topic.decode(errors="replace"), exc)
             done = None
         if not qos:
             return
