@@ -323,11 +323,10 @@ async def test_the_offline_queue_is_bounded_in_bytes(mosquitto: Any) -> None:
 
 
 class RawBroker:
-    """A TCP server speaking just enough MQTT (3.1.1, or 5) to send packets mosquitto
-    would never pass on: CONNACK to the CONNECT, then whatever the test writes."""
+    """A TCP server speaking just enough MQTT 3.1.1 to send packets mosquitto would
+    never pass on: CONNACK to the CONNECT, then whatever the test writes."""
 
-    def __init__(self, v5: bool = False) -> None:
-        self.v5 = v5
+    def __init__(self) -> None:
         self.writer: asyncio.StreamWriter | None = None
         self.received = bytearray()
         self.connects = 0
@@ -339,16 +338,15 @@ class RawBroker:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read(2)  # CONNECT's first bytes: enough to answer it
-        writer.write(b"\x20\x03\x00\x00\x00" if self.v5 else b"\x20\x02\x00\x00")  # CONNACK
+        writer.write(b"\x20\x02\x00\x00")  # CONNACK, accepted
         self.writer, self.connects = writer, self.connects + 1
         self.connected.set()
         while data := await reader.read(65536):
             self.received += data
 
-    def publish(self, topic: bytes, payload: bytes, mid: int, properties: bytes = b"") -> None:
-        """A QoS 1 PUBLISH, topic (and v5 properties) bytes as given."""
-        props = bytes((len(properties),)) + properties if self.v5 else b""
-        body = len(topic).to_bytes(2, "big") + topic + mid.to_bytes(2, "big") + props + payload
+    def publish(self, topic: bytes, payload: bytes, mid: int) -> None:
+        """A QoS 1 PUBLISH, topic bytes as given."""
+        body = len(topic).to_bytes(2, "big") + topic + mid.to_bytes(2, "big") + payload
         assert self.writer is not None and len(body) < 128
         self.writer.write(bytes((0x32, len(body))) + body)
 
@@ -378,20 +376,3 @@ async def test_a_topic_that_is_not_utf8_is_that_messages_failure() -> None:
         await transport.close()
         await broker.close()
 
-
-async def test_a_malformed_packet_costs_a_reconnect_not_the_input() -> None:
-    broker = RawBroker(v5=True)
-    port = await broker.start()
-    received: list[bytes] = []
-    transport = MqttTransport(ConnectOptions("127.0.0.1", port, protocol=5, reconnect_min=0.01),
-                              on_message=lambda t, p, *rest: received.append(p))
-    transport.start()
-    try:
-        await asyncio.wait_for(broker.connected.wait(), 5)
-        broker.publish(b"t", b"x", mid=1, properties=b"\xff\x00")  # no such property
-        await until(lambda: broker.connects == 2)  # where the stream was is unknown
-        broker.publish(b"ok", b"good", mid=1)
-        await until(lambda: received == [b"good"])
-    finally:
-        await transport.close()
-        await broker.close()
