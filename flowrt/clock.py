@@ -2,7 +2,8 @@
 
 Nodes never call ``time.time()`` or ``loop.call_later`` directly; they use
 ``node.clock`` so that ``flowrt.testing`` can run windows, timeouts and repeats
-without sleeping.
+without sleeping. A timer callback that fails is logged (with the callback's
+name) and affects nothing else, with either clock.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import logging
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
+
+log = logging.getLogger("flowrt.clock")
 
 
 class TimerHandle(Protocol):
@@ -34,7 +38,7 @@ class Clock:
 
     def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
         """Run ``callback(*args)`` after ``delay`` seconds on the event loop."""
-        return asyncio.get_running_loop().call_later(max(0.0, delay), callback, *args)
+        return asyncio.get_running_loop().call_later(max(0.0, delay), _fire, callback, args)
 
     async def sleep(self, delay: float) -> None:
         """Wait ``delay`` seconds."""
@@ -104,10 +108,21 @@ class FakeClock(Clock):
             if timer.cancelled:
                 continue
             self._now = max(self._now, when)
-            timer.callback(*timer.args)
+            _fire(timer.callback, timer.args)
             await _settle()
         self._now = target
         await _settle()
+
+
+def _fire(callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    """Run a timer's callback; whatever it raises is logged here, not left to the loop
+    (which would end the process on a SystemExit)."""
+    try:
+        callback(*args)
+    except BaseException as exc:
+        name = getattr(callback, "__qualname__", None) or repr(callback)
+        log.error("Timer callback %s failed: %s: %s", name, type(exc).__name__, exc,
+                  exc_info=exc)
 
 
 async def _settle(rounds: int = 5) -> None:

@@ -6,7 +6,9 @@ per message, delivery is in order per wire, and the loop still serves sockets
 between batches.
 
 Overflow rule: the queue holds at most ``max_pending`` events. A send beyond
-that is dropped and counted (``dropped``); a tracked send fails its tracker so a
+that is dropped, counted (``dropped``) and logged (one line per
+``REPORT_INTERVAL`` at most, with the count); ``push`` returns False so that the
+sending node reports it too; a tracked send fails its tracker so a
 store-and-forward sender retries later. Sources (such as ``mqtt in``) check
 ``saturated`` and stop reading until ``when_drained`` calls them back, so under
 overload the broker's queue (or the TCP window) absorbs the excess instead of
@@ -18,16 +20,62 @@ flowrt's memory. A node whose own backlog of unfinished messages is too long
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from flowrt.clock import Clock, TimerHandle
 from flowrt.errors import NodeError
 
 if TYPE_CHECKING:
     from flowrt.node import Node
 
+log = logging.getLogger("flowrt.dispatch")
+
 DRAIN_BATCH = 4096
+REPORT_INTERVAL = 10.0
+"""Seconds between two reports of dropped messages (the log, a node's warning)."""
+
+
+class RateLimitedReport:
+    """Reports a count of events at most once per ``interval`` seconds, none lost.
+
+    The first event is reported at the end of the current loop pass (so a burst
+    is one report with its total), later ones when the interval since the last
+    report is over, so the last of a series is reported too.
+    """
+
+    def __init__(self, report: Callable[[int], None], clock: Clock,
+                 interval: float = REPORT_INTERVAL) -> None:
+        self.report = report
+        self.clock = clock
+        self.interval = interval
+        self.pending = 0
+        self.total = 0
+        """Events counted since this report began (reported or not)."""
+        self._last = -interval
+        self._timer: TimerHandle | None = None
+
+    def add(self, count: int = 1) -> None:
+        """Count ``count`` events; a report is scheduled if none is."""
+        self.pending += count
+        self.total += count
+        if self._timer is None:
+            delay = self._last + self.interval - self.clock.monotonic()
+            self._timer = self.clock.call_later(delay, self._flush)
+
+    def cancel(self) -> None:
+        """Forget the scheduled report (the reporter is going away)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _flush(self) -> None:
+        self._timer = None
+        count, self.pending = self.pending, 0
+        self._last = self.clock.monotonic()
+        self.report(count)
 
 
 class Tracker:
@@ -66,7 +114,7 @@ class Tracker:
 class Dispatcher:
     """The runtime's run queue (see the module docstring for the overflow rule)."""
 
-    def __init__(self, max_pending: int = 100_000) -> None:
+    def __init__(self, max_pending: int = 100_000, clock: Clock | None = None) -> None:
         self.max_pending = max_pending
         self.low_water = max_pending // 4
         self.dropped = 0
@@ -78,6 +126,7 @@ class Dispatcher:
         self._congested: set[object] = set()
         self._draining = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._drops = RateLimitedReport(self._report_drops, clock or Clock())
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -109,19 +158,27 @@ class Dispatcher:
         if self._queue and not self._draining:
             self._drain()
 
-    def push(self, node: Node, msg: dict[str, Any], tracker: Tracker | None) -> None:
-        """Queue one delivery of ``msg`` to ``node``."""
+    def push(self, node: Node, msg: dict[str, Any], tracker: Tracker | None) -> bool:
+        """Queue one delivery of ``msg`` to ``node``; False when the queue is full and
+        the message was dropped (see the module docstring)."""
         if len(self._queue) >= self.max_pending:
             self.dropped += 1
+            self._drops.add()
             if tracker is not None:
                 tracker.add()
                 tracker.fail(NodeError("run queue full: message dropped", node_id=node.id))
-            return
+            return False
         if tracker is not None:
             tracker.add()
         self._queue.append((node, msg, tracker))
         if not self._scheduled:
             self._schedule()
+        return True
+
+    def _report_drops(self, count: int) -> None:
+        log.warning("Run queue full (maxPendingMessages = %d): %d message%s dropped "
+                    "(%d in all)", self.max_pending, count, "" if count == 1 else "s",
+                    self.dropped)
 
     def _schedule(self) -> None:
         if self._scheduled:
@@ -140,7 +197,10 @@ class Dispatcher:
             while queue and count < DRAIN_BATCH:
                 node, msg, tracker = popleft()
                 self.current_tracker = tracker
-                node._receive(msg, tracker)
+                try:
+                    node._receive(msg, tracker)
+                except BaseException as exc:  # the next message must still flow
+                    _receive_failed(node, msg, tracker, exc)
                 count += 1
         finally:
             self._draining = False
@@ -162,3 +222,15 @@ class Dispatcher:
                 if node in nodes and tracker is not None:
                     tracker.fail(NodeError("node stopped before handling message", node_id=node.id))
             self._queue = deque(kept)
+
+
+def _receive_failed(node: Node, msg: dict[str, Any], tracker: Tracker | None,
+                    exc: BaseException) -> None:
+    """``Node._receive`` reports a node's own failures; one that escaped it failed while
+    reporting (a broken catch node, ...), so the message can only be logged here."""
+    log.error("Message %s to node %s (%s) failed: %s: %s", msg.get("_msgid"), node.id,
+              type(node).type, type(exc).__name__, exc, exc_info=exc)
+    node.errors += 1
+    if tracker is not None:  # an awaiting sender gets an ordinary error, never an exit
+        tracker.fail(exc if isinstance(exc, Exception) else NodeError(
+            f"{type(exc).__name__}: {exc}", node_id=node.id))

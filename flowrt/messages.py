@@ -28,34 +28,88 @@ def new_msgid() -> str:
 
 _IMMUTABLE = (str, int, float, bool, bytes, type(None), complex, frozenset)
 
-
 def clone_value(value: Any) -> Any:
-    """Deep-copy the mutable parts of a JSON-like value; share immutable ones."""
+    """Deep-copy the mutable parts of a JSON-like value; share immutable ones.
+
+    Any depth can be copied, and a value that contains itself is copied with the
+    same shape (as lodash's ``cloneDeep`` does in Node-RED).
+    """
+    try:
+        return _clone_recursively(value)
+    except RecursionError:
+        # Nested deeper than the stack allows (a message from the network can be), or
+        # cyclic. Rare, so the common case pays nothing for it but this ``try``.
+        return _clone_iteratively(value)
+
+
+def clone_message(msg: Message) -> Message:
+    """A copy of ``msg`` that shares nothing mutable with it."""
+    try:
+        return _clone_recursively(msg)  # not via clone_value: one call less per message
+    except RecursionError:
+        return _clone_iteratively(msg)
+
+
+def _clone_recursively(value: Any) -> Any:
     cls = type(value)
     if cls is dict:
-        return {k: (v if type(v) in _IMMUTABLE else clone_value(v)) for k, v in value.items()}
+        return {k: (v if type(v) in _IMMUTABLE else _clone_recursively(v))
+                for k, v in value.items()}
     if cls is list:
-        return [v if type(v) in _IMMUTABLE else clone_value(v) for v in value]
+        return [v if type(v) in _IMMUTABLE else _clone_recursively(v) for v in value]
     if cls in _IMMUTABLE:
         return value
     if cls is bytearray:
         return bytearray(value)
     if cls is tuple:
-        return tuple(clone_value(v) for v in value)
+        return tuple(_clone_recursively(v) for v in value)
     if cls is set:
-        return {clone_value(v) for v in value}
+        return set(value)  # members are hashable, so immutable (or objects we share)
     if isinstance(value, dict):
-        return {k: clone_value(v) for k, v in value.items()}
+        return {k: _clone_recursively(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [clone_value(v) for v in value]
+        return [_clone_recursively(v) for v in value]
     # Other objects (sockets, HTTP requests, futures...) are shared, as Node-RED does
     # for msg.req/msg.res: copying them would be wrong, not just slow.
     return value
 
 
-def clone_message(msg: Message) -> Message:
-    """A copy of ``msg`` that shares nothing mutable with it."""
-    return clone_value(msg)
+def _clone_iteratively(value: Any) -> Any:
+    """:func:`clone_value` without recursion: an explicit stack (depth costs heap, not
+    stack), and a memo of the containers already copied, so that references shared
+    within the value stay shared and a cycle is copied as a cycle."""
+    memo: dict[int, Any] = {}
+    root: list[Any] = [value]
+    # Each task: replace holder[key] (still the original) by its copy. A tuple is
+    # built after its items, so its task carries the list the items are copied into.
+    tasks: list[tuple[Any, Any, list[Any] | None]] = [(root, 0, None)]
+    while tasks:
+        holder, key, items = tasks.pop()
+        original = holder[key]
+        if items is not None:
+            holder[key] = memo.setdefault(id(original), tuple(items))
+            continue
+        if type(original) in _IMMUTABLE:
+            continue
+        copy = memo.get(id(original))
+        if copy is None:
+            if isinstance(original, dict):
+                copy = memo[id(original)] = dict(original)
+                tasks.extend((copy, k, None) for k in copy)
+            elif isinstance(original, list):
+                copy = memo[id(original)] = list(original)
+                tasks.extend((copy, i, None) for i in range(len(copy)))
+            elif type(original) is tuple:
+                copy = list(original)
+                tasks.append((holder, key, copy))  # runs after the items' tasks
+                tasks.extend((copy, i, None) for i in range(len(copy)))
+                continue
+            elif type(original) in (bytearray, set):
+                copy = memo[id(original)] = type(original)(original)
+            else:
+                continue  # shared, as in _clone_recursively
+        holder[key] = copy
+    return root[0]
 
 
 _TOKEN = re.compile(r"""\.?([^.\[\]]+)|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]|\['((?:[^'\\]|\\.)*)'\]""")

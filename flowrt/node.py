@@ -33,7 +33,7 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowrt.clock import Clock
-from flowrt.dispatch import Tracker
+from flowrt.dispatch import RateLimitedReport, Tracker
 from flowrt.errors import NodeError
 from flowrt.messages import Message, clone_message, new_msgid
 
@@ -89,6 +89,7 @@ class Node:
         self._watch_complete = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._inflight = 0
+        self._send_drops: RateLimitedReport | None = None
 
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -121,7 +122,8 @@ class Node:
                 msg["_msgid"] = new_msgid()
             if len(targets) == 1:
                 self.sent += 1
-                self._dispatcher.push(targets[0], msg, self._dispatcher.current_tracker)
+                if not self._dispatcher.push(targets[0], msg, self._dispatcher.current_tracker):
+                    self._sends_dropped(1)
                 return
             self._send_events([(t, msg) for t in targets])
         elif isinstance(msg, list):
@@ -145,9 +147,26 @@ class Node:
         tracker = self._dispatcher.current_tracker
         self.sent += len(events)
         first = True
+        dropped = 0
         for target, msg in events:
-            push(target, msg if first else clone_message(msg), tracker)
+            if not push(target, msg if first else clone_message(msg), tracker):
+                dropped += 1
             first = False
+        if dropped:
+            self._sends_dropped(dropped)
+
+    def _sends_dropped(self, count: int) -> None:
+        """The run queue was full: ``count`` sends were dropped (reported rate-limited)."""
+        if self._send_drops is None:
+            self._send_drops = RateLimitedReport(self._report_send_drops, self.clock)
+        self._send_drops.add(count)
+
+    def _report_send_drops(self, count: int) -> None:
+        assert self._send_drops is not None
+        self.status(fill="red", shape="ring",
+                    text=f"run queue full: {self._send_drops.total} dropped")
+        self.warn(f"{count} message{'' if count == 1 else 's'} dropped: the run queue is full "
+                  f"(maxPendingMessages = {self._dispatcher.max_pending})")
 
     def send_tracked(self, msg: Message, output: int = 0) -> asyncio.Future[int]:
         """Send ``msg`` on ``output`` and return a future for its completion.
@@ -175,7 +194,10 @@ class Node:
         self.received += 1
         try:
             result = self.on_input(msg)
-        except Exception as exc:
+        except BaseException as exc:
+            # Even SystemExit, KeyboardInterrupt or CancelledError: the runtime takes
+            # signals through the loop's handlers, so these come from the node's own
+            # code and are that message's error, never the process's.
             self._failed(msg, exc, tracker)
             return
         if result is None:
@@ -191,16 +213,22 @@ class Node:
             except StopIteration:
                 self._completed(msg, tracker)
                 return
-            except Exception as exc:
+            except BaseException as exc:  # as in _receive
                 self._failed(msg, exc, tracker)
                 return
-            future: Awaitable[Any] = self.create_task(_resume(result, yielded))
+            future: Awaitable[Any] = self.create_task(_resume(self, result, yielded))
         else:
-            future = asyncio.ensure_future(result)
+            try:
+                future = asyncio.ensure_future(result)
+            except TypeError:
+                self._failed(msg, NodeError(
+                    f"on_input returned {type(result).__name__}, not None or an awaitable",
+                    node_id=self.id, node_type=type(self).type), tracker)
+                return
 
         def finished(fut: asyncio.Future[Any]) -> None:
             if fut.cancelled():
-                self._failed(msg, NodeError("cancelled", node_id=self.id), tracker)
+                self._failed(msg, asyncio.CancelledError(), tracker)
             elif (exc := fut.exception()) is not None:
                 self._failed(msg, exc, tracker)
             else:
@@ -226,7 +254,9 @@ class Node:
 
     def _failed(self, msg: Message, exc: BaseException, tracker: Tracker | None) -> None:
         if tracker is not None:
-            tracker.fail(exc)
+            # The sender awaits this: a CancelledError or SystemExit raised there would
+            # cancel it, or end the process.
+            tracker.fail(exc if isinstance(exc, Exception) else _as_error(self, exc))
         self.error(exc, msg)
 
     # ------------------------------------------------------------ reporting
@@ -273,6 +303,8 @@ class Node:
 
     async def _stop_tasks(self) -> None:
         self._dispatcher.relieve(self)
+        if self._send_drops is not None:
+            self._send_drops.cancel()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -336,29 +368,42 @@ def _dedent_doc(doc: str | None) -> str:
     return inspect.cleandoc(doc) if doc else ""
 
 
-async def _resume(coro: types.CoroutineType[Any, Any, Any], yielded: Any) -> Any:
+def _as_error(node: Node, exc: BaseException) -> NodeError:
+    """A SystemExit, KeyboardInterrupt or CancelledError from a node's code, as an
+    ordinary error that can be raised into a task without ending it (or the process)."""
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    error = NodeError(text, node_id=node.id, node_type=type(node).type)
+    error.__cause__ = exc
+    return error
+
+
+async def _resume(node: Node, coro: types.CoroutineType[Any, Any, Any], yielded: Any) -> Any:
     """Finish a coroutine that ``_await_result`` already stepped once.
 
     Stepping first avoids creating a task for handlers that never suspend; this
     continues one that did, awaiting what it yielded exactly as a Task would.
     """
-    while True:
-        try:
-            if yielded is None:
-                await asyncio.sleep(0)
-            else:
-                # The coroutine yielded the future to a Task that never took it; hand
-                # it over as a fresh await (asyncio refuses a future still "blocking").
-                yielded._asyncio_future_blocking = False
-                await yielded
-        except BaseException as exc:
-            if yielded is None or not yielded.done():
-                try:
-                    yielded = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-                continue
-        try:
-            yielded = coro.send(None)
-        except StopIteration as stop:
-            return stop.value
+    try:
+        while True:
+            try:
+                if yielded is None:
+                    await asyncio.sleep(0)
+                else:
+                    # The coroutine yielded the future to a Task that never took it; hand
+                    # it over as a fresh await (asyncio refuses a future still "blocking").
+                    yielded._asyncio_future_blocking = False
+                    await yielded
+            except BaseException as exc:
+                if yielded is None or not yielded.done():
+                    try:
+                        yielded = coro.throw(exc)
+                    except StopIteration as stop:
+                        return stop.value
+                    continue
+            try:
+                yielded = coro.send(None)
+            except StopIteration as stop:
+                return stop.value
+    except (KeyboardInterrupt, SystemExit) as exc:
+        # A Task re-raises these into the event loop, which would end the process.
+        raise _as_error(node, exc) from exc

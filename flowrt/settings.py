@@ -106,6 +106,9 @@ class Settings:
     """Longest wait between MQTT reconnect attempts, in milliseconds."""
     mqtt_queue_size: int = field(default=100_000, metadata=_key("mqttQueueSize", int))
     """QoS 1/2 publishes kept in memory per broker while disconnected."""
+    mqtt_queue_bytes: int = field(default=32 * 1024 * 1024,
+                                  metadata=_key("mqttQueueBytes", int))
+    """Payload bytes those publishes may hold in all (flowrt's; Node-RED has no bound)."""
     http_admin_cors: str | None = field(default=None, metadata=_key("httpAdminCors", str))
     """Origin allowed to call the admin API from another site (CORS off when unset)."""
     # Admin API exposure (docs/security.md).
@@ -152,6 +155,7 @@ class Settings:
             "nodeMessageBufferMaxLength": self.node_message_buffer_max_length,
             "mqttReconnectTime": self.mqtt_reconnect_time,
             "mqttQueueSize": self.mqtt_queue_size,
+            "mqttQueueBytes": self.mqtt_queue_bytes,
             "functionTimeout": self.function_timeout,
         }
 

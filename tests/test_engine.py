@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import pytest
 
-from flowrt.errors import DeployError, FlowValidationError
+from flowrt.errors import DeployError, FlowValidationError, NodeError
 from flowrt.node import Node
 from flowrt.schema import number
 from flowrt.testing import FlowHarness
@@ -315,3 +315,121 @@ async def test_a_node_with_too_much_in_flight_pauses_sources_until_it_catches_up
             future.set_result(None)
         await h.settle()
         assert not dispatcher.saturated and resumed == [True]
+
+
+# ------------------------------------------------- failures stay with their message
+class Raises(Node):
+    """Raises the exception named by msg.raise (before or after suspending)."""
+
+    type = "test-raises"
+    RAISES: ClassVar = {"SystemExit": SystemExit(3), "KeyboardInterrupt": KeyboardInterrupt(),
+                        "CancelledError": asyncio.CancelledError(), "ValueError": ValueError("x")}
+
+    def on_input(self, msg):
+        if msg.get("suspend"):
+            return self._later(msg)
+        raise self.RAISES[msg["raise"]]
+
+    async def _later(self, msg):
+        await asyncio.sleep(0)
+        raise self.RAISES[msg["raise"]]
+
+
+@pytest.mark.parametrize("suspend", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("name", ["SystemExit", "KeyboardInterrupt", "CancelledError"])
+async def test_a_process_exit_raised_by_a_node_is_that_messages_error(name, suspend):
+    flow = [TAB, node("r", "test-raises"), node("a", "test-add", [[]]),
+            node("c", "catch", [[]], scope=["r"])]
+    async with FlowHarness(flow, node_types=[*TYPES, Raises]) as h:
+        h.send("r", {"payload": 1, "raise": name, "suspend": suspend})
+        h.send("a", {"payload": 1})  # queued behind it: must still be delivered
+        await h.settle()
+        await h.wait_for(lambda: len(h.outputs("c")) == 1, within=2)
+        assert h.payloads("a") == [2.0]
+        error = h.outputs("c")[0]["error"]
+        assert error["message"].startswith(name) and error["source"]["id"] == "r"
+        assert h.node("r").errors == 1
+
+
+async def test_a_tracked_message_whose_node_exits_fails_its_sender():
+    flow = [TAB, node("src", "junction", [["r"]]), node("r", "test-raises")]
+    async with FlowHarness(flow, node_types=[Raises]) as h:
+        done = h.node("src").send_tracked({"payload": 1, "raise": "SystemExit",
+                                           "suspend": True})
+        with pytest.raises(NodeError, match=r"^SystemExit: 3$"):
+            await asyncio.wait_for(done, 2)
+
+
+class ReturnsJunk(Node):
+    """Returns something that is neither None nor awaitable."""
+
+    type = "test-junk"
+
+    def on_input(self, msg):
+        return 42
+
+
+async def test_a_handler_returning_a_non_awaitable_is_a_named_error():
+    flow = [TAB, node("j", "test-junk"), node("c", "catch", [[]])]
+    async with FlowHarness(flow, node_types=[ReturnsJunk]) as h:
+        await h.inject("j", payload=1)
+        assert h.outputs("c")[0]["error"]["message"] == \
+            "on_input returned int, not None or an awaitable"
+
+
+class BadReporter(Fail):
+    """Fails, and its error reporting fails too (a plugin overriding error() badly)."""
+
+    type = "test-bad-reporter"
+
+    def error(self, err, msg=None):
+        raise RuntimeError("reporting broke")
+
+
+async def test_a_failure_escaping_a_node_does_not_stop_the_run_queue(caplog):
+    flow = [TAB, node("bad", "test-bad-reporter"), node("a", "test-add", [[]])]
+    async with FlowHarness(flow, node_types=[*TYPES, BadReporter]) as h:
+        h.node("bad").on_input = lambda msg: 1 / 0  # fail synchronously, inside the drain
+        h.send("bad", {"payload": 1})
+        h.send("a", {"payload": 1})
+        await h.settle()
+        assert h.payloads("a") == [2.0]
+        assert "to node bad (test-bad-reporter) failed: RuntimeError: reporting broke" \
+            in caplog.text
+        assert h.node("bad").errors == 1
+
+
+# ------------------------------------------------------------ run queue overflow
+class Burst(Node):
+    """Sends msg.count messages from one input (like a function node in a loop)."""
+
+    type = "test-burst"
+
+    def on_input(self, msg):
+        for i in range(msg["count"]):
+            self.send({"payload": i})
+
+
+async def test_sends_beyond_the_run_queue_are_reported_on_the_sender(caplog):
+    from flowrt.dispatch import REPORT_INTERVAL
+
+    flow = [TAB, node("b", "test-burst", [[]])]
+    async with FlowHarness(flow, node_types=[Burst],
+                           settings={"maxPendingMessages": 10}) as h:
+        await h.inject("b", count=1000)
+        assert len(h.outputs("b")) == 10  # what fitted
+        assert h.runtime.dispatcher.dropped == 990
+        await h.advance(0)  # the report comes at the end of the loop pass: one, with the total
+        assert [w["msg"] for w in h.warnings] == [
+            "990 messages dropped: the run queue is full (maxPendingMessages = 10)"]
+        assert h.status("b") == {"fill": "red", "shape": "ring",
+                                 "text": "run queue full: 990 dropped"}
+        await h.wait_for(lambda: "Run queue full" in caplog.text, within=2)
+        assert "Run queue full (maxPendingMessages = 10): 990 messages dropped" in caplog.text
+
+        await h.inject("b", count=15)  # again within the interval: held back, counted
+        await h.advance(REPORT_INTERVAL / 2)
+        assert len(h.warnings) == 1
+        await h.advance(REPORT_INTERVAL / 2)
+        assert h.warnings[-1]["msg"].startswith("5 messages dropped")
+        assert h.status("b")["text"] == "run queue full: 995 dropped"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -20,12 +22,21 @@ class Gate:
     def __init__(self) -> None:
         self.saturated = False
         self.waiters: list[Callable[[], None]] = []
+        self.congested: list[bool] = []
+        self.wake_ups = 0
 
     def when_drained(self, callback: Callable[[], None]) -> None:
         self.waiters.append(callback)
 
     def run_pending(self) -> None:
-        """Nothing is queued here: messages are handled as they are read."""
+        """Nothing is queued here (messages are handled as they are read): count reads."""
+        self.wake_ups += 1
+
+    def congest(self, holder: object) -> None:
+        self.congested.append(True)
+
+    def relieve(self, holder: object) -> None:
+        self.congested.append(False)
 
 
 async def test_reading_pauses_while_saturated(mosquitto: Any) -> None:
@@ -183,3 +194,185 @@ async def test_receiving_parses_every_packet_shape_in_order(mosquitto: Any,
     finally:
         publisher.close()
         await transport.close()
+
+
+async def subscribed(publisher: Client, topic: str, seen: Callable[[], bool]) -> None:
+    """Publish probes on ``topic`` until the transport under test has one (bounded):
+    its SUBACK cannot be observed from outside."""
+    for _ in range(250):
+        if seen():
+            return
+        publisher.client.publish(topic, b"probe", 0)
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no subscription to {topic!r} within 5 s")
+
+
+@pytest.mark.parametrize("qos", [0, 1])
+async def test_a_message_whose_handler_fails_is_counted_and_the_next_one_arrives(
+        mosquitto: Any, qos: int, caplog: pytest.LogCaptureFixture) -> None:
+    received: list[bytes] = []
+    probes: list[bytes] = []
+
+    def on_message(topic: str, payload: bytes, qos: int, retain: bool, props: Any) -> None:
+        if payload == b"probe":
+            probes.append(payload)
+        elif payload == b"bad":
+            raise RecursionError("maximum recursion depth exceeded")
+        else:
+            received.append(payload)
+
+    transport = MqttTransport(ConnectOptions("127.0.0.1", mosquitto.port),
+                              on_message=on_message)
+    transport.subscribe("h", Subscription(qos=qos))
+    transport.start()
+    publisher = Client(mosquitto.port)
+    try:
+        await subscribed(publisher, "h", lambda: bool(probes))
+        publisher.publish("h", b"bad", qos)
+        publisher.publish("h", b"good", qos)
+        await until(lambda: received == [b"good"])
+        assert transport.stats.failed == 1
+        assert "Handling a message on topic 'h' from" in caplog.text
+        assert "RecursionError: maximum recursion depth exceeded" in caplog.text
+        assert transport.connected and transport.stats.connects == 1
+    finally:
+        publisher.close()
+        await transport.close()
+
+
+async def test_a_wake_up_reads_a_bounded_number_of_bytes(mosquitto: Any) -> None:
+    # Issue 11, finding 10: up to 512 packets were read per wake-up whatever their
+    # size. The flow (here a handler doing a little work per message) must handle
+    # what was read before more is taken in, however fast the broker sends.
+    from flowrt.mqtt.transport import READ_BYTES_BUDGET, READ_CHUNK
+
+    size, count = 100_000, 60
+    gate = Gate()
+    per_wake_up: dict[int, int] = {}
+    probes: list[bytes] = []
+
+    def on_message(topic: str, payload: bytes, qos: int, retain: bool, props: Any) -> None:
+        if payload == b"probe":
+            probes.append(payload)
+            if len(probes) == 1:
+                gate.saturated = True  # pause reading until all are sent
+            return
+        per_wake_up[gate.wake_ups] = per_wake_up.get(gate.wake_ups, 0) + len(payload)
+        hashlib.sha256(payload * 20).digest()  # the flow's work: data keeps arriving
+
+    transport = MqttTransport(ConnectOptions("127.0.0.1", mosquitto.port),
+                              on_message=on_message, flow_control=gate)
+    transport.subscribe("big", Subscription(qos=0))
+    transport.start()
+    publisher = Client(mosquitto.port)
+    try:
+        await subscribed(publisher, "big", lambda: bool(gate.waiters))
+        for _ in range(count):
+            publisher.publish("big", b"x" * size, 1)  # each acknowledged by the broker
+        gate.saturated = False
+        gate.waiters.pop()()
+        await until(lambda: sum(per_wake_up.values()) == size * count, within=10)
+        assert max(per_wake_up.values()) <= READ_BYTES_BUDGET + READ_CHUNK + size
+    finally:
+        publisher.close()
+        await transport.close()
+
+
+async def test_a_broker_that_does_not_read_pauses_the_sources(mosquitto: Any) -> None:
+    # Relaying faster than the broker reads grew the write buffer without bound.
+    from flowrt.mqtt.transport import WRITE_BACKLOG_HIGH
+
+    gate = Gate()
+    transport = MqttTransport(ConnectOptions("127.0.0.1", mosquitto.port),
+                              on_message=lambda *args: None, flow_control=gate)
+    transport.start()
+    try:
+        await until(lambda: transport.connected)
+        mosquitto.process.send_signal(signal.SIGSTOP)  # reads nothing: the socket fills up
+        chunk = b"y" * 1_000_000
+        for _ in range(24):  # more than the kernel's buffers take, plus the high mark
+            transport.publish("sink", chunk, 0)
+        await until(lambda: gate.congested == [True])
+        assert transport._client.write_backlog() > WRITE_BACKLOG_HIGH // 4
+        mosquitto.process.send_signal(signal.SIGCONT)
+        await until(lambda: gate.congested == [True, False])  # sent: the sources resume
+    finally:
+        mosquitto.process.send_signal(signal.SIGCONT)
+        await transport.close()
+
+
+async def test_the_offline_queue_is_bounded_in_bytes(mosquitto: Any) -> None:
+    mosquitto.stop()
+    transport = MqttTransport(
+        ConnectOptions("127.0.0.1", mosquitto.port, max_queued_bytes=1000),
+        on_message=lambda *a: None)
+    transport.start()
+    try:
+        first = transport.publish("t", b"x" * 1500, 1)  # an empty queue takes any message
+        with pytest.raises(PublishDropped, match=r"publish queue is full \(1500 of 1000 bytes"):
+            transport.publish("t", b"x", 1)
+        assert (transport.queued, transport.queued_bytes, transport.stats.dropped) == (1, 1500, 1)
+        mosquitto.start()
+        await until(lambda: first is not None and first.done(), within=10)
+        assert first is not None and first.exception() is None
+        assert (transport.queued, transport.queued_bytes) == (0, 0)
+        second = transport.publish("t", b"x" * 1500, 1)
+        assert second is not None
+    finally:
+        await transport.close()
+
+
+class RawBroker:
+    """A TCP server speaking just enough MQTT 3.1.1 to send packets mosquitto would
+    never pass on: CONNACK to the CONNECT, then whatever the test writes."""
+
+    def __init__(self) -> None:
+        self.writer: asyncio.StreamWriter | None = None
+        self.received = bytearray()
+        self.connects = 0
+        self.connected = asyncio.Event()
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self.server.sockets[0].getsockname()[1]
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(2)  # CONNECT's first bytes: enough to answer it
+        writer.write(b"\x20\x02\x00\x00")  # CONNACK, accepted
+        self.writer, self.connects = writer, self.connects + 1
+        self.connected.set()
+        while data := await reader.read(65536):
+            self.received += data
+
+    def publish(self, topic: bytes, payload: bytes, mid: int) -> None:
+        """A QoS 1 PUBLISH, topic bytes as given."""
+        body = len(topic).to_bytes(2, "big") + topic + mid.to_bytes(2, "big") + payload
+        assert self.writer is not None and len(body) < 128
+        self.writer.write(bytes((0x32, len(body))) + body)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.server.close()
+        await self.server.wait_closed()
+
+
+async def test_a_topic_that_is_not_utf8_is_that_messages_failure() -> None:
+    broker = RawBroker()
+    port = await broker.start()
+    received: list[tuple[str, bytes]] = []
+    transport = MqttTransport(ConnectOptions("127.0.0.1", port),
+                              on_message=lambda t, p, *rest: received.append((t, p)))
+    transport.start()
+    try:
+        await asyncio.wait_for(broker.connected.wait(), 5)
+        broker.publish(b"bad\xff\xfe", b"x", mid=1)
+        broker.publish(b"ok", b"good", mid=2)
+        await until(lambda: received == [("ok", b"good")])
+        assert transport.stats.failed == 1 and broker.connects == 1
+        await until(lambda: b"\x40\x02\x00\x02" in broker.received)  # PUBACK 2
+        assert b"\x40\x02\x00\x01" in broker.received  # the bad one is acknowledged too
+    finally:
+        await transport.close()
+        await broker.close()
+

@@ -6,7 +6,13 @@ paho-mqtt's protocol engine runs on the loop: its socket is registered with
 flow with no thread hop and no task. Two paho internals are specialised for
 speed (paho ``>=2.1,<3`` is pinned for this): reads are buffered (one ``recv``
 serves many packets instead of three syscalls per packet) and one wake-up
-reads every packet available, up to a budget.
+reads every packet available, up to a budget of packets and of bytes, so that
+large messages are read a few at a time while the flow handles them.
+
+Failures stay where they happen: a callback that raises (``on_message``,
+``on_state``...) is logged and the next message is read as usual; an
+unexpected failure inside the protocol engine drops the connection, which is
+then made again, since the position in the stream can no longer be trusted.
 
 Only the blocking part of connecting (DNS, TCP connect, TLS handshake) runs in
 a worker thread, once per connection attempt; the ready socket is then handed
@@ -19,16 +25,22 @@ paho: :class:`MqttTransport` (``start``, ``subscribe``, ``unsubscribe``,
 Flow control: when ``flow_control.saturated`` is true (the runtime's run queue
 is half full) the transport stops reading the socket and resumes when
 ``flow_control.when_drained`` calls back; the broker's queue and the TCP window
-absorb the excess meanwhile. (Publishes waiting for acknowledgements cannot
+absorb the excess meanwhile. A transport whose own bytes waiting to be written
+exceed ``WRITE_BACKLOG_HIGH`` (the broker reads slower than the flow publishes)
+congests the flow control the same way until they are sent: the sources pause,
+the write buffer stays bounded. (Publishes waiting for acknowledgements cannot
 pause reading: the acknowledgements arrive on the same socket.)
 
 QoS 1 and 2 publishes: at most ``max_inflight`` (capped by an MQTT 5 broker's
 Receive Maximum) are unacknowledged at once; the others wait, in order, in a
-queue of at most ``max_queued`` messages, also while not connected, and are sent
-after the next CONNACK. Each publish's future resolves on PUBACK/PUBCOMP.
-Beyond the bound, and for QoS 0 while not connected,
-:meth:`MqttTransport.publish` raises :class:`PublishDropped` and counts the
-message in ``dropped``.
+queue of at most ``max_queued`` messages, also while not connected, and are
+sent after the next CONNACK. While not connected, the queue also takes at most
+``max_queued_bytes`` bytes of payload (one message of any size fits in an empty
+queue). While connected it needs no byte bound: what waits there is what the
+sources let in, and pausing them for it could stop the very acknowledgements
+that empty it. Each publish's future resolves on PUBACK/PUBCOMP. Beyond the
+bounds, and for QoS 0 while not connected, :meth:`MqttTransport.publish` raises
+:class:`PublishDropped` and counts the message in ``dropped``.
 
 Receiving QoS 1 and 2: ``on_message`` may return an awaitable; the message is
 then acknowledged to the broker (PUBACK, or PUBREC for QoS 2) only when it is
@@ -36,7 +48,12 @@ done, so a message the process dies holding is redelivered by the broker (with a
 persistent session). QoS 2 messages are therefore handed over on PUBLISH rather
 than on PUBREL (the spec allows either), and PUBCOMP answers PUBREL. An
 acknowledgement whose connection has meanwhile been lost is not sent: the broker
-redelivers that message on the new connection.
+redelivers that message on the new connection. A message whose future failed
+with :class:`~flowrt.errors.NotStoredError` (a durable node could not take it)
+is not acknowledged at all when the session is persistent: the connection is
+then made again after ``reconnect_max`` seconds, for the broker to deliver it
+again (it resends unacknowledged messages only on a new connection). With a
+clean session it would be lost all the same, so it is acknowledged.
 """
 
 from __future__ import annotations
@@ -62,12 +79,18 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from flowrt.clock import Clock, TimerHandle
+from flowrt.errors import NotStoredError
 
 log = logging.getLogger("flowrt.mqtt")
 
 READ_CHUNK = 256 * 1024
 READ_BUDGET = 512
 """Packets handled per wake-up before yielding to the rest of the loop."""
+READ_BYTES_BUDGET = 1024 * 1024
+"""Bytes read from the socket per wake-up (beyond it, the packet being read is
+finished first): the flow handles what was read before more is taken in."""
+WRITE_BACKLOG_HIGH = 4 * 1024 * 1024
+"""Bytes waiting to be written above which sources pause, until a quarter is left."""
 CLOSE_ACK_TIMEOUT = 2.0
 """How long ``close`` waits for the broker to acknowledge the last message."""
 
@@ -97,6 +120,10 @@ class FlowControl(Protocol):
     def when_drained(self, callback: Callable[[], None]) -> None: ...
 
     def run_pending(self) -> None: ...
+
+    def congest(self, holder: object) -> None: ...
+
+    def relieve(self, holder: object) -> None: ...
 
 
 @dataclass
@@ -140,6 +167,8 @@ class ConnectOptions:
     """QoS 1/2 publishes awaiting their acknowledgement at once."""
     max_queued: int = 100_000
     """QoS 1/2 publishes waiting for a connection or for the in-flight window."""
+    max_queued_bytes: int = 32 * 1024 * 1024
+    """Payload bytes those waiting publishes may hold (Node-RED has no such bound)."""
 
 
 @dataclass
@@ -159,6 +188,10 @@ class TransportStats:
     received: int = 0
     published: int = 0
     dropped: int = 0
+    failed: int = 0
+    """Received messages whose handler raised (logged; the next one is read as usual)."""
+    withheld: int = 0
+    """Received messages not acknowledged because they were not stored (NotStoredError)."""
     connects: int = 0
     bytes_received: int = 0
     failures: list[str] = field(default_factory=list)
@@ -275,6 +308,10 @@ class _LoopClient(paho.Client):
     def want_write(self) -> bool:
         return bool(self._wbuf) or super().want_write()
 
+    def write_backlog(self) -> int:
+        """Bytes buffered for the socket and not sent yet."""
+        return len(self._wbuf) if self._wbuf else 0
+
     def _packet_queue(self, command: int, packet: bytes | bytearray, mid: int, qos: int,
                       info: paho.MQTTMessageInfo | None = None) -> MQTTErrorCode:
         # paho also writes a byte to a socketpair for every packet, to wake its own
@@ -361,13 +398,17 @@ class _LoopClient(paho.Client):
     on_publish0: Callable[[str, bytes, bool], None] | None = None
     """Receives the QoS 0 PUBLISH packets parsed by :meth:`_fast_publish`."""
 
-    def read_burst(self, budget: int) -> tuple[MQTTErrorCode, bool]:
-        """Handle up to ``budget`` packets; returns (error code, more may be waiting)."""
+    def read_burst(self, budget: int, byte_budget: int) -> tuple[MQTTErrorCode, bool]:
+        """Handle up to ``budget`` packets, reading up to about ``byte_budget`` bytes
+        from the socket; returns (error code, more may be waiting)."""
         fast = 0
+        stop_at = self.bytes_in + byte_budget
         try:
             for _ in range(budget):
                 if self._sock is None:
                     return MQTTErrorCode.MQTT_ERR_NO_CONN, False
+                if self.bytes_in >= stop_at:
+                    return MQTTErrorCode.MQTT_ERR_SUCCESS, True
                 if self._in_packet["command"] == 0 and self._fast_publish():
                     fast += 1
                     continue
@@ -450,6 +491,7 @@ class MqttTransport:
         self._v5 = options.protocol == 5
         self._pending: dict[int, asyncio.Future[None]] = {}
         self._waiting: deque[_Publish] = deque()
+        self._waiting_bytes = 0
         self._max_inflight = max(1, options.max_inflight)
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -458,7 +500,9 @@ class MqttTransport:
         self._writing = False
         self._write_scheduled = False
         self._read_scheduled = False
+        self._congesting = False
         self._misc_timer: TimerHandle | None = None
+        self._redeliver_timer: TimerHandle | None = None
         self._connack: asyncio.Future[None] | None = None
         self._lost: asyncio.Event | None = None
         self._client = self._make_client()
@@ -468,6 +512,16 @@ class MqttTransport:
     def connected(self) -> bool:
         """True between a successful CONNACK and the loss of the connection."""
         return self.state == "connected"
+
+    @property
+    def queued(self) -> int:
+        """QoS 1/2 publishes waiting for a connection or for the in-flight window."""
+        return len(self._waiting)
+
+    @property
+    def queued_bytes(self) -> int:
+        """The payload bytes those waiting publishes hold."""
+        return self._waiting_bytes
 
     def start(self) -> None:
         """Begin connecting (and reconnecting) in the background."""
@@ -508,6 +562,13 @@ class MqttTransport:
             self.stats.dropped += 1
             raise PublishDropped(f"publish queue for {self.describe()} is full "
                                  f"({self.options.max_queued} messages): message dropped")
+        if (not self.connected and self._waiting
+                and self._waiting_bytes + len(payload) > self.options.max_queued_bytes):
+            self.stats.dropped += 1
+            raise PublishDropped(
+                f"not connected to {self.describe()} and its publish queue is full "
+                f"({self._waiting_bytes} of {self.options.max_queued_bytes} bytes): message of "
+                f"{len(payload)} bytes dropped")
         assert self._loop is not None
         future: asyncio.Future[None] = self._loop.create_future()
         item = (topic, payload, qos, retain, props, future)
@@ -515,6 +576,7 @@ class MqttTransport:
             self._send(item)
         else:
             self._waiting.append(item)
+            self._waiting_bytes += len(payload)
         return future
 
     def _send(self, item: _Publish) -> None:
@@ -527,7 +589,9 @@ class MqttTransport:
         """Send waiting publishes while the in-flight window has room."""
         waiting = self._waiting
         while waiting and self.connected and len(self._pending) < self._max_inflight:
-            self._send(waiting.popleft())
+            item = waiting.popleft()
+            self._waiting_bytes -= len(item[1])
+            self._send(item)
 
     async def close(self, last: tuple[str, bytes, int, bool] | None = None) -> None:
         """Disconnect cleanly (after publishing ``last`` = (topic, payload, qos, retain))."""
@@ -650,7 +714,7 @@ class MqttTransport:
         self._write_scheduled = False
         if self._fd < 0 or self._loop is None:
             return
-        self._client.loop_write()
+        self._on_writable()
         if self._client.want_write() and not self._writing and self._fd >= 0:
             self._writing = True
             self._loop.add_writer(self._fd, self._on_writable)
@@ -671,6 +735,7 @@ class MqttTransport:
         if self._misc_timer is not None:
             self._misc_timer.cancel()
             self._misc_timer = None
+        self._check_backlog()  # nothing more will be written on this socket
 
     def _drop_socket(self) -> None:
         self._unwatch()
@@ -697,7 +762,7 @@ class MqttTransport:
         for topic, sub in self.subscriptions.items():
             self._send_subscribe(topic, sub)
         if self.on_connected is not None:
-            self.on_connected()
+            self._notify(self.on_connected)
         # After paho has re-sent what was in flight: keep the order.
         assert self._loop is not None
         self._loop.call_soon(self._release)
@@ -705,6 +770,9 @@ class MqttTransport:
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any,
                        reason: ReasonCode, properties: Properties | None) -> None:
         self._unwatch()
+        if self._redeliver_timer is not None:  # the next connection redelivers anyway
+            self._redeliver_timer.cancel()
+            self._redeliver_timer = None
         if self._connack is not None and not self._connack.done():
             self._connack.set_exception(ConnectionError(f"connection closed: {reason}"))
         if self._lost is not None:
@@ -717,7 +785,15 @@ class MqttTransport:
             return
         self.state = state
         if self.on_state is not None:
-            self.on_state(state, detail)
+            self._notify(self.on_state, state, detail)
+
+    def _notify(self, callback: Callable[..., None], *args: Any) -> None:
+        """Call a user of the connection back; its failure is its own, only logged."""
+        try:
+            callback(*args)
+        except Exception:
+            log.exception("MQTT callback %s failed on %s",
+                          getattr(callback, "__qualname__", callback), self.describe())
 
     def _send_subscribe(self, topic: str, sub: Subscription) -> None:
         if self._v5:
@@ -747,8 +823,13 @@ class MqttTransport:
             return
         client = self._client
         before = client.bytes_in
-        _, more = client.read_burst(READ_BUDGET)
-        self.stats.bytes_received += client.bytes_in - before
+        try:
+            _, more = client.read_burst(READ_BUDGET, READ_BYTES_BUDGET)
+        except Exception:
+            self._protocol_failed("reading")
+            return
+        finally:
+            self.stats.bytes_received += client.bytes_in - before
         if not self._reading:
             return
         control = self.flow_control
@@ -763,12 +844,24 @@ class MqttTransport:
         elif more:
             self._schedule_read()
 
+    def _protocol_failed(self, doing: str) -> None:
+        """paho failed unexpectedly: where it was in the stream is unknown, so the
+        connection is dropped (and made again by ``_maintain``)."""
+        log.exception("MQTT protocol failure while %s on %s: reconnecting", doing,
+                      self.describe())
+        self._client._loop_rc_handle(MQTTErrorCode.MQTT_ERR_PROTOCOL)
+
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
         self.stats.received += 1
-        props = _from_properties(message.properties) if self._v5 else None
         qos = message.qos
         payload = cast(bytes, message.payload)  # paho types it bytes | bytearray; it is bytes
-        done = self.on_message(message.topic, payload, qos, message.retain, props)
+        try:
+            props = _from_properties(message.properties) if self._v5 else None
+            # .topic decodes: a topic that is not UTF-8 (a broker let it through) fails here.
+            done = self.on_message(message.topic, payload, qos, message.retain, props)
+        except Exception as exc:
+            self._handler_failed(message._topic.decode(errors="replace"), exc)
+            done = None
         if not qos:
             return
         if done is None:
@@ -779,18 +872,71 @@ class MqttTransport:
 
     def _on_publish0(self, topic: str, payload: bytes, retain: bool) -> None:
         self.stats.received += 1
-        self.on_message(topic, payload, 0, retain, None)
+        try:
+            self.on_message(topic, payload, 0, retain, None)
+        except Exception as exc:
+            self._handler_failed(topic, exc)
+
+    def _handler_failed(self, topic: str, exc: Exception) -> None:
+        """``on_message`` raised: that message's failure, logged and counted, never the
+        connection's (the next message is read as usual; at QoS 1/2 it is acknowledged)."""
+        self.stats.failed += 1
+        log.error("Handling a message on topic %r from %s failed: %s: %s", topic,
+                  self.describe(), type(exc).__name__, exc, exc_info=exc)
 
     def _acknowledge(self, mid: int, qos: int, connection: int,
                      done: asyncio.Future[Any]) -> None:
-        if not done.cancelled():
-            done.exception()  # a failure was reported where it happened; ack it all the same
-        if connection == self.stats.connects and self.connected:
-            self._client.acknowledge(mid, qos)
+        # Other failures were reported where they happened: acknowledged all the same.
+        error = None if done.cancelled() else done.exception()
+        if connection != self.stats.connects or not self.connected:
+            return
+        if isinstance(error, NotStoredError) and self.persistent:
+            self.stats.withheld += 1
+            self._redeliver_later()
+            return
+        self._client.acknowledge(mid, qos)
+
+    @property
+    def persistent(self) -> bool:
+        """True when the broker keeps the session (and unacknowledged messages) across
+        connections."""
+        opts = self.options
+        return not opts.clean_session and (not self._v5 or bool(opts.session_expiry))
+
+    def _redeliver_later(self) -> None:
+        if self._redeliver_timer is not None:
+            return
+        delay = self.options.reconnect_max
+        log.warning("Messages from %s were not stored: reconnecting in %g s for the broker "
+                    "to deliver them again", self.describe(), delay)
+        self._redeliver_timer = self.clock.call_later(delay, self._reconnect_for_redelivery)
+
+    def _reconnect_for_redelivery(self) -> None:
+        self._redeliver_timer = None
+        if self.connected:
+            self._client.disconnect()  # clean: the session stays, the will is not sent
+            self._client.loop_write()
 
     # --------------------------------------------------------------- writing
     def _on_writable(self) -> None:
-        self._client.loop_write()
+        try:
+            self._client.loop_write()
+        except Exception:
+            self._protocol_failed("writing")
+        self._check_backlog()
+
+    def _check_backlog(self) -> None:
+        """Pause the sources while too much waits to be written (see the module docstring)."""
+        control = self.flow_control
+        if control is None:
+            return
+        backlog = self._client.write_backlog()
+        if not self._congesting and backlog > WRITE_BACKLOG_HIGH:
+            self._congesting = True
+            control.congest(self)
+        elif self._congesting and backlog <= WRITE_BACKLOG_HIGH // 4:
+            self._congesting = False
+            control.relieve(self)
 
     def _on_ack(self, mid: int, reason: ReasonCode) -> None:
         future = self._pending.pop(mid, None)
@@ -806,7 +952,7 @@ class MqttTransport:
 
     def _fail_pending(self, error: Exception) -> None:
         futures = [*self._pending.values(), *(item[-1] for item in self._waiting)]
-        self._pending, self._waiting = {}, deque()
+        self._pending, self._waiting, self._waiting_bytes = {}, deque(), 0
         for future in futures:
             if not future.done():
                 future.set_exception(error)

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from flowrt.errors import NotStoredError
 from flowrt.messages import Message
 from flowrt.mqtt import (
     ConnectOptions,
@@ -43,6 +44,9 @@ STATUS = {
     "closed": {"fill": "red", "shape": "ring", "text": "node-red:common.status.disconnected"},
 }
 DEFAULT_QUEUE_SIZE = 100_000
+DEFAULT_QUEUE_BYTES = 32 * 1024 * 1024
+JSON_MAX_DEPTH = 254
+"""The deepest payload orjson serialises (it refuses deeper ones, and cycles)."""
 ROUTE_CACHE_SIZE = 10_000
 
 Handler = Callable[[str, bytes, int, bool, "dict[str, Any] | None"],
@@ -81,10 +85,16 @@ class MqttBroker(Node):
     The connection starts in the background when the first node registers; a
     broker that is down is retried with exponential backoff and jitter (first
     retry after ~0.2 s, at most the `mqttReconnectTime` setting, 5000 ms).
-    Every subscription is re-sent after each reconnect. While not connected, QoS 1
-    and 2 publishes wait in memory (at most the `mqttQueueSize` setting, 100000;
-    beyond that a publish fails with an error and is counted as dropped) and are
-    sent on reconnect; QoS 0 publishes fail at once ("not connected").
+    Every subscription is re-sent after each reconnect. While not connected (or
+    while 100 are awaiting their acknowledgement), QoS 1 and 2 publishes wait in
+    memory, at most the `mqttQueueSize` setting (100000 messages) and the
+    `mqttQueueBytes` setting (33554432 bytes of payload); beyond that a publish
+    fails with an error (to `catch` nodes) and is counted as dropped. They are sent
+    on reconnect; QoS 0 publishes fail at once ("not connected").
+
+    `/metrics`: `received_total`, `published_total`, `dropped_total`,
+    `failed_total` (received messages whose handling failed), `queued` and
+    `queued_bytes` (waiting publishes).
     """
 
     type = "mqtt-broker"
@@ -200,6 +210,16 @@ class MqttBroker(Node):
         """True while the connection is up."""
         return self.transport is not None and self.transport.connected
 
+    def metrics(self) -> dict[str, float]:
+        """The connection's counters and its queue of waiting publishes (see the help)."""
+        transport = self.transport
+        if transport is None:
+            return {}
+        stats = transport.stats
+        return {"received_total": stats.received, "published_total": stats.published,
+                "dropped_total": stats.dropped, "failed_total": stats.failed,
+                "queued": transport.queued, "queued_bytes": transport.queued_bytes}
+
     def _protocol(self) -> int:
         return as_int(self._cfg("protocolVersion"), 4) or 4
 
@@ -265,7 +285,8 @@ class MqttBroker(Node):
             session_expiry=as_int(self._cfg("sessionExpiry"), 0) or None,
             user_properties=_json_object(self._cfg("userProps"), "userProps"),
             reconnect_max=float(settings.get("mqttReconnectTime", 5000)) / 1000,
-            max_queued=int(settings.get("mqttQueueSize", DEFAULT_QUEUE_SIZE)))
+            max_queued=int(settings.get("mqttQueueSize", DEFAULT_QUEUE_SIZE)),
+            max_queued_bytes=int(settings.get("mqttQueueBytes", DEFAULT_QUEUE_BYTES)))
 
     def _tls(self) -> tuple[ssl.SSLContext, str | None]:
         tls_node = self.config_node("tls")
@@ -322,8 +343,29 @@ class MqttBroker(Node):
                    if (done := handler(topic, payload, qos, retain, props)) is not None]
         if not pending:
             return None
-        return pending[0] if len(pending) == 1 else asyncio.gather(*pending,
-                                                                  return_exceptions=True)
+        return pending[0] if len(pending) == 1 else _all_done(pending)
+
+
+def _all_done(futures: list[asyncio.Future[Any]]) -> asyncio.Future[None]:
+    """Done once every one is; failed with NotStoredError if any failed with it (the
+    message must come again), else successful: other failures were reported."""
+    combined: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    remaining = len(futures)
+
+    def one_done(future: asyncio.Future[Any]) -> None:
+        nonlocal remaining
+        remaining -= 1
+        error = None if future.cancelled() else future.exception()
+        if combined.done():
+            return
+        if isinstance(error, NotStoredError):
+            combined.set_exception(error)
+        elif not remaining:
+            combined.set_result(None)
+
+    for future in futures:
+        future.add_done_callback(one_done)
+    return combined
 
 
 def _broker_of(node: Node) -> MqttBroker | None:
@@ -371,7 +413,9 @@ class MqttIn(Node):
     its in-flight limit of unacknowledged messages is reached (mosquitto's
     `max_inflight_messages`, 20 by default), so a node that holds messages for long
     (a `delay` queue) also holds back the subscription. QoS 0 messages are sent on
-    with no tracking.
+    with no tracking. A message a durable node could not store (disk full) is not
+    acknowledged at all with a persistent session: the connection is made again
+    after `mqttReconnectTime` for the broker to deliver it again.
     """
 
     type = "mqtt in"
@@ -441,9 +485,12 @@ class MqttIn(Node):
             msg = {"topic": topic, "payload": value, "qos": qos, "retain": retain}
             if props:
                 msg.update(props)
-            if qos:
-                return send_tracked(msg)
-            send(msg)
+            try:
+                if qos:
+                    return send_tracked(msg)
+                send(msg)
+            except Exception as exc:  # this message's failure; the next one is read as usual
+                self.error(exc, msg)
             return None
 
         return deliver
@@ -484,7 +531,9 @@ class MqttOut(Node):
       The effective values are written back onto the message.
     * Payload: bytes as they are, strings as UTF-8, objects and arrays as JSON,
       numbers and booleans as text (`123` → `"123"`), null as an empty payload.
-      A message without `payload` publishes nothing.
+      A message without `payload` publishes nothing. An object nested more than
+      254 levels deep (or containing itself) cannot be encoded: that message fails
+      with an error saying so.
     * MQTT 5: `respTopic`, `contentType`, `userProps` (JSON object), `correl`,
       `expiry` (seconds) win over `msg.responseTopic`, `msg.contentType`,
       `msg.userProperties`, `msg.correlationData`, `msg.messageExpiryInterval`.
@@ -692,7 +741,13 @@ def serialize_payload(value: Any) -> bytes:
     if isinstance(value, bytearray | memoryview):
         return bytes(value)
     if isinstance(value, dict | list | tuple):
-        return orjson.dumps(value, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
+        try:
+            return orjson.dumps(value, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
+        except orjson.JSONEncodeError as exc:
+            reason = str(exc)
+            if reason == "Recursion limit reached":
+                reason = f"nested more than {JSON_MAX_DEPTH} levels deep, or contains itself"
+            raise ValueError(f"msg.payload cannot be published as JSON: {reason}") from None
     return str(value).encode()
 
 

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import pytest
 
 from flowrt.clock import Clock
+from flowrt.errors import NotStoredError
 from flowrt.messages import Message
 from flowrt.node import Node
 from flowrt.testing import FlowHarness
@@ -134,3 +135,54 @@ async def test_two_nodes_on_one_topic_acknowledged_once_both_completed(
         assert await run_until(mosquitto.port, 1, client, "m2", subscribers=2) == []
     finally:
         client.close()
+
+
+class RefuseOnce(Node):
+    """Test sink: refuses "refused" the first time, as a durable node on a full disk
+    does (NotStoredError); takes everything else."""
+
+    type = "test-refuse-once"
+    category = "function"
+    outputs = 0
+    schema: ClassVar = {"type": "object", "properties": {}}
+    seen: ClassVar[list[Any]] = []
+
+    def on_input(self, msg: Message) -> None:
+        RefuseOnce.seen.append(msg["payload"])
+        if msg["payload"] == "refused" and RefuseOnce.seen.count("refused") == 1:
+            raise NotStoredError("queue q: database or disk is full", node_id=self.id)
+
+
+@pytest.mark.parametrize("persistent", [True, False], ids=["persistent", "clean"])
+async def test_a_message_not_stored_is_delivered_again(mosquitto: Mosquitto,
+                                                       persistent: bool) -> None:
+    client = Client(mosquitto.port)
+    broker = broker_node(mosquitto.port, clientid="not-stored", cleansession=not persistent)
+    refuse = {"id": "refuse", "type": "test-refuse-once", "z": "t1", "x": 0, "y": 0,
+              "wires": []}
+    flow = [TAB, broker, refuse, mqtt_in("ns", qos="1", wires=[["refuse"]])]
+    RefuseOnce.seen = []
+    try:
+        async with FlowHarness(flow, node_types=[RefuseOnce], clock=Clock(),
+                               settings={"mqttReconnectTime": 200}) as h:
+            await h.wait_for(lambda: connected(h, "in1"))
+            await h.wait_for(lambda: _probe(client, "ns"))  # subscribed
+            client.publish("ns", "refused", qos=1)
+            await h.wait_for(lambda: "refused" in RefuseOnce.seen)
+            client.publish("ns", "next", qos=1)
+            await h.wait_for(lambda: "next" in RefuseOnce.seen)
+            transport = h.node("b1").transport  # type: ignore[attr-defined]
+            if persistent:  # not acknowledged: the broker delivers it on the next connection
+                await h.wait_for(lambda: RefuseOnce.seen.count("refused") == 2, within=10)
+                assert transport.stats.withheld == 1 and transport.stats.connects == 2
+            else:  # the session ends with the connection: nothing to wait for
+                assert transport.stats.withheld == 0 and transport.stats.connects == 1
+            assert [e["msg"] for e in h.errors] == ["queue q: database or disk is full"]
+    finally:
+        client.close()
+
+
+def _probe(client: Client, topic: str) -> bool:
+    if "probe" not in RefuseOnce.seen:
+        client.publish(topic, "probe", qos=0)
+    return "probe" in RefuseOnce.seen
