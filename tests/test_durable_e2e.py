@@ -377,11 +377,6 @@ def _metric(runtime: FlowrtProcess, key: str) -> float:
     return 0.0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "needs mqtt in to withhold the broker acknowledgement of a message whose tracked "
-    "send failed with NotStoredError, so that the broker delivers it again (built on "
-    "the mqtt side of issue 11 in parallel): until then the refused messages are "
-    "acknowledged and lost"))
 def test_full_disk_loses_nothing_the_local_broker_accepted(mosquitto_factory: Any,
                                                            tmp_path: Path) -> None:
     """The data dir on a 3 MB tmpfs filled to its last 64 KB while 1000 messages arrive:
