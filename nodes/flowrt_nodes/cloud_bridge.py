@@ -32,6 +32,7 @@ from flowrt.errors import NodeError, NotStoredError
 from flowrt.messages import Message
 from flowrt.mqtt import PublishDropped, Subscription, valid_filter
 from flowrt.node import Node
+from flowrt.payloads import CONVERTERS, serialize_payload
 from flowrt.schema import (
     as_bool,
     as_int,
@@ -43,7 +44,7 @@ from flowrt.schema import (
     number,
     string,
 )
-from flowrt_nodes.mqtt import CONVERTERS, MqttBroker, serialize_payload
+from flowrt_nodes.mqtt import MqttBroker
 
 STATE_LEVELS = {"offline": 0, "degraded": 1, "online": 2}
 TICK = 1.0

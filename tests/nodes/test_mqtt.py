@@ -11,12 +11,12 @@ from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
-from flowrt_nodes.mqtt import serialize_payload
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from flowrt.clock import Clock
+from flowrt.payloads import serialize_payload
 from flowrt.testing import FlowHarness
 from tests.brokers import Mosquitto
 
