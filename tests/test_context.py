@@ -196,7 +196,7 @@ async def test_the_flush_interval_writes_without_being_asked(tmp_path):
     stores = await opened(tmp_path, config)
     stores.global_.set("a", 1)
     deadline = time.monotonic() + 5
-    while await persisted(tmp_path, config) != {"a": 1}:
+    while await persisted(tmp_path) != {"a": 1}:
         assert time.monotonic() < deadline, "the periodic flush never wrote"
         await asyncio.sleep(0.01)  # the periodic flush has no event to wait on
     await stores.close()
