@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from flowrt.context import ContextStores
+from flowrt.testing import FlowHarness
 
 SQLITE = {"default": {"module": "sqlite", "config": {"flushInterval": 3600}}}
 """A persistent default store that only flushes when asked (or on deploy and close)."""
@@ -279,3 +280,29 @@ async def test_two_sqlite_stores_keep_their_values_apart(tmp_path):
     await stores.close()
     assert await persisted(tmp_path, config) == {"k": "default"}
     assert await persisted(tmp_path, config, store="archive") == {"k": "archive"}
+
+
+# ------------------------------------------------------------------ in the runtime
+def counter_flow(*extra: dict[str, Any]) -> list[dict[str, Any]]:
+    """A change node that copies msg.payload into flow context ``count``."""
+    return [{"id": "t1", "type": "tab"},
+            {"id": "set", "type": "change", "z": "t1", "x": 0, "y": 0, "wires": [[]],
+             "rules": [{"t": "set", "p": "count", "pt": "flow", "to": "payload",
+                        "tot": "msg"}]}, *extra]
+
+
+async def test_the_runtime_flushes_on_every_deploy(tmp_path):
+    settings = {"contextStorage": SQLITE}
+    async with FlowHarness(counter_flow(), settings=settings, data_dir=tmp_path) as h:
+        await h.inject("set", payload=5)
+        assert await persisted(tmp_path, scope="t1") == {}
+        await h.deploy(counter_flow({"id": "t2", "type": "tab"}), "flows")
+        assert await persisted(tmp_path, scope="t1") == {"count": 5}
+
+
+async def test_a_deploy_forgets_the_context_of_a_removed_flow(tmp_path):
+    settings = {"contextStorage": SQLITE}
+    async with FlowHarness(counter_flow(), settings=settings, data_dir=tmp_path) as h:
+        await h.inject("set", payload=5)
+        await h.deploy([{"id": "t2", "type": "tab"}])
+    assert await persisted(tmp_path, scope="t1") == {}
