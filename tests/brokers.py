@@ -33,18 +33,24 @@ class Mosquitto:
     def config_path(self) -> Path:
         return self.dir / "mosquitto.conf"
 
+    @property
+    def log_path(self) -> Path:
+        return self.dir / "mosquitto.log"
+
     def start(self) -> Mosquitto:
         """Start the broker and wait (bounded) until it accepts connections."""
         self.config_path.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
             f"max_inflight_messages 1000\nmax_queued_messages 100000\n{self.extra_config}\n")
-        self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.config_path)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # Its log goes to a file: a pipe nobody reads would fill up and stall the broker,
+        # and would be left open when the broker stops.
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.config_path)],
+                                            stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                err = self.process.stderr.read().decode() if self.process.stderr else ""
-                raise RuntimeError(f"mosquitto exited: {err}")
+                raise RuntimeError(f"mosquitto exited: {self.log_path.read_text()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return self

@@ -67,10 +67,10 @@ def start_server(data_dir: Path, settings: str = "") -> Server:
         (data_dir / "settings.toml").write_text(settings)
     port = _free_port()
     flowrt = shutil.which("flowrt", path=str(Path(sys.executable).parent)) or "flowrt"
-    log = (data_dir / "server.log").open("wb")
-    process = subprocess.Popen(
-        [flowrt, "run", "--port", str(port), "--data-dir", str(data_dir)],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"})
+    with (data_dir / "server.log").open("wb") as log:  # the child keeps its own copy
+        process = subprocess.Popen(
+            [flowrt, "run", "--port", str(port), "--data-dir", str(data_dir)],
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:

@@ -108,7 +108,9 @@ async def test_non_numeric_and_missing_values_are_reported_counted_and_passed_on
     assert [w["msg"] for w in h.warnings] == ["payload is not a number ('n/a'): not scored",
                                               "payload is not a number (None): not scored"]
     assert node.rejected == 2
-    assert node._models["dev"][0].count == 3
+    # Only the three numbers entered the model: the next reading sees their spread.
+    out, _, _, _ = await scores({"minSamples": 2}, [20, 21, "n/a", None, 20.5, 20])
+    assert out[5]["anomaly"]["std"] == pytest.approx(statistics.pstdev([20, 21, 20.5]))
 
 
 async def test_memory_is_bounded_by_window_and_max_keys():
@@ -116,9 +118,19 @@ async def test_memory_is_bounded_by_window_and_max_keys():
         for i in range(50):
             h.send("an", {"topic": f"k{i % 4}", "payload": float(i)})
         await h.settle()
-        node = h.node("an")
-        assert list(node._models) == ["k3", "k0", "k1"]  # the three most recently seen
-        assert all(m[0].values.size == 5 and m[0].count <= 5 for m in node._models.values())
+        # Four keys take turns at three places, so each was evicted before it came back:
+        # the three most recently seen hold their last value only...
+        for key, last in (("k3", 47), ("k0", 48), ("k1", 49)):
+            await h.inject("an", topic=key, payload=0.0)
+            assert h.outputs("an")[-1]["anomaly"]["mean"] == last
+        # ...and k2, the least recently seen, is gone: its model starts empty.
+        await h.inject("an", topic="k2", payload=0.0)
+        assert h.outputs("an")[-1]["anomaly"]["mean"] is None
+        # A model keeps the last `window` values only.
+        for i in range(50):
+            h.send("an", {"topic": "one", "payload": float(i)})
+        await h.inject("an", topic="one", payload=0.0)
+        assert h.outputs("an")[-1]["anomaly"]["mean"] == statistics.mean(range(45, 50))
 
 
 @pytest.mark.parametrize(("config", "error"), [

@@ -172,7 +172,20 @@ return msg
     async with FlowHarness(flow) as h:
         await h.inject("f", payload=1)
         assert h.payloads("f") == [2]
-        assert asyncio.iscoroutinefunction(h.node("f")._func)
+    # It runs as a coroutine: other messages are handled while one awaits.
+    code = """
+if msg["payload"] == "wait":
+    await gate.wait()
+else:
+    gate.set()
+return msg
+"""
+    flow = function(code, initialize="gate = asyncio.Event()",
+                    libs=[{"var": "asyncio", "module": "asyncio"}])
+    async with FlowHarness(flow) as h:
+        h.send("f", {"payload": "wait"})
+        await h.inject("f", payload="open")
+        assert h.payloads("f") == ["open", "wait"]
 
 
 async def test_plain_body_is_a_plain_function():

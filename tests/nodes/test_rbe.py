@@ -36,8 +36,12 @@ async def test_1_defaults():
     async with FlowHarness(rbe(name="rbe1")) as h:
         node = h.node("n1")
         assert node.config["func"] == "rbe"
-        assert node._gap.fixed == 0 and node._gap.percent is None
         assert node.label == "rbe1"
+    # The default gap is a fixed 0: in deadband any change passes, in deadbandEq all do.
+    out, _ = await run({"func": "deadband"}, payloads_of([1, 1, 1.5, 1.5, 1]))
+    assert [m["payload"] for m in out] == [1, 1.5, 1]
+    out, _ = await run({"func": "deadbandEq"}, payloads_of([1, 1, 1]))
+    assert [m["payload"] for m in out] == [1, 1, 1]
 
 
 async def test_2_rbe_blocks_repeats_per_topic():

@@ -109,7 +109,7 @@ async def test_status_counts_keys_by_their_highest_level():
         for key in "abc":
             await h.inject("th", topic=key, payload={"temperature": 0})
         assert h.status("th") == {"fill": "green", "shape": "dot", "text": "all normal"}
-        assert h.node("th")._state == {}
+        assert h.runtime.contexts.node("th", "t1").get("state") is None  # nothing kept
 
 
 async def test_state_survives_a_nodes_redeploy_of_other_nodes_and_of_itself():

@@ -35,8 +35,10 @@ def read_until_closed(sock: socket.socket) -> bytes:
 
 
 def get_flows(sock: socket.socket) -> bytes:
-    sock.sendall(b"GET /flows HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-    return read_until_closed(sock)
+    """GET /flows on ``sock``, then close it (the request asks the server to close too)."""
+    with sock:
+        sock.sendall(b"GET /flows HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        return read_until_closed(sock)
 
 
 def status_line(sock: socket.socket) -> bytes:
@@ -48,8 +50,10 @@ def status_line(sock: socket.socket) -> bytes:
 
 
 def get_metrics(sock: socket.socket) -> bytes:
-    sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-    return read_until_closed(sock)
+    """GET /metrics on ``sock``, then close it."""
+    with sock:
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        return read_until_closed(sock)
 
 
 def test_connections_beyond_the_cap_get_503_and_are_closed(
