@@ -5,18 +5,10 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from flowrt.messages import Message
+from flowrt.jsvalue import MISSING, js_number, js_string, number_value
+from flowrt.messages import Message, get_message_property, set_message_property
 from flowrt.node import Node
 from flowrt.schema import as_bool, boolean, enum, number, string
-
-from .typed_input import (
-    MISSING,
-    get_msg_property,
-    js_number,
-    js_string,
-    number_value,
-    set_msg_property,
-)
 
 
 class Range(Node):
@@ -65,7 +57,7 @@ class Range(Node):
         self._property = str(config.get("property") or "payload")
 
     def on_input(self, msg: Message) -> None:
-        value = get_msg_property(msg, self._property, MISSING)
+        value = get_message_property(msg, self._property, MISSING)
         if value is MISSING:
             self.send(msg)
             return
@@ -88,5 +80,5 @@ class Range(Node):
             result = math.nan
         if self._round:
             result = math.floor(result + 0.5) if math.isfinite(result) else result
-        set_msg_property(msg, self._property, number_value(float(result)))
+        set_message_property(msg, self._property, number_value(float(result)))
         self.send(msg)

@@ -7,8 +7,9 @@ import math
 import random
 
 import pytest
-from flowrt_nodes.rbe import js_equal, js_string, parse_float
+from flowrt_nodes.rbe import js_equal
 
+from flowrt.jsvalue import js_string, parse_float
 from flowrt.testing import FlowHarness
 
 TAB = {"id": "t1", "type": "tab", "label": "Flow 1"}
