@@ -143,6 +143,18 @@ async def test_14_narrowband_inout_in_with_start():
     assert [m["payload"] for m in out] == [55, 205]
 
 
+async def test_start_is_read_as_javascript_numbers_it():
+    # rbe.js computes n - node.start on the start text, so "0x10" is 16 as in Number().
+    out, _ = await run({"func": "narrowbandEq", "gap": "10", "start": "0x10"},
+                       payloads_of([100, 20, 30]))
+    assert [m["payload"] for m in out] == [20]
+
+
+async def test_property_may_start_with_msg_as_get_message_property_allows():
+    out, _ = await run({"func": "rbe", "property": "msg.payload"}, payloads_of([1, 1, 2]))
+    assert [m["payload"] for m in out] == [1, 2]
+
+
 # --------------------------------------------------------- extra quirks from the mock
 @pytest.mark.parametrize(("config", "values", "expected"), [
     ({"func": "rbe"}, [{}, {}, {"a": 1}], [{"a": 1}]),
