@@ -184,7 +184,8 @@ def get_property(obj: Any, path: str, default: Any = None) -> Any:
 
 def get_message_property(msg: Any, path: str, default: Any = None) -> Any:
     """Node-RED's ``getMessageProperty``: :func:`get_property` with ``msg.`` allowed."""
-    return get_property(msg, strip_msg(path), default)
+    value = _walk(msg, parse_path(strip_msg(path)))
+    return default if value is MISSING else value
 
 
 def property_getter(path: str) -> Callable[..., Any]:
@@ -229,7 +230,11 @@ def set_message_property(msg: Any, path: str, value: Any) -> bool:
     if value is MISSING:
         delete_property(msg, path)
         return True
-    return _set(msg, parse_path(path), value, replace=False)
+    keys = parse_path(path)
+    if len(keys) == 1 and type(msg) is dict:  # the common case, one call less per message
+        msg[keys[0]] = value
+        return True
+    return _set(msg, keys, value, replace=False)
 
 
 def _set(obj: Any, keys: tuple[str | int, ...], value: Any, replace: bool) -> bool:

@@ -6,7 +6,7 @@ import math
 from typing import ClassVar
 
 from flowrt.jsvalue import MISSING, js_number, js_string, number_value
-from flowrt.messages import Message, get_message_property, set_message_property
+from flowrt.messages import Message, property_getter, set_message_property
 from flowrt.node import Node
 from flowrt.schema import as_bool, boolean, enum, number, string
 
@@ -55,9 +55,10 @@ class Range(Node):
             self._maxout, self._minout = math.floor(self._maxout), math.ceil(self._minout)
         self._action = config.get("action") or "scale"
         self._property = str(config.get("property") or "payload")
+        self._get = property_getter(self._property)
 
     def on_input(self, msg: Message) -> None:
-        value = get_message_property(msg, self._property, MISSING)
+        value = self._get(msg, MISSING)
         if value is MISSING:
             self.send(msg)
             return
