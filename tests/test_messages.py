@@ -4,6 +4,7 @@ property paths (the object family and Node-RED's message family)."""
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import orjson
 import pytest
@@ -102,7 +103,7 @@ def test_parse_path() -> None:
 
 
 def test_get_has_and_delete() -> None:
-    msg = {"payload": {"readings": [3, 4], "s": "abc"}, "topic": None}
+    msg: dict[str, Any] = {"payload": {"readings": [3, 4], "s": "abc"}, "topic": None}
     assert get_property(msg, "payload.readings[1]") == 4
     assert get_property(msg, "payload.s[0]") == "a"  # a string's character, as in JS
     assert get_property(msg, "payload.missing.x", "d") == "d"

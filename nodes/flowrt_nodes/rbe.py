@@ -12,6 +12,7 @@ Node-RED's ``compareObjects``; property paths may start with ``msg.``, as
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from flowrt.jsvalue import MISSING, js_number, js_string, parse_float, truthy, typeof
@@ -155,6 +156,7 @@ class Rbe(Node):
         self._pass_lt = func in ("narrowband", "narrowbandEq")
         self._narrow = func in ("narrowband", "narrowbandEq")
         self.previous: dict[str, Any] = {}
+        self._decide: Callable[[str, Any, bool], bool]
         if self._fields:
             self._decide = self._fields_changed
         elif func in ("rbe", "rbei"):

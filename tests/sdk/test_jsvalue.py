@@ -4,6 +4,7 @@ printed for the same expression (``String(Number(v))``, ``String(parseFloat(v))`
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -118,7 +119,7 @@ def test_number_of_other_values() -> None:
 
 
 # (a, b, a == b) as Node.js answered
-EQUALS = [
+EQUALS: list[tuple[Any, Any, bool]] = [
     ("5", 5, True), ("5.0", 5, True), ("", 0, True), (" ", 0, True),
     (None, MISSING, True), (None, 0, False), (True, 1, True), (True, "1", True),
     ([1, 2], "1,2", True), ([], "", True), ([], 0, True), ({}, "[object Object]", True),
@@ -138,7 +139,7 @@ def test_an_object_equals_only_itself() -> None:
 
 
 # (a, b, a < b, a > b) as Node.js answered
-ORDER = [
+ORDER: list[tuple[Any, Any, bool, bool]] = [
     ("10", "9", True, False), (10, "9", False, True), ("a", "b", True, False),
     (None, 1, True, False), (MISSING, 1, False, False), ("x", 1, False, False),
     (True, 0, False, True), ([5], 4, False, True),
@@ -162,6 +163,7 @@ def test_truthy(value: object, expected: bool) -> None:
 
 
 def test_typeof() -> None:
-    assert [typeof(v) for v in (MISSING, None, True, 1, 1.5, "s", [], {}, b"")] == [
+    values: tuple[Any, ...] = (MISSING, None, True, 1, 1.5, "s", [], {}, b"")
+    assert [typeof(v) for v in values] == [
         "undefined", "object", "boolean", "number", "number", "string", "object", "object",
         "object"]

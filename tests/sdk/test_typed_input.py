@@ -60,7 +60,9 @@ async def test_constant_types(v: Any, vt: str | None, expected: Any) -> None:
 
 async def test_a_regex_is_compiled_as_javascript_would() -> None:
     value = await evaluate("(?<word>\\w+)", "re")
-    assert isinstance(value, re.Pattern) and value.match("abc")["word"] == "abc"
+    assert isinstance(value, re.Pattern)
+    match = value.match("abc")
+    assert match is not None and match["word"] == "abc"
 
 
 async def test_dates() -> None:
@@ -107,7 +109,9 @@ async def test_json_constants_are_copied_for_every_message() -> None:
         await h.settle()
         first, second = h.payloads("p")
         assert first == second and first is not second
-        typed = h.node("p").value
+        probe = h.node("p")
+        assert isinstance(probe, Probe)
+        typed = probe.value
         assert typed.is_constant and typed.type == "json" and typed.raw == '{"a": 1}'
 
 
