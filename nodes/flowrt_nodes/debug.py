@@ -2,7 +2,7 @@
 
 :func:`encode_debug` turns a value into the ``msg``/``format`` pair the Node-RED
 editor expects on the ``debug`` comms topic (Node-RED's ``util.encodeObject``);
-the server uses it for log entries too.
+the node uses it for its log lines and status text too.
 """
 
 from __future__ import annotations
