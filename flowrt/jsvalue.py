@@ -10,7 +10,9 @@ from Node.js.
 
 Numbers: JavaScript has one number type; flowrt keeps integral values as ``int``
 (so that JSON shows ``5``, not ``5.0``) and :func:`number_value` turns a float
-result into that form.
+result into that form. A Python int keeps all its digits in :func:`js_string`
+(JavaScript would have rounded one beyond 2**53 when it parsed it; flowrt's
+messages carry it exactly, in JSON as in text).
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ def js_string(value: Any) -> str:
     if cls is str:
         return value
     if cls is int:
-        return str(value) if -_MAX_SAFE < value < _MAX_SAFE else _float_text(float(value))
+        return str(value)
     if cls is float:
         return _float_text(value)
     if cls is bool:

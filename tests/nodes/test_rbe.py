@@ -150,6 +150,14 @@ async def test_start_is_read_as_javascript_numbers_it():
     assert [m["payload"] for m in out] == [20]
 
 
+async def test_stream_keys_are_javascript_strings_of_the_topic():
+    # rbe.js keys node.previous by the topic, so 1e21 and "1e+21" are one stream.
+    msgs = [{"topic": 1e21, "payload": 1}, {"topic": "1e+21", "payload": 1},
+            {"topic": 1, "payload": 1}, {"topic": "1", "payload": 1}]
+    out, _ = await run({"func": "rbe"}, msgs)
+    assert [m["topic"] for m in out] == [1e21, 1]
+
+
 async def test_property_may_start_with_msg_as_get_message_property_allows():
     out, _ = await run({"func": "rbe", "property": "msg.payload"}, payloads_of([1, 1, 2]))
     assert [m["payload"] for m in out] == [1, 2]
