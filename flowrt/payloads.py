@@ -9,11 +9,12 @@ JSON text, None as an empty payload). ``CONVERTERS`` maps ``mqtt in``'s
 from __future__ import annotations
 
 import base64
-import math
 from collections.abc import Callable
 from typing import Any
 
 import orjson
+
+from flowrt.jsvalue import js_string
 
 JSON_MAX_DEPTH = 254
 """Deepest JSON orjson writes (it refuses deeper values and cycles)."""
@@ -33,7 +34,7 @@ def serialize_payload(value: Any) -> bytes:
     if kind is int:
         return str(value).encode()
     if kind is float:
-        return _js_number(value).encode()
+        return js_string(value).encode()
     if isinstance(value, bytearray | memoryview):
         return bytes(value)
     if isinstance(value, dict | list | tuple):
@@ -45,16 +46,6 @@ def serialize_payload(value: Any) -> bytes:
                 reason = f"nested more than {JSON_MAX_DEPTH} levels deep, or contains itself"
             raise ValueError(f"msg.payload cannot be published as JSON: {reason}") from None
     return str(value).encode()
-
-
-def _js_number(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    if value.is_integer() and abs(value) < 1e21:
-        return str(int(value))
-    return repr(value)
 
 
 def _json_default(value: Any) -> Any:

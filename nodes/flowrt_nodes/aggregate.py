@@ -16,7 +16,7 @@ from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowrt.clock import TimerHandle
-from flowrt.messages import Message, get_property, parse_path
+from flowrt.messages import Message, field_names, get_property, parse_path
 from flowrt.node import Node
 from flowrt.schema import as_bool, as_int, as_number, boolean, enum, integer, number, string
 
@@ -427,13 +427,6 @@ class Aggregate(Node):
             for group in self._groups.values():
                 self._flush(group)
         self._groups.clear()
-
-
-def field_names(paths: list[str]) -> list[str]:
-    """Each path's last segment, or the whole path where last segments collide."""
-    last = [str(parse_path(p)[-1]) for p in paths]
-    return [name if last.count(name) == 1 else path
-            for name, path in zip(last, paths, strict=True)]
 
 
 def _short(value: Any, limit: int = 40) -> str:

@@ -12,10 +12,9 @@ import math
 from collections import OrderedDict
 from typing import Any, ClassVar
 
-from flowrt.messages import Message, get_property, parse_path
+from flowrt.messages import Message, field_names, get_property, parse_path
 from flowrt.node import Node
 from flowrt.schema import as_int, as_number, enum, integer, number, string
-from flowrt_nodes.aggregate import field_names
 
 _MISSING: Any = object()
 _MAD_TO_STD = 1.4826  # scales a median absolute deviation to a normal distribution's std

@@ -6,22 +6,17 @@ import re
 from typing import Any, ClassVar
 
 from flowrt.context import Context
-from flowrt.messages import Message, clone_value
+from flowrt.jsregex import js_regex, js_replacer
+from flowrt.jsvalue import MISSING, js_number, js_string
+from flowrt.messages import Message, clone_value, get_message_property, set_message_property
 from flowrt.node import Node
 from flowrt.schema import boolean, string
-
-from .typed_input import (
-    MISSING,
+from flowrt.typed_input import (
     TypedInputError,
     TypedValue,
-    get_msg_property,
-    js_number,
-    js_regex,
-    js_replacer,
-    js_string,
+    context_of,
     parse_context_key,
     resolve_nested,
-    set_msg_property,
 )
 
 _ESCAPE = re.compile(r"[-\[\]{}()*+?.,\\^$|#\s]")
@@ -50,7 +45,7 @@ class _Rule:
         self.context: Context | None = None
         self.store, self.key = None, self.p
         if pt != "msg":
-            self.context = node.flow.context if pt == "flow" else node.runtime.contexts.global_
+            self.context = context_of(node, pt)
             self.store, self.key = parse_context_key(self.p)
         self.dc = bool(rule.get("dc"))
         tot = rule.get("tot") or "str"
@@ -136,13 +131,13 @@ class _Rule:
 
     def _read(self, msg: Message) -> Any:
         if self.context is None:
-            return get_msg_property(msg, self.p, MISSING)
+            return get_message_property(msg, self.p, MISSING)
         return self.context.get(self._context_key(msg), self.store)
 
     def _write(self, msg: Message, value: Any) -> bool:
         if self.context is None:
             try:
-                return set_msg_property(msg, self.p, value)
+                return set_message_property(msg, self.p, value)
             except (TypeError, ValueError):
                 return False
         try:

@@ -2,7 +2,7 @@
 
 :func:`encode_debug` turns a value into the ``msg``/``format`` pair the Node-RED
 editor expects on the ``debug`` comms topic (Node-RED's ``util.encodeObject``);
-the server uses it for log entries too.
+the node uses it for its log lines and status text too.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ from typing import Any, ClassVar
 import orjson
 
 from flowrt.clock import TimerHandle
-from flowrt.messages import Message
+from flowrt.jsvalue import MISSING, iso_timestamp, js_string
+from flowrt.messages import Message, get_message_property
 from flowrt.node import Node
 from flowrt.schema import as_bool, boolean, enum, string
-
-from .typed_input import MISSING, format_number, get_msg_property, iso_timestamp
 
 DEBUG_MAX_LENGTH = 1000
 """Node-RED's ``debugMaxLength``: longer strings, buffers and arrays are cut."""
@@ -45,7 +44,7 @@ def encode_debug(value: Any, max_length: int = DEBUG_MAX_LENGTH) -> tuple[str, s
         text = value if len(value) <= max_length else value[:max_length] + "..."
         return text, f"string[{len(value)}]"
     if cls is int or cls is float:
-        return format_number(value), "number"
+        return js_string(value), "number"
     if cls is bool:
         return ("true" if value else "false"), "boolean"
     if value is None:
@@ -99,7 +98,7 @@ def _prepare(value: Any, limit: int, path: set[int]) -> Any:
         return value
     if cls is float:
         if value != value or value in (float("inf"), float("-inf")):
-            return {"__enc__": True, "type": "number", "data": format_number(value)}
+            return {"__enc__": True, "type": "number", "data": js_string(value)}
         return value
     if isinstance(value, dict | list | tuple | set | frozenset):
         if id(value) in path:
@@ -302,6 +301,6 @@ class Debug(Node):
 
 def _get(msg: Message, path: str) -> Any:
     try:
-        return get_msg_property(msg, path, MISSING)
+        return get_message_property(msg, path, MISSING)
     except ValueError:
         return MISSING

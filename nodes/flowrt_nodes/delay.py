@@ -5,7 +5,8 @@ Held messages complete (``done``) only when they are sent or discarded, so a
 ``complete`` node or a tracked send sees them finish when they really leave.
 
 Every buffer is bounded by the ``nodeMessageBufferMaxLength`` setting, or by
-:data:`DEFAULT_BUFFER_LIMIT` when it is unset or 0 (Node-RED leaves it unbounded).
+:data:`flowrt.buffering.DEFAULT_BUFFER_LIMIT` when it is unset or 0 (Node-RED leaves it
+unbounded).
 """
 
 from __future__ import annotations
@@ -17,18 +18,14 @@ import random
 from collections import deque
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from flowrt.buffering import buffer_limit, failure, new_hold, release
 from flowrt.clock import TimerHandle
-from flowrt.errors import NodeError
 from flowrt.messages import Message
 from flowrt.node import Node
-from flowrt.schema import as_bool, as_int, as_number, boolean, enum, integer, number, string
+from flowrt.schema import as_bool, as_number, boolean, enum, integer, number, string
 
 if TYPE_CHECKING:
     from flowrt.flow import Flow
-
-DEFAULT_BUFFER_LIMIT = 10_000
-"""How many messages a delay, trigger, split or join node holds at most when the
-``nodeMessageBufferMaxLength`` setting is unset or 0."""
 
 TOO_MANY = "too many pending messages in delay node"
 
@@ -37,32 +34,6 @@ _UNIT_MS = {"milliseconds": 1.0, "seconds": 1000.0, "minutes": 60_000.0,
 _RATE_UNIT_MS = {"second": 1000.0, "minute": 60_000.0, "hour": 3_600_000.0,
                  "day": 86_400_000.0}
 _REPORT_DEPTH_AFTER = 0.5
-
-
-def buffer_limit(node: Node) -> int:
-    """The most messages ``node`` may hold (see the module docstring)."""
-    setting = as_int(node.runtime.settings.get("nodeMessageBufferMaxLength"), 0) or 0
-    return setting if setting > 0 else DEFAULT_BUFFER_LIMIT
-
-
-def new_hold() -> asyncio.Future[None]:
-    """A future to return from ``on_input`` for a message completed later by :func:`release`."""
-    return asyncio.get_running_loop().create_future()
-
-
-def release(future: asyncio.Future[None] | None) -> None:
-    """Complete a held message (a no-op when it already completed)."""
-    if future is not None and not future.done():
-        future.set_result(None)
-
-
-def failure(node: Node, text: str) -> NodeError:
-    """The error to raise from ``on_input`` when a message cannot be handled.
-
-    The runtime reports it (catch nodes get ``text`` as ``msg.error.message``) and
-    the message does not complete, as with Node-RED's ``done(err)``.
-    """
-    return NodeError(text, node_id=node.id, node_type=type(node).type)
 
 
 def _flush_count(flush: Any, held: int) -> int:

@@ -6,11 +6,10 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from flowrt.clock import TimerHandle
-from flowrt.messages import Message, new_msgid
+from flowrt.messages import Message, new_msgid, set_message_property
 from flowrt.node import Node
 from flowrt.schema import as_bool, as_number, boolean, number, string, typed
-
-from .typed_input import TypedInputError, TypedValue, set_msg_property
+from flowrt.typed_input import TypedInputError, TypedValue
 
 MAX_REPEAT = 2147483
 """The longest `repeat` interval Node-RED accepts, in seconds."""
@@ -164,7 +163,7 @@ class Inject(Node):
         for path, value in props:
             try:
                 result = value.get(msg)
-                if not set_msg_property(msg, path, result):
+                if not set_message_property(msg, path, result):
                     errors.append(f"msg.{path}: cannot set a property of a non-object value")
             except (ValueError, TypeError) as exc:
                 errors.append(f"msg.{path}: {exc}")

@@ -8,11 +8,10 @@ from typing import Any, ClassVar
 
 import orjson
 
-from flowrt.messages import Message
+from flowrt.jsvalue import MISSING, iso_timestamp
+from flowrt.messages import Message, get_message_property, set_message_property
 from flowrt.node import Node
 from flowrt.schema import as_bool, boolean, enum, string
-
-from .typed_input import MISSING, get_msg_property, iso_timestamp, set_msg_property
 
 
 def _json_default(value: Any) -> Any:
@@ -71,7 +70,7 @@ class Json(Node):
         validator = self._schema_validator(msg) if "schema" in msg else None
         if validator is False:
             return
-        value = get_msg_property(msg, self._property, MISSING)
+        value = get_message_property(msg, self._property, MISSING)
         if value is MISSING:
             self.send(msg)
             return
@@ -84,7 +83,7 @@ class Json(Node):
                 except orjson.JSONDecodeError as exc:
                     self.error(f"{exc}", msg)
                     return
-                set_msg_property(msg, self._property, checked)
+                set_message_property(msg, self._property, checked)
             if validator is not None and not self._valid(validator, orjson.loads(value)
                                                          if self._action == "str" else checked,
                                                          msg):
@@ -94,7 +93,7 @@ class Json(Node):
                 return
             if self._action != "obj":
                 try:
-                    set_msg_property(msg, self._property, to_json(value, self._pretty))
+                    set_message_property(msg, self._property, to_json(value, self._pretty))
                 except (TypeError, ValueError):
                     self.error("Failed to convert payload", msg)
                     return

@@ -5,18 +5,10 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from flowrt.messages import Message
+from flowrt.jsvalue import MISSING, js_number, js_string, number_value
+from flowrt.messages import Message, property_getter, set_message_property
 from flowrt.node import Node
 from flowrt.schema import as_bool, boolean, enum, number, string
-
-from .typed_input import (
-    MISSING,
-    get_msg_property,
-    js_number,
-    js_string,
-    number_value,
-    set_msg_property,
-)
 
 
 class Range(Node):
@@ -63,9 +55,10 @@ class Range(Node):
             self._maxout, self._minout = math.floor(self._maxout), math.ceil(self._minout)
         self._action = config.get("action") or "scale"
         self._property = str(config.get("property") or "payload")
+        self._get = property_getter(self._property)
 
     def on_input(self, msg: Message) -> None:
-        value = get_msg_property(msg, self._property, MISSING)
+        value = self._get(msg, MISSING)
         if value is MISSING:
             self.send(msg)
             return
@@ -88,5 +81,5 @@ class Range(Node):
             result = math.nan
         if self._round:
             result = math.floor(result + 0.5) if math.isfinite(result) else result
-        set_msg_property(msg, self._property, number_value(float(result)))
+        set_message_property(msg, self._property, number_value(float(result)))
         self.send(msg)

@@ -4,87 +4,26 @@ Node-RED's ``rbe.js`` is JavaScript, so its comparisons follow JavaScript's rule
 ``!==`` for plain values (``"1"`` and ``1`` differ, ``true`` and ``1`` differ),
 a key-order-blind deep compare for objects, ``parseFloat`` for the band modes
 (``"6 deg"`` is 6), and stream keys that are strings (topic ``1`` and ``"1"`` are
-the same stream). The helpers below reproduce exactly those rules; everything the
-config decides is worked out once in ``__init__`` so that ``on_input`` stays cheap.
+the same stream). :mod:`flowrt.jsvalue` gives those rules and :func:`js_equal` is
+Node-RED's ``compareObjects``; property paths may start with ``msg.``, as
+``getMessageProperty`` allows. Everything the config decides is worked out once in
+``__init__`` so that ``on_input`` stays cheap.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from flowrt.messages import Message, get_property, parse_path
+from flowrt.jsvalue import MISSING, js_number, js_string, parse_float, truthy, typeof
+from flowrt.messages import Message, property_getter
 from flowrt.node import Node
 from flowrt.schema import boolean, enum, number, string
 
-_UNSET: Any = object()
 _NO_TOPIC = "_no_topic"
 _BAND_MODES = ("deadband", "deadbandEq", "narrowband", "narrowbandEq")
-# JavaScript's parseFloat: the longest numeric prefix after leading whitespace.
-_FLOAT_PREFIX = re.compile(r"\s*([-+]?(?:Infinity|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?))")
-# JavaScript's Number() on text: the whole (trimmed) text must be numeric.
-_NUMBER_TEXT = re.compile(r"\s*[-+]?(?:Infinity|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*")
 _GAP_TEXT = r"^\s*(\d*[.]*\d*|)(%|)\s*$"
 _GAP = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": _GAP_TEXT}]}
-
-
-def js_string(value: Any) -> str:
-    """``String(value)`` as JavaScript writes it (for stream keys and parseFloat)."""
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value.is_integer():
-            return str(int(value))
-        return repr(value) if math.isfinite(value) else _js_special(value)
-    if isinstance(value, list):
-        return ",".join("" if v is None else js_string(v) for v in value)
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).decode("utf-8", "replace")
-    return "[object Object]"
-
-
-def _js_special(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    return "Infinity" if value > 0 else "-Infinity"
-
-
-def parse_float(value: Any) -> float:
-    """JavaScript's ``parseFloat(value)``: NaN when no number leads the text."""
-    cls = type(value)
-    if cls is float or cls is int:
-        return float(value)
-    if cls is bool:
-        return math.nan
-    match = _FLOAT_PREFIX.match(value if cls is str else js_string(value))
-    return float(match.group(1).replace("Infinity", "inf")) if match else math.nan
-
-
-def js_number(value: Any) -> float:
-    """JavaScript's ``Number(value)`` for config values (``""`` → 0, junk → NaN)."""
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, int | float):
-        return float(value)
-    text = "" if value is None else str(value)
-    if not text.strip():
-        return 0.0
-    if _NUMBER_TEXT.fullmatch(text):
-        return float(text.strip().replace("Infinity", "inf"))
-    return math.nan
-
-
-def _is_js_object(value: Any) -> bool:
-    """``typeof value === "object"`` (null, arrays, objects, Buffers)."""
-    return value is None or isinstance(value, dict | list | bytes | bytearray)
 
 
 def js_equal(a: Any, b: Any) -> bool:
@@ -100,27 +39,6 @@ def js_equal(a: Any, b: Any) -> bool:
     if (ta is str) is not (tb is str):
         return False
     return bool(a == b)
-
-
-def _js_truthy(value: Any) -> bool:
-    """JavaScript truthiness (``[]`` and ``{}`` are true, NaN is false)."""
-    if value is _UNSET or value is None:
-        return False
-    if isinstance(value, dict | list):
-        return True
-    return bool(value) and value == value
-
-
-def _getter(path: Any) -> Callable[[Message], Any]:
-    """A reader for a message property (``_UNSET`` when missing), fastest for a plain key.
-
-    Parsing the path here makes a bad one fail the deploy, naming the expression.
-    """
-    keys = parse_path(str(path))
-    if len(keys) == 1 and isinstance(keys[0], str):
-        key = keys[0]
-        return lambda msg: msg.get(key, _UNSET)
-    return lambda msg: get_property(msg, str(path), _UNSET)
 
 
 def _clone(value: Any) -> Any:
@@ -149,7 +67,9 @@ class _Gap:
         """The gap to use against ``previous`` (``Math.abs(prev*g/100) || 0``)."""
         if self.percent is None:
             return self.fixed
-        gap = abs(previous * self.percent / 100) if previous is not _UNSET else math.nan
+        if previous is MISSING:
+            return 0.0
+        gap = abs(previous * self.percent / 100)
         return 0.0 if gap != gap or gap == 0 else gap
 
 
@@ -219,14 +139,14 @@ class Rbe(Node):
         self._func = config.get("func") or "rbe"
         self._gap = _Gap(config.get("gap"))
         start = config.get("start")
-        self._start = _UNSET if start in (None, "", 0, False) else js_number(start)
+        self._start = MISSING if start in (None, "", 0, False) else js_number(start)
         self._inout_in = config.get("inout") == "in"
         self._inout_out = (config.get("inout") or "out") == "out"
         self._septopics = config.get("septopics") not in (False, "false")
-        self._topi = _getter(config.get("topi") or "topic")
-        self._property = _getter(config.get("property") or "payload")
-        self._fields = [(str(f["property"]), _getter(f["property"]), _Gap(f.get("gap")))
-                        for f in config.get("fields") or ()]
+        self._topi = property_getter(str(config.get("topi") or "topic"))
+        self._property = property_getter(str(config.get("property") or "payload"))
+        self._fields = [(str(f["property"]), property_getter(str(f["property"])),
+                         _Gap(f.get("gap"))) for f in config.get("fields") or ()]
         interval = js_number(config.get("maxInterval"))
         self._max_interval = interval if interval > 0 else 0.0
         self._last_pass: dict[str, float] = {}
@@ -236,6 +156,7 @@ class Rbe(Node):
         self._pass_lt = func in ("narrowband", "narrowbandEq")
         self._narrow = func in ("narrowband", "narrowbandEq")
         self.previous: dict[str, Any] = {}
+        self._decide: Callable[[str, Any, bool], bool]
         if self._fields:
             self._decide = self._fields_changed
         elif func in ("rbe", "rbei"):
@@ -244,21 +165,21 @@ class Rbe(Node):
             self._decide = self._outside_band
 
     def on_input(self, msg: Message) -> None:
-        topic = self._topi(msg) if self._septopics or "reset" in msg else _UNSET
+        topic = self._topi(msg, MISSING) if self._septopics or "reset" in msg else MISSING
         if "reset" in msg:
             self._reset(msg, topic)
         if self._fields:
             value = msg
         else:
-            value = self._property(msg)
-            if value is _UNSET:
+            value = self._property(msg, MISSING)
+            if value is MISSING:
                 return
         if not self._septopics:
             key = _NO_TOPIC
         elif type(topic) is str:
             key = topic or _NO_TOPIC
         else:
-            key = js_string(topic) if _js_truthy(topic) else _NO_TOPIC
+            key = js_string(topic) if truthy(topic) else _NO_TOPIC
         due = self._max_interval > 0 and self._heartbeat_due(key)
         if self._decide(key, value, due):
             if self._max_interval:
@@ -282,7 +203,7 @@ class Rbe(Node):
     def _changed(self, key: str, value: Any, due: bool) -> bool:
         previous = self.previous
         send = self._func != "rbei" or key in previous
-        old = previous.get(key, _UNSET)
+        old = previous.get(key, MISSING)
         cls = type(value)
         if cls is str or cls is float or cls is int:  # the common case, without js_equal
             kind = type(old)
@@ -290,13 +211,13 @@ class Rbe(Node):
             if not same:
                 previous[key] = value
                 return send
-        elif _is_js_object(value):
-            if not _is_js_object(old):
+        elif typeof(value) == "object":
+            if typeof(old) != "object":
                 old = previous[key] = {}
             if not js_equal(value, old):
                 previous[key] = _clone(value)
                 return send
-        elif old is _UNSET or not js_equal(value, old):
+        elif old is MISSING or not js_equal(value, old):
             previous[key] = value
             return send
         return due
@@ -307,11 +228,11 @@ class Rbe(Node):
             self.warn("no number found in payload")
             return False
         previous = self.previous
-        old = previous.get(key, _UNSET)
-        if old is _UNSET and self._narrow:
-            old = n if self._start is _UNSET else self._start
+        old = previous.get(key, MISSING)
+        if old is MISSING and self._narrow:
+            old = n if self._start is MISSING else self._start
         gap = self._gap.of(old)
-        if old is _UNSET:
+        if old is MISSING:
             old = n - gap - 1
         distance = abs(n - old)
         if distance == gap:
@@ -334,16 +255,16 @@ class Rbe(Node):
         moved = False
         at_least = self._func == "deadbandEq"
         for name, read, gap in self._fields:
-            raw = read(msg)
-            if raw is _UNSET:
+            raw = read(msg, MISSING)
+            if raw is MISSING:
                 continue
             n = parse_float(raw)
             if n != n:
                 self.warn(f"no number found in {name}")
                 continue
             readings.append((name, n))
-            old = state.get(name, _UNSET)
-            if old is _UNSET:
+            old = state.get(name, MISSING)
+            if old is MISSING:
                 moved = True
                 continue
             distance, limit = abs(n - old), gap.of(old)

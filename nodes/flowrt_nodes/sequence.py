@@ -17,33 +17,30 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
+from flowrt.buffering import buffer_limit, failure, new_hold, release
 from flowrt.clock import TimerHandle
-from flowrt.messages import Message, clone_message, new_msgid
+from flowrt.jsvalue import MISSING, is_nan, js_string, parse_int, typeof
+from flowrt.messages import (
+    Message,
+    clone_message,
+    get_message_property,
+    new_msgid,
+    set_message_property,
+)
 from flowrt.node import Node
 from flowrt.schema import as_bool, as_number, boolean, enum, integer, string
-from flowrt_nodes.delay import buffer_limit, failure, new_hold, release
-from flowrt_nodes.typed_input import MISSING, get_msg_property, js_string, set_msg_property
 
 if TYPE_CHECKING:
     from flowrt.flow import Flow
 
 _ESCAPES = {"\\n": "\n", "\\r": "\r", "\\t": "\t", "\\e": "e", "\\f": "\f", "\\0": "\0"}
 _ESCAPE = re.compile(r"\\[nrtef0]")
-_LEADING_INT = re.compile(r"^\s*[-+]?\d+")
 _HOLE: Any = type("Hole", (), {"__repr__": lambda self: "HOLE", "__slots__": ()})()
 
 
 def _unescape(text: str) -> str:
     """Node-RED's handling of ``\\n``, ``\\t``... typed into a splitter or joiner field."""
     return _ESCAPE.sub(lambda m: _ESCAPES[m.group(0)], text)
-
-
-def _parse_int(value: Any) -> int | None:
-    """JavaScript ``parseInt``: the leading integer of a value, or None."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return None if math.isnan(value) or math.isinf(value) else int(value)
-    match = _LEADING_INT.match(str(value)) if value is not None else None
-    return int(match.group(0)) if match else None
 
 
 def _byte_array(value: Any, what: str) -> list[int]:
@@ -129,16 +126,16 @@ class Split(Node):
             self.separator = self.separator_bytes.decode("utf-8", "replace")
             self.separator_ch = data
         elif self.split_type == "len":
-            length = _parse_int(c.get("splt"))
-            if length is None or length < 1:
+            length = parse_int(c.get("splt"))
+            if is_nan(length) or length < 1:
                 raise ValueError(f"invalid split length: {c.get('splt')!r}")
-            self.length = length
+            self.length = int(length)
         else:
             raise ValueError(f"unknown spltType {self.split_type!r}")
-        array_length = 1 if c.get("arraySplt") is None else _parse_int(c.get("arraySplt"))
-        if array_length is None or array_length < 1:
+        array_length = 1 if c.get("arraySplt") is None else parse_int(c.get("arraySplt"))
+        if is_nan(array_length) or array_length < 1:
             raise ValueError(f"invalid array split length: {c.get('arraySplt')!r}")
-        self.array_length = array_length
+        self.array_length = int(array_length)
 
     async def start(self) -> None:
         if self.config_error:
@@ -148,7 +145,7 @@ class Split(Node):
     def on_input(self, msg: Message) -> asyncio.Future[None] | None:
         if self.config_error:
             raise failure(self, self.config_error)
-        value = get_msg_property(msg, self.property, MISSING)
+        value = get_message_property(msg, self.property, MISSING)
         if value is MISSING:
             self.warn(f"split: msg.{self.property} is missing; nothing to split")
             return None
@@ -171,7 +168,7 @@ class Split(Node):
         return None
 
     def _emit(self, msg: Message, value: Any, parts: dict[str, Any]) -> None:
-        set_msg_property(msg, self.property, value)
+        set_message_property(msg, self.property, value)
         parts["index"] = self._index
         self._index += 1
         self.send(clone_message(msg))
@@ -269,7 +266,7 @@ class Split(Node):
         size = self.array_length
         parts.update(type="array", count=math.ceil(len(value) / size), len=size)
         for index, pos in enumerate(range(0, len(value), size)):
-            set_msg_property(msg, self.property, value[pos] if size == 1
+            set_message_property(msg, self.property, value[pos] if size == 1
                              else value[pos:pos + size])
             parts["index"] = index
             self.send(clone_message(msg))
@@ -277,9 +274,9 @@ class Split(Node):
     def _split_object(self, msg: Message, parts: dict[str, Any], value: dict[str, Any]) -> None:
         parts.update(type="object", count=len(value))
         for index, (key, item) in enumerate(list(value.items())):
-            set_msg_property(msg, self.property, item)
+            set_message_property(msg, self.property, item)
             if self.addname:
-                set_msg_property(msg, self.addname, key)
+                set_message_property(msg, self.addname, key)
             parts.update(key=key, index=index)
             self.send(clone_message(msg))
 
@@ -419,17 +416,17 @@ class Join(Node):
         if self.mode == "auto":
             assert isinstance(parts, dict)
             part_id, kind, target = parts["id"], parts.get("type"), parts.get("count")
-            value = get_msg_property(msg, parts.get("property") or "payload", MISSING)
+            value = get_message_property(msg, parts.get("property") or "payload", MISSING)
             key, index = parts.get("key"), parts.get("index")
         else:
             kind, target = self.build, self.target
-            value = msg if self.full else get_msg_property(msg, self.property, MISSING)
+            value = msg if self.full else get_message_property(msg, self.property, MISSING)
             if self.count_from_parts and isinstance(parts, dict):
                 target = parts.get("count") or 0
                 if "id" in parts:
                     part_id = parts["id"]
             if kind == "object":
-                key = get_msg_property(msg, self.key)
+                key = get_message_property(msg, self.key)
         group = self._groups.get(part_id)
         if "restartTimeout" in msg and group is not None:
             self._start_timer(part_id, group)
@@ -448,7 +445,7 @@ class Join(Node):
             return None
         if kind == "buffer" and value is not MISSING and not isinstance(
                 value, bytes | bytearray | str | list):
-            raise failure(self, f"Cannot join {_js_typeof(value)} to buffer")
+            raise failure(self, f"Cannot join {typeof(value)} to buffer")
         if self._parts_held >= self.limit:
             self.dropped += self._parts_held + 1
             self._discard_all()
@@ -527,7 +524,7 @@ class Join(Node):
             group.held = []
             self.error(str(exc), msg)
             return
-        set_msg_property(msg, group.prop, value)
+        set_message_property(msg, group.prop, value)
         parts = msg.get("parts")
         if isinstance(parts, dict) and "parts" in parts:
             msg["parts"] = parts["parts"]
@@ -600,16 +597,4 @@ def _to_bytes(value: Any) -> bytes:
         return value.encode()
     if isinstance(value, list):
         return bytes(int(v) & 0xFF for v in value)
-    raise ValueError(f"Cannot join {_js_typeof(value)} to buffer")
-
-
-def _js_typeof(value: Any) -> str:
-    if value is MISSING:
-        return "undefined"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "object"
+    raise ValueError(f"Cannot join {typeof(value)} to buffer")

@@ -8,21 +8,12 @@ from typing import Any, ClassVar
 
 import orjson
 
+from flowrt.jsregex import js_regex
+from flowrt.jsvalue import MISSING, compare, is_nan, js_number, js_string, loose_equals
 from flowrt.messages import Message, clone_message, new_msgid
 from flowrt.node import Node
 from flowrt.schema import boolean, enum, integer, string
-
-from .typed_input import (
-    MISSING,
-    TypedInputError,
-    TypedValue,
-    compare,
-    is_nan,
-    js_number,
-    js_regex,
-    js_string,
-    loose_equals,
-)
+from flowrt.typed_input import TypedInputError, TypedValue
 
 _RULE_TYPES = ["eq", "neq", "lt", "lte", "gt", "gte", "btwn", "cont", "regex", "true", "false",
                "null", "nnull", "empty", "nempty", "istype", "head", "tail", "index", "hask",

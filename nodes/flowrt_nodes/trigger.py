@@ -11,12 +11,19 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from flowrt.buffering import buffer_limit, failure
 from flowrt.clock import TimerHandle
-from flowrt.messages import Message, clone_message, clone_value, get_property
+from flowrt.jsvalue import js_string
+from flowrt.messages import (
+    Message,
+    clone_message,
+    clone_value,
+    get_message_property,
+    get_property,
+)
 from flowrt.node import Node
 from flowrt.schema import as_bool, as_number, boolean, enum, integer, number, string, typed
-from flowrt_nodes.delay import buffer_limit, failure
-from flowrt_nodes.typed_input import TypedValue, get_msg_property, js_string
+from flowrt.typed_input import TypedValue
 
 if TYPE_CHECKING:
     from flowrt.flow import Flow
@@ -202,7 +209,7 @@ class Trigger(Node):
     def on_input(self, msg: Message) -> None:
         topic = _ALL
         if self.by_topic:
-            topic = get_msg_property(msg, self.topic_property) or _ALL
+            topic = get_message_property(msg, self.topic_property) or _ALL
         delay_ms = self.duration_ms
         if self.override:
             wanted = msg.get("delay")

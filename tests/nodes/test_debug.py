@@ -8,9 +8,9 @@ import math
 import orjson
 import pytest
 from flowrt_nodes.debug import DEBUG_MAX_DEPTH, encode_debug
-from flowrt_nodes.typed_input import MISSING
 
 from flowrt.errors import DeployError
+from flowrt.jsvalue import MISSING
 from flowrt.testing import FlowHarness
 
 

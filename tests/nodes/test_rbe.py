@@ -7,8 +7,9 @@ import math
 import random
 
 import pytest
-from flowrt_nodes.rbe import js_equal, js_string, parse_float
+from flowrt_nodes.rbe import js_equal
 
+from flowrt.jsvalue import js_string, parse_float
 from flowrt.testing import FlowHarness
 
 TAB = {"id": "t1", "type": "tab", "label": "Flow 1"}
@@ -144,6 +145,26 @@ async def test_14_narrowband_inout_in_with_start():
     out, _ = await run({"func": "narrowband", "gap": "10", "inout": "in", "start": "500"},
                        payloads_of([50, 55, 200, 205]))
     assert [m["payload"] for m in out] == [55, 205]
+
+
+async def test_start_is_read_as_javascript_numbers_it():
+    # rbe.js computes n - node.start on the start text, so "0x10" is 16 as in Number().
+    out, _ = await run({"func": "narrowbandEq", "gap": "10", "start": "0x10"},
+                       payloads_of([100, 20, 30]))
+    assert [m["payload"] for m in out] == [20]
+
+
+async def test_stream_keys_are_javascript_strings_of_the_topic():
+    # rbe.js keys node.previous by the topic, so 1e21 and "1e+21" are one stream.
+    msgs = [{"topic": 1e21, "payload": 1}, {"topic": "1e+21", "payload": 1},
+            {"topic": 1, "payload": 1}, {"topic": "1", "payload": 1}]
+    out, _ = await run({"func": "rbe"}, msgs)
+    assert [m["topic"] for m in out] == [1e21, 1]
+
+
+async def test_property_may_start_with_msg_as_get_message_property_allows():
+    out, _ = await run({"func": "rbe", "property": "msg.payload"}, payloads_of([1, 1, 2]))
+    assert [m["payload"] for m in out] == [1, 2]
 
 
 # --------------------------------------------------------- extra quirks from the mock

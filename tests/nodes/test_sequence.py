@@ -46,6 +46,13 @@ async def test_split_string_by_length_and_by_bytes():
         assert parts(h)[0]["ch"] == [44]
 
 
+async def test_split_lengths_are_read_with_parse_int_as_node_red_does():
+    async with FlowHarness(split(splt="0x2", spltType="len", arraySplt=3)) as h:
+        await h.inject("s", payload="abcde")
+        await h.inject("s", payload=[1, 2, 3, 4])
+        assert h.payloads("s") == ["ab", "cd", "e", [1, 2, 3], [4]]
+
+
 async def test_split_array_in_chunks_and_object_with_addname():
     async with FlowHarness(split(arraySplt=2)) as h:
         await h.inject("s", payload=[1, 2, 3, 4, 5])
