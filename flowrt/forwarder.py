@@ -17,15 +17,17 @@ Rules
       entry is retried after its :class:`RetryPolicy` backoff, and until then nothing
       of its priority or lower is sent (FIFO within a priority; higher priorities still
       go). Once ``max_retries`` is spent it is dead-lettered.
-    - A delivery function that raises :class:`NotSent` could not hand the entries over
-      at all (no connection, a full send queue): they go back without a try counted, and
-      the forwarder looks again when woken or after ``recheck`` seconds. So does it while
+    - A delivery function that raises :class:`NotSent` (or whose awaitable fails with
+      it) could not hand the entries over at all (no connection, a full send queue, a
+      connection closed under them): they go back without a try counted, and the
+      forwarder looks again when woken or after ``recheck`` seconds. So does it while
       ``ready()`` is false.
     - Batching stage: a priority with a :class:`Batching` is leased as one delivery of up
-      to ``max_messages`` entries, once *due*: ``max_messages`` stored since the last
-      batch, ``interval`` seconds after the first of them, at start, or on
-      :meth:`Forwarder.drain_now`. A backlog larger than a batch (or than the window)
-      goes out batch after batch.
+      to ``max_messages`` entries. Once ``max_messages`` wait, a full batch goes;
+      ``interval`` seconds after the first message of the next batch was stored, at
+      start and on :meth:`Forwarder.drain_now`, everything waiting goes, batch after
+      batch. The window may allow less than a full batch: then the rest goes as
+      acknowledgements make room.
 
 Acks, fails and releases the queue refused (a full disk) are kept and settled on the
 next round, so nothing stays leased for good; ``on_error`` reports the failure.
@@ -81,7 +83,8 @@ the hand-over itself is the acknowledgement (e.g. an MQTT QoS 0 publish)."""
 
 
 class NotSent(Exception):
-    """Raised by a delivery function that could not hand its entries over at all."""
+    """Raised by a delivery function (or its awaitable) when the entries were not
+    handed over at all: they go back to the queue without a try counted."""
 
 
 @dataclass(frozen=True)
@@ -190,7 +193,9 @@ class Forwarder:
         self._to_release: list[int] = []
         self._blocked: dict[Priority, float] = {}
         self._next_send = 0.0
-        self._due = dict.fromkeys(self._batching, True)  # at start: drain any backlog
+        # Per batched priority: which batches may go now (None: none, "full": full ones,
+        # "all": everything waiting) and how many stored messages wait for a batch.
+        self._due: dict[Priority, str | None] = dict.fromkeys(self._batching, "all")
         self._fresh = dict.fromkeys(self._batching, 0)
         self._batch_timers: dict[Priority, TimerHandle] = {}
 
@@ -227,14 +232,14 @@ class Forwarder:
             return
         self._fresh[priority] += 1
         if self._fresh[priority] >= batching.max_messages:
-            self._batch_due(priority)
-        elif priority not in self._batch_timers:
-            self._batch_timers[priority] = self._clock.call_later(
-                batching.interval, self._batch_due, priority)
+            self._due[priority] = self._due[priority] or "full"
+            self._wake.set()
+        else:
+            self._arm(priority)
 
     def drain_now(self) -> None:
         """Make every batch due now (e.g. on reconnect, to drain a backlog)."""
-        self._due = dict.fromkeys(self._batching, True)
+        self._due = dict.fromkeys(self._batching, "all")
         self._wake.set()
 
     async def retry_now(self) -> None:
@@ -295,17 +300,26 @@ class Forwarder:
         return await self.queue.lease(room, priorities)
 
     async def _lease_batch(self, priority: Priority, room: int) -> list[Entry]:
-        if not self._due[priority]:
+        due = self._due[priority]
+        if due is None:
             return []
-        # The window may allow less than a full batch: then the rest stays due and goes
-        # out as acknowledgements make room.
-        wanted = min(room, self._batching[priority].max_messages)
+        size = self._batching[priority].max_messages
+        wanted = min(room, size)
         entries = await self.queue.lease(wanted, [priority])
-        if len(entries) < wanted:
-            self._due[priority] = False
+        fresh = self._fresh[priority] = max(0, self._fresh[priority] - len(entries))
+        if len(entries) < wanted:  # everything waiting is leased
+            self._due[priority] = None
             self._fresh[priority] = 0
+        elif wanted == size and due == "full" and fresh < size:
+            # The rest waits for its own interval (counted from now) or its size.
+            self._due[priority] = None
+            timer = self._batch_timers.pop(priority, None)
+            if timer is not None:
+                timer.cancel()
+            if fresh:
+                self._arm(priority)
         else:
-            self._wake.set()  # more backlog: another batch at once
+            self._wake.set()  # more to send: another batch as soon as there is room
         return entries
 
     async def _hand_over(self, entries: list[Entry], batched: bool) -> int:
@@ -365,7 +379,9 @@ class Forwarder:
             if self._on_acked is not None:
                 self._on_acked(deleted)
         for delivery, error in batch:
-            if error is not None:
+            if isinstance(error, NotSent):
+                self._to_release += [entry.id for entry in delivery.entries]
+            elif error is not None:
                 for entry in delivery.entries:
                     await self._retry_or_bury(entry, error)
             if self._in_flight.pop(id(delivery), None) is not None:
@@ -432,11 +448,16 @@ class Forwarder:
                        size / self._byte_rate if self._byte_rate else 0.0)
         self._next_send = max(now, self._next_send) + interval
 
-    def _batch_due(self, priority: Priority) -> None:
-        timer = self._batch_timers.pop(priority, None)
-        if timer is not None:
-            timer.cancel()
-        self._due[priority] = True
+    def _arm(self, priority: Priority) -> None:
+        """Make the batch of ``priority`` due ``interval`` seconds from now (unless a
+        timer already runs)."""
+        if priority not in self._batch_timers:
+            self._batch_timers[priority] = self._clock.call_later(
+                self._batching[priority].interval, self._interval_passed, priority)
+
+    def _interval_passed(self, priority: Priority) -> None:
+        del self._batch_timers[priority]
+        self._due[priority] = "all"
         self._wake.set()
 
 
