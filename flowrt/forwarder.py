@@ -18,10 +18,10 @@ Rules
       of its priority or lower is sent (FIFO within a priority; higher priorities still
       go). Once ``max_retries`` is spent it is dead-lettered.
     - A delivery function that raises :class:`NotSent` (or whose awaitable fails with
-      it) could not hand the entries over at all (no connection, a full send queue, a
-      connection closed under them): they go back without a try counted, and the
-      forwarder looks again when woken or after ``recheck`` seconds. So does it while
-      ``ready()`` is false.
+      it, or fails while ``ready()`` is false: the connection went away under it) could
+      not hand the entries over: they go back without a try counted, and the forwarder
+      looks again when woken or after ``recheck`` seconds. So does it while ``ready()``
+      is false.
     - Batching stage: a priority with a :class:`Batching` is leased as one delivery of up
       to ``max_messages`` entries. Once ``max_messages`` wait, a full batch goes;
       ``interval`` seconds after the first message of the next batch was stored, at
@@ -264,20 +264,25 @@ class Forwarder:
         while True:
             self._wake.clear()
             try:
-                sent = await self._forward_once()
+                again = await self._forward_once()
             except Exception as exc:
                 self._on_error(exc)
                 await self._sleep(self._error_pause)
                 continue
-            if not sent:
+            if not again:
                 await self._sleep(self._next_wake())
 
-    async def _forward_once(self) -> int:
-        """Settle finished deliveries, then lease and deliver what the window allows."""
+    async def _forward_once(self) -> bool:
+        """Settle finished deliveries, then lease and deliver what the window allows.
+
+        True when more may be ready at once (a stream lease came back full); otherwise
+        whatever changes that (a put, an acknowledgement, a batch coming due) wakes the
+        loop, so an idle or full outbox costs no lease.
+        """
         await self._settle()
         if self._paused or not self._ready():
-            return 0
-        sent = 0
+            return False
+        again = False
         # Consecutive streamed priorities share one lease (the queue's order and its
         # starvation share apply across them); each batched priority is leased alone.
         for batched, run in itertools.groupby(self._allowed_priorities(),
@@ -285,19 +290,17 @@ class Forwarder:
             for priorities in ([p] for p in run) if batched else [list(run)]:
                 room = self._window - self._in_flight_entries
                 if room <= 0:
-                    return sent
-                entries = await (self._lease_batch(priorities[0], room) if batched
-                                 else self._lease_stream(priorities, room))
-                handed = await self._hand_over(entries, batched)
-                sent += handed
-                if handed < len(entries):  # NotSent: look again later
-                    return sent
-        return sent
-
-    async def _lease_stream(self, priorities: list[Priority], room: int) -> list[Entry]:
-        if self._msg_rate or self._byte_rate:
-            room = 1  # paced: lease one at a time, so pause and acks act between
-        return await self.queue.lease(room, priorities)
+                    return False
+                if batched:
+                    entries = await self._lease_batch(priorities[0], room)
+                else:
+                    # Paced: one at a time, so pause and acknowledgements act between.
+                    wanted = 1 if self._msg_rate or self._byte_rate else room
+                    entries = await self.queue.lease(wanted, priorities)
+                    again = again or len(entries) == wanted
+                if await self._hand_over(entries, batched) < len(entries):
+                    return False  # NotSent: look again later
+        return again
 
     async def _lease_batch(self, priority: Priority, room: int) -> list[Entry]:
         due = self._due[priority]
@@ -325,8 +328,10 @@ class Forwarder:
     async def _hand_over(self, entries: list[Entry], batched: bool) -> int:
         """Start the deliveries of leased entries; returns how many were handed over."""
         groups = [entries] if batched and entries else [[entry] for entry in entries]
+        paced = self._msg_rate or self._byte_rate
         for n, group in enumerate(groups):
-            await self._pace(sum(entry.size for entry in group))
+            if paced:
+                await self._pace(sum(entry.size for entry in group))
             if not self._start(group):
                 self._to_release += [entry.id for rest in groups[n:] for entry in rest]
                 return sum(len(done) for done in groups[:n])
@@ -352,8 +357,23 @@ class Forwarder:
                 self._ack_timeout, self._finish, delivery, TimeoutError(
                     f"not completed downstream within ackTimeout ({self._ack_timeout:g} s)"))
         asyncio.ensure_future(result).add_done_callback(
-            lambda future: self._finish(delivery, _outcome(future)))
+            lambda future: self._finish(delivery, self._outcome(future)))
         return True
+
+    def _outcome(self, future: asyncio.Future[Any]) -> BaseException | None:
+        """None for a completed delivery, else why it failed (NotSent: no try)."""
+        if future.cancelled():
+            error: BaseException = asyncio.CancelledError("delivery cancelled")
+        else:
+            failure = future.exception()
+            if failure is None:
+                if future.result() == 0:
+                    return NodeError("no node received the message")
+                return None
+            error = failure
+        if not isinstance(error, NotSent) and not self._ready():
+            return NotSent(str(error))  # the connection went away under it
+        return error
 
     def _finish(self, delivery: _Delivery, error: BaseException | None) -> None:
         if delivery.finished:
@@ -439,8 +459,7 @@ class Forwarder:
                 timer.cancel()
 
     async def _pace(self, size: int) -> None:
-        if not (self._msg_rate or self._byte_rate):
-            return
+        """Wait for the next send slot under ``msg_rate``/``byte_rate``."""
         now = self._clock.monotonic()
         if self._next_send > now:
             await self._clock.sleep(self._next_send - now)
@@ -460,11 +479,3 @@ class Forwarder:
         self._due[priority] = "all"
         self._wake.set()
 
-
-def _outcome(future: asyncio.Future[Any]) -> BaseException | None:
-    if future.cancelled():
-        return asyncio.CancelledError("delivery cancelled")
-    error = future.exception()
-    if error is None and future.result() == 0:
-        return NodeError("no node received the message")
-    return error

@@ -140,6 +140,24 @@ async def test_what_was_not_sent_goes_back_without_a_try(
     assert forwarder.counts["failed"] == 0
 
 
+async def test_a_delivery_failing_once_not_ready_costs_no_try(
+    queue: DurableQueue, start: Callable[..., Forwarder]
+) -> None:
+    receiver = Receiver()
+    connected = True
+    forwarder = start(receiver, ready=lambda: connected, recheck=0.05)
+    await put(queue, forwarder, ("m", "critical"))
+    _, future = await receiver.next()
+    connected = False  # the connection went away under the delivery
+    future.set_exception(ConnectionError("connection closed"))
+    await asyncio.sleep(0)  # one turn of the loop: the future's callbacks run
+    connected = True
+    _, future = await receiver.next()
+    future.set_result(None)
+    await until(lambda: forwarder.counts["delivered"] == 1)
+    assert receiver.attempts == [0, 0] and forwarder.counts["failed"] == 0
+
+
 async def test_batches_go_full_at_their_size_and_the_rest_after_the_interval(
     queue: DurableQueue, start: Callable[..., Forwarder]
 ) -> None:

@@ -278,26 +278,9 @@ class CloudBridge(Node):
                 published = self._publish_batch(priority, entries)
         except PublishDropped as exc:  # not taken by the connection: stays queued
             raise NotSent(str(exc)) from exc
-        return None if published is None else self._acknowledgement(published)
-
-    def _acknowledgement(self, published: asyncio.Future[None]) -> asyncio.Future[None]:
-        """The publish's outcome, where a failure because the connection went away
-        (closed under it) is :class:`NotSent`: that costs the entries no try."""
-        outcome: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-        def settle(done: asyncio.Future[None]) -> None:
-            if outcome.done():
-                return
-            if done.cancelled():
-                outcome.set_exception(NotSent("publish cancelled"))
-            elif (error := done.exception()) is not None:
-                connected = self.broker is not None and self.broker.connected
-                outcome.set_exception(error if connected else NotSent(str(error)))
-            else:
-                outcome.set_result(None)
-
-        published.add_done_callback(settle)
-        return outcome
+        # A publish failing once the connection is gone (closed under it) costs no try:
+        # the forwarder's ready() is the connection.
+        return published
 
     def _publish_stream(self, msg: Message, priority: Priority, queued_at: float,
                         sfid: str) -> asyncio.Future[None] | None:
