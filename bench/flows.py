@@ -192,8 +192,8 @@ def threshold_bridge(broker_port: int, runtime: str = "flowrt",
     on a second ("cloud") broker.
 
     flowrt uses its ``threshold`` node (output 1 alerts, output 2 passthrough) and two
-    ``cloud-bridge`` nodes (durable outbox, QoS 1, every message streamed as a JSON
-    envelope ``{"topic", "payload", "ts", "_sfid", "priority"}``); Node-RED a ``function``
+    ``cloud-bridge`` nodes (durable outbox, QoS 1, every message streamed with its
+    payload unchanged, as ``mqtt out`` publishes it); Node-RED a ``function``
     node with the same edge-triggered alert logic and two ``mqtt out`` nodes with QoS 1.
     """
     cloud_port = broker_port if cloud_port is None else cloud_port

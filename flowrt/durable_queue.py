@@ -3,10 +3,11 @@
 Storage
     One SQLite file per queue (:func:`queue_path` puts it at ``DATA_DIR/queues/<name>.sqlite3``),
     so queues never contend for a lock or a worker and one can be deleted or inspected
-    (``sqlite-utils rows FILE entries``) on its own. The file is opened in WAL mode with
-    ``synchronous=FULL`` and ``locking_mode=EXCLUSIVE``: a second opener (another node,
-    another flowrt process on the same data dir) fails with :class:`QueueBusyError`
-    instead of silently sharing the queue. The file (and so its ``-wal``) is created
+    (``sqlite3 FILE 'SELECT * FROM entries'``, once flowrt has closed it) on its own.
+    The file is opened in WAL mode with ``synchronous=FULL`` and
+    ``locking_mode=EXCLUSIVE``: a second opener (another node, another flowrt process
+    on the same data dir) fails with :class:`QueueBusyError` instead of silently
+    sharing the queue. The file (and so its ``-wal``) is created
     readable by its owner only (0600): queued messages are user data. Tables: ``entries``
     (waiting and in-flight messages), ``dead_letters`` (the last ``max_dead_letters``
     given up on) and ``meta`` (the file's random ``epoch``).

@@ -72,7 +72,10 @@ def durable_flow(local_port: int, cloud_port: int, window: int, ack_timeout: flo
 
 
 def bridge_flow(local_port: int, cloud_port: int, window: int) -> list[dict[str, Any]]:
-    """mqtt in → cloud-bridge: critical and high streamed, normal and low batched."""
+    """mqtt in → cloud-bridge: critical and high streamed, normal and low batched.
+
+    The cloud side speaks MQTT 3.1.1 (no user properties) and the subscriber drops
+    duplicates by ``_sfid``: streamed messages come in their envelope."""
     batch = {"batch": {"interval": 0.5, "maxMessages": 50}}
     return [
         *_brokers_and_input(local_port, cloud_port, "n1-bridge"),
@@ -81,7 +84,7 @@ def bridge_flow(local_port: int, cloud_port: int, window: int) -> list[dict[str,
          "batchTopic": "cloud/{deviceId}/batch/{priority}", "qos": "1",
          "priorityProperty": "payload.priority", "queue": "bridge", "window": window,
          "modes": {"critical": "stream", "high": "stream", "normal": batch, "low": batch},
-         "downlink": "", "wires": [[], []]},
+         "envelope": True, "downlink": "", "wires": [[], []]},
     ]
 
 
@@ -316,11 +319,16 @@ def test_edge_gateway_flow_reaches_the_cloud(mosquitto_factory: Any, tmp_path: P
 
 
 def _topics(subscriber: CloudSubscriber, topic: str) -> list[dict[str, Any]]:
-    """cloud-bridge messages with this local ``topic``, streamed or inside batches."""
+    """cloud-bridge messages with this local ``topic`` as ``{"topic", "payload"}``:
+    streamed (the payload as published locally, on ``devices/gateway-1/<topic>``) or
+    inside batches."""
     found = []
-    for _, payload in subscriber.raw_snapshot():
+    for cloud_topic, payload in subscriber.raw_snapshot():
         data = json.loads(payload)
-        found += [m for m in data.get("messages", [data]) if m.get("topic") == topic]
+        if cloud_topic.startswith("devices/gateway-1/batch/"):
+            found += [m for m in data["messages"] if m.get("topic") == topic]
+        elif cloud_topic == f"devices/gateway-1/{topic}":
+            found.append({"topic": topic, "payload": data})
     return found
 
 

@@ -75,19 +75,17 @@ class _Group:
     or its recent history (sliding windows)."""
 
     __slots__ = ("columns", "count", "first_ts", "history", "index", "label", "last_ts",
-                 "rejected", "topic", "values", "warned")
+                 "topic", "values", "warned")
 
     def __init__(self, label: Any, fields: int, history: int | None) -> None:
         self.label = label
         self.topic: Any = None
         self.index: int | None = None  # tumbling: the open window's number
         self.values: list[list[float]] = [[] for _ in range(fields)]
-        self.count = 0
-        self.rejected = 0
+        self.count = 0  # messages that gave at least one number to this window
         self.first_ts = 0.0
         self.last_ts = 0.0
         self.warned = False
-        # sliding: (timestamp, one value per field, NaN where rejected), oldest first
         # sliding: arrival (or event) times, oldest first, and one column of values per
         # field, NaN where a value was rejected
         self.history: deque[float] | None = deque(maxlen=history) if history else None
@@ -98,7 +96,7 @@ class _Group:
         """Start an empty window."""
         for values in self.values:
             values.clear()
-        self.count = self.rejected = 0
+        self.count = 0
         self.index = None
         self.warned = False
 
@@ -106,16 +104,18 @@ class _Group:
 class Aggregate(Node):
     """Windowed statistics per group: one message per closed window and group.
 
-    **Windows** (`window`): `count` closes after `size` messages; `tumbling` covers
-    consecutive `size`-second periods aligned to the clock (a 60 s window runs from one
-    whole minute to the next; a message exactly on a boundary opens the next window);
+    **Windows** (`window`): `count` closes on the `size`-th message with a numeric
+    value; `tumbling` covers consecutive `size`-second periods aligned to the clock (a
+    60 s window runs from one whole minute to the next; a message exactly on a boundary
+    opens the next window);
     `sliding` emits every `slide` seconds the statistics of the last `size` seconds.
     Time windows close on the clock even when no more messages arrive.
 
     **What is aggregated**: `property` (a path to a number, default `payload`) or
     `properties` (several paths). Values may be numbers, numeric text or booleans (1/0).
-    Missing, non-numeric and non-finite values are left out of the statistics, counted in
-    `rejected` and reported once per window with a warning.
+    Missing, non-numeric and non-finite values are left out of the statistics and out of
+    `count`; they are reported once per window with a warning, counted in the node
+    status and on `/metrics` (`flowrt_node_rejected_total`), never in the payload.
 
     **Groups**: `groupBy` is `topic` (default), any message property path, or empty for one
     group. At most `maxGroups` groups are kept: a new group beyond that flushes and evicts
@@ -123,8 +123,9 @@ class Aggregate(Node):
 
     **Output** per window and group:
     `msg.topic` = `outputTopic`, or the topic of the group's last message;
-    `msg.payload = {group, windowStart, windowEnd (ms), count (messages), rejected,
-    <field>: {<stat>: value}}` where `<field>` is the last segment of each property path
+    `msg.payload = {group, windowStart, windowEnd (ms), count, <field>: {<stat>: value}}`,
+    `count` being the messages that gave at least one numeric value (with a single
+    property: the values aggregated), and `<field>` is the last segment of each property path
     (the full path when two share a last segment). `stats` may list `count`, `min`,
     `max`, `mean`, `sum`, `stddev` (sample), `median`, `p90`, `p95`, `p99`, `first`,
     `last`, `rate` (values per second); default count, min, max, mean.
@@ -216,7 +217,7 @@ class Aggregate(Node):
             self._add_to_history(group, ts, msg)
         elif self._mode == "count":
             self._add(group, ts, msg)
-            if group.count >= self._size:
+            if group.count >= self._size:  # the size-th numeric value closes it
                 self._close_bucket(group, group.first_ts, group.last_ts,
                                    group.last_ts - group.first_ts)
         else:
@@ -260,7 +261,6 @@ class Aggregate(Node):
         return None
 
     def _reject(self, group: _Group, reason: str, values: int = 1) -> None:
-        group.rejected += values
         self.rejected += values
         if not group.warned:
             group.warned = True
@@ -268,16 +268,18 @@ class Aggregate(Node):
                       "(reported once per window)")
 
     def _add(self, group: _Group, ts: float, msg: Message) -> None:
+        if group.count >= self._max_samples:
+            self._reject(group, f"more than {self._max_samples} messages (maxSamples)",
+                         len(self._paths))
+            return
+        values = [self._value(msg, path, group) for path in self._paths]
+        if all(value is None for value in values):
+            return
         if group.count == 0:
             group.first_ts = ts
         group.last_ts = ts
         group.count += 1
-        if group.count > self._max_samples:
-            self._reject(group, f"more than {self._max_samples} messages (maxSamples)",
-                         len(self._paths))
-            return
-        for column, path in zip(group.values, self._paths, strict=True):
-            value = self._value(msg, path, group)
+        for column, value in zip(group.values, values, strict=True):
             if value is not None:
                 column.append(value)
 
@@ -363,27 +365,27 @@ class Aggregate(Node):
         np = self._np
         times = np.fromiter(history, float, len(history))
         inside = (times >= start) & ((times <= end) if partial else (times < end))
-        count = int(inside.sum())
-        if count or (self._emit_empty and not partial):
+        if inside.any() or (self._emit_empty and not partial):
             columns = [np.fromiter(column, float, len(column))[inside]
                        for column in group.columns]
-            fields = [column[~np.isnan(column)] for column in columns]
-            rejected = count * len(self._paths) - sum(int(f.size) for f in fields)
-            self._emit(group, start, end, self._size, count, rejected, fields, partial)
+            numeric = [~np.isnan(column) for column in columns]
+            fields = [column[ok] for column, ok in zip(columns, numeric, strict=True)]
+            count = int(np.logical_or.reduce(numeric).sum())
+            self._emit(group, start, end, self._size, count, fields, partial)
         group.warned = False
 
     def _close_bucket(self, group: _Group, start: float, end: float, seconds: float,
                       partial: bool = False) -> None:
         """Emit the window a group has been filling and start an empty one."""
         fields = [self._np.array(column, dtype=float) for column in group.values]
-        self._emit(group, start, end, seconds, group.count, group.rejected, fields, partial)
+        self._emit(group, start, end, seconds, group.count, fields, partial)
         group.clear()
 
     def _emit(self, group: _Group, start: float, end: float, seconds: float, count: int,
-              rejected: int, fields: list[np.ndarray], partial: bool) -> None:
+              fields: list[np.ndarray], partial: bool) -> None:
         payload: dict[str, Any] = {
             "group": group.label, "windowStart": round(start * 1000),
-            "windowEnd": round(end * 1000), "count": count, "rejected": rejected}
+            "windowEnd": round(end * 1000), "count": count}
         for name, values in zip(self._names, fields, strict=True):
             payload[name] = summarize(values, self._stats, seconds)
         if partial:
@@ -418,6 +420,12 @@ class Aggregate(Node):
             text += f", {self.rejected + self.late} rejected"
         self.status(fill="yellow" if self.rejected or self.late else "green", shape="dot",
                     text=text)
+
+    def metrics(self) -> dict[str, float]:
+        """Windows emitted, values rejected (non-numeric, over `maxSamples`, bad event
+        times) and late messages, for ``/metrics``."""
+        return {"windows_total": self.windows, "rejected_total": self.rejected,
+                "late_total": self.late}
 
     async def close(self, removed: bool) -> None:
         if self._timer is not None:

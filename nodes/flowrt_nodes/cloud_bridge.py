@@ -1,11 +1,11 @@
 """cloud-bridge: a durable outbox to a cloud MQTT broker, and cloud commands back.
 
-Input messages are committed to a :class:`~flowrt.durable_queue.DurableQueue` (the
-same implementation store-forward uses); a forwarder leases them in priority
-order while the cloud connection is up and publishes them (one by one for
-"stream" priorities, as JSON batches for "batch" ones) over the shared
-``mqtt-broker`` connection (:mod:`flowrt.mqtt`). An entry is deleted only once
-the cloud broker acknowledged the publish that carried it.
+The outbox is store-forward's: input messages are committed to a
+:class:`~flowrt.durable_queue.DurableQueue` and the :class:`~flowrt.forwarder.Forwarder`
+(the same implementation, not a copy) leases them in priority order while the cloud
+connection is up, with a batching stage for "batch" priorities. Its delivery is a
+publish over the shared ``mqtt-broker`` connection (:mod:`flowrt.mqtt`): an entry is
+deleted only once the cloud broker acknowledged the publish that carried it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import gzip
 import socket
 import uuid
 from collections.abc import Awaitable
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from flowrt.clock import TimerHandle
@@ -29,6 +28,7 @@ from flowrt.durable_queue import (
     open_node_queue,
 )
 from flowrt.errors import NodeError, NotStoredError
+from flowrt.forwarder import RETRY_SCHEMA, Batching, Forwarder, NotSent, retry_policies
 from flowrt.messages import Message
 from flowrt.mqtt import PublishDropped, Subscription, valid_filter
 from flowrt.node import Node
@@ -48,7 +48,8 @@ from flowrt_nodes.mqtt import MqttBroker
 
 STATE_LEVELS = {"offline": 0, "degraded": 1, "online": 2}
 TICK = 1.0
-"""Seconds between checks of slow acknowledgements (degraded) and status refreshes."""
+"""Seconds between checks of slow acknowledgements (degraded) and status refreshes;
+also how long the outbox waits after the queue itself failed (disk full...)."""
 DEFAULT_MODES: dict[str, Any] = {
     "critical": "stream", "high": "stream",
     "normal": {"batch": {"interval": 5, "maxMessages": 500}},
@@ -57,15 +58,6 @@ DEFAULT_MODES: dict[str, Any] = {
 _MODE = {"anyOf": [{"enum": ["stream"]}, {"type": "object", "properties": {"batch": {
     "type": "object", "properties": {"interval": number(minimum=0),
                                      "maxMessages": integer(minimum=1)}}}}]}
-
-
-@dataclass(frozen=True)
-class Batching:
-    """How one priority is batched: at most ``max_messages`` per batch, cut every
-    ``interval`` seconds."""
-
-    interval: float
-    max_messages: int
 
 
 class CloudBridge(Node):
@@ -98,18 +90,30 @@ class CloudBridge(Node):
       present is evicted (never "critical" while a lower priority exists) and counted
       as dropped; as in `store-forward`.
     - `window` (1000): messages published and not yet acknowledged at once.
+    - `retry`: per priority `{maxRetries, initialDelay, multiplier, maxDelay, jitter}`,
+      as in `store-forward`: a publish the cloud broker refuses (an MQTT 5 reason code)
+      or that cannot be encoded is a failed try, retried after its backoff; once
+      `maxRetries` is spent the message is dead-lettered in the outbox file and counted
+      as dropped. A connection lost or closed under a publish costs no try.
+    - `envelope` (false): wrap streamed messages as `{"topic", "payload", "ts",
+      "_sfid", "priority"}` (JSON), for receivers that need to drop duplicates on
+      MQTT 3.1.1.
     - `downlink` (`devices/{deviceId}/commands/#`, empty = none): messages received
       there leave on output 1 with `msg.topic` stripped of the filter's prefix and
       the payload decoded as `mqtt in`'s auto-detect does.
     - `degradedAfter` (2 s): acknowledgements slower than this make the state
       "degraded".
 
-    **What is published.** A streamed message: `{"topic", "payload", "ts" (ms, when
-    it was queued), "_sfid", "priority"}` as JSON. A batch: `{"batchId", "deviceId",
-    "priority", "count", "messages": [{"topic", "payload", "ts", "_sfid"}, ...]}`.
-    Delivery is at-least-once: a receiver drops duplicates by `_sfid`. Within a
-    priority messages arrive in order; after an outage the backlog drains highest
-    priority first, and new critical messages still go first.
+    **What is published.** A streamed message: its payload unchanged, serialised as
+    `mqtt out` does (bytes as they are, text as UTF-8, objects and arrays as JSON,
+    numbers and booleans as their JSON text), so a cloud subscriber sees what a local
+    one sees. On MQTT 5 it carries the user properties `_sfid`, `ts` (ms, when it was
+    queued) and `priority`; with `envelope` it is the JSON envelope above instead. A
+    batch: `{"batchId", "deviceId", "priority", "count", "messages": [{"topic",
+    "payload", "ts", "_sfid"}, ...]}`. Delivery is at-least-once: a receiver drops
+    duplicates by `_sfid`. Within a priority messages arrive in order; after an outage
+    the backlog drains highest priority first, and new critical messages still go
+    first.
 
     **Outputs.** 1: downlink commands. 2: connectivity changes
     `{"state": "online" | "degraded" | "offline", "since" (ms), "queued"}`, also shown
@@ -140,6 +144,8 @@ class CloudBridge(Node):
         "durable": boolean(True),
         **NODE_QUEUE_KEYS,
         "window": integer(1000, minimum=1),
+        "retry": RETRY_SCHEMA,
+        "envelope": boolean(False),
         "modes": {"type": "object", "properties": {p.label: _MODE for p in Priority},
                   "default": DEFAULT_MODES},
         "compress": enum(["none", "gzip"], "none"),
@@ -156,6 +162,7 @@ class CloudBridge(Node):
         if self.durable:
             self.max_inflight = MAX_UNCOMMITTED
         self.window = max(1, as_int(config.get("window"), 1000) or 1000)
+        self.envelope = as_bool(config.get("envelope"))
         self.gzip = config.get("compress") == "gzip"
         self.degraded_after = as_number(config.get("degradedAfter"), 2.0) or 0.0
         self.modes = {p: _batching((config.get("modes") or {}).get(
@@ -170,16 +177,10 @@ class CloudBridge(Node):
         self.queued = 0
         self.counters = {"sent": 0, "bytes": 0, "batches": 0, "dropped": 0, "reconnects": 0}
         self._connects = 0
-        self._wake = asyncio.Event()
+        self._forwarder: Forwarder | None = None
         self._in_flight: dict[int, float] = {}
         """Publish number → monotonic send time, until acknowledged."""
         self._publishes = 0
-        self._in_flight_entries = 0
-        self._acked: list[int] = []
-        self._released: list[int] = []
-        self._due = dict.fromkeys(Priority, True)
-        self._fresh = dict.fromkeys(Priority, 0)
-        self._batch_timers: dict[Priority, TimerHandle] = {}
         self._tick: TimerHandle | None = None
         self._not_storing: str | None = None
         """Why the last put failed, until one succeeds (shown in the status)."""
@@ -193,11 +194,19 @@ class CloudBridge(Node):
         if self.downlink and not valid_filter(self.downlink):
             raise NodeError(f"downlink: invalid topic filter {self.downlink!r}",
                             node_id=self.id, node_type=self.type)
+        self.broker = broker
         if self.durable:
             self.queue = await open_node_queue(self)
             self.queued = (await self.queue.stats()).total
-            self.create_task(self._forward())
-        self.broker = broker
+            self._forwarder = Forwarder(
+                self.queue, self.clock, self._deliver,
+                retry=retry_policies(self.config.get("retry") or {}),
+                on_error=lambda exc: self.error(f"cloud-bridge outbox failed: {exc}"),
+                window=self.window,
+                batching={p: b for p, b in self.modes.items() if b is not None},
+                ready=lambda: broker.connected, recheck=TICK, error_pause=TICK,
+                on_acked=self._acked, on_dead_letter=self._dead_lettered)
+            self.create_task(self._forwarder.run())
         if self.downlink:
             broker.subscribe(self, self.downlink, Subscription(qos=1), self._command)
         broker.register(self)
@@ -207,11 +216,11 @@ class CloudBridge(Node):
     async def close(self, removed: bool) -> None:
         if self._tick is not None:
             self._tick.cancel()
-        for timer in self._batch_timers.values():
-            timer.cancel()
         if self.broker is not None:
             self.broker.deregister(self, removed)
         await self._stop_tasks()
+        if self._forwarder is not None:
+            self._forwarder.close()
         if self.queue is not None:
             await self.queue.close()
 
@@ -219,8 +228,13 @@ class CloudBridge(Node):
     def on_input(self, msg: Message) -> Awaitable[Any] | None:
         path = self.config.get("priorityProperty") or "priority"
         priority = message_priority(msg, path, self.warn)
-        if self.queue is None:
-            return self._publish_stream(msg, priority, self.clock.time(), "", [])
+        if self.queue is None:  # not durable: publish now, complete on the acknowledgement
+            sfid = str(msg.get("_msgid") or "")
+            try:
+                return self._publish_stream(msg, priority, self.clock.time(), sfid)
+            except PublishDropped:
+                self.counters["dropped"] += 1
+                raise
         future = self.queue.put(msg, priority)
         future.add_done_callback(lambda done: self._stored(done, priority))
         return future
@@ -240,88 +254,55 @@ class CloudBridge(Node):
         evicted = len(future.result().evicted)
         self.queued += 1 - evicted
         self.counters["dropped"] += evicted
-        batching = self.modes[priority]
-        if batching is None:
-            self._wake.set()
-            return
-        self._fresh[priority] += 1
-        if self._fresh[priority] >= batching.max_messages:
-            self._batch_due(priority)
-        elif priority not in self._batch_timers:
-            self._batch_timers[priority] = self.clock.call_later(
-                batching.interval, self._batch_due, priority)
+        assert self._forwarder is not None
+        self._forwarder.stored(priority)
 
-    def _batch_due(self, priority: Priority) -> None:
-        timer = self._batch_timers.pop(priority, None)
-        if timer is not None:
-            timer.cancel()
-        self._due[priority] = True
-        self._wake.set()
+    def _acked(self, deleted: int) -> None:
+        # Entries evicted while in flight are gone already: only those deleted now count.
+        self.queued -= deleted
 
-    # ------------------------------------------------------------- forwarding
-    async def _forward(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            try:
-                await self._pump()
-            except Exception as exc:  # the queue failed (disk full...): report, go on
-                self.error(f"cloud-bridge outbox failed: {exc}")
-                await self.clock.sleep(TICK)
-                self._wake.set()
+    def _dead_lettered(self, entry: Entry, tries: int, reason: str) -> None:
+        self.queued -= 1
+        self.counters["dropped"] += 1
+        self.error(f"cloud-bridge dropped {entry.sfid} ({entry.priority.label}): {reason}")
 
-    async def _pump(self) -> None:
-        """Settle acknowledgements, then publish what the window allows, by priority."""
-        assert self.queue is not None
-        # Ids leave the lists only once the queue took them: after a queue error (disk
-        # full) they are settled on the next round instead of staying leased for good.
-        if acked := self._acked[:]:
-            # Entries evicted while in flight are gone already: count only those acked now
-            # (awaited first: `queued` changes while the ack is on its way).
-            deleted = await self.queue.ack(acked)
-            self.queued -= deleted
-            del self._acked[: len(acked)]
-        if released := self._released[:]:
-            await self.queue.release(released)
-            del self._released[: len(released)]
-        if self.broker is None or not self.broker.connected:
-            return
-        for priority in Priority:
-            room = self.window - self._in_flight_entries
-            if room <= 0:
-                return
-            batching = self.modes[priority]
-            if batching is None:
-                entries = await self.queue.lease(room, [priority])
-                for entry in entries:
-                    self._publish_entry(entry)
-            elif self._due[priority]:
-                # The window may allow less than a full batch: then the rest stays due
-                # and goes out as acknowledgements make room.
-                wanted = min(room, batching.max_messages)
-                entries = await self.queue.lease(wanted, [priority])
-                if entries:
-                    self._publish_batch(priority, entries)
-                if len(entries) < wanted:
-                    self._due[priority] = False
-                    self._fresh[priority] = 0
-                else:
-                    self._wake.set()  # more backlog: another batch at once
+    # ------------------------------------------------------------- publishing
+    def _deliver(self, priority: Priority, entries: list[Entry]) -> Awaitable[None] | None:
+        """The forwarder's delivery: one streamed entry, or one batch."""
+        try:
+            if self.modes[priority] is None:
+                (entry,) = entries
+                published = self._publish_stream(entry.message, priority, entry.enqueued_at,
+                                                 entry.sfid)
+            else:
+                published = self._publish_batch(priority, entries)
+        except PublishDropped as exc:  # not taken by the connection: stays queued
+            raise NotSent(str(exc)) from exc
+        # A publish failing once the connection is gone (closed under it) costs no try:
+        # the forwarder's ready() is the connection.
+        return published
 
-    def _publish_entry(self, entry: Entry) -> None:
-        msg = entry.message
-        self._publish_stream(msg, entry.priority, entry.enqueued_at, entry.sfid, [entry.id])
-
-    def _publish_stream(self, msg: Message, priority: Priority, queued_at: float, sfid: str,
-                        ids: list[int]) -> Awaitable[Any] | None:
+    def _publish_stream(self, msg: Message, priority: Priority, queued_at: float,
+                        sfid: str) -> asyncio.Future[None] | None:
+        assert self.broker is not None
         topic = self.config.get("topicTemplate") or "devices/{deviceId}/{topic}"
         topic = _fill(topic, self.device_id, str(msg.get("topic") or ""), priority)
-        envelope = {"topic": msg.get("topic"), "payload": msg.get("payload"),
-                    "ts": int(queued_at * 1000), "_sfid": sfid or msg.get("_msgid"),
-                    "priority": priority.label}
-        return self._publish(topic, serialize_payload(envelope), "application/json", ids)
+        ts = int(queued_at * 1000)
+        props: dict[str, Any] | None = None
+        if self.broker.protocol == 5:
+            props = {"userProperties": {"_sfid": sfid, "ts": ts, "priority": priority.label}}
+        if self.envelope:
+            data = serialize_payload({"topic": msg.get("topic"), "payload": msg.get("payload"),
+                                      "ts": ts, "_sfid": sfid, "priority": priority.label})
+            if props is not None:
+                props["contentType"] = "application/json"
+        else:
+            data = serialize_payload(msg.get("payload"))
+        return self._publish(topic, data, props, 1)
 
-    def _publish_batch(self, priority: Priority, entries: list[Entry]) -> None:
+    def _publish_batch(self, priority: Priority, entries: list[Entry]
+                       ) -> asyncio.Future[None] | None:
+        assert self.broker is not None
         document = {"batchId": uuid.uuid4().hex, "deviceId": self.device_id,
                     "priority": priority.label, "count": len(entries),
                     "messages": [{"topic": e.message.get("topic"),
@@ -334,45 +315,33 @@ class CloudBridge(Node):
             data, content_type = gzip.compress(data, 6), "application/json+gzip"
         topic = _fill(self.config.get("batchTopic") or "devices/{deviceId}/batch/{priority}",
                       self.device_id, "", priority)
-        self.counters["batches"] += 1
-        self._publish(topic, data, content_type, [e.id for e in entries])
-
-    def _publish(self, topic: str, data: bytes, content_type: str,
-                 ids: list[int]) -> Awaitable[Any] | None:
-        assert self.broker is not None
         props = {"contentType": content_type} if self.broker.protocol == 5 else None
-        try:
-            future = self.broker.publish(topic, data, self.qos, False, props)
-        except PublishDropped:
-            if not ids:  # not durable: the message fails (and is counted)
-                self.counters["dropped"] += 1
-                raise
-            self._released.extend(ids)  # stays in the outbox for the next try
-            return None
-        self.counters["sent"] += max(1, len(ids))
+        published = self._publish(topic, data, props, len(entries))
+        self.counters["batches"] += 1
+        return published
+
+    def _publish(self, topic: str, data: bytes, props: dict[str, Any] | None,
+                 messages: int) -> asyncio.Future[None] | None:
+        """Publish and count; the future resolves on the broker's acknowledgement (None
+        for QoS 0). Raises PublishDropped when the connection cannot take it."""
+        assert self.broker is not None
+        future = self.broker.publish(topic, data, self.qos, False, props)
+        self.counters["sent"] += messages
         self.counters["bytes"] += len(data)
         if future is None:  # QoS 0: done once written
-            self._acked.extend(ids)
             return None
         number = self._publishes = self._publishes + 1
         self._in_flight[number] = self.clock.monotonic()
-        self._in_flight_entries += len(ids)
-        asyncio.ensure_future(future).add_done_callback(
-            lambda done: self._acknowledged(number, ids, done))
-        return future
+        published = asyncio.ensure_future(future)
+        published.add_done_callback(lambda done: self._acknowledged(number, done))
+        return published
 
-    def _acknowledged(self, number: int, ids: list[int], future: Any) -> None:
+    def _acknowledged(self, number: int, future: asyncio.Future[None]) -> None:
         sent_at = self._in_flight.pop(number, None)
-        self._in_flight_entries -= len(ids)
         failed = future.cancelled() or future.exception() is not None
-        if failed:
-            self._released.extend(ids)
-        else:
-            self._acked.extend(ids)
         slow = sent_at is not None and self.clock.monotonic() - sent_at > self.degraded_after
         if self.broker is not None and self.broker.connected:
             self._set_state("degraded" if failed or slow else "online")
-        self._wake.set()
 
     # ------------------------------------------------------------- downlink
     def _command(self, topic: str, payload: bytes, qos: int, retain: bool,
@@ -397,9 +366,9 @@ class CloudBridge(Node):
             self.counters["reconnects"] = self._connects - 1
             now = self.clock.monotonic()  # re-sent publishes: latency counts from now
             self._in_flight = dict.fromkeys(self._in_flight, now)
-            self._due = dict.fromkeys(Priority, True)  # drain any backlog now
             self._set_state("online")
-            self._wake.set()
+            if self._forwarder is not None:
+                self._forwarder.drain_now()  # every batch due: drain any backlog now
         else:
             self._set_state("offline")
 
@@ -421,7 +390,8 @@ class CloudBridge(Node):
         if self.state == "online" and oldest is not None and now - oldest > self.degraded_after:
             self._set_state("degraded")
         self._show()
-        self._wake.set()
+        if self._forwarder is not None:
+            self._forwarder.wake()
         self._schedule_tick()
 
     def metrics(self) -> dict[str, float]:

@@ -1,21 +1,19 @@
 """store-forward: a durable local queue in front of any sink.
 
 Input is committed to a :class:`~flowrt.durable_queue.DurableQueue` (the message's
-completion waits for the commit); a forwarder task leases entries in priority
-order, sends each with :meth:`~flowrt.node.Node.send_tracked`, and acks it only
-when every downstream node completed it. Failures and timeouts are retried with
-exponential backoff and jitter per priority, then dead-lettered.
+completion waits for the commit); the outbox :class:`~flowrt.forwarder.Forwarder`
+(the one cloud-bridge uses too) leases entries in priority order, sends each with
+:meth:`~flowrt.node.Node.send_tracked`, and acks it only when every downstream node
+completed it. Failures and timeouts are retried with exponential backoff and jitter
+per priority, then dead-lettered.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Awaitable
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from flowrt.clock import TimerHandle
 from flowrt.durable_queue import (
     DEFAULT_TTL,
     MAX_UNCOMMITTED,
@@ -27,7 +25,8 @@ from flowrt.durable_queue import (
     message_priority,
     open_node_queue,
 )
-from flowrt.errors import NodeError, NotStoredError
+from flowrt.errors import NotStoredError
+from flowrt.forwarder import RETRY_SCHEMA, Forwarder, retry_policies
 from flowrt.messages import Message
 from flowrt.node import Node
 from flowrt.schema import as_int, as_number, integer, number, string
@@ -39,53 +38,9 @@ UNWIRED_POLL = 1.0
 """Seconds between checks for a wire on output 1 while it has none."""
 ERROR_PAUSE = 5.0
 """Seconds the forwarder waits after the queue itself failed (disk full...)."""
-MAX_BACKOFF_EXPONENT = 64
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How one priority is retried: ``max_retries`` None means forever."""
-
-    max_retries: int | None
-    initial_delay: float
-    multiplier: float
-    max_delay: float
-    jitter: float
-
-    def delay(self, tries: int, rng: random.Random) -> float:
-        """Seconds to wait after the ``tries``-th failed try (jitter shortens it by up to
-        ``jitter`` of itself, so retries of many gateways do not line up)."""
-        exponent = min(tries - 1, MAX_BACKOFF_EXPONENT)
-        base = min(self.max_delay, self.initial_delay * self.multiplier**exponent)
-        return base * (1.0 - self.jitter * rng.random())
-
-
-DEFAULT_RETRY: dict[str, dict[str, Any]] = {
-    "critical": {"maxRetries": None, "initialDelay": 5, "multiplier": 2, "maxDelay": 300},
-    "high": {"maxRetries": 10, "initialDelay": 10, "multiplier": 2, "maxDelay": 3600},
-    "normal": {"maxRetries": 5, "initialDelay": 30, "multiplier": 3, "maxDelay": 3600},
-    "low": {"maxRetries": 3, "initialDelay": 60, "multiplier": 4, "maxDelay": 14400},
-}
-DEFAULT_JITTER = 0.2
 
 _OPTIONAL_NUMBER = {"anyOf": [{"type": "null"}, number(minimum=0, allow_empty=True)]}
-_RETRY_SPEC = {
-    "type": "object",
-    "properties": {
-        "maxRetries": {"anyOf": [{"type": "null"}, integer(minimum=-1)]},
-        "initialDelay": number(minimum=0),
-        "multiplier": number(minimum=1),
-        "maxDelay": number(minimum=0),
-        "jitter": number(minimum=0, maximum=1),
-    },
-    "additionalProperties": False,
-}
 _PRIORITY_NAMES = [p.label for p in Priority]
-
-
-def _per_priority(spec: dict[str, Any], default: dict[str, Any], title: str) -> dict[str, Any]:
-    return {"type": "object", "properties": dict.fromkeys(_PRIORITY_NAMES, spec),
-            "additionalProperties": False, "default": default, "title": title}
 
 
 class StoreForward(Node):
@@ -163,10 +118,12 @@ class StoreForward(Node):
             "name": string(""),
             **NODE_QUEUE_KEYS,
             "priorityProperty": string("priority"),
-            "ttl": _per_priority(_OPTIONAL_NUMBER,
-                                 {p.label: DEFAULT_TTL[p] for p in Priority},
-                                 "Seconds before a waiting message expires"),
-            "retry": _per_priority(_RETRY_SPEC, DEFAULT_RETRY, "Retries per priority"),
+            "ttl": {"type": "object",
+                    "properties": dict.fromkeys(_PRIORITY_NAMES, _OPTIONAL_NUMBER),
+                    "additionalProperties": False,
+                    "default": {p.label: DEFAULT_TTL[p] for p in Priority},
+                    "title": "Seconds before a waiting message expires"},
+            "retry": RETRY_SCHEMA,
             "ackTimeout": number(30, minimum=0),
             "window": integer(1, minimum=1),
             "drainRate": number(0, minimum=0),
@@ -178,40 +135,49 @@ class StoreForward(Node):
     def __init__(self, config: dict[str, Any], flow: Any) -> None:
         super().__init__(config, flow)
         self._priority_property = config.get("priorityProperty") or "priority"
-        self._retry = {p: _retry_policy(config.get("retry") or {}, p) for p in Priority}
-        self._ack_timeout = as_number(config.get("ackTimeout"), 30.0) or 0.0
-        self._window = max(1, as_int(config.get("window"), 1) or 1)
-        self._msg_rate = as_number(config.get("drainRate"), 0.0) or 0.0
-        self._byte_rate = as_number(config.get("drainByteRate"), 0.0) or 0.0
-        self._rng = random.Random()
-        self._queue: DurableQueue | None = None
+        self.queue: DurableQueue | None = None
+        self._forwarder: Forwarder | None = None
         self._tasks_started: list[asyncio.Task[Any]] = []
-        self._wake = asyncio.Event()
-        self._paused = False
-        self._in_flight: dict[int, _Delivery] = {}
-        self._finished: list[tuple[_Delivery, BaseException | None]] = []
-        self._blocked: dict[Priority, float] = {}
-        self._next_send = 0.0
         self._shown: dict[str, Any] = {}
         self._not_storing: str | None = None
         """Why the last put failed, until one succeeds (shown in the status)."""
         self._stats: QueueStats | None = None
-        self.counts = dict.fromkeys(("evicted", "expired", "deadLettered", "delivered",
-                                     "failed"), 0)
+        self._evicted = 0
+        self._expired = 0
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Totals since start: evicted, expired, deadLettered, delivered, failed."""
+        forwarded = self._forwarder.counts if self._forwarder is not None else \
+            dict.fromkeys(("deadLettered", "delivered", "failed"), 0)
+        return {"evicted": self._evicted, "expired": self._expired, **forwarded}
 
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
         """Open the queue and start forwarding."""
         config = self.config
         ttl = config.get("ttl") or {}
-        self._queue = await open_node_queue(
+        self.queue = await open_node_queue(
             self,
             ttl={p: as_number(ttl.get(p.label, DEFAULT_TTL[p])) or None for p in Priority},
             starvation_share=as_number(config.get("starvationShare"), 0.0) or 0.0,
         )
+        self._forwarder = Forwarder(
+            self.queue, self.clock, self._deliver,
+            retry=retry_policies(config.get("retry") or {}),
+            on_error=lambda exc: self.error(
+                f"store-forward queue {self._queue_name!r} failed: {exc}"),
+            window=as_int(config.get("window"), 1) or 1,
+            ack_timeout=as_number(config.get("ackTimeout"), 30.0) or 0.0,
+            msg_rate=as_number(config.get("drainRate"), 0.0) or 0.0,
+            byte_rate=as_number(config.get("drainByteRate"), 0.0) or 0.0,
+            ready=self._wired, recheck=UNWIRED_POLL, error_pause=ERROR_PAUSE,
+            on_dead_letter=lambda entry, tries, reason: self._emit(
+                "dead-lettered", **_describe(entry, attempts=tries), reason=reason),
+        )
         # Backoffs of a previous run are not carried over: after a restart, try at once.
-        await self._queue.retry_now()
-        self._tasks_started = [self.create_task(self._forward()),
+        await self._forwarder.retry_now()
+        self._tasks_started = [self.create_task(self._forwarder.run()),
                                self.create_task(self._housekeep())]
 
     async def close(self, removed: bool) -> None:
@@ -219,11 +185,10 @@ class StoreForward(Node):
         for task in self._tasks_started:
             task.cancel()
         await asyncio.gather(*self._tasks_started, return_exceptions=True)
-        for delivery in self._in_flight.values():
-            if delivery.timer is not None:
-                delivery.timer.cancel()
-        if self._queue is not None:
-            await self._queue.close()
+        if self._forwarder is not None:
+            self._forwarder.close()
+        if self.queue is not None:
+            await self.queue.close()
 
     # ---------------------------------------------------------------- input
     def on_input(self, msg: Message) -> Awaitable[Any]:
@@ -231,12 +196,13 @@ class StoreForward(Node):
         action = msg.get("action")
         if action in ACTIONS:
             return self._control(action, msg)
-        assert self._queue is not None
-        future = self._queue.put(msg, message_priority(msg, self._priority_property, self.warn))
-        future.add_done_callback(self._stored)
+        assert self.queue is not None
+        priority = message_priority(msg, self._priority_property, self.warn)
+        future = self.queue.put(msg, priority)
+        future.add_done_callback(lambda done: self._stored(done, priority))
         return future
 
-    def _stored(self, future: asyncio.Future[Any]) -> None:
+    def _stored(self, future: asyncio.Future[Any], priority: Priority) -> None:
         if future.cancelled():
             return
         error = future.exception()
@@ -248,153 +214,35 @@ class StoreForward(Node):
             return
         self._not_storing = None
         for entry in future.result().evicted:
-            self.counts["evicted"] += 1
+            self._evicted += 1
             self._emit("evicted", **_describe(entry))
-        self._wake.set()
+        assert self._forwarder is not None
+        self._forwarder.stored(priority)
 
     async def _control(self, action: str, msg: Message) -> None:
-        assert self._queue is not None
+        assert self.queue is not None and self._forwarder is not None
         if action == "pause":
-            self._paused = True
+            self._forwarder.pause()
         elif action == "resume":
-            self._paused = False
+            self._forwarder.resume()
         elif action == "flush":
-            await self._queue.retry_now()
-            self._blocked.clear()
+            await self._forwarder.retry_now()
         else:
             priority = msg.get("priority")
-            purged = await self._queue.purge(None if priority in (None, "") else priority)
+            purged = await self.queue.purge(None if priority in (None, "") else priority)
             self._emit("purged", count=purged, priority=priority or None)
-        self._wake.set()
+            self._forwarder.wake()
         await self._show_status()
 
     # ------------------------------------------------------------- forwarding
-    async def _forward(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                sent = await self._forward_once()
-            except Exception as exc:
-                self.error(f"store-forward queue {self._queue_name!r} failed: {exc}")
-                await self._sleep(ERROR_PAUSE)
-                continue
-            if not sent:
-                await self._sleep(self._next_wake())
-
-    async def _forward_once(self) -> int:
-        """Settle finished deliveries, then lease and send what the window allows."""
-        assert self._queue is not None
-        await self._settle()
-        allowed = self._allowed_priorities()
-        room = self._window - len(self._in_flight)
-        if self._msg_rate or self._byte_rate:
-            room = min(room, 1)  # paced: lease one at a time, so pause and acks act between
-        if self._paused or room <= 0 or not allowed or not self._wired():
-            return 0
-        entries = await self._queue.lease(room, allowed)
-        for entry in entries:
-            await self._pace(entry.size)
-            self._deliver(entry)
-        return len(entries)
+    def _deliver(self, priority: Priority, entries: list[Entry]) -> asyncio.Future[int]:
+        (entry,) = entries
+        msg = entry.message
+        msg["_sfid"] = entry.sfid
+        return self.send_tracked(msg)
 
     def _wired(self) -> bool:
         return bool(self._wires and self._wires[0])
-
-    def _allowed_priorities(self) -> list[Priority]:
-        """Priorities above the highest one whose head waits for a retry."""
-        now = self.clock.time()
-        self._blocked = {p: t for p, t in self._blocked.items() if t > now}
-        limit = min(self._blocked, default=len(Priority))
-        return [p for p in Priority if p < limit]
-
-    def _next_wake(self) -> float | None:
-        """Seconds until the forwarder must look again without being woken (None: never)."""
-        if not self._wired():
-            return UNWIRED_POLL
-        if self._blocked:
-            return max(0.0, min(self._blocked.values()) - self.clock.time())
-        return None
-
-    async def _sleep(self, delay: float | None) -> None:
-        """Wait until woken, or at most ``delay`` seconds (None: no limit)."""
-        if delay is not None and delay <= 0:
-            return
-        timer = self.clock.call_later(delay, self._wake.set) if delay is not None else None
-        try:
-            await self._wake.wait()
-        finally:
-            if timer is not None:
-                timer.cancel()
-
-    async def _pace(self, size: int) -> None:
-        if not (self._msg_rate or self._byte_rate):
-            return
-        now = self.clock.monotonic()
-        if self._next_send > now:
-            await self.clock.sleep(self._next_send - now)
-        interval = max(1.0 / self._msg_rate if self._msg_rate else 0.0,
-                       size / self._byte_rate if self._byte_rate else 0.0)
-        self._next_send = max(now, self._next_send) + interval
-
-    def _deliver(self, entry: Entry) -> None:
-        msg = entry.message
-        msg["_sfid"] = entry.sfid
-        timer = (self.clock.call_later(self._ack_timeout, self._timed_out, entry.id)
-                 if self._ack_timeout > 0 else None)
-        delivery = _Delivery(entry, timer)
-        self._in_flight[entry.id] = delivery
-        self.send_tracked(msg).add_done_callback(
-            lambda future: self._finish(delivery, _outcome(future)))
-
-    def _timed_out(self, entry_id: int) -> None:
-        delivery = self._in_flight.get(entry_id)
-        if delivery is not None:
-            self._finish(delivery, TimeoutError(
-                f"not completed downstream within ackTimeout ({self._ack_timeout:g} s)"))
-
-    def _finish(self, delivery: _Delivery, error: BaseException | None) -> None:
-        if delivery.finished:
-            return
-        delivery.finished = True
-        if delivery.timer is not None:
-            delivery.timer.cancel()
-        self._finished.append((delivery, error))
-        self._wake.set()
-
-    async def _settle(self) -> None:
-        """Ack what was delivered (in one go); retry or dead-letter what failed.
-
-        Deliveries leave ``_finished`` only once settled, so after a queue error they
-        are settled again on the next round (acking twice is harmless).
-        """
-        assert self._queue is not None
-        batch = self._finished[: len(self._finished)]
-        delivered = [d.entry.id for d, error in batch if error is None]
-        if delivered:
-            await self._queue.ack(delivered)
-        for delivery, error in batch:
-            if error is not None:
-                await self._retry_or_bury(delivery.entry, error)
-            self._in_flight.pop(delivery.entry.id, None)
-        del self._finished[: len(batch)]
-        self.counts["delivered"] += len(delivered)
-
-    async def _retry_or_bury(self, entry: Entry, error: BaseException) -> None:
-        """Schedule the entry's next try after its backoff, or dead-letter it."""
-        assert self._queue is not None
-        self.counts["failed"] += 1
-        policy = self._retry[entry.priority]
-        tries = entry.attempts + 1
-        text = str(error) or type(error).__name__
-        if policy.max_retries is not None and tries > policy.max_retries:
-            reason = f"gave up after {tries} tries: {text}"
-            if await self._queue.dead_letter(entry.id, reason) is not None:
-                self.counts["deadLettered"] += 1
-                self._emit("dead-lettered", **_describe(entry, attempts=tries), reason=reason)
-            return
-        retry_at = self.clock.time() + policy.delay(tries, self._rng)
-        await self._queue.fail(entry.id, retry_at, text)
-        self._blocked[entry.priority] = max(retry_at, self._blocked.get(entry.priority, 0.0))
 
     # ----------------------------------------------------------- housekeeping
     async def _housekeep(self) -> None:
@@ -404,19 +252,19 @@ class StoreForward(Node):
             await self.clock.sleep(STATUS_INTERVAL)
 
     async def _expire(self) -> None:
-        assert self._queue is not None
+        assert self.queue is not None
         by_priority = dict.fromkeys(_PRIORITY_NAMES, 0)
-        while expired := await self._queue.expire():
+        while expired := await self.queue.expire():
             for entry in expired:
                 by_priority[entry.priority.label] += 1
         count = sum(by_priority.values())
         if count:
-            self.counts["expired"] += count
+            self._expired += count
             self._emit("expired", count=count, byPriority=by_priority)
 
     async def _show_status(self) -> None:
-        assert self._queue is not None
-        stats = self._stats = await self._queue.stats()
+        assert self.queue is not None and self._forwarder is not None
+        stats = self._stats = await self.queue.stats()
         queued = stats.queued
         text = (f"{stats.total} queued (c {queued['critical']} / h {queued['high']}"
                 f" / n {queued['normal']} / l {queued['low']})")
@@ -425,10 +273,10 @@ class StoreForward(Node):
         if self._not_storing is not None:
             status = {"fill": "red", "shape": "ring",
                       "text": f"not storing: {self._not_storing}, {text}"}
-        elif self._paused:
+        elif self._forwarder.paused:
             status = {"fill": "grey", "shape": "ring", "text": f"paused, {text}"}
         else:
-            status = {"fill": "yellow" if self._blocked else "green",
+            status = {"fill": "yellow" if self._forwarder.backing_off else "green",
                       "shape": "dot" if stats.total else "ring", "text": text}
         self._set_status(status)
 
@@ -448,46 +296,18 @@ class StoreForward(Node):
 
     @property
     def _queue_name(self) -> str:
-        assert self._queue is not None
-        return self._queue.name
+        assert self.queue is not None
+        return self.queue.name
 
     def _emit(self, event: str, **fields: Any) -> None:
         self.send([None, {"topic": event, "payload": {
-            "event": event, "queue": self._queue_name, **fields, "counts": dict(self.counts)}}])
-
-
-@dataclass
-class _Delivery:
-    entry: Entry
-    timer: TimerHandle | None
-    finished: bool = False
-
-
-def _outcome(future: asyncio.Future[int]) -> BaseException | None:
-    if future.cancelled():
-        return asyncio.CancelledError("delivery cancelled")
-    error = future.exception()
-    if error is None and future.result() == 0:
-        return NodeError("no node received the message")
-    return error
+            "event": event, "queue": self._queue_name, **fields, "counts": self.counts}}])
 
 
 def _describe(entry: Entry, **overrides: Any) -> dict[str, Any]:
     return {"sfid": entry.sfid, "priority": entry.priority.label,
             "attempts": entry.attempts, "enqueuedAt": int(entry.enqueued_at * 1000),
             "message": entry.message, **overrides}
-
-
-def _retry_policy(config: dict[str, Any], priority: Priority) -> RetryPolicy:
-    spec = {**DEFAULT_RETRY[priority.label], **(config.get(priority.label) or {})}
-    max_retries = as_int(spec.get("maxRetries"))
-    return RetryPolicy(
-        max_retries=None if max_retries is None or max_retries < 0 else max_retries,
-        initial_delay=as_number(spec.get("initialDelay"), 0.0) or 0.0,
-        multiplier=as_number(spec.get("multiplier"), 1.0) or 1.0,
-        max_delay=as_number(spec.get("maxDelay"), 0.0) or 0.0,
-        jitter=as_number(spec.get("jitter"), DEFAULT_JITTER) or 0.0,
-    )
 
 
 def _age(seconds: float) -> str:

@@ -240,7 +240,8 @@ class CloudSubscriber:
 
 def _records(data: Any) -> list[dict[str, Any]]:
     """The messages in a payload: itself, or unwrapped from cloud-bridge's envelope
-    (``{"topic", "payload", "_sfid", ...}``) or batch (``{"messages": [...]}``)."""
+    (``envelope: true``: ``{"topic", "payload", "_sfid", ...}``) or batch
+    (``{"messages": [...]}``)."""
     if not isinstance(data, dict):
         return []
     if isinstance(data.get("messages"), list):

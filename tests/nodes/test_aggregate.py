@@ -41,7 +41,7 @@ async def test_seed_pattern_60_readings_a_minute_become_one_message_per_device_m
         assert sorted((m["topic"], m["payload"]["windowStart"]) for m in out) == sorted(
             (d, T0_MS + minute * 60_000) for d in ("d1", "d2", "d3") for minute in range(3))
         first = out[0]["payload"]
-        assert first["count"] == 60 and first["rejected"] == 0
+        assert first["count"] == 60 and "rejected" not in first
         assert first["windowEnd"] - first["windowStart"] == 60_000
         assert first["temperature"] == {"count": 60, "mean": 49.5, "min": 20.0, "max": 79.0}
 
@@ -99,7 +99,7 @@ async def test_count_windows_close_on_the_nth_message_per_group():
         assert out[0]["payload"]["payload"]["rate"] == 0.75  # 3 values over 4 s
 
 
-async def test_non_numeric_and_missing_values_are_counted_and_reported_once_per_window():
+async def test_non_numeric_and_missing_values_are_left_out_and_reported_once_per_window():
     async with FlowHarness(agg(size=10, properties=["payload.t", "payload.h"],
                                stats=["count", "mean"])) as h:
         for payload in ({"t": 20, "h": 50}, {"t": "hot", "h": 52}, {"h": "54"},
@@ -107,7 +107,11 @@ async def test_non_numeric_and_missing_values_are_counted_and_reported_once_per_
             await h.inject("a", topic="dev", payload=payload)
         await h.advance(10)
         window = h.outputs("a")[0]["payload"]
-        assert window["count"] == 6 and window["rejected"] == 5
+        # count: the messages that gave a number ("garbage" gave none); the five rejected
+        # values are reported through the warning, the status and /metrics only.
+        assert set(window) == {"group", "windowStart", "windowEnd", "count", "t", "h"}
+        assert window["count"] == 5
+        assert h.node("a").metrics()["rejected_total"] == 5
         assert window["t"] == {"count": 2, "mean": 20.5}
         assert window["h"] == {"count": 5, "mean": 41.0}  # 50, 52, "54", true (1), 48
         assert len(h.warnings) == 1
@@ -116,6 +120,16 @@ async def test_non_numeric_and_missing_values_are_counted_and_reported_once_per_
         await h.advance(10)
         assert len(h.warnings) == 2  # reported again in the next window
         assert h.status("a")["fill"] == "yellow"
+        assert h.status("a")["text"].endswith(", 6 rejected")
+
+
+async def test_a_count_window_closes_on_its_nth_numeric_value():
+    async with FlowHarness(agg(window="count", size=2, stats=["count", "sum"])) as h:
+        for value in (1, "n/a", None, 2, "x", 3):
+            await h.inject("a", topic="s", payload=value)
+        windows = [m["payload"] for m in h.outputs("a")]
+        assert [(w["count"], w["payload"]) for w in windows] == [(2, {"count": 2, "sum": 3.0})]
+        assert h.node("a").metrics()["rejected_total"] == 3
 
 
 async def test_many_groups_evict_the_least_recently_updated_and_flush_it():
@@ -131,9 +145,9 @@ async def test_many_groups_evict_the_least_recently_updated_and_flush_it():
 
 
 @pytest.mark.parametrize(("window", "expected", "warning"), [
-    ("tumbling", {"count": 5, "rejected": 2, "payload": {"count": 3, "max": 3.0}},
+    ("tumbling", {"count": 3, "payload": {"count": 3, "max": 3.0}},
      "group 'x': more than 3 messages (maxSamples); left out of the window"),
-    ("sliding", {"count": 3, "rejected": 0, "payload": {"count": 3, "max": 5.0}},
+    ("sliding", {"count": 3, "payload": {"count": 3, "max": 5.0}},
      "group 'x': more than 3 values in the window (maxSamples); the oldest are dropped"),
 ])
 async def test_values_per_group_and_window_are_bounded(window, expected, warning):
@@ -212,7 +226,7 @@ async def test_properties_with_the_same_last_segment_keep_their_full_paths():
         await h.inject("a", payload={"a": {"v": 1}, "b": {"v": 2}, "c": 3})
         msg = h.outputs("a")[0]
         assert msg["topic"] == "stats"
-        assert set(msg["payload"]) == {"group", "windowStart", "windowEnd", "count", "rejected",
+        assert set(msg["payload"]) == {"group", "windowStart", "windowEnd", "count",
                                        "payload.a.v", "payload.b.v", "c"}
 
 
@@ -262,16 +276,16 @@ async def feed(stream, size):
 @given(stream=st.lists(READINGS, min_size=1, max_size=60), size=st.integers(1, 20))
 def test_statistics_match_a_plain_python_reference(stream, size):
     windows = asyncio.run(feed(stream, size))
-    assert len(windows) == len(stream) // size
+    # A window closes on its size-th numeric value; rejected values are not in it.
+    arrivals = [(0.5 * i, float(v)) for i, v in enumerate(stream)
+                if v is not None and v != "n/a"]
+    assert len(windows) == len(arrivals) // size
     for n, window in enumerate(windows):
-        chunk = stream[n * size:(n + 1) * size]
-        numbers = [float(v) for v in chunk if v is not None and v != "n/a"]
-        assert window["count"] == size and window["rejected"] == size - len(numbers)
+        chunk = arrivals[n * size:(n + 1) * size]
+        numbers = [value for _, value in chunk]
+        assert window["count"] == size and "rejected" not in window
         got = window["payload"]
-        if not numbers:
-            assert got["count"] == 0 and got["mean"] is None and got["sum"] == 0
-            continue
-        seconds = (size - 1) * 0.5
+        seconds = chunk[-1][0] - chunk[0][0]
         expected = reference(numbers, seconds or math.inf)
         if not seconds:
             assert got.pop("rate") is None  # one message: no duration to divide by

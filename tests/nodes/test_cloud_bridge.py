@@ -35,7 +35,8 @@ def bridge(**extra: Any) -> dict[str, Any]:
 
 
 def received(client: Client) -> list[tuple[str, dict[str, Any]]]:
-    """Every (kind, item) the cloud got, in arrival order; batches unpacked."""
+    """Every (kind, item) the cloud got, in arrival order; batches unpacked. A streamed
+    item is its envelope, or ``{"payload"}`` (plus ``_sfid`` on MQTT 5) without one."""
     out: list[tuple[str, dict[str, Any]]] = []
     with client.lock:
         messages = list(client.messages)
@@ -44,15 +45,22 @@ def received(client: Client) -> list[tuple[str, dict[str, Any]]]:
         if data[:2] == b"\x1f\x8b":
             data = gzip.decompress(data)
         document = json.loads(data)
-        if "messages" in document:
+        if message.topic.startswith("devices/gw1/batch/"):
             assert set(document) == {"batchId", "deviceId", "priority", "count", "messages"}
             assert document["count"] == len(document["messages"])
             assert message.topic == f"devices/gw1/batch/{document['priority']}"
             out.extend(("batch", item) for item in document["messages"])
         else:
             assert message.topic == "devices/gw1/t"
-            out.append(("stream", document))
+            if isinstance(document, dict) and "_sfid" in document:
+                out.append(("stream", document))
+            else:
+                out.append(("stream", {"payload": document, **user_properties(message)}))
     return out
+
+
+def user_properties(message: Any) -> dict[str, str]:
+    return dict(getattr(message.properties, "UserProperty", None) or [])
 
 
 async def test_outage_loses_nothing_and_drains_by_priority(persistent_broker: Any,
@@ -60,8 +68,10 @@ async def test_outage_loses_nothing_and_drains_by_priority(persistent_broker: An
     cloud = persistent_broker
     watcher = Client(cloud.port, client_id="cloud-app", clean=False)
     watcher.subscribe("devices/gw1/#", 1)
+    # The watcher (MQTT 3.1.1) drops duplicates by `_sfid`: streamed messages come in
+    # their envelope.
     flow = [TAB, broker_node(cloud.port, clientid="gw1", protocolVersion="5"),
-            bridge(compress="gzip")]
+            bridge(compress="gzip", envelope=True)]
     acknowledged: dict[str, list[int]] = {p: [] for p in set(PRIORITIES)}
     during_outage: list[tuple[str, int]] = []
     try:
@@ -160,9 +170,69 @@ async def test_not_durable_publishes_at_once(mosquitto: Any) -> None:
             await h.wait_for(lambda: node.state == "online")
             await asyncio.wait_for(node.on_input({"topic": "t", "payload": "now"}), 5)
             await until(lambda: len(cloud_app.messages) == 1)
-            assert json.loads(cloud_app.messages[0].payload)["payload"] == "now"
+            assert cloud_app.messages[0].payload == b"now"
     finally:
         cloud_app.close()
+
+
+PAYLOADS = [{"temperature": 21.5, "ok": True}, [1, 2.5], "text", 42, 0.5, False, None,
+            b"\x00\xffraw"]
+
+
+@pytest.mark.parametrize("protocol", ["4", "5"])
+async def test_streamed_payloads_reach_the_cloud_as_a_local_subscriber_sees_them(
+    mosquitto: Any, tmp_path: Path, protocol: str
+) -> None:
+    # The same messages through mqtt out to the local side and through the bridge.
+    local_app, cloud_app = Client(mosquitto.port), Client(mosquitto.port, v5=True)
+    local_app.subscribe("local/#", 1)
+    cloud_app.subscribe("devices/gw1/#", 1)
+    flow = [TAB, broker_node(mosquitto.port, protocolVersion=protocol),
+            {"id": "out", "type": "mqtt out", "z": "t1", "topic": "", "qos": "1",
+             "broker": "b1", "x": 0, "y": 0, "wires": []},
+            bridge(downlink="")]
+    try:
+        async with FlowHarness(flow, clock=Clock(), data_dir=tmp_path) as h:
+            node: Any = h.node("cb")
+            await h.wait_for(lambda: node.state == "online")
+            for payload in PAYLOADS:
+                await node.on_input({"topic": "t", "priority": "high", "payload": payload})
+                h.send("out", {"topic": "local/t", "payload": payload})
+            await until(lambda: len(cloud_app.messages) == len(local_app.messages)
+                        == len(PAYLOADS))
+    finally:
+        local_app.close()
+        cloud_app.close()
+
+    assert [m.payload for m in cloud_app.messages] == [m.payload for m in local_app.messages]
+    assert {m.topic for m in cloud_app.messages} == {"devices/gw1/t"}
+    properties = [user_properties(m) for m in cloud_app.messages]
+    if protocol == "4":
+        assert properties == [{}] * len(PAYLOADS)  # MQTT 3.1.1 has no user properties
+        return
+    assert [set(p) for p in properties] == [{"_sfid", "ts", "priority"}] * len(PAYLOADS)
+    assert len({p["_sfid"] for p in properties}) == len(PAYLOADS)
+    assert all(p["_sfid"].startswith("cb:") and p["priority"] == "high"
+               and p["ts"].isdigit() for p in properties)
+
+
+async def test_envelope_wraps_streamed_messages(mosquitto: Any, tmp_path: Path) -> None:
+    cloud_app = Client(mosquitto.port)
+    cloud_app.subscribe("devices/gw1/#", 1)
+    flow = [TAB, broker_node(mosquitto.port), bridge(envelope=True, downlink="")]
+    try:
+        async with FlowHarness(flow, clock=Clock(), data_dir=tmp_path) as h:
+            node: Any = h.node("cb")
+            await h.wait_for(lambda: node.state == "online")
+            await node.on_input({"topic": "t", "priority": "critical", "payload": {"v": 1}})
+            await until(lambda: len(cloud_app.messages) == 1)
+    finally:
+        cloud_app.close()
+    envelope = json.loads(cloud_app.messages[0].payload)
+    assert set(envelope) == {"topic", "payload", "ts", "_sfid", "priority"}
+    assert (envelope["topic"], envelope["payload"], envelope["priority"]) == (
+        "t", {"v": 1}, "critical")
+    assert envelope["_sfid"].startswith("cb:") and isinstance(envelope["ts"], int)
 
 
 async def test_bad_modes_fail_the_deploy(mosquitto: Any, tmp_path: Path) -> None:
@@ -198,7 +268,7 @@ async def test_bridge_over_mutual_tls(tls_broker: Any, tmp_path: Path) -> None:
             await h.wait_for(lambda: node.state == "online")
             await node.on_input({"topic": "t", "priority": "high", "payload": "secure"})
             await until(lambda: len(cloud_app.messages) == 1)
-            assert json.loads(cloud_app.messages[0].payload)["payload"] == "secure"
+            assert cloud_app.messages[0].payload == b"secure"
     finally:
         cloud_app.close()
 

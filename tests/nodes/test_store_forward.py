@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from flowrt_nodes.store_forward import ERROR_PAUSE, STATUS_INTERVAL, RetryPolicy, StoreForward
+from flowrt_nodes.store_forward import ERROR_PAUSE, STATUS_INTERVAL, StoreForward
 
 import flowrt.durable_queue as dq
 from flowrt.errors import DeployError, NotStoredError
+from flowrt.forwarder import RetryPolicy
 from flowrt.node import Node
 from flowrt.testing import FlowHarness
 from tests.crash import ids_until_killed
@@ -103,8 +104,8 @@ def events(h: FlowHarness, kind: str | None = None) -> list[dict[str, Any]]:
 
 async def stats(h: FlowHarness) -> dq.QueueStats:
     node = h.node("sf")
-    assert isinstance(node, StoreForward) and node._queue is not None
-    return await node._queue.stats()
+    assert isinstance(node, StoreForward) and node.queue is not None
+    return await node.queue.stats()
 
 
 async def advance_housekeeping(h: FlowHarness, seconds: float) -> None:
