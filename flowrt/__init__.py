@@ -10,7 +10,8 @@ pins this list, so adding or removing a public name is a visible change.
 from flowrt.buffering import DEFAULT_BUFFER_LIMIT, buffer_limit, failure, new_hold, release
 from flowrt.clock import Clock, TimerHandle
 from flowrt.context import Context
-from flowrt.errors import NodeError
+from flowrt.errors import NodeError, NotStoredError
+from flowrt.forwarder import Batching, Forwarder, NotSent, RetryPolicy, retry_policies
 from flowrt.jsregex import js_regex, js_replacer
 from flowrt.jsvalue import (
     MISSING,
@@ -65,11 +66,16 @@ __all__ = [
     "DEFAULT_BUFFER_LIMIT",
     "MISSING",
     "BadPayload",
+    "Batching",
     "Clock",
     "Context",
+    "Forwarder",
     "Message",
     "Node",
     "NodeError",
+    "NotSent",
+    "NotStoredError",
+    "RetryPolicy",
     "TimerHandle",
     "TypedInputError",
     "TypedValue",
@@ -107,6 +113,7 @@ __all__ = [
     "parse_path",
     "property_getter",
     "release",
+    "retry_policies",
     "serialize_payload",
     "set_message_property",
     "set_property",

@@ -21,6 +21,8 @@ PUBLIC = {
                  "parse_path", "property_getter", "set_message_property", "set_property",
                  "strip_msg"],
     "node": ["Node"],
+    "outbox": ["Batching", "Forwarder", "NotSent", "NotStoredError", "RetryPolicy",
+               "retry_policies"],
     "payloads": ["CONVERTERS", "BadPayload", "serialize_payload"],
     "schema": ["as_bool", "as_int", "as_number", "boolean", "enum", "integer", "node_ref",
                "number", "string", "typed"],
