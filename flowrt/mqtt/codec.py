@@ -239,37 +239,61 @@ def parse_properties(body: bytes | bytearray | memoryview, pos: int,
     return out or None, end
 
 
-def parse_publish(first: int, body: bytes | bytearray | memoryview, v5: bool) -> Publish:
-    """A PUBLISH from its fixed header's first byte and its body (what the remaining
-    length covers)."""
-    if first & 0xF0 != PUBLISH:
-        raise MalformedPacket(f"packet type {first >> 4} is not PUBLISH")
+PublishFields = tuple[str, bytes, int, bool, bool, int, "dict[str, Any] | None"]
+"""A PUBLISH as a plain tuple, in :class:`Publish`'s field order."""
+
+
+def parse_publish(first: int, buf: bytes, v5: bool, start: int = 0,
+                  stop: int | None = None) -> Publish:
+    """A PUBLISH from its fixed header's first byte and its body: ``buf[start:stop]``
+    (what the remaining length covers; by default all of ``buf``)."""
+    return Publish(*read_publish(first, buf, v5, start, len(buf) if stop is None else stop))
+
+
+def read_publish(first: int, buf: bytes, v5: bool, start: int,
+                 stop: int) -> PublishFields:
+    """:func:`parse_publish` as a tuple (topic, payload, qos, retain, dup, mid,
+    properties): what the transport's fast path calls for every message received."""
+    # Written out rather than through the helpers: this runs for every message.
     qos = (first >> 1) & 0x03
-    if qos == 3:
-        raise MalformedPacket("QoS 3")
-    stop = len(body)
-    topic, pos = _read_text(body, 0, stop)
-    mid = 0
+    if first & 0xF0 != PUBLISH or qos == 3:
+        raise MalformedPacket(f"not a PUBLISH packet: first byte {first:#04x}")
+    pos = start + 2
+    if pos > stop:
+        raise MalformedPacket("topic length runs past the end")
+    topic_end = pos + ((buf[start] << 8) | buf[start + 1])
+    if topic_end > stop:
+        raise MalformedPacket("topic runs past the end")
+    try:
+        topic = buf[pos:topic_end].decode()
+    except UnicodeDecodeError:
+        raise MalformedPacket("topic is not UTF-8") from None
+    pos, mid = topic_end, 0
     if qos:
         if pos + 2 > stop:
             raise MalformedPacket("packet identifier runs past the end")
-        mid = (body[pos] << 8) | body[pos + 1]
+        mid = (buf[pos] << 8) | buf[pos + 1]
         pos += 2
     properties = None
     if v5:
-        properties, pos = parse_properties(body, pos, stop)
-    return Publish(topic, bytes(body[pos:]), qos, bool(first & 0x01), bool(first & 0x08),
-                   mid, properties)
+        if pos < stop and buf[pos] == 0:
+            pos += 1  # no properties: the usual case
+        else:
+            properties, pos = parse_properties(buf, pos, stop)
+    return (topic, buf[pos:stop], qos, (first & 0x01) == 1, (first & 0x08) == 8, mid,
+            properties)
 
 
-def split_packet(buf: bytes | bytearray | memoryview, pos: int) -> tuple[int, int] | None:
+def split_packet(buf: bytes | bytearray, pos: int) -> tuple[int, int] | None:
     """(start of the body, end of the packet) of the packet at ``buf[pos]``, or None
     when ``buf`` does not hold all of it yet."""
+    end = len(buf)
+    if pos + 1 < end and buf[pos + 1] < 0x80:  # a one-byte length: most packets
+        stop = pos + 2 + buf[pos + 1]
+        return (pos + 2, stop) if stop <= end else None
     found = read_remaining_length(buf, pos + 1)
     if found is None:
         return None
     length, start = found
     stop = start + length
-    return (start, stop) if stop <= len(buf) else None
-
-
+    return (start, stop) if stop <= end else None

@@ -426,14 +426,14 @@ class LoopClient(paho.Client):
             span = codec.split_packet(buf, pos)
             if span is None:
                 return False
-            packet = codec.parse_publish(buf[pos], memoryview(buf)[span[0]:span[1]], self.v5)
+            topic, payload, _, retain, _, _, props = codec.read_publish(buf[pos], buf, self.v5,
+                                                                         *span)
         except codec.MalformedPacket:
             return False  # paho reads it, and reports it its own way
-        props = packet.properties
-        if not packet.topic or (props and "topicAlias" in props):
+        if not topic or (props and "topicAlias" in props):
             return False
         self._rpos = span[1]
-        self.events.on_publish(packet.topic, packet.payload, 0, packet.retain, props, 0)
+        self.events.on_publish(topic, payload, 0, retain, props, 0)
         return True
 
     def _sock_recv(self, bufsize: int) -> bytes:
