@@ -239,61 +239,65 @@ def parse_properties(body: bytes | bytearray | memoryview, pos: int,
     return out or None, end
 
 
-PublishFields = tuple[str, bytes, int, bool, bool, int, "dict[str, Any] | None"]
-"""A PUBLISH as a plain tuple, in :class:`Publish`'s field order."""
+PublishFields = tuple[str, bytes, int, bool, bool, int, "dict[str, Any] | None", int]
+"""A PUBLISH as a plain tuple: :class:`Publish`'s fields in order, then where the packet
+ends in the buffer."""
 
 
-def parse_publish(first: int, buf: bytes, v5: bool, start: int = 0,
-                  stop: int | None = None) -> Publish:
-    """A PUBLISH from its fixed header's first byte and its body: ``buf[start:stop]``
-    (what the remaining length covers; by default all of ``buf``)."""
-    return Publish(*read_publish(first, buf, v5, start, len(buf) if stop is None else stop))
+def parse_publish(data: bytes, v5: bool) -> Publish:
+    """The PUBLISH packet that is all of ``data``."""
+    found = read_publish(data, 0, v5)
+    if found is None or found[-1] != len(data):
+        raise MalformedPacket("not one whole PUBLISH packet")
+    return Publish(*found[:-1])
 
 
-def read_publish(first: int, buf: bytes, v5: bool, start: int,
-                 stop: int) -> PublishFields:
-    """:func:`parse_publish` as a tuple (topic, payload, qos, retain, dup, mid,
-    properties): what the transport's fast path calls for every message received."""
-    # Written out rather than through the helpers: this runs for every message.
+def read_publish(buf: bytes, pos: int, v5: bool) -> PublishFields | None:
+    """The PUBLISH packet at ``buf[pos]`` as a tuple (topic, payload, qos, retain, dup,
+    mid, properties, end), or None when ``buf`` does not hold all of it yet.
+
+    What the transport's fast path calls for every message received, hence written out
+    rather than through the helpers and returning a tuple rather than a :class:`Publish`.
+    """
+    end = len(buf)
+    if pos + 1 >= end:
+        return None
+    first = buf[pos]
     qos = (first >> 1) & 0x03
     if first & 0xF0 != PUBLISH or qos == 3:
         raise MalformedPacket(f"not a PUBLISH packet: first byte {first:#04x}")
-    pos = start + 2
-    if pos > stop:
+    if buf[pos + 1] < 0x80:  # a one-byte remaining length: most packets
+        start = pos + 2
+        stop = start + buf[pos + 1]
+    else:
+        found = read_remaining_length(buf, pos + 1)
+        if found is None:
+            return None
+        stop = found[1] + found[0]
+        start = found[1]
+    if stop > end:
+        return None
+    at = start + 2
+    if at > stop:
         raise MalformedPacket("topic length runs past the end")
-    topic_end = pos + ((buf[start] << 8) | buf[start + 1])
+    topic_end = at + ((buf[start] << 8) | buf[start + 1])
     if topic_end > stop:
         raise MalformedPacket("topic runs past the end")
     try:
-        topic = buf[pos:topic_end].decode()
+        topic = buf[at:topic_end].decode()
     except UnicodeDecodeError:
         raise MalformedPacket("topic is not UTF-8") from None
-    pos, mid = topic_end, 0
+    at, mid = topic_end, 0
     if qos:
-        if pos + 2 > stop:
+        if at + 2 > stop:
             raise MalformedPacket("packet identifier runs past the end")
-        mid = (buf[pos] << 8) | buf[pos + 1]
-        pos += 2
+        mid = (buf[at] << 8) | buf[at + 1]
+        at += 2
     properties = None
     if v5:
-        if pos < stop and buf[pos] == 0:
-            pos += 1  # no properties: the usual case
+        if at < stop and buf[at] == 0:
+            at += 1  # no properties: the usual case
         else:
-            properties, pos = parse_properties(buf, pos, stop)
-    return (topic, buf[pos:stop], qos, (first & 0x01) == 1, (first & 0x08) == 8, mid,
-            properties)
-
-
-def split_packet(buf: bytes | bytearray, pos: int) -> tuple[int, int] | None:
-    """(start of the body, end of the packet) of the packet at ``buf[pos]``, or None
-    when ``buf`` does not hold all of it yet."""
-    end = len(buf)
-    if pos + 1 < end and buf[pos + 1] < 0x80:  # a one-byte length: most packets
-        stop = pos + 2 + buf[pos + 1]
-        return (pos + 2, stop) if stop <= end else None
-    found = read_remaining_length(buf, pos + 1)
-    if found is None:
-        return None
-    length, start = found
-    stop = start + length
-    return (start, stop) if stop <= end else None
+            properties, at = parse_properties(buf, at, stop)
+    return (topic, buf[at:stop], qos, (first & 0x01) == 1, (first & 0x08) == 8, mid,
+            properties, stop)

@@ -70,6 +70,9 @@ class FakeBroker:
         self.transports: list[FakeTransport] = []
         self._unacknowledged: dict[str, list[FakeMessage]] = {}
         self._turns = itertools.count()
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def __call__(self, options: ConnectOptions, **callbacks: Any) -> FakeTransport:
         transport = FakeTransport(self, options, **callbacks)
@@ -80,6 +83,11 @@ class FakeBroker:
                 properties: dict[str, Any] | None = None) -> None:
         """Publish as another client would (delivered on the loop's next pass)."""
         self._accept(FakeMessage(topic, payload, qos, retain, properties))
+
+    async def settled(self, within: float = 5.0) -> None:
+        """Wait (bounded) until every message published so far has been delivered."""
+        async with asyncio.timeout(within):
+            await self._idle.wait()
 
     def stop(self) -> None:
         """The broker goes away: every connection is lost."""
@@ -105,7 +113,21 @@ class FakeBroker:
                 self.retained[message.topic] = message
             else:
                 self.retained.pop(message.topic, None)
-        asyncio.get_running_loop().call_soon(self._route, message)
+        self._soon(self._route, message)
+
+    def _soon(self, callback: Any, *args: Any) -> None:
+        """Run ``callback`` on the loop's next pass, as data from a socket would arrive."""
+        self._in_flight += 1
+        self._idle.clear()
+        asyncio.get_running_loop().call_soon(self._run, callback, args)
+
+    def _run(self, callback: Any, args: tuple[Any, ...]) -> None:
+        try:
+            callback(*args)
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._idle.set()
 
     def _route(self, message: FakeMessage) -> None:
         shared: dict[str, list[tuple[FakeTransport, Subscription]]] = {}
@@ -307,7 +329,7 @@ class FakeTransport:
         if sub.retain_handling == 2:
             return
         for message in self.broker._retained_for(topic):
-            asyncio.get_running_loop().call_soon(self.deliver, message, sub, True)
+            self.broker._soon(self.deliver, message, sub, True)
 
     def _set_state(self, state: str, detail: str) -> None:
         if state == self.state:

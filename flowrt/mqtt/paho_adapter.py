@@ -44,6 +44,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from flowrt.mqtt import codec
+from flowrt.mqtt.codec import PUBLISH, MalformedPacket, read_publish
 from flowrt.mqtt.interface import ConnectOptions, Subscription
 from flowrt.mqtt.properties import wire_properties
 
@@ -420,19 +421,18 @@ class LoopClient(paho.Client):
         buffered yet or malformed) is left to paho: returns False.
         """
         buf, pos = self._rbuf, self._rpos
-        if pos >= len(buf) or buf[pos] & 0xF6 != codec.PUBLISH:
+        if pos >= len(buf) or buf[pos] & 0xF6 != PUBLISH:
             return False
         try:
-            span = codec.split_packet(buf, pos)
-            if span is None:
-                return False
-            topic, payload, _, retain, _, _, props = codec.read_publish(buf[pos], buf, self.v5,
-                                                                         *span)
-        except codec.MalformedPacket:
+            found = read_publish(buf, pos, self.v5)
+        except MalformedPacket:
             return False  # paho reads it, and reports it its own way
+        if found is None:
+            return False
+        topic, payload, _, retain, _, _, props, end = found
         if not topic or (props and "topicAlias" in props):
             return False
-        self._rpos = span[1]
+        self._rpos = end
         self.events.on_publish(topic, payload, 0, retain, props, 0)
         return True
 
