@@ -229,7 +229,7 @@ class FakeTransport:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append((message, future))
         if self.connected:
-            asyncio.get_running_loop().call_soon(self._release)
+            self.broker._soon(self._release)
         return future
 
     async def close(self, last: tuple[str, bytes, int, bool] | None = None) -> None:

@@ -44,7 +44,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from flowrt.mqtt import codec
-from flowrt.mqtt.codec import PUBLISH, MalformedPacket, read_publish
+from flowrt.mqtt.codec import PUBLISH, MalformedPacket, encode_publish_qos0, read_publish
 from flowrt.mqtt.interface import ConnectOptions, Subscription
 from flowrt.mqtt.properties import wire_properties
 
@@ -183,6 +183,7 @@ class LoopClient(paho.Client):
                          protocol=PROTOCOLS.get(options.protocol, MQTTProtocolVersion.MQTTv311),
                          manual_ack=True)
         self.events = events
+        self._deliver = events.on_publish  # looked up once: it runs for every message
         self.v5 = v5
         self.bytes_in = 0
         """Bytes read from the socket so far."""
@@ -302,10 +303,11 @@ class LoopClient(paho.Client):
             props = to_paho_properties(properties, PacketTypes.PUBLISH) if self.v5 else None
             self.publish(topic, payload, 0, retain, props)
             return
-        if self._wbuf is None:
-            self._wbuf = bytearray()
+        wbuf = self._wbuf
+        if wbuf is None:
+            wbuf = self._wbuf = bytearray()
         if properties and self.v5:
-            self._wbuf += codec.encode_publish(
+            wbuf += codec.encode_publish(
                 codec.Publish(topic, payload, 0, retain, properties=properties), v5=True)
         else:
             head = self._topic_heads.get(topic)
@@ -314,9 +316,9 @@ class LoopClient(paho.Client):
                 if len(self._topic_heads) >= TOPIC_CACHE_SIZE:
                     self._topic_heads.clear()
                 self._topic_heads[topic] = head
-            self._wbuf += codec.encode_publish_qos0(head, payload, retain)
-            self._wbuf += head
-            self._wbuf += payload
+            wbuf += encode_publish_qos0(head, payload, retain)
+            wbuf += head
+            wbuf += payload
         self._call_socket_register_write()
 
     def _packet_queue(self, command: int, packet: bytes | bytearray, mid: int, qos: int,
@@ -433,7 +435,7 @@ class LoopClient(paho.Client):
         if not topic or (props and "topicAlias" in props):
             return False
         self._rpos = end
-        self.events.on_publish(topic, payload, 0, retain, props, 0)
+        self._deliver(topic, payload, 0, retain, props, 0)
         return True
 
     def _sock_recv(self, bufsize: int) -> bytes:

@@ -186,7 +186,7 @@ class MqttTransport:
         QoS 0 returns None once the packet is queued for the socket. Raises
         PublishDropped when the message cannot be kept (see the module docstring).
         """
-        props = wire_properties(properties) if self._v5 else None
+        props = wire_properties(properties) if self._v5 and properties else None
         if qos == 0:
             if not self.connected:
                 self.stats.dropped += 1

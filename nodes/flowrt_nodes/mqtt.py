@@ -244,10 +244,10 @@ class MqttBroker(Node):
             self._broadcast({"fill": "red", "shape": "ring", "text": self.problem})
             return
         self.problem = None
-        transport = self.transport_factory(
-            options, on_message=self._on_message, on_state=self._on_state,
-            on_connected=self._on_connected, flow_control=self.runtime.dispatcher,
-            clock=self.clock)
+        new_transport = self.transport_factory
+        transport = new_transport(options, on_message=self._on_message, on_state=self._on_state,
+                                  on_connected=self._on_connected,
+                                  flow_control=self.runtime.dispatcher, clock=self.clock)
         for topic, subs in self._subs.items():
             transport.subscribe(topic, _merged(subs))
         self.transport = transport
