@@ -1,10 +1,11 @@
 """mqtt-broker, mqtt in and mqtt out: Node-RED's MQTT nodes on one shared connection.
 
-The ``mqtt-broker`` config node owns one :class:`flowrt.mqtt.MqttTransport`
-(paho-mqtt on the event loop); every ``mqtt in`` and ``mqtt out`` naming it
-registers with it, shares that connection, and shows its state. Received
-messages go from the socket straight to ``node.send`` with no task or thread
-hop; ``mqtt out`` completes a message when the broker acknowledges it.
+The ``mqtt-broker`` config node owns one :class:`flowrt.mqtt.Transport` (in
+production :class:`flowrt.mqtt.MqttTransport`, paho-mqtt on the event loop); every
+``mqtt in`` and ``mqtt out`` naming it registers with it, shares that connection,
+and shows its state. Received messages go from the socket straight to
+``node.send`` with no task or thread hop; ``mqtt out`` completes a message when
+the broker acknowledges it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from flowrt.mqtt import (
     MqttTransport,
     PublishDropped,
     Subscription,
+    Transport,
+    TransportFactory,
     Will,
     topic_matches,
     valid_filter,
@@ -102,6 +105,8 @@ class MqttBroker(Node):
     icon = "bridge"
     credentials: ClassVar = {"user": "text", "password": "password"}
     editor: ClassVar = {"label": "broker"}
+    transport_factory: ClassVar[TransportFactory] = MqttTransport
+    """Makes the connection: unit tests put a :class:`flowrt.mqtt.fake.FakeBroker` here."""
     schema: ClassVar = {"type": "object", "required": ["broker"], "properties": {
         "name": string(""),
         "broker": string("", title="Server"),
@@ -123,7 +128,7 @@ class MqttBroker(Node):
     def __init__(self, config: dict[str, Any], flow: Any) -> None:
         super().__init__(config, flow)
         self.users: dict[str, Node] = {}
-        self.transport: MqttTransport | None = None
+        self.transport: Transport | None = None
         self.problem: str | None = None
         self._subs: dict[str, dict[str, tuple[Subscription, Handler]]] = {}
         self._routes: dict[str, list[Handler]] = {}
@@ -239,7 +244,8 @@ class MqttBroker(Node):
             self._broadcast({"fill": "red", "shape": "ring", "text": self.problem})
             return
         self.problem = None
-        transport = MqttTransport(options, on_message=self._on_message, on_state=self._on_state,
+        new_transport = self.transport_factory
+        transport = new_transport(options, on_message=self._on_message, on_state=self._on_state,
                                   on_connected=self._on_connected,
                                   flow_control=self.runtime.dispatcher, clock=self.clock)
         for topic, subs in self._subs.items():
@@ -594,11 +600,8 @@ class MqttOut(Node):
             return _connection_action(broker, msg)
         if "payload" not in msg:
             return None
-        if self.topic:
-            topic, valid = self.topic, self._topic_valid
-        else:
-            topic = msg.get("topic")
-            valid = valid_topic_name(topic)
+        topic: Any = self.topic or msg.get("topic")
+        valid = self._topic_valid if self.topic else valid_topic_name(topic)
         if not valid:
             self.warn("Invalid topic specified")
             return None
