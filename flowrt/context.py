@@ -194,7 +194,7 @@ class ContextStores:
                 if data_dir is None:
                     raise ValueError(f"context store {name!r} needs a data directory")
                 interval = float(spec.get("config", {}).get("flushInterval", 30))
-                self.stores[name] = SQLiteStore(data_dir / "context.sqlite", interval)
+                self.stores[name] = SQLiteStore(data_dir / self._file_name(name), interval)
             else:
                 raise ValueError(f"context store {name!r}: unknown module {module!r}")
         default = config.get("default")
@@ -208,6 +208,14 @@ class ContextStores:
         self.global_ = Context(self, "global")
         for key, value in (global_seed or {}).items():
             self.stores[self.default].scope("global")[key] = clone_value(value)
+
+    def _file_name(self, name: str) -> str:
+        # The first persistent store keeps the file every store shared before
+        # (existing context stays where it was); each further one gets its own.
+        if not any(store.persistent for store in self.stores.values()):
+            return "context.sqlite"
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+        return f"context-{safe}.sqlite"
 
     def store(self, name: str | None) -> MemoryStore:
         """The store called ``name`` (None: the default)."""

@@ -270,8 +270,6 @@ async def test_two_processes_on_one_data_dir_keep_each_others_keys(tmp_path):
     assert await persisted(tmp_path) == {"a": "first", "b": "second", "shared": "second"}
 
 
-@pytest.mark.xfail(strict=True, reason="every sqlite store writes the same file and table, "
-                   "so two sqlite stores overwrite each other's keys")
 async def test_two_sqlite_stores_keep_their_values_apart(tmp_path):
     config = {"default": {"module": "sqlite"}, "archive": {"module": "sqlite"}}
     stores = await opened(tmp_path, config)
