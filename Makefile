@@ -26,12 +26,12 @@ run: $(STAMP)
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check flowrt nodes tests examples bench
-	$(BIN)/mypy flowrt
+	$(BIN)/mypy flowrt nodes/flowrt_nodes
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check flowrt nodes tests examples bench
-	$(BIN)/mypy flowrt
+	$(BIN)/mypy flowrt nodes/flowrt_nodes
 
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.run
