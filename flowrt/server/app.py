@@ -45,7 +45,7 @@ def build_context(settings: Settings, data_dir: Path,
                           settings.flow_file_pretty)
     registry = discover(data_dir, excludes=frozenset(settings.nodes_excludes))
     runtime = Runtime(registry, storage=storage, data_dir=data_dir,
-                      settings=settings.runtime_settings())
+                      settings=settings)
     return ServerContext(runtime=runtime, storage=storage, settings=settings,
                          data_dir=data_dir, auth=auth.Auth(settings.admin_auth, data_dir),
                          cross_site=CrossSiteGuard(settings),

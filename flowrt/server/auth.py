@@ -38,7 +38,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from flowrt.flowdoc import atomic_write
+from flowrt.files import atomic_write
 from flowrt.server.http import ApiError, Handler, json_response, read_json
 from flowrt.server.login_throttle import LoginThrottle
 from flowrt.server.state import context

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from flowrt.context import Context
 from flowrt.messages import Message, clone_value
-from flowrt.node import Node
+from flowrt.node import Node, NodeContext
 from flowrt.schema import boolean, string
 
 from .typed_input import (
@@ -50,7 +50,7 @@ class _Rule:
         self.context: Context | None = None
         self.store, self.key = None, self.p
         if pt != "msg":
-            self.context = node.flow.context if pt == "flow" else node.runtime.contexts.global_
+            self.context = node.ctx.flow_context if pt == "flow" else node.ctx.global_context
             self.store, self.key = parse_context_key(self.p)
         self.dc = bool(rule.get("dc"))
         tot = rule.get("tot") or "str"
@@ -240,8 +240,8 @@ class Change(Node):
         "reg": boolean(False),
     }}
 
-    def __init__(self, config: dict[str, Any], flow: Any) -> None:
-        super().__init__(config, flow)
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         self._rules: list[_Rule] = []
 
     async def start(self) -> None:

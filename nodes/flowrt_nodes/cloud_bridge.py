@@ -31,7 +31,7 @@ from flowrt.durable_queue import (
 from flowrt.errors import NodeError, NotStoredError
 from flowrt.messages import Message
 from flowrt.mqtt import PublishDropped, Subscription, valid_filter
-from flowrt.node import Node
+from flowrt.node import Node, NodeContext
 from flowrt.payloads import CONVERTERS, serialize_payload
 from flowrt.schema import (
     as_bool,
@@ -147,8 +147,8 @@ class CloudBridge(Node):
         "degradedAfter": number(2, minimum=0),
     }}
 
-    def __init__(self, config: dict[str, Any], flow: Any) -> None:
-        super().__init__(config, flow)
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         self.device_id = str(config.get("deviceId") or socket.gethostname())
         qos = as_int(config.get("qos"), 1)
         self.qos: int = qos if qos is not None and 0 <= qos <= 2 else 1

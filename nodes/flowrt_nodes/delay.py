@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from flowrt.clock import TimerHandle
 from flowrt.errors import NodeError
 from flowrt.messages import Message
-from flowrt.node import Node
-from flowrt.schema import as_bool, as_int, as_number, boolean, enum, integer, number, string
+from flowrt.node import Node, NodeContext
+from flowrt.schema import as_bool, as_number, boolean, enum, integer, number, string
 
 if TYPE_CHECKING:
-    from flowrt.flow import Flow
+    pass
 
 DEFAULT_BUFFER_LIMIT = 10_000
 """How many messages a delay, trigger, split or join node holds at most when the
@@ -41,7 +41,7 @@ _REPORT_DEPTH_AFTER = 0.5
 
 def buffer_limit(node: Node) -> int:
     """The most messages ``node`` may hold (see the module docstring)."""
-    setting = as_int(node.runtime.settings.get("nodeMessageBufferMaxLength"), 0) or 0
+    setting = node.ctx.settings.node_message_buffer_max_length
     return setting if setting > 0 else DEFAULT_BUFFER_LIMIT
 
 
@@ -126,8 +126,8 @@ class Delay(Node):
     }}
     editor: ClassVar = {"outputsFrom": "outputs"}
 
-    def __init__(self, config: dict[str, Any], flow: Flow) -> None:
-        super().__init__(config, flow)
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         c = config
         self.pause_type = str(c.get("pauseType") or "delay")
         timeout = as_number(c.get("timeout"), 5.0) or 0.0

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from flowrt.messages import Message, get_property, parse_path
-from flowrt.node import Node
+from flowrt.node import Node, NodeContext
 from flowrt.schema import boolean, enum, number, string
 
 _UNSET: Any = object()
@@ -214,8 +214,8 @@ class Rbe(Node):
     editor: ClassVar = {"label": "name", "order": ["func", "gap", "start", "inout", "property",
                                                    "septopics", "topi", "fields", "maxInterval"]}
 
-    def __init__(self, config: dict[str, Any], flow: Any) -> None:
-        super().__init__(config, flow)
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         self._func = config.get("func") or "rbe"
         self._gap = _Gap(config.get("gap"))
         start = config.get("start")

@@ -13,19 +13,16 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import orjson
 
 from flowrt.clock import TimerHandle
 from flowrt.messages import Message, clone_message, new_msgid
-from flowrt.node import Node
+from flowrt.node import Node, NodeContext
 from flowrt.schema import as_bool, as_number, boolean, enum, integer, string
 from flowrt_nodes.delay import buffer_limit, failure, new_hold, release
 from flowrt_nodes.typed_input import MISSING, get_msg_property, js_string, set_msg_property
-
-if TYPE_CHECKING:
-    from flowrt.flow import Flow
 
 _ESCAPES = {"\\n": "\n", "\\r": "\r", "\\t": "\t", "\\e": "e", "\\f": "\f", "\\0": "\0"}
 _ESCAPE = re.compile(r"\\[nrtef0]")
@@ -93,8 +90,8 @@ class Split(Node):
         "property": string("payload"),
     }}
 
-    def __init__(self, config: dict[str, Any], flow: Flow) -> None:
-        super().__init__(config, flow)
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         c = config
         self.stream = as_bool(c.get("stream"))
         self.split_type = str(c.get("spltType") or "str")
@@ -364,8 +361,8 @@ class Join(Node):
         "reduceFixup": {"type": ["string", "null"], "default": ""},
     }}
 
-    def __init__(self, config: dict[str, Any], flow: Flow) -> None:
-        super().__init__(config, flow)
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         c = config
         self.mode = str(c.get("mode") or "auto")
         self.full = c.get("propertyType") == "full"

@@ -29,7 +29,7 @@ from flowrt.durable_queue import (
 )
 from flowrt.errors import NodeError, NotStoredError
 from flowrt.messages import Message
-from flowrt.node import Node
+from flowrt.node import Node, NodeContext
 from flowrt.schema import as_int, as_number, integer, number, string
 
 ACTIONS = ("pause", "resume", "flush", "purge")
@@ -175,8 +175,8 @@ class StoreForward(Node):
         },
     }
 
-    def __init__(self, config: dict[str, Any], flow: Any) -> None:
-        super().__init__(config, flow)
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         self._priority_property = config.get("priorityProperty") or "priority"
         self._retry = {p: _retry_policy(config.get("retry") or {}, p) for p in Priority}
         self._ack_timeout = as_number(config.get("ackTimeout"), 30.0) or 0.0
@@ -298,7 +298,7 @@ class StoreForward(Node):
         return len(entries)
 
     def _wired(self) -> bool:
-        return bool(self._wires and self._wires[0])
+        return bool(self.ctx.wires and self.ctx.wires[0])
 
     def _allowed_priorities(self) -> list[Priority]:
         """Priorities above the highest one whose head waits for a retry."""

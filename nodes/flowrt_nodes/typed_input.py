@@ -482,7 +482,7 @@ def _lookup(node: Node, value: Any, vtype: str, what: str) -> Callable[..., Any]
     store, key = parse_context_key(js_string(value))
     if not key.strip():
         raise TypedInputError(f"{what}: empty {vtype} context key")
-    context = node.flow.context if vtype == "flow" else node.runtime.contexts.global_
+    context = node.ctx.flow_context if vtype == "flow" else node.ctx.global_context
     nested = "[msg" in key
 
     def from_context(msg: Any = None, default: Any = None) -> Any:
