@@ -17,7 +17,7 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 from jsonschema import Draft202012Validator
@@ -25,8 +25,13 @@ from jsonschema import Draft202012Validator
 from flowrt.errors import FlowValidationError, Problem
 from flowrt.files import atomic_write
 
-if TYPE_CHECKING:
-    from flowrt.registry import Registry
+
+class NodeTypes(Protocol):
+    """The node types a document may use (``flowrt.registry.Registry``)."""
+
+    def __contains__(self, node_type: str) -> bool: ...
+
+    def validator(self, node_type: str) -> Draft202012Validator: ...
 
 # A whole-value environment reference, substituted when a node is created.
 ENV_REFERENCE = re.compile(r"^\$\{(\S+)\}$")
@@ -131,7 +136,7 @@ def is_config_node(node: dict[str, Any]) -> bool:
     return "x" not in node or "y" not in node
 
 
-def missing_types(flows: Iterable[dict[str, Any]], registry: Registry) -> list[str]:
+def missing_types(flows: Iterable[dict[str, Any]], registry: NodeTypes) -> list[str]:
     """The node types a document uses that no plugin provides, sorted."""
     subflows = {n["id"] for n in flows if n.get("type") == "subflow"}
     missing = set()
@@ -147,7 +152,7 @@ def missing_types(flows: Iterable[dict[str, Any]], registry: Registry) -> list[s
     return sorted(missing)
 
 
-def validate(flows: Any, registry: Registry) -> list[Problem]:
+def validate(flows: Any, registry: NodeTypes) -> list[Problem]:
     """Every problem in a flow document: shape, ids, types and node configs."""
     try:
         check_shape(flows)
@@ -172,8 +177,7 @@ def validate(flows: Any, registry: Registry) -> list[Problem]:
                 problems.append(Problem(node["id"], node_type, f"$[{index}].type",
                                         f"subflow definition {node_type[8:]!r} not found"))
             continue
-        node_class = registry.get(node_type)
-        if node_class is None:
+        if node_type not in registry:
             problems.append(Problem(node["id"], node_type, f"$[{index}].type",
                                     f"unknown node type {node_type!r}"))
             continue
@@ -186,7 +190,7 @@ def validate(flows: Any, registry: Registry) -> list[Problem]:
     return problems
 
 
-def check(flows: Any, registry: Registry) -> list[dict[str, Any]]:
+def check(flows: Any, registry: NodeTypes) -> list[dict[str, Any]]:
     """Validate and return the document, or raise FlowValidationError with every problem."""
     problems = validate(flows, registry)
     if problems:

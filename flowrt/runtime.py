@@ -16,6 +16,7 @@ credentials store, on deploy and at boot, and never kept in the document.
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import logging
 import time
@@ -247,6 +248,11 @@ class Runtime:
             start |= set(graph.nodes) - set(self.nodes)
         removed = set(old.nodes) - set(graph.nodes)
         await self._stop_nodes(stop, removed=False, removed_ids=removed)
+        if stop:
+            # The stopped nodes refer to each other (and their rules to them): only the
+            # cyclic collector frees them. Free them now, before the new graph is
+            # built, so that it reuses their memory instead of adding to it.
+            gc.collect()
         self._graph = graph
         self.groups = graph.groups
         self.global_env = graph.global_env
@@ -338,6 +344,7 @@ class Runtime:
                                    for n in group))
         for node in nodes:
             self.nodes.pop(node.id, None)
+            node.ctx.wires = []
 
     async def _close(self, node: Node, removed: bool) -> None:
         try:
