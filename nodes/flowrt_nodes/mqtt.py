@@ -42,8 +42,6 @@ STATUS = {
                      "text": "node-red:common.status.disconnected"},
     "closed": {"fill": "red", "shape": "ring", "text": "node-red:common.status.disconnected"},
 }
-DEFAULT_QUEUE_SIZE = 100_000
-DEFAULT_QUEUE_BYTES = 32 * 1024 * 1024
 """The deepest payload orjson serialises (it refuses deeper ones, and cycles)."""
 ROUTE_CACHE_SIZE = 10_000
 
