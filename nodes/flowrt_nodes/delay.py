@@ -15,16 +15,13 @@ import itertools
 import math
 import random
 from collections import deque
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from flowrt.clock import TimerHandle
 from flowrt.errors import NodeError
 from flowrt.messages import Message
 from flowrt.node import Node, NodeContext
 from flowrt.schema import as_bool, as_number, boolean, enum, integer, number, string
-
-if TYPE_CHECKING:
-    pass
 
 DEFAULT_BUFFER_LIMIT = 10_000
 """How many messages a delay, trigger, split or join node holds at most when the
