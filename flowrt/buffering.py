@@ -14,7 +14,6 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from flowrt.errors import NodeError
-from flowrt.schema import as_int
 
 if TYPE_CHECKING:
     from flowrt.node import Node
@@ -27,7 +26,7 @@ setting is unset or 0 (Node-RED leaves it unbounded)."""
 def buffer_limit(node: Node) -> int:
     """The most messages ``node`` may hold: ``nodeMessageBufferMaxLength``, or
     :data:`DEFAULT_BUFFER_LIMIT` when that setting is unset or 0."""
-    setting = as_int(node.runtime.settings.get("nodeMessageBufferMaxLength"), 0) or 0
+    setting = node.ctx.settings.node_message_buffer_max_length
     return setting if setting > 0 else DEFAULT_BUFFER_LIMIT
 
 

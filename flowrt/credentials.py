@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from flowrt.errors import DataFileError
-from flowrt.flowdoc import atomic_write
+from flowrt.files import atomic_write
 
 RUNTIME_CONFIG = ".config.runtime.json"
 SYSTEM_KEY = "_credentialSecret"

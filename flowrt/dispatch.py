@@ -23,15 +23,25 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar, Protocol
 
 from flowrt.clock import Clock, TimerHandle
 from flowrt.errors import NodeError
 
-if TYPE_CHECKING:
-    from flowrt.node import Node
-
 log = logging.getLogger("flowrt.dispatch")
+
+
+
+class Receiver(Protocol):
+    """What the run queue delivers to: a node (``flowrt.node.Node``)."""
+
+    type: ClassVar[str]
+    id: str
+    errors: int
+
+    def receive(self, msg: dict[str, Any], tracker: Tracker | None) -> None:
+        """Handle one delivery; reports its own failures."""
+
 
 DRAIN_BATCH = 4096
 REPORT_INTERVAL = 10.0
@@ -120,7 +130,7 @@ class Dispatcher:
         self.dropped = 0
         self.delivered = 0
         self.current_tracker: Tracker | None = None
-        self._queue: deque[tuple[Node, dict[str, Any], Tracker | None]] = deque()
+        self._queue: deque[tuple[Receiver, dict[str, Any], Tracker | None]] = deque()
         self._scheduled = False
         self._drain_waiters: list[Callable[[], None]] = []
         self._congested: set[object] = set()
@@ -158,7 +168,7 @@ class Dispatcher:
         if self._queue and not self._draining:
             self._drain()
 
-    def push(self, node: Node, msg: dict[str, Any], tracker: Tracker | None) -> bool:
+    def push(self, node: Receiver, msg: dict[str, Any], tracker: Tracker | None) -> bool:
         """Queue one delivery of ``msg`` to ``node``; False when the queue is full and
         the message was dropped (see the module docstring)."""
         if len(self._queue) >= self.max_pending:
@@ -198,7 +208,7 @@ class Dispatcher:
                 node, msg, tracker = popleft()
                 self.current_tracker = tracker
                 try:
-                    node._receive(msg, tracker)
+                    node.receive(msg, tracker)
                 except BaseException as exc:  # the next message must still flow
                     _receive_failed(node, msg, tracker, exc)
                 count += 1
@@ -214,7 +224,7 @@ class Dispatcher:
         if queue:
             self._schedule()
 
-    def clear_for(self, nodes: set[Node]) -> None:
+    def clear_for(self, nodes: set[Receiver]) -> None:
         """Forget queued deliveries to nodes that are being stopped."""
         if self._queue:
             kept = [event for event in self._queue if event[0] not in nodes]
@@ -224,9 +234,9 @@ class Dispatcher:
             self._queue = deque(kept)
 
 
-def _receive_failed(node: Node, msg: dict[str, Any], tracker: Tracker | None,
+def _receive_failed(node: Receiver, msg: dict[str, Any], tracker: Tracker | None,
                     exc: BaseException) -> None:
-    """``Node._receive`` reports a node's own failures; one that escaped it failed while
+    """``Node.receive`` reports a node's own failures; one that escaped it failed while
     reporting (a broken catch node, ...), so the message can only be logged here."""
     log.error("Message %s to node %s (%s) failed: %s: %s", msg.get("_msgid"), node.id,
               type(node).type, type(exc).__name__, exc, exc_info=exc)

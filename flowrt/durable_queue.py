@@ -909,7 +909,7 @@ async def open_node_queue(node: Node, **options: Any) -> DurableQueue:
     docstring). ``options`` go to :meth:`DurableQueue.open`. Raises NodeError when the
     runtime has no data directory.
     """
-    data_dir = node.runtime.data_dir
+    data_dir = node.ctx.data_dir
     if data_dir is None:
         raise NodeError(f"{node.type} keeps a durable queue: it needs a data directory"
                         " (flowrt run --data-dir)", node_id=node.id, node_type=node.type)

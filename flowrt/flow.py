@@ -9,30 +9,35 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 
+from flowrt.context import Context
 from flowrt.errors import NodeError
 from flowrt.flowdoc import ENV_REFERENCE
 from flowrt.messages import Message, clone_message, new_msgid
-from flowrt.node import MAX_CATCH_COUNT
-
-if TYPE_CHECKING:
-    from flowrt.node import Node
-    from flowrt.runtime import Runtime
+from flowrt.node import MAX_CATCH_COUNT, Node
 
 log = logging.getLogger("flowrt.flow")
 
+
+class FlowHost(Protocol):
+    """What a flow needs from the runtime (``flowrt.runtime.Runtime``)."""
+
+    groups: dict[str, dict[str, Any]]
+    global_env: list[dict[str, Any]]
+
+    def publish_status(self, node: Node, status: dict[str, Any]) -> None: ...
 
 
 class Flow:
     """A tab (``parent`` is None) or a subflow instance (``parent`` is its flow)."""
 
-    def __init__(self, runtime: Runtime, config: dict[str, Any], parent: Flow | None = None,
-                 subflow: dict[str, Any] | None = None,
+    def __init__(self, host: FlowHost, config: dict[str, Any], context: Context,
+                 parent: Flow | None = None, subflow: dict[str, Any] | None = None,
                  instance: dict[str, Any] | None = None) -> None:
-        self.runtime = runtime
+        self.host = host
         self.id: str = config["id"]
         self.config = config
         self.parent = parent
@@ -42,7 +47,8 @@ class Flow:
         self.catch_nodes: list[Node] = []
         self.status_nodes: list[Node] = []
         self.complete_nodes: list[Node] = []
-        self.context = runtime.contexts.flow(self.id)
+        self.context = context
+        self._watched: set[str] = set()
 
     @property
     def label(self) -> str:
@@ -54,9 +60,11 @@ class Flow:
         self.catch_nodes = [n for n in nodes if n.config["type"] == "catch"]
         self.status_nodes = [n for n in nodes if n.config["type"] == "status"]
         self.complete_nodes = [n for n in nodes if n.config["type"] == "complete"]
-        watched = {i for c in self.complete_nodes for i in c.config.get("scope") or ()}
-        for node in nodes:
-            node._watch_complete = node.id in watched or _alias(node) in watched
+        self._watched = {i for c in self.complete_nodes for i in c.config.get("scope") or ()}
+
+    def watches_complete(self, node: Node) -> bool:
+        """True when a ``complete`` node of this flow watches ``node`` (after ``index``)."""
+        return node.id in self._watched or _alias(node) in self._watched
 
     # --------------------------------------------------------------- errors
     def handle_error(self, node: Node, err: BaseException | str, msg: Message,
@@ -104,7 +112,7 @@ class Flow:
 
     def handle_status(self, node: Node, status: dict[str, Any]) -> None:
         """Publish a node's status and hand it to the status nodes that cover it."""
-        self.runtime.publish_status(node, status)
+        self.host.publish_status(node, status)
         for watcher in self.status_nodes:
             if watcher is node or not _covers(watcher, node):
                 continue
@@ -143,7 +151,7 @@ class Flow:
                 return f"{self.path}/{config.get('_alias', config['id'])}"
             group_id = config.get("g")
             while group_id:
-                group = self.runtime.groups.get(group_id)
+                group = self.host.groups.get(group_id)
                 if group is None:
                     break
                 if name == "NR_GROUP_ID":
@@ -159,7 +167,7 @@ class Flow:
     def _flow_env(self, name: str) -> Any:
         if name.startswith("$parent."):
             return self.parent._flow_env(name[8:]) if self.parent else _global_env(
-                self.runtime, name[8:])
+                self.host, name[8:])
         if self.subflow is not None and self.instance is not None:
             if name == "NR_SUBFLOW_ID":
                 return self.instance["id"]
@@ -180,7 +188,7 @@ class Flow:
         found = _env_entry(self.config.get("env"), name, self)
         if found is not _NOTHING:
             return found
-        return _global_env(self.runtime, name)
+        return _global_env(self.host, name)
 
     @property
     def path(self) -> str:
@@ -205,8 +213,8 @@ class Flow:
 _NOTHING = object()
 
 
-def _global_env(runtime: Runtime, name: str) -> Any:
-    found = _env_entry(runtime.global_env, name, None)
+def _global_env(host: FlowHost, name: str) -> Any:
+    found = _env_entry(host.global_env, name, None)
     if found is not _NOTHING:
         return found
     return os.environ.get(name)

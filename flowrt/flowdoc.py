@@ -15,18 +15,23 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 from jsonschema import Draft202012Validator
 
 from flowrt.errors import FlowValidationError, Problem
+from flowrt.files import atomic_write
 
-if TYPE_CHECKING:
-    from flowrt.registry import Registry
+
+class NodeTypes(Protocol):
+    """The node types a document may use (``flowrt.registry.Registry``)."""
+
+    def __contains__(self, node_type: str) -> bool: ...
+
+    def validator(self, node_type: str) -> Draft202012Validator: ...
 
 # A whole-value environment reference, substituted when a node is created.
 ENV_REFERENCE = re.compile(r"^\$\{(\S+)\}$")
@@ -121,39 +126,6 @@ def dumps(flows: list[dict[str, Any]], pretty: bool = True) -> bytes:
     return json.dumps(flows, indent=4, ensure_ascii=False).encode()
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes, backup: bool = False) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves the old or the new file, whole.
-
-    Writes a temporary file in the same directory, fsyncs it, renames it over
-    the target and fsyncs the directory. With ``backup`` the previous file is
-    kept as ``.<name>.backup`` first, as Node-RED does.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if backup and path.exists():
-        backup_path = path.with_name(f".{path.name}.backup")
-        _write_then_rename(backup_path, path.read_bytes())
-    _write_then_rename(path, data)
-
-
-def _write_then_rename(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 def save(path: str | os.PathLike[str], flows: list[dict[str, Any]], pretty: bool = True) -> None:
     """Atomically write a flow document, keeping a backup of the previous one."""
     atomic_write(path, dumps(flows, pretty), backup=True)
@@ -164,7 +136,7 @@ def is_config_node(node: dict[str, Any]) -> bool:
     return "x" not in node or "y" not in node
 
 
-def missing_types(flows: Iterable[dict[str, Any]], registry: Registry) -> list[str]:
+def missing_types(flows: Iterable[dict[str, Any]], registry: NodeTypes) -> list[str]:
     """The node types a document uses that no plugin provides, sorted."""
     subflows = {n["id"] for n in flows if n.get("type") == "subflow"}
     missing = set()
@@ -180,7 +152,7 @@ def missing_types(flows: Iterable[dict[str, Any]], registry: Registry) -> list[s
     return sorted(missing)
 
 
-def validate(flows: Any, registry: Registry) -> list[Problem]:
+def validate(flows: Any, registry: NodeTypes) -> list[Problem]:
     """Every problem in a flow document: shape, ids, types and node configs."""
     try:
         check_shape(flows)
@@ -205,8 +177,7 @@ def validate(flows: Any, registry: Registry) -> list[Problem]:
                 problems.append(Problem(node["id"], node_type, f"$[{index}].type",
                                         f"subflow definition {node_type[8:]!r} not found"))
             continue
-        node_class = registry.get(node_type)
-        if node_class is None:
+        if node_type not in registry:
             problems.append(Problem(node["id"], node_type, f"$[{index}].type",
                                     f"unknown node type {node_type!r}"))
             continue
@@ -219,7 +190,7 @@ def validate(flows: Any, registry: Registry) -> list[Problem]:
     return problems
 
 
-def check(flows: Any, registry: Registry) -> list[dict[str, Any]]:
+def check(flows: Any, registry: NodeTypes) -> list[dict[str, Any]]:
     """Validate and return the document, or raise FlowValidationError with every problem."""
     problems = validate(flows, registry)
     if problems:

@@ -16,9 +16,11 @@ credentials store, on deploy and at boot, and never kept in the document.
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,18 +34,13 @@ from flowrt.dispatch import Dispatcher
 from flowrt.errors import DataFileError, DeployError, FlowValidationError, Problem
 from flowrt.events import Events
 from flowrt.flow import Flow
-from flowrt.graph import (
-    SUBFLOW_IN,
-    SUBFLOW_STATUS,
-    Graph,
-    NodeSpec,
-    build_graph,
-    diff_graphs,
-)
+from flowrt.graph import Graph, NodeSpec, build_graph, diff_graphs
 from flowrt.messages import Message
-from flowrt.node import Node
+from flowrt.node import Node, NodeContext
 from flowrt.registry import Registry
 from flowrt.schema import defaults_of
+from flowrt.settings import Settings
+from flowrt.subflow_nodes import INTERNAL_TYPES
 
 log = logging.getLogger("flowrt.runtime")
 
@@ -84,47 +81,22 @@ class RuntimeStats:
     errors: int = 0
 
 
-class SubflowIn(Node):
-    """A subflow instance: passes what it receives into the subflow's input port."""
-
-    type = SUBFLOW_IN
-    category = "internal"
-
-
-class SubflowStatus(Node):
-    """The status port of a subflow instance: sets the instance's status."""
-
-    type = SUBFLOW_STATUS
-    category = "internal"
-    outputs = 0
-
-    def on_input(self, msg: Message) -> None:
-        instance = self.runtime.get_node(self.config["instance"])
-        if instance is not None:
-            status = msg.get("status")
-            instance.status(status if isinstance(status, dict) else msg.get("payload"))
-
-
-_INTERNAL: dict[str, type[Node]] = {SUBFLOW_IN: SubflowIn, SUBFLOW_STATUS: SubflowStatus}
-
-
 class Runtime:
     """Runs flow documents; see the module docstring."""
 
     def __init__(self, registry: Registry, *, clock: Clock | None = None,
                  storage: FlowStorage | None = None, data_dir: Path | None = None,
-                 settings: dict[str, Any] | None = None) -> None:
+                 settings: Settings | None = None) -> None:
         self.registry = registry
         self.clock = clock or Clock()
         self.storage = storage
         self.data_dir = data_dir
-        self.settings = settings or {}
-        self.dispatcher = Dispatcher(int(self.settings.get("maxPendingMessages", 100_000)))
-        self.contexts = ContextStores(self.settings.get("contextStorage"), data_dir,
-                                      self.settings.get("functionGlobalContext"))
+        self.settings = settings or Settings()
+        self.dispatcher = Dispatcher(self.settings.max_pending_messages)
+        self.contexts = ContextStores(self.settings.context_storage, data_dir,
+                                      self.settings.function_global_context)
         self.events = Events()
         self.stats = RuntimeStats()
-        self.close_timeout = float(self.settings.get("nodeCloseTimeout", 15.0))
         self.flows_document: list[dict[str, Any]] = []
         self.credentials: dict[str, dict[str, Any]] = {}
         self.rev = revision([])
@@ -143,6 +115,10 @@ class Runtime:
     def get_node(self, node_id: str) -> Node | None:
         """A running node by id (subflow copies by ``<instance>-<id>``)."""
         return self.nodes.get(node_id)
+
+    def running_nodes(self) -> Iterator[Node]:
+        """Every running node."""
+        return iter(list(self.nodes.values()))
 
     async def open(self) -> None:
         """Open persistent context stores; call once before the first deploy."""
@@ -272,6 +248,11 @@ class Runtime:
             start |= set(graph.nodes) - set(self.nodes)
         removed = set(old.nodes) - set(graph.nodes)
         await self._stop_nodes(stop, removed=False, removed_ids=removed)
+        if stop:
+            # The stopped nodes refer to each other (and their rules to them): only the
+            # cyclic collector frees them. Free them now, before the new graph is
+            # built, so that it reuses their memory instead of adding to it.
+            gc.collect()
         self._graph = graph
         self.groups = graph.groups
         self.global_env = graph.global_env
@@ -301,16 +282,23 @@ class Runtime:
                  else f"modified {deploy_type}", len(start))
 
     def _create(self, spec: NodeSpec) -> Node:
-        cls = _INTERNAL.get(spec.type) or self.registry.get(spec.type)
+        cls = INTERNAL_TYPES.get(spec.type) or self.registry.get(spec.type)
         if cls is None:
             raise DeployError(f"unknown node type {spec.type!r}", spec.id, spec.type)
         flow = self.flows[spec.flow_id]
         config = {**defaults_of(cls.schema), **spec.config}
         config = flow.substitute_env(config, config)
-        node = cls(config, flow)
+        node = cls(config, self.new_context(spec.id, spec.flow_id))
         creds = self.credentials.get(spec.id) or self.credentials.get(config.get("_alias", ""))
         node.creds = flow.substitute_env(dict(creds or {}), config)
         return node
+
+    def new_context(self, node_id: str, flow_id: str) -> NodeContext:
+        """The context of a node about to be created in a running flow."""
+        return NodeContext(host=self, flow=self.flows[flow_id], node_id=node_id,
+                           clock=self.clock, settings=self.settings, data_dir=self.data_dir,
+                           contexts=self.contexts, dispatcher=self.dispatcher,
+                           events=self.events)
 
     def _sync_flows(self, graph: Graph) -> None:
         flows: dict[str, Flow] = {}
@@ -319,7 +307,8 @@ class Runtime:
             if existing is not None and existing.config == spec.config:
                 flows[flow_id] = existing
                 continue
-            flows[flow_id] = Flow(self, spec.config, subflow=spec.subflow, instance=spec.instance)
+            flows[flow_id] = Flow(self, spec.config, self.contexts.flow(flow_id),
+                                  subflow=spec.subflow, instance=spec.instance)
         for flow_id, spec in graph.flows.items():
             flows[flow_id].parent = flows.get(spec.parent_id) if spec.parent_id else None
         self.flows = flows
@@ -329,14 +318,18 @@ class Runtime:
         members: dict[str, list[Node]] = {}
         for node_id, node in nodes.items():
             spec = graph.nodes[node_id]
-            node._wires = [[nodes[t] for t in port if t in nodes] for port in spec.wires]
-            while node._wires and not node._wires[-1]:
-                node._wires.pop()
+            wires = [[nodes[t] for t in port if t in nodes] for port in spec.wires]
+            while wires and not wires[-1]:
+                wires.pop()
+            node.ctx.wires = wires
+            node.ctx.flow = self.flows[spec.flow_id]
             members.setdefault(spec.flow_id, []).append(node)
-            node.flow = self.flows[spec.flow_id]
         for flow_id, flow in self.flows.items():
             flow.index(members.get(flow_id, []))
             flow.instance_node = nodes.get(flow_id) if flow.instance is not None else None
+        for node_id, node in nodes.items():
+            flow = self.flows[graph.nodes[node_id].flow_id]
+            node.ctx.watch_complete = flow.watches_complete(node)
 
     async def _stop_nodes(self, ids: set[str], removed: bool,
                           removed_ids: set[str] | None = None) -> None:
@@ -351,10 +344,11 @@ class Runtime:
                                    for n in group))
         for node in nodes:
             self.nodes.pop(node.id, None)
+            node.ctx.wires = []
 
     async def _close(self, node: Node, removed: bool) -> None:
         try:
-            await asyncio.wait_for(node.close(removed), self.close_timeout)
+            await asyncio.wait_for(node.close(removed), self.settings.node_close_timeout)
         except TimeoutError:
             node.log.error("Error stopping node: Close timed out")
         except Exception as exc:
@@ -412,11 +406,13 @@ class Runtime:
         self.events.publish(f"status/{node.id}", status, retain=True)
 
     def publish_log(self, node: Node, level: int, text: str, msg: Message | None) -> None:
-        """Forward a node's warning or error to the debug sidebar."""
+        """Forward a node's warning or error to the debug sidebar (errors are counted)."""
+        if level >= logging.ERROR:
+            self.stats.errors += 1
         self.events.publish("debug", {
             "level": 20 if level >= logging.ERROR else 30,
             "id": node.id, "type": node.config["type"], "name": node.name,
-            "z": node.z, "path": node.flow.path, "msg": text, "format": "string",
+            "z": node.z, "path": node.ctx.flow.path, "msg": text, "format": "string",
             "timestamp": int(time.time() * 1000),
             **({"_msgid": msg.get("_msgid")} if msg else {}),
         })
@@ -460,7 +456,7 @@ def _start_order(graph: Graph, ids: set[str], registry: Registry) -> list[NodeSp
             refers = any(isinstance(v, str) and v in config_ids and v != spec.id
                          for v in spec.config.values())
             return (1 if refers else 0, spec.id)
-        cls = _INTERNAL.get(spec.type) or registry.get(spec.type)
+        cls = INTERNAL_TYPES.get(spec.type) or registry.get(spec.type)
         return (3 if cls is not None and cls.inputs == 0 else 2, spec.id)
 
     return sorted(specs, key=rank)

@@ -143,21 +143,14 @@ class Settings:
     unknown: list[str] = field(default_factory=list)
     """Keys found in the settings file or environment that flowrt does not know."""
 
-    def runtime_settings(self) -> dict[str, Any]:
-        """The subset the Runtime reads, under Node-RED's names."""
-        return {
-            "contextStorage": self.context_storage,
-            "functionGlobalContext": self.function_global_context,
-            "nodeCloseTimeout": self.node_close_timeout,
-            "maxPendingMessages": self.max_pending_messages,
-            "debugMaxLength": self.debug_max_length,
-            "debugStatusLength": self.debug_status_length,
-            "nodeMessageBufferMaxLength": self.node_message_buffer_max_length,
-            "mqttReconnectTime": self.mqtt_reconnect_time,
-            "mqttQueueSize": self.mqtt_queue_size,
-            "mqttQueueBytes": self.mqtt_queue_bytes,
-            "functionTimeout": self.function_timeout,
-        }
+    @classmethod
+    def from_keys(cls, values: Mapping[str, Any], source: str = "settings") -> Settings:
+        """Settings from a mapping of settings-file keys (``{"maxPendingMessages": 10}``),
+        checked as the settings file is; for embedding and ``flowrt.testing``."""
+        settings = cls()
+        _apply_file(settings, dict(values), source)
+        _check(settings)
+        return settings
 
 
 def load_settings(data_dir: Path, settings_file: Path | None = None,

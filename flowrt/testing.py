@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from flowrt.messages import Message, new_msgid
 from flowrt.node import Node
 from flowrt.registry import Registry, discover
 from flowrt.runtime import Runtime
+from flowrt.settings import Settings
 
 
 @lru_cache(maxsize=1)
@@ -58,8 +59,10 @@ class _Probe(Node):
     type = "flowrt-test-probe"
     outputs = 0
 
-    def __init__(self, owner: Node, records: list[Message]) -> None:
-        super().__init__({"id": f"{owner.id}:probe", "type": self.type}, owner.flow)
+    def __init__(self, owner: Node, runtime: Runtime, records: list[Message]) -> None:
+        probe_id = f"{owner.id}:probe"
+        super().__init__({"id": probe_id, "type": self.type},
+                         runtime.new_context(probe_id, owner.ctx.flow.id))
         self.records = records
 
     def on_input(self, msg: Message) -> None:
@@ -70,12 +73,15 @@ class FlowHarness:
     """Run a flow document in-process; see the module docstring."""
 
     def __init__(self, flows: list[dict[str, Any]], *, node_types: Iterable[type[Node]] = (),
-                 clock: Clock | None = None, settings: dict[str, Any] | None = None,
+                 clock: Clock | None = None,
+                 settings: Settings | Mapping[str, Any] | None = None,
                  data_dir: Path | None = None,
                  credentials: dict[str, dict[str, Any]] | None = None) -> None:
         self.flows = copy.deepcopy(flows)
         self.clock = clock if clock is not None else FakeClock()
         self.registry = make_registry(node_types)
+        if settings is not None and not isinstance(settings, Settings):
+            settings = Settings.from_keys(settings, "FlowHarness settings")
         self.runtime = Runtime(self.registry, clock=self.clock, data_dir=data_dir,
                                settings=settings)
         self.credentials = credentials
@@ -97,13 +103,15 @@ class FlowHarness:
         """Deploy a (new) document, keeping the recordings of nodes that stay."""
         rev = await self.runtime.deploy(copy.deepcopy(flows), deploy_type, credentials)
         self.flows = flows
-        for node in self.runtime.nodes.values():
-            while len(node._wires) < node.output_count:
-                node._wires.append([])
-            for port, targets in enumerate(node._wires):
+        for node in list(self.runtime.nodes.values()):
+            # Every output port gets a probe, after the runtime's own wiring.
+            wires = node.ctx.wires
+            while len(wires) < node.output_count:
+                wires.append([])
+            for port, targets in enumerate(wires):
                 records = self.records.setdefault((node.id, port), [])
                 targets[:] = [t for t in targets if not isinstance(t, _Probe)]
-                targets.append(_Probe(node, records))
+                targets.append(_Probe(node, self.runtime, records))
         await self.settle()
         return rev
 

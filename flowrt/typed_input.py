@@ -174,7 +174,7 @@ def _context_value(scope: str) -> Evaluator:
 
 def context_of(node: Node, scope: str) -> Context:
     """The ``"flow"`` or ``"global"`` context as ``node`` sees it."""
-    return node.flow.context if scope == "flow" else node.runtime.contexts.global_
+    return node.ctx.flow_context if scope == "flow" else node.ctx.global_context
 
 
 _CONTEXT_STORE = re.compile(r"^#:\((\S+?)\)::(.*)$", re.S)

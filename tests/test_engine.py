@@ -433,3 +433,67 @@ async def test_sends_beyond_the_run_queue_are_reported_on_the_sender(caplog):
         await h.advance(REPORT_INTERVAL / 2)
         assert h.warnings[-1]["msg"].startswith("5 messages dropped")
         assert h.status("b")["text"] == "run queue full: 995 dropped"
+
+
+class OldStyle(Node):
+    """A plugin written for flowrt 0.1: ``(config, flow)``, passed on unchanged."""
+
+    type = "test-old-style"
+
+    def __init__(self, config, flow):
+        super().__init__(config, flow)
+        self.limit = flow.settings.max_pending_messages
+
+    def on_input(self, msg):
+        msg["payload"] = self.limit
+        self.send(msg)
+
+
+async def test_a_plugin_written_as_config_flow_still_runs_and_gets_the_context():
+    async with FlowHarness([TAB, node("o", "test-old-style", [[]])], node_types=[OldStyle],
+                           settings={"maxPendingMessages": 77}) as h:
+        await h.inject("o", payload=0)
+        assert h.payloads("o") == [77]
+        old = h.node("o")
+        with pytest.raises(AttributeError, match=r"has no 'runtime' since flowrt 0\.2.*self\.ctx"):
+            old.runtime  # noqa: B018
+        with pytest.raises(AttributeError, match=r"has no 'flow' since flowrt 0\.2"):
+            old.flow  # noqa: B018
+        with pytest.raises(AttributeError, match="NodeContext has no 'runtime'"):
+            old.ctx.runtime  # noqa: B018
+        with pytest.raises(TypeError, match=r"created by the runtime with \(config, ctx"):
+            OldStyle({"id": "x", "type": OldStyle.type}, object())
+
+
+async def test_the_context_gives_a_node_its_services():
+    async with FlowHarness([TAB, node("a", "test-add", [["b"]]), node("b", "test-add", [[]])],
+                           node_types=[Add]) as h:
+        ctx = h.node("a").ctx
+        assert ctx.get_node("b") is h.node("b")
+        assert ctx.clock is h.clock
+        ctx.flow_context.set("k", 1)
+        assert h.node("b").ctx.flow_context.get("k") == 1
+        assert h.node("a").context.get("k") is None
+        assert {n.id for n in ctx.running_nodes()} >= {"a", "b"}
+
+
+class Waits(Node):
+    """Suspends on a future that never resolves until the node is closed."""
+
+    type = "test-waits"
+    cancelled: ClassVar[list] = []
+
+    async def on_input(self, msg):
+        try:
+            await asyncio.get_running_loop().create_future()
+        except asyncio.CancelledError:
+            Waits.cancelled.append(msg["payload"])
+            raise
+
+
+async def test_a_suspended_async_handler_is_cancelled_when_its_node_closes():
+    Waits.cancelled.clear()
+    async with FlowHarness([TAB, node("w", "test-waits", [[]])], node_types=[Waits]) as h:
+        await h.inject("w", payload=1)
+        assert Waits.cancelled == []
+    assert Waits.cancelled == [1]

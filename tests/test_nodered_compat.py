@@ -143,7 +143,7 @@ async def h():
 async def test_export_deploys_with_everything_node_red_puts_in_it(h):
     running = set(h.runtime.nodes)
     assert {"broker", "res3", "li", "svc", "sfi3-sf_fn", "sfi_default-sf_fn"} <= running
-    assert h.runtime.get_node("broker").flow.id == "global"  # no x/y: a config node
+    assert h.runtime.get_node("broker").ctx.flow.id == "global"  # no x/y: a config node
     assert "note" in running  # a comment is an ordinary (inert) node
     assert "off" not in running  # d:true
     assert "parked" not in running  # on a disabled tab

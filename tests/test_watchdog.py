@@ -176,6 +176,6 @@ def test_limits_are_settings_and_a_negative_one_is_refused(tmp_path):
     settings = load_settings(tmp_path, environ={"FLOWRT_FUNCTION_TIMEOUT": "2.5",
                                                 "FLOWRT_SHUTDOWN_TIMEOUT": "5"})
     assert (settings.function_timeout, settings.shutdown_timeout) == (2.5, 5.0)
-    assert settings.runtime_settings()["functionTimeout"] == 2.5
+    assert settings.function_timeout == 2.5
     with pytest.raises(SettingsError, match="'functionTimeout' must be 0 or more seconds"):
         load_settings(tmp_path, environ={"FLOWRT_FUNCTION_TIMEOUT": "-1"})

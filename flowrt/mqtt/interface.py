@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class PublishDropped(Exception):
@@ -169,3 +169,31 @@ class Transport(Protocol):
 TransportFactory = Callable[..., Transport]
 """Makes a transport: ``factory(options, *, on_message, on_state, on_connected,
 flow_control, clock)``."""
+
+
+@runtime_checkable
+class SharedConnection(Protocol):
+    """What an ``mqtt-broker`` config node offers the nodes that use its one connection
+    (mqtt in/out, cloud-bridge): a node module finds its broker through this protocol,
+    never by importing the mqtt node module."""
+
+    protocol: int
+    """The MQTT protocol level (3, 4 or 5)."""
+
+    @property
+    def connected(self) -> bool:
+        """True while the connection is up."""
+
+    def register(self, node: Any) -> None:
+        """``node`` uses the connection (which connects for its first user)."""
+
+    def deregister(self, node: Any, removed: bool) -> None:
+        """``node`` stops using the connection; its subscriptions go with it."""
+
+    def subscribe(self, node: Any, topic: str, sub: Subscription,
+                  handler: MessageHandler) -> None:
+        """Deliver messages matching ``topic`` to ``handler``."""
+
+    def publish(self, topic: str, payload: bytes, qos: int, retain: bool,
+                properties: dict[str, Any] | None) -> Awaitable[None] | None:
+        """Publish on the shared connection; a future for QoS 1/2 acknowledgement."""

@@ -1,4 +1,4 @@
-"""``/nodes``, ``/settings``, ``/credentials``, ``/inject`` and ``/debug``.
+"""``/nodes``, ``/settings``, ``/credentials``, and the routes node types add.
 
 ``GET /nodes`` always answers JSON, whatever the ``Accept`` header: flowrt node
 types have no HTML, the editor builds their forms from the schema. The list has
@@ -8,21 +8,24 @@ one object per type (``type``, ``category``, ``inputs``, ``outputs``, ``schema``
 
 ``GET /credentials/:type/:id`` answers the node's non-password credentials and,
 for each password, only ``has_<name>``: passwords never leave the server.
-``POST /inject/:id`` triggers an inject node (optionally with
-``{"__user_inject_props__": [...]}``); ``POST /debug/:id/enable|disable`` turns a
-debug node's output on (200) or off (201), as Node-RED answers.
+Node types add their own routes through the ``Node.admin_routes`` hook
+(``flowrt.admin_routes``): inject's ``POST /inject/:id`` and debug's
+``POST /debug/...``. They are registered here, once each, for the types installed.
 """
 
 from __future__ import annotations
 
-import inspect
+import logging
 from importlib.metadata import version
 from typing import Any
 
 from aiohttp import web
 
-from flowrt.server.http import ApiError, json_response, read_json
-from flowrt.server.state import ServerContext, context
+from flowrt.admin_routes import AdminRequest, AdminRoute, AdminRouteError
+from flowrt.server.http import ApiError, Handler, json_response, read_json
+from flowrt.server.state import CONTEXT, ServerContext, context
+
+log = logging.getLogger("flowrt.server")
 
 
 def settings_document(ctx: ServerContext, request: web.Request | None = None) -> dict[str, Any]:
@@ -78,54 +81,22 @@ async def get_credentials(request: web.Request) -> web.Response:
     return json_response(result)
 
 
-async def post_inject(request: web.Request) -> web.Response:
-    """POST /inject/:id."""
-    node = context(request).runtime.get_node(request.match_info["id"])
-    trigger = getattr(node, "trigger", None)
-    if node is None or not callable(trigger):
-        raise ApiError(404, "not_found", f"no inject node {request.match_info['id']!r}")
-    props = None
-    if request.can_read_body and (await request.read()).strip():
-        body = await read_json(request)
-        props = body.get("__user_inject_props__") if isinstance(body, dict) else None
-        if props is not None and not isinstance(props, list):
-            raise ApiError(400, "invalid_request", "__user_inject_props__ must be an array")
-    try:
-        result = trigger(props)
-        if inspect.isawaitable(result):
-            await result
-    except Exception as exc:
-        node.log.exception("inject failed")
-        raise ApiError(500, "inject_failed", f"inject failed: {exc}") from None
-    return web.Response(status=200)
+def _node_route(route: AdminRoute) -> Handler:
+    """An aiohttp handler running a node type's admin route (``flowrt.admin_routes``)."""
 
+    async def handle(request: web.Request) -> web.Response:
+        body = None
+        if request.can_read_body and (await request.read()).strip():
+            body = await read_json(request)
+        admin_request = AdminRequest(dict(request.match_info), body,
+                                     context(request).runtime.get_node)
+        try:
+            status = await route.handler(admin_request)
+        except AdminRouteError as exc:
+            raise ApiError(exc.status, exc.code, exc.message) from None
+        return web.Response(status=status)
 
-async def post_debug_node(request: web.Request) -> web.Response:
-    """POST /debug/:id/enable|disable."""
-    ctx = context(request)
-    state = request.match_info["state"]
-    _set_debug(ctx, request.match_info["id"], state == "enable")
-    return web.Response(status=200 if state == "enable" else 201)
-
-
-async def post_debug_nodes(request: web.Request) -> web.Response:
-    """POST /debug/enable|disable with ``{"nodes": [ids]}``."""
-    ctx = context(request)
-    state = request.match_info["state"]
-    body = await read_json(request)
-    ids = body.get("nodes") if isinstance(body, dict) else None
-    if not isinstance(ids, list):
-        raise ApiError(400, "invalid_request", 'body must be {"nodes": [<debug node ids>]}')
-    for node_id in ids:
-        _set_debug(ctx, node_id, state == "enable")
-    return web.Response(status=200 if state == "enable" else 201)
-
-
-def _set_debug(ctx: ServerContext, node_id: Any, active: bool) -> None:
-    node = ctx.runtime.get_node(node_id) if isinstance(node_id, str) else None
-    if node is None or not hasattr(node, "active"):
-        raise ApiError(404, "not_found", f"no debug node {node_id!r}")
-    node.active = active
+    return handle
 
 
 def setup(app: web.Application) -> None:
@@ -133,6 +104,14 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/settings", get_settings)
     app.router.add_get("/nodes", get_nodes)
     app.router.add_get("/credentials/{type}/{id}", get_credentials)
-    app.router.add_post("/inject/{id}", post_inject)
-    app.router.add_post(r"/debug/{state:enable|disable}", post_debug_nodes)
-    app.router.add_post(r"/debug/{id}/{state:enable|disable}", post_debug_node)
+    # Node types' own routes (inject's button, debug's switch), each registered once.
+    registered: dict[tuple[str, str], str] = {}
+    for entry in app[CONTEXT].runtime.registry.types.values():
+        for route in entry.cls.admin_routes:
+            key = (route.method.upper(), route.path)
+            if key in registered:
+                log.error("node type %r: admin route %s %s is already registered by %r",
+                          entry.cls.type, *key, registered[key])
+                continue
+            registered[key] = entry.cls.type
+            app.router.add_route(key[0], route.path, _node_route(route))

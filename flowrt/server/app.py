@@ -22,11 +22,21 @@ from aiohttp import web
 
 from flowrt import watchdog
 from flowrt.errors import DataFileError, FlowValidationError
-from flowrt.server import admin_api, auth, comms, editor, flows_api, health
+from flowrt.server import (
+    admin_api,
+    auth,
+    auth_routes,
+    comms,
+    comms_routes,
+    editor,
+    flows_api,
+    health,
+)
 from flowrt.server.connections import CappedSite
 from flowrt.server.cross_site import CrossSiteGuard, cross_site_middleware
 from flowrt.server.http import cors_middleware, error_middleware
 from flowrt.server.logs import configure_logging
+from flowrt.server.loop_monitor import LoopMonitor
 from flowrt.server.state import CONTEXT, ServerContext
 from flowrt.settings import DEFAULT_DATA_DIR, Settings, SettingsError, load_settings
 
@@ -45,18 +55,19 @@ def build_context(settings: Settings, data_dir: Path,
                           settings.flow_file_pretty)
     registry = discover(data_dir, excludes=frozenset(settings.nodes_excludes))
     runtime = Runtime(registry, storage=storage, data_dir=data_dir,
-                      settings=settings.runtime_settings())
+                      settings=settings)
     return ServerContext(runtime=runtime, storage=storage, settings=settings,
                          data_dir=data_dir, auth=auth.Auth(settings.admin_auth, data_dir),
                          cross_site=CrossSiteGuard(settings),
                          comms=comms.CommsHub(runtime.events, settings),
-                         loop_monitor=health.LoopMonitor())
+                         loop_monitor=LoopMonitor())
 
 
 def create_app(ctx: ServerContext) -> web.Application:
     """The application: every route, the middlewares, and the runtime's lifecycle."""
     settings = ctx.settings
-    middlewares = [error_middleware, cross_site_middleware(ctx.cross_site), auth.auth_middleware]
+    middlewares = [error_middleware, cross_site_middleware(ctx.cross_site),
+                   auth_routes.auth_middleware]
     if settings.http_admin_cors:
         middlewares.insert(0, cors_middleware(settings.http_admin_cors))
     # aiohttp's keep-alive timer also runs while a request's head is still arriving, so
@@ -64,7 +75,7 @@ def create_app(ctx: ServerContext) -> web.Application:
     app = web.Application(client_max_size=settings.api_max_length, middlewares=middlewares,
                           handler_args={"keepalive_timeout": settings.http_headers_timeout})
     app[CONTEXT] = ctx
-    for module in (flows_api, admin_api, health, auth, comms, editor):
+    for module in (flows_api, admin_api, health, auth_routes, comms_routes, editor):
         module.setup(app)
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_close_comms)
@@ -124,10 +135,9 @@ async def _run(settings: Settings, data_dir: Path, flowfile: Path | None) -> int
     # Modules, node types and the app live as long as the process: take them out of
     # the cyclic collector's sight, and collect young objects less often, so
     # per-message garbage does not keep re-scanning the whole heap. The flows are
-    # loaded after this: each deploy drops its graph (see _collect_after_deploy).
+    # loaded after this: each deploy frees the graph it replaces (Runtime._apply).
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
-    ctx.runtime.events.subscribe(_collect_after_deploy)
     try:
         ctx.storage.recover()
         if flowfile is None and ctx.storage.create_if_missing():
@@ -161,16 +171,6 @@ def _start_error(exc: DataFileError | FlowValidationError, ctx: ServerContext) -
     backup = ctx.storage.flow_backup
     remedy = f", or replace it with its previous version {backup}" if backup.exists() else ""
     return f"{exc.headline}: {first or ''}{more}; fix it{remedy}"
-
-
-def _collect_after_deploy(topic: str, data: object) -> None:
-    # A deploy drops the previous graph, whose nodes and flows refer to each other:
-    # only the cyclic collector frees them, and with the thresholds set in _run a
-    # full collection is ~100M allocations away; each deploy kept its old graph.
-    # Collect now, once: the frozen heap is not scanned, so this costs about as
-    # much as the graphs.
-    if topic == "notification/runtime-deploy":
-        gc.collect()
 
 
 def _announce(ctx: ServerContext) -> None:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from flowrt.server.comms import CommsHub
     from flowrt.server.connections import CappedSite
     from flowrt.server.cross_site import CrossSiteGuard
-    from flowrt.server.health import LoopMonitor
+    from flowrt.server.loop_monitor import LoopMonitor
     from flowrt.settings import Settings
     from flowrt.storage import FileStorage
 

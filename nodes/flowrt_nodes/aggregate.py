@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowrt.clock import TimerHandle
 from flowrt.messages import Message, field_names, get_property, parse_path
-from flowrt.node import Node
+from flowrt.node import Node, NodeContext
 from flowrt.schema import as_bool, as_int, as_number, boolean, enum, integer, number, string
 
 if TYPE_CHECKING:
@@ -163,8 +163,8 @@ class Aggregate(Node):
         "property", "properties", "groupBy", "window", "size", "slide", "stats", "emitEmpty",
         "flushOnClose", "timeProperty", "outputTopic", "maxGroups", "maxSamples"]}
 
-    def __init__(self, config: dict[str, Any], flow: Any) -> None:
-        super().__init__(config, flow)
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         paths = [str(p) for p in config.get("properties") or ()] or \
             [str(config.get("property") or "payload")]
         self._paths = paths

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from typing import Any, ClassVar
 
 from flowrt.messages import Message, field_names, get_property, parse_path
-from flowrt.node import Node
+from flowrt.node import Node, NodeContext
 from flowrt.schema import as_int, as_number, enum, integer, number, string
 
 _MISSING: Any = object()
@@ -131,8 +131,8 @@ class Anomaly(Node):
         "property", "properties", "key", "method", "window", "alpha", "threshold",
         "minSamples", "maxKeys"]}
 
-    def __init__(self, config: dict[str, Any], flow: Any) -> None:
-        super().__init__(config, flow)
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         self._multi = bool(config.get("properties"))
         self._paths = [str(p) for p in config.get("properties") or ()] or \
             [str(config.get("property") or "payload")]

@@ -9,7 +9,7 @@ from flowrt.context import Context
 from flowrt.jsregex import js_regex, js_replacer
 from flowrt.jsvalue import MISSING, js_number, js_string
 from flowrt.messages import Message, clone_value, get_message_property, set_message_property
-from flowrt.node import Node
+from flowrt.node import Node, NodeContext
 from flowrt.schema import boolean, string
 from flowrt.typed_input import (
     TypedInputError,
@@ -235,8 +235,8 @@ class Change(Node):
         "reg": boolean(False),
     }}
 
-    def __init__(self, config: dict[str, Any], flow: Any) -> None:
-        super().__init__(config, flow)
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         self._rules: list[_Rule] = []
 
     async def start(self) -> None:

@@ -30,8 +30,8 @@ from flowrt.durable_queue import (
 from flowrt.errors import NodeError, NotStoredError
 from flowrt.forwarder import RETRY_SCHEMA, Batching, Forwarder, NotSent, retry_policies
 from flowrt.messages import Message
-from flowrt.mqtt import PublishDropped, Subscription, valid_filter
-from flowrt.node import Node
+from flowrt.mqtt import PublishDropped, SharedConnection, Subscription, valid_filter
+from flowrt.node import Node, NodeContext
 from flowrt.payloads import CONVERTERS, serialize_payload
 from flowrt.schema import (
     as_bool,
@@ -44,7 +44,6 @@ from flowrt.schema import (
     number,
     string,
 )
-from flowrt_nodes.mqtt import MqttBroker
 
 STATE_LEVELS = {"offline": 0, "degraded": 1, "online": 2}
 TICK = 1.0
@@ -153,8 +152,8 @@ class CloudBridge(Node):
         "degradedAfter": number(2, minimum=0),
     }}
 
-    def __init__(self, config: dict[str, Any], flow: Any) -> None:
-        super().__init__(config, flow)
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         self.device_id = str(config.get("deviceId") or socket.gethostname())
         qos = as_int(config.get("qos"), 1)
         self.qos: int = qos if qos is not None and 0 <= qos <= 2 else 1
@@ -170,7 +169,7 @@ class CloudBridge(Node):
         downlink = str(config.get("downlink") or "").replace("{deviceId}", self.device_id)
         self.downlink = downlink
         self.downlink_prefix = downlink.split("#")[0].split("+")[0]
-        self.broker: MqttBroker | None = None
+        self.broker: SharedConnection | None = None
         self.queue: DurableQueue | None = None
         self.state = "offline"
         self.since = self.clock.time()
@@ -188,7 +187,7 @@ class CloudBridge(Node):
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         broker = self.config_node("broker")
-        if not isinstance(broker, MqttBroker):
+        if not isinstance(broker, SharedConnection):
             raise NodeError("cloud-bridge needs an mqtt-broker config node in `broker`",
                             node_id=self.id, node_type=self.type)
         if self.downlink and not valid_filter(self.downlink):

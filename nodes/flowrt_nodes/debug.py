@@ -14,10 +14,11 @@ from typing import Any, ClassVar
 
 import orjson
 
+from flowrt.admin_routes import AdminRequest, AdminRoute, AdminRouteError
 from flowrt.clock import TimerHandle
 from flowrt.jsvalue import MISSING, iso_timestamp, js_string
 from flowrt.messages import Message, get_message_property
-from flowrt.node import Node
+from flowrt.node import Node, NodeContext
 from flowrt.schema import as_bool, boolean, enum, string
 
 DEBUG_MAX_LENGTH = 1000
@@ -152,6 +153,30 @@ def _inspect(value: Any) -> str:
     return f"<Buffer {text}>" if fmt.startswith("buffer") else text
 
 
+async def _switch_one(request: AdminRequest) -> int:
+    """``POST /debug/:id/enable|disable``: 200 on, 201 off, as Node-RED answers."""
+    return _switch(request, [request.params["id"]])
+
+
+async def _switch_many(request: AdminRequest) -> int:
+    """``POST /debug/enable|disable`` with ``{"nodes": [ids]}``."""
+    ids = request.body.get("nodes") if isinstance(request.body, dict) else None
+    if not isinstance(ids, list):
+        raise AdminRouteError(400, "invalid_request",
+                              'body must be {"nodes": [<debug node ids>]}')
+    return _switch(request, ids)
+
+
+def _switch(request: AdminRequest, ids: list[Any]) -> int:
+    active = request.params["state"] == "enable"
+    for node_id in ids:
+        node = request.node(node_id) if isinstance(node_id, str) else None
+        if not isinstance(node, Debug):
+            raise AdminRouteError(404, "not_found", f"no debug node {node_id!r}")
+        node.active = active
+    return 200 if active else 201
+
+
 class Debug(Node):
     """Shows messages in the debug sidebar, the runtime log and/or the node's status.
 
@@ -186,8 +211,13 @@ class Debug(Node):
         "statusType": enum(["auto", "msg", "jsonata", "counter"], "auto"),
     }}
 
-    def __init__(self, config: dict[str, Any], flow: Any) -> None:
-        super().__init__(config, flow)
+    admin_routes: ClassVar = (
+        AdminRoute("POST", r"/debug/{state:enable|disable}", _switch_many),
+        AdminRoute("POST", r"/debug/{id}/{state:enable|disable}", _switch_one),
+    )
+
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         self.active: bool = config.get("active") is None or as_bool(config.get("active"))
         self.counter = 0
         self._last_status = ""
@@ -210,14 +240,13 @@ class Debug(Node):
         self._tostatus = as_bool(config.get("tostatus"))
         self._status_type = config.get("statusType") or "auto"
         self._status_val = str(config.get("statusVal") or complete)
-        settings = self.runtime.settings
-        self._max_length = int(settings.get("debugMaxLength", DEBUG_MAX_LENGTH))
-        self._status_length = int(settings.get("debugStatusLength", DEBUG_STATUS_LENGTH))
+        self._max_length = self.ctx.settings.debug_max_length
+        self._status_length = self.ctx.settings.debug_status_length
         self._base = {"id": self.id, "z": self.z}
         if "_alias" in config:
             self._base["_alias"] = config["_alias"]
-        self._base.update(path=self.flow.path, name=self.name)
-        self._publish: Callable[[str, Any], None] = self.runtime.events.publish
+        self._base.update(path=self.ctx.flow.path, name=self.name)
+        self._publish: Callable[[str, Any], None] = self.ctx.events.publish
         if self._tostatus and self._status_type == "counter":
             self.status(fill="blue", shape="ring", text="0")
 

@@ -16,16 +16,13 @@ import itertools
 import math
 import random
 from collections import deque
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from flowrt.buffering import buffer_limit, failure, new_hold, release
 from flowrt.clock import TimerHandle
 from flowrt.messages import Message
-from flowrt.node import Node
+from flowrt.node import Node, NodeContext
 from flowrt.schema import as_bool, as_number, boolean, enum, integer, number, string
-
-if TYPE_CHECKING:
-    from flowrt.flow import Flow
 
 TOO_MANY = "too many pending messages in delay node"
 
@@ -97,8 +94,8 @@ class Delay(Node):
     }}
     editor: ClassVar = {"outputsFrom": "outputs"}
 
-    def __init__(self, config: dict[str, Any], flow: Flow) -> None:
-        super().__init__(config, flow)
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         c = config
         self.pause_type = str(c.get("pauseType") or "delay")
         timeout = as_number(c.get("timeout"), 5.0) or 0.0

@@ -12,9 +12,9 @@ from typing import Any, ClassVar
 
 from flowrt.errors import NodeError
 from flowrt.messages import Message, clone_message, new_msgid
-from flowrt.node import Node
+from flowrt.node import Node, NodeContext
 from flowrt.schema import as_number, integer, number, string
-from flowrt.watchdog import DEFAULT_FUNCTION_TIMEOUT, CodeInterrupted, CodeWatchdog
+from flowrt.watchdog import CodeInterrupted, CodeWatchdog
 
 _FUNCTION_NAME = "__flowrt_function__"
 
@@ -47,7 +47,7 @@ class FunctionNodeAPI:
     @property
     def path(self) -> str:
         """``<flow path>/<node id>``."""
-        return f"{self._node.flow.path}/{self._node.id}"
+        return f"{self._node.ctx.flow.path}/{self._node.id}"
 
     @property
     def outputCount(self) -> int:
@@ -114,8 +114,8 @@ class FunctionContext:
 
     def __init__(self, node: Node) -> None:
         self._node = node.context
-        self.flow = node.flow.context
-        self.global_ = node.runtime.contexts.global_
+        self.flow = node.ctx.flow_context
+        self.global_ = node.ctx.global_context
 
     def get(self, key: str, store: str | None = None) -> Any:
         """A node context value."""
@@ -204,8 +204,8 @@ class Function(Node):
                                              "module": {"type": "string"}}}},
     }}
 
-    def __init__(self, config: dict[str, Any], flow: Any) -> None:
-        super().__init__(config, flow)
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         self._filename = f"<function {self.id}>"
         self._filenames = (self._filename, self._script_filename("initialize"),
                            self._script_filename("finalize"))
@@ -217,8 +217,7 @@ class Function(Node):
         self._watchdog = CodeWatchdog.for_this_thread()
         self._timeout = as_number(config.get("timeout"), 0.0) or 0.0
         """The node's own limit per message, in seconds (0: none)."""
-        self._limit = self._timeout or float(
-            flow.runtime.settings.get("functionTimeout", DEFAULT_FUNCTION_TIMEOUT))
+        self._limit = self._timeout or ctx.settings.function_timeout
         """The longest the code may run without reaching an ``await`` (0: no limit)."""
 
     async def start(self) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
+from flowrt.admin_routes import AdminRequest, AdminRoute, AdminRouteError
 from flowrt.clock import TimerHandle
 from flowrt.messages import Message, new_msgid, set_message_property
-from flowrt.node import Node
+from flowrt.node import Node, NodeContext
 from flowrt.schema import as_bool, as_number, boolean, number, string, typed
 from flowrt.typed_input import TypedInputError, TypedValue
 
@@ -17,6 +18,24 @@ MAX_REPEAT = 2147483
 _PROPS = {"type": "array", "items": {"type": "object", "properties": {
     "p": {"type": "string"}, "v": {}, "vt": {"type": "string"}}, "required": ["p"]},
     "default": [{"p": "payload"}, {"p": "topic", "vt": "str"}]}
+
+
+async def _inject_now(request: AdminRequest) -> int:
+    """``POST /inject/:id`` (the editor's button), optionally with
+    ``{"__user_inject_props__": [...]}``."""
+    node = request.node(request.params["id"])
+    if not isinstance(node, Inject):
+        raise AdminRouteError(404, "not_found", f"no inject node {request.params['id']!r}")
+    body = request.body
+    props = body.get("__user_inject_props__") if isinstance(body, dict) else None
+    if props is not None and not isinstance(props, list):
+        raise AdminRouteError(400, "invalid_request", "__user_inject_props__ must be an array")
+    try:
+        node.trigger(props)
+    except Exception as exc:
+        node.log.exception("inject failed")
+        raise AdminRouteError(500, "inject_failed", f"inject failed: {exc}") from None
+    return 200
 
 
 class Inject(Node):
@@ -58,8 +77,10 @@ class Inject(Node):
         "payloadType": string("date"),
     }}
 
-    def __init__(self, config: dict[str, Any], flow: Any) -> None:
-        super().__init__(config, flow)
+    admin_routes: ClassVar = (AdminRoute("POST", "/inject/{id}", _inject_now),)
+
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         self._props: list[tuple[str, TypedValue]] = []
         self._timer: TimerHandle | None = None
         self._repeat: float | None = None
@@ -148,7 +169,7 @@ class Inject(Node):
         msg: Message = {"_msgid": new_msgid()}
         if isinstance(user_props, list):
             msg["__user_inject_props__"] = user_props
-        self._dispatcher.push(self, msg, None)
+        self.ctx.deliver(self, msg)
 
     def on_input(self, msg: Message) -> None:
         props = self._props

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from flowrt.messages import Message
-from flowrt.node import Node
+from flowrt.node import Node, NodeContext
 from flowrt.schema import enum, number, string
 
 _LINKS = {"type": "array", "items": {"type": "string"}, "default": []}
@@ -53,7 +53,7 @@ class LinkOut(Node):
         entry = stack.pop()
         if not stack:
             del msg["_linkSource"]
-        caller = self.runtime.get_node(entry["id"])
+        caller = self.ctx.get_node(entry["id"])
         if not isinstance(caller, LinkCall):
             self.error(f"link call node {entry['id']!r} no longer exists", msg)
             return
@@ -74,8 +74,8 @@ class LinkCall(Node):
         "name": string(""), "links": _LINKS, "linkType": enum(["static", "dynamic"], "static"),
         "timeout": number("30")}}
 
-    def __init__(self, config: dict[str, Any], flow: Any) -> None:
-        super().__init__(config, flow)
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         self._calls: dict[int, tuple[Message, Any]] = {}
         self._next_call = 0
 
@@ -94,17 +94,17 @@ class LinkCall(Node):
         stack.append({"id": self.id, "call": call})
         msg["_linkSource"] = stack
         self.sent += 1
-        self._dispatcher.push(target, msg, self._dispatcher.current_tracker)
+        self.ctx.deliver(target, msg)
 
     def _target(self, msg: Message) -> Node | None:
         if self.config.get("linkType") == "dynamic":
             wanted = msg.get("target")
-            for node in self.runtime.nodes.values():
+            for node in self.ctx.running_nodes():
                 if isinstance(node, LinkIn) and wanted in (node.id, node.name):
                     return node
             return None
         links = self.config.get("links") or []
-        found = self.runtime.get_node(links[0]) if links else None
+        found = self.ctx.get_node(links[0]) if links else None
         return found if isinstance(found, LinkIn) else None
 
     def returned(self, call: int, msg: Message) -> None:

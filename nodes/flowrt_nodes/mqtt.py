@@ -33,7 +33,7 @@ from flowrt.mqtt import (
     valid_filter,
     valid_topic_name,
 )
-from flowrt.node import Node
+from flowrt.node import Node, NodeContext
 from flowrt.payloads import CONVERTERS, BadPayload, serialize_payload
 from flowrt.schema import as_bool, as_int, boolean, enum, integer, node_ref, string
 
@@ -45,8 +45,6 @@ STATUS = {
                      "text": "node-red:common.status.disconnected"},
     "closed": {"fill": "red", "shape": "ring", "text": "node-red:common.status.disconnected"},
 }
-DEFAULT_QUEUE_SIZE = 100_000
-DEFAULT_QUEUE_BYTES = 32 * 1024 * 1024
 """The deepest payload orjson serialises (it refuses deeper ones, and cycles)."""
 ROUTE_CACHE_SIZE = 10_000
 
@@ -125,8 +123,8 @@ class MqttBroker(Node):
         **_message_keys("birth"), **_message_keys("close"), **_message_keys("will"),
     }}
 
-    def __init__(self, config: dict[str, Any], flow: Any) -> None:
-        super().__init__(config, flow)
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         self.users: dict[str, Node] = {}
         self.transport: Transport | None = None
         self.problem: str | None = None
@@ -247,7 +245,7 @@ class MqttBroker(Node):
         new_transport = self.transport_factory
         transport = new_transport(options, on_message=self._on_message, on_state=self._on_state,
                                   on_connected=self._on_connected,
-                                  flow_control=self.runtime.dispatcher, clock=self.clock)
+                                  flow_control=self.ctx.dispatcher, clock=self.clock)
         for topic, subs in self._subs.items():
             transport.subscribe(topic, _merged(subs))
         self.transport = transport
@@ -278,7 +276,7 @@ class MqttBroker(Node):
             client_id, clean = "nodered" + os.urandom(8).hex(), True
         ssl_context, server_name = (self._tls() if use_tls else (None, None))
         will = self._message("will")
-        settings = self.runtime.settings
+        settings = self.ctx.settings
         return ConnectOptions(
             host=host, port=port, client_id=client_id, protocol=self.protocol,
             keepalive=as_int(self._cfg("keepalive"), 60) or 60, clean_session=clean,
@@ -288,9 +286,9 @@ class MqttBroker(Node):
             ssl_context=ssl_context, server_hostname=server_name,
             session_expiry=as_int(self._cfg("sessionExpiry"), 0) or None,
             user_properties=_json_object(self._cfg("userProps"), "userProps"),
-            reconnect_max=float(settings.get("mqttReconnectTime", 5000)) / 1000,
-            max_queued=int(settings.get("mqttQueueSize", DEFAULT_QUEUE_SIZE)),
-            max_queued_bytes=int(settings.get("mqttQueueBytes", DEFAULT_QUEUE_BYTES)))
+            reconnect_max=settings.mqtt_reconnect_time / 1000,
+            max_queued=settings.mqtt_queue_size,
+            max_queued_bytes=settings.mqtt_queue_bytes)
 
     def _tls(self) -> tuple[ssl.SSLContext, str | None]:
         tls_node = self.config_node("tls")
@@ -439,8 +437,8 @@ class MqttIn(Node):
         "inputs": integer(0, minimum=0),
     }}
 
-    def __init__(self, config: dict[str, Any], flow: Any) -> None:
-        super().__init__(config, flow)
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         self.broker: MqttBroker | None = None
         self.dynamic = as_int(config.get("inputs"), 0) == 1
 
@@ -566,8 +564,8 @@ class MqttOut(Node):
         "broker": node_ref("mqtt-broker", title="Server", required=True),
     }}
 
-    def __init__(self, config: dict[str, Any], flow: Any) -> None:
-        super().__init__(config, flow)
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         self.broker: MqttBroker | None = None
         self.topic = str(config.get("topic") or "")
         self._topic_valid = valid_topic_name(self.topic)

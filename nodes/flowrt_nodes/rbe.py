@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from flowrt.jsvalue import MISSING, js_number, js_string, parse_float, truthy, typeof
 from flowrt.messages import Message, property_getter
-from flowrt.node import Node
+from flowrt.node import Node, NodeContext
 from flowrt.schema import boolean, enum, number, string
 
 _NO_TOPIC = "_no_topic"
@@ -134,8 +134,8 @@ class Rbe(Node):
     editor: ClassVar = {"label": "name", "order": ["func", "gap", "start", "inout", "property",
                                                    "septopics", "topi", "fields", "maxInterval"]}
 
-    def __init__(self, config: dict[str, Any], flow: Any) -> None:
-        super().__init__(config, flow)
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         self._func = config.get("func") or "rbe"
         self._gap = _Gap(config.get("gap"))
         start = config.get("start")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import orjson
 
@@ -27,11 +27,8 @@ from flowrt.messages import (
     new_msgid,
     set_message_property,
 )
-from flowrt.node import Node
+from flowrt.node import Node, NodeContext
 from flowrt.schema import as_bool, as_number, boolean, enum, integer, string
-
-if TYPE_CHECKING:
-    from flowrt.flow import Flow
 
 _ESCAPES = {"\\n": "\n", "\\r": "\r", "\\t": "\t", "\\e": "e", "\\f": "\f", "\\0": "\0"}
 _ESCAPE = re.compile(r"\\[nrtef0]")
@@ -90,8 +87,8 @@ class Split(Node):
         "property": string("payload"),
     }}
 
-    def __init__(self, config: dict[str, Any], flow: Flow) -> None:
-        super().__init__(config, flow)
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         c = config
         self.stream = as_bool(c.get("stream"))
         self.split_type = str(c.get("spltType") or "str")
@@ -361,8 +358,8 @@ class Join(Node):
         "reduceFixup": {"type": ["string", "null"], "default": ""},
     }}
 
-    def __init__(self, config: dict[str, Any], flow: Flow) -> None:
-        super().__init__(config, flow)
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         c = config
         self.mode = str(c.get("mode") or "auto")
         self.full = c.get("propertyType") == "full"

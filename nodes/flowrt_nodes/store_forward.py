@@ -28,7 +28,7 @@ from flowrt.durable_queue import (
 from flowrt.errors import NotStoredError
 from flowrt.forwarder import RETRY_SCHEMA, Forwarder, retry_policies
 from flowrt.messages import Message
-from flowrt.node import Node
+from flowrt.node import Node, NodeContext
 from flowrt.schema import as_int, as_number, integer, number, string
 
 ACTIONS = ("pause", "resume", "flush", "purge")
@@ -132,8 +132,8 @@ class StoreForward(Node):
         },
     }
 
-    def __init__(self, config: dict[str, Any], flow: Any) -> None:
-        super().__init__(config, flow)
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         self._priority_property = config.get("priorityProperty") or "priority"
         self.queue: DurableQueue | None = None
         self._forwarder: Forwarder | None = None
@@ -242,7 +242,7 @@ class StoreForward(Node):
         return self.send_tracked(msg)
 
     def _wired(self) -> bool:
-        return bool(self._wires and self._wires[0])
+        return bool(self.ctx.wires and self.ctx.wires[0])
 
     # ----------------------------------------------------------- housekeeping
     async def _housekeep(self) -> None:

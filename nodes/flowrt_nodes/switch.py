@@ -11,7 +11,7 @@ import orjson
 from flowrt.jsregex import js_regex
 from flowrt.jsvalue import MISSING, compare, is_nan, js_number, js_string, loose_equals
 from flowrt.messages import Message, clone_message, new_msgid
-from flowrt.node import Node
+from flowrt.node import Node, NodeContext
 from flowrt.schema import boolean, enum, integer, string
 from flowrt.typed_input import TypedInputError, TypedValue
 
@@ -214,8 +214,8 @@ class Switch(Node):
         "outputs": integer(1, minimum=0),
     }}
 
-    def __init__(self, config: dict[str, Any], flow: Any) -> None:
-        super().__init__(config, flow)
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         self.previous_value: Any = None
         self._rules: list[_Rule] = []
         self._held: dict[Any, tuple[list[Message], Any]] = {}
@@ -231,7 +231,7 @@ class Switch(Node):
         self._first_only = str(config.get("checkall")).lower() == "false"
         self._repair = config.get("repair") in (True, "true")
         self._hold = self._repair or any(rule.t == "tail" for rule in self._rules)
-        self._max_held = int(self.runtime.settings.get("nodeMessageBufferMaxLength", 0))
+        self._max_held = self.ctx.settings.node_message_buffer_max_length
 
     def on_input(self, msg: Message) -> None:
         parts = msg.get("parts")

@@ -12,7 +12,7 @@ import math
 from typing import Any, ClassVar
 
 from flowrt.messages import Message, get_property, parse_path
-from flowrt.node import Node
+from flowrt.node import Node, NodeContext
 from flowrt.schema import as_bool, as_number, boolean, integer, number, string
 
 LEVELS = ("normal", "warning", "critical")
@@ -129,8 +129,8 @@ class Threshold(Node):
     editor: ClassVar = {"label": "name", "order": ["rules", "key", "cooldown", "passthrough",
                                                    "contextStore"]}
 
-    def __init__(self, config: dict[str, Any], flow: Any) -> None:
-        super().__init__(config, flow)
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         self._rules = [_Rule(spec, i) for i, spec in enumerate(config.get("rules") or ())]
         self._key = str(config.get("key") or "topic")
         parse_path(self._key)  # now, so that a bad path fails the deploy

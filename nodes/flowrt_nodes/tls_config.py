@@ -7,7 +7,7 @@ import ssl
 import tempfile
 from typing import Any, ClassVar
 
-from flowrt.node import Node
+from flowrt.node import Node, NodeContext
 from flowrt.schema import as_bool, boolean, string
 
 
@@ -49,8 +49,8 @@ class TlsConfig(Node):
         "alpnprotocol": string("", title="ALPN protocol"),
     }}
 
-    def __init__(self, config: dict[str, Any], flow: Any) -> None:
-        super().__init__(config, flow)
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         self._context: ssl.SSLContext | None = None
         self.problem: str | None = None
 

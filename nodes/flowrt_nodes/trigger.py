@@ -9,7 +9,7 @@ resends ``op1`` every ``|duration|``), ``extend``, ``overrideDelay``, ``reset``,
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from flowrt.buffering import buffer_limit, failure
 from flowrt.clock import TimerHandle
@@ -21,12 +21,9 @@ from flowrt.messages import (
     get_message_property,
     get_property,
 )
-from flowrt.node import Node
+from flowrt.node import Node, NodeContext
 from flowrt.schema import as_bool, as_number, boolean, enum, integer, number, string, typed
 from flowrt.typed_input import TypedValue
-
-if TYPE_CHECKING:
-    from flowrt.flow import Flow
 
 _UNIT_MS = {"ms": 1.0, "s": 1000.0, "min": 60_000.0, "hr": 3_600_000.0}
 _OP_TYPES = ["str", "num", "bool", "json", "bin", "date", "env", "flow", "global", "pay",
@@ -176,8 +173,8 @@ class Trigger(Node):
     }}
     editor: ClassVar = {"outputsFrom": "outputs"}
 
-    def __init__(self, config: dict[str, Any], flow: Flow) -> None:
-        super().__init__(config, flow)
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         c = config
         self.by_topic = c.get("bytopic") == "topic"
         self.topic_property = str(c.get("topic") or "topic")

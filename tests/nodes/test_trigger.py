@@ -129,7 +129,7 @@ async def test_date_env_and_context_values():
     async with FlowHarness(flow) as h:
         await h.inject("tr", payload=0)
         assert h.payloads("tr") == [int(h.clock.time() * 1000)]
-        h.node("tr").flow.context.set("level", 42)  # op2 from flow context: read when sent
+        h.node("tr").ctx.flow_context.set("level", 42)  # op2 from flow context: read when sent
         await h.advance(1)
         assert h.payloads("tr")[1] == 42
     async with FlowHarness([{**TAB, "env": [{"name": "WHO", "type": "str", "value": "me"}]},

@@ -8,6 +8,7 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any, ClassVar
 
 import aiohttp
 import aiohttp.web
@@ -16,6 +17,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from flowrt import credentials
+from flowrt.admin_routes import AdminRequest, AdminRoute, AdminRouteError
+from flowrt.node import Node
 from flowrt.server import comms, editor
 from flowrt.server.app import build_context, create_app
 from flowrt.server.logs import JsonFormatter
@@ -220,6 +223,39 @@ async def test_unexpected_errors_hide_the_traceback(tmp_path: Path,
     assert body == {"error": "unexpected_error", "code": "unexpected_error",
                     "message": "internal server error (see the server log)", "details": []}
     assert "secret internals" in caplog.text  # logged for the operator
+
+
+class Pinged(Node):
+    """A node type with its own admin route (the ``admin_routes`` hook)."""
+
+    type = "test-pinged"
+    pings: ClassVar[list[Any]] = []
+
+    @staticmethod
+    async def ping(request: AdminRequest) -> int:
+        node = request.node(request.params["id"])
+        if not isinstance(node, Pinged):
+            raise AdminRouteError(404, "not_found", "no such node")
+        Pinged.pings.append(request.body)
+        return 202
+
+
+Pinged.admin_routes = (AdminRoute("POST", "/ping/{id}", Pinged.ping),)
+
+
+async def test_node_types_add_admin_routes_through_their_hook(tmp_path: Path) -> None:
+    ctx = build_context(Settings(), tmp_path)
+    ctx.runtime.registry.register(Pinged, "test", __name__)
+    app = create_app(ctx)
+    flows = [{"id": "t1", "type": "tab"},
+             {"id": "p1", "type": "test-pinged", "z": "t1", "x": 1, "y": 1, "wires": []}]
+    async with TestClient(TestServer(app)) as client:
+        await ctx.runtime.deploy(flows)
+        r = await client.post("/ping/p1", json={"n": 1})
+        assert r.status == 202
+        r = await client.post("/ping/nope", json={})
+        assert (r.status, (await r.json())["code"]) == (404, "not_found")
+    assert Pinged.pings == [{"n": 1}]
 
 
 def test_json_log_lines() -> None:

@@ -32,7 +32,7 @@ def test_file_then_environment_then_command_line(tmp_path: Path) -> None:
     assert settings.logging_level == "warn"
     assert settings.logging_format == "json"
     assert settings.credential_secret == "s"
-    assert settings.runtime_settings()["contextStorage"] == {"default": {"module": "sqlite"}}
+    assert settings.context_storage == {"default": {"module": "sqlite"}}
 
 
 def test_environment_types(tmp_path: Path) -> None:
@@ -86,7 +86,7 @@ def test_env_names() -> None:
 def test_node_settings_reach_the_runtime(tmp_path: Path) -> None:
     write(tmp_path, "mqttReconnectTime = 15000\nmqttQueueSize = 500\n"
                     "nodeMessageBufferMaxLength = 42\ndebugStatusLength = 10\n")
-    runtime = load_settings(tmp_path, environ={}).runtime_settings()
-    assert (runtime["mqttReconnectTime"], runtime["mqttQueueSize"]) == (15000, 500)
-    assert runtime["nodeMessageBufferMaxLength"] == 42
-    assert runtime["debugStatusLength"] == 10
+    runtime = load_settings(tmp_path, environ={})
+    assert (runtime.mqtt_reconnect_time, runtime.mqtt_queue_size) == (15000, 500)
+    assert runtime.node_message_buffer_max_length == 42
+    assert runtime.debug_status_length == 10

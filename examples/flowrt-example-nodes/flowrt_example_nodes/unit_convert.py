@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from flowrt.messages import Message, get_property, set_property
-from flowrt.node import Node
+from flowrt.node import Node, NodeContext
 from flowrt.schema import as_number, enum, integer, string
 
 CONVERSIONS: dict[tuple[str, str], Callable[[float], float]] = {
@@ -47,8 +47,8 @@ class UnitConvert(Node):
     }
     editor: ClassVar = {"order": ["name", "property", "from", "to", "decimals"]}
 
-    def __init__(self, config: dict, flow) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(config, flow)
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
         pair = (config["from"], config["to"])
         if pair[0] == pair[1]:
             self._convert: Callable[[float], float] = float
