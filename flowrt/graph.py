@@ -179,9 +179,12 @@ def diff_graphs(old: Graph, new: Graph, changed_credentials: set[str]) -> Diff:
     diff = Diff()
     diff.added = set(new.nodes) - set(old.nodes)
     diff.removed = set(old.nodes) - set(new.nodes)
+    # A subflow instance's flow changes with its instance node too (env, name).
     changed_flows = {fid for fid, spec in new.flows.items()
-                     if fid in old.flows and _significant(old.flows[fid].config)
-                     != _significant(spec.config)}
+                     if fid in old.flows and (
+                         _significant(old.flows[fid].config) != _significant(spec.config)
+                         or _significant(old.flows[fid].instance or {})
+                         != _significant(spec.instance or {}))}
     for node_id in set(new.nodes) & set(old.nodes):
         before, after = old.nodes[node_id], new.nodes[node_id]
         if (_significant(before.config) != _significant(after.config)

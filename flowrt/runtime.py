@@ -306,7 +306,10 @@ class Runtime:
         flows: dict[str, Flow] = {}
         for flow_id, spec in graph.flows.items():
             existing = self.flows.get(flow_id)
-            if existing is not None and existing.config == spec.config:
+            # A subflow instance's flow resolves env through the instance node's config:
+            # a changed instance (its env) needs a new flow, as a changed tab does.
+            if (existing is not None and existing.config == spec.config
+                    and existing.instance == spec.instance):
                 flows[flow_id] = existing
                 continue
             flows[flow_id] = Flow(self, spec.config, self.contexts.flow(flow_id),

@@ -260,8 +260,6 @@ async def test_deploy_modes_restart_what_the_diff_says(mode, restarted):
 
 
 @pytest.mark.parametrize("mode", ["nodes", "flows", "full"])
-@pytest.mark.xfail(strict=True, reason="a subflow instance's flow keeps the instance it was "
-                   "first created with, so a changed instance env never takes effect")
 async def test_a_changed_instance_env_takes_effect_on_deploy(mode):
     definition = {"id": "sf", "type": "subflow", "in": [{"wires": [{"id": "s1"}]}],
                   "out": [{"wires": [{"id": "s1", "port": 0}]}],
