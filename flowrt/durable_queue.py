@@ -900,6 +900,30 @@ NODE_QUEUE_KEYS: dict[str, Any] = {
 """Schema properties of every node that keeps a durable queue (see :func:`open_node_queue`)."""
 
 
+class PutHealth:
+    """Why a durable node's puts fail for want of space, until one succeeds again.
+
+    store-forward and cloud-bridge show it in their status ("not storing: ...").
+    """
+
+    def __init__(self) -> None:
+        self.problem: str | None = None
+
+    def settle(self, future: asyncio.Future[PutResult]) -> tuple[PutResult | None, bool]:
+        """A finished put's result (None when it failed or was cancelled), and whether
+        ``problem`` changed: set by the first NotStoredError, cleared by a success."""
+        if future.cancelled():
+            return None, False
+        error = future.exception()
+        if error is not None:
+            if isinstance(error, NotStoredError) and self.problem is None:
+                self.problem = str(error.__cause__ or error)
+                return None, True
+            return None, False
+        changed, self.problem = self.problem is not None, None
+        return future.result(), changed
+
+
 async def open_node_queue(node: Node, **options: Any) -> DurableQueue:
     """Open the durable queue of a node with the :data:`NODE_QUEUE_KEYS` keys.
 

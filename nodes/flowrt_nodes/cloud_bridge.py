@@ -24,10 +24,11 @@ from flowrt.durable_queue import (
     DurableQueue,
     Entry,
     Priority,
+    PutHealth,
     message_priority,
     open_node_queue,
 )
-from flowrt.errors import NodeError, NotStoredError
+from flowrt.errors import NodeError
 from flowrt.forwarder import RETRY_SCHEMA, Batching, Forwarder, NotSent, retry_policies
 from flowrt.messages import Message
 from flowrt.mqtt import PublishDropped, SharedConnection, Subscription, valid_filter
@@ -181,8 +182,8 @@ class CloudBridge(Node):
         """Publish number → monotonic send time, until acknowledged."""
         self._publishes = 0
         self._tick: TimerHandle | None = None
-        self._not_storing: str | None = None
-        """Why the last put failed, until one succeeds (shown in the status)."""
+        self._health = PutHealth()
+        """Why puts fail for want of space, until one succeeds (shown in the status)."""
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -239,18 +240,12 @@ class CloudBridge(Node):
         return future
 
     def _stored(self, future: asyncio.Future[Any], priority: Priority) -> None:
-        if future.cancelled():
-            return
-        error = future.exception()
-        if error is not None:
-            if isinstance(error, NotStoredError) and self._not_storing is None:
-                self._not_storing = str(error.__cause__ or error)
-                self._show()
-            return
-        if self._not_storing is not None:
-            self._not_storing = None
+        result, changed = self._health.settle(future)
+        if changed:
             self._show()
-        evicted = len(future.result().evicted)
+        if result is None:
+            return
+        evicted = len(result.evicted)
         self.queued += 1 - evicted
         self.counters["dropped"] += evicted
         assert self._forwarder is not None
@@ -405,8 +400,8 @@ class CloudBridge(Node):
     def _show(self) -> None:
         fill = {"online": "green", "degraded": "yellow"}.get(self.state, "red")
         text = f"{self.state}, {self.queued} queued"
-        if self._not_storing is not None:
-            fill, text = "red", f"not storing: {self._not_storing}, {text}"
+        if self._health.problem is not None:
+            fill, text = "red", f"not storing: {self._health.problem}, {text}"
         self.status(fill=fill, shape="dot" if self.state == "online" else "ring", text=text)
 
 

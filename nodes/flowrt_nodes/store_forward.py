@@ -21,11 +21,11 @@ from flowrt.durable_queue import (
     DurableQueue,
     Entry,
     Priority,
+    PutHealth,
     QueueStats,
     message_priority,
     open_node_queue,
 )
-from flowrt.errors import NotStoredError
 from flowrt.forwarder import RETRY_SCHEMA, Forwarder, retry_policies
 from flowrt.messages import Message
 from flowrt.node import Node, NodeContext
@@ -139,8 +139,8 @@ class StoreForward(Node):
         self._forwarder: Forwarder | None = None
         self._tasks_started: list[asyncio.Task[Any]] = []
         self._shown: dict[str, Any] = {}
-        self._not_storing: str | None = None
-        """Why the last put failed, until one succeeds (shown in the status)."""
+        self._health = PutHealth()
+        """Why puts fail for want of space, until one succeeds (shown in the status)."""
         self._stats: QueueStats | None = None
         self._evicted = 0
         self._expired = 0
@@ -203,17 +203,13 @@ class StoreForward(Node):
         return future
 
     def _stored(self, future: asyncio.Future[Any], priority: Priority) -> None:
-        if future.cancelled():
+        result, changed = self._health.settle(future)
+        if changed and self._health.problem is not None:
+            self._set_status({"fill": "red", "shape": "ring",
+                              "text": f"not storing: {self._health.problem}"})
+        if result is None:
             return
-        error = future.exception()
-        if error is not None:
-            if isinstance(error, NotStoredError) and self._not_storing is None:
-                self._not_storing = str(error.__cause__ or error)
-                self._set_status({"fill": "red", "shape": "ring",
-                                  "text": f"not storing: {self._not_storing}"})
-            return
-        self._not_storing = None
-        for entry in future.result().evicted:
+        for entry in result.evicted:
             self._evicted += 1
             self._emit("evicted", **_describe(entry))
         assert self._forwarder is not None
@@ -270,9 +266,9 @@ class StoreForward(Node):
                 f" / n {queued['normal']} / l {queued['low']})")
         if stats.oldest is not None:
             text += f", oldest {_age(stats.oldest)}"
-        if self._not_storing is not None:
+        if self._health.problem is not None:
             status = {"fill": "red", "shape": "ring",
-                      "text": f"not storing: {self._not_storing}, {text}"}
+                      "text": f"not storing: {self._health.problem}, {text}"}
         elif self._forwarder.paused:
             status = {"fill": "grey", "shape": "ring", "text": f"paused, {text}"}
         else:
