@@ -3,7 +3,7 @@
  * lasso, wire by dragging from port to port, pan (wheel, middle button or
  * space-drag) and zoom (ctrl-wheel, footer buttons, ctrl +/-/0).
  */
-import { s } from "./dom.js";
+import { s, replace } from "./dom.js";
 import { drawGroup, drawNode, geometry } from "./render.js";
 import { connect, drawWires, inputPoint, outputPoint } from "./wires.js";
 import { wirePath } from "./layout.js";
@@ -44,7 +44,7 @@ export class Canvas {
     this.viewport = s("g", { class: "viewport" },
       s("rect", { class: "workspace-bg", width: WORKSPACE, height: WORKSPACE, fill: "url(#grid)" }),
       this.groupLayer, this.wireLayer, this.nodeLayer, this.dragLayer);
-    this.svg.replaceChildren(s("defs", {}, grid), this.viewport);
+    replace(this.svg, s("defs", {}, grid), this.viewport);
   }
 
   requestRender() {
@@ -68,9 +68,9 @@ export class Canvas {
     this.geos = new Map();
     const nodes = model.nodesOn(model.activeTab);
     for (const node of nodes) this.geos.set(node.id, geometry(model, node));
-    this.groupLayer.replaceChildren(...model.groupsOn(model.activeTab).map(drawGroup));
-    this.wireLayer.replaceChildren(...drawWires(model, this.geos, this.selectedWire));
-    this.nodeLayer.replaceChildren(...nodes.map((node) => drawNode(model, node, this.geos.get(node.id), {
+    replace(this.groupLayer, ...model.groupsOn(model.activeTab).map(drawGroup));
+    replace(this.wireLayer, ...drawWires(model, this.geos, this.selectedWire));
+    replace(this.nodeLayer, ...nodes.map((node) => drawNode(model, node, this.geos.get(node.id), {
       selected: this.selection.has(node.id),
       changed: changed.has(node.id),
       problems: model.problems(node),

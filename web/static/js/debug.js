@@ -3,7 +3,7 @@
  * they arrive on /comms, with a filter (all nodes, selected nodes, current flow),
  * a clear button, and expandable trees for objects and arrays.
  */
-import { h } from "./dom.js";
+import { h, replace } from "./dom.js";
 
 const MAX_MESSAGES = 500;
 
@@ -49,7 +49,7 @@ export class DebugSidebar {
   }
 
   clear() {
-    this.list.replaceChildren();
+    replace(this.list);
   }
 
   /** Add one `debug` comms message. */

@@ -35,10 +35,12 @@ export function s(tag, attrs = {}, ...children) {
   return build(document.createElementNS(SVG_NS, tag), attrs, children);
 }
 
-/** Remove every child of an element. */
-export function clear(el) {
+/** Replace an element's children, with h's rules for them: arrays are flattened and
+ * null / undefined / false are skipped (the DOM's own replaceChildren would show an
+ * array or a null as text, "null"). replace(el) empties it. */
+export function replace(el, ...children) {
   el.replaceChildren();
-  return el;
+  return build(el, {}, children);
 }
 
 /** A minimal event emitter. */

@@ -6,7 +6,7 @@
  * for anything else. Every wrapper carries data-path (a JSON pointer) so
  * validation messages land next to their field.
  */
-import { h } from "./dom.js";
+import { h, replace } from "./dom.js";
 
 const TYPED_TYPES = ["str", "num", "bool", "json", "bin", "date", "msg", "flow", "global", "env"];
 const MULTILINE_KEYS = new Set(["func", "info", "template", "initialize", "finalize"]);
@@ -149,7 +149,7 @@ const BUILDERS = {
     const itemSchema = schema.items || {};
     const list = h("ol", { class: "form-array" });
     const redraw = () => {
-      list.replaceChildren(...items.map((_, index) => h("li", { class: "form-array-item", "data-index": index },
+      replace(list, ...items.map((_, index) => h("li", { class: "form-array-item", "data-index": index },
         field(index, { ...itemSchema, title: itemSchema.title || `${labelFor(key, schema)} ${index + 1}` },
           items, `${path}/${index}`, ctx),
         ctx.readOnly ? null : h("button", {

@@ -3,7 +3,7 @@
  * shown), a filter box, help on hover and click, and dragging a type onto the
  * canvas to place a node. Plugin load errors are listed at the bottom.
  */
-import { clear, h } from "./dom.js";
+import { h, replace } from "./dom.js";
 import { firstParagraph } from "./markdown.js";
 
 const CATEGORY_ORDER = ["subflows", "common", "function", "network", "sequence", "parser", "storage"];
@@ -33,7 +33,7 @@ export class Palette {
       byCategory.get(type.category).push(type);
     }
     const categories = [...byCategory.keys()].sort((a, b) => categoryRank(a) - categoryRank(b) || a.localeCompare(b));
-    clear(this.list);
+    replace(this.list);
     for (const category of categories) {
       const items = byCategory.get(category).map((type) => this.item(type));
       const details = h("details", { class: "palette-category", open: true, "data-category": category },

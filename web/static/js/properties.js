@@ -5,7 +5,7 @@
  * Plugins get this form with no front-end code of their own.
  */
 import { get } from "./api.js";
-import { h } from "./dom.js";
+import { h, replace } from "./dom.js";
 import { fields } from "./form.js";
 import { isConfigNode } from "./model.js";
 import { validateNode } from "./validate.js";
@@ -159,7 +159,7 @@ export class PropertyEditor {
     const select = h("select", { disabled: readOnly, "data-config-type": refType });
     const fill = () => {
       const choices = model.configNodes(refType);
-      select.replaceChildren(
+      replace(select, 
         h("option", { value: "" }, "none"),
         choices.map((n) => h("option", { value: n.id, selected: n.id === holder[key] }, model.label(n))),
         h("option", { value: "__add__" }, `Add new ${refType}...`));

@@ -1,5 +1,5 @@
 /** The right sidebar: info (the selected node), help (node type docs) and debug tabs. */
-import { h } from "./dom.js";
+import { h, replace } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
 
 export class Sidebar {
@@ -25,7 +25,7 @@ export class Sidebar {
   /** Help for node type `typeName`. */
   showHelp(typeName) {
     const type = this.editor.model.types.get(typeName);
-    this.help.replaceChildren(
+    replace(this.help, 
       h("h3", {}, type?.paletteLabel || typeName),
       type ? renderMarkdown(type.help || "No help text.") : h("p", {}, "Unknown node type."),
       type?.module ? h("p", { class: "hint" }, `From ${type.origin || ""} ${type.module}`) : null);
@@ -37,7 +37,7 @@ export class Sidebar {
     const ids = [...canvas.selection];
     if (ids.length !== 1) {
       const tab = model.get(model.activeTab);
-      this.info.replaceChildren(
+      replace(this.info, 
         h("h3", {}, ids.length ? `${ids.length} nodes selected` : `Flow: ${tab ? model.label(tab) : ""}`),
         !ids.length && tab?.info ? renderMarkdown(tab.info) : null,
         h("p", { class: "hint" }, `${model.nodesOn(model.activeTab).length} node(s) on this flow`));
@@ -48,7 +48,7 @@ export class Sidebar {
     const type = model.type(node);
     const problems = model.problems(node);
     const rows = [["Node", node.id], ["Type", node.type], ["Name", node.name || ""]];
-    this.info.replaceChildren(
+    replace(this.info, 
       h("h3", {}, model.label(node)),
       h("table", { class: "info-table" }, rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, String(v))))),
       problems.length ? h("ul", { class: "info-problems" }, problems.map((p) => h("li", {}, `${p.path || "node"}: ${p.message}`))) : null,

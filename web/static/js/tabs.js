@@ -1,6 +1,6 @@
 /** Workspace tabs: switch, add (+), edit on double-click (name, enabled, description), delete. */
 import { openDialog } from "./dialog.js";
-import { h } from "./dom.js";
+import { h, replace } from "./dom.js";
 
 export class Tabs {
   /** `editor` supplies model, history and showTab(id). */
@@ -13,7 +13,7 @@ export class Tabs {
 
   render() {
     const { model } = this.editor;
-    this.list.replaceChildren(...model.tabs().map((tab) => h("li", {
+    replace(this.list, ...model.tabs().map((tab) => h("li", {
       class: `tab${tab.id === model.activeTab ? " active" : ""}${tab.disabled ? " disabled" : ""}`,
       "data-tab-id": tab.id, title: tab.disabled ? "disabled" : "",
       onclick: () => this.editor.showTab(tab.id),
