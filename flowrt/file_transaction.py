@@ -73,8 +73,9 @@ def stage(journal: Path, contents: dict[Path, bytes]) -> StagedFiles:
         for directory in {p.parent for p in [journal, *files]}:
             _make_dir(directory)
         # The pending journal goes first, so that ``recover`` finds staged files to remove.
+        # Its errors name the first file being saved: the journal means nothing to a user.
         _write_synced(_pending(journal), orjson.dumps([[str(s), str(t)] for s, t in files.items()]),
-                      journal)
+                      next(iter(contents)))
         for staged_path, target in files.items():
             _write_synced(staged_path, contents[target], target)
         for target in files.values():

@@ -200,7 +200,8 @@ class Connection:
         count, self._unreported_drops = self._unreported_drops, 0
         return encode_event(DROPPED_TOPIC, {
             "type": "warning", "dropped": count,
-            "text": f"{count} events were not sent to this editor: it was not reading them "
+            "text": f"{count} {'event was' if count == 1 else 'events were'} not sent to this "
+                    f"editor: it was not reading them "
                     f"fast enough (more than {self.hub.max_queue_bytes} bytes waiting)"})
 
     def _next_frame(self) -> bytes:

@@ -54,7 +54,7 @@ async def deploy(ctx: ServerContext, flows: list[dict[str, Any]] | None, deploy_
     except DataFileError as exc:
         # 507 Insufficient Storage when the disk is full; the running flows are unchanged.
         raise ApiError(507 if exc.disk_full else 500, "flows_not_saved",
-                       f"the flows were not deployed: {exc}; the running flows are "
+                       f"could not save the flows: {exc}; the running flows are "
                        "unchanged") from None
 
 
