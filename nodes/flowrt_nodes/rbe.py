@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from flowrt.jsvalue import MISSING, js_number, js_string, parse_float, truthy, typeof
-from flowrt.messages import Message, property_getter
+from flowrt.messages import Message, clone_value, property_getter
 from flowrt.node import Node, NodeContext
 from flowrt.schema import boolean, enum, number, string
 
@@ -39,14 +39,6 @@ def js_equal(a: Any, b: Any) -> bool:
     if (ta is str) is not (tb is str):
         return False
     return bool(a == b)
-
-
-def _clone(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _clone(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clone(v) for v in value]
-    return bytes(value) if isinstance(value, bytearray) else value
 
 
 class _Gap:
@@ -215,7 +207,7 @@ class Rbe(Node):
             if typeof(old) != "object":
                 old = previous[key] = {}
             if not js_equal(value, old):
-                previous[key] = _clone(value)
+                previous[key] = clone_value(value)
                 return send
         elif old is MISSING or not js_equal(value, old):
             previous[key] = value
