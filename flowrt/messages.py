@@ -41,7 +41,7 @@ def new_msgid() -> str:
 
 IMMUTABLE_TYPES = (str, int, float, bool, bytes, type(None), complex, frozenset)
 """Types whose values are shared, never copied, by :func:`clone_value`."""
-_IMMUTABLE = IMMUTABLE_TYPES
+
 
 def clone_value(value: Any) -> Any:
     """Deep-copy the mutable parts of a JSON-like value; share immutable ones.
@@ -68,11 +68,11 @@ def clone_message(msg: Message) -> Message:
 def _clone_recursively(value: Any) -> Any:
     cls = type(value)
     if cls is dict:
-        return {k: (v if type(v) in _IMMUTABLE else _clone_recursively(v))
+        return {k: (v if type(v) in IMMUTABLE_TYPES else _clone_recursively(v))
                 for k, v in value.items()}
     if cls is list:
-        return [v if type(v) in _IMMUTABLE else _clone_recursively(v) for v in value]
-    if cls in _IMMUTABLE:
+        return [v if type(v) in IMMUTABLE_TYPES else _clone_recursively(v) for v in value]
+    if cls in IMMUTABLE_TYPES:
         return value
     if cls is bytearray:
         return bytearray(value)
@@ -104,7 +104,7 @@ def _clone_iteratively(value: Any) -> Any:
         if items is not None:
             holder[key] = memo.setdefault(id(original), tuple(items))
             continue
-        if type(original) in _IMMUTABLE:
+        if type(original) in IMMUTABLE_TYPES:
             continue
         copy = memo.get(id(original))
         if copy is None:
