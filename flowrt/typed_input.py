@@ -216,32 +216,35 @@ _MOMENT_TOKEN = re.compile(
     r"|SSS|SS|S|A|a|ZZ|Z|X|x")
 
 
+def _offset(when: datetime) -> str:
+    return when.strftime("%z") or "+0000"
+
+
+# Each token's text, computed only for the tokens a format uses.
+_MOMENT_VALUES: dict[str, Callable[[datetime], str]] = {
+    "YYYY": lambda w: f"{w.year:04d}", "YY": lambda w: f"{w.year % 100:02d}",
+    "MMMM": lambda w: w.strftime("%B"), "MMM": lambda w: w.strftime("%b"),
+    "MM": lambda w: f"{w.month:02d}", "M": lambda w: str(w.month),
+    "Do": lambda w: _ordinal(w.day), "DD": lambda w: f"{w.day:02d}", "D": lambda w: str(w.day),
+    "dddd": lambda w: w.strftime("%A"), "ddd": lambda w: w.strftime("%a"),
+    "dd": lambda w: w.strftime("%a")[:2], "d": lambda w: str((w.weekday() + 1) % 7),
+    "HH": lambda w: f"{w.hour:02d}", "H": lambda w: str(w.hour),
+    "hh": lambda w: f"{w.hour % 12 or 12:02d}", "h": lambda w: str(w.hour % 12 or 12),
+    "mm": lambda w: f"{w.minute:02d}", "m": lambda w: str(w.minute),
+    "ss": lambda w: f"{w.second:02d}", "s": lambda w: str(w.second),
+    "SSS": lambda w: f"{w.microsecond // 1000:03d}",
+    "SS": lambda w: f"{w.microsecond // 10000:02d}", "S": lambda w: str(w.microsecond // 100000),
+    "A": lambda w: "AM" if w.hour < 12 else "PM", "a": lambda w: "am" if w.hour < 12 else "pm",
+    "ZZ": _offset, "Z": lambda w: f"{_offset(w)[:3]}:{_offset(w)[3:]}",
+    "X": lambda w: str(int(w.timestamp())), "x": lambda w: str(int(w.timestamp() * 1000)),
+}
+
+
 def format_date(fmt: str, when: datetime) -> str:
     """Format a datetime with a moment.js format string (the tokens people use)."""
     def token(match: re.Match[str]) -> str:
         t = match.group(0)
-        if t[0] == "[":
-            return t[1:-1]
-        hour12 = when.hour % 12 or 12
-        offset = when.strftime("%z") or "+0000"
-        values = {
-            "YYYY": f"{when.year:04d}", "YY": f"{when.year % 100:02d}",
-            "MMMM": when.strftime("%B"), "MMM": when.strftime("%b"),
-            "MM": f"{when.month:02d}", "M": str(when.month),
-            "Do": _ordinal(when.day), "DD": f"{when.day:02d}", "D": str(when.day),
-            "dddd": when.strftime("%A"), "ddd": when.strftime("%a"),
-            "dd": when.strftime("%a")[:2], "d": str((when.weekday() + 1) % 7),
-            "HH": f"{when.hour:02d}", "H": str(when.hour),
-            "hh": f"{hour12:02d}", "h": str(hour12),
-            "mm": f"{when.minute:02d}", "m": str(when.minute),
-            "ss": f"{when.second:02d}", "s": str(when.second),
-            "SSS": f"{when.microsecond // 1000:03d}", "SS": f"{when.microsecond // 10000:02d}",
-            "S": str(when.microsecond // 100000),
-            "A": "AM" if when.hour < 12 else "PM", "a": "am" if when.hour < 12 else "pm",
-            "ZZ": offset, "Z": f"{offset[:3]}:{offset[3:]}",
-            "X": str(int(when.timestamp())), "x": str(int(when.timestamp() * 1000)),
-        }
-        return values[t]
+        return t[1:-1] if t[0] == "[" else _MOMENT_VALUES[t](when)
 
     return _MOMENT_TOKEN.sub(token, fmt)
 

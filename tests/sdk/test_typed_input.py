@@ -4,7 +4,7 @@ and the errors that fail a deploy."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
 
 import pytest
@@ -14,7 +14,14 @@ from flowrt.jsvalue import MISSING
 from flowrt.messages import Message
 from flowrt.node import Node
 from flowrt.testing import FlowHarness
-from flowrt.typed_input import TYPES, TypedInputError, TypedValue, context_of, evaluator_for
+from flowrt.typed_input import (
+    TYPES,
+    TypedInputError,
+    TypedValue,
+    context_of,
+    evaluator_for,
+    format_date,
+)
 
 START_MS = 1_767_225_600_000  # the FakeClock's 2026-01-01T00:00:00Z
 
@@ -71,6 +78,14 @@ async def test_dates() -> None:
     assert await evaluate("x [ms]", "date") == f"{START_MS} ms"
     when = await evaluate("object", "date")
     assert isinstance(when, datetime) and when.timestamp() * 1000 == START_MS
+
+
+def test_every_moment_token_of_a_date_format() -> None:
+    when = datetime(2026, 3, 2, 15, 4, 5, 678000, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+    fmt = "YYYY YY MMMM MMM MM M Do DD D dddd ddd dd d HH H hh h mm m ss s SSS SS S A a ZZ Z X x"
+    assert format_date(f"{fmt} [at HH]", when) == (
+        "2026 26 March Mar 03 3 2nd 02 2 Monday Mon Mo 1 15 15 03 3 04 4 05 5 678 67 6 PM pm "
+        "+0530 +05:30 1772444045 1772444045678 at HH")
 
 
 async def test_message_properties_with_or_without_msg_prefix() -> None:
