@@ -18,7 +18,12 @@ from flowrt.server.auth import (
     verify_password,
 )
 from flowrt.server.http import ApiError
-from flowrt.server.login_throttle import FORGET_AFTER, FREE_ATTEMPTS, LoginThrottle
+from flowrt.server.login_throttle import (
+    FORGET_AFTER,
+    FREE_ATTEMPTS,
+    SOURCE_FREE_ATTEMPTS,
+    LoginThrottle,
+)
 from flowrt.settings import SettingsError
 
 # Node-RED's documented example hash of "password" (bcryptjs, $2a$, 8 rounds).
@@ -192,3 +197,20 @@ def test_hash_password_command() -> None:
     assert verify_password(piped.output.strip(), "other")
     empty = CliRunner().invoke(main, ["hash-password", "--stdin"], input="\n")
     assert empty.exit_code == 2 and "empty" in empty.output
+
+
+def test_guesses_spread_over_random_usernames_cannot_reset_a_pair() -> None:
+    # Finding by review: flooding the bounded table with random usernames from one
+    # address used to push out its (address, admin) pair, and with it the back-off.
+    throttle = LoginThrottle(max_entries=10)
+    for _ in range(FREE_ATTEMPTS):
+        assert throttle.begin("evil", "admin") == 0
+        throttle.end("evil", "admin", success=False)
+    let_through = 0
+    for n in range(1000):
+        if throttle.begin("evil", f"random{n}") == 0:
+            let_through += 1
+            throttle.end("evil", f"random{n}", success=False)
+    assert let_through == SOURCE_FREE_ATTEMPTS - FREE_ATTEMPTS
+    assert throttle.begin("evil", "admin") > 0
+    assert throttle.begin("friend", "admin") == 0  # other addresses are not slowed
