@@ -159,12 +159,12 @@ class Connection:
     def _enqueue(self, event: bytes) -> None:
         # Drop the oldest: what a browser that catches up needs most is the latest state.
         budget = self.hub.max_queue_bytes
+        if len(event) > budget:  # could never be sent: drop it, not what waits before it
+            self._count_drop()
+            return
         while self._queue and self.queued_bytes + len(event) > budget:
             self.queued_bytes -= len(self._queue.popleft())
             self._count_drop()
-        if len(event) > budget:
-            self._count_drop()
-            return
         self._queue.append(event)
         self.queued_bytes += len(event)
         self._wakeup.set()

@@ -104,3 +104,22 @@ async def test_log_entries_on_the_debug_topic_are_cut(client: TestClient) -> Non
     (event,) = await ws.receive_json(timeout=10)
     assert event["data"]["msg"] == "e" * 100 + "..."
     await ws.close()
+
+
+async def test_an_event_too_big_to_queue_drops_only_itself(client: TestClient) -> None:
+    hub = client.app[CONTEXT].comms
+    assert hub is not None
+    reader, writer = await stalled_websocket(client.port)  # type: ignore[arg-type]
+    writer.write(client_frame({"subscribe": "notification/runtime-state"}))
+    async with asyncio.timeout(10):
+        assert orjson.loads(await read_frame(reader))[0]["data"]["state"] == "start"
+    (connection,) = hub.connections
+    number = 0
+    while connection.queued_bytes < BUDGET // 2:  # until the stalled socket holds events back
+        hub.events.publish(f"status/n{number}", {"text": "x" * 50_000})
+        number += 1
+        await asyncio.sleep(0)
+    queued, dropped = connection.queued_bytes, connection.dropped
+    hub.events.publish("status/huge", {"text": "y" * (BUDGET + 1)})
+    assert (connection.queued_bytes, connection.dropped) == (queued, dropped + 1)
+    writer.close()
