@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import orjson
 
+from flowrt.buffering import buffer_limit
 from flowrt.jsregex import js_regex
 from flowrt.jsvalue import MISSING, compare, is_nan, js_number, js_string, loose_equals
 from flowrt.messages import Message, clone_message, new_msgid
@@ -191,8 +192,8 @@ class Switch(Node):
     `tail` rule, the node holds each sequence until its last message has arrived (its
     `parts.count` known), then routes it; with `repair`, every output gets its own
     sequence with rebuilt `msg.parts` (new id, index and count). At most
-    `nodeMessageBufferMaxLength` messages are held (setting; 0 = no limit); beyond that
-    the held messages are dropped with an error.
+    `nodeMessageBufferMaxLength` messages are held (setting; 0 = 10,000, as delay, trigger,
+    split and join); beyond that the held messages are dropped with an error.
 
     JSONata (`jsonata_exp` rules, `jsonata` values) is not supported and fails the deploy.
     """
@@ -231,7 +232,7 @@ class Switch(Node):
         self._first_only = str(config.get("checkall")).lower() == "false"
         self._repair = config.get("repair") in (True, "true")
         self._hold = self._repair or any(rule.t == "tail" for rule in self._rules)
-        self._max_held = self.ctx.settings.node_message_buffer_max_length
+        self._max_held = buffer_limit(self)
 
     def on_input(self, msg: Message) -> None:
         parts = msg.get("parts")
@@ -307,7 +308,7 @@ class Switch(Node):
 
     def _count_pending(self, added: int, msg: Message) -> None:
         self._pending += added
-        if self._max_held and self._pending > self._max_held:
+        if self._pending > self._max_held:
             self._held.clear()
             self._routed.clear()
             self._pending = 0

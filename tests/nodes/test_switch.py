@@ -199,3 +199,12 @@ async def test_held_messages_are_bounded():
         # holding it is within the bound again.
         await h.inject("sw", payload=3, parts={"id": "s", "index": 3, "count": 4})
         assert h.payloads("sw") == [] and len(h.errors) == 1
+
+
+async def test_held_messages_are_bounded_without_the_setting_too(monkeypatch):
+    # As delay, trigger, split and join: 0 (unset) means the default bound, not none.
+    monkeypatch.setattr("flowrt.buffering.DEFAULT_BUFFER_LIMIT", 2)
+    async with FlowHarness(switch([{"t": "tail", "v": "1", "vt": "num"}])) as h:
+        for i in range(3):
+            await h.inject("sw", payload=i, parts={"id": "s", "index": i})
+        assert "too many pending messages" in h.errors[0]["msg"]
