@@ -31,10 +31,13 @@ async def _inject_now(request: AdminRequest) -> int:
     if props is not None and not isinstance(props, list):
         raise AdminRouteError(400, "invalid_request", "__user_inject_props__ must be an array")
     try:
-        node.trigger(props)
+        queued = node.trigger(props)
     except Exception as exc:
         node.log.exception("inject failed")
         raise AdminRouteError(500, "inject_failed", f"inject failed: {exc}") from None
+    if not queued:
+        raise AdminRouteError(503, "run_queue_full", "not injected: the runtime's run queue is "
+                              "full (maxPendingMessages); try again when it has drained")
     return 200
 
 
@@ -160,8 +163,9 @@ class Inject(Node):
         self.trigger()
 
     # ------------------------------------------------------------- injecting
-    def trigger(self, user_props: list[dict[str, Any]] | None = None) -> None:
-        """Inject now (the editor's button, `POST /inject/:id`).
+    def trigger(self, user_props: list[dict[str, Any]] | None = None) -> bool:
+        """Inject now (the editor's button, `POST /inject/:id`); False when the run
+        queue was full and nothing was injected.
 
         ``user_props`` (the body's ``__user_inject_props__``) replaces the configured
         properties for this one message.
@@ -169,7 +173,7 @@ class Inject(Node):
         msg: Message = {"_msgid": new_msgid()}
         if isinstance(user_props, list):
             msg["__user_inject_props__"] = user_props
-        self.ctx.deliver(self, msg)
+        return self.ctx.deliver(self, msg)
 
     def on_input(self, msg: Message) -> None:
         props = self._props

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from flowrt_nodes.inject import Inject
 
+from flowrt.admin_routes import AdminRequest, AdminRouteError
 from flowrt.errors import DeployError
 from flowrt.testing import FlowHarness
 
@@ -154,3 +156,20 @@ async def test_bad_config_fails_the_deploy(config, words):
         async with FlowHarness(inject(**config)):
             pass
     assert info.value.node_id == "i"
+
+
+async def test_the_button_says_when_nothing_was_injected():
+    # A full run queue used to answer the button 200 although the message was dropped.
+    (route,) = [r for r in Inject.admin_routes if r.path == "/inject/{id}"]
+    async with FlowHarness(inject(), settings={"maxPendingMessages": 1}) as h:
+        node = h.node("i")
+        assert node.trigger() is True  # queued; the loop has not drained it yet
+        with pytest.raises(AdminRouteError) as refused:
+            await route.handler(_request(h, {}))
+        assert (refused.value.status, refused.value.code) == (503, "run_queue_full")
+        await h.settle()
+        assert await route.handler(_request(h, {})) == 200
+
+
+def _request(h, body):
+    return AdminRequest(params={"id": "i"}, body=body, node=h.runtime.get_node)
