@@ -482,18 +482,11 @@ class MqttTransport:
         error = None if done.cancelled() else done.exception()
         if connection != self.stats.connects or not self.connected:
             return
-        if isinstance(error, NotStoredError) and self.persistent:
+        if isinstance(error, NotStoredError) and self.options.persistent_session:
             self.stats.withheld += 1
             self._redeliver_later()
             return
         self._client.acknowledge(mid, qos)
-
-    @property
-    def persistent(self) -> bool:
-        """True when the broker keeps the session (and unacknowledged messages) across
-        connections."""
-        opts = self.options
-        return not opts.clean_session and (not self._v5 or bool(opts.session_expiry))
 
     def _redeliver_later(self) -> None:
         if self._redeliver_timer is not None:
