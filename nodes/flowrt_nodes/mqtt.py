@@ -45,7 +45,6 @@ STATUS = {
                      "text": "node-red:common.status.disconnected"},
     "closed": {"fill": "red", "shape": "ring", "text": "node-red:common.status.disconnected"},
 }
-"""The deepest payload orjson serialises (it refuses deeper ones, and cycles)."""
 ROUTE_CACHE_SIZE = 10_000
 
 Handler = Callable[[str, bytes, int, bool, "dict[str, Any] | None"],
