@@ -237,10 +237,9 @@ class MqttBroker(Node):
             self._broadcast({"fill": "red", "shape": "ring", "text": self.problem})
             return
         self.problem = None
-        new_transport = self.transport_factory
-        transport = new_transport(options, on_message=self._on_message, on_state=self._on_state,
-                                  on_connected=self._on_connected,
-                                  flow_control=self.ctx.dispatcher, clock=self.clock)
+        transport = self.transport_factory(
+            options, on_message=self._on_message, on_state=self._on_state,
+            on_connected=self._on_connected, flow_control=self.ctx.dispatcher, clock=self.clock)
         for topic, subs in self._subs.items():
             transport.subscribe(topic, _merged(subs))
         self.transport = transport
