@@ -143,6 +143,8 @@ async def test_qos0_fast_path_encodes_packets_of_every_size(mosquitto: Any, prot
             late.close()
         with pytest.raises(ValueError, match="invalid topic"):
             transport.publish("fast/+", b"x", 0, False)
+        with pytest.raises(ValueError, match="invalid topic"):  # also with v5 properties
+            transport.publish("fast/+", b"x", 0, False, {"contentType": "text/plain"})
     finally:
         subscriber.close()
         await transport.close()

@@ -11,6 +11,7 @@ properties as messages carry them), ``fake`` (an in-memory broker for unit tests
 from flowrt.mqtt.interface import (
     ConnectOptions,
     FlowControl,
+    MessageHandler,
     PublishDropped,
     SharedConnection,
     Subscription,
@@ -25,6 +26,7 @@ from flowrt.mqtt.transport import MqttTransport
 __all__ = [
     "ConnectOptions",
     "FlowControl",
+    "MessageHandler",
     "MqttTransport",
     "PublishDropped",
     "SharedConnection",

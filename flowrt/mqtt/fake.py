@@ -181,12 +181,6 @@ class FakeTransport:
         """The payload bytes those waiting publishes hold."""
         return sum(len(m.payload) for m, _ in self._waiting)
 
-    @property
-    def persistent(self) -> bool:
-        """True when the broker keeps the session across connections."""
-        opts = self.options
-        return not opts.clean_session and (opts.protocol != 5 or bool(opts.session_expiry))
-
     def start(self) -> None:
         """Connect on the loop's next pass (when the broker runs)."""
         if not self._started:
@@ -287,7 +281,7 @@ class FakeTransport:
             self._remember(message)
             return
         error = None if done.cancelled() else done.exception()
-        if isinstance(error, NotStoredError) and self.persistent:
+        if isinstance(error, NotStoredError) and self.options.persistent_session:
             self.stats.withheld += 1
             self._remember(message)
             return
@@ -296,7 +290,7 @@ class FakeTransport:
     def _remember(self, message: FakeMessage) -> None:
         """An unacknowledged message of a persistent session: delivered again on the
         next connection."""
-        if self.persistent:
+        if self.options.persistent_session:
             self.broker._unacknowledged.setdefault(self.options.client_id, []).append(message)
 
     def _connect(self) -> None:

@@ -86,6 +86,12 @@ class ConnectOptions:
     max_queued_bytes: int = 32 * 1024 * 1024
     """Payload bytes those waiting publishes may hold (Node-RED has no such bound)."""
 
+    @property
+    def persistent_session(self) -> bool:
+        """True when the broker keeps the session (and unacknowledged messages) across
+        connections: no clean session, and on MQTT 5 a session expiry interval."""
+        return not self.clean_session and (self.protocol != 5 or bool(self.session_expiry))
+
 
 @dataclass
 class Subscription:

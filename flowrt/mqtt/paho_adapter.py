@@ -303,6 +303,12 @@ class LoopClient(paho.Client):
             props = to_paho_properties(properties, PacketTypes.PUBLISH) if self.v5 else None
             self.publish(topic, payload, 0, retain, props)
             return
+        head = self._topic_heads.get(topic)
+        if head is None:
+            head = codec.publish_head(topic, self.v5)  # refuses what cannot be published to
+            if len(self._topic_heads) >= TOPIC_CACHE_SIZE:
+                self._topic_heads.clear()
+            self._topic_heads[topic] = head
         wbuf = self._wbuf
         if wbuf is None:
             wbuf = self._wbuf = bytearray()
@@ -310,12 +316,6 @@ class LoopClient(paho.Client):
             wbuf += codec.encode_publish(
                 codec.Publish(topic, payload, 0, retain, properties=properties), v5=True)
         else:
-            head = self._topic_heads.get(topic)
-            if head is None:
-                head = codec.publish_head(topic, self.v5)
-                if len(self._topic_heads) >= TOPIC_CACHE_SIZE:
-                    self._topic_heads.clear()
-                self._topic_heads[topic] = head
             wbuf += encode_publish_qos0(head, payload, retain)
             wbuf += head
             wbuf += payload

@@ -172,7 +172,7 @@ class MqttTransport:
         """Subscribe now if connected, and after every reconnect."""
         self.subscriptions[topic] = sub
         if self.connected:
-            self._send_subscribe(topic, sub)
+            self._client.subscribe_to(topic, sub)
 
     def unsubscribe(self, topic: str) -> None:
         """Forget a subscription (and unsubscribe now if connected)."""
@@ -356,7 +356,7 @@ class MqttTransport:
         self._set_state("connected", "")
         self._schedule_misc()
         for topic, sub in self.subscriptions.items():
-            self._send_subscribe(topic, sub)
+            self._client.subscribe_to(topic, sub)
         if self.on_connected is not None:
             self._notify(self.on_connected)
         # After paho has re-sent what was in flight: keep the order.
@@ -390,9 +390,6 @@ class MqttTransport:
         except Exception:
             log.exception("MQTT callback %s failed on %s",
                           getattr(callback, "__qualname__", callback), self.describe())
-
-    def _send_subscribe(self, topic: str, sub: Subscription) -> None:
-        self._client.subscribe_to(topic, sub)
 
     # --------------------------------------------------------------- reading
     def _resume_reading(self) -> None:
@@ -482,18 +479,11 @@ class MqttTransport:
         error = None if done.cancelled() else done.exception()
         if connection != self.stats.connects or not self.connected:
             return
-        if isinstance(error, NotStoredError) and self.persistent:
+        if isinstance(error, NotStoredError) and self.options.persistent_session:
             self.stats.withheld += 1
             self._redeliver_later()
             return
         self._client.acknowledge(mid, qos)
-
-    @property
-    def persistent(self) -> bool:
-        """True when the broker keeps the session (and unacknowledged messages) across
-        connections."""
-        opts = self.options
-        return not opts.clean_session and (not self._v5 or bool(opts.session_expiry))
 
     def _redeliver_later(self) -> None:
         if self._redeliver_timer is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -23,6 +23,7 @@ from flowrt.errors import NotStoredError
 from flowrt.messages import Message
 from flowrt.mqtt import (
     ConnectOptions,
+    MessageHandler,
     MqttTransport,
     PublishDropped,
     Subscription,
@@ -45,13 +46,7 @@ STATUS = {
                      "text": "node-red:common.status.disconnected"},
     "closed": {"fill": "red", "shape": "ring", "text": "node-red:common.status.disconnected"},
 }
-"""The deepest payload orjson serialises (it refuses deeper ones, and cycles)."""
 ROUTE_CACHE_SIZE = 10_000
-
-Handler = Callable[[str, bytes, int, bool, "dict[str, Any] | None"],
-                   "asyncio.Future[Any] | None"]
-"""What a subscriber is called with: topic, payload, qos, retain, v5 properties. It may
-return a future: the message is acknowledged to the broker once it is done."""
 
 _QOS = enum(["0", "1", "2", 0, 1, 2], "2", title="QoS")
 _MSG_OPTIONS = {"type": "object", "default": {}}
@@ -128,8 +123,8 @@ class MqttBroker(Node):
         self.users: dict[str, Node] = {}
         self.transport: Transport | None = None
         self.problem: str | None = None
-        self._subs: dict[str, dict[str, tuple[Subscription, Handler]]] = {}
-        self._routes: dict[str, list[Handler]] = {}
+        self._subs: dict[str, dict[str, tuple[Subscription, MessageHandler]]] = {}
+        self._routes: dict[str, list[MessageHandler]] = {}
         self._state = "disconnected"
         self._overrides: dict[str, Any] = {}
         self.protocol = self._protocol()
@@ -172,7 +167,7 @@ class MqttBroker(Node):
         for topic in [t for t, subs in self._subs.items() if node.id in subs]:
             self.unsubscribe(node, topic, at_broker=removed)
 
-    def subscribe(self, node: Node, topic: str, sub: Subscription, handler: Handler) -> None:
+    def subscribe(self, node: Node, topic: str, sub: Subscription, handler: MessageHandler) -> None:
         """Deliver messages matching ``topic`` to ``handler`` (replacing ``node``'s previous)."""
         subs = self._subs.setdefault(topic, {})
         subs[node.id] = (sub, handler)
@@ -242,10 +237,9 @@ class MqttBroker(Node):
             self._broadcast({"fill": "red", "shape": "ring", "text": self.problem})
             return
         self.problem = None
-        new_transport = self.transport_factory
-        transport = new_transport(options, on_message=self._on_message, on_state=self._on_state,
-                                  on_connected=self._on_connected,
-                                  flow_control=self.ctx.dispatcher, clock=self.clock)
+        transport = self.transport_factory(
+            options, on_message=self._on_message, on_state=self._on_state,
+            on_connected=self._on_connected, flow_control=self.ctx.dispatcher, clock=self.clock)
         for topic, subs in self._subs.items():
             transport.subscribe(topic, _merged(subs))
         self.transport = transport
@@ -472,7 +466,7 @@ class MqttIn(Node):
         self.broker.subscribe(self, spec["topic"], sub,
                               self._handler(spec.get("datatype") or "auto-detect"))
 
-    def _handler(self, datatype: str) -> Handler:
+    def _handler(self, datatype: str) -> MessageHandler:
         convert = CONVERTERS.get(datatype, CONVERTERS["auto-detect"])
         send, send_tracked = self.send, self.send_tracked
 
@@ -652,7 +646,7 @@ def _topic_specs(topic: Any) -> list[dict[str, Any]]:
     return specs
 
 
-def _merged(subs: dict[str, tuple[Subscription, Handler]]) -> Subscription:
+def _merged(subs: dict[str, tuple[Subscription, MessageHandler]]) -> Subscription:
     """One broker subscription serving several nodes: the highest QoS asked for."""
     options = [sub for sub, _ in subs.values()]
     best = max(options, key=lambda s: s.qos)
