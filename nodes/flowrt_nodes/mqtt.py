@@ -270,6 +270,8 @@ class MqttBroker(Node):
             client_id, clean = "nodered" + os.urandom(8).hex(), True
         ssl_context, server_name = (self._tls() if use_tls else (None, None))
         will = self._message("will")
+        for prefix in ("birth", "close"):  # checked now: a bad topic is a config problem
+            self._message(prefix)
         settings = self.ctx.settings
         return ConnectOptions(
             host=host, port=port, client_id=client_id, protocol=self.protocol,
@@ -300,6 +302,9 @@ class MqttBroker(Node):
         topic = str(self._cfg(f"{prefix}Topic") or "")
         if not topic:
             return None
+        if not valid_topic_name(topic):
+            raise ValueError(f"{prefix}Topic {topic!r} is not a topic to publish on "
+                             "(no wildcards + or #)")
         return (topic, serialize_payload(self._cfg(f"{prefix}Payload") or ""),
                 _qos(self._cfg(f"{prefix}Qos"), 0), as_bool(self._cfg(f"{prefix}Retain")))
 

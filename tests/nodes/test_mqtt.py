@@ -423,6 +423,15 @@ async def test_config_errors_are_reported(mosquitto: Any) -> None:
         assert any("Invalid topic specified" in m for m in messages)
 
 
+async def test_a_birth_topic_with_a_wildcard_is_a_config_problem(mosquitto: Any) -> None:
+    # It used to be sent on every connect, and refused each time with a ValueError
+    # that escaped the connect callback.
+    flow = [TAB, broker_node(mosquitto.port, birthTopic="status/+"), mqtt_in("x")]
+    async with FlowHarness(flow, clock=Clock()) as h:
+        await h.wait_for(lambda: h.status("in1").get("fill") == "red")
+        assert "birthTopic 'status/+' is not a topic to publish on" in h.status("in1")["text"]
+
+
 async def test_shared_subscription_splits_load_in_process(mosquitto: Any, client: Client) -> None:
     def flow(cid: str) -> list[dict[str, Any]]:
         return [TAB, broker_node(mosquitto.port, clientid=cid),
