@@ -388,8 +388,6 @@ class CloudBridge(Node):
         if self.state == "online" and oldest is not None and now - oldest > self.degraded_after:
             self._set_state("degraded")
         self._show()
-        if self._forwarder is not None:
-            self._forwarder.wake()
         self._schedule_tick()
 
     def metrics(self) -> dict[str, float]:
