@@ -186,6 +186,8 @@ class Forwarder:
         self._rng = random.Random()
         self._wake = asyncio.Event()
         self._paused = False
+        self._not_sent = False
+        """The last round could not hand entries over (NotSent): look again after recheck."""
         self._in_flight: dict[int, _Delivery] = {}
         """id() of each unsettled delivery → it."""
         self._in_flight_entries = 0
@@ -280,6 +282,7 @@ class Forwarder:
         loop, so an idle or full outbox costs no lease.
         """
         await self._settle()
+        self._not_sent = False
         if self._paused or not self._ready():
             return False
         again = False
@@ -299,7 +302,8 @@ class Forwarder:
                     entries = await self.queue.lease(wanted, priorities)
                     again = again or len(entries) == wanted
                 if await self._hand_over(entries, batched) < len(entries):
-                    return False  # NotSent: look again later
+                    self._not_sent = True
+                    return False
         return again
 
     async def _lease_batch(self, priority: Priority, room: int) -> list[Entry]:
@@ -443,9 +447,11 @@ class Forwarder:
             return None
         if not self._ready():
             return self._recheck
+        delay = self._recheck if self._not_sent else None
         if self._blocked:
-            return max(0.0, min(self._blocked.values()) - self._clock.time())
-        return None
+            retry = max(0.0, min(self._blocked.values()) - self._clock.time())
+            delay = retry if delay is None else min(delay, retry)
+        return delay
 
     async def _sleep(self, delay: float | None) -> None:
         """Wait until woken, or at most ``delay`` seconds (None: no limit)."""

@@ -140,6 +140,21 @@ async def test_what_was_not_sent_goes_back_without_a_try(
     assert forwarder.counts["failed"] == 0
 
 
+async def test_what_was_not_sent_is_tried_again_after_recheck_without_a_wake(
+    queue: DurableQueue, start: Callable[..., Forwarder]
+) -> None:
+    receiver = Receiver()
+    receiver.refuse = NotSent("publish queue full")
+    forwarder = start(receiver, recheck=0.05)
+    await put(queue, forwarder, ("m", "critical"))
+    await until(lambda: receiver.refused >= 1)
+    receiver.refuse = None  # room again, and nothing tells the forwarder
+    messages, future = await receiver.next()
+    future.set_result(None)
+    await until(lambda: forwarder.counts["delivered"] == 1)
+    assert messages == ["m"] and receiver.attempts == [0]
+
+
 async def test_a_delivery_failing_once_not_ready_costs_no_try(
     queue: DurableQueue, start: Callable[..., Forwarder]
 ) -> None:

@@ -272,16 +272,18 @@ class Aggregate(Node):
             self._reject(group, f"more than {self._max_samples} messages (maxSamples)",
                          len(self._paths))
             return
-        values = [self._value(msg, path, group) for path in self._paths]
-        if all(value is None for value in values):
+        numeric = False
+        for column, path in zip(group.values, self._paths, strict=True):
+            value = self._value(msg, path, group)
+            if value is not None:
+                column.append(value)
+                numeric = True
+        if not numeric:
             return
         if group.count == 0:
             group.first_ts = ts
         group.last_ts = ts
         group.count += 1
-        for column, value in zip(group.values, values, strict=True):
-            if value is not None:
-                column.append(value)
 
     def _add_to_window(self, group: _Group, ts: float, msg: Message) -> None:
         index = math.floor(ts / self._size)

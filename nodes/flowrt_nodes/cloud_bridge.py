@@ -167,6 +167,13 @@ class CloudBridge(Node):
         self.degraded_after = as_number(config.get("degradedAfter"), 2.0) or 0.0
         self.modes = {p: _batching((config.get("modes") or {}).get(
             p.label, DEFAULT_MODES[p.label]), p) for p in Priority}
+        self._priority_property = config.get("priorityProperty") or "priority"
+        # {deviceId} is the same for every message: filled in once.
+        self._stream_topic = (config.get("topicTemplate") or "devices/{deviceId}/{topic}"
+                              ).replace("{deviceId}", self.device_id)
+        batch_topic = (config.get("batchTopic") or "devices/{deviceId}/batch/{priority}"
+                       ).replace("{deviceId}", self.device_id).replace("{topic}", "")
+        self._batch_topics = {p: batch_topic.replace("{priority}", p.label) for p in Priority}
         downlink = str(config.get("downlink") or "").replace("{deviceId}", self.device_id)
         self.downlink = downlink
         self.downlink_prefix = downlink.split("#")[0].split("+")[0]
@@ -178,9 +185,8 @@ class CloudBridge(Node):
         self.counters = {"sent": 0, "bytes": 0, "batches": 0, "dropped": 0, "reconnects": 0}
         self._connects = 0
         self._forwarder: Forwarder | None = None
-        self._in_flight: dict[int, float] = {}
-        """Publish number → monotonic send time, until acknowledged."""
-        self._publishes = 0
+        self._in_flight: dict[asyncio.Future[None], float] = {}
+        """Publish (its acknowledgement) → monotonic send time, until acknowledged."""
         self._tick: TimerHandle | None = None
         self._health = PutHealth()
         """Why puts fail for want of space, until one succeeds (shown in the status)."""
@@ -226,8 +232,7 @@ class CloudBridge(Node):
 
     # ----------------------------------------------------------------- input
     def on_input(self, msg: Message) -> Awaitable[Any] | None:
-        path = self.config.get("priorityProperty") or "priority"
-        priority = message_priority(msg, path, self.warn)
+        priority = message_priority(msg, self._priority_property, self.warn)
         if self.queue is None:  # not durable: publish now, complete on the acknowledgement
             sfid = str(msg.get("_msgid") or "")
             try:
@@ -279,15 +284,16 @@ class CloudBridge(Node):
     def _publish_stream(self, msg: Message, priority: Priority, queued_at: float,
                         sfid: str) -> asyncio.Future[None] | None:
         assert self.broker is not None
-        topic = self.config.get("topicTemplate") or "devices/{deviceId}/{topic}"
-        topic = _fill(topic, self.device_id, str(msg.get("topic") or ""), priority)
+        label = priority.label
+        topic = self._stream_topic.replace("{topic}", str(msg.get("topic") or "")) \
+            .replace("{priority}", label)
         ts = int(queued_at * 1000)
         props: dict[str, Any] | None = None
         if self.broker.protocol == 5:
-            props = {"userProperties": {"_sfid": sfid, "ts": ts, "priority": priority.label}}
+            props = {"userProperties": {"_sfid": sfid, "ts": ts, "priority": label}}
         if self.envelope:
             data = serialize_payload({"topic": msg.get("topic"), "payload": msg.get("payload"),
-                                      "ts": ts, "_sfid": sfid, "priority": priority.label})
+                                      "ts": ts, "_sfid": sfid, "priority": label})
             if props is not None:
                 props["contentType"] = "application/json"
         else:
@@ -307,8 +313,7 @@ class CloudBridge(Node):
         content_type = "application/json"
         if self.gzip:
             data, content_type = gzip.compress(data, 6), "application/json+gzip"
-        topic = _fill(self.config.get("batchTopic") or "devices/{deviceId}/batch/{priority}",
-                      self.device_id, "", priority)
+        topic = self._batch_topics[priority]
         props = {"contentType": content_type} if self.broker.protocol == 5 else None
         published = self._publish(topic, data, props, len(entries))
         self.counters["batches"] += 1
@@ -324,14 +329,13 @@ class CloudBridge(Node):
         self.counters["bytes"] += len(data)
         if future is None:  # QoS 0: done once written
             return None
-        number = self._publishes = self._publishes + 1
-        self._in_flight[number] = self.clock.monotonic()
         published = asyncio.ensure_future(future)
-        published.add_done_callback(lambda done: self._acknowledged(number, done))
+        self._in_flight[published] = self.clock.monotonic()
+        published.add_done_callback(self._acknowledged)
         return published
 
-    def _acknowledged(self, number: int, future: asyncio.Future[None]) -> None:
-        sent_at = self._in_flight.pop(number, None)
+    def _acknowledged(self, future: asyncio.Future[None]) -> None:
+        sent_at = self._in_flight.pop(future, None)
         failed = future.cancelled() or future.exception() is not None
         slow = sent_at is not None and self.clock.monotonic() - sent_at > self.degraded_after
         if self.broker is not None and self.broker.connected:
@@ -384,8 +388,6 @@ class CloudBridge(Node):
         if self.state == "online" and oldest is not None and now - oldest > self.degraded_after:
             self._set_state("degraded")
         self._show()
-        if self._forwarder is not None:
-            self._forwarder.wake()
         self._schedule_tick()
 
     def metrics(self) -> dict[str, float]:
@@ -403,11 +405,6 @@ class CloudBridge(Node):
         if self._health.problem is not None:
             fill, text = "red", f"not storing: {self._health.problem}, {text}"
         self.status(fill=fill, shape="dot" if self.state == "online" else "ring", text=text)
-
-
-def _fill(template: str, device_id: str, topic: str, priority: Priority) -> str:
-    return (template.replace("{deviceId}", device_id).replace("{topic}", topic)
-            .replace("{priority}", priority.label))
 
 
 def _batching(mode: Any, priority: Priority) -> Batching | None:
