@@ -856,6 +856,13 @@ class DurableQueue:
         """Delete up to ``limit`` expired entries (soonest expiry first) and return them."""
         return await self._submit(_Store.op_expire, (self.clock(), limit))
 
+    async def expire_all(self) -> list[Entry]:
+        """Delete every expired entry and return them (in rounds of :meth:`expire`)."""
+        expired: list[Entry] = []
+        while batch := await self.expire():
+            expired.extend(batch)
+        return expired
+
     async def purge(self, priority: PriorityLike | None = None) -> int:
         """Delete every entry (of one priority, if given); returns how many."""
         parsed = None if priority is None else Priority.parse(priority)

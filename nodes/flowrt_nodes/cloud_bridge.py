@@ -50,6 +50,8 @@ STATE_LEVELS = {"offline": 0, "degraded": 1, "online": 2}
 TICK = 1.0
 """Seconds between checks of slow acknowledgements (degraded) and status refreshes;
 also how long the outbox waits after the queue itself failed (disk full...)."""
+EXPIRY_INTERVAL = 60.0
+"""Seconds between two sweeps of expired messages from the outbox."""
 DEFAULT_MODES: dict[str, Any] = {
     "critical": "stream", "high": "stream",
     "normal": {"batch": {"interval": 5, "maxMessages": 500}},
@@ -89,6 +91,9 @@ class CloudBridge(Node):
       limit): when the outbox is full, the oldest message of the lowest priority
       present is evicted (never "critical" while a lower priority exists) and counted
       as dropped; as in `store-forward`.
+    - Waiting messages expire as in `store-forward` with its default `ttl` (critical
+      never, high 1 day, normal 7 days, low 30 days): a sweep every minute deletes
+      them, counts them as dropped and logs one warning per sweep.
     - `window` (1000): messages published and not yet acknowledged at once.
     - `retry`: per priority `{maxRetries, initialDelay, multiplier, maxDelay, jitter}`,
       as in `store-forward`: a publish the cloud broker refuses (an MQTT 5 reason code)
@@ -213,6 +218,7 @@ class CloudBridge(Node):
                 ready=lambda: broker.connected, recheck=TICK, error_pause=TICK,
                 on_acked=self._acked, on_dead_letter=self._dead_lettered)
             self.create_task(self._forwarder.run())
+            self.create_task(self._expire_periodically())
         if self.downlink:
             broker.subscribe(self, self.downlink, Subscription(qos=1), self._command)
         broker.register(self)
@@ -229,6 +235,17 @@ class CloudBridge(Node):
             self._forwarder.close()
         if self.queue is not None:
             await self.queue.close()
+
+    async def _expire_periodically(self) -> None:
+        assert self.queue is not None
+        while True:
+            await self.clock.sleep(EXPIRY_INTERVAL)
+            if expired := await self.queue.expire_all():
+                self.queued -= len(expired)
+                self.counters["dropped"] += len(expired)
+                self.warn(f"{len(expired)} messages expired in the outbox before they could "
+                          "be sent (ttl)")
+                self._show()
 
     # ----------------------------------------------------------------- input
     def on_input(self, msg: Message) -> Awaitable[Any] | None:

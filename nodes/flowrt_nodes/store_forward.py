@@ -250,9 +250,8 @@ class StoreForward(Node):
     async def _expire(self) -> None:
         assert self.queue is not None
         by_priority = dict.fromkeys(_PRIORITY_NAMES, 0)
-        while expired := await self.queue.expire():
-            for entry in expired:
-                by_priority[entry.priority.label] += 1
+        for entry in await self.queue.expire_all():
+            by_priority[entry.priority.label] += 1
         count = sum(by_priority.values())
         if count:
             self._expired += count

@@ -376,3 +376,26 @@ async def test_acks_refused_by_a_full_disk_are_settled_once_space_is_back(
         await until(lambda: node.metrics()["queued"] == 0, within=10)
         assert (await node.queue.stats()).total == 0
         assert node.metrics()["messages_sent_total"] == 50  # settled, not sent again
+
+
+async def test_waiting_messages_expire_as_in_store_forward(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The cloud is unreachable for longer than a normal message's ttl (7 days): it is
+    # swept out of the outbox and counted as dropped; the critical one stays. (Hourly
+    # sweeps and ticks, so that the fake clock does not step through a week of seconds.)
+    monkeypatch.setattr("flowrt_nodes.cloud_bridge.TICK", 3600.0)
+    monkeypatch.setattr("flowrt_nodes.cloud_bridge.EXPIRY_INTERVAL", 3600.0)
+    flow = [TAB, broker_node(free_port()), bridge(downlink="")]
+    async with FlowHarness(flow, data_dir=tmp_path) as h:
+        node: Any = h.node("cb")
+        for priority in ("critical", "normal", "normal"):
+            await node.on_input({"topic": "t", "priority": priority, "payload": 1})
+        await h.advance(7 * 86400)
+        for _ in range(1000):  # each sweep waits for the queue's thread: hour by hour
+            if node.metrics()["dropped_total"] == 2:
+                break
+            await h.advance(3600)
+        assert node.metrics()["dropped_total"] == 2
+        assert node.metrics()["queued"] == 1
+        assert [e.priority for e in await node.queue.lease(10)] == [Priority.CRITICAL]
+        assert any("2 messages expired" in w["msg"] for w in h.warnings)
