@@ -16,7 +16,7 @@ awaits, with no asyncio internals touched.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -24,24 +24,20 @@ T = TypeVar("T")
 
 def start_eagerly(
     coro: Coroutine[Any, Any, Any],
-    spawn: Callable[[Coroutine[Any, Any, Any]], T],
+    spawn: Callable[[Awaitable[Any]], T],
 ) -> T | None:
     """Run ``coro`` until it first suspends or ends.
 
     Returns None when it finished (its return value is dropped); an exception it
     raised propagates. When it suspended, returns ``spawn(rest)``, where ``rest``
-    is a coroutine that finishes it (``spawn`` is typically ``loop.create_task``
-    or a node's ``create_task``).
+    is an awaitable that finishes it, to be awaited in a task (``spawn`` is
+    typically a function that creates a task whose coroutine awaits ``rest``).
     """
     try:
         yielded = coro.send(None)
     except StopIteration:
         return None
-    return spawn(_continue(coro, yielded))
-
-
-async def _continue(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
-    return await _Resumed(coro, yielded)
+    return spawn(_Resumed(coro, yielded))
 
 
 class _Resumed:

@@ -362,7 +362,7 @@ class Node:
         if self.max_inflight is not None and self._inflight <= self.max_inflight // 2:
             self.ctx.dispatcher.relieve(self)
 
-    def _finish_later(self, rest: Any) -> asyncio.Task[Any]:
+    def _finish_later(self, rest: Awaitable[Any]) -> asyncio.Task[Any]:
         """The task that finishes an ``on_input`` coroutine that suspended."""
         return self.create_task(_as_node_errors(self, rest))
 
