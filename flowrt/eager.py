@@ -16,28 +16,22 @@ awaits, with no asyncio internals touched.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine, Generator
-from typing import Any, TypeVar
-
-T = TypeVar("T")
+from collections.abc import Awaitable, Coroutine, Generator
+from typing import Any
 
 
-def start_eagerly(
-    coro: Coroutine[Any, Any, Any],
-    spawn: Callable[[Awaitable[Any]], T],
-) -> T | None:
+def start_eagerly(coro: Coroutine[Any, Any, Any]) -> Awaitable[Any] | None:
     """Run ``coro`` until it first suspends or ends.
 
     Returns None when it finished (its return value is dropped); an exception it
-    raised propagates. When it suspended, returns ``spawn(rest)``, where ``rest``
-    is an awaitable that finishes it, to be awaited in a task (``spawn`` is
-    typically a function that creates a task whose coroutine awaits ``rest``).
+    raised propagates. When it suspended, returns an awaitable that finishes it:
+    await it in a task (``create_task`` of a coroutine that awaits it).
     """
     try:
         yielded = coro.send(None)
     except StopIteration:
         return None
-    return spawn(_Resumed(coro, yielded))
+    return _Resumed(coro, yielded)
 
 
 class _Resumed:

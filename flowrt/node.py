@@ -323,16 +323,17 @@ class Node:
             self._await_result(result, msg, tracker)
 
     def _await_result(self, result: Any, msg: Message, tracker: Tracker | None) -> None:
-        future: asyncio.Future[Any] | None
+        future: asyncio.Future[Any]
         if type(result) is types.CoroutineType:
             try:
-                future = start_eagerly(result, self._finish_later)
+                rest = start_eagerly(result)
             except BaseException as exc:  # as in receive
                 self._failed(msg, exc, tracker)
                 return
-            if future is None:
+            if rest is None:
                 self._completed(msg, tracker)
                 return
+            future = self.create_task(_as_node_errors(self, rest))
         else:
             try:
                 future = asyncio.ensure_future(result)
@@ -361,10 +362,6 @@ class Node:
         self._inflight -= 1
         if self.max_inflight is not None and self._inflight <= self.max_inflight // 2:
             self.ctx.dispatcher.relieve(self)
-
-    def _finish_later(self, rest: Awaitable[Any]) -> asyncio.Task[Any]:
-        """The task that finishes an ``on_input`` coroutine that suspended."""
-        return self.create_task(_as_node_errors(self, rest))
 
     def _completed(self, msg: Message, tracker: Tracker | None) -> None:
         if tracker is not None:
