@@ -330,11 +330,11 @@ class Runtime:
             node.ctx.flow = self.flows[spec.flow_id]
             members.setdefault(spec.flow_id, []).append(node)
         for flow_id, flow in self.flows.items():
-            flow.index(members.get(flow_id, []))
+            flow_nodes = members.get(flow_id, [])
+            flow.index(flow_nodes)
             flow.instance_node = nodes.get(flow_id) if flow.instance is not None else None
-        for node_id, node in nodes.items():
-            flow = self.flows[graph.nodes[node_id].flow_id]
-            node.ctx.watch_complete = flow.watches_complete(node)
+            for node in flow_nodes:
+                node.ctx.watch_complete = flow.watches_complete(node)
 
     async def _stop_nodes(self, ids: set[str], removed: bool,
                           removed_ids: set[str] | None = None) -> None:
