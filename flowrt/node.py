@@ -175,6 +175,8 @@ class Node:
         self.name: str = config.get("name") or ""
         self.config = config
         self.ctx = ctx
+        self.clock: Clock = ctx.clock
+        """The runtime's clock (``ctx.clock``): use it for every timer and timestamp."""
         self.log = logging.LoggerAdapter(
             logging.getLogger(f"flowrt.node.{type(self).type}"),
             {"node_id": self.id, "node_type": type(self).type},
@@ -186,11 +188,6 @@ class Node:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._inflight = 0
         self._send_drops: RateLimitedReport | None = None
-
-    @property
-    def clock(self) -> Clock:
-        """The runtime's clock (``ctx.clock``): use it for every timer and timestamp."""
-        return self.ctx.clock
 
     # Properties, not __getattr__: a class with __getattr__ loses CPython's fast attribute
     # loads on every instance (measured: relay throughput -17 %).
