@@ -16,32 +16,22 @@ awaits, with no asyncio internals touched.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Generator
-from typing import Any, TypeVar
-
-T = TypeVar("T")
+from collections.abc import Awaitable, Coroutine, Generator
+from typing import Any
 
 
-def start_eagerly(
-    coro: Coroutine[Any, Any, Any],
-    spawn: Callable[[Coroutine[Any, Any, Any]], T],
-) -> T | None:
+def start_eagerly(coro: Coroutine[Any, Any, Any]) -> Awaitable[Any] | None:
     """Run ``coro`` until it first suspends or ends.
 
     Returns None when it finished (its return value is dropped); an exception it
-    raised propagates. When it suspended, returns ``spawn(rest)``, where ``rest``
-    is a coroutine that finishes it (``spawn`` is typically ``loop.create_task``
-    or a node's ``create_task``).
+    raised propagates. When it suspended, returns an awaitable that finishes it:
+    await it in a task (``create_task`` of a coroutine that awaits it).
     """
     try:
         yielded = coro.send(None)
     except StopIteration:
         return None
-    return spawn(_continue(coro, yielded))
-
-
-async def _continue(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
-    return await _Resumed(coro, yielded)
+    return _Resumed(coro, yielded)
 
 
 class _Resumed:

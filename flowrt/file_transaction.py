@@ -113,7 +113,9 @@ def _finish(journal: Path, files: dict[Path, Path]) -> None:
                 os.replace(staged, target)
             except OSError as exc:
                 raise _error(target, "write", exc) from None
-            _sync_dir(target.parent)
+    # Every rename durable before the journal goes; one fsync per directory does that.
+    for directory in {target.parent for target in files.values()}:
+        _sync_dir(directory)
     journal.unlink(missing_ok=True)
     _sync_dir(journal.parent)
 

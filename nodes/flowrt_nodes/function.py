@@ -329,14 +329,15 @@ class Function(Node):
         """Run compiled ``initialize`` or ``finalize`` code (it may ``await``)."""
         result = eval(code, self._namespace)
         if result is not None:
-            await self._await_code(result)
+            await self._bounded(result)
 
-    async def _await_code(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        """Await the code's coroutine, within the node's ``timeout`` if it has one."""
+    def _bounded(self, coro: Coroutine[Any, Any, Any]) -> Awaitable[Any]:
+        """The code's coroutine to await, within the node's ``timeout`` if it has one.
+        A plain call, not a coroutine: no extra frame per message without a timeout."""
         if not self._timeout:
-            return await coro
+            return coro
         # asyncio.timeout needs a task, and the first step of a message runs outside one.
-        return await self.create_task(self._within_timeout(coro))
+        return self.create_task(self._within_timeout(coro))
 
     async def _within_timeout(self, coro: Coroutine[Any, Any, Any]) -> Any:
         scope = asyncio.timeout(self._timeout)
@@ -369,7 +370,7 @@ class Function(Node):
         msgid = msg.get("_msgid")
         done = asyncio.get_running_loop().create_future() if self._uses_done else None
         try:
-            results = await self._await_code(self._func(msg, FunctionNodeAPI(self, msgid, done)))
+            results = await self._bounded(self._func(msg, FunctionNodeAPI(self, msgid, done)))
         except BaseException as exc:
             if _cancelled_from_outside(exc):
                 raise
