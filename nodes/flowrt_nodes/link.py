@@ -94,7 +94,11 @@ class LinkCall(Node):
         stack.append({"id": self.id, "call": call})
         msg["_linkSource"] = stack
         self.sent += 1
-        self.ctx.deliver(target, msg)
+        if not self.ctx.deliver(target, msg):
+            timer.cancel()
+            del self._calls[call]
+            self.error("link call: the runtime's run queue is full (maxPendingMessages): "
+                       "message dropped", msg)
 
     def _target(self, msg: Message) -> Node | None:
         if self.config.get("linkType") == "dynamic":
