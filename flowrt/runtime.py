@@ -93,7 +93,7 @@ class Runtime:
         self.storage = storage
         self.data_dir = data_dir
         self.settings = settings or Settings()
-        self.dispatcher = Dispatcher(self.settings.max_pending_messages)
+        self.dispatcher = Dispatcher(self.settings.max_pending_messages, self.clock)
         self.contexts = ContextStores(self.settings.context_storage, data_dir,
                                       self.settings.function_global_context)
         self.events = Events()
