@@ -205,8 +205,11 @@ async def test_deploy_with_plain_or_encrypted_credentials(app_client: TestClient
 
 @pytest.mark.parametrize("app_client", [{"nodes_excludes": ["inject"]}], indirect=True)
 async def test_excluded_node_types_are_not_loaded(app_client: TestClient) -> None:
-    types = {n.get("type") for n in await (await app_client.get("/nodes")).json()}
+    types = {n.get("type") for n in await (await app_client.get("/node-types")).json()}
     assert "inject" not in types and "vault" in types
+    sets = await (await app_client.get("/nodes")).json()
+    listed = {t for entry in sets for t in entry["types"]}
+    assert "inject" not in listed and "vault" in listed
 
 
 async def test_unexpected_errors_hide_the_traceback(tmp_path: Path,
