@@ -390,8 +390,9 @@ class MqttIn(Node):
       20; other UTF-8 text becomes a string; anything else a buffer), `auto` (string
       if UTF-8, else buffer), `utf8`, `buffer`, `base64`, `json` (bad JSON is an
       error and nothing is sent). A node without `datatype` (flows exported by older
-      Node-RED versions) delivers `utf8` strings, as Node-RED's runtime does. With MQTT 5 a `contentType` decides first (text types →
-      string, `application/json` → parsed, binary types → buffer).
+      Node-RED versions) delivers `utf8` strings, as Node-RED's runtime does. With
+      MQTT 5 a `contentType` decides first (text types → string, `application/json`
+      → parsed, binary types → buffer).
     * `inputs`: 1 for dynamic subscriptions: `msg.action` `subscribe` (`msg.topic` a
       topic, a `{topic, qos, datatype, nl, rap, rh}` object, or a list of them),
       `unsubscribe` (`msg.topic` as above or `true` for all), `getSubscriptions`,

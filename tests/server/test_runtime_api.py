@@ -74,10 +74,9 @@ class Comms:
 async def test_node_types_lists_types_with_schema_help_origin_and_load_errors(
         flowrt_factory: type[FlowrtProcess], plugin_dir: Path) -> None:
     server = flowrt_factory(data_dir=plugin_dir).start()
-    async with aiohttp.ClientSession(server.url) as client:
-        async with client.get("/node-types") as r:
-            assert r.content_type == "application/json"
-            nodes = await r.json()
+    async with aiohttp.ClientSession(server.url) as client, client.get("/node-types") as r:
+        assert r.content_type == "application/json"
+        nodes = await r.json()
     by_type = {n["type"]: n for n in nodes if "type" in n}
     assert by_type["vault"]["origin"] == "data dir"
     assert by_type["vault"]["help"].startswith("Holds a login")
