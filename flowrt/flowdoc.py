@@ -200,21 +200,30 @@ def validate(flows: Any, registry: NodeTypes) -> list[Problem]:
     and left out of the other checks; every other entry is still checked. The
     problems come in document order.
     """
+    document, configs = validate_parts(flows, registry)
+    return sorted([*document, *configs], key=document_position)
+
+
+def validate_parts(flows: Any, registry: NodeTypes) -> tuple[list[Problem], list[Problem]]:
+    """``validate``'s problems in two lists: the document's (shape, duplicate ids,
+    unknown types: nothing can run it) and the node configs' (a value its type's
+    schema refuses: that node cannot run)."""
     if not isinstance(flows, list):
-        return shape_problems(flows)
-    problems: list[tuple[int, Problem]] = []
+        return shape_problems(flows), []
+    document: list[Problem] = []
+    configs: list[Problem] = []
     sound: list[tuple[int, dict[str, Any]]] = []
     for index, node in enumerate(flows):
         found = _node_shape_problems(index, node)
-        problems.extend((index, problem) for problem in found)
+        document.extend(found)
         if not found:
             sound.append((index, node))
     seen: dict[str, int] = {}
     for index, node in sound:
         node_id, node_type = node["id"], node["type"]
         if node_id in seen:
-            problems.append((index, Problem(node_id, node_type, f"$[{index}].id",
-                                            f"duplicate id (first used at $[{seen[node_id]}])")))
+            document.append(Problem(node_id, node_type, f"$[{index}].id",
+                                    f"duplicate id (first used at $[{seen[node_id]}])"))
         else:
             seen[node_id] = index
     subflows = {node["id"] for _, node in sound if node["type"] == "subflow"}
@@ -225,17 +234,22 @@ def validate(flows: Any, registry: NodeTypes) -> list[Problem]:
         if node_type.startswith("subflow:") and node_type[8:] in subflows:
             continue
         if node_type.startswith("subflow:") or node_type not in registry:
-            problems.append((index, Problem(node["id"], node_type, f"$[{index}].type",
-                                            unknown_type_message(node_type))))
+            document.append(Problem(node["id"], node_type, f"$[{index}].type",
+                                    unknown_type_message(node_type)))
             continue
         for err in registry.validator(node_type).iter_errors(node):
             if isinstance(err.instance, str) and ENV_REFERENCE.match(err.instance):
                 continue  # "${NAME}" is resolved when the node starts
-            problems.append((index, Problem(node["id"], node_type,
-                                            f"$[{index}]" + _json_path(err.absolute_path)[1:],
-                                            _short_message(err))))
-    problems.sort(key=lambda item: item[0])
-    return [problem for _, problem in problems]
+            configs.append(Problem(node["id"], node_type,
+                                   f"$[{index}]" + _json_path(err.absolute_path)[1:],
+                                   _short_message(err)))
+    return document, configs
+
+
+def document_position(problem: Problem) -> int:
+    """The index of the entry a problem is about (``$[3].wires`` → 3; -1 for ``$``)."""
+    match = re.match(r"\$\[(\d+)\]", problem.path)
+    return int(match.group(1)) if match else -1
 
 
 def constructible(flows: list[Any], registry: NodeTypes) -> list[dict[str, Any]]:

@@ -32,7 +32,6 @@ import functools
 import gc
 import hashlib
 import logging
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ from flowrt import flowdoc
 from flowrt.clock import Clock
 from flowrt.context import ContextStores
 from flowrt.dispatch import Dispatcher
-from flowrt.errors import DataFileError, DeployError, FlowValidationError, Problem
+from flowrt.errors import DataFileError, DeployError, FlowValidationError, NodeError, Problem
 from flowrt.events import Events
 from flowrt.failed_node import FailedNode, Stage, error_text
 from flowrt.flow import Flow
@@ -161,7 +160,7 @@ class Runtime:
         self.flows_document = flows
         self.credentials = credentials or {}
         self.rev = revision(flows)
-        problems = flowdoc.validate(flows, self.registry)
+        problems, config_problems = flowdoc.validate_parts(flows, self.registry)
         self.missing = flowdoc.missing_types(flows, self.registry)
         if self.missing:
             self._set_state("stop", "missing-types")
@@ -172,9 +171,17 @@ class Runtime:
             self._set_state("stop", "invalid-flows")
             log.error("%s", FlowValidationError(problems))
             return
+        # A node whose config its schema refuses fails alone (as a constructor that
+        # raises does); a deploy refuses such a document, but one that is already the
+        # saved flows must not keep every other node from running.
+        refused: dict[str, str] = {}
+        for problem in config_problems:
+            assert problem.id is not None
+            where = problem.path.split("]", 1)[1].lstrip(".") or "config"
+            refused.setdefault(problem.id, f"invalid configuration: {where}: {problem.message}")
         async with self._lock:
             try:
-                await self._apply(flows, "full", set())
+                await self._apply(flows, "full", set(), refused=refused)
             except Exception as exc:
                 # Nodes' failures are reported by _apply; anything else is a bug, which
                 # must not end the process either: the editor stays up to fix the flows.
@@ -256,7 +263,7 @@ class Runtime:
             assert problem.id is not None
             problems.append(Problem(problem.id, problem.type, f"$[{where[problem.id]}]",
                                     problem.message))
-        problems.sort(key=_document_position)
+        problems.sort(key=flowdoc.document_position)
         return problems
 
     async def check_nodes(self, flows: list[dict[str, Any]],
@@ -319,7 +326,10 @@ class Runtime:
 
     # ---------------------------------------------------------------- deploying
     async def _apply(self, flows: list[dict[str, Any]], deploy_type: str,
-                     changed_creds: set[str], strict: bool = False) -> None:
+                     changed_creds: set[str], strict: bool = False,
+                     refused: dict[str, str] | None = None) -> None:
+        """Stop, create, wire and start what ``deploy_type`` requires; the nodes in
+        ``refused`` (id → why) fail to configure without being created."""
         graph = build_graph(flows)
         old = self._graph
         if deploy_type == "full":
@@ -350,6 +360,9 @@ class Runtime:
         created: list[Node] = []
         for spec in _start_order(graph, start, self.registry):
             try:
+                why = (refused or {}).get(str(spec.config.get("_alias", spec.id)))
+                if why is not None:
+                    raise NodeError(why, node_id=spec.id, node_type=spec.type)
                 node = self._create(spec)
             except Exception as exc:
                 if strict:
@@ -581,12 +594,6 @@ def _with_inline_credentials(flows: list[dict[str, Any]]) -> list[str]:
     except FlowValidationError:
         return []  # reported by the validation that follows
     return [node["id"] for node in flows if "credentials" in node]
-
-
-def _document_position(problem: Problem) -> int:
-    """The index of the entry a problem is about (``$[3].wires`` → 3; -1 for ``$``)."""
-    match = re.match(r"\$\[(\d+)\]", problem.path)
-    return int(match.group(1)) if match else -1
 
 
 def _global_config(flows: list[dict[str, Any]]) -> Any:

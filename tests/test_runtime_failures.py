@@ -169,6 +169,22 @@ async def test_boot_starts_a_flow_with_a_bad_node() -> None:
     assert runtime.failed_nodes() == []
 
 
+async def test_boot_runs_a_flow_whose_node_config_breaks_its_schema() -> None:
+    # A deploy refuses this document (400); as the saved flows, only that node fails.
+    runtime = Runtime(make_registry(TYPES))
+    await runtime.open()
+    flows = [*one_bad_node("test-bad-config")[:3],
+             node("bad", "test-bad-config", [["good"]], code=42)]
+    await runtime.load(flows)
+    try:
+        assert runtime.state == "start" and set(runtime.nodes) == {"a", "good"}
+        [failure] = runtime.failed_nodes()
+        assert failure["id"] == "bad" and failure["stage"] == "configure"
+        assert failure["error"] == "invalid configuration: code: 42 is not of type 'string'"
+    finally:
+        await runtime.stop()
+
+
 async def test_boot_names_each_missing_type_as_core_or_contrib(
         caplog: pytest.LogCaptureFixture) -> None:
     runtime = Runtime(Registry())
