@@ -221,3 +221,18 @@ async def test_a_config_node_with_z_0_is_global() -> None:
             node("a", "junction", [[]])]
     async with FlowHarness(flow, node_types=TYPES) as h:
         assert h.node("cfg").ctx.flow.id == "global"
+
+
+async def test_validate_constructs_every_node_and_starts_none() -> None:
+    flows = [TAB,
+             {"id": "sf", "type": "subflow", "name": "S", "in": [{"wires": [{"id": "inner"}]}],
+              "out": []},
+             {"id": "inner", "type": "test-bad-config", "z": "sf", "x": 1, "y": 1,
+              "code": "x(", "wires": []},
+             node("i1", "subflow:sf"), node("i2", "subflow:sf"),
+             node("s", "test-bad-start"), node("top", "test-bad-config", code="y(")]
+    runtime = Runtime(make_registry(TYPES))
+    problems = await runtime.validate(flows)
+    assert [(p.id, p.path) for p in problems] == [("inner", "$[2]"), ("top", "$[6]")]
+    assert "JavaScript: SyntaxError" in problems[0].message and "'x('" in problems[0].message
+    assert BadStart.closed == [] and runtime.nodes == {} and runtime.state == "stop"
