@@ -20,9 +20,10 @@ state, as Node-RED does, with each type named as a Node-RED core node flowrt
 lacks or a contrib node that is not installed.
 
 ``check_nodes`` creates every node of a document without starting any (the same
-``_create`` as a deploy): ``flowrt validate`` reports what a constructor raises. Credentials
-written inline in a document (``"credentials"`` on a node) are moved into the
-credentials store, on deploy and at boot, and never kept in the document.
+``_create`` as a deploy): ``flowrt validate`` reports what a constructor raises.
+
+Credentials written inline in a document (``"credentials"`` on a node) are moved
+into the credentials store, on deploy and at boot, and never kept in the document.
 """
 
 from __future__ import annotations
