@@ -102,6 +102,7 @@ async def test_strict_deploy_refuses_a_deploy_with_a_failing_node(
             error = await r.json()
         assert error["code"] == "deploy_failed"
         assert error["details"][0]["id"] == "bad" and "JavaScript" in error["message"]
+        assert error["details"][0]["path"] == "$[2]"
         async with client.get("/flows") as r:
             assert await r.json() == []
         status, body = await healthz(client)
