@@ -161,6 +161,15 @@ class Runtime:
         self.flows_document = flows
         self.credentials = credentials or {}
         self.rev = revision(flows)
+        try:
+            await self._start_loaded(flows)
+        except Exception as exc:
+            # Nodes' failures are reported where they happen; anything else is a bug,
+            # which must not end the process either: the editor stays up to fix things.
+            log.exception("starting the flows failed: %s", error_text(exc))
+            self._set_state("stop", "start-failed")
+
+    async def _start_loaded(self, flows: list[dict[str, Any]]) -> None:
         problems, config_problems = flowdoc.validate_parts(flows, self.registry)
         self.missing = flowdoc.missing_types(flows, self.registry)
         if self.missing:
@@ -181,13 +190,7 @@ class Runtime:
             where = problem.path.split("]", 1)[1].lstrip(".") or "config"
             refused.setdefault(problem.id, f"invalid configuration: {where}: {problem.message}")
         async with self._lock:
-            try:
-                await self._apply(flows, "full", set(), refused=refused)
-            except Exception as exc:
-                # Nodes' failures are reported by _apply; anything else is a bug, which
-                # must not end the process either: the editor stays up to fix the flows.
-                log.exception("starting the flows failed: %s", error_text(exc))
-                self._set_state("stop", "start-failed")
+            await self._apply(flows, "full", set(), refused=refused)
 
     async def deploy(self, flows: list[dict[str, Any]] | None, deploy_type: str = "full",
                      credentials: dict[str, dict[str, Any]] | None = None) -> str:

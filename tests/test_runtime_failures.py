@@ -236,3 +236,17 @@ async def test_validate_constructs_every_node_and_starts_none() -> None:
     assert [(p.id, p.path) for p in problems] == [("inner", "$[2]"), ("top", "$[6]")]
     assert "JavaScript: SyntaxError" in problems[0].message and "'x('" in problems[0].message
     assert BadStart.closed == [] and runtime.nodes == {} and runtime.state == "stop"
+
+
+async def test_boot_survives_an_unexpected_error_while_starting(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    runtime = Runtime(make_registry(TYPES))
+
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise KeyError("graph")
+
+    monkeypatch.setattr(runtime, "_apply", broken)
+    with caplog.at_level(logging.ERROR, "flowrt.runtime"):
+        await runtime.load(one_bad_node("test-bad-config"))
+    assert (runtime.state, runtime.state_reason) == ("stop", "start-failed")
+    assert "starting the flows failed: KeyError: 'graph'" in caplog.text
