@@ -6,12 +6,12 @@ compiles one once, when its node starts, and evaluates it per message with
 ``get(msg)``: constants are computed once, ``msg``/``flow``/``global`` values are
 looked up each time.
 
-Types: ``str num bool json bin re date msg flow global env`` (Node-RED's
+Types: ``str num bool json bin re date msg flow global env jsonata`` (Node-RED's
 ``evaluateNodeProperty``). Each type's evaluator is in :data:`EVALUATORS`, and
-:func:`evaluator_for` is the one place one is looked up: a new type (JSONata) is
-one more entry there. ``jsonata`` is not supported yet: compiling one raises
-:class:`TypedInputError` naming the property, so the deploy fails with a clear
-message instead of the flow doing something else.
+:func:`evaluator_for` is the one place one is looked up. A ``jsonata`` value is
+compiled once by :class:`flowrt.jsonata.JSONataExpression` (a syntax error raises
+:class:`~flowrt.jsonata.JSONataError`, a :class:`TypedInputError`) and evaluated
+against each message as Node-RED does; an undefined result is ``default``.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ class TypedValue:
 
     ``what`` names the value in error messages (``"rule 2 'to'"``). Raises
     :class:`TypedInputError` for a value that can never be evaluated: bad JSON or
-    regex, a ``jsonata`` expression, an unknown type.
+    regex, a JSONata expression that does not compile, an unknown type. Compile it in
+    the node's constructor, so that such an error names the node at creation.
     """
 
     __slots__ = ("get", "is_constant", "raw", "type")
@@ -66,9 +67,6 @@ def evaluator_for(vtype: str, value: Any, what: str) -> Evaluator:
     evaluator = EVALUATORS.get(vtype)
     if evaluator is not None:
         return evaluator
-    if vtype == "jsonata":
-        raise TypedInputError(f"{what}: JSONata expressions are not supported by flowrt "
-                              f"({_short(value)}); use a function node instead")
     raise TypedInputError(f"{what}: unknown value type {vtype!r}; "
                           f"expected one of {', '.join(EVALUATORS)}")
 
@@ -196,6 +194,15 @@ def resolve_nested(key: str, msg: Any) -> str:
     return _NESTED_MSG.sub(value_of, key)
 
 
+# ------------------------------------------------------------------ JSONata
+def _jsonata(node: Node, value: Any, what: str) -> Getter:
+    """A JSONata expression, compiled now; ``get(msg, default)`` evaluates it."""
+    # Imported here: the JSONata library is loaded only by flows that use it.
+    from flowrt.jsonata import JSONataExpression
+
+    return JSONataExpression(js_string("" if value is None else value), node, what).getter()
+
+
 # ------------------------------------------------------------------- dates
 def _date(node: Node, value: Any, what: str) -> Getter:
     """Now: milliseconds, ``iso``, a datetime (``object``) or a moment.js format."""
@@ -267,6 +274,7 @@ EVALUATORS: dict[str, Evaluator] = {
     "flow": _context_value("flow"),
     "global": _context_value("global"),
     "env": _constant(_env),
+    "jsonata": _jsonata,
 }
 """Typed-input type → its evaluator (Node-RED's ``evaluateNodeProperty``)."""
 

@@ -177,7 +177,8 @@ async def test_legacy_set_from_msg_prefix():
 
 @pytest.mark.parametrize(("rule", "words"), [
     ({"t": "set", "p": "payload", "to": "{bad", "tot": "json"}, "invalid JSON"),
-    ({"t": "set", "p": "payload", "to": "$now()", "tot": "jsonata"}, "JSONata"),
+    ({"t": "set", "p": "payload", "to": "payload +", "tot": "jsonata"},
+     "JSONata error in rule 1 of change node ch: Unexpected end of expression"),
     ({"t": "change", "p": "payload", "from": "(", "fromt": "re", "to": ""}, "invalid 'from'"),
     ({"t": "set", "p": "", "to": "1"}, "empty"),
 ])

@@ -148,8 +148,9 @@ async def test_hask():
 
 
 @pytest.mark.parametrize(("rule", "words"), [
-    ({"t": "jsonata_exp", "v": "payload > 1", "vt": "jsonata"}, "JSONata"),
-    ({"t": "eq", "v": "$x", "vt": "jsonata"}, "JSONata"),
+    ({"t": "jsonata_exp", "v": "payload >", "vt": "jsonata"},
+     "JSONata error in rule 1 of switch node sw: Unexpected end of expression"),
+    ({"t": "eq", "v": "(1", "vt": "jsonata"}, "JSONata error in rule 1 'v' of switch node sw"),
     ({"t": "regex", "v": "(", "vt": "str"}, "regular expression"),
 ])
 async def test_bad_rules_fail_the_deploy_naming_the_node(rule, words):
