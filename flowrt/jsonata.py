@@ -128,9 +128,13 @@ class JSONataExpression:
             raise self._error("the expression is empty", None)
         try:
             expr = Jsonata(text)
-        except Exception as exc:  # the parser raises more than JException (e.g. bad regex)
+        except JException as exc:
             message, code = _describe(exc)
             raise self._error(message, code) from None
+        except Exception as exc:
+            # The parser trips over some malformed input (a lone "/" starts a regex and
+            # runs off the end): still a syntax error, and named as one.
+            raise self._error(f"Syntax error ({type(exc).__name__}: {exc})", None) from None
         # Node-RED's objects hold Buffers, Dates and the like: validating the input
         # as pure JSON would refuse them (and costs a walk of the message each time).
         expr.set_validate_input(False)
