@@ -192,8 +192,10 @@ class JSONataExpression:
                  bindings: Mapping[str, Any] | None = None) -> Any:
         """The expression's value for ``msg`` (``default`` when it is undefined).
 
-        ``bindings`` adds variables for this evaluation only (``{"A": acc}`` is
-        ``$A``). Raises :class:`JSONataEvaluationError` when evaluation fails.
+        ``msg`` is usually a message, but may be any value: a sort by element evaluates
+        against each array element, and a reduce fix-up against ``{}``. ``bindings``
+        adds variables for this evaluation only (``{"A": acc}`` is ``$A``: join's
+        reduce mode; ``$I``/``$N`` for a switch rule in a sequence). Raises :class:`JSONataEvaluationError` when evaluation fails.
         """
         self._now_ms = None
         expr = self._expr
