@@ -25,7 +25,9 @@
   the message being handled, so ``catch`` nodes receive that text.
 
 Per-message cost is one library evaluation plus a few attribute writes: the AST, the
-bindings and the legacy-mode decision are all made once.
+bindings and the legacy-mode decision are all made once. The simplest expressions
+(field arithmetic and comparisons, the bulk of real flows) skip the library through
+:mod:`flowrt.jsonata_fastpath`, which gives the library's exact result or defers to it.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from jsonata.functions import Functions
 from jsonata.utils import Utils
 
 from flowrt.errors import NodeError
+from flowrt.jsonata_fastpath import UNDEFINED, Fallback, compile_fast
 from flowrt.jsvalue import MISSING
 from flowrt.messages import clone_value
 from flowrt.moment import Moment, moment_binding
@@ -115,7 +118,8 @@ class JSONataExpression:
     :class:`JSONataError` when ``text`` does not compile.
     """
 
-    __slots__ = ("_expr", "_now_ms", "_prefix", "clock", "legacy", "node", "text", "where")
+    __slots__ = ("_expr", "_fast", "_now_ms", "_prefix", "clock", "legacy", "node", "text",
+                 "where")
 
     def __init__(self, text: str, node: Node, where: str) -> None:
         self.text = text
@@ -143,6 +147,7 @@ class JSONataExpression:
         self._expr = expr
         self.legacy = uses_legacy_msg(text)
         self._bind(expr)
+        self._fast = compile_fast(expr.ast)
 
     def _error(self, message: str, code: str | None) -> JSONataError:
         return JSONataError(f"{self._prefix}: {message} in {self.text!r}",
@@ -195,8 +200,17 @@ class JSONataExpression:
         ``msg`` is usually a message, but may be any value: a sort by element evaluates
         against each array element, and a reduce fix-up against ``{}``. ``bindings``
         adds variables for this evaluation only (``{"A": acc}`` is ``$A``: join's
-        reduce mode; ``$I``/``$N`` for a switch rule in a sequence). Raises :class:`JSONataEvaluationError` when evaluation fails.
+        reduce mode; ``$I``/``$N`` for a switch rule in a sequence). Raises
+        :class:`JSONataEvaluationError` when evaluation fails.
         """
+        fast = self._fast
+        if fast is not None:
+            try:
+                value = fast({"msg": msg} if self.legacy else msg)
+            except Fallback:
+                pass  # the library gives this input's exact value or error
+            else:
+                return default if value is UNDEFINED else value
         self._now_ms = None
         expr = self._expr
         # The library evaluates on its "current" instance (a thread-local set by the
