@@ -177,6 +177,7 @@ class JSONataExpression:
         expr.register_function("millis", Jsonata.JFunction(Jsonata.JLambda(self._now), "<:n>"))
         expr.register_function("now", Jsonata.JFunction(Jsonata.JLambda(self._now_text),
                                                         "<s?s?:s>"))
+        _guard_unknown_functions(expr)
         # The library looks these two hooks up for every AST node it evaluates, walking
         # up to its global frame; a None found here ends that walk one frame earlier.
         expr.assign("__evaluate_entry", None)
@@ -239,6 +240,50 @@ class JSONataExpression:
 
     def __repr__(self) -> str:
         return f"JSONataExpression({self.text!r})"
+
+
+def _guard_unknown_functions(expr: Jsonata) -> None:
+    """Bind every ``$name(...)`` the expression calls but nothing defines to a function
+    that raises JSONata's own error (T1006, "Attempted to invoke a non-function").
+
+    The library prints "Proc not found" to standard output before raising that error;
+    with the guard it raises it without the print. A binding made while evaluating (a
+    ``$name := ...`` in the expression, or ``$A`` from a join) sits in an inner frame
+    and still wins, so nothing changes but the print.
+    """
+    for name in _called_names(expr.ast, set()):
+        if expr.environment.lookup(name) is None:
+            expr.register_function(name, Jsonata.JFunction(_NotAFunction(name), None))
+
+
+def _called_names(symbol: Any, seen: set[int]) -> set[str]:
+    names: set[str] = set()
+    stack = [symbol]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen or not hasattr(node, "type"):
+            continue
+        seen.add(id(node))
+        procedure = getattr(node, "procedure", None)
+        if node.type in ("function", "partial") and getattr(procedure, "type", None) == \
+                "variable" and isinstance(procedure.value, str):
+            names.add(procedure.value)
+        for value in vars(node).values():
+            if isinstance(value, list):
+                stack.extend(value)
+            elif hasattr(value, "type") and value is not node:
+                stack.append(value)
+    return names
+
+
+class _NotAFunction(Jsonata.JFunctionCallable):
+    """What an undefined ``$name(...)`` calls: JSONata's T1006 error."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def call(self, input: Any, args: Any) -> Any:
+        raise JException("T1006", -1)
 
 
 def _context_key(key: Any) -> str:

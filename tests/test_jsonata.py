@@ -214,3 +214,15 @@ async def test_moment_unknown_zone_is_the_messages_error() -> None:
         await h.inject("p", {})
         (caught,) = h.outputs("c")
         assert "unknown time zone 'Mars/Olympus'" in caught["error"]["message"]
+
+
+async def test_an_undefined_function_raises_without_printing(capsys) -> None:
+    expr = "($double := function($v){$v*2}; $double(payload) + $triple(payload))"
+    async with FlowHarness(probe(expr), node_types=[Evaluate]) as h:
+        await h.inject("p", {"payload": 1})
+        (caught,) = h.outputs("c")
+        assert "Attempted to invoke a non-function" in caught["error"]["message"]
+    assert capsys.readouterr().out == ""  # the library prints "Proc not found" otherwise
+    # A function the expression defines itself is still found.
+    assert await value_of("($triple := function($v){$v*3}; $triple(payload))",
+                          {"payload": 2}) == 6
