@@ -264,10 +264,11 @@ def _called_names(symbol: Any, seen: set[int]) -> set[str]:
         if id(node) in seen or not hasattr(node, "type"):
             continue
         seen.add(id(node))
-        procedure = getattr(node, "procedure", None)
-        if node.type in ("function", "partial") and getattr(procedure, "type", None) == \
-                "variable" and isinstance(procedure.value, str):
-            names.add(procedure.value)
+        procedure: Any = getattr(node, "procedure", None)
+        name = getattr(procedure, "value", None)
+        if node.type in ("function", "partial") and isinstance(name, str) and \
+                getattr(procedure, "type", None) == "variable":
+            names.add(name)
         for value in vars(node).values():
             if isinstance(value, list):
                 stack.extend(value)
