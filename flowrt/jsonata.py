@@ -45,7 +45,6 @@ from flowrt.jsonata_fastpath import UNDEFINED, Fallback, compile_fast
 from flowrt.jsvalue import MISSING
 from flowrt.messages import clone_value
 from flowrt.moment import Moment, moment_binding
-from flowrt.typed_input import TypedInputError, context_of
 
 if TYPE_CHECKING:
     from flowrt.node import Node
@@ -60,8 +59,11 @@ _CURRENT = Jsonata.CURRENT
 _SCALARS = (str, int, float, bool)
 
 
-class JSONataError(TypedInputError):
+class JSONataError(ValueError):
     """A JSONata expression that does not compile, or failed to evaluate.
+
+    A ``ValueError``, as :class:`~flowrt.typed_input.TypedInputError` is: a node that
+    compiles its typed inputs in its constructor fails the same way for both.
 
     ``expression`` is the expression text, ``where`` its place in the node's
     configuration (``"rule 2"``), ``code`` JSONata's error code (``"S0202"``) when the
@@ -156,7 +158,7 @@ class JSONataExpression:
     # ---------------------------------------------------------------- bindings
     def _bind(self, expr: Jsonata) -> None:
         node = self.node
-        flow, global_ = context_of(node, "flow"), context_of(node, "global")
+        flow, global_ = node.ctx.flow_context, node.ctx.global_context
 
         def flow_context(key: Any = None, store: Any = None) -> Any:
             return flow.get(_context_key(key), store if isinstance(store, str) else None)

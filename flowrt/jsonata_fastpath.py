@@ -119,6 +119,8 @@ def _arithmetic(op: str) -> Callable[[Evaluator, Evaluator], Evaluator]:
             if type(a) not in _NUMBERS or type(b) not in _NUMBERS:
                 raise Fallback  # undefined, null, strings, booleans: the library decides
             x, y = float(a), float(b)  # as the library computes
+            if not (math.isfinite(x) and math.isfinite(y)):
+                raise Fallback  # the library refuses them ("Number out of range")
             if op == "+":
                 result = x + y
             elif op == "-":

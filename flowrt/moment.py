@@ -41,8 +41,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jsonata import Jsonata
 
+from flowrt.dateformat import format_date
 from flowrt.jsvalue import iso_timestamp
-from flowrt.typed_input import format_date
 
 _UNITS = {
     "y": "year", "year": "year", "years": "year",

@@ -235,8 +235,10 @@ class Debug(Node):
         self._status_expr = self._expression("statusVal", "statusType")
 
     def _expression(self, key: str, type_key: str) -> Any:
-        """The JSONata expression in ``key`` when ``type_key`` is ``"jsonata"``, else None."""
-        if self.config.get(type_key) != "jsonata":
+        """The JSONata expression in ``key`` when ``type_key`` is ``"jsonata"``, else None
+        (also for an empty expression: Node-RED then shows the payload)."""
+        if self.config.get(type_key) != "jsonata" or not js_string(
+                self.config.get(key) or "").strip():
             return None
         from flowrt.jsonata import JSONataExpression  # loaded only by flows that use it
 

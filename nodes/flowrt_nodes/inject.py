@@ -11,7 +11,7 @@ from flowrt.jsvalue import MISSING
 from flowrt.messages import Message, delete_property, new_msgid, set_message_property
 from flowrt.node import Node, NodeContext
 from flowrt.schema import as_bool, as_number, boolean, number, string, typed
-from flowrt.typed_input import TypedInputError, TypedValue
+from flowrt.typed_input import TypedValue
 
 MAX_REPEAT = 2147483
 """The longest `repeat` interval Node-RED accepts, in seconds."""
@@ -186,7 +186,7 @@ class Inject(Node):
         if isinstance(user_props, list):
             try:
                 props = self._compile(user_props)
-            except TypedInputError as exc:
+            except ValueError as exc:  # TypedInputError, JSONataError
                 self.error(str(exc), msg)
                 return
         errors = []

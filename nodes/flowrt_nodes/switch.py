@@ -269,7 +269,7 @@ class Switch(Node):
         if self._property_is_jsonata:
             try:
                 value = self._property.get(msg, MISSING)
-            except TypedInputError as exc:
+            except ValueError as exc:  # a JSONata error (JSONataEvaluationError)
                 self.warn(str(exc))  # Node-RED warns and drops the message
                 return
         else:

@@ -200,3 +200,9 @@ async def test_huge_topics_are_cut_like_values():
         first, second = sidebar(h)
         assert first["topic"] == "ttttt..."
         assert second["topic"] == '{"k":...'
+
+
+async def test_an_empty_jsonata_target_shows_the_payload_as_node_red_does():
+    async with FlowHarness(debug(targetType="jsonata", complete="")) as h:
+        await h.inject("d", payload="p")
+        assert [d["msg"] for d in sidebar(h)] == ["p"]
