@@ -263,14 +263,6 @@ def constructible(flows: list[Any], registry: NodeTypes) -> list[dict[str, Any]]
             or (node["type"].startswith("subflow:") and node["type"][8:] in subflows)]
 
 
-def check(flows: Any, registry: NodeTypes) -> list[dict[str, Any]]:
-    """Validate and return the document, or raise FlowValidationError with every problem."""
-    problems = validate(flows, registry)
-    if problems:
-        raise FlowValidationError(problems)
-    return flows
-
-
 def _too_deep(node: dict[str, Any]) -> str | None:
     """The key of ``node`` whose value nests beyond MAX_NODE_DEPTH levels, or None."""
     # Iterative: a recursive walk would itself fail on the documents it guards against.

@@ -184,23 +184,20 @@ class Runtime:
         # A node whose config its schema refuses fails alone (as a constructor that
         # raises does); a deploy refuses such a document, but one that is already the
         # saved flows must not keep every other node from running.
-        refused: dict[str, str] = {}
-        for problem in config_problems:
-            assert problem.id is not None
-            where = problem.path.split("]", 1)[1].lstrip(".") or "config"
-            refused.setdefault(problem.id, f"invalid configuration: {where}: {problem.message}")
         async with self._lock:
-            await self._apply(flows, "full", set(), refused=refused)
+            await self._apply(flows, "full", set(), refused=_refused(config_problems))
 
     async def deploy(self, flows: list[dict[str, Any]] | None, deploy_type: str = "full",
                      credentials: dict[str, dict[str, Any]] | None = None) -> str:
         """Validate, save and start a flow document; return its revision.
 
         The save is staged before anything stops and committed once the new flows
-        run. Raises FlowValidationError or DataFileError (not saved; nothing
-        changed). A node that fails to configure or start is reported and the rest
-        runs; with ``strictDeploy`` it raises DeployError instead (previous flows
-        restored, nothing saved).
+        run. Raises FlowValidationError for a document nothing can run (shape, ids,
+        unknown types) or DataFileError (not saved; nothing changed). A node whose
+        config its schema refuses, or that fails to configure or start, is reported
+        and the rest runs; with ``strictDeploy`` such a node raises
+        FlowValidationError (a schema problem) or DeployError (previous flows
+        restored, nothing saved) instead.
         """
         if deploy_type not in DEPLOY_TYPES:
             raise FlowValidationError([Problem(None, None, "$", f"unknown deploy type "
@@ -213,7 +210,9 @@ class Runtime:
                     flows, credentials = self.flows_document, self.credentials
                 deploy_type = "full"
             assert flows is not None
-            flowdoc.check(flows, self.registry)
+            problems, config_problems = flowdoc.validate_parts(flows, self.registry)
+            if problems or (config_problems and self.settings.strict_deploy):
+                raise FlowValidationError(problems + config_problems)
             flows, new_credentials, changed_creds = self._extract_credentials(flows, credentials)
             old_document, old_credentials = self.flows_document, self.credentials
             if self.state != "start" or _global_config(flows) != _global_config(old_document):
@@ -231,7 +230,8 @@ class Runtime:
             self.credentials = new_credentials
             try:
                 await self._apply(flows, deploy_type, changed_creds,
-                                  strict=self.settings.strict_deploy)
+                                  strict=self.settings.strict_deploy,
+                                  refused=_refused(config_problems))
                 # They run: GET /flows shows them while the save is committed.
                 self.flows_document, self.rev = flows, revision(flows)
                 if staged is not None:
@@ -598,6 +598,17 @@ def _with_inline_credentials(flows: list[dict[str, Any]]) -> list[str]:
     except FlowValidationError:
         return []  # reported by the validation that follows
     return [node["id"] for node in flows if "credentials" in node]
+
+
+def _refused(config_problems: list[Problem]) -> dict[str, str]:
+    """Node id → why its type's schema refuses its config: such a node fails to
+    configure on its own (as a constructor that raises does) and the rest runs."""
+    refused: dict[str, str] = {}
+    for problem in config_problems:
+        assert problem.id is not None
+        where = problem.path.split("]", 1)[1].lstrip(".") or "config"
+        refused.setdefault(problem.id, f"invalid configuration: {where}: {problem.message}")
+    return refused
 
 
 def _global_config(flows: list[dict[str, Any]]) -> Any:

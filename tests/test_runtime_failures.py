@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from flowrt.errors import DeployError, NodeError
+from flowrt.errors import DeployError, FlowValidationError, NodeError
 from flowrt.messages import Message
 from flowrt.node import Node, NodeContext
 from flowrt.registry import Registry
@@ -170,7 +170,6 @@ async def test_boot_starts_a_flow_with_a_bad_node() -> None:
 
 
 async def test_boot_runs_a_flow_whose_node_config_breaks_its_schema() -> None:
-    # A deploy refuses this document (400); as the saved flows, only that node fails.
     runtime = Runtime(make_registry(TYPES))
     await runtime.open()
     flows = [*one_bad_node("test-bad-config")[:3],
@@ -183,6 +182,23 @@ async def test_boot_runs_a_flow_whose_node_config_breaks_its_schema() -> None:
         assert failure["error"] == "invalid configuration: code: 42 is not of type 'string'"
     finally:
         await runtime.stop()
+
+
+async def test_a_deploy_runs_a_flow_whose_node_config_breaks_its_schema_unless_strict() -> None:
+    flows = [*one_bad_node("test-bad-config")[:3],
+             node("bad", "test-bad-config", [["good"]], code=42)]
+    good = one_bad_node("test-bad-config")[:3]
+    async with FlowHarness(good, node_types=TYPES, settings=RESILIENT) as h:
+        await h.deploy(flows)
+        [failure] = h.runtime.failed_nodes()
+        assert (failure["id"], failure["stage"]) == ("bad", "configure")
+        assert failure["error"] == "invalid configuration: code: 42 is not of type 'string'"
+        await h.inject("a", payload=3)
+        assert h.payloads("good") == [3]
+    async with FlowHarness(good, node_types=TYPES, settings={"strictDeploy": True}) as h:
+        with pytest.raises(FlowValidationError, match=r"\$\[3\]\.code: 42 is not of type"):
+            await h.deploy(flows)
+        assert set(h.runtime.nodes) >= {"a", "good"} and h.runtime.failed_nodes() == []
 
 
 async def test_boot_names_each_missing_type_as_core_or_contrib(
