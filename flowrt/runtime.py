@@ -50,6 +50,7 @@ from flowrt.events import Events
 from flowrt.failed_node import FailedNode, Stage, error_text
 from flowrt.flow import Flow
 from flowrt.graph import Graph, NodeSpec, build_graph, diff_graphs
+from flowrt.held_deliveries import HeldDeliveries
 from flowrt.messages import Message
 from flowrt.node import Node, NodeContext
 from flowrt.registry import Registry
@@ -377,16 +378,24 @@ class Runtime:
             created.append(node)
         self._rewire(graph)
         start_failed = False
+        # A node started earlier may send to one not started yet: that waits.
+        holds = {node.id: HeldDeliveries(node) for node in created}
         for node in created:
+            hold = holds.pop(node.id)
             try:
                 await node.start()
             except Exception as exc:
                 if strict:
+                    for other in (hold, *holds.values()):
+                        other.discard()
                     await self._abort(created, node.config, exc)
                 start_failed = True
                 # Whatever it acquired before failing is released as on any stop.
                 await self._stop_nodes({node.id}, removed=False)
                 self._fail(node.config, graph.nodes[node.id].flow_id, "start", exc)
+                hold.release(self.failed[node.id])
+            else:
+                hold.release(node)
         if start_failed:
             self._rewire(graph)  # wires to the nodes that failed lead to their stand-ins
         self.contexts.clean(set(graph.nodes) | set(graph.flows))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, ClassVar
 
@@ -56,7 +57,34 @@ class Forward(Node):
             Forward.outcomes.append(exc)
 
 
-TYPES = [BadConfig, BadStart, Forward]
+class SendsFromStart(Node):
+    """Sends one message from start() (Node-RED nodes may send from their constructor)."""
+
+    type = "test-sends-from-start"
+
+    async def start(self) -> None:
+        self.send({"payload": "early"})
+
+
+class SlowStart(Node):
+    """Ready only once its start() has awaited; records whether it was when a message came."""
+
+    type = "test-slow-start"
+    seen: ClassVar[list[tuple[Any, bool]]] = []
+
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
+        self.ready = False
+
+    async def start(self) -> None:
+        await asyncio.sleep(0)  # lets the run queue deliver what is already sent
+        self.ready = True
+
+    def on_input(self, msg: Message) -> None:
+        SlowStart.seen.append((msg["payload"], self.ready))
+
+
+TYPES = [BadConfig, BadStart, Forward, SendsFromStart, SlowStart]
 TAB = {"id": "t1", "type": "tab", "label": "Flow 1"}
 RESILIENT = {"strictDeploy": False}
 
@@ -76,6 +104,7 @@ def one_bad_node(bad_type: str) -> list[dict[str, Any]]:
 def _reset() -> None:
     BadStart.closed.clear()
     Forward.outcomes.clear()
+    SlowStart.seen.clear()
 
 
 async def test_a_node_whose_constructor_raises_is_reported_and_the_rest_runs(
@@ -266,3 +295,13 @@ async def test_boot_survives_an_unexpected_error_while_starting(
         await runtime.load(one_bad_node("test-bad-config"))
     assert (runtime.state, runtime.state_reason) == ("stop", "start-failed")
     assert "starting the flows failed: KeyError: 'graph'" in caplog.text
+
+
+async def test_a_message_for_a_node_not_started_yet_waits_for_its_start() -> None:
+    # "a" starts first (same rank, ids in order) and sends to "b" at once; "b"'s start
+    # awaits before it is ready. Node-RED never shows a node a message before it exists.
+    flow = [TAB, node("a", "test-sends-from-start", [["b"]]), node("b", "test-slow-start")]
+    async with FlowHarness(flow, node_types=TYPES) as h:
+        await h.wait_for(lambda: bool(SlowStart.seen))
+        assert SlowStart.seen == [("early", True)]
+        assert "receive" not in vars(h.runtime.nodes["b"])  # back to the class's own
