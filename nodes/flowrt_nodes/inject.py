@@ -41,6 +41,10 @@ async def _inject_now(request: AdminRequest) -> int:
                               "full (maxPendingMessages); try again when it has drained")
     return 200
 
+# Older inject nodes (Node-RED 0.x exports) name a string payload "string" or "none";
+# Node-RED's editor reads both as "str".
+_LEGACY_STRING_TYPES = frozenset({"string", "none"})
+
 
 class Inject(Node):
     """Injects a message into a flow: by the button, once after deploy, repeatedly, or on a
@@ -123,6 +127,8 @@ class Inject(Node):
             prop = dict(prop)
             if prop.get("p") == "payload" and "v" not in prop:
                 prop["v"], prop["vt"] = self.config.get("payload"), self.config.get("payloadType")
+            if prop.get("vt") in _LEGACY_STRING_TYPES:
+                prop["vt"] = "str"
             elif prop.get("p") == "topic" and prop.get("vt") == "str" and "v" not in prop:
                 prop["v"] = self.config.get("topic")
             resolved.append(prop)

@@ -85,6 +85,16 @@ async def test_legacy_node_without_props():
         assert [(m["topic"], m["payload"]) for m in h.outputs("i")] == [("legacy", 7)]
 
 
+@pytest.mark.parametrize("legacy_type", ["string", "none"])
+async def test_node_red_0x_string_payload_types_are_strings(legacy_type):
+    node = inject(topic="old", payload="on", payloadType=legacy_type)
+    del node[0]["props"]
+    async with FlowHarness(node) as h:
+        h.node("i").trigger()
+        await h.settle()
+        assert [m["payload"] for m in h.outputs("i")] == ["on"]
+
+
 async def test_user_props_override_once():
     async with FlowHarness(inject(payload="a", payloadType="str")) as h:
         h.node("i").trigger([{"p": "payload", "v": "from-editor", "vt": "str"}])
