@@ -32,17 +32,6 @@ MIN_COMMUNITY_FILES = 40
 MIN_COMMUNITY_REPOSITORIES = 35
 
 
-def _params() -> list[object]:
-    params = []
-    for path in corpus.flow_files():
-        key = corpus.file_key(path)
-        reason = corpus.EXCEPTIONS.get(key)
-        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason and not REPORT_ONLY \
-            else []
-        params.append(pytest.param(path, id=key, marks=marks))
-    return params
-
-
 @pytest.fixture(scope="module")
 def results() -> Iterator[list[corpus.FlowResult]]:
     """Every corpus file's result; their numbers are printed when the module ends."""
@@ -53,7 +42,7 @@ def results() -> Iterator[list[corpus.FlowResult]]:
         print(corpus.summary(collected))
 
 
-@pytest.mark.parametrize("path", _params())
+@pytest.mark.parametrize("path", corpus.flow_files(), ids=corpus.file_key)
 async def test_flow_runs_without_function_or_jsonata_errors(
         path: Path, compat_broker: Mosquitto, results: list[corpus.FlowResult]) -> None:
     result = await corpus.run_flow(path, compat_broker.port)
@@ -63,9 +52,11 @@ async def test_flow_runs_without_function_or_jsonata_errors(
     if REPORT_ONLY:
         return
     assert result.started, f"{result.name} did not start: {result.start_problem}"
-    bad = result.function_jsonata_errors
+    bad = result.unexpected_errors
     assert not bad, f"{len(bad)} function/JSONata errors in {result.name}:\n" + \
         "\n".join(e.line() for e in bad)
+    assert not result.stale_exceptions, \
+        f"expected errors no longer happen; remove from EXCEPTIONS: {result.stale_exceptions}"
 
 
 # ------------------------------------------------------------ the corpus itself
@@ -94,9 +85,12 @@ def test_file_is_a_node_red_flow(path: Path) -> None:
 
 def test_exceptions_name_corpus_files_and_say_why() -> None:
     files = {corpus.file_key(p) for p in corpus.flow_files()}
-    for name, reason in corpus.EXCEPTIONS.items():
+    for name, nodes in corpus.EXCEPTIONS.items():
         assert name in files, f"EXCEPTIONS names {name!r}, which is not in the corpus"
-        assert len(reason.split()) >= 3, f"{name}: say why, not just {reason!r}"
+        ids = {n["id"] for n in corpus.load_nodes(corpus.FLOWS_DIR / name)}
+        for node_id, reason in nodes.items():
+            assert node_id in ids, f"{name}: no node {node_id!r}"
+            assert len(reason.split()) >= 3, f"{name} {node_id}: say why, not {reason!r}"
 
 
 # ----------------------------------------------------- the harness can see failures
