@@ -295,6 +295,7 @@ class FlowResult:
     jsonata_nodes: int = 0
     injects_fired: int = 0
     started: bool = False
+    nodes_taken_out: int = 0
     start_problem: str = ""
     idle: bool = True
     received: dict[str, int] = field(default_factory=dict)
@@ -387,6 +388,7 @@ async def run_flow(path: Path, broker_port: int) -> FlowResult:
                     break
                 record(exc.node_id, exc.node_type or "", str(exc), True)
                 nodes = _without(nodes, {origin(exc.node_id)})
+                result.nodes_taken_out += 1
             except FlowValidationError as exc:
                 # Node-RED starts a node whatever its configuration says; flowrt
                 # refuses the document. Each node named is that node's error.
@@ -397,6 +399,7 @@ async def run_flow(path: Path, broker_port: int) -> FlowResult:
                 for problem in exc.problems:
                     record(str(problem.id), problem.type or "", str(problem), True)
                 nodes = _without(nodes, named)
+                result.nodes_taken_out += len(named)
             except FlowrtError as exc:
                 result.start_problem = str(exc)
                 break
@@ -498,7 +501,10 @@ def summary(results: list[FlowResult]) -> str:
         f"JSONata expressions: {sum(r.jsonata_expressions for r in results)} "
         f"(in {sum(r.jsonata_nodes for r in results)} nodes)",
         f"inject nodes fired: {sum(r.injects_fired for r in results)}",
-        f"flows that start: {sum(r.started for r in results)}",
+        f"flows that start: {sum(r.started for r in results)} "
+        f"({sum(r.started and not r.nodes_taken_out for r in results)} with every node; "
+        f"{sum(r.nodes_taken_out for r in results)} nodes taken out because they "
+        f"failed validation or start)",
         f"flows with function/JSONata errors: "
         f"{sum(bool(r.function_jsonata_errors) for r in results)} "
         f"({sum(bool(r.unexpected_errors) for r in results)} not in EXCEPTIONS)",
