@@ -24,7 +24,7 @@ import pytest
 from tests.brokers import Mosquitto
 from tests.compat import corpus
 
-pytestmark = [pytest.mark.compat, pytest.mark.broker]
+pytestmark = pytest.mark.compat
 
 REPORT_ONLY = os.environ.get("FLOWRT_COMPAT_REPORT", "") not in ("", "0")
 
@@ -42,6 +42,7 @@ def results() -> Iterator[list[corpus.FlowResult]]:
         print(corpus.summary(collected))
 
 
+@pytest.mark.broker
 @pytest.mark.parametrize("path", corpus.flow_files(), ids=corpus.file_key)
 async def test_flow_runs_without_function_or_jsonata_errors(
         path: Path, compat_broker: Mosquitto, results: list[corpus.FlowResult]) -> None:
@@ -115,6 +116,7 @@ def _function(node_id: str, code: str, wires: list[str]) -> dict:
             "wires": [wires]}
 
 
+@pytest.mark.broker
 async def test_a_failing_function_node_is_a_function_error(
         tmp_path: Path, compat_broker: Mosquitto) -> None:
     # An undefined name fails at run time in JavaScript and in Python alike.
@@ -126,6 +128,22 @@ async def test_a_failing_function_node_is_a_function_error(
         [("f1", "function")]
 
 
+@pytest.mark.broker
+async def test_a_node_that_cannot_start_is_its_error_and_the_rest_runs(
+        tmp_path: Path, compat_broker: Mosquitto) -> None:
+    # Not code in JavaScript nor in Python; "return msg" is code in both.
+    path = _write(tmp_path, [_inject("i1", ["bad", "good"]),
+                             _function("bad", "this is not code(", ["d1"]),
+                             _function("good", "return msg", ["d1"]),
+                             {"id": "d1", "type": "debug", "z": "t1", "wires": []}])
+    result = await corpus.run_flow(path, compat_broker.port)
+    assert result.started
+    assert {(e.node_id, e.kind) for e in result.errors} == {("bad", "function")}
+    assert all(e.at_start for e in result.errors)
+    assert result.received["d1"] == 1
+
+
+@pytest.mark.broker
 async def test_a_failing_jsonata_expression_is_a_jsonata_error(
         tmp_path: Path, compat_broker: Mosquitto) -> None:
     change = {"id": "c1", "type": "change", "z": "t1", "wires": [[]],
@@ -137,6 +155,7 @@ async def test_a_failing_jsonata_expression_is_a_jsonata_error(
     assert {(e.node_id, e.kind) for e in result.function_jsonata_errors} == {("c1", "jsonata")}
 
 
+@pytest.mark.broker
 async def test_other_errors_are_collected_but_are_not_function_errors(
         tmp_path: Path, compat_broker: Mosquitto) -> None:
     # An inject whose payload type no Node-RED knows: an error of the inject itself.
@@ -148,6 +167,7 @@ async def test_other_errors_are_collected_but_are_not_function_errors(
     assert result.errors[0].kind == "other" and not result.function_jsonata_errors
 
 
+@pytest.mark.broker
 async def test_unknown_types_are_removed_with_their_wires(
         tmp_path: Path, compat_broker: Mosquitto) -> None:
     nodes = [_inject("i1", ["ui", "req", "d1"]),
@@ -166,6 +186,7 @@ async def test_unknown_types_are_removed_with_their_wires(
     assert result.received["d1"] == 1
 
 
+@pytest.mark.broker
 async def test_mqtt_goes_to_the_local_broker_and_the_flow_waits_for_it(
         tmp_path: Path, compat_broker: Mosquitto) -> None:
     broker = {"id": "b1", "type": "mqtt-broker", "broker": "mqtt.example.com",
