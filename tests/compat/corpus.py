@@ -186,7 +186,8 @@ def jsonata_expressions(node: dict[str, Any]) -> list[str]:
             for item in value:
                 walk(item)
 
-    walk({k: v for k, v in node.items() if k not in ("wires", "x", "y", "z", "id")})
+    walk({k: v for k, v in node.items()
+          if k not in ("wires", "x", "y", "z", "id", "name", "info")})
     if node.get("type") == "join" and node.get("mode") == "reduce":
         found += [node[k] for k in ("reduceExp", "reduceFixup")
                   if isinstance(node.get(k), str) and node[k].strip()]
