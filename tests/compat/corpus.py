@@ -73,9 +73,6 @@ EXCEPTIONS: dict[str, dict[str, str]] = {
         'a563736d.0dfa': "Node-RED 4.1 too: TypeError: Reduce of empty array with no initial value",
         '1d9afc9d.96eb43': "Node-RED 4.1 too: TypeError: Reduce of empty array with no initial ...",
     },
-    'Nodered-Websocket__Nodered-CPU-usage.json': {
-        '3deaed82819befab': "Node module 'os' from libs",
-    },
     'farmOS-3.X-Node-Red-Flows__Herd-initialization-flow.json': {
         'e7e4f19f0ce41cff': "Node-RED 4.1 too: TypeError: Cannot read properties of undefined (...",
         'b3bede87ee83f57a': "Node-RED 4.1 too: TypeError: Cannot read properties of undefined (...",
