@@ -1,0 +1,478 @@
+// The sandbox of a JavaScript function node: what Node-RED's function node gives its
+// code (node, context, flow, global, env, RED.util, util, console, timers, Buffer),
+// and the entries Python calls (globalThis.__flowrt).
+//
+// What the code does that Python must act on (send, status, logs, errors, a message
+// done) goes into an outbox, in order; every entry returns the outbox as one JSON
+// array, so a message costs one crossing. Context and env are synchronous Python
+// calls (__flowrt_host_*), removed from the global scope once captured here.
+(function () {
+  "use strict";
+  const TAG = "$flowrt$";
+  const hostContext = globalThis.__flowrt_host_context;
+  const hostEnv = globalThis.__flowrt_host_env;
+  const hostTimer = globalThis.__flowrt_host_timer;
+  delete globalThis.__flowrt_host_context;
+  delete globalThis.__flowrt_host_env;
+  delete globalThis.__flowrt_host_timer;
+  const Buffer = globalThis.Buffer;
+
+  // ------------------------------------------------------------ values across
+  // Date and Buffer become tags while (and only while) encode() runs: a flag read by
+  // their toJSON, installed once (replacing the methods for each encoding would cost
+  // more than the encoding itself).
+  let encoding = false;
+  const dateToJSON = Date.prototype.toJSON;
+  const bufferToJSON = Buffer.prototype.toJSON;
+  Object.defineProperty(Date.prototype, "toJSON", {
+    configurable: true, writable: true, enumerable: false,
+    value: function toJSON(key) {
+      if (!encoding) return dateToJSON.call(this, key);
+      const ms = this.getTime();
+      return Number.isNaN(ms) ? null : { [TAG]: "Date", ms: ms };
+    },
+  });
+  Object.defineProperty(Buffer.prototype, "toJSON", {
+    configurable: true, writable: true, enumerable: false,
+    value: function toJSON() {
+      return encoding ? { [TAG]: "Buffer", data: this.toString("base64") }
+        : bufferToJSON.call(this);
+    },
+  });
+  function numberTag(key, value) {
+    if (typeof value === "number" && !Number.isFinite(value)) {
+      return { [TAG]: "number", value: String(value) };
+    }
+    return value;
+  }
+  function encode(value) {
+    encoding = true;
+    try {
+      let text = JSON.stringify(value);
+      // NaN and infinities become null: only then is the slower form needed.
+      if (text !== undefined && text.indexOf("null") >= 0) text = JSON.stringify(value, numberTag);
+      return text === undefined ? "null" : text;
+    } finally {
+      encoding = false;
+    }
+  }
+  function repair() { encoding = false; }
+  function revive(key, value) {
+    if (value !== null && typeof value === "object" && typeof value[TAG] === "string") {
+      switch (value[TAG]) {
+        case "Buffer": return Buffer.from(value.data, "base64");
+        case "Date": return new Date(value.ms);
+        case "number": return Number(value.value);
+        case "undefined": return undefined;
+      }
+    }
+    return value;
+  }
+  function decode(text, tagged) {
+    return tagged ? JSON.parse(text, revive) : JSON.parse(text);
+  }
+
+  // ------------------------------------------------------------ the outbox
+  let outbox = [];
+  function post(entry) { outbox.push(JSON.stringify(entry)); }
+  function flush() {
+    if (outbox.length === 0) return "";
+    const parts = outbox;
+    outbox = [];
+    for (let i = 0; i < parts.length; i++) {
+      if (typeof parts[i] !== "string") parts[i] = '["s",' + encode(parts[i].outputs) + "]";
+    }
+    return "[" + parts.join(",") + "]";
+  }
+
+  function text(value) {
+    if (typeof value === "string") return value;
+    if (value instanceof Error) return String(value);
+    try {
+      const json = JSON.stringify(value);
+      return json === undefined ? String(value) : json;
+    } catch (e) {
+      return String(value);
+    }
+  }
+
+  function errorText(err) {
+    if (err instanceof Error) {
+      if (err.name === "ReferenceError") {
+        // As Node-RED words it: the name twice, and where in the user's code.
+        return "ReferenceError: ReferenceError: " + err.message + position(err);
+      }
+      return String(err);
+    }
+    if (typeof err === "string") return err;
+    const json = JSON.stringify(err);
+    return json === undefined ? String(err) : json;
+  }
+  function position(err) {
+    const found = /<input>:(\d+):(\d+)/.exec(String(err.stack));
+    // Every piece of user code starts on the second line of what was compiled.
+    return found ? " (line " + (Number(found[1]) - 1) + ", col " + found[2] + ")" : "";
+  }
+
+  // ------------------------------------------------------------ sending
+  function sendResults(msgid, msgs, cloneFirst) {
+    if (msgs === null || msgs === undefined) return;
+    if (!Array.isArray(msgs)) msgs = [msgs];
+    let count = 0;
+    const outputs = [];
+    for (let m = 0; m < msgs.length; m++) {
+      let group = msgs[m];
+      if (!group) { outputs.push(null); continue; }
+      if (!Array.isArray(group)) group = [group];
+      const list = [];
+      for (let n = 0; n < group.length; n++) {
+        const one = group[n];
+        if (one === null || one === undefined) continue;
+        if (typeof one === "object" && !Buffer.isBuffer(one) && !Array.isArray(one)) {
+          one._msgid = msgid;
+          count++;
+          list.push(one);
+        } else {
+          let type = typeof one;
+          if (type === "object") type = Buffer.isBuffer(one) ? "Buffer" : "Array";
+          post(["l", "error", "Function tried to send a message of type " + type]);
+        }
+      }
+      outputs.push(list);
+    }
+    if (count === 0) return;
+    // A clone is a copy made now: encoding it is that copy. Without one, the messages
+    // are encoded when the outbox leaves, so later changes travel with them (as the
+    // receiver would see them in Node-RED, whose delivery is asynchronous too).
+    if (cloneFirst !== false) outbox.push('["s",' + encode(outputs) + "]");
+    else outbox.push({ outputs: outputs });
+  }
+
+  // ------------------------------------------------------------ node
+  const info = { id: "", name: "", path: "", outputCount: 1 };
+  let usesDone = false;
+  let mentionsNode = true;
+  const closeHandlers = [];
+  const base = {
+    log: function (v) { post(["l", "info", text(v)]); },
+    warn: function (v) { post(["l", "warn", text(v)]); },
+    debug: function (v) { post(["l", "debug", text(v)]); },
+    trace: function (v) { post(["l", "trace", text(v)]); },
+    error: function (err, msg) {
+      // Only with a message object does the error reach catch nodes (Node-RED's rule).
+      if (msg !== null && typeof msg === "object") {
+        outbox.push('["e",' + JSON.stringify(errorText(err)) + "," + encode(msg) + "]");
+      } else {
+        post(["e", errorText(err), null]);
+      }
+    },
+    status: function (s) {
+      post(["st", s !== null && typeof s === "object" ? s : { text: String(s) }]);
+    },
+    on: function (event, handler) {
+      if (event === "input") throw new Error("Cannot add listener to 'input' event within Function");
+      if (event === "close" && typeof handler === "function") closeHandlers.push(handler);
+    },
+  };
+  for (const key of ["id", "name", "path", "outputCount"]) {
+    Object.defineProperty(base, key, { get: () => info[key], enumerable: true });
+  }
+
+  // One per message: `send` and `done` belong to that message (code may keep `node`
+  // in a timer or a promise and call them later).
+  function Run(msgid, token) {
+    this.msgid = msgid;
+    this.token = token;
+    this.finished = false;
+  }
+  function makeNode(run) {
+    if (!mentionsNode) return base;
+    const node = Object.create(base);
+    node.send = function (msgs, cloneMsg) { sendResults(run.msgid, msgs, cloneMsg); };
+    node.done = function (err) { finish(run, err); };
+    return node;
+  }
+  function finish(run, err) {
+    if (run.finished) return;
+    run.finished = true;
+    if (err === undefined || err === null) outbox.push('["d",' + run.token + ",null]");
+    else post(["d", run.token, errorText(err)]);
+  }
+
+  // ------------------------------------------------------------ context, env
+  function contextApi(scope) {
+    function call(op, store, args, callback) {
+      if (callback !== undefined && typeof callback !== "function") {
+        throw new Error("Callback must be a function");
+      }
+      const answer = hostContext(scope, op, store === undefined ? null : String(store),
+                                 encode(args));
+      if (answer[0] === "!") {
+        const err = new Error(answer.slice(1));
+        if (callback) { callback(err); return undefined; }
+        throw err;
+      }
+      const value = decode(answer.slice(2), answer[1] === "t");
+      if (callback) {
+        if (op === "get" && Array.isArray(args[0])) callback(null, ...value);
+        else if (op === "set") callback(null);
+        else callback(null, value);
+        return undefined;
+      }
+      return op === "set" ? undefined : value;
+    }
+    return {
+      get: function (key, store, callback) {
+        if (typeof store === "function") { callback = store; store = undefined; }
+        return call("get", store, [key], callback);
+      },
+      set: function (key, value, store, callback) {
+        if (typeof store === "function") { callback = store; store = undefined; }
+        return call("set", store, [key, value === undefined ? null : value], callback);
+      },
+      keys: function (store, callback) {
+        if (typeof store === "function") { callback = store; store = undefined; }
+        return call("keys", store, [], callback);
+      },
+    };
+  }
+  const flowContext = contextApi("flow");
+  const globalContext = contextApi("global");
+  const nodeContext = contextApi("node");
+  Object.defineProperty(nodeContext, "flow", { get: () => flowContext });
+  Object.defineProperty(nodeContext, "global", { get: () => globalContext });
+  const env = {
+    get: function (name) {
+      const answer = hostEnv(String(name));
+      return decode(answer.slice(1), answer[0] === "t");
+    },
+  };
+
+  // ------------------------------------------------------------ timers
+  const timers = new Map();
+  let timerSeq = 0;
+  function addTimer(fn, delay, args, repeat) {
+    const id = ++timerSeq;
+    timers.set(id, { fn: fn, args: args, repeat: repeat });
+    hostTimer(repeat ? "every" : "once", id, Math.max(0, Number(delay) || 0));
+    return id;
+  }
+  function clearTimer(id) {
+    if (timers.delete(id)) hostTimer("clear", id, 0);
+  }
+  function setTimeout(fn, delay, ...args) { return addTimer(fn, delay, args, false); }
+  function setInterval(fn, delay, ...args) { return addTimer(fn, delay, args, true); }
+  function fire(id) {
+    const timer = timers.get(id);
+    if (timer === undefined) return flush();
+    if (!timer.repeat) timers.delete(id);
+    if (typeof timer.fn === "function") {
+      try {
+        timer.fn.apply(null, timer.args);
+      } catch (err) {
+        // Node-RED reports it with an empty message, so catch nodes receive it.
+        base.error(err, {});
+      }
+    }
+    return flush();
+  }
+  function promisify(fn) {
+    if (fn === setTimeout) {
+      return (delay, value) => new Promise((resolve) => setTimeout(resolve, delay, value));
+    }
+    return (...args) => new Promise((resolve, reject) => {
+      fn(...args, (err, ...values) => (err ? reject(err) : resolve(values.length > 1 ? values
+                                                                         : values[0])));
+    });
+  }
+
+  // ------------------------------------------------------------ RED.util, util
+  function clone(value) {
+    if (value === null || typeof value !== "object") return value;
+    if (Buffer.isBuffer(value)) return Buffer.from(value);
+    if (value instanceof Date) return new Date(value.getTime());
+    if (Array.isArray(value)) return value.map(clone);
+    const copy = {};
+    for (const key of Object.keys(value)) {
+      copy[key] = (key === "req" || key === "res") ? value[key] : clone(value[key]);
+    }
+    return copy;
+  }
+  function parsePath(expr) {
+    const keys = [];
+    const re = /\.?([^.[\]]+)|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]|\['((?:[^'\\]|\\.)*)'\]/y;
+    let at = 0;
+    expr = String(expr).trim();
+    while (at < expr.length) {
+      re.lastIndex = at;
+      const m = re.exec(expr);
+      if (!m || re.lastIndex === at) throw new Error("Invalid property expression: " + expr);
+      keys.push(m[2] !== undefined ? Number(m[2]) : (m[1] !== undefined ? m[1]
+                : (m[3] !== undefined ? m[3] : m[4])));
+      at = re.lastIndex;
+    }
+    return keys;
+  }
+  function stripMsg(expr) { return String(expr).startsWith("msg.") ? expr.slice(4) : expr; }
+  function getObjectProperty(obj, expr) {
+    let value = obj;
+    for (const key of parsePath(expr)) {
+      if (value === null || value === undefined) return undefined;
+      value = value[key];
+    }
+    return value;
+  }
+  function setObjectProperty(obj, expr, value, createMissing) {
+    const keys = parsePath(expr);
+    let target = obj;
+    for (let i = 0; i < keys.length - 1; i++) {
+      let next = target[keys[i]];
+      if (next === undefined || next === null) {
+        if (createMissing === false) return false;
+        next = typeof keys[i + 1] === "number" ? [] : {};
+        target[keys[i]] = next;
+      } else if (typeof next !== "object") {
+        return false;
+      }
+      target = next;
+    }
+    if (value === undefined) delete target[keys[keys.length - 1]];
+    else target[keys[keys.length - 1]] = value;
+    return true;
+  }
+  function generateId() {
+    let id = "";
+    for (let i = 0; i < 8; i++) id += ((Math.random() * 256) | 0).toString(16).padStart(2, "0");
+    return id;
+  }
+  function format(first, ...rest) {
+    if (typeof first !== "string") return [first, ...rest].map(text).join(" ");
+    let i = 0;
+    const out = first.replace(/%[sdifjoO%]/g, (spec) => {
+      if (spec === "%%") return "%";
+      if (i >= rest.length) return spec;
+      const value = rest[i++];
+      switch (spec) {
+        case "%s": return typeof value === "string" ? value : text(value);
+        case "%d": case "%i": return String(parseInt(value, 10));
+        case "%f": return String(parseFloat(value));
+        default: return text(value);
+      }
+    });
+    return [out, ...rest.slice(i).map(text)].join(" ");
+  }
+  const RED = {
+    util: {
+      cloneMessage: clone,
+      getMessageProperty: (msg, expr) => getObjectProperty(msg, stripMsg(expr)),
+      setMessageProperty: (msg, expr, value, createMissing) =>
+        setObjectProperty(msg, stripMsg(expr), value, createMissing),
+      getObjectProperty: getObjectProperty,
+      setObjectProperty: setObjectProperty,
+      generateId: generateId,
+      getSetting: (node, name) => env.get(name),
+    },
+  };
+  const util = {
+    format: format,
+    inspect: (value) => text(value),
+    promisify: promisify,
+    isDeepStrictEqual: (a, b) => encode(a) === encode(b),
+  };
+  const console = {
+    log: (...args) => post(["c", "info", format(...args)]),
+    info: (...args) => post(["c", "info", format(...args)]),
+    debug: (...args) => post(["c", "debug", format(...args)]),
+    warn: (...args) => post(["c", "warn", format(...args)]),
+    error: (...args) => post(["c", "error", format(...args)]),
+  };
+
+  Object.assign(globalThis, {
+    context: nodeContext, flow: flowContext, global: globalContext, env: env,
+    RED: RED, util: util, console: console, promisify: promisify,
+    setTimeout: setTimeout, clearTimeout: clearTimer,
+    setInterval: setInterval, clearInterval: clearTimer,
+  });
+
+  // ------------------------------------------------------------ entries
+  const code = { func: null, initialize: null, finalize: null };
+
+  function isThenable(value) {
+    return value !== null && typeof value === "object" && typeof value.then === "function";
+  }
+
+  globalThis.__flowrt = {
+    code: code,
+    repair: repair,
+    flush: flush,
+    configure: function (config) {
+      Object.assign(info, JSON.parse(config));
+      usesDone = info.usesDone;
+      mentionsNode = info.mentionsNode;
+    },
+    input: function (textIn, tagged, token) {
+      const msg = decode(textIn, tagged);
+      const run = new Run(msg._msgid, token);
+      let result;
+      try {
+        result = code.func(msg, makeNode(run));
+      } catch (err) {
+        finish(run, err);
+        return flush();
+      }
+      if (isThenable(result)) {
+        result.then(function (value) {
+          sendResults(run.msgid, value, false);
+          if (!usesDone) finish(run);
+        }, function (err) { finish(run, err); });
+        return flush();
+      }
+      if (outbox.length === 0 && !usesDone && result !== null && typeof result === "object"
+          && !Array.isArray(result) && !Buffer.isBuffer(result)) {
+        // The common case (one message returned, nothing else done) in one string.
+        result._msgid = run.msgid;
+        return '[["s",[[' + encode(result) + ']]],["d",' + token + ",null]]";
+      }
+      sendResults(run.msgid, result, false);
+      if (!usesDone) finish(run);
+      return flush();
+    },
+    initialize: function () {
+      const node = Object.create(base);
+      node.send = function (msgs, cloneMsg) { sendResults(generateId(), msgs, cloneMsg); };
+      let result;
+      try {
+        result = code.initialize(node);
+      } catch (err) {
+        post(["i", errorText(err)]);
+        return flush();
+      }
+      Promise.resolve(result).then(function () { post(["i", null]); },
+                                   function (err) { post(["i", errorText(err)]); });
+      return flush();
+    },
+    fire: fire,
+    close: function (removed) {
+      const node = Object.create(base);
+      node.send = function () { post(["l", "error", "Cannot send from close function"]); };
+      if (code.finalize) {
+        try {
+          code.finalize(node);
+        } catch (err) {
+          post(["l", "error", errorText(err)]);
+        }
+      }
+      for (const handler of closeHandlers) {
+        try {
+          if (handler.length >= 2) handler(removed, function () {});
+          else if (handler.length === 1) handler(function () {});
+          else handler();
+        } catch (err) {
+          post(["l", "error", errorText(err)]);
+        }
+      }
+      timers.clear();
+      return flush();
+    },
+  };
+})();
