@@ -192,11 +192,17 @@
     node.done = function (err) { finish(run, err); };
     return node;
   }
-  function finish(run, err) {
+  function finish(run, err, thrown) {
     if (run.finished) return;
     run.finished = true;
-    if (err === undefined || err === null) outbox.push('["d",' + run.token + ",null]");
-    else post(["d", run.token, errorText(err)]);
+    if (thrown && (err === undefined || err === null)) {
+      // What the engine throws when it cannot even build the error object.
+      post(["d", run.token, "InternalError: out of memory, or the code threw " + err]);
+    } else if (err === undefined || err === null) {
+      outbox.push('["d",' + run.token + ",null]");
+    } else {
+      post(["d", run.token, errorText(err)]);
+    }
   }
 
   // ------------------------------------------------------------ context, env
@@ -417,14 +423,14 @@
       try {
         result = code.func(msg, makeNode(run));
       } catch (err) {
-        finish(run, err);
+        finish(run, err, true);
         return flush();
       }
       if (isThenable(result)) {
         result.then(function (value) {
           sendResults(run.msgid, value, false);
           if (!usesDone) finish(run);
-        }, function (err) { finish(run, err); });
+        }, function (err) { finish(run, err, true); });
         return flush();
       }
       if (outbox.length === 0 && !usesDone && result !== null && typeof result === "object"
