@@ -167,7 +167,12 @@
       }
     },
     status: function (s) {
-      post(["st", s !== null && typeof s === "object" ? s : { text: String(s) }]);
+      if (s === undefined || s === null) s = {};
+      else if (typeof s !== "object") s = { text: String(s) };
+      else if (s.text !== undefined && typeof s.text !== "string") {
+        s = Object.assign({}, s, { text: String(s.text) });
+      }
+      post(["st", s]);
     },
     on: function (event, handler) {
       if (event === "input") throw new Error("Cannot add listener to 'input' event within Function");

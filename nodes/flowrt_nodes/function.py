@@ -484,6 +484,9 @@ class PythonFunction(Function):
 
 
 _NOT_DONE: Any = object()
+MAX_WAITING = 10_000
+"""Messages a JavaScript function node holds while its On Start code has not finished;
+more are dropped, each reported as its error (Node-RED would hold them all)."""
 
 
 class JavaScriptFunction(Function):
@@ -550,6 +553,10 @@ class JavaScriptFunction(Function):
     # ------------------------------------------------------------------ messages
     def on_input(self, msg: Message) -> Awaitable[Any] | None:
         if self._waiting is not None:
+            if len(self._waiting) >= MAX_WAITING:
+                raise NodeError(f"On Start has not finished and {MAX_WAITING} messages wait: "
+                                "message dropped", node_id=self.id, node_type=self.type,
+                                msg_id=msg.get("_msgid"))
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiting.append((msg, future))
             return future
@@ -692,6 +699,8 @@ class JavaScriptFunction(Function):
                 found[0].cancel()
             return
         delay = max(0.0, float(delay_ms)) / 1000
+        if op == "every":
+            delay = max(delay, 0.001)  # as Node.js: an interval of 0 would never yield
         handle = self.clock.call_later(delay, self._fire, timer_id)
         self._timers[timer_id] = (handle, delay if op == "every" else None)
 

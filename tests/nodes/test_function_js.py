@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
+import flowrt_nodes.function as function_node
 import pytest
 
 from flowrt.errors import DeployError
@@ -319,10 +320,13 @@ async def test_libs_are_a_clear_configuration_error():
 
 # ------------------------------------------------------------------ status, timers
 async def test_status_and_its_clearing_on_stop():
-    code = "node.status({fill: 'green', shape: 'dot', text: 5}); return msg;"
+    code = ("if (msg.payload === 2) { node.status(true); return; }\n"
+            "node.status({fill: 'green', shape: 'dot', text: 5}); return msg;")
     async with FlowHarness(function(code)) as h:
         await h.inject("f", payload=1)
         assert h.status("f") == {"fill": "green", "shape": "dot", "text": "5"}
+        await h.inject("f", payload=2)
+        assert h.status("f") == {"text": "true"}
         await h.deploy([])
         assert h.status("f") == {}
 
@@ -435,6 +439,29 @@ async def test_messages_wait_until_initialize_resolves():
         assert h.payloads("f") == []
         await h.advance(0.5)
         assert h.payloads("f") == ["bar", "bar", "bar"]
+
+
+async def test_messages_beyond_the_waiting_bound_are_dropped_with_an_error(monkeypatch):
+    monkeypatch.setattr(function_node, "MAX_WAITING", 2)
+    init = "return new Promise((resolve) => setTimeout(resolve, 100));"
+    async with FlowHarness(function("return msg;", initialize=init)) as h:
+        for n in range(3):
+            await h.inject("f", payload=n)
+        assert caught(h) == ["On Start has not finished and 2 messages wait: message dropped"]
+        await h.advance(0.1)
+        assert h.payloads("f") == [0, 1]
+
+
+async def test_a_later_initialize_failure_fails_waiting_and_later_messages():
+    init = ("return new Promise((resolve, reject) => "
+            "setTimeout(() => reject(new Error('no db')), 100));")
+    async with FlowHarness(function("return msg;", initialize=init)) as h:
+        await h.inject("f", payload=1)
+        await h.advance(0.1)
+        await h.inject("f", payload=2)
+        assert caught(h) == ["initialize failed: Error: no db"] * 2
+        assert h.errors[0]["msg"] == "initialize: Error: no db"
+        assert h.payloads("f") == []
 
 
 async def test_initialize_can_send_with_node_send():
