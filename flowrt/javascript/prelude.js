@@ -76,6 +76,7 @@
   let outbox = [];
   function post(entry) { outbox.push(JSON.stringify(entry)); }
   function flush() {
+    if (fetched.size !== 0) writeBack();
     if (outbox.length === 0) return "";
     const parts = outbox;
     outbox = [];
@@ -211,6 +212,21 @@
   }
 
   // ------------------------------------------------------------ context, env
+  // Node-RED's memory store hands out the stored object itself, so code may change a
+  // value in place without `set` and still see the change next time. Here `get` answers
+  // a copy; objects read during a run are the same object for the whole run, and are
+  // written back at its end when they changed.
+  const fetched = new Map();
+  function writeBack() {
+    for (const f of fetched.values()) {
+      if (encode(f.value) !== f.text) {
+        hostContext(f.scope, "set", f.store === undefined ? null : String(f.store),
+                    encode([f.key, f.value]));
+      }
+    }
+    fetched.clear();
+  }
+
   function contextApi(scope) {
     function call(op, store, args, callback) {
       if (callback !== undefined && typeof callback !== "function") {
@@ -223,7 +239,24 @@
         if (callback) { callback(err); return undefined; }
         throw err;
       }
-      const value = decode(answer.slice(2), answer[1] === "t");
+      let value = decode(answer.slice(2), answer[1] === "t");
+      if (op === "get" && typeof args[0] === "string" && value !== null
+          && typeof value === "object") {
+        const id = scope + "\u0000" + store + "\u0000" + args[0];
+        const seen = fetched.get(id);
+        if (seen !== undefined) value = seen.value;
+        else fetched.set(id, { scope: scope, store: store, key: args[0], value: value,
+                               text: encode(value) });
+      } else if (op === "set") {
+        const keys = Array.isArray(args[0]) ? args[0] : [args[0]];
+        for (const key of keys) fetched.delete(scope + "\u0000" + store + "\u0000" + key);
+        // What was set is the stored object for the rest of the run, as in Node-RED.
+        if (typeof args[0] === "string" && args[1] !== null && typeof args[1] === "object") {
+          fetched.set(scope + "\u0000" + store + "\u0000" + args[0],
+                      { scope: scope, store: store, key: args[0], value: args[1],
+                        text: encode(args[1]) });
+        }
+      }
       if (callback) {
         if (op === "get" && Array.isArray(args[0])) callback(null, ...value);
         else if (op === "set") callback(null);
@@ -438,6 +471,7 @@
         }, function (err) { finish(run, err, true); });
         return flush();
       }
+      if (fetched.size !== 0) writeBack();
       if (outbox.length === 0 && !usesDone && result !== null && typeof result === "object"
           && !Array.isArray(result) && !Buffer.isBuffer(result)) {
         // The common case (one message returned, nothing else done) in one string.

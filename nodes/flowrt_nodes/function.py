@@ -175,7 +175,8 @@ class Function(Node):
     stops. A thrown error goes to catch nodes as Node-RED words it ("Error: x"; a
     ReferenceError with its line and column). Values keep their kind across: Buffer is
     bytes, Date a datetime, NaN and Infinity floats. `libs` (npm modules) cannot be
-    loaded. Context values are copies: change one, then `set` it.
+    loaded. An object read from context may be changed in place during the run that read
+    it (it is written back at the end of that run), as in Node-RED.
 
     **Python** (`"language": "python"`) gives the same API in Python shape; see below.
 

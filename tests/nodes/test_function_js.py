@@ -188,6 +188,22 @@ return {payload: [count, flow.get('last'), global.get('seen'), context.global.ge
         assert h.runtime.contexts.global_.get("seen") == 2
 
 
+async def test_a_context_object_changed_in_place_is_kept_as_in_node_red():
+    code = """
+const counts = flow.get('counts') || {};
+if (!flow.get('counts')) flow.set('counts', counts);
+counts[msg.topic] = (counts[msg.topic] || 0) + 1;
+flow.get('counts').total = (flow.get('counts').total || 0) + 1;
+return {payload: counts};
+"""
+    async with FlowHarness(function(code)) as h:
+        await h.inject("f", topic="a")
+        await h.inject("f", topic="a")
+        await h.inject("f", topic="b")
+        assert h.payloads("f")[-1] == {"a": 2, "b": 1, "total": 3}
+        assert h.runtime.contexts.flow("t1").get("counts") == {"a": 2, "b": 1, "total": 3}
+
+
 async def test_context_stores_several_keys_and_callbacks():
     code = """
 context.set(['a', 'b'], [1, 2], 'disk');
