@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import flowrt_nodes.function as function_node
 import pytest
 
-from flowrt.errors import DeployError
+from flowrt.errors import DeployError, FlowValidationError
 from flowrt.testing import FlowHarness
 
 
@@ -42,6 +42,21 @@ async def test_language_absent_or_javascript_is_javascript():
         async with FlowHarness(function("return {payload: typeof msg.payload}", **extra)) as h:
             await h.inject("f", payload=1)
             assert h.payloads("f") == ["number"]
+
+
+async def test_the_language_is_never_guessed_from_the_code():
+    with pytest.raises(DeployError, match="JavaScript syntax error in func at line 1"):
+        async with FlowHarness(function("import math\nreturn msg")):
+            pass
+    with pytest.raises(FlowValidationError, match="'lua' is not one of"):
+        async with FlowHarness(function("return msg;", language="lua")):
+            pass
+
+
+def test_the_editor_offers_both_languages():
+    schema = function_node.Function.schema["properties"]["language"]
+    assert schema["enum"] == ["javascript", "python"] and schema["default"] == "javascript"
+    assert schema["title"]
 
 
 async def test_node_send_sends_a_copy():
