@@ -41,7 +41,8 @@ _LIB.JS_GetRuntimeOpaque.restype = ctypes.c_void_p
 _RUNTIME_OFFSET = ctypes.sizeof(ctypes.c_ssize_t) + ctypes.sizeof(ctypes.c_void_p)
 """Where the binding's Context object keeps its ``JSRuntime *`` (after PyObject_HEAD)."""
 
-ENGINE = f"QuickJS-ng (quickjs-ng {getattr(quickjs, '__version__', '0.17')})"
+ENGINE = "QuickJS-ng"
+"""The engine's name, for logs and reports."""
 
 
 class JsError(Exception):
