@@ -3,12 +3,6 @@
 // toString, toJSON, equals, slice, and the read/write methods for integers and floats.
 (function () {
   "use strict";
-  const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  const B64_INDEX = new Int16Array(128).fill(-1);
-  for (let i = 0; i < 64; i++) B64_INDEX[B64.charCodeAt(i)] = i;
-  B64_INDEX["-".charCodeAt(0)] = 62; // base64url
-  B64_INDEX["_".charCodeAt(0)] = 63;
-
   function utf8Bytes(text) {
     const out = [];
     for (let i = 0; i < text.length; i++) {
@@ -51,35 +45,36 @@
     return s;
   }
 
-  function base64Bytes(text) {
-    const out = [];
-    let bits = 0, value = 0;
-    for (let i = 0; i < text.length; i++) {
-      const code = text.charCodeAt(i);
-      const v = code < 128 ? B64_INDEX[code] : -1;
-      if (v < 0) { if (code === 61) break; continue; } // "=" ends it, others are skipped
-      value = (value << 6) | v;
-      bits += 6;
-      if (bits >= 8) { bits -= 8; out.push((value >> bits) & 0xff); }
-    }
+  // Base64 goes through the engine's native atob/btoa where it can: a byte loop in
+  // JavaScript is the slow part of moving a Buffer across.
+  function latin1Bytes(text) {
+    const out = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i) & 0xff;
     return out;
   }
 
+  function latin1Text(bytes, start, end) {
+    const parts = [];
+    for (let i = start; i < end; i += 8192) {
+      parts.push(String.fromCharCode.apply(null, bytes.subarray(i, Math.min(end, i + 8192))));
+    }
+    return parts.join("");
+  }
+
+  function base64Bytes(text) {
+    let clean = text.replace(/[^A-Za-z0-9+/\-_]/g, "").replace(/-/g, "+").replace(/_/g, "/");
+    const cut = text.indexOf("=");
+    if (cut >= 0) {
+      clean = text.slice(0, cut).replace(/[^A-Za-z0-9+/\-_]/g, "").replace(/-/g, "+")
+        .replace(/_/g, "/");
+    }
+    if (clean.length % 4 === 1) clean = clean.slice(0, -1); // a lone sixth of a byte
+    while (clean.length % 4 !== 0) clean += "=";
+    return latin1Bytes(atob(clean));
+  }
+
   function base64Text(bytes, start, end) {
-    let s = "";
-    let i = start;
-    for (; i + 2 < end; i += 3) {
-      const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
-      s += B64[n >> 18] + B64[(n >> 12) & 63] + B64[(n >> 6) & 63] + B64[n & 63];
-    }
-    if (end - i === 1) {
-      const n = bytes[i] << 16;
-      s += B64[n >> 18] + B64[(n >> 12) & 63] + "==";
-    } else if (end - i === 2) {
-      const n = (bytes[i] << 16) | (bytes[i + 1] << 8);
-      s += B64[n >> 18] + B64[(n >> 12) & 63] + B64[(n >> 6) & 63] + "=";
-    }
-    return s;
+    return btoa(latin1Text(bytes, start, end));
   }
 
   function hexBytes(text) {
@@ -108,18 +103,18 @@
     switch (normalEncoding(encoding)) {
       case "hex": return hexBytes(text);
       case "base64": return base64Bytes(text);
-      case "latin1": case "ascii": {
-        const out = new Array(text.length);
-        for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i) & 0xff;
-        return out;
-      }
+      case "latin1": case "ascii": return latin1Bytes(text);
       default: return utf8Bytes(text);
     }
   }
 
   class Buffer extends Uint8Array {
     static from(value, encodingOrOffset, length) {
-      if (typeof value === "string") return new Buffer(textBytes(value, encodingOrOffset));
+      if (typeof value === "string") {
+        const bytes = textBytes(value, encodingOrOffset);
+        return bytes instanceof Uint8Array
+          ? new Buffer(bytes.buffer, bytes.byteOffset, bytes.length) : new Buffer(bytes);
+      }
       if (value instanceof ArrayBuffer) {
         return new Buffer(value, encodingOrOffset || 0,
                           length === undefined ? value.byteLength - (encodingOrOffset || 0) : length);
@@ -179,11 +174,7 @@
           return s;
         }
         case "base64": return base64Text(this, start, end);
-        case "latin1": {
-          let s = "";
-          for (let i = start; i < end; i++) s += String.fromCharCode(this[i]);
-          return s;
-        }
+        case "latin1": return latin1Text(this, start, end);
         case "ascii": {
           let s = "";
           for (let i = start; i < end; i++) s += String.fromCharCode(this[i] & 0x7f);

@@ -72,6 +72,11 @@
     return tagged ? JSON.parse(text, revive) : JSON.parse(text);
   }
 
+  // A string that goes to Python must be flat: QuickJS-ng keeps a long concatenation as
+  // a rope, which the binding cannot convert ("Unknown quickjs tag: -6"). Array.join and
+  // JSON.stringify build flat strings.
+  function flat(s) { return [s].join(""); }
+
   // ------------------------------------------------------------ the outbox
   let outbox = [];
   function post(entry) { outbox.push(JSON.stringify(entry)); }
@@ -83,7 +88,7 @@
     for (let i = 0; i < parts.length; i++) {
       if (typeof parts[i] !== "string") parts[i] = '["s",' + encode(parts[i].outputs) + "]";
     }
-    return "[" + parts.join(",") + "]";
+    return ["[", parts.join(","), "]"].join("");
   }
 
   function text(value) {
@@ -220,7 +225,7 @@
   function writeBack() {
     for (const f of fetched.values()) {
       if (encode(f.value) !== f.text) {
-        hostContext(f.scope, "set", f.store === undefined ? null : String(f.store),
+        hostContext(f.scope, "set", f.store === undefined ? null : flat(String(f.store)),
                     encode([f.key, f.value]));
       }
     }
@@ -232,7 +237,7 @@
       if (callback !== undefined && typeof callback !== "function") {
         throw new Error("Callback must be a function");
       }
-      const answer = hostContext(scope, op, store === undefined ? null : String(store),
+      const answer = hostContext(scope, op, store === undefined ? null : flat(String(store)),
                                  encode(args));
       if (answer[0] === "!") {
         const err = new Error(answer.slice(1));
@@ -287,7 +292,7 @@
   Object.defineProperty(nodeContext, "global", { get: () => globalContext });
   const env = {
     get: function (name) {
-      const answer = hostEnv(String(name));
+      const answer = hostEnv(flat(String(name)));
       return decode(answer.slice(1), answer[0] === "t");
     },
   };
@@ -476,7 +481,7 @@
           && !Array.isArray(result) && !Buffer.isBuffer(result)) {
         // The common case (one message returned, nothing else done) in one string.
         result._msgid = run.msgid;
-        return '[["s",[[' + encode(result) + ']]],["d",' + token + ",null]]";
+        return ['[["s",[[', encode(result), ']]],["d",', token, ",null]]"].join("");
       }
       sendResults(run.msgid, result, false);
       if (!usesDone) finish(run);

@@ -147,6 +147,21 @@ return msg;
         assert out["nested"] == {"a": [1, {"b": -math.inf}], "s": "é"}
 
 
+async def test_large_messages_cross_whole():
+    # Long concatenations are ropes inside the engine: they must still reach Python.
+    code = ("node.warn('w'.repeat(5000) + '!');\n"
+            "msg.text = 'y'.repeat(100000) + msg.text;\n"
+            "msg.copy = Buffer.from(msg.payload.toString('base64'), 'base64');\n"
+            "return msg;")
+    payload = bytes(range(256)) * 800
+    async with FlowHarness(function(code)) as h:
+        await h.inject("f", payload=payload, text="end")
+        (out,) = h.outputs("f")
+        assert out["payload"] == payload and out["copy"] == payload
+        assert out["text"] == "y" * 100000 + "end"
+        assert h.warnings[0]["msg"] == "w" * 5000 + "!"
+
+
 async def test_json_stringify_of_a_date_and_a_buffer_is_as_in_node():
     code = "return {payload: JSON.stringify([new Date(0), Buffer.from('hi')])};"
     async with FlowHarness(function(code)) as h:
