@@ -100,6 +100,20 @@ class JsContext:
         """Call a JavaScript function with primitive arguments."""
         return self._enter(function, limit, *args)
 
+    def call_then_jobs(self, function: Any, limit: float, *args: Any) -> tuple[Any, bool]:
+        """:meth:`call`, then :meth:`run_jobs`, within one time limit (one entry: the
+        common path of a message costs one deadline); the result and whether jobs ran."""
+        result: tuple[Any, bool] = self._enter(self._call_then_jobs, limit, function, *args)
+        return result
+
+    def _call_then_jobs(self, function: Any, *args: Any) -> tuple[Any, bool]:
+        result = function(*args)
+        ran = False
+        execute = self._ctx.execute_pending_job
+        while execute():
+            ran = True
+        return result, ran
+
     def run_jobs(self, limit: float) -> bool:
         """Run pending Promise jobs until none is left; True if any ran."""
         ran = False

@@ -127,10 +127,10 @@ class FunctionSandbox:
     def _run(self, entry: Any, *args: Any) -> list[Entry]:
         js = self._js
         try:
-            out = js.call(entry, self.limit, *args)
-            # Promise jobs (async code, resolved promises) run now, as Node.js runs
-            # microtasks before anything else happens.
-            if js.run_jobs(self.limit):
+            # Promise jobs (async code, resolved promises) run right after, as Node.js
+            # runs microtasks before anything else happens.
+            out, jobs_ran = js.call_then_jobs(entry, self.limit, *args)
+            if jobs_ran:
                 more = js.call(self._flush, self.limit)
                 out = f"{out[:-1]},{more[1:]}" if out and more else (out or more)
         except JsError:
