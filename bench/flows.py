@@ -75,6 +75,11 @@ return [alert, msg];
 """.replace("LIMIT", str(THRESHOLD))
 
 
+# The same conversion in both languages Node-RED users write it in.
+FAHRENHEIT_JS = "msg.payload.temperature = msg.payload.temperature * 9 / 5 + 32;\nreturn msg;\n"
+FAHRENHEIT_JSONATA = "payload.temperature * 9 / 5 + 32"
+
+
 def _tab(tab_id: str, label: str) -> Node:
     return {"id": tab_id, "type": "tab", "label": label, "disabled": False, "info": ""}
 
@@ -154,6 +159,42 @@ def fanout(broker_port: int, runtime: str = "flowrt") -> Flow:
         nodes.append(_rbe(f"fanout.rbe{i}", "fanout", [f"fanout.out{i}"], y=y))
         nodes.append(_mqtt_out(f"fanout.out{i}", "fanout", "broker", y=y))
     return nodes
+
+
+def function_js(broker_port: int, runtime: str = "flowrt") -> Flow:
+    """mqtt in (JSON) → a JavaScript function node (°C to °F in payload.temperature) →
+    mqtt out: the cost of running user code per message."""
+    convert: Node = {
+        "id": "function.js", "type": "function", "z": "function", "name": "°C to °F",
+        "func": FAHRENHEIT_JS, "outputs": 1, "timeout": 0, "noerr": 0, "initialize": "",
+        "finalize": "", "libs": [], "x": 370, "y": 80, "wires": [["function.out"]],
+    }
+    return [
+        _tab("function", "function"),
+        _broker("broker", broker_port, "bench broker"),
+        _mqtt_in("function.in", "function", "broker", ["function.js"]),
+        convert,
+        _mqtt_out("function.out", "function", "broker"),
+    ]
+
+
+def jsonata_change(broker_port: int, runtime: str = "flowrt") -> Flow:
+    """mqtt in (JSON) → a change node setting payload.temperature with a JSONata
+    expression (°C to °F) → mqtt out: the cost of evaluating JSONata per message."""
+    change: Node = {
+        "id": "jsonata.change", "type": "change", "z": "jsonata", "name": "°C to °F",
+        "rules": [{"t": "set", "p": "payload.temperature", "pt": "msg",
+                   "to": FAHRENHEIT_JSONATA, "tot": "jsonata"}],
+        "action": "", "property": "", "from": "", "to": "", "reg": False,
+        "x": 370, "y": 80, "wires": [["jsonata.out"]],
+    }
+    return [
+        _tab("jsonata", "jsonata"),
+        _broker("broker", broker_port, "bench broker"),
+        _mqtt_in("jsonata.in", "jsonata", "broker", ["jsonata.change"]),
+        change,
+        _mqtt_out("jsonata.out", "jsonata", "broker"),
+    ]
 
 
 def aggregate(broker_port: int, runtime: str = "flowrt") -> Flow:
@@ -275,6 +316,8 @@ FlowBuilder = Callable[..., Flow]
 BUILDERS: dict[str, FlowBuilder] = {
     "relay": relay,
     "filter": filter_deadband,
+    "function": function_js,
+    "jsonata": jsonata_change,
     "aggregate": aggregate,
     "fanout": fanout,
     "bridge": threshold_bridge,

@@ -188,13 +188,14 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 
 
 def publish_paced(port: int, topic: str, rate: float, seconds: float,
-                  payload: Callable[[int], str] | None = None) -> int:
+                  payload: Callable[[int], str] | None = None,
+                  stamp: Callable[[int], str] = str) -> int:
     """Feed ``mosquitto_pub -l`` through a pipe at ``rate`` messages per second for
     ``seconds``; return how many were sent.
 
-    Without ``payload`` each message is its send time in integer microseconds since the
-    epoch, strictly increasing (so deadband filters pass every one), and sending starts
-    only once the publisher is connected.
+    Without ``payload`` each message is ``stamp`` of its send time in integer microseconds
+    since the epoch (by default the number itself), strictly increasing (so deadband
+    filters pass every one), and sending starts only once the publisher is connected.
     """
     total = max(1, int(rate * seconds))
     proc = _start_line_publisher(port, topic, wait_connected=payload is None)
@@ -209,7 +210,7 @@ def publish_paced(port: int, topic: str, rate: float, seconds: float,
                     lines = []
                     for _ in range(due - sent):
                         last_us = max(time.time_ns() // 1000, last_us + 1)
-                        lines.append(f"{last_us}\n")
+                        lines.append(f"{stamp(last_us)}\n")
                 else:
                     lines = [f"{payload(i)}\n" for i in range(sent, due)]
                 proc.stdin.write("".join(lines).encode())
@@ -425,8 +426,8 @@ def _throughput_result(n: int, expected: int, ins: list[tuple[float, bytes]],
 
 def sent_time_us(payload: bytes) -> float | None:
     """The send timestamp a latency message carries: the payload itself as a number; in a
-    JSON object, its ``max`` (an aggregate) or its ``payload`` (an envelope such as
-    cloud-bridge's), looked for at any depth."""
+    JSON object, its ``max`` (an aggregate), its ``sent`` (beside a reading) or its
+    ``payload`` (an envelope such as cloud-bridge's), looked for at any depth."""
     try:
         return float(payload)
     except ValueError:
@@ -449,7 +450,7 @@ def _timestamp_in(doc: Any, depth: int = 0) -> float | None:
         except ValueError:
             return None
     if isinstance(doc, dict):
-        for key in ("max", "payload"):
+        for key in ("max", "sent", "payload"):
             if key in doc and (found := _timestamp_in(doc[key], depth + 1)) is not None:
                 return found
         for value in doc.values():
@@ -480,7 +481,7 @@ def latency_figures(records: list[tuple[float, bytes]], since_us: float = 0.0) -
 
 
 def latency(link: Link, pid: int, rate: float, seconds: float, fanout: float,
-            *, timeout: float = 30.0) -> dict[str, Any]:
+            *, stamp: Callable[[int], str] = str, timeout: float = 30.0) -> dict[str, Any]:
     """Send timestamped messages at ``rate`` msg/s for ``seconds``; latency percentiles of
     what comes out, messages lost, and the runtime's CPU use (percent of one core)."""
     with Subscriber(link.out_port, [link.out_topic]) as out:
@@ -488,7 +489,7 @@ def latency(link: Link, pid: int, rate: float, seconds: float, fanout: float,
         settle_s = settle(out, pid)
         since_us = time.time_ns() // 1000
         before, started = proc_stats(pid).cpu_s, time.monotonic()
-        sent = publish_paced(link.in_port, link.in_topic, rate, seconds)
+        sent = publish_paced(link.in_port, link.in_topic, rate, seconds, stamp=stamp)
         cpu_pct = (proc_stats(pid).cpu_s - before) / (time.monotonic() - started) * 100
         expected = int(sent * fanout)
         out.wait_for(expected, quiet=OUTPUT_QUIET_S, timeout=timeout)

@@ -127,7 +127,8 @@ def _load_tests(record: dict[str, Any], scenario: Scenario, link: measure.Link, 
         for rate in cfg.step_rates
     ]
     record["latency"] = measure.latency(link, pid, cfg.latency_rate, cfg.latency_s,
-                                        scenario.latency_fanout)
+                                        scenario.latency_fanout,
+                                        stamp=scenario.latency_payload)
 
 
 def _deploy_test(record: dict[str, Any], scenario: Scenario, link: measure.Link,

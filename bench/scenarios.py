@@ -27,10 +27,20 @@ def _percent(i: int) -> str:
     return str(i % 100)
 
 
+def _reading(i: int) -> str:
+    return f'{{"temperature": {i % 50}}}'
+
+
+def _stamped_reading(sent_us: int) -> str:
+    # The send time rides beside the reading, untouched by the conversion.
+    return f'{{"temperature": 21.5, "sent": {sent_us}}}'
+
+
 @dataclass(frozen=True)
 class Scenario:
     """One benchmark scenario.
 
+    ``latency_payload`` turns a send time (integer microseconds) into a latency message.
     ``outputs_per_input`` maps the burst's input count to the exact expected output
     count; ``latency_fanout`` is how many outputs one latency message produces (a window
     of 100 inputs produces one output for ``aggregate``).
@@ -43,6 +53,7 @@ class Scenario:
     expected_outputs: Callable[[int], int]
     latency_fanout: float = 1.0
     probe_payloads: tuple[str, ...] = ("1000",)
+    latency_payload: Callable[[int], str] = str
     needs_cloud: bool = False
     load: bool = True
     same_flow_file: bool = True
@@ -59,6 +70,12 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("relay", "relay: mqtt in → mqtt out", flows.relay, _integers, lambda n: n),
         Scenario("filter", "filter: mqtt in → rbe deadband 0.5 → mqtt out",
                  flows.filter_deadband, _half_pass, lambda n: (n + 1) // 2),
+        Scenario("function", "function: mqtt in → JavaScript function (°C to °F) → mqtt out",
+                 flows.function_js, _reading, lambda n: n,
+                 probe_payloads=('{"temperature": 20}',), latency_payload=_stamped_reading),
+        Scenario("jsonata", "jsonata: mqtt in → change with a JSONata expression → mqtt out",
+                 flows.jsonata_change, _reading, lambda n: n,
+                 probe_payloads=('{"temperature": 20}',), latency_payload=_stamped_reading),
         Scenario("aggregate", "aggregate: count window of 100 → mqtt out", flows.aggregate,
                  _integers, lambda n: n // flows.AGGREGATE_SIZE,
                  latency_fanout=1 / flows.AGGREGATE_SIZE,
@@ -80,4 +97,4 @@ SCENARIOS: dict[str, Scenario] = {
     )
 }
 
-DEFAULT_ORDER = ("relay", "filter", "aggregate", "fanout", "bridge", "big")
+DEFAULT_ORDER = ("relay", "filter", "function", "jsonata", "aggregate", "fanout", "bridge", "big")

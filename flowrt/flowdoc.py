@@ -24,6 +24,7 @@ from jsonschema import Draft202012Validator
 
 from flowrt.errors import FlowValidationError, Problem
 from flowrt.files import atomic_write
+from flowrt.nodered_types import is_core_type
 
 
 class NodeTypes(Protocol):
@@ -48,7 +49,9 @@ DOCUMENT_SCHEMA: dict[str, Any] = {
         "properties": {
             "id": {"type": "string", "minLength": 1},
             "type": {"type": "string", "minLength": 1},
-            "z": {"type": "string"},
+            # Node-RED takes any empty value (0, "", null, false) for "no tab": a
+            # config node exported with "z": 0 is global.
+            "z": {"anyOf": [{"type": "string"}, {"type": "null"}, {"enum": [0, False]}]},
             "name": {"type": "string"},
             "x": {"type": "number"},
             "y": {"type": "number"},
@@ -59,7 +62,7 @@ DOCUMENT_SCHEMA: dict[str, Any] = {
         },
     },
 }
-_DOCUMENT_VALIDATOR = Draft202012Validator(DOCUMENT_SCHEMA)
+_NODE_VALIDATOR = Draft202012Validator(DOCUMENT_SCHEMA["items"])
 
 MAX_NODE_DEPTH = 200
 """How deep a node object may nest (the node itself is level 1). orjson writes at
@@ -70,7 +73,16 @@ reader accepting what the writer refuses is how a flow got stuck unservable."""
 
 
 def parse(text: str | bytes, source: str = "flow document") -> list[dict[str, Any]]:
-    """Parse JSON text into a flow document, with an error that says where it broke."""
+    """Parse JSON text into a flow document, with an error that says where it broke
+    (bad JSON, or every shape problem)."""
+    data = parse_json(text, source)
+    check_shape(data, source)
+    return data  # type: ignore[no-any-return]
+
+
+def parse_json(text: str | bytes, source: str = "flow document") -> Any:
+    """Parse JSON text (UTF-8, a BOM allowed; empty text is an empty document), shape
+    unchecked: ``validate`` then reports every shape problem with the rest."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8-sig")
@@ -89,26 +101,44 @@ def parse(text: str | bytes, source: str = "flow document") -> list[dict[str, An
         raise FlowValidationError(
             [Problem(None, None, "$", f"invalid JSON: {exc}")], f"{source} is not valid JSON"
         ) from None
-    check_shape(data, source)
     return data
 
 
 def check_shape(data: Any, source: str = "flow document") -> None:
     """Raise FlowValidationError unless ``data`` is an array of node objects, none
-    nested deeper than MAX_NODE_DEPTH."""
-    problems = [
-        Problem(_at(data, err.absolute_path, "id"), _at(data, err.absolute_path, "type"),
-                _json_path(err.absolute_path), err.message)
-        for err in _DOCUMENT_VALIDATOR.iter_errors(data)
-    ]
-    if not problems:
-        for index, node in enumerate(data):
-            deep_key = _too_deep(node)
-            if deep_key is not None:
-                problems.append(Problem(node["id"], node["type"], _json_path([index, deep_key]),
-                                        f"nested more than {MAX_NODE_DEPTH} levels deep"))
+    nested deeper than MAX_NODE_DEPTH (every entry's problems at once)."""
+    problems = shape_problems(data)
     if problems:
         raise FlowValidationError(problems, f"{source} is not a valid flow document")
+
+
+def shape_problems(data: Any) -> list[Problem]:
+    """Every shape problem of a document, entry by entry: one bad entry does not hide
+    the problems of the others."""
+    if not isinstance(data, list):
+        return [Problem(None, None, "$", "a flow document is a JSON array of node objects, "
+                                         f"not {_json_kind(data)}")]
+    problems: list[Problem] = []
+    for index, node in enumerate(data):
+        problems.extend(_node_shape_problems(index, node))
+    return problems
+
+
+def _node_shape_problems(index: int, node: Any) -> list[Problem]:
+    if not isinstance(node, dict):
+        return [Problem(None, None, f"$[{index}]",
+                        f"{_json_kind(node)} where a node object was expected")]
+    node_id = node["id"] if isinstance(node.get("id"), str) else None
+    node_type = node["type"] if isinstance(node.get("type"), str) else None
+    problems = [Problem(node_id, node_type, f"$[{index}]" + _json_path(err.absolute_path)[1:],
+                        _shape_message(err))
+                for err in _NODE_VALIDATOR.iter_errors(node)]
+    if not problems:
+        deep_key = _too_deep(node)
+        if deep_key is not None:
+            problems.append(Problem(node_id, node_type, _json_path([index, deep_key]),
+                                    f"nested more than {MAX_NODE_DEPTH} levels deep"))
+    return problems
 
 
 def load(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -152,42 +182,85 @@ def missing_types(flows: Iterable[dict[str, Any]], registry: NodeTypes) -> list[
     return sorted(missing)
 
 
+def unknown_type_message(node_type: str) -> str:
+    """Why a node type is unknown, worded for the user: a Node-RED core node flowrt
+    does not have yet, a subflow whose definition is missing, or a contrib node."""
+    if is_core_type(node_type):
+        return f"Node-RED core node {node_type!r} is not available in flowrt yet"
+    if node_type.startswith("subflow:"):
+        return f"subflow definition {node_type[8:]!r} not found"
+    return (f"unknown node type {node_type!r}: a contrib node that is not installed "
+            f"(install a flowrt plugin that provides it, or remove the node)")
+
+
 def validate(flows: Any, registry: NodeTypes) -> list[Problem]:
-    """Every problem in a flow document: shape, ids, types and node configs."""
-    try:
-        check_shape(flows)
-    except FlowValidationError as exc:
-        return exc.problems
-    problems: list[Problem] = []
-    seen: dict[str, int] = {}
+    """Every problem in a flow document: shape, ids, types and node configs.
+
+    An entry whose shape is wrong (not an object, no string ``id``...) is reported
+    and left out of the other checks; every other entry is still checked. The
+    problems come in document order.
+    """
+    document, configs = validate_parts(flows, registry)
+    return sorted([*document, *configs], key=document_position)
+
+
+def validate_parts(flows: Any, registry: NodeTypes) -> tuple[list[Problem], list[Problem]]:
+    """``validate``'s problems in two lists: the document's (shape, duplicate ids,
+    unknown types: nothing can run it) and the node configs' (a value its type's
+    schema refuses: that node cannot run)."""
+    if not isinstance(flows, list):
+        return shape_problems(flows), []
+    document: list[Problem] = []
+    configs: list[Problem] = []
+    sound: list[tuple[int, dict[str, Any]]] = []
     for index, node in enumerate(flows):
+        found = _node_shape_problems(index, node)
+        document.extend(found)
+        if not found:
+            sound.append((index, node))
+    seen: dict[str, int] = {}
+    for index, node in sound:
         node_id, node_type = node["id"], node["type"]
         if node_id in seen:
-            problems.append(Problem(node_id, node_type, f"$[{index}].id",
+            document.append(Problem(node_id, node_type, f"$[{index}].id",
                                     f"duplicate id (first used at $[{seen[node_id]}])"))
         else:
             seen[node_id] = index
-    subflows = {n["id"] for n in flows if n["type"] == "subflow"}
-    for index, node in enumerate(flows):
+    subflows = {node["id"] for _, node in sound if node["type"] == "subflow"}
+    for index, node in sound:
         node_type = node["type"]
         if node_type in STRUCTURAL_TYPES:
             continue
-        if node_type.startswith("subflow:"):
-            if node_type[8:] not in subflows:
-                problems.append(Problem(node["id"], node_type, f"$[{index}].type",
-                                        f"subflow definition {node_type[8:]!r} not found"))
+        if node_type.startswith("subflow:") and node_type[8:] in subflows:
             continue
-        if node_type not in registry:
-            problems.append(Problem(node["id"], node_type, f"$[{index}].type",
-                                    f"unknown node type {node_type!r}"))
+        if node_type.startswith("subflow:") or node_type not in registry:
+            document.append(Problem(node["id"], node_type, f"$[{index}].type",
+                                    unknown_type_message(node_type)))
             continue
         for err in registry.validator(node_type).iter_errors(node):
             if isinstance(err.instance, str) and ENV_REFERENCE.match(err.instance):
                 continue  # "${NAME}" is resolved when the node starts
-            problems.append(Problem(node["id"], node_type,
-                                    f"$[{index}]" + _json_path(err.absolute_path)[1:],
-                                    _short_message(err)))
-    return problems
+            configs.append(Problem(node["id"], node_type,
+                                   f"$[{index}]" + _json_path(err.absolute_path)[1:],
+                                   _short_message(err)))
+    return document, configs
+
+
+def document_position(problem: Problem) -> int:
+    """The index of the entry a problem is about (``$[3].wires`` → 3; -1 for ``$``)."""
+    match = re.match(r"\$\[(\d+)\]", problem.path)
+    return int(match.group(1)) if match else -1
+
+
+def constructible(flows: list[Any], registry: NodeTypes) -> list[dict[str, Any]]:
+    """The part of a document its nodes can be created from (for a dry run after
+    ``validate``): the entries with a sound shape whose type is known (a subflow
+    instance needs its definition)."""
+    sound = [node for index, node in enumerate(flows) if not _node_shape_problems(index, node)]
+    subflows = {node["id"] for node in sound if node["type"] == "subflow"}
+    return [node for node in sound
+            if node["type"] in STRUCTURAL_TYPES or node["type"] in registry
+            or (node["type"].startswith("subflow:") and node["type"][8:] in subflows)]
 
 
 def check(flows: Any, registry: NodeTypes) -> list[dict[str, Any]]:
@@ -212,6 +285,25 @@ def _too_deep(node: dict[str, Any]) -> str | None:
     return None
 
 
+def _shape_message(err: Any) -> str:
+    if list(err.absolute_path) == ["z"]:
+        return f"{err.instance!r} is not a tab or subflow id (a string), nor empty"
+    return str(err.message)
+
+
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, in JSON's words (for "not an object" messages)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
 def _short_message(err: Any) -> str:
     if err.validator == "anyOf" and err.context:
         kinds = sorted({str(sub.schema.get("type", "value")) for sub in err.context})
@@ -221,12 +313,3 @@ def _short_message(err: Any) -> str:
 
 def _json_path(parts: Iterable[Any]) -> str:
     return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
-
-
-def _at(data: Any, path: Iterable[Any], key: str) -> str | None:
-    parts = list(path)
-    if parts and isinstance(parts[0], int) and isinstance(data, list) and parts[0] < len(data):
-        item = data[parts[0]]
-        if isinstance(item, dict) and isinstance(item.get(key), str):
-            return item[key]
-    return None

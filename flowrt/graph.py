@@ -70,7 +70,7 @@ def build_graph(document: list[dict[str, Any]]) -> Graph:
             graph.groups[node["id"]] = node
         elif node["type"] == "global-config":
             graph.global_env = node.get("env") or []
-        if "z" in node:
+        if node.get("z"):
             members.setdefault(node["z"], []).append(node)
     graph.flows[GLOBAL_FLOW] = FlowSpec(GLOBAL_FLOW, {"id": GLOBAL_FLOW, "label": "global"})
     for tab in tabs.values():
@@ -101,8 +101,11 @@ def build_graph(document: list[dict[str, Any]]) -> Graph:
 
 def _add(graph: Graph, node: dict[str, Any], flow_id: str) -> None:
     config = node
+    if "z" in node and not node["z"]:
+        # "z": 0 / "" / null (older exports of config nodes) means no tab, as in Node-RED.
+        config = {key: value for key, value in node.items() if key != "z"}
     if node["type"] == "link out" and node.get("mode", "link") != "return":
-        config = {**node, "wires": [list(node.get("links") or [])]}
+        config = {**config, "wires": [list(node.get("links") or [])]}
     graph.nodes[node["id"]] = NodeSpec(node["id"], node["type"], config, flow_id,
                                        is_config_node(node))
 
@@ -125,6 +128,13 @@ def _expand_instance(graph: Graph, instance: dict[str, Any], parent_flow: str,
         copy["wires"] = [[idmap.get(t, t) for t in port] for port in node.get("wires") or []]
         if node["type"] in ("link out", "link in", "link call"):
             copy["links"] = [idmap.get(t, t) for t in node.get("links") or []]
+        if node["type"] == "group":
+            # A group inside a subflow is drawn, not run; each instance has its own
+            # copy, so its nodes' env lookups (``g`` mapped above) find it.
+            graph.groups[copy["id"]] = copy
+            continue
+        if node["type"] in STRUCTURAL_TYPES:
+            continue
         copies[node["id"]] = copy
     outer_wires = instance.get("wires") or []
     entry_targets: list[str] = []

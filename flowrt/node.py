@@ -160,6 +160,10 @@ class Node:
     wait for a broker acknowledgement on a connection a source may share."""
     admin_routes: ClassVar[Sequence[AdminRoute]] = ()
     """HTTP routes this type adds to the admin API (``flowrt.admin_routes``)."""
+    config_when_absent: ClassVar[dict[str, Any]] = {}
+    """Values for keys missing from a node's config where they differ from the schema's
+    ``default`` (which the editor writes into new nodes): Node-RED's runtime defaults
+    for flows exported before a key existed (``mqtt in`` without ``datatype``: utf8)."""
     editor: ClassVar[dict[str, Any]] = {}
     """Editor hints: ``label`` (config key shown as the node label), ``order``
     (form field order), ``outputsFrom`` (config key that sets the output count),

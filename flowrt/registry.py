@@ -17,7 +17,7 @@ import importlib.util
 import logging
 import sys
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import PackageNotFoundError, entry_points, version
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -32,6 +32,8 @@ log = logging.getLogger("flowrt.registry")
 
 ENTRY_POINT_GROUP = "flowrt.nodes"
 BUILTIN_DISTRIBUTION = "flowrt"
+USER_MODULE_PREFIX = "flowrt_user_nodes."
+"""Module names of the data dir's plugin files (``nodes/vault.py`` → ``…vault``)."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ class Registry:
         if not directory.is_dir():
             return
         for path in sorted(directory.glob("*.py")):
-            name = f"flowrt_user_nodes.{path.stem}"
+            name = f"{USER_MODULE_PREFIX}{path.stem}"
             try:
                 spec = importlib.util.spec_from_file_location(name, path)
                 assert spec and spec.loader
@@ -141,12 +143,56 @@ class Registry:
         self.errors.append(error)
         log.error("%s", error)
 
+    def node_sets(self) -> list[dict[str, Any]]:
+        """The installed node sets as Node-RED's ``GET /nodes`` lists them.
+
+        One set per module that registered types (a node type module, a data-dir
+        file), ``{"id": "<module>/<set>", "name", "types", "enabled", "local",
+        "user", "module", "version"}``: ``module`` is the distribution (``flowrt``
+        for the built-ins), ``local`` true for the data dir's files. A plugin that
+        failed to load is a set without types, with ``err`` (as Node-RED shows it).
+        """
+        sets: dict[tuple[str, str], dict[str, Any]] = {}
+        for entry in sorted(self.types.values(), key=lambda e: (e.module, e.cls.type)):
+            key = (entry.origin, entry.module)
+            if key not in sets:
+                sets[key] = _node_set(entry.origin, entry.module)
+            sets[key]["types"].append(entry.cls.type)
+        failed = [{**_node_set(error.origin, error.module), "err": error.message}
+                  for error in self.errors]
+        return [*sets.values(), *failed]
+
     def describe(self) -> list[dict[str, Any]]:
-        """Every type's editor metadata plus its origin, for ``GET /nodes``."""
+        """Every type's editor metadata plus its origin (``GET /node-types``)."""
         return [
             {**entry.cls.describe(), "origin": entry.origin, "module": entry.module}
             for entry in sorted(self.types.values(), key=lambda e: (e.cls.category, e.cls.type))
         ]
+
+
+def _node_set(origin: str, module: str) -> dict[str, Any]:
+    """A node set without types yet: where the module ``module`` came from."""
+    local = origin == "data dir"
+    distribution = (BUILTIN_DISTRIBUTION if origin == "built-in"
+                    else origin.removeprefix("package ") if origin.startswith("package ")
+                    else "local")
+    # "flowrt_nodes.mqtt" → "mqtt"; a data-dir file "/x/nodes/vault.py" → "vault".
+    if local:
+        name = (module.removeprefix(USER_MODULE_PREFIX) if module.startswith(USER_MODULE_PREFIX)
+                else Path(module).stem)
+    else:
+        name = module.split(":")[0].rsplit(".", 1)[-1]
+    return {"id": f"{distribution}/{name}", "name": name, "types": [], "enabled": True,
+            "local": local, "user": local, "module": distribution,
+            "version": _version(distribution)}
+
+
+def _version(distribution: str) -> str:
+    """The installed version of a distribution ("" for the data dir's files)."""
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return ""
 
 
 def discover(data_dir: Path | None = None, excludes: frozenset[str] = frozenset()) -> Registry:

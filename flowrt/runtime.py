@@ -5,12 +5,25 @@ validated and its save staged first (every problem reported, nothing touched on
 failure, a full disk included), then only what the deploy type requires is
 stopped (``full``: everything; ``nodes``: the changed and removed nodes;
 ``flows``: also every node wire-connected to a change; ``reload``: everything,
-from storage), the new nodes are started and the save is committed; if any
-start fails the previous graph is restored and the save discarded. Documents
-with unknown node types are rejected by ``deploy``; at boot (``load``) they
-leave the runtime in the ``missing-types`` state, as Node-RED does. Credentials
-written inline in a document (``"credentials"`` on a node) are moved into the
-credentials store, on deploy and at boot, and never kept in the document.
+from storage), the new nodes are started and the save is committed.
+
+A node whose constructor raises (bad configuration) or whose ``start()`` raises
+does not fail the deploy, as in Node-RED: it is logged, shown with a red status,
+listed by ``failed_nodes()`` (``/healthz``) and replaced by a
+:class:`~flowrt.failed_node.FailedNode` that drops what is wired to it; the rest
+of the flows run, and the next deploy tries it again. With ``strictDeploy`` a
+deploy is all-or-nothing instead: the first failure restores the previous graph,
+discards the save and raises DeployError. Starting at boot (``load``) never
+raises for a flow problem. Documents with unknown node types are rejected by
+``deploy``; at boot (``load``) they leave the runtime in the ``missing-types``
+state, as Node-RED does, with each type named as a Node-RED core node flowrt
+lacks or a contrib node that is not installed.
+
+``check_nodes`` creates every node of a document without starting any (the same
+``_create`` as a deploy): ``flowrt validate`` reports what a constructor raises.
+
+Credentials written inline in a document (``"credentials"`` on a node) are moved
+into the credentials store, on deploy and at boot, and never kept in the document.
 """
 
 from __future__ import annotations
@@ -32,8 +45,9 @@ from flowrt import flowdoc
 from flowrt.clock import Clock
 from flowrt.context import ContextStores
 from flowrt.dispatch import Dispatcher
-from flowrt.errors import DataFileError, DeployError, FlowValidationError, Problem
+from flowrt.errors import DataFileError, DeployError, FlowValidationError, NodeError, Problem
 from flowrt.events import Events
+from flowrt.failed_node import FailedNode, Stage, error_text
 from flowrt.flow import Flow
 from flowrt.graph import Graph, NodeSpec, build_graph, diff_graphs
 from flowrt.messages import Message
@@ -105,6 +119,8 @@ class Runtime:
         self.state_reason = "not started"
         self.missing: list[str] = []
         self.nodes: dict[str, Node] = {}
+        self.failed: dict[str, FailedNode] = {}
+        """Nodes of the running flows that failed to configure or start, by id."""
         self.flows: dict[str, Flow] = {}
         self.groups: dict[str, dict[str, Any]] = {}
         self.global_env: list[dict[str, Any]] = []
@@ -120,6 +136,10 @@ class Runtime:
     def running_nodes(self) -> Iterator[Node]:
         """Every running node."""
         return iter(list(self.nodes.values()))
+
+    def failed_nodes(self) -> list[dict[str, Any]]:
+        """The nodes that failed to configure or start: id, type, flow, stage, error."""
+        return [node.describe_failure() for node in self.failed.values()]
 
     async def open(self) -> None:
         """Open persistent context stores; call once before the first deploy."""
@@ -141,19 +161,36 @@ class Runtime:
         self.flows_document = flows
         self.credentials = credentials or {}
         self.rev = revision(flows)
-        problems = flowdoc.validate(flows, self.registry)
+        try:
+            await self._start_loaded(flows)
+        except Exception as exc:
+            # Nodes' failures are reported where they happen; anything else is a bug,
+            # which must not end the process either: the editor stays up to fix things.
+            log.exception("starting the flows failed: %s", error_text(exc))
+            self._set_state("stop", "start-failed")
+
+    async def _start_loaded(self, flows: list[dict[str, Any]]) -> None:
+        problems, config_problems = flowdoc.validate_parts(flows, self.registry)
         self.missing = flowdoc.missing_types(flows, self.registry)
         if self.missing:
             self._set_state("stop", "missing-types")
             log.error("Waiting for missing types to be registered:\n%s",
-                      "\n".join(f" - {t}" for t in self.missing))
+                      "\n".join(f" - {t}: {flowdoc.unknown_type_message(t)}" for t in self.missing))
             return
         if problems:
             self._set_state("stop", "invalid-flows")
             log.error("%s", FlowValidationError(problems))
             return
+        # A node whose config its schema refuses fails alone (as a constructor that
+        # raises does); a deploy refuses such a document, but one that is already the
+        # saved flows must not keep every other node from running.
+        refused: dict[str, str] = {}
+        for problem in config_problems:
+            assert problem.id is not None
+            where = problem.path.split("]", 1)[1].lstrip(".") or "config"
+            refused.setdefault(problem.id, f"invalid configuration: {where}: {problem.message}")
         async with self._lock:
-            await self._apply(flows, "full", set())
+            await self._apply(flows, "full", set(), refused=refused)
 
     async def deploy(self, flows: list[dict[str, Any]] | None, deploy_type: str = "full",
                      credentials: dict[str, dict[str, Any]] | None = None) -> str:
@@ -161,7 +198,9 @@ class Runtime:
 
         The save is staged before anything stops and committed once the new flows
         run. Raises FlowValidationError or DataFileError (not saved; nothing
-        changed), or DeployError (start failed, previous flows restored).
+        changed). A node that fails to configure or start is reported and the rest
+        runs; with ``strictDeploy`` it raises DeployError instead (previous flows
+        restored, nothing saved).
         """
         if deploy_type not in DEPLOY_TYPES:
             raise FlowValidationError([Problem(None, None, "$", f"unknown deploy type "
@@ -191,7 +230,8 @@ class Runtime:
             old_rev = self.rev
             self.credentials = new_credentials
             try:
-                await self._apply(flows, deploy_type, changed_creds)
+                await self._apply(flows, deploy_type, changed_creds,
+                                  strict=self.settings.strict_deploy)
                 # They run: GET /flows shows them while the save is committed.
                 self.flows_document, self.rev = flows, revision(flows)
                 if staged is not None:
@@ -202,6 +242,8 @@ class Runtime:
                 self.flows_document, self.rev = old_document, old_rev
                 self.credentials = old_credentials
                 self.stats.deploy_failures += 1
+                # Not strict: the flows that ran before run again even if a node of
+                # theirs fails now (its broker gone...); that node is reported.
                 await self._apply(old_document, "full", set())
                 raise
             self.missing = []
@@ -209,6 +251,58 @@ class Runtime:
             await self.contexts.flush()
             self.events.publish("notification/runtime-deploy", {"revision": self.rev}, retain=True)
             return self.rev
+
+    async def validate(self, flows: Any) -> list[Problem]:
+        """Every problem of a flow document, in document order: its own (shape, ids,
+        types, node configs: ``flowdoc.validate``) and what creating each node raises
+        (``check_nodes``) for the nodes that have none of the former."""
+        problems = flowdoc.validate(flows, self.registry)
+        if not isinstance(flows, list):
+            return problems
+        where = {node["id"]: index for index, node in reversed(list(enumerate(flows)))
+                 if isinstance(node, dict) and isinstance(node.get("id"), str)}
+        flagged = {p.id for p in problems if p.id is not None}
+        for problem in await self.check_nodes(flowdoc.constructible(flows, self.registry),
+                                              skip=flagged):
+            assert problem.id is not None
+            problems.append(Problem(problem.id, problem.type, f"$[{where[problem.id]}]",
+                                    problem.message))
+        problems.sort(key=flowdoc.document_position)
+        return problems
+
+    async def check_nodes(self, flows: list[dict[str, Any]],
+                          skip: set[str] | frozenset[str] = frozenset()) -> list[Problem]:
+        """Construct every node of a valid document, start none, and return what the
+        constructors raised (a JavaScript or JSONata compile error, a bad option), one
+        problem per node of the document (a node in a subflow used twice counts once).
+
+        Nodes are created in the deploy's order with the deploy's ``_create``, in a
+        :class:`DryRun` that shares nothing with the running flows; whatever tasks a
+        constructor made are cancelled. Types no plugin provides are skipped: the
+        document's validation reports them, as are the nodes in ``skip``.
+        """
+        graph = build_graph(flows)
+        dry_run = DryRun(self, graph)
+        where = {node["id"]: index for index, node in enumerate(flows)}
+        problems: dict[str, Problem] = {}
+        try:
+            for spec in _start_order(graph, set(graph.nodes), self.registry):
+                if spec.type not in INTERNAL_TYPES and spec.type not in self.registry:
+                    continue
+                original = str(spec.config.get("_alias", spec.id))
+                if original in skip:
+                    continue
+                try:
+                    dry_run.created[spec.id] = self._create(spec, dry_run)
+                except Exception as exc:
+                    if original not in problems:
+                        index = where.get(original)
+                        problems[original] = Problem(
+                            original, spec.type, "$" if index is None else f"$[{index}]",
+                            error_text(exc))
+        finally:
+            await dry_run.discard()
+        return list(problems.values())
 
     async def _keep_extracted_credentials(self, flows: list[dict[str, Any]],
                                           credentials: dict[str, dict[str, Any]],
@@ -229,13 +323,17 @@ class Runtime:
     async def stop(self) -> None:
         """Stop every node (close handlers, with a timeout) and flush context."""
         async with self._lock:
+            self._forget_failed()
             await self._stop_nodes(set(self.nodes), removed=False)
             self._set_state("stop", "stopped")
         await self.contexts.close()
 
     # ---------------------------------------------------------------- deploying
     async def _apply(self, flows: list[dict[str, Any]], deploy_type: str,
-                     changed_creds: set[str]) -> None:
+                     changed_creds: set[str], strict: bool = False,
+                     refused: dict[str, str] | None = None) -> None:
+        """Stop, create, wire and start what ``deploy_type`` requires; the nodes in
+        ``refused`` (id → why) fail to configure without being created."""
         graph = build_graph(flows)
         old = self._graph
         if deploy_type == "full":
@@ -246,8 +344,10 @@ class Runtime:
                                       if deploy_type == "flows" else set())
             stop = (restart | diff.removed) & set(self.nodes)
             start = (restart | diff.added) & set(graph.nodes)
+            # Nodes not running (new, or failed before: tried again) start too.
             start |= set(graph.nodes) - set(self.nodes)
         removed = set(old.nodes) - set(graph.nodes)
+        self._forget_failed()
         await self._stop_nodes(stop, removed=False, removed_ids=removed)
         if stop:
             # The stopped nodes refer to each other (and their rules to them): only the
@@ -262,35 +362,82 @@ class Runtime:
         # Create every node and connect the wires before any starts, so a node
         # may send from start() (Node-RED nodes can send from their constructor).
         created: list[Node] = []
-        node: Node | None = None
-        try:
-            for spec in _start_order(graph, start, self.registry):
-                node = None
+        for spec in _start_order(graph, start, self.registry):
+            try:
+                why = (refused or {}).get(str(spec.config.get("_alias", spec.id)))
+                if why is not None:
+                    raise NodeError(why, node_id=spec.id, node_type=spec.type)
                 node = self._create(spec)
-                self.nodes[spec.id] = node
-                created.append(node)
-            self._rewire(graph)
-            for node in created:
+            except Exception as exc:
+                if strict:
+                    await self._abort(created, spec.config, exc)
+                self._fail(spec.config, spec.flow_id, "configure", exc)
+                continue
+            self.nodes[spec.id] = node
+            created.append(node)
+        self._rewire(graph)
+        start_failed = False
+        for node in created:
+            try:
                 await node.start()
-        except Exception as exc:
-            failed = node.config if node is not None else {"id": spec.id, "type": spec.type}
-            await self._stop_nodes({n.id for n in created}, removed=True)
-            self._graph = Graph()
-            raise DeployError(f"node {failed['id']} ({failed['type']}) failed to start: {exc}",
-                              failed["id"], failed["type"]) from exc
+            except Exception as exc:
+                if strict:
+                    await self._abort(created, node.config, exc)
+                start_failed = True
+                # Whatever it acquired before failing is released as on any stop.
+                await self._stop_nodes({node.id}, removed=False)
+                self._fail(node.config, graph.nodes[node.id].flow_id, "start", exc)
+        if start_failed:
+            self._rewire(graph)  # wires to the nodes that failed lead to their stand-ins
         self.contexts.clean(set(graph.nodes) | set(graph.flows))
         self._set_state("start", "running")
-        log.info("Started %s: %d nodes", "flows" if deploy_type == "full"
-                 else f"modified {deploy_type}", len(start))
+        failed = f", {len(self.failed)} failed" if self.failed else ""
+        log.info("Started %s: %d nodes%s", "flows" if deploy_type == "full"
+                 else f"modified {deploy_type}", len(start), failed)
 
-    def _create(self, spec: NodeSpec) -> Node:
+    async def _abort(self, created: list[Node], config: dict[str, Any],
+                     exc: Exception) -> None:
+        """strictDeploy: stop what this deploy created and raise DeployError."""
+        await self._stop_nodes({n.id for n in created}, removed=True)
+        self._forget_failed()
+        self._graph = Graph()
+        raise DeployError(f"node {config['id']} ({config['type']}) failed to start: "
+                          f"{error_text(exc)}", config["id"], config["type"]) from exc
+
+    def _fail(self, config: dict[str, Any], flow_id: str, stage: Stage,
+              exc: Exception) -> None:
+        """Put a FailedNode in the place of a node that failed, and report it."""
+        stand_in = FailedNode(config, self.new_context(config["id"], flow_id), stage, exc,
+                              flow_id)
+        self.failed[stand_in.id] = stand_in
+        stand_in.report()
+
+    def _forget_failed(self) -> None:
+        """Drop the stand-ins of failed nodes (a deploy tries those nodes again)."""
+        if not self.failed:
+            return
+        stand_ins = set(self.failed.values())
+        self.dispatcher.clear_for(stand_ins)  # type: ignore[arg-type]
+        for stand_in in stand_ins:
+            self.events.publish(f"status/{stand_in.id}", {}, retain=True)
+        self.failed = {}
+
+    def _create(self, spec: NodeSpec, dry_run: DryRun | None = None) -> Node:
+        """Construct the node of ``spec`` (not started).
+
+        A deploy creates nodes in the running flows; ``check_nodes`` passes a
+        :class:`DryRun`, so that validation constructs nodes exactly as a deploy
+        does, without touching the running flows.
+        """
         cls = INTERNAL_TYPES.get(spec.type) or self.registry.get(spec.type)
         if cls is None:
-            raise DeployError(f"unknown node type {spec.type!r}", spec.id, spec.type)
-        flow = self.flows[spec.flow_id]
-        config = {**defaults_of(cls.schema), **spec.config}
+            raise DeployError(flowdoc.unknown_type_message(spec.type), spec.id, spec.type)
+        flow = (dry_run.flows if dry_run is not None else self.flows)[spec.flow_id]
+        config = {**defaults_of(cls.schema), **cls.config_when_absent, **spec.config}
         config = flow.substitute_env(config, config)
-        node = cls(config, self.new_context(spec.id, spec.flow_id))
+        ctx = (self.new_context(spec.id, spec.flow_id) if dry_run is None
+               else dry_run.context(spec.id, flow))
+        node = cls(config, ctx)
         creds = self.credentials.get(spec.id) or self.credentials.get(config.get("_alias", ""))
         node.creds = flow.substitute_env(dict(creds or {}), config)
         return node
@@ -320,10 +467,12 @@ class Runtime:
 
     def _rewire(self, graph: Graph) -> None:
         nodes = self.nodes
+        # A wire to a node that failed leads to its stand-in, which drops and counts.
+        targets: dict[str, Node] = {**self.failed, **nodes}
         members: dict[str, list[Node]] = {}
         for node_id, node in nodes.items():
             spec = graph.nodes[node_id]
-            wires = [[nodes[t] for t in port if t in nodes] for port in spec.wires]
+            wires = [[targets[t] for t in port if t in targets] for port in spec.wires]
             while wires and not wires[-1]:
                 wires.pop()
             node.ctx.wires = wires
@@ -493,3 +642,62 @@ def _malloc_trim() -> Any:
         return ctypes.CDLL("libc.so.6").malloc_trim
     except (OSError, AttributeError):
         return None
+
+
+class DryRun:
+    """The flows, host and services of nodes created only to be checked.
+
+    It gives constructors what a deploy gives them (flows with their env, the
+    settings, config nodes created earlier in the same order through
+    ``get_node``) but its own context stores, run queue and event hub, so a
+    constructor's side effects stay here; ``discard`` cancels their tasks.
+    """
+
+    def __init__(self, runtime: Runtime, graph: Graph) -> None:
+        self.runtime = runtime
+        self.groups = graph.groups
+        self.global_env = graph.global_env
+        self.created: dict[str, Node] = {}
+        # The same store names as the runtime's, in memory: a constructor that checks
+        # a store name sees what a deploy would, and nothing is written to disk.
+        stores: dict[str, Any] = {name: {"module": "memory"}
+                                  for name in runtime.contexts.stores}
+        if "default" not in stores:
+            stores["default"] = runtime.contexts.default  # the name of the default store
+        self.contexts = ContextStores(stores)
+        self.dispatcher = Dispatcher(runtime.settings.max_pending_messages, runtime.clock)
+        self.events = Events()
+        self.flows: dict[str, Flow] = {
+            flow_id: Flow(self, spec.config, self.contexts.flow(flow_id),
+                          subflow=spec.subflow, instance=spec.instance)
+            for flow_id, spec in graph.flows.items()}
+        for flow_id, spec in graph.flows.items():
+            self.flows[flow_id].parent = self.flows.get(spec.parent_id or "")
+
+    def context(self, node_id: str, flow: Flow) -> NodeContext:
+        """The context of a node created in this dry run."""
+        runtime = self.runtime
+        return NodeContext(host=self, flow=flow, node_id=node_id, clock=runtime.clock,
+                           settings=runtime.settings, data_dir=runtime.data_dir,
+                           contexts=self.contexts, dispatcher=self.dispatcher,
+                           events=self.events)
+
+    def get_node(self, node_id: str) -> Node | None:
+        """A node created earlier in this dry run."""
+        return self.created.get(node_id)
+
+    def running_nodes(self) -> Iterator[Node]:
+        """Nothing runs in a dry run."""
+        return iter(())
+
+    def publish_status(self, node: Node, status: dict[str, Any]) -> None:
+        """A constructor's status goes nowhere: nothing shows a dry run."""
+
+    def publish_log(self, node: Node, level: int, text: str, msg: Message | None) -> None:
+        """A constructor's warning goes to the log only (``Node.warn`` logged it)."""
+
+    async def discard(self) -> None:
+        """Cancel whatever tasks the constructors started."""
+        for node in self.created.values():
+            await node._stop_tasks()
+        self.created.clear()

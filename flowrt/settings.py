@@ -10,6 +10,7 @@ environment variables, then command-line options. Keys keep Node-RED's
     flowFile = "flows.json"            # relative to the data directory
     credentialSecret = "a long secret" # or false: credentials stored unencrypted
     nodesExcludes = ["function"]       # node types not to load
+    strictDeploy = true                # a node failing to start fails the deploy
 
     [logging]
     level = "info"                     # trace, debug, info, warn, error, fatal, off
@@ -85,6 +86,10 @@ class Settings:
     """Node types not to load."""
     function_global_context: dict[str, Any] = field(
         default_factory=dict, metadata=_key("functionGlobalContext", dict))
+    strict_deploy: bool = field(default=False, metadata=_key("strictDeploy", bool))
+    """All-or-nothing deploys: a node that fails to configure or start fails the deploy
+    and the previous flows are restored. Default (as Node-RED): the node is reported and
+    the rest runs."""
     node_close_timeout: float = field(default=15.0,
                                       metadata=_key("nodeCloseTimeout", int, float))
     """Seconds a node may take to close."""

@@ -16,6 +16,11 @@ delivery) with a :class:`~flowrt.clock.FakeClock` unless given a real one:
 output port of every node is recorded; ``h.outputs(id, port)`` returns what
 left it. Errors and warnings reported by nodes are kept in ``h.errors`` and
 ``h.warnings``.
+
+Deploys in the harness are strict unless the settings say otherwise: a node that
+fails to configure or start raises :class:`~flowrt.errors.DeployError`, so a test
+of a misconfigured node fails loudly. Pass ``settings={"strictDeploy": False}``
+(the runtime's default) to test how the rest of a flow runs past a failed node.
 """
 
 from __future__ import annotations
@@ -80,8 +85,9 @@ class FlowHarness:
         self.flows = copy.deepcopy(flows)
         self.clock = clock if clock is not None else FakeClock()
         self.registry = make_registry(node_types)
-        if settings is not None and not isinstance(settings, Settings):
-            settings = Settings.from_keys(settings, "FlowHarness settings")
+        if not isinstance(settings, Settings):
+            settings = Settings.from_keys({"strictDeploy": True, **(settings or {})},
+                                          "FlowHarness settings")
         self.runtime = Runtime(self.registry, clock=self.clock, data_dir=data_dir,
                                settings=settings)
         self.credentials = credentials

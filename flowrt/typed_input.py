@@ -6,12 +6,12 @@ compiles one once, when its node starts, and evaluates it per message with
 ``get(msg)``: constants are computed once, ``msg``/``flow``/``global`` values are
 looked up each time.
 
-Types: ``str num bool json bin re date msg flow global env`` (Node-RED's
+Types: ``str num bool json bin re date msg flow global env jsonata`` (Node-RED's
 ``evaluateNodeProperty``). Each type's evaluator is in :data:`EVALUATORS`, and
-:func:`evaluator_for` is the one place one is looked up: a new type (JSONata) is
-one more entry there. ``jsonata`` is not supported yet: compiling one raises
-:class:`TypedInputError` naming the property, so the deploy fails with a clear
-message instead of the flow doing something else.
+:func:`evaluator_for` is the one place one is looked up. A ``jsonata`` value is
+compiled once by :class:`flowrt.jsonata.JSONataExpression` (a syntax error raises
+:class:`~flowrt.jsonata.JSONataError`, a ``ValueError`` as :class:`TypedInputError` is)
+and evaluated against each message as Node-RED does; an undefined result is ``default``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from flowrt.dateformat import format_date
 from flowrt.jsregex import js_regex
 from flowrt.jsvalue import MISSING, iso_timestamp, js_number, js_string
 from flowrt.messages import IMMUTABLE_TYPES, clone_value, get_message_property, property_getter
@@ -48,7 +49,8 @@ class TypedValue:
 
     ``what`` names the value in error messages (``"rule 2 'to'"``). Raises
     :class:`TypedInputError` for a value that can never be evaluated: bad JSON or
-    regex, a ``jsonata`` expression, an unknown type.
+    regex, a JSONata expression that does not compile, an unknown type. Compile it in
+    the node's constructor, so that such an error names the node at creation.
     """
 
     __slots__ = ("get", "is_constant", "raw", "type")
@@ -66,9 +68,6 @@ def evaluator_for(vtype: str, value: Any, what: str) -> Evaluator:
     evaluator = EVALUATORS.get(vtype)
     if evaluator is not None:
         return evaluator
-    if vtype == "jsonata":
-        raise TypedInputError(f"{what}: JSONata expressions are not supported by flowrt "
-                              f"({_short(value)}); use a function node instead")
     raise TypedInputError(f"{what}: unknown value type {vtype!r}; "
                           f"expected one of {', '.join(EVALUATORS)}")
 
@@ -196,6 +195,15 @@ def resolve_nested(key: str, msg: Any) -> str:
     return _NESTED_MSG.sub(value_of, key)
 
 
+# ------------------------------------------------------------------ JSONata
+def _jsonata(node: Node, value: Any, what: str) -> Getter:
+    """A JSONata expression, compiled now; ``get(msg, default)`` evaluates it."""
+    # Imported here: the JSONata library is loaded only by flows that use it.
+    from flowrt.jsonata import JSONataExpression
+
+    return JSONataExpression(js_string("" if value is None else value), node, what).getter()
+
+
 # ------------------------------------------------------------------- dates
 def _date(node: Node, value: Any, what: str) -> Getter:
     """Now: milliseconds, ``iso``, a datetime (``object``) or a moment.js format."""
@@ -211,49 +219,6 @@ def _date(node: Node, value: Any, what: str) -> Getter:
         fmt, datetime.fromtimestamp(clock.time()).astimezone())
 
 
-_MOMENT_TOKEN = re.compile(
-    r"\[[^\]]*\]|YYYY|YY|MMMM|MMM|MM|M|Do|DD|D|dddd|ddd|dd|d|HH|H|hh|h|mm|m|ss|s"
-    r"|SSS|SS|S|A|a|ZZ|Z|X|x")
-
-
-def _offset(when: datetime) -> str:
-    return when.strftime("%z") or "+0000"
-
-
-# Each token's text, computed only for the tokens a format uses.
-_MOMENT_VALUES: dict[str, Callable[[datetime], str]] = {
-    "YYYY": lambda w: f"{w.year:04d}", "YY": lambda w: f"{w.year % 100:02d}",
-    "MMMM": lambda w: w.strftime("%B"), "MMM": lambda w: w.strftime("%b"),
-    "MM": lambda w: f"{w.month:02d}", "M": lambda w: str(w.month),
-    "Do": lambda w: _ordinal(w.day), "DD": lambda w: f"{w.day:02d}", "D": lambda w: str(w.day),
-    "dddd": lambda w: w.strftime("%A"), "ddd": lambda w: w.strftime("%a"),
-    "dd": lambda w: w.strftime("%a")[:2], "d": lambda w: str((w.weekday() + 1) % 7),
-    "HH": lambda w: f"{w.hour:02d}", "H": lambda w: str(w.hour),
-    "hh": lambda w: f"{w.hour % 12 or 12:02d}", "h": lambda w: str(w.hour % 12 or 12),
-    "mm": lambda w: f"{w.minute:02d}", "m": lambda w: str(w.minute),
-    "ss": lambda w: f"{w.second:02d}", "s": lambda w: str(w.second),
-    "SSS": lambda w: f"{w.microsecond // 1000:03d}",
-    "SS": lambda w: f"{w.microsecond // 10000:02d}", "S": lambda w: str(w.microsecond // 100000),
-    "A": lambda w: "AM" if w.hour < 12 else "PM", "a": lambda w: "am" if w.hour < 12 else "pm",
-    "ZZ": _offset, "Z": lambda w: f"{_offset(w)[:3]}:{_offset(w)[3:]}",
-    "X": lambda w: str(int(w.timestamp())), "x": lambda w: str(int(w.timestamp() * 1000)),
-}
-
-
-def format_date(fmt: str, when: datetime) -> str:
-    """Format a datetime with a moment.js format string (the tokens people use)."""
-    def token(match: re.Match[str]) -> str:
-        t = match.group(0)
-        return t[1:-1] if t[0] == "[" else _MOMENT_VALUES[t](when)
-
-    return _MOMENT_TOKEN.sub(token, fmt)
-
-
-def _ordinal(day: int) -> str:
-    suffix = "th" if 11 <= day % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
-    return f"{day}{suffix}"
-
-
 # ----------------------------------------------------------- the type table
 EVALUATORS: dict[str, Evaluator] = {
     "str": _constant(_string),
@@ -267,6 +232,7 @@ EVALUATORS: dict[str, Evaluator] = {
     "flow": _context_value("flow"),
     "global": _context_value("global"),
     "env": _constant(_env),
+    "jsonata": _jsonata,
 }
 """Typed-input type → its evaluator (Node-RED's ``evaluateNodeProperty``)."""
 

@@ -39,10 +39,18 @@ def test_percentile_rejects_empty_and_out_of_range() -> None:
      (b'{"stats":{"payload":{"max":42}}}', 42.0),
      (b'{"topic":"t","payload":1700000000000002,"ts":1700000000000,"_sfid":"x"}',
       1700000000000002.0),
+     (b'{"temperature":70.7,"sent":1700000000000003}', 1700000000000003.0),
      (b"not a timestamp", None), (b'{"count":3}', None)],
 )
 def test_sent_time_from_payload(payload: bytes, expected: float | None) -> None:
     assert measure.sent_time_us(payload) == expected
+
+
+def test_reading_scenarios_keep_the_send_time_beside_the_reading() -> None:
+    stamped = SCENARIOS["function"].latency_payload(1700000000000004)
+    assert json.loads(stamped) == {"temperature": 21.5, "sent": 1700000000000004}
+    assert measure.sent_time_us(stamped.encode()) == 1700000000000004.0
+    assert SCENARIOS["jsonata"].latency_payload is SCENARIOS["function"].latency_payload
 
 
 def test_latency_figures_from_records() -> None:

@@ -238,9 +238,9 @@ async def test_modified_nodes_deploy_restarts_only_changed_nodes():
         assert sorted(Starts.log_) == sorted([(e, n) for n in "abc" for e in ("close", "start")])
 
 
-async def test_failed_start_rolls_back_to_previous_flows():
+async def test_failed_start_rolls_back_to_previous_flows_with_strict_deploy():
     flow = [TAB, node("a", "test-starts", [[]])]
-    async with FlowHarness(flow, node_types=TYPES) as h:
+    async with FlowHarness(flow, node_types=TYPES, settings={"strictDeploy": True}) as h:
         broken = [TAB, node("a", "test-starts", [[]]), node("b", "test-starts", failStart=True)]
         with pytest.raises(DeployError, match=r"b \(test-starts\) failed to start"):
             await h.deploy(broken, "full")

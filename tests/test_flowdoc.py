@@ -92,3 +92,43 @@ def test_nesting_beyond_the_limit_is_a_problem_naming_node_and_key():
     with pytest.raises(FlowValidationError, match="not a valid flow document") as info:
         flowdoc.parse(flowdoc.dumps(flows))
     assert [(p.id, p.path) for p in info.value.problems] == [("n", "$[2].deep")]
+
+
+def test_a_shape_error_does_not_hide_the_other_problems():
+    registry = discover()
+    flows = [
+        {"id": "t", "type": "tab"},
+        7,
+        {"id": "j", "type": "junction", "z": "t", "x": 0, "y": 0, "wires": "nope"},
+        {"id": "m", "type": "mystery", "z": "t", "x": 0, "y": 0},
+        {"id": "d", "type": "delay", "z": "t", "x": 0, "y": 0, "pauseType": "sometimes"},
+        {"id": "t", "type": "junction", "z": "t", "x": 0, "y": 0},
+    ]
+    problems = flowdoc.validate(flows, registry)
+    where = [(p.id, p.path.split(".")[0]) for p in problems]
+    assert where[0] == (None, "$[1]") and "a number where a node object" in problems[0].message
+    assert ("j", "$[2]") in where and ("m", "$[3]") in where and ("d", "$[4]") in where
+    assert ("t", "$[5]") in where  # the duplicate id
+    assert where == sorted(where, key=lambda w: int(w[1][2:-1]))  # document order
+
+
+@pytest.mark.parametrize("z", [0, "", None, False])
+def test_a_config_node_with_an_empty_z_is_accepted(z):
+    flows = [{"id": "b", "type": "mqtt-broker", "z": z, "broker": "localhost"}]
+    assert flowdoc.validate(flows, discover()) == []
+
+
+def test_a_z_that_is_not_a_tab_id_is_named():
+    flows = [{"id": "b", "type": "mqtt-broker", "z": 5, "broker": "localhost"}]
+    [problem] = flowdoc.validate(flows, discover())
+    assert (problem.id, problem.path) == ("b", "$[0].z")
+    assert problem.message == "5 is not a tab or subflow id (a string), nor empty"
+
+
+def test_unknown_types_say_whether_node_red_has_them():
+    flows = [{"id": "h", "type": "tcp request", "z": "t", "x": 0, "y": 0},
+             {"id": "u", "type": "ui_button", "z": "t", "x": 0, "y": 0}]
+    core, contrib = flowdoc.validate(flows, discover())
+    assert core.message == "Node-RED core node 'tcp request' is not available in flowrt yet"
+    assert contrib.message.startswith("unknown node type 'ui_button': a contrib node that is "
+                                      "not installed")

@@ -1,10 +1,15 @@
 """``/nodes``, ``/settings``, ``/credentials``, and the routes node types add.
 
-``GET /nodes`` always answers JSON, whatever the ``Accept`` header: flowrt node
-types have no HTML, the editor builds their forms from the schema. The list has
-one object per type (``type``, ``category``, ``inputs``, ``outputs``, ``schema``,
-``credentials``, ``help``, ``editor``, ``origin``, ``module``...) followed by one
-``{"error", "origin", "module"}`` object per plugin that failed to load.
+``GET /nodes`` answers Node-RED's list of node sets (``{"id", "name", "types",
+"enabled", "local", "user", "module", "version"}``, and ``err`` for a plugin that
+failed to load), so Node-RED tools that read it work; it is JSON whatever the
+``Accept`` header, as flowrt node types have no HTML.
+
+``GET /node-types`` is flowrt's: what the editor builds its palette and forms
+from. One object per type (``type``, ``category``, ``inputs``, ``outputs``,
+``schema``, ``credentials``, ``help``, ``editor``, ``origin``, ``module``...)
+followed by one ``{"error", "origin", "module"}`` object per plugin that failed
+to load.
 
 ``GET /credentials/:type/:id`` answers the node's non-password credentials and,
 for each password, only ``has_<name>``: passwords never leave the server.
@@ -57,7 +62,12 @@ async def get_settings(request: web.Request) -> web.Response:
 
 
 async def get_nodes(request: web.Request) -> web.Response:
-    """GET /nodes (JSON for every Accept value; see the module docstring)."""
+    """GET /nodes: Node-RED's node sets (JSON for every Accept value)."""
+    return json_response(context(request).runtime.registry.node_sets())
+
+
+async def get_node_types(request: web.Request) -> web.Response:
+    """GET /node-types: every type's editor metadata, then the plugins that failed."""
     registry = context(request).runtime.registry
     errors = [{"error": e.message, "origin": e.origin, "module": e.module}
               for e in registry.errors]
@@ -103,6 +113,7 @@ def setup(app: web.Application) -> None:
     """Add the routes to ``app``."""
     app.router.add_get("/settings", get_settings)
     app.router.add_get("/nodes", get_nodes)
+    app.router.add_get("/node-types", get_node_types)
     app.router.add_get("/credentials/{type}/{id}", get_credentials)
     # Node types' own routes (inject's button, debug's switch), each registered once.
     registered: dict[tuple[str, str], str] = {}

@@ -4,11 +4,17 @@ The runtime lives in the application's cleanup context: the flows are loaded
 before the port is opened (so "``GET /flows`` answers" means "the flows have
 started") and stopped, every node closed and context flushed, when the app shuts
 down. SIGTERM and SIGINT stop the server gracefully with exit code 0.
+
+``flowrt run`` ends only for problems outside the flows, with one line on
+stderr and exit code 1: the settings are invalid, the data directory or the flow
+file cannot be read, the port is taken. A problem in the flows never ends it (a
+node that fails is reported and the rest runs; see ``flowrt.runtime``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import ipaddress
 import logging
@@ -111,9 +117,12 @@ def serve(*, flowfile: Path | None = None, port: int | None = None, host: str | 
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         settings = load_settings(data_dir, settings_file, overrides={"host": host, "port": port})
-    except (SettingsError, OSError) as exc:
+    except SettingsError as exc:
         print(f"flowrt: {exc}", file=sys.stderr)
-        return 2
+        return 1
+    except OSError as exc:
+        print(f"flowrt: data directory {data_dir}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     configure_logging(settings)
     for key in settings.unknown:
         log.warning("unknown setting %s: ignored", key)
@@ -122,7 +131,7 @@ def serve(*, flowfile: Path | None = None, port: int | None = None, host: str | 
         return watchdog.run(_run(settings, data_dir, flowfile))
     except SettingsError as exc:
         log.error("%s", exc)
-        return 2
+        return 1
 
 
 async def _run(settings: Settings, data_dir: Path, flowfile: Path | None) -> int:
@@ -138,6 +147,13 @@ async def _run(settings: Settings, data_dir: Path, flowfile: Path | None) -> int
     # loaded after this: each deploy frees the graph it replaces (Runtime._apply).
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
+    # The port first: when it is taken, say so before any flow starts (connects to
+    # brokers, opens queues) only to be stopped again.
+    try:
+        await _check_port(settings.host, settings.port)
+    except OSError as exc:
+        log.error("%s", _listen_error(settings.host, settings.port, exc))
+        return 1
     try:
         ctx.storage.recover()
         if flowfile is None and ctx.storage.create_if_missing():
@@ -147,12 +163,16 @@ async def _run(settings: Settings, data_dir: Path, flowfile: Path | None) -> int
         log.error("cannot start: %s", _start_error(exc, ctx))
         await runner.cleanup()
         return 1
+    except OSError as exc:  # the data directory cannot be read or written
+        log.error("cannot start: %s: %s", exc.filename or ctx.data_dir, exc.strerror or exc)
+        await runner.cleanup()
+        return 1
     site = ctx.site = CappedSite(runner, settings.host, settings.port,
                                  settings.http_max_connections)
     try:
         await site.start()
-    except OSError as exc:
-        log.error("cannot listen on %s:%d: %s", settings.host, settings.port, exc)
+    except OSError as exc:  # taken since the check
+        log.error("%s", _listen_error(settings.host, settings.port, exc))
         await runner.cleanup()
         return 1
     _announce(ctx)
@@ -160,6 +180,21 @@ async def _run(settings: Settings, data_dir: Path, flowfile: Path | None) -> int
     log.info("stopping")
     await runner.cleanup()
     return 0
+
+
+async def _check_port(host: str, port: int) -> None:
+    """Raise OSError if ``host:port`` cannot be listened on (bound as aiohttp binds)."""
+    server = await asyncio.get_running_loop().create_server(asyncio.Protocol, host, port)
+    server.close()
+    await server.wait_closed()
+
+
+def _listen_error(host: str, port: int, exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.EADDRINUSE:
+        reason = ("the port is already in use (another flowrt or Node-RED?); choose "
+                  "another with --port")
+    return f"cannot listen on {host}:{port}: {reason}"
 
 
 def _start_error(exc: DataFileError | FlowValidationError, ctx: ServerContext) -> str:

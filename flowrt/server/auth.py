@@ -55,7 +55,8 @@ MAX_LOGIN_BODY = 16 * 1024
 PUBLIC_PATHS = frozenset({"/", "/healthz", "/auth/login", "/auth/token"})
 PUBLIC_PREFIXES = ("/static/", "/flows-examples")
 # The permission scope of each first path segment (Node-RED's names).
-SCOPES = {"flows": "flows", "flow": "flows", "nodes": "nodes", "settings": "settings",
+SCOPES = {"flows": "flows", "flow": "flows", "nodes": "nodes", "node-types": "nodes",
+          "settings": "settings",
           "credentials": "credentials", "inject": "inject", "debug": "debug",
           "comms": "status", "auth": "auth", "metrics": "metrics"}
 

@@ -48,14 +48,23 @@ async def deploy(ctx: ServerContext, flows: list[dict[str, Any]] | None, deploy_
     except FlowValidationError as exc:
         raise ApiError(400, "invalid_flows", exc.headline,
                        [p.as_dict() for p in exc.problems]) from None
-    except DeployError as exc:
+    except DeployError as exc:  # strictDeploy: a node failed; the previous flows run
         raise ApiError(400, "deploy_failed", str(exc), [{
-            "id": exc.node_id, "type": exc.node_type, "path": "$", "message": str(exc)}]) from None
+            "id": exc.node_id, "type": exc.node_type, "path": _path_of(flows, exc.node_id),
+            "message": str(exc)}]) from None
     except DataFileError as exc:
         # 507 Insufficient Storage when the disk is full; the running flows are unchanged.
         raise ApiError(507 if exc.disk_full else 500, "flows_not_saved",
                        f"could not save the flows: {exc}; the running flows are "
                        "unchanged") from None
+
+
+def _path_of(flows: list[dict[str, Any]] | None, node_id: str | None) -> str:
+    """``$[i]`` of the node ``node_id`` in a deployed document (``$`` if not in it)."""
+    for index, node in enumerate(flows or ()):
+        if isinstance(node, dict) and node.get("id") == node_id:
+            return f"$[{index}]"
+    return "$"
 
 
 async def get_flows(request: web.Request) -> web.Response:

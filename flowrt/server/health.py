@@ -1,7 +1,11 @@
 """``/healthz`` and ``/metrics`` (Prometheus text format 0.0.4).
 
 ``GET /healthz`` answers 200 while the flows run and 503 otherwise, with a JSON
-body saying why (``state``, ``reason`` and any ``missing`` node types).
+body saying why (``state``, ``reason`` and any ``missing`` node types). While
+some nodes failed to configure or start (the rest of the flows running), it
+answers 200 with ``status`` "degraded" and ``failedNodes``: one
+``{"id", "type", "flow", "stage", "error", "dropped"}`` per node, ``stage`` being
+"configure" or "start" and ``dropped`` the messages wired to it so far.
 
 ``GET /metrics`` exposes, per node type, the messages received and sent and the
 errors reported; the run queue's depth, drops and deliveries;
@@ -44,9 +48,13 @@ def process_rss() -> int:
 async def healthz(request: web.Request) -> web.Response:
     """GET /healthz."""
     runtime = context(request).runtime
-    body: dict[str, Any] = {"status": "ok" if runtime.state == "start" else "unavailable",
-                            "state": runtime.state, "reason": runtime.state_reason,
-                            "nodes": len(runtime.nodes)}
+    running = runtime.state == "start"
+    failed = runtime.failed_nodes()
+    status = ("degraded" if failed else "ok") if running else "unavailable"
+    body: dict[str, Any] = {"status": status, "state": runtime.state,
+                            "reason": runtime.state_reason, "nodes": len(runtime.nodes)}
+    if failed:
+        body["failedNodes"] = failed
     if runtime.missing:
         body["missing"] = runtime.missing
     return json_response(body, status=200 if runtime.state == "start" else 503)
@@ -101,7 +109,11 @@ def render_metrics(ctx: ServerContext) -> str:
          "Events not sent to an editor because its queue (commsMaxQueueBytes) was full.",
          [({}, comms.queue_dropped if comms else 0)]),
     ]
-    families.extend(_node_metric_families(runtime.nodes.values()))
+    families.append(("flowrt_failed_nodes", "gauge",
+                     "Nodes that failed to configure or start (the rest of the flows run).",
+                     [({}, len(runtime.failed))]))
+    # A failed node's stand-in reports the messages dropped on the wires to it.
+    families.extend(_node_metric_families([*runtime.nodes.values(), *runtime.failed.values()]))
     return "".join(_family(*family) for family in families)
 
 

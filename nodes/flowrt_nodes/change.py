@@ -52,8 +52,9 @@ class _Rule:
         self.to_bool = tot == "bool"
         self.to: TypedValue | None = None
         if self.t in ("set", "change"):
+            # Only `to` takes JSONata, so "rule 2" alone places an expression.
             self.to = TypedValue(node, "" if rule.get("to") is None else rule["to"], tot,
-                                 f"{what} 'to'")
+                                 what if tot == "jsonata" else f"{what} 'to'")
         self.from_type: str | TypedValue | None = None
         self.from_value: str | None = None
         self.from_re: re.Pattern[str] | None = None
@@ -200,8 +201,9 @@ class Change(Node):
     `rules` apply in order to the same message, then it is sent on. Each rule has `t`:
     - `set`: property `p` (`pt` `msg`, `flow` or `global`; context keys may name a store,
       `#:(file)::key`) to the value `to` of type `tot` (`str num bool json bin date msg
-      flow global env`); `dc` true deep-copies the value. Setting from a missing message
-      property deletes the target.
+      flow global env jsonata`); `dc` true deep-copies the value. Setting from a missing
+      message property, or to a JSONata expression whose result is undefined, deletes the
+      target.
     - `change`: search and replace in a string property: `from` (`fromt` `str`, `num`,
       `bool`, `re` for a regular expression, or `msg`/`flow`/`global`) is replaced by
       `to` everywhere (`$1`, `$&` work in the replacement as in JavaScript). A number or
@@ -211,8 +213,17 @@ class Change(Node):
 
     Older nodes with `action`/`property`/`from`/`to`/`reg` are converted as Node-RED does.
     Setting a property under a value that cannot hold properties warns
-    "Cannot set property of non-object type". JSONata values are not supported and fail
-    the deploy, as do invalid JSON or regular expressions.
+    "Cannot set property of non-object type". Invalid JSON, regular expressions or
+    JSONata syntax fail the node's creation.
+
+    **JSONata** (`tot` `jsonata`, for `set` and as the replacement of `change`) is
+    evaluated against the message as Node-RED does: an expression that mentions `msg.`
+    sees `{"msg": msg}`, any other the message itself (`payload.temperature * 9 / 5 +
+    32`). Node-RED's functions are there: `$flowContext(key[, store])`,
+    `$globalContext(key[, store])`, `$env(name)` (`""` when unset), `$moment()`,
+    `$clone(value)`; `$now()` and `$millis()` read the runtime's clock. An evaluation
+    error ("JSONata error in rule 2 of change node ...: <reason> in '<expression>'") is
+    the message's error (`catch` nodes receive it) and the message goes no further.
     """
 
     type = "change"
@@ -237,10 +248,11 @@ class Change(Node):
 
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
         super().__init__(config, ctx)
-        self._rules: list[_Rule] = []
+        # Compiled here, not in start(): a bad rule (JSONata syntax, JSON, regex) is an
+        # error of the node's configuration, raised while the node is created.
+        self._rules: list[_Rule] = self._compile(config)
 
-    async def start(self) -> None:
-        config = self.config
+    def _compile(self, config: dict[str, Any]) -> list[_Rule]:
         rules = _legacy_rules(config) if config.get("action") else config.get("rules") or []
         compiled = []
         for number, rule in enumerate(rules, 1):
@@ -250,7 +262,7 @@ class Change(Node):
                                       f"{rule.get('t') if isinstance(rule, dict) else rule!r}")
             for step in _expand(_migrate(rule)):
                 compiled.append(_Rule(self, step, f"rule {number}"))
-        self._rules = compiled
+        return compiled
 
     def on_input(self, msg: Message) -> None:
         try:

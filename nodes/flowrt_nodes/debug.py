@@ -25,6 +25,8 @@ DEBUG_MAX_LENGTH = 1000
 """Node-RED's ``debugMaxLength``: longer strings, buffers and arrays are cut."""
 DEBUG_STATUS_LENGTH = 32
 """Node-RED's ``debugStatusLength``: longer status texts are cut."""
+_FAILED: Any = type("Failed", (), {"__slots__": ()})()
+"""What :meth:`Debug._evaluate` gives for an expression that failed (never a value)."""
 DEBUG_MAX_DEPTH = 100
 """Containers nested deeper are shown as ``[Object]``/``[Array]`` (as ``util.inspect``
 does), so a deep message is shown instead of failing the JSON encoder."""
@@ -187,8 +189,13 @@ class Debug(Node):
     under the node: with `statusType` `"auto"` the same value (a message with `error`
     shows its message in red, one with `status` mirrors it), `"msg"` the property named
     in `statusVal`, `"counter"` the number of messages received. Long values are cut as
-    in Node-RED (1000 characters in the sidebar, 32 in the status). JSONata expressions
-    (`targetType` or `statusType` `"jsonata"`) are not supported.
+    in Node-RED (1000 characters in the sidebar, 32 in the status).
+
+    JSONata: with `targetType` `"jsonata"`, `complete` is an expression whose value is
+    shown; with `statusType` `"jsonata"`, `statusVal` is one for the status. They are
+    evaluated against the message as Node-RED does (see the change node). A syntax error
+    fails the node's creation; an evaluation error is logged as the node's error and
+    nothing is shown for that message.
     """
 
     type = "debug"
@@ -223,17 +230,27 @@ class Debug(Node):
         self._last_status = ""
         self._last_count_time = 0.0
         self._count_timer: TimerHandle | None = None
+        # Compiled at creation: a JSONata syntax error is a configuration error.
+        self._target_expr = self._expression("complete", "targetType")
+        self._status_expr = self._expression("statusVal", "statusType")
+
+    def _expression(self, key: str, type_key: str) -> Any:
+        """The JSONata expression in ``key`` when ``type_key`` is ``"jsonata"``, else None
+        (also for an empty expression: Node-RED then shows the payload)."""
+        if self.config.get(type_key) != "jsonata" or not js_string(
+                self.config.get(key) or "").strip():
+            return None
+        from flowrt.jsonata import JSONataExpression  # loaded only by flows that use it
+
+        return JSONataExpression(js_string(self.config.get(key) or ""), self, key)
 
     async def start(self) -> None:
         config = self.config
-        for key in ("targetType", "statusType"):
-            if config.get(key) == "jsonata":
-                raise ValueError(f"debug {key} 'jsonata': JSONata expressions are not "
-                                 f"supported by flowrt")
         complete = str(config.get("complete") or "payload")
-        if complete == "false":
+        if complete == "false" or self._target_expr is not None:
             complete = "payload"
-        self._whole = complete == "true" or config.get("targetType") == "full"
+        self._whole = self._target_expr is None and (
+            complete == "true" or config.get("targetType") == "full")
         self._property = complete
         self._tosidebar = config.get("tosidebar") is None or as_bool(config.get("tosidebar"))
         self._console = as_bool(config.get("console"))
@@ -259,8 +276,12 @@ class Debug(Node):
         sidebar = self.active and self._tosidebar
         if not sidebar and not self._console:
             return
-        if self._whole:
-            value: Any = msg
+        if self._target_expr is not None:
+            value: Any = self._evaluate(self._target_expr, msg)
+            if value is _FAILED:
+                return
+        elif self._whole:
+            value = msg
         elif self._property == "payload":
             value = msg.get("payload", MISSING)
         else:
@@ -271,7 +292,7 @@ class Debug(Node):
             data = dict(self._base)
             if "topic" in msg:
                 data["topic"] = _cut(msg["topic"], self._max_length)
-            if not self._whole:
+            if not self._whole and self._target_expr is None:
                 data["property"] = self._property
             data["msg"], data["format"] = encode_debug(value, self._max_length)
             self._publish("debug", data)
@@ -282,9 +303,17 @@ class Debug(Node):
             self._count()
             return
         if self._status_type == "auto":
-            output = msg.get("payload", MISSING) if self._whole else _get(msg, self._property)
+            if self._target_expr is not None:
+                output = self._evaluate(self._target_expr, msg)
+            else:
+                output = msg.get("payload", MISSING) if self._whole else _get(msg,
+                                                                              self._property)
+        elif self._status_expr is not None:
+            output = self._evaluate(self._status_expr, msg)
         else:
             output = _get(msg, self._status_val)
+        if output is _FAILED:
+            return
         text, fill, shape = _inspect(output), "grey", "dot"
         if isinstance(output, dict) and output.get("fill") and output.get("shape") and \
                 output.get("text"):
@@ -305,6 +334,15 @@ class Debug(Node):
         if key != self._last_status:
             self._last_status = key
             self.status(fill=fill, shape=shape, text=text)
+
+    def _evaluate(self, expr: Any, msg: Message) -> Any:
+        """An expression's value for ``msg``; on failure the error is logged (Node-RED
+        reports it without the message, so no ``catch`` node sees it) and _FAILED."""
+        try:
+            return expr.evaluate(msg, MISSING)
+        except ValueError as exc:
+            self.error(str(exc))
+            return _FAILED
 
     def _count(self) -> None:
         now = self.clock.monotonic()

@@ -7,10 +7,11 @@ from typing import Any, ClassVar
 
 from flowrt.admin_routes import AdminRequest, AdminRoute, AdminRouteError
 from flowrt.clock import TimerHandle
-from flowrt.messages import Message, new_msgid, set_message_property
+from flowrt.jsvalue import MISSING
+from flowrt.messages import Message, delete_property, new_msgid, set_message_property
 from flowrt.node import Node, NodeContext
 from flowrt.schema import as_bool, as_number, boolean, number, string, typed
-from flowrt.typed_input import TypedInputError, TypedValue
+from flowrt.typed_input import TypedValue
 
 MAX_REPEAT = 2147483
 """The longest `repeat` interval Node-RED accepts, in seconds."""
@@ -46,8 +47,10 @@ class Inject(Node):
     schedule.
 
     **Properties** (`props`): a list of `{p, v, vt}` set on the new message in order, where
-    `vt` is a typed-input type (`str num bool json bin date msg flow global env`; `date`
-    with `v` of `""` (epoch ms), `"iso"`, `"object"` or a moment format). For `payload` the
+    `vt` is a typed-input type (`str num bool json bin date msg flow global env jsonata`;
+    `date` with `v` of `""` (epoch ms), `"iso"`, `"object"` or a moment format; a JSONata
+    expression is evaluated against the message being built, so it sees the properties
+    set before it, and an undefined result sets nothing). For `payload` the
     value lives in the top-level `payload`/`payloadType` keys, and a `str` topic in `topic`,
     exactly as Node-RED saves them; older nodes without `props` are converted the same way.
 
@@ -58,8 +61,8 @@ class Inject(Node):
 
     `POST /inject/:id` triggers it; a body `{"__user_inject_props__": [...]}` replaces the
     properties for that one message. An evaluation error (missing flow value type, bad JSON)
-    is reported as the node's error for that message and nothing is sent.
-    JSONata values are not supported.
+    is reported as the node's error for that message and nothing is sent. Invalid JSON or
+    JSONata syntax fails the node's creation.
     """
 
     type = "inject"
@@ -84,13 +87,13 @@ class Inject(Node):
 
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
         super().__init__(config, ctx)
-        self._props: list[tuple[str, TypedValue]] = []
+        # Compiled at creation: bad JSON or JSONata is an error of the node's configuration.
+        self._props: list[tuple[str, TypedValue]] = self._compile(self._configured_props())
         self._timer: TimerHandle | None = None
         self._repeat: float | None = None
         self._cron: Any = None
 
     async def start(self) -> None:
-        self._props = self._compile(self._configured_props())
         repeat = as_number(self.config.get("repeat"))
         if repeat is not None and repeat > MAX_REPEAT:
             raise ValueError(f"inject repeat {repeat} s is too large (at most {MAX_REPEAT})")
@@ -131,6 +134,8 @@ class Inject(Node):
             if not isinstance(prop, dict) or not prop.get("p"):
                 continue
             value = "" if prop.get("v") is None else prop["v"]
+            if prop.get("vt") == "jsonata" and value == "":
+                continue  # Node-RED sets nothing for an empty expression
             compiled.append((str(prop["p"]), TypedValue(self, value, prop.get("vt") or "str",
                                                         f"msg.{prop['p']}")))
         return compiled
@@ -181,14 +186,17 @@ class Inject(Node):
         if isinstance(user_props, list):
             try:
                 props = self._compile(user_props)
-            except TypedInputError as exc:
+            except ValueError as exc:  # TypedInputError, JSONataError
                 self.error(str(exc), msg)
                 return
         errors = []
         for path, value in props:
             try:
-                result = value.get(msg)
-                if not set_message_property(msg, path, result):
+                # JSONata's undefined sets nothing (Node-RED's setMessageProperty).
+                result = value.get(msg, MISSING if value.type == "jsonata" else None)
+                if result is MISSING:
+                    delete_property(msg, path)
+                elif not set_message_property(msg, path, result):
                     errors.append(f"msg.{path}: cannot set a property of a non-object value")
             except (ValueError, TypeError) as exc:
                 errors.append(f"msg.{path}: {exc}")

@@ -386,11 +386,13 @@ class MqttIn(Node):
       a group, so several flowrt processes can share the load).
     * `qos` ("2"): the subscription's QoS. `nl`, `rap`, `rh`: MQTT 5 no-local,
       retain-as-published and retain-handling options.
-    * `datatype`: `auto-detect` (default: JSON is parsed, so `"20"` becomes 20;
-      other UTF-8 text becomes a string; anything else a buffer), `auto` (string if
-      UTF-8, else buffer), `utf8`, `buffer`, `base64`, `json` (bad JSON is an error
-      and nothing is sent). With MQTT 5 a `contentType` decides first (text types →
-      string, `application/json` → parsed, binary types → buffer).
+    * `datatype`: `auto-detect` (for new nodes: JSON is parsed, so `"20"` becomes
+      20; other UTF-8 text becomes a string; anything else a buffer), `auto` (string
+      if UTF-8, else buffer), `utf8`, `buffer`, `base64`, `json` (bad JSON is an
+      error and nothing is sent). A node without `datatype` (flows exported by older
+      Node-RED versions) delivers `utf8` strings, as Node-RED's runtime does. With
+      MQTT 5 a `contentType` decides first (text types → string, `application/json`
+      → parsed, binary types → buffer).
     * `inputs`: 1 for dynamic subscriptions: `msg.action` `subscribe` (`msg.topic` a
       topic, a `{topic, qos, datatype, nl, rap, rh}` object, or a list of them),
       `unsubscribe` (`msg.topic` as above or `true` for all), `getSubscriptions`,
@@ -425,6 +427,9 @@ class MqttIn(Node):
     color = "#d8bfd8"
     icon = "bridge"
     editor: ClassVar = {"label": "topic"}
+    # The editor writes "auto-detect" into new nodes; Node-RED's runtime reads a
+    # missing datatype as utf8 (``n.datatype || "utf8"``).
+    config_when_absent: ClassVar = {"datatype": "utf8"}
     schema: ClassVar = {"type": "object", "properties": {
         "name": string(""),
         "topic": string("", title="Topic"),
@@ -469,7 +474,8 @@ class MqttIn(Node):
                            retain_as_published=as_bool(spec.get("rap"), True),
                            retain_handling=as_int(spec.get("rh"), 0) or 0)
         self.broker.subscribe(self, spec["topic"], sub,
-                              self._handler(spec.get("datatype") or "auto-detect"))
+                              self._handler(spec.get("datatype")
+                                            or self.config.get("datatype") or "utf8"))
 
     def _handler(self, datatype: str) -> MessageHandler:
         convert = CONVERTERS.get(datatype, CONVERTERS["auto-detect"])

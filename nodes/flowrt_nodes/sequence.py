@@ -3,9 +3,8 @@
 Node-RED's ``split`` and ``join`` nodes (``17-split.js``), key for key. ``split``
 adds ``msg.parts = {id, index, count, type, ch | key | len}`` (an existing
 ``msg.parts`` is kept in ``msg.parts.parts``), which ``join`` in ``auto`` mode
-uses to rebuild the original value. ``join``'s ``reduce`` mode evaluates JSONata,
-which flowrt does not implement: such a node reports the error on start and for
-every message it receives.
+uses to rebuild the original value. ``join``'s ``reduce`` mode folds each sequence
+with a JSONata expression (:class:`_Reduction`).
 """
 
 from __future__ import annotations
@@ -320,8 +319,17 @@ class Join(Node):
     from a `split` node is used. With `accumulate`, the result keeps growing and is sent
     again with every later message.
 
-    **`mode` `reduce`** (JSONata) is not supported by flowrt: the node reports an error
-    for every message.
+    **`mode` `reduce`**: folds each sequence (messages with the same `msg.parts.id`,
+    complete when `msg.parts.count` of them have arrived) with the JSONata expression
+    `reduceExp`, in `msg.parts.index` order (`reduceRight`: last to first). The
+    accumulator `$A` starts as `reduceInit` (a typed value of type `reduceInitType`:
+    `str num bool json bin date flow global env jsonata`), and for each message the
+    expression is evaluated against it with `$A` the accumulator so far, `$I` the
+    message's index and `$N` the count; its result is the new `$A`. The optional
+    `reduceFixup` expression then sees `$A` and `$N` (`$A/$N` for a mean). The last
+    message folded is sent with the result as `msg.payload` (its `msg.parts` kept, as
+    in Node-RED). A message without `msg.parts` passes through unchanged. An evaluation
+    error is the error of the sequence's last message, and nothing is sent.
 
     ### Inputs
     - `parts` (object): identifies the sequence in automatic mode.
@@ -380,19 +388,13 @@ class Join(Node):
         """Parts discarded because too many were waiting."""
         self._groups: dict[Any, _Group] = {}
         self._parts_held = 0
-
-    async def start(self) -> None:
-        if self.mode == "reduce":
-            self.error(self._unsupported())
-            self.status(fill="red", shape="ring", text="reduce mode not supported")
-
-    def _unsupported(self) -> str:
-        return ("join: mode 'reduce' needs JSONata, which flowrt does not support; "
-                "use a function node or a custom-mode join")
+        # Compiled at creation: a JSONata syntax error is a configuration error.
+        self._reduction = _Reduction(self, c) if self.mode == "reduce" else None
+        self._sequences: dict[Any, _Sequence] = {}
 
     def on_input(self, msg: Message) -> asyncio.Future[None] | None:
-        if self.mode == "reduce":
-            raise failure(self, self._unsupported())
+        if self._reduction is not None:
+            return self._reduce_input(msg, self._reduction)
         parts = msg.get("parts")
         has_id = isinstance(parts, dict) and "id" in parts
         if self.mode == "auto" and not has_id:
@@ -461,6 +463,46 @@ class Join(Node):
         if (target > 0 and group.count >= target) or "complete" in msg:
             self._complete(part_id)
         return future
+
+    # ----------------------------------------------------------------- reduce
+    def _reduce_input(self, msg: Message, reduction: _Reduction) -> asyncio.Future[None] | None:
+        """Node-RED's reduce mode: hold a sequence's messages until all have arrived."""
+        if "parts" not in msg:
+            self.send(msg)
+            return None
+        parts = msg["parts"] if isinstance(msg["parts"], dict) else {}
+        part_id = parts.get("id")
+        sequence = self._sequences.get(part_id)
+        if sequence is None:
+            sequence = self._sequences[part_id] = _Sequence()
+        if sequence.count is None and "count" in parts:
+            sequence.count = parts["count"]
+        self._parts_held += 1
+        if len(sequence.msgs) + 1 == sequence.count:
+            del self._sequences[part_id]
+            self._parts_held -= len(sequence.msgs) + 1
+            held, sequence.held = sequence.held, []
+            try:
+                self.send(reduction.reduce([*sequence.msgs, msg], sequence.count))
+            finally:
+                for future in held:
+                    release(future)
+            return None
+        if self._parts_held > self.limit:
+            self.dropped += self._parts_held
+            self._discard_sequences()
+            raise failure(self, "too many pending messages in join node")
+        future = new_hold()
+        sequence.msgs.append(msg)
+        sequence.held.append(future)
+        return future
+
+    def _discard_sequences(self) -> None:
+        for sequence in self._sequences.values():
+            for future in sequence.held:
+                release(future)
+        self._sequences.clear()
+        self._parts_held = 0
 
     def _new_group(self, part_id: Any, kind: Any, msg: Message, target: Any,
                    parts: Any) -> _Group:
@@ -580,6 +622,65 @@ class Join(Node):
 
     async def close(self, removed: bool) -> None:
         self._discard_all()
+        self._discard_sequences()
+
+
+class _Sequence:
+    """A sequence being collected in reduce mode: its messages, their holds, its count."""
+
+    __slots__ = ("count", "held", "msgs")
+
+    def __init__(self) -> None:
+        self.count: Any = None
+        self.msgs: list[Message] = []
+        self.held: list[asyncio.Future[None]] = []
+
+
+class _Reduction:
+    """A join's reduce configuration, compiled: the expressions and the initial value."""
+
+    def __init__(self, node: Join, config: dict[str, Any]) -> None:
+        from flowrt.jsonata import JSONataExpression  # loaded only by flows that use it
+        from flowrt.typed_input import TypedValue
+
+        self.right = as_bool(config.get("reduceRight"))
+        self.expression = JSONataExpression(str(config.get("reduceExp") or ""), node,
+                                            "reduceExp")
+        fixup = config.get("reduceFixup")
+        self.fixup = (JSONataExpression(str(fixup), node, "reduceFixup")
+                      if fixup not in (None, "") else None)
+        init = config.get("reduceInit")
+        self.init = TypedValue(node, "" if init is None else init,
+                               config.get("reduceInitType") or "str", "reduceInit")
+
+    def reduce(self, msgs: list[Message], count: Any) -> Message:
+        """Fold ``msgs`` (one whole sequence); the last one folded carries the result."""
+        ordered = sorted(msgs, key=_part_index, reverse=self.right)
+        accumulator = self.init.get({}, MISSING)
+        for msg in ordered:
+            parts = msg["parts"] if isinstance(msg["parts"], dict) else {}
+            accumulator = self.expression.evaluate(msg, MISSING, {
+                "I": parts.get("index"), "N": count, "A": _bound(accumulator)})
+        if self.fixup is not None:
+            accumulator = self.fixup.evaluate({}, MISSING,
+                                              {"N": count, "A": _bound(accumulator)})
+        last = ordered[-1]
+        if accumulator is MISSING:
+            last.pop("payload", None)
+        else:
+            last["payload"] = accumulator
+        return last
+
+
+def _bound(value: Any) -> Any:
+    """A value as a JSONata variable (JSONata's undefined is the library's None)."""
+    return None if value is MISSING else value
+
+
+def _part_index(msg: Message) -> Any:
+    parts = msg.get("parts")
+    index = parts.get("index") if isinstance(parts, dict) else None
+    return index if isinstance(index, int | float) and not isinstance(index, bool) else 0
 
 
 def _is_index(value: Any) -> bool:

@@ -109,6 +109,7 @@ _OPERATORS: dict[str, Callable[[Any, Any, Any, Message], bool]] = {
                                   <= _parts(msg).get("index", 0)),
     "index": lambda a, b, c, msg: js_number(b) <= _parts(msg).get("index", 0) <= js_number(c),
     "hask": _has_key,
+    "jsonata_exp": lambda a, b, c, msg: b is True,
     "else": lambda a, b, c, msg: a is True,
 }
 _NO_VALUE = {"true", "false", "null", "nnull", "empty", "nempty", "else"}
@@ -121,9 +122,6 @@ class _Rule:
 
     def __init__(self, node: Switch, rule: dict[str, Any], number: int) -> None:
         self.t = t = rule.get("t")
-        if t == "jsonata_exp":
-            raise TypedInputError(f"rule {number}: JSONata expressions are not supported "
-                                  f"by flowrt; use a function node instead")
         if t not in _OPERATORS:
             raise TypedInputError(f"rule {number}: unknown rule type {t!r}")
         self.op = _OPERATORS[t]
@@ -148,6 +146,8 @@ class _Rule:
             return lambda msg: node.previous_value
         if vtype in ("json", "null"):
             return vtype  # Node-RED compares with the type name itself
+        if vtype == "jsonata" and self.t == "jsonata_exp":
+            return _sequence_expression(node, value, f"rule {number}")
         typed = TypedValue(node, value, vtype, f"rule {number} {key!r}")
         if typed.is_constant:
             return typed.get()
@@ -172,6 +172,23 @@ class _Rule:
         return self.op(a, v1, v2, msg)
 
 
+def _sequence_expression(node: Switch, value: Any, where: str) -> Callable[[Message], Any]:
+    """A ``jsonata_exp`` rule's expression: for a message of a sequence (``msg.parts``
+    with ``id`` and ``index``) ``$I`` is its index and ``$N`` the sequence's count."""
+    from flowrt.jsonata import JSONataExpression  # loaded only by flows that use JSONata
+
+    expr = JSONataExpression(js_string("" if value is None else value), node, where)
+
+    def evaluate(msg: Message) -> Any:
+        parts = msg.get("parts")
+        if type(parts) is dict and "id" in parts and "index" in parts:
+            return expr.evaluate(msg, MISSING, {"I": parts["index"],
+                                                "N": parts.get("count")})
+        return expr.evaluate(msg, MISSING)
+
+    return evaluate
+
+
 class Switch(Node):
     """Routes each message to the outputs whose rule matches a property.
 
@@ -181,9 +198,11 @@ class Switch(Node):
     (inclusive, either order), `cont`, `regex` (`case` true ignores case), `true`,
     `false`, `null`, `nnull`, `empty`, `nempty`, `istype` (`v` one of `string number
     boolean array buffer object json null undefined`), `hask` (has key), `head`, `tail`,
-    `index` (position in a sequence, from `msg.parts`), and `else` (matches when no earlier
-    rule did). Values are typed inputs (`str num bool json msg flow global env prev`,
-    `prev` being the property's value for the previous message).
+    `index` (position in a sequence, from `msg.parts`), `jsonata_exp` (the JSONata
+    expression in `v` gives exactly `true`; in a sequence `$I` is the message's index and
+    `$N` the count) and `else` (matches when no earlier rule did). Values are typed inputs
+    (`str num bool json msg flow global env jsonata prev`, `prev` being the property's
+    value for the previous message).
 
     `checkall` `"true"` sends to every matching output, `"false"` only to the first.
     A message going to several outputs is copied for each after the first.
@@ -195,7 +214,11 @@ class Switch(Node):
     `nodeMessageBufferMaxLength` messages are held (setting; 0 = 10,000, as delay, trigger,
     split and join); beyond that the held messages are dropped with an error.
 
-    JSONata (`jsonata_exp` rules, `jsonata` values) is not supported and fails the deploy.
+    JSONata (`propertyType` `jsonata`, `jsonata` values, `jsonata_exp` rules) is evaluated
+    against the message as Node-RED does (see the change node), with `$flowContext`,
+    `$globalContext`, `$env`, `$moment`. A syntax error fails the node's creation. When
+    the property expression fails for a message, the node warns and drops the message
+    (Node-RED's rule); when a rule's value fails, that is the message's error (`catch`).
     """
 
     type = "switch"
@@ -218,20 +241,21 @@ class Switch(Node):
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
         super().__init__(config, ctx)
         self.previous_value: Any = None
-        self._rules: list[_Rule] = []
         self._held: dict[Any, tuple[list[Message], Any]] = {}
         self._routed: dict[Any, list[list[Message | None]]] = {}
         self._pending = 0
-
-    async def start(self) -> None:
-        config = self.config
+        # Compiled at creation: a bad rule or expression is a configuration error.
+        property_type = config.get("propertyType") or "msg"
         self._property = TypedValue(self, config.get("property") or "payload",
-                                    config.get("propertyType") or "msg", "property")
+                                    property_type, "property")
+        self._property_is_jsonata = property_type == "jsonata"
         rules = config.get("rules") or []
         self._rules = [_Rule(self, rule, i + 1) for i, rule in enumerate(rules)]
         self._first_only = str(config.get("checkall")).lower() == "false"
         self._repair = config.get("repair") in (True, "true")
         self._hold = self._repair or any(rule.t == "tail" for rule in self._rules)
+
+    async def start(self) -> None:
         self._max_held = buffer_limit(self)
 
     def on_input(self, msg: Message) -> None:
@@ -242,7 +266,14 @@ class Switch(Node):
         self._route(msg, None)
 
     def _route(self, msg: Message, parts: dict[str, Any] | None) -> None:
-        value = self._property.get(msg, MISSING)
+        if self._property_is_jsonata:
+            try:
+                value = self._property.get(msg, MISSING)
+            except ValueError as exc:  # a JSONata error (JSONataEvaluationError)
+                self.warn(str(exc))  # Node-RED warns and drops the message
+                return
+        else:
+            value = self._property.get(msg, MISSING)
         onward: list[Message | None] = []
         else_flag = True
         for rule in self._rules:

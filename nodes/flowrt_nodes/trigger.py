@@ -26,8 +26,8 @@ from flowrt.schema import as_bool, as_number, boolean, enum, integer, number, st
 from flowrt.typed_input import TypedValue
 
 _UNIT_MS = {"ms": 1.0, "s": 1000.0, "min": 60_000.0, "hr": 3_600_000.0}
-_OP_TYPES = ["str", "num", "bool", "json", "bin", "date", "env", "flow", "global", "pay",
-             "payl", "nul", "val", "null"]
+_OP_TYPES = ["str", "num", "bool", "json", "bin", "date", "env", "flow", "global", "jsonata",
+             "pay", "payl", "nul", "val", "null"]
 _ALL = "_none"
 
 _MUSTACHE_TAG = re.compile(r"\{\{(\{\s*[^}]*?\s*\}|&?\s*[^}]*?\s*)\}\}")
@@ -132,7 +132,7 @@ class Trigger(Node):
     """Sends a message when triggered, then optionally a second one, unless extended or reset.
 
     On a message, sends `op1` (typed by `op1type`: `str`, `num`, `bool`, `json`, `bin`,
-    `date`, `env`, `flow`, `global`, `pay` = the message's own payload, `nul` = send
+    `date`, `env`, `flow`, `global`, `jsonata`, `pay` = the message's own payload, `nul` = send
     nothing), then waits `duration` `units` and sends `op2` (`op2type` also allows `pay` =
     the first message's payload and `payl` = the latest message). Messages arriving while
     it waits are ignored, unless `extend` restarts the wait.
@@ -144,6 +144,9 @@ class Trigger(Node):
       handled separately (`"all"`: one stream for every message).
     - `outputs` 2: `op2` goes to the second output.
     - A `str` value may contain mustache tags such as `{{payload}}`.
+    - `jsonata` values (`op1type`/`op2type`) are evaluated against the triggering
+      message, both when it arrives, as Node-RED does; an evaluation error is that
+      message's error and nothing is sent.
 
     ### Inputs
     - `reset`: any value stops the wait (nothing more is sent); so does a `payload`
@@ -241,10 +244,16 @@ class Trigger(Node):
         return js_string(msg["payload"]) == self.reset_value
 
     def _trigger(self, topic: Any, state: _Pending, msg: Message, delay_ms: float) -> None:
-        if self.op2.kind != "nul":
-            state.m2 = self.op2.evaluate(msg)
-        if self.op1.kind not in ("pay", "nul"):
-            msg["payload"] = self.op1.evaluate(msg)
+        try:
+            if self.op2.kind != "nul":
+                state.m2 = self.op2.evaluate(msg)
+            if self.op1.kind not in ("pay", "nul"):
+                msg["payload"] = self.op1.evaluate(msg)
+        except Exception:
+            # A failed evaluation (a JSONata error) is this message's error: nothing was
+            # sent, so nothing waits for this stream either.
+            self._forget(topic)
+            raise
         if delay_ms == 0:
             state.blocked = True
         elif self.loop:

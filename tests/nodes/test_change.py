@@ -177,7 +177,8 @@ async def test_legacy_set_from_msg_prefix():
 
 @pytest.mark.parametrize(("rule", "words"), [
     ({"t": "set", "p": "payload", "to": "{bad", "tot": "json"}, "invalid JSON"),
-    ({"t": "set", "p": "payload", "to": "$now()", "tot": "jsonata"}, "JSONata"),
+    ({"t": "set", "p": "payload", "to": "payload +", "tot": "jsonata"},
+     "JSONata error in rule 1 of change node ch: Unexpected end of expression"),
     ({"t": "change", "p": "payload", "from": "(", "fromt": "re", "to": ""}, "invalid 'from'"),
     ({"t": "set", "p": "", "to": "1"}, "empty"),
 ])
@@ -186,3 +187,111 @@ async def test_invalid_rules_fail_the_deploy(rule, words):
         async with FlowHarness(change([rule])):
             pass
     assert info.value.node_id == "ch"
+
+
+# ------------------------------------------------------------------ JSONata
+# The JSONata cases of Node-RED's 15-change_spec.js, and the §6 behaviours.
+def with_catch(rules):
+    return [{"id": "t1", "type": "tab", "label": "F"}, *change(rules),
+            {"id": "c", "type": "catch", "z": "t1", "x": 0, "y": 0, "scope": None,
+             "wires": [[]]}]
+
+
+async def test_jsonata_sets_a_value():
+    out = await run([{"t": "set", "p": "payload", "to": "$length(payload)", "tot": "jsonata"}],
+                    {"payload": "Hello World!"})
+    assert out["payload"] == 12
+
+
+async def test_jsonata_temperature_in_place_as_the_bench_does():
+    rule = {"t": "set", "p": "payload.temperature", "pt": "msg",
+            "to": "payload.temperature * 9 / 5 + 32", "tot": "jsonata"}
+    out = await run([rule], {"payload": {"temperature": 21.5, "id": "s1"}, "topic": "t"})
+    assert out["payload"] == {"temperature": 70.7, "id": "s1"}
+
+
+async def test_jsonata_evaluation_error_goes_to_catch_and_stops_the_message():
+    rules = [{"t": "set", "p": "payload", "to": "$invalid(payload)", "tot": "jsonata"}]
+    async with FlowHarness(with_catch(rules)) as h:
+        await h.inject("ch", payload="Hello World!")
+        assert h.outputs("ch") == []
+        (caught,) = h.outputs("c")
+        assert caught["error"]["message"] == (
+            "JSONata error in rule 1 of change node ch: Attempted to invoke a non-function "
+            "in '$invalid(payload)'")
+        assert caught["payload"] == "Hello World!"
+
+
+@pytest.mark.parametrize("store", [None, "memory1"])
+async def test_jsonata_reads_flow_and_global_context(store):
+    settings = {"contextStorage": {"default": {"module": "memory"},
+                                   "memory1": {"module": "memory"}}}
+    arg = "" if store is None else f', "{store}"'
+    rules = [{"t": "set", "p": "f", "to": f'$flowContext("foo"{arg})', "tot": "jsonata"},
+             {"t": "set", "p": "g", "to": f'$globalContext("foo"{arg})', "tot": "jsonata"}]
+    async with FlowHarness(with_catch(rules), settings=settings) as h:
+        node = h.node("ch")
+        node.ctx.flow_context.set("foo", "flow-bar", store)
+        node.ctx.global_context.set("foo", "global-bar", store)
+        if store is not None:  # the default store holds something else
+            node.ctx.flow_context.set("foo", "error!")
+            node.ctx.global_context.set("foo", "error!")
+        await h.inject("ch", payload="x")
+        out = h.outputs("ch")[0]
+        assert (out["f"], out["g"]) == ("flow-bar", "global-bar")
+
+
+async def test_jsonata_undefined_deletes_the_target_and_objects_drop_undefined_keys():
+    rules = [{"t": "set", "p": "topic", "to": "nothing.here", "tot": "jsonata"},
+             {"t": "set", "p": "payload", "to": "{'a': payload, 'b': nothing}",
+              "tot": "jsonata"},
+             {"t": "set", "p": "count", "pt": "flow", "to": "nothing", "tot": "jsonata"}]
+    async with FlowHarness(with_catch(rules)) as h:
+        h.node("ch").ctx.flow_context.set("count", 3)
+        await h.inject("ch", payload=1, topic="t")
+        (out,) = h.outputs("ch")
+        assert "topic" not in out
+        assert out["payload"] == {"a": 1}
+        assert h.node("ch").ctx.flow_context.get("count") is None
+
+
+async def test_jsonata_legacy_msg_mode_and_context_target():
+    rules = [{"t": "set", "p": "total", "pt": "flow",
+              "to": "$flowContext('total') + msg.payload", "tot": "jsonata"},
+             {"t": "set", "p": "payload", "to": "$flowContext('total')", "tot": "jsonata"}]
+    async with FlowHarness(with_catch(rules)) as h:
+        h.node("ch").ctx.flow_context.set("total", 10)
+        await h.inject("ch", payload=5)
+        await h.inject("ch", payload=7)
+        assert h.payloads("ch") == [15, 22]
+
+
+async def test_jsonata_as_the_replacement_of_a_change_rule():
+    rule = {"t": "change", "p": "payload", "from": "NAME", "fromt": "str",
+            "to": "$uppercase(topic)", "tot": "jsonata"}
+    out = await run([rule], {"payload": "hello NAME", "topic": "bob"})
+    assert out["payload"] == "hello BOB"
+
+
+async def test_jsonata_syntax_error_is_raised_while_the_node_is_created():
+    rules = [{"t": "set", "p": "a", "to": "1", "tot": "num"},
+             {"t": "set", "p": "payload", "to": "payload.temperature * ", "tot": "jsonata"}]
+    with pytest.raises(DeployError) as info:
+        async with FlowHarness(change(rules)):
+            pass
+    assert info.value.node_id == "ch"
+    assert ("JSONata error in rule 2 of change node ch: Unexpected end of expression "
+            "(at character 22) in 'payload.temperature * '") in str(info.value)
+
+
+async def test_the_constructor_raises_the_jsonata_error():
+    from flowrt_nodes.change import Change
+
+    from flowrt.jsonata import JSONataError
+
+    async with FlowHarness(with_catch([])) as h:
+        config = {"id": "bad", "type": "change", "z": "t1",
+                  "rules": [{"t": "set", "p": "payload", "to": "(1", "tot": "jsonata"}]}
+        with pytest.raises(JSONataError, match=r"JSONata error in rule 1 of change node bad: "
+                                               r"Expected \) before end of expression"):
+            Change(config, h.runtime.new_context("bad", "t1"))

@@ -147,9 +147,36 @@ async def test_ignores_its_own_status_messages():
         assert sidebar(h) == []
 
 
-async def test_jsonata_is_rejected_at_deploy():
-    with pytest.raises(DeployError, match="JSONata"):
-        async with FlowHarness(debug(targetType="jsonata", complete="payload * 2")):
+async def test_jsonata_target_shows_the_expression_value():
+    async with FlowHarness(debug(targetType="jsonata", complete="payload * 2",
+                                 tostatus=True, statusType="auto")) as h:
+        await h.inject("d", payload=21, topic="t")
+        (data,) = sidebar(h)
+        assert (data["msg"], data["format"], data["topic"]) == ("42", "number", "t")
+        assert "property" not in data
+        assert h.status("d")["text"] == "42"
+
+
+async def test_jsonata_status_shows_the_status_expression():
+    async with FlowHarness(debug(tostatus=True, statusType="jsonata",
+                                 statusVal="$string(payload.t) & ' °C'")) as h:
+        await h.inject("d", payload={"t": 20.5})
+        assert h.status("d") == {"fill": "grey", "shape": "dot", "text": "20.5 °C"}
+        assert sidebar(h)[0]["msg"] == '{"t":20.5}'
+
+
+async def test_jsonata_evaluation_error_is_logged_and_nothing_shown():
+    async with FlowHarness(debug(targetType="jsonata", complete="$nope(payload)")) as h:
+        await h.inject("d", payload=1)
+        assert sidebar(h) == []
+        (error,) = h.errors
+        assert error["msg"] == ("JSONata error in complete of debug node d: Attempted to "
+                                "invoke a non-function in '$nope(payload)'")
+
+
+async def test_jsonata_syntax_error_fails_the_node_creation():
+    with pytest.raises(DeployError, match="JSONata error in statusVal of debug node d"):
+        async with FlowHarness(debug(tostatus=True, statusType="jsonata", statusVal="(")):
             pass
 
 
@@ -173,3 +200,9 @@ async def test_huge_topics_are_cut_like_values():
         first, second = sidebar(h)
         assert first["topic"] == "ttttt..."
         assert second["topic"] == '{"k":...'
+
+
+async def test_an_empty_jsonata_target_shows_the_payload_as_node_red_does():
+    async with FlowHarness(debug(targetType="jsonata", complete="")) as h:
+        await h.inject("d", payload="p")
+        assert [d["msg"] for d in sidebar(h)] == ["p"]

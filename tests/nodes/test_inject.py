@@ -149,7 +149,8 @@ async def test_evaluation_errors_are_reported_and_nothing_is_sent():
     ({"repeat": "3000000"}, "too large"),
     ({"crontab": "not a cron"}, "crontab"),
     ({"payload": "{bad", "payloadType": "json"}, "invalid JSON"),
-    ({"payload": "$now()", "payloadType": "jsonata"}, "JSONata"),
+    ({"payload": "$now(", "payloadType": "jsonata"},
+     "JSONata error in msg.payload of inject node i: Expected \\) before end of expression"),
 ])
 async def test_bad_config_fails_the_deploy(config, words):
     with pytest.raises(DeployError, match=words) as info:
@@ -173,3 +174,29 @@ async def test_the_button_says_when_nothing_was_injected():
 
 def _request(h, body):
     return AdminRequest(params={"id": "i"}, body=body, node=h.runtime.get_node)
+
+
+async def test_jsonata_props_see_the_message_being_built():
+    props = [{"p": "payload", "v": "5", "vt": "num"},
+             {"p": "double", "v": "payload * 2", "vt": "jsonata"},
+             {"p": "when", "v": "$millis()", "vt": "jsonata"},
+             {"p": "none", "v": "nothing", "vt": "jsonata"},
+             {"p": "empty", "v": "", "vt": "jsonata"}]
+    async with FlowHarness(inject(props=props)) as h:
+        h.node("i").trigger()
+        await h.settle()
+        (out,) = h.outputs("i")
+        assert (out["payload"], out["double"], out["when"]) == (5, 10, START_MS)
+        assert "none" not in out and "empty" not in out  # undefined and empty set nothing
+
+
+async def test_jsonata_prop_evaluation_error_is_reported_and_nothing_sent():
+    props = [{"p": "payload", "v": "$boom()", "vt": "jsonata"}]
+    async with FlowHarness(inject(props=props)) as h:
+        h.node("i").trigger()
+        await h.settle()
+        assert h.outputs("i") == []
+        (caught,) = h.outputs("c")
+        assert caught["error"]["message"] == (
+            "msg.payload: JSONata error in msg.payload of inject node i: Attempted to invoke "
+            "a non-function in '$boom()'")

@@ -129,3 +129,20 @@ async def test_retained_messages_and_v5_properties(broker: FakeBroker) -> None:
         await h.wait_for(lambda: len(h.outputs("in1")) == 1)
         msg = h.outputs("in1")[0]
         assert (msg["payload"], msg["retain"], msg["contentType"]) == ("on", True, "text/plain")
+
+
+@pytest.mark.parametrize(("datatype", "expected"), [
+    (None, ['{"t": 21.5}', "20"]),  # no key (older exports): utf8, as Node-RED's runtime
+    ("auto-detect", [{"t": 21.5}, 20]),
+])
+async def test_a_node_without_datatype_delivers_utf8_strings(
+        broker: FakeBroker, datatype: str | None, expected: list[Any]) -> None:
+    node = mqtt_in("in/#", [[]], datatype=datatype)
+    if datatype is None:
+        del node["datatype"]
+    async with FlowHarness([TAB, broker_node(), node]) as h:
+        await h.wait_for(lambda: h.status("in1").get("text") == CONNECTED)
+        broker.publish("in/a", b'{"t": 21.5}', qos=0)
+        broker.publish("in/b", b"20", qos=0)
+        await h.wait_for(lambda: len(h.payloads("in1")) == 2)
+        assert h.payloads("in1") == expected

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from flowrt.errors import DeployError
 from flowrt.testing import FlowHarness
 
 TAB = {"id": "t1", "type": "tab", "label": "Flow 1"}
@@ -281,15 +282,136 @@ async def test_join_groups_are_bounded():
         assert [m["payload"] for m in h.outputs("c")] == [3, 3, 7]  # still bounded
 
 
-async def test_reduce_mode_is_reported_as_unsupported():
-    flow = [*join(), node("c", "catch", scope=None)]
-    flow[1] = node("j", "join", mode="reduce", reduceExp="$A+payload", reduceInit="0",
-                   reduceInitType="num")
-    async with FlowHarness(flow) as h:
-        assert "mode 'reduce' needs JSONata" in h.errors[0]["msg"]
-        await h.inject("j", payload=1, parts={"id": "x", "index": 0, "count": 1})
-        assert "not support" in h.outputs("c")[0]["error"]["message"]
+# ------------------------------------------------------------------ reduce
+# The reduce cases of Node-RED's 17-split_spec.js.
+FOUR = [(3, 2), (2, 1), (4, 3), (1, 0)]  # (payload, index), out of order as in the spec
+
+
+def reducer(**config):
+    base = {"mode": "reduce", "reduceRight": False, "reduceExp": "$A+payload",
+            "reduceInit": "0", "reduceInitType": "num", "reduceFixup": None}
+    return [TAB, node("j", "join", **{**base, **config}),
+            node("c", "catch", scope=None), node("done", "complete", scope=["j"])]
+
+
+async def reduce(payloads=FOUR, count=4, settings=None, init=None, **config):
+    async with FlowHarness(reducer(**config), settings=settings) as h:
+        if init is not None:
+            init(h.node("j"))
+        for payload, index in payloads:
+            await h.inject("j", payload=payload, parts={"index": index, "count": count,
+                                                        "id": 222})
+        return h
+
+
+async def test_reduce_messages():
+    h = await reduce()
+    (out,) = h.outputs("j")
+    assert out["payload"] == 10
+    assert out["parts"]["index"] == 3  # the last message folded, parts kept
+    assert sorted(m["payload"] for m in h.outputs("done")) == [1, 2, 3, 10]
+
+
+async def test_reduce_with_the_count_only_in_the_last_part():
+    async with FlowHarness(reducer()) as h:
+        for payload, index in FOUR:
+            parts = {"index": index, "id": 222}
+            if index == 3:
+                parts["count"] = 4
+            await h.inject("j", payload=payload, parts=parts)
+        assert h.payloads("j") == [10]
+
+
+def init_flow(node):
+    node.ctx.flow_context.set("foo", "bar")
+
+
+def init_global(node):
+    node.ctx.global_context.set("foo", "bar")
+
+
+@pytest.mark.parametrize(("itype", "ival", "expected", "init"), [
+    ("str", "xyz", "xyz", None), ("num", "10", 10, None), ("bool", "true", True, None),
+    ("json", '{"x":"vx", "y":"vy", "z":"vz"}', {"x": "vx", "y": "vy", "z": "vz"}, None),
+    ("bin", "[1,2,3]", b"\x01\x02\x03", None), ("jsonata", "1+2+3", 6, None),
+    ("env", "NR_XYZ", "nr_xyz", None), ("flow", "foo", "bar", init_flow),
+    ("global", "foo", "bar", init_global),
+])
+async def test_reduce_init_types(itype, ival, expected, init, monkeypatch):
+    monkeypatch.setenv("NR_XYZ", "nr_xyz")
+    h = await reduce(reduceExp="$A", reduceInit=ival, reduceInitType=itype, init=init)
+    assert h.payloads("j") == [expected]
+
+
+async def test_reduce_with_index_fixup_and_order():
+    assert (await reduce(reduceExp="$A+$I")).payloads("j") == [6]
+    five = [*FOUR, (0, 4)]
+    assert (await reduce(five, count=5, reduceFixup="$A/$N")).payloads("j") == [2]
+    text = [(str(p), i) for p, i in FOUR]
+    expression = "'(' & $A & '+' & payload & ')'"
+    left = await reduce(text, reduceExp=expression, reduceInitType="str")
+    assert left.payloads("j") == ["((((0+1)+2)+3)+4)"]
+    right = await reduce(text, reduceExp=expression, reduceInitType="str", reduceRight=True)
+    assert right.payloads("j") == ["((((0+4)+3)+2)+1)"]
+    assert right.outputs("j")[0]["parts"]["index"] == 0
+
+
+async def test_reduce_with_an_array_result_per_sequence():
+    async with FlowHarness(reducer(reduceExp="$append($A,[payload])", reduceInit="[]",
+                                   reduceInitType="json")) as h:
+        for payload, index, part_id in [(1, 0, 222), (2, 1, 222), (3, 2, 333), (4, 3, 333)]:
+            await h.inject("j", payload=payload, parts={"index": index, "count": 2,
+                                                        "id": part_id})
+        assert h.payloads("j") == [[1, 2], [3, 4]]
+
+
+@pytest.mark.parametrize("getter", ["flowContext", "globalContext"])
+async def test_reduce_with_context_in_every_expression(getter):
+    def init(node):
+        context = node.ctx.flow_context if getter == "flowContext" else node.ctx.global_context
+        for key, value in (("one", 1), ("two", 2), ("three", 3)):
+            context.set(key, value)
+
+    h = await reduce(reduceExp=f'$A+(payload*${getter}("two"))',
+                     reduceInit=f'${getter}("one")', reduceInitType="jsonata",
+                     reduceFixup=f'$A*${getter}("three")', init=init)
+    assert h.payloads("j") == [((((1 + 1 * 2) + 2 * 2) + 3 * 2) + 4 * 2) * 3]
+
+
+async def test_reduce_passes_messages_without_parts():
+    async with FlowHarness(reducer(reduceExp="$A")) as h:
+        await h.inject("j", payload="alone")
+        assert h.payloads("j") == ["alone"]
+
+
+async def test_reduce_too_many_pending_messages():
+    async with FlowHarness(reducer(), settings={"nodeMessageBufferMaxLength": 2}) as h:
+        for payload, index in FOUR:
+            await h.inject("j", payload=payload, parts={"index": index, "count": 4,
+                                                        "id": 222})
+        assert [m["error"]["message"] for m in h.outputs("c")] == [
+            "too many pending messages in join node"]
+        assert h.outputs("c")[0]["payload"] == 4
         assert h.outputs("j") == []
+        # The two held before are discarded (completed); the fourth starts a new sequence.
+        assert sorted(m["payload"] for m in h.outputs("done")) == [2, 3]
+
+
+async def test_reduce_error_is_the_last_messages_error():
+    h = await reduce(reduceExp="$A + $number(payload)", payloads=[("1", 0), ("x", 1)], count=2)
+    assert h.outputs("j") == []
+    (caught,) = h.outputs("c")
+    assert caught["payload"] == "x"
+    assert caught["error"]["message"].startswith(
+        "JSONata error in reduceExp of join node j: ")
+    assert [m["payload"] for m in h.outputs("done")] == ["1"]
+
+
+async def test_reduce_syntax_error_fails_the_node_creation():
+    with pytest.raises(DeployError, match=r"JSONata error in reduceFixup of join node j: "
+                                          r"Unexpected end of expression"):
+        async with FlowHarness(reducer(reduceFixup="$A *")):
+            pass
 
 
 async def test_chained_split_split_join_join():

@@ -148,8 +148,9 @@ async def test_hask():
 
 
 @pytest.mark.parametrize(("rule", "words"), [
-    ({"t": "jsonata_exp", "v": "payload > 1", "vt": "jsonata"}, "JSONata"),
-    ({"t": "eq", "v": "$x", "vt": "jsonata"}, "JSONata"),
+    ({"t": "jsonata_exp", "v": "payload >", "vt": "jsonata"},
+     "JSONata error in rule 1 of switch node sw: Unexpected end of expression"),
+    ({"t": "eq", "v": "(1", "vt": "jsonata"}, "JSONata error in rule 1 'v' of switch node sw"),
     ({"t": "regex", "v": "(", "vt": "str"}, "regular expression"),
 ])
 async def test_bad_rules_fail_the_deploy_naming_the_node(rule, words):
@@ -208,3 +209,101 @@ async def test_held_messages_are_bounded_without_the_setting_too(monkeypatch):
         for i in range(3):
             await h.inject("sw", payload=i, parts={"id": "s", "index": i})
         assert "too many pending messages" in h.errors[0]["msg"]
+
+
+# ------------------------------------------------------------------ JSONata
+# The JSONata cases of Node-RED's 10-switch_spec.js, and the §6 behaviours.
+def with_catch(rules, **config):
+    return [{"id": "t1", "type": "tab", "label": "F"}, *switch(rules, **config),
+            {"id": "c", "type": "catch", "z": "t1", "x": 0, "y": 0, "scope": None,
+             "wires": [[]]}]
+
+
+async def test_jsonata_property_and_between_values():
+    rules = [{"t": "btwn", "v": "$sqrt(16)", "vt": "jsonata", "v2": "$sqrt(36)",
+              "v2t": "jsonata"}]
+    assert await routes(rules, [-5, 3, -6, 7], property="$abs(payload)",
+                        propertyType="jsonata") == [[0], [], [0], []]
+
+
+@pytest.mark.parametrize("store", [None, "memory1"])
+async def test_jsonata_with_flow_and_global_context(store):
+    settings = {"contextStorage": {"default": {"module": "memory"},
+                                   "memory1": {"module": "memory"}}}
+    arg = "" if store is None else f',"{store}"'
+    rules = [{"t": "btwn", "v": f'$flowContext("vt"{arg})', "vt": "jsonata",
+              "v2": f'$globalContext("v2t"{arg})', "v2t": "jsonata"}]
+    flow = with_catch(rules, property=f'$abs($flowContext("payload"{arg}))',
+                      propertyType="jsonata")
+    async with FlowHarness(flow, settings=settings) as h:
+        node = h.node("sw")
+        node.ctx.flow_context.set("payload", -7, store)
+        node.ctx.flow_context.set("vt", 6, store)
+        node.ctx.global_context.set("v2t", 8, store)
+        await h.inject("sw", payload="pass")
+        assert h.payloads("sw") == ["pass"]
+        node.ctx.flow_context.set("payload", -9, store)
+        await h.inject("sw", payload="fail")
+        assert h.payloads("sw") == ["pass"]
+
+
+async def sequence_through(rules, payloads, **config):
+    """Send ``payloads`` as one sequence (as Node-RED's spec does, index order)."""
+    async with FlowHarness(switch(rules, checkall="true", **config)) as h:
+        for i, payload in enumerate(payloads):
+            await h.inject("sw", payload=payload,
+                           parts={"index": i, "count": len(payloads), "id": 222})
+        return h.outputs("sw")
+
+
+async def test_head_of_a_sequence_with_a_jsonata_count():
+    out = await sequence_through([{"t": "head", "v": "1+4/2", "vt": "jsonata"}],
+                                 [0, 1, 2, 3, 4], repair=True)
+    assert [m["payload"] for m in out] == [0, 1, 2]
+    assert [(m["parts"]["index"], m["parts"]["count"]) for m in out] == [(0, 3), (1, 3),
+                                                                         (2, 3)]
+
+
+async def test_jsonata_exp_rule():
+    rules = [{"t": "jsonata_exp", "v": "payload%2 = 1", "vt": "jsonata"}]
+    assert await routes(rules, [9, 4]) == [[0], []]
+
+
+@pytest.mark.parametrize(("expression", "expected"), [
+    ("$I % 2 = 1", [1, 3]),
+    ("payload >= $N-2", [3, 4]),
+])
+async def test_jsonata_exp_sees_the_index_and_count_of_a_sequence(expression, expected):
+    out = await sequence_through([{"t": "jsonata_exp", "v": expression, "vt": "jsonata"}],
+                                 [0, 1, 2, 3, 4], repair=True)
+    assert [m["payload"] for m in out] == expected
+
+
+async def test_jsonata_exp_matches_only_an_exact_true():
+    rules = [{"t": "jsonata_exp", "v": "payload", "vt": "jsonata"}]
+    # An array value is returned as it is (only sequences are unwrapped): [true] is no match.
+    assert await routes(rules, [True, 1, "true", [True], {"a": True}, False]) == [
+        [0], [], [], [], [], []]
+
+
+async def test_jsonata_property_error_warns_and_drops_the_message():
+    rules = [{"t": "btwn", "v": "$sqrt(16)", "vt": "jsonata", "v2": "$sqrt(36)",
+              "v2t": "jsonata"}]
+    flow = with_catch(rules, property="$invalidExpression(payload)", propertyType="jsonata")
+    async with FlowHarness(flow) as h:
+        await h.inject("sw", payload=1)
+        assert h.outputs("sw") == [] and h.outputs("c") == []
+        (warning,) = h.warnings
+        assert warning["msg"] == (
+            "JSONata error in property of switch node sw: Attempted to invoke a non-function "
+            "in '$invalidExpression(payload)'")
+
+
+async def test_jsonata_value_error_is_the_messages_error():
+    flow = with_catch([{"t": "eq", "v": "$number('x') + $boom()", "vt": "jsonata"}])
+    async with FlowHarness(flow) as h:
+        await h.inject("sw", payload=1)
+        assert h.outputs("sw") == []
+        (caught,) = h.outputs("c")
+        assert caught["error"]["message"].startswith(
+            "JSONata error in rule 1 'v' of switch node sw: ")

@@ -200,3 +200,24 @@ async def test_reset_by_boolean_payload_clears_a_block():
         for payload in (None, None, "foo", False, None):
             await h.inject("tr", payload=payload)
         assert h.payloads("tr") == ["1", "1"]
+
+
+async def test_jsonata_operands_are_evaluated_when_the_message_arrives():
+    flow = trigger(op1="payload * 2", op1type="jsonata", op2="$millis()", op2type="jsonata",
+                   duration="1", units="s")
+    async with FlowHarness(flow) as h:
+        await h.inject("tr", payload=21)
+        await h.advance(1)
+        assert h.payloads("tr") == [42, 1_767_225_600_000]  # op2 at arrival, not at send
+
+
+async def test_jsonata_operand_error_is_the_messages_error():
+    flow = [*trigger(op1="$boom()", op1type="jsonata"),
+            {"id": "c", "type": "catch", "z": "t1", "x": 0, "y": 0, "scope": None,
+             "wires": [[]]}]
+    async with FlowHarness(flow) as h:
+        await h.inject("tr", payload=1)
+        assert h.outputs("tr") == []
+        assert h.outputs("c")[0]["error"]["message"].startswith(
+            "JSONata error in trigger op1 of trigger node tr: Attempted to invoke")
+        assert h.status("tr") == {}  # nothing waits

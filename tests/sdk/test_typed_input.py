@@ -131,7 +131,9 @@ async def test_json_constants_are_copied_for_every_message() -> None:
 
 
 @pytest.mark.parametrize(("v", "vt", "text"), [
-    ("$now()", "jsonata", "JSONata expressions are not supported"),
+    ("payload +", "jsonata",
+     "JSONata error in v of typed-probe node p: Unexpected end of expression (at character 9) "
+     "in 'payload +'"),
     ("x", "nope", "unknown value type 'nope'"),
     ("{bad", "json", "invalid JSON"),
     ("(", "re", "invalid regular expression"),
@@ -148,7 +150,19 @@ async def test_values_that_can_never_be_evaluated_fail_the_deploy(v: str, vt: st
 
 def test_every_type_has_one_evaluator() -> None:
     assert TYPES == ("str", "num", "bool", "json", "bin", "re", "date", "msg", "flow",
-                     "global", "env")
+                     "global", "env", "jsonata")
     assert all(callable(evaluator_for(t, None, "v")) for t in TYPES)
-    with pytest.raises(TypedInputError, match="JSONata"):
-        evaluator_for("jsonata", "$x", "v")
+    with pytest.raises(TypedInputError, match="unknown value type 'jsonatax'"):
+        evaluator_for("jsonatax", "$x", "v")
+
+
+@pytest.mark.parametrize(("v", "msg", "expected"), [
+    ("payload.t * 2", {"payload": {"t": 21}}, 42),
+    ("msg.topic & '!'", {"topic": "a"}, "a!"),          # legacy mode: mentions msg.
+    ("$env('DEVICE')", {}, "pump-7"),
+    ("nothing", {}, "MISSING"),                         # undefined is the caller's default
+    ("$millis()", {}, START_MS),
+])
+async def test_jsonata_values(v: str, msg: Message, expected: Any) -> None:
+    env = [{"name": "DEVICE", "value": "pump-7", "type": "str"}]
+    assert await evaluate(v, "jsonata", msg, env=env) == expected

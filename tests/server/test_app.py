@@ -28,13 +28,14 @@ from tests.server.conftest import FlowrtProcess
 from tests.server.test_runtime_api import PLUGIN
 
 
-def test_bad_settings_exit_2_naming_the_key(flowrt_factory: type[FlowrtProcess],
-                                            tmp_path: Path) -> None:
+def test_bad_settings_exit_1_with_one_line_naming_the_key(
+        flowrt_factory: type[FlowrtProcess], tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
     (data / "settings.toml").write_text('port = "x"\n')
     code, stderr = flowrt_factory(data_dir=data).run_to_exit()
-    assert code == 2
+    assert code == 1
+    assert len(stderr.splitlines()) == 1, stderr
     assert "setting 'port'" in stderr and "settings.toml" in stderr
 
 
@@ -54,7 +55,10 @@ def test_port_in_use_exits_1(flowrt_factory: type[FlowrtProcess]) -> None:
         sock.listen()
         code, stderr = process.run_to_exit()
     assert code == 1
-    assert f"cannot listen on 127.0.0.1:{process.port}" in stderr
+    # One line, before any flow started (nothing to start and stop again).
+    [line] = stderr.splitlines()
+    assert f"cannot listen on 127.0.0.1:{process.port}: the port is already in use" in line
+    assert not (process.data_dir / "flows.json").exists()
 
 
 def test_start_prints_the_editor_url_and_warns_about_open_access(
@@ -205,8 +209,11 @@ async def test_deploy_with_plain_or_encrypted_credentials(app_client: TestClient
 
 @pytest.mark.parametrize("app_client", [{"nodes_excludes": ["inject"]}], indirect=True)
 async def test_excluded_node_types_are_not_loaded(app_client: TestClient) -> None:
-    types = {n.get("type") for n in await (await app_client.get("/nodes")).json()}
+    types = {n.get("type") for n in await (await app_client.get("/node-types")).json()}
     assert "inject" not in types and "vault" in types
+    sets = await (await app_client.get("/nodes")).json()
+    listed = {t for entry in sets for t in entry["types"]}
+    assert "inject" not in listed and "vault" in listed
 
 
 async def test_unexpected_errors_hide_the_traceback(tmp_path: Path,

@@ -119,5 +119,5 @@ def test_an_allowed_origin_that_is_not_an_origin_stops_the_start(
         flowrt_factory: type[FlowrtProcess]) -> None:
     code, stderr = flowrt_factory(env={"FLOWRT_HTTP_ADMIN_ORIGINS": "tools.example"}
                                   ).run_to_exit()
-    assert code == 2
+    assert code == 1
     assert "allowed origin 'tools.example'" in stderr and "https://host" in stderr

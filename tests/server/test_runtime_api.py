@@ -71,14 +71,12 @@ class Comms:
                 self.unread.extend(frame)
 
 
-async def test_nodes_lists_types_with_schema_help_origin_and_load_errors(
+async def test_node_types_lists_types_with_schema_help_origin_and_load_errors(
         flowrt_factory: type[FlowrtProcess], plugin_dir: Path) -> None:
     server = flowrt_factory(data_dir=plugin_dir).start()
-    async with aiohttp.ClientSession(server.url) as client:
-        for accept in ("application/json", "text/html"):
-            async with client.get("/nodes", headers={"Accept": accept}) as r:
-                assert r.content_type == "application/json"
-                nodes = await r.json()
+    async with aiohttp.ClientSession(server.url) as client, client.get("/node-types") as r:
+        assert r.content_type == "application/json"
+        nodes = await r.json()
     by_type = {n["type"]: n for n in nodes if "type" in n}
     assert by_type["vault"]["origin"] == "data dir"
     assert by_type["vault"]["help"].startswith("Holds a login")
@@ -86,6 +84,27 @@ async def test_nodes_lists_types_with_schema_help_origin_and_load_errors(
     assert by_type["inject"]["schema"]["properties"]["once"]["default"] is False
     errors = [n for n in nodes if "error" in n]
     assert any(e["origin"] == "data dir" and "boom" in e["error"] for e in errors)
+
+
+async def test_nodes_answers_node_red_node_sets(
+        flowrt_factory: type[FlowrtProcess], plugin_dir: Path) -> None:
+    server = flowrt_factory(data_dir=plugin_dir).start()
+    async with aiohttp.ClientSession(server.url) as client:
+        for accept in ("application/json", "text/html"):
+            async with client.get("/nodes", headers={"Accept": accept}) as r:
+                assert r.content_type == "application/json"
+                sets = await r.json()
+    keys = {"id", "name", "types", "enabled", "local", "user", "module", "version"}
+    assert all(keys <= set(entry) for entry in sets), sets
+    by_id = {entry["id"]: entry for entry in sets}
+    mqtt = by_id["flowrt/mqtt"]
+    assert sorted(mqtt["types"]) == ["mqtt in", "mqtt out", "mqtt-broker"]
+    assert mqtt["module"] == "flowrt" and mqtt["enabled"] is True and mqtt["local"] is False
+    assert mqtt["version"]
+    assert by_id["local/vault"]["types"] == ["vault"] and by_id["local/vault"]["local"] is True
+    assert "boom" in by_id["local/broken"]["err"] and by_id["local/broken"]["types"] == []
+    every_type = [t for entry in sets for t in entry["types"]]
+    assert len(every_type) == len(set(every_type)) and "inject" in every_type
 
 
 async def test_settings(client: aiohttp.ClientSession) -> None:

@@ -210,7 +210,7 @@ async function boot() {
     onUnauthorized(() => { clearToken(); location.reload(); });
     const model = new Model();
     model.readOnly = auth && !canWrite(settings.user?.permissions);
-    model.setTypes(await get("nodes"));
+    model.setTypes(await get("node-types"));
     const { flows, rev } = await get("flows");
     model.load(flows, rev);
     new Editor(model, { auth });

@@ -8,7 +8,7 @@
  */
 import { h, replace } from "./dom.js";
 
-const TYPED_TYPES = ["str", "num", "bool", "json", "bin", "date", "msg", "flow", "global", "env"];
+const TYPED_TYPES = ["str", "num", "bool", "json", "bin", "date", "msg", "flow", "global", "env", "jsonata"];
 const MULTILINE_KEYS = new Set(["func", "info", "template", "initialize", "finalize"]);
 
 /** A human label for a config key: the schema title, else the key split on camelCase. */

@@ -54,7 +54,7 @@ export class Model extends Emitter {
     this.readOnly = false;
   }
 
-  /** Install the node type list from GET /nodes (entries with "error" are plugin failures). */
+  /** Install the node type list from GET /node-types (entries with "error" are plugin failures). */
   setTypes(list) {
     this.types.clear();
     this.pluginErrors = list.filter((t) => t.error);

@@ -1,5 +1,5 @@
 /**
- * The palette: node types from GET /nodes grouped by category (config types never
+ * The palette: node types from GET /node-types grouped by category (config types never
  * shown), a filter box, help on hover and click, and dragging a type onto the
  * canvas to place a node. Plugin load errors are listed at the bottom.
  */
