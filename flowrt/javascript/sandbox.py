@@ -179,8 +179,10 @@ def _compile_message(kind: str, source: str, exc: JsError) -> str:
     if exc.line is not None:
         line = max(1, exc.line - 1)
         last = source.count("\n") + 1
-        where = (" at the end of the code" if line > last
-                 else f" at line {line}, col {exc.col}")
+        # Past the last line is the closing brace flowrt wraps the code in: the code
+        # ended inside something it opened.
+        where = (" at the end of the code (a bracket, brace or string not closed?)"
+                 if line > last else f" at line {line}, col {exc.col}")
     name = "syntax error" if exc.name == "SyntaxError" else f"error ({exc.name})"
     return f"JavaScript {name} in {kind}{where}: {exc.message}"
 

@@ -338,6 +338,13 @@ async def test_syntax_error_is_a_configuration_error_with_line_and_column():
     assert "JavaScript syntax error in func at line 3, col 8" in str(info.value)
 
 
+async def test_code_that_ends_inside_a_bracket_says_so():
+    with pytest.raises(DeployError, match=r"JavaScript syntax error in func at the end of "
+                                          r"the code \(a bracket, brace or string not closed"):
+        async with FlowHarness(function("var a = 1;\nreturn (msg")):
+            pass
+
+
 @pytest.mark.parametrize("kind", ["initialize", "finalize"])
 async def test_syntax_error_in_setup_code_names_it(kind):
     with pytest.raises(DeployError, match=rf"JavaScript syntax error in {kind} at line 1"):
