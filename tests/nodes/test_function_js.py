@@ -127,7 +127,8 @@ async def test_node_identity():
 async def test_values_keep_their_kind_across_the_boundary():
     code = """
 msg.kinds = [Buffer.isBuffer(msg.payload), msg.when instanceof Date, Number.isNaN(msg.nan),
-             msg.inf === Infinity, msg.missing === undefined, msg.nothing === null];
+             msg.inf === Infinity, msg.missing === undefined, msg.nothing === null,
+             Buffer.isBuffer(msg.parts[1]) && msg.parts[1][0] === 2];
 msg.buf = Buffer.from([1, 2, 255]);
 msg.date = new Date(Date.UTC(2024, 0, 2, 3, 4, 5));
 msg.bad = 0 / 0;
@@ -137,9 +138,11 @@ return msg;
 """
     async with FlowHarness(function(code)) as h:
         await h.inject("f", payload=b"\x00\xff", when=datetime(2020, 1, 1, tzinfo=UTC),
-                       nan=math.nan, inf=math.inf, nothing=None)
+                       nan=math.nan, inf=math.inf, nothing=None,
+                       parts=[b"\x01", b"\x02"], untouched={"raw": b"\x03\x04"})
         (out,) = h.outputs("f")
-        assert out["kinds"] == [True, True, True, True, True, True]
+        assert out["kinds"] == [True, True, True, True, True, True, True]
+        assert out["parts"] == [b"\x01", b"\x02"] and out["untouched"] == {"raw": b"\x03\x04"}
         assert out["buf"] == b"\x01\x02\xff" and out["payload"] == b"\x00\xff"
         assert out["date"] == datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
         assert out["when"] == datetime(2020, 1, 1, tzinfo=UTC)
