@@ -141,6 +141,7 @@
     }
   }
 
+  // How an error the code threw (or passed to node.done) reads at catch nodes.
   function errorText(err) {
     if (err instanceof Error) {
       if (err.name === "ReferenceError") {
@@ -205,10 +206,12 @@
     trace: function (v) { post(["l", "trace", text(v)]); },
     error: function (err, msg) {
       // Only with a message object does the error reach catch nodes (Node-RED's rule).
+      // An error object passed here reads as its String(), as in Node-RED.
+      const message = err instanceof Error ? String(err) : errorText(err);
       if (msg !== null && typeof msg === "object") {
-        outbox.push('["e",' + JSON.stringify(errorText(err)) + "," + encode(msg) + "]");
+        outbox.push('["e",' + JSON.stringify(message) + "," + encode(msg) + "]");
       } else {
-        post(["e", errorText(err), null]);
+        post(["e", message, null]);
       }
     },
     status: function (s) {

@@ -312,6 +312,13 @@ async def test_node_error_with_a_message_reaches_catch():
         assert error["error"]["message"] == "This is an error" and error["payload"] == "foo"
 
 
+async def test_node_error_with_a_caught_error_object():
+    code = "try { nope(); } catch (e) { node.error(e, msg); }"
+    async with FlowHarness(function(code)) as h:
+        await h.inject("f", payload=1)
+        assert caught(h) == ["ReferenceError: nope is not defined"]
+
+
 async def test_node_error_without_a_message_only_logs():
     async with FlowHarness(function("node.error('only logged'); return msg;")) as h:
         await h.inject("f", payload=1)
