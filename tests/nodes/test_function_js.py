@@ -595,3 +595,12 @@ async def test_memory_is_limited_per_node_and_the_node_recovers():
         (error,) = caught(h)
         assert error.startswith("InternalError: out of memory")
         assert h.payloads("f") == ["fine"]
+
+
+async def test_runaway_recursion_is_the_message_error():
+    code = "function down(n) { return down(n + 1) + 1; }\nif (msg.payload) down(0);\nreturn msg;"
+    async with FlowHarness(function(code)) as h:
+        await h.inject("f", payload=True)
+        await h.inject("f", payload=False)
+        assert caught(h) == ["RangeError: Maximum call stack size exceeded"]
+        assert h.payloads("f") == [False]
