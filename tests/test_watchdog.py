@@ -46,12 +46,13 @@ class TriggeredFlow:
         flow = [{"id": "t1", "type": "tab", "label": "triggered"},
                 {"id": "i", "type": "inject", "z": "t1", "x": 0, "y": 0, "repeat": "0.05",
                  "once": True, "onceDelay": 0.05, "wires": [["f"]]},
-                {"id": "f", "type": "function", "z": "t1", "x": 0, "y": 0,
+                {"id": "f", "type": "function", "language": "python", "z": "t1", "x": 0, "y": 0,
                  "func": FUNC.format(statement=statement), "outputs": 1, "wires": [[]],
                  "initialize": names, "libs": [{"var": "asyncio", "module": "asyncio"}]},
                 {"id": "c", "type": "catch", "z": "t1", "x": 0, "y": 0, "scope": ["f"],
                  "wires": [["record"]]},
-                {"id": "record", "type": "function", "z": "t1", "x": 0, "y": 0, "outputs": 0,
+                {"id": "record", "type": "function", "language": "python",
+                 "z": "t1", "x": 0, "y": 0, "outputs": 0,
                  "wires": [], "func": f"open({files['caught']!r}, 'a').write("
                                       "msg['error']['message'] + '\\n')"}]
         flow_file = tmp_path / "flows.json"
@@ -134,7 +135,8 @@ def test_a_stop_that_cannot_finish_ends_the_process_after_the_grace_period(trigg
 
 def scheduling(code: str) -> list[dict]:
     """A function node ``f`` running ``code`` (with asyncio), and a catch node ``c``."""
-    return [{"id": "f", "type": "function", "z": "t1", "x": 0, "y": 0, "func": code,
+    return [{"id": "f", "type": "function", "language": "python",
+             "z": "t1", "x": 0, "y": 0, "func": code,
              "outputs": 1, "wires": [[]], "libs": [{"var": "asyncio", "module": "asyncio"}]},
             {"id": "c", "type": "catch", "z": "t1", "x": 0, "y": 0, "scope": None,
              "wires": [[]]}]

@@ -1,4 +1,4 @@
-"""function: user-written Python run for every message (Node-RED's function node)."""
+"""function: user-written JavaScript (as in Node-RED) or Python, run for every message."""
 
 from __future__ import annotations
 
@@ -6,11 +6,15 @@ import ast
 import asyncio
 import builtins
 import importlib
+import logging
 import sys
 from collections.abc import Awaitable, Coroutine
 from typing import Any, ClassVar
 
+from flowrt.clock import TimerHandle
 from flowrt.errors import NodeError
+from flowrt.javascript import Entry, FunctionSandbox, JsCompileError, JsError, JsTimeout
+from flowrt.jsvalue import MISSING
 from flowrt.messages import Message, clone_message, new_msgid
 from flowrt.node import Node, NodeContext
 from flowrt.schema import as_number, integer, number, string
@@ -28,7 +32,7 @@ class FunctionNodeAPI:
 
     __slots__ = ("_done", "_msgid", "_node")
 
-    def __init__(self, node: Function, msgid: str | None,
+    def __init__(self, node: PythonFunction, msgid: str | None,
                  done: asyncio.Future[None] | None = None) -> None:
         self._node = node
         self._msgid = msgid
@@ -149,7 +153,39 @@ class Env:
 
 
 class Function(Node):
-    """Runs Python code (`func`) for every message, like Node-RED's function node.
+    """Runs code for every message, like Node-RED's function node: JavaScript, or Python.
+
+    `language` chooses: `"javascript"` (the default, also when the key is absent, so
+    functions exported from Node-RED run unchanged) or `"python"`. The language is never
+    guessed from the code.
+
+    **JavaScript** runs in an embedded engine (QuickJS-ng) with Node-RED's function API:
+    the code is the body of a function of `msg`, and sees `node` (`id`, `name`, `path`,
+    `outputCount`, `send(msgs, clone=true)`, `done(err)`, `error(err, msg)`, `warn`,
+    `log`, `debug`, `trace`, `status`, `on("close", fn)`), `context`/`flow`/`global`
+    (`get`, `set`, `keys`, with a store name and an optional callback), `env.get(name)`,
+    `RED.util` (`cloneMessage`, `getMessageProperty`, `setMessageProperty`,
+    `generateId`), `util` (`format`, `inspect`, `promisify`), `Buffer`, `console`
+    (to the node's log), and `setTimeout`/`setInterval`/`clearTimeout`/`clearInterval`
+    (cleared when the node stops). `await` and Promises work. It returns a message, an
+    array with one entry per output (an entry may be an array of messages, sent in
+    order, or null), or null. Returned messages are sent as they are; `node.send(msg)`
+    sends a copy unless called with `false`. On Start (`initialize`) may return a
+    Promise: messages wait until it resolves. On Stop (`finalize`) runs when the node
+    stops. A thrown error goes to catch nodes as Node-RED words it ("Error: x"; a
+    ReferenceError with its line and column). Values keep their kind across: Buffer is
+    bytes, Date a datetime, NaN and Infinity floats. `libs` (npm modules) cannot be
+    loaded. An object read from context may be changed in place during the run that read
+    it (it is written back at the end of that run), as in Node-RED.
+
+    **Python** (`"language": "python"`) gives the same API in Python shape; see below.
+
+    Code is compiled when the node is created: a syntax error is the node's
+    configuration error, with line and column. `timeout` (seconds) bounds each run of
+    the code; without one, the `functionTimeout` setting (default 1 s) does, since the
+    whole runtime waits while code runs. A JavaScript context may use 64 MB.
+
+    ### Python
 
     The code is the body of a function of `msg`. It sees `node` (`send(msg, clone=True)`,
     `done(err=None)`, `error(err, msg)`, `warn`, `log`, `status`, `id`, `name`,
@@ -190,19 +226,39 @@ class Function(Node):
     color = "#fdd0a2"
     icon = "function"
     editor: ClassVar = {"label": "name", "outputsFrom": "outputs",
-                        "order": ["name", "func", "outputs", "initialize", "finalize"]}
+                        "order": ["name", "language", "func", "outputs", "initialize",
+                                  "finalize"]}
     schema: ClassVar = {"type": "object", "properties": {
         "name": string(""),
-        "func": string("\nreturn msg", **{"x-format": "python"}),
+        "language": string("javascript", enum=["javascript", "python"],
+                           title="Language of the code"),
+        "func": string("\nreturn msg;", **{"x-format": "javascript"}),
         "outputs": integer(1, minimum=0),
         "timeout": number(0, minimum=0, allow_empty=True),
         "noerr": integer(0),
-        "initialize": string("", **{"x-format": "python"}),
-        "finalize": string("", **{"x-format": "python"}),
+        "initialize": string("", **{"x-format": "javascript"}),
+        "finalize": string("", **{"x-format": "javascript"}),
         "libs": {"type": "array", "default": [], "items": {
             "type": "object", "properties": {"var": {"type": "string"},
                                              "module": {"type": "string"}}}},
     }}
+
+    def __new__(cls, config: dict[str, Any], ctx: NodeContext) -> Function:
+        # One node type, two languages: the runtime creates a Function, and gets the
+        # class of the node's language.
+        if cls is Function:
+            language = config.get("language") or "javascript"
+            if language == "python":
+                cls = PythonFunction
+            elif language == "javascript":
+                cls = JavaScriptFunction
+            else:
+                raise FunctionError(f"language {language!r}: choose 'javascript' or 'python'")
+        return super().__new__(cls)
+
+
+class PythonFunction(Function):
+    """A function node whose code is Python (``"language": "python"``)."""
 
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
         super().__init__(config, ctx)
@@ -426,6 +482,268 @@ class Function(Node):
             if _cancelled_from_outside(exc):
                 raise
             self.error(f"finalize: {self.describe_error(exc)}")
+
+
+_NOT_DONE: Any = object()
+MAX_WAITING = 10_000
+"""Messages a JavaScript function node holds while its On Start code has not finished;
+more are dropped, each reported as its error (Node-RED would hold them all)."""
+
+
+class JavaScriptFunction(Function):
+    """A function node whose code is JavaScript (the default); see :class:`Function`.
+
+    The code runs in the node's own engine context (``flowrt.javascript``), compiled
+    here, when the node is created. A message costs one call into the engine, which
+    returns everything the code did (sends, status, logs, done) in one outbox.
+    """
+
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
+        for lib in config.get("libs") or []:
+            module = lib.get("module") if isinstance(lib, dict) else lib
+            if module or (isinstance(lib, dict) and lib.get("var")):
+                raise FunctionError(
+                    f"libs: module {module!r} cannot be loaded: flowrt runs JavaScript "
+                    "function nodes without npm modules (remove it from the node's "
+                    "Setup tab, or write the node in Python with \"language\": \"python\")")
+        self._timeout = as_number(config.get("timeout"), 0.0) or 0.0
+        limit = self._timeout or ctx.settings.function_timeout
+        code = {kind: str(config.get(kind) or "") for kind in ("func", "initialize", "finalize")}
+        info = {"id": self.id, "name": self.name, "path": f"{ctx.flow.path}/{self.id}",
+                "outputCount": self.output_count}
+        try:
+            self._sandbox = FunctionSandbox(code, info, self, limit)
+        except JsCompileError as exc:
+            raise FunctionError(str(exc)) from None
+        self._timers: dict[int, tuple[TimerHandle, float | None]] = {}
+        self._token = 0
+        self._current = -1
+        self._current_result: Any = _NOT_DONE
+        self._pending: dict[int, asyncio.Future[None]] = {}
+        self._waiting: list[tuple[Message, asyncio.Future[None]]] | None = None
+        """Messages that arrived before On Start finished (None: it has)."""
+        self._init_error: str | None = None
+        self._status_used = False
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        if not self._sandbox.has["initialize"]:
+            return
+        self._waiting = []
+        try:
+            entries = self._sandbox.initialize()
+        except JsError as exc:
+            raise FunctionError(f"initialize: {self._error_text(exc)}") from None
+        self._apply(entries)
+        if self._init_error is not None:
+            raise FunctionError(f"initialize: {self._init_error}")
+
+    async def close(self, removed: bool) -> None:
+        for handle, _ in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        self._run(self._sandbox.close, removed)
+        for handle, _ in self._timers.values():  # set by the On Stop code itself
+            handle.cancel()
+        self._timers.clear()
+        if self._status_used:
+            self.status({})
+        self._pending.clear()
+
+    # ------------------------------------------------------------------ messages
+    def on_input(self, msg: Message) -> Awaitable[Any] | None:
+        if self._waiting is not None:
+            if len(self._waiting) >= MAX_WAITING:
+                raise NodeError(f"On Start has not finished and {MAX_WAITING} messages wait: "
+                                "message dropped", node_id=self.id, node_type=self.type,
+                                msg_id=msg.get("_msgid"))
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiting.append((msg, future))
+            return future
+        if self._init_error is not None:
+            raise NodeError(f"initialize failed: {self._init_error}", node_id=self.id,
+                            node_type=self.type, msg_id=msg.get("_msgid"))
+        token = self._token = (self._token + 1) & 0x3FFFFFFF
+        self._current = token
+        self._current_result = _NOT_DONE
+        try:
+            entries = self._sandbox.input(msg, token)
+        except JsError as exc:
+            self._current = -1
+            self._apply(self._sandbox.pending)
+            raise NodeError(self._error_text(exc), node_id=self.id, node_type=self.type,
+                            msg_id=msg.get("_msgid")) from None
+        self._apply(entries)
+        self._current = -1
+        result = self._current_result
+        if result is None:
+            return None
+        if result is _NOT_DONE:
+            future = asyncio.get_running_loop().create_future()
+            self._pending[token] = future
+            return future
+        raise NodeError(result, node_id=self.id, node_type=self.type, msg_id=msg.get("_msgid"))
+
+    def _error_text(self, exc: JsError) -> str:
+        if isinstance(exc, JsTimeout):
+            # Node-RED's words for a function that ran out of time.
+            text = f"Error: Script execution timed out after {round(self._sandbox.limit * 1000)}ms"
+            if not self._timeout:
+                text += "; the limit is the functionTimeout setting: give the node a timeout"
+            return text
+        return str(exc)
+
+    def _run(self, entry: Any, *args: Any) -> None:
+        """Run an entry outside a message (a timer, On Stop): errors are the node's."""
+        try:
+            entries = entry(*args)
+        except JsError as exc:
+            self._apply(self._sandbox.pending)
+            self.error(self._error_text(exc))
+            return
+        self._apply(entries)
+
+    def _apply(self, entries: list[Entry]) -> None:
+        """Act on what the code did, in order."""
+        for entry in entries:
+            kind = entry[0]
+            if kind == "s":
+                outputs = entry[1]
+                if len(outputs) == 1 and len(outputs[0]) == 1:
+                    self.send(outputs[0][0])
+                else:
+                    self.send(outputs)
+            elif kind == "d":
+                self._done(entry[1], entry[2])
+            elif kind == "st":
+                self._status_used = True
+                self.status(entry[1])
+            elif kind == "l":
+                self._log(entry[1], entry[2])
+            elif kind == "c":
+                self.log.log(_CONSOLE_LEVELS.get(entry[1], logging.INFO), "%s", entry[2])
+            elif kind == "e":
+                self.error(entry[1], entry[2] if isinstance(entry[2], dict) else None)
+            elif kind == "i":
+                self._initialized(entry[1])
+
+    def _log(self, level: str, text: str) -> None:
+        if level == "warn":
+            self.warn(text)
+        elif level == "error":
+            self.error(text)
+        elif level == "info":
+            self.log.info("%s", text)
+        else:
+            self.log.debug("%s", text)
+
+    def _done(self, token: int, err: str | None) -> None:
+        if token == self._current:
+            self._current_result = err
+            return
+        future = self._pending.pop(token, None)
+        if future is None or future.done():
+            return
+        if err is None:
+            future.set_result(None)
+        else:
+            future.set_exception(NodeError(err, node_id=self.id, node_type=self.type))
+
+    def _initialized(self, err: str | None) -> None:
+        waiting, self._waiting = self._waiting or [], None
+        if err is not None:
+            self._init_error = err
+            if waiting or self.received:
+                self.error(f"initialize: {err}")
+        for msg, future in waiting:
+            try:
+                result = self.on_input(msg)
+            except Exception as exc:
+                future.set_exception(exc)
+                continue
+            if result is None:
+                future.set_result(None)
+            else:
+                _chain(result, future)
+
+    # ------------------------------------------------------------------ host calls
+    def context_call(self, scope: str, op: str, store: str | None, args: list[Any]) -> Any:
+        """The code's ``context``/``flow``/``global`` ``get``, ``set`` or ``keys``."""
+        target = (self.context if scope == "node" else
+                  self.ctx.flow_context if scope == "flow" else self.ctx.global_context)
+        if op == "keys":
+            return target.keys(store)
+        key = args[0]
+        if op == "get":
+            if isinstance(key, list):
+                return [_undefined_if_none(target.get(k, store)) for k in key]
+            return _undefined_if_none(target.get(key, store))
+        value = args[1]
+        if isinstance(key, list):
+            values = value if isinstance(value, list) else [value]
+            for index, one in enumerate(key):
+                target.set(one, values[index] if index < len(values) else None, store)
+        else:
+            target.set(key, value, store)
+        return None
+
+    def env_value(self, name: str) -> Any:
+        """``env.get(name)``: undefined when the variable is not set."""
+        return _undefined_if_none(self.env(name))
+
+    def timer(self, op: str, timer_id: int, delay_ms: float) -> None:
+        """Schedule (``once``/``every``) or cancel (``clear``) one of the code's timers."""
+        if op == "clear":
+            found = self._timers.pop(timer_id, None)
+            if found is not None:
+                found[0].cancel()
+            return
+        delay = max(0.0, float(delay_ms)) / 1000
+        if op == "every":
+            delay = max(delay, 0.001)  # as Node.js: an interval of 0 would never yield
+        handle = self.clock.call_later(delay, self._fire, timer_id)
+        self._timers[timer_id] = (handle, delay if op == "every" else None)
+
+    def _fire(self, timer_id: int) -> None:
+        found = self._timers.get(timer_id)
+        if found is None:
+            return
+        interval = found[1]
+        if interval is None:
+            del self._timers[timer_id]
+        else:
+            # Rescheduled first: the callback may clear it.
+            self._timers[timer_id] = (self.clock.call_later(interval, self._fire, timer_id),
+                                      interval)
+        self._run(self._sandbox.fire, timer_id)
+
+    def metrics(self) -> dict[str, float]:
+        return {"javascript_heap_bytes": self._sandbox.memory}
+
+
+_CONSOLE_LEVELS = {"info": logging.INFO, "debug": logging.DEBUG, "warn": logging.WARNING,
+                   "error": logging.ERROR}
+
+
+def _undefined_if_none(value: Any) -> Any:
+    # flowrt's context and env answer None for what is not there; JavaScript code tells
+    # undefined (missing) from null.
+    return MISSING if value is None else value
+
+
+def _chain(source: Awaitable[Any], target: asyncio.Future[None]) -> None:
+    def copy(done: asyncio.Future[Any]) -> None:
+        if target.done():
+            return
+        if done.cancelled():
+            target.cancel()
+        elif (exc := done.exception()) is not None:
+            target.set_exception(exc)
+        else:
+            target.set_result(None)
+
+    asyncio.ensure_future(source).add_done_callback(copy)
 
 
 def _cancelled_from_outside(exc: BaseException) -> bool:

@@ -61,7 +61,7 @@ def attacker_site(server: Server, tmp_path: Path) -> Iterator[str]:
     marker = tmp_path / "pwned"
     evil = [TAB, {"id": "i9", "type": "inject", "z": "t1", "once": True, "onceDelay": 0,
                   "wires": [["f9"]], "props": [{"p": "payload"}]},
-            {"id": "f9", "type": "function", "z": "t1", "wires": [[]],
+            {"id": "f9", "type": "function", "language": "python", "z": "t1", "wires": [[]],
              "func": f"import os\nos.system('touch {marker}')\nreturn msg"}]
     page = (ATTACK.replace("TARGET", json.dumps(server.url))
             .replace("EVIL_FLOWS", json.dumps(evil)).encode())

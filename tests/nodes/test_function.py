@@ -11,7 +11,8 @@ from flowrt.testing import FlowHarness
 
 
 def function(func, outputs=1, **config):
-    return [{"id": "f", "type": "function", "z": "t1", "x": 0, "y": 0, "func": func,
+    return [{"id": "f", "type": "function", "language": "python",
+             "z": "t1", "x": 0, "y": 0, "func": func,
              "outputs": outputs, "wires": [[] for _ in range(outputs)], **config},
             {"id": "c", "type": "catch", "z": "t1", "x": 0, "y": 0, "scope": None,
              "wires": [[]]}]
@@ -20,7 +21,8 @@ def function(func, outputs=1, **config):
 async def test_node_red_export_shape_runs():
     flow = [{"id": "t1", "type": "tab", "label": "Flow 1", "disabled": False, "info": "",
              "env": []},
-            {"id": "5e6f7a8b9c0d1e2f", "type": "function", "z": "t1", "name": "double",
+            {"id": "5e6f7a8b9c0d1e2f", "type": "function", "language": "python",
+             "z": "t1", "name": "double",
              "func": "msg['payload'] = msg['payload'] * 2\nreturn msg", "outputs": 1,
              "timeout": 0, "noerr": 0, "initialize": "", "finalize": "", "libs": [],
              "x": 300, "y": 140, "wires": [[]]}]
@@ -336,7 +338,8 @@ async def test_async_code_is_bounded_while_awaiting_and_while_running():
     awaiting = "await asyncio.sleep(60)"
     spinning = "await asyncio.sleep(0)\nwhile True:\n    pass"
     flow = [*function(awaiting, timeout=0.2, libs=[{"var": "asyncio", "module": "asyncio"}]),
-            {"id": "g", "type": "function", "z": "t1", "x": 0, "y": 0, "func": spinning,
+            {"id": "g", "type": "function", "language": "python",
+             "z": "t1", "x": 0, "y": 0, "func": spinning,
              "outputs": 1, "wires": [[]], "libs": [{"var": "asyncio", "module": "asyncio"}]}]
     async with FlowHarness(flow, settings={"functionTimeout": 0.2}) as h:
         await h.inject("f", payload=1)
