@@ -52,26 +52,7 @@ def test_validate_names_undecodable_and_too_deep_files(tmp_path):
     assert "node 'n1' (comment) at $[1].deep: nested more than 200 levels deep" in result.output
 
 
-BAD_CONFIG_PLUGIN = '''
-from flowrt.node import Node
-
-
-class Compiles(Node):
-    """Compiles its code when created, as the function node compiles JavaScript."""
-
-    type = "test-compiles"
-    schema = {"type": "object", "properties": {"code": {"type": "string", "default": ""}}}
-
-    def __init__(self, config, ctx):
-        super().__init__(config, ctx)
-        if "(" in config["code"]:
-            raise SyntaxError(f"JavaScript: unexpected token '(' (line 2, col 7)")
-'''
-
-
 def test_validate_reports_every_problem_of_a_file_in_one_run(tmp_path):
-    (tmp_path / "nodes").mkdir()
-    (tmp_path / "nodes" / "compiles.py").write_text(BAD_CONFIG_PLUGIN)
     flows = tmp_path / "flows.json"
     flows.write_text(json.dumps([
         {"id": "t", "type": "tab"},
@@ -80,11 +61,14 @@ def test_validate_reports_every_problem_of_a_file_in_one_run(tmp_path):
         {"type": "comment", "z": "t", "x": 0, "y": 0},               # shape: no id
         {"id": "h", "type": "http in", "z": "t", "x": 0, "y": 0},    # core, not in flowrt
         {"id": "c", "type": "ui_gauge", "z": "t", "x": 0, "y": 0},   # contrib
-        {"id": "js", "type": "test-compiles", "z": "t", "x": 0, "y": 0, "code": "a(("},
-        {"id": "ok", "type": "test-compiles", "z": "t", "x": 0, "y": 0, "code": "fine"},
+        {"id": "js", "type": "function", "z": "t", "x": 0, "y": 0,
+         "func": "const a = 1;\nreturn msg.payload.(;"},                 # JavaScript
+        {"id": "ok", "type": "function", "z": "t", "x": 0, "y": 0, "func": "return msg;"},
+        {"id": "ch", "type": "change", "z": "t", "x": 0, "y": 0,        # JSONata
+         "rules": [{"t": "set", "p": "payload", "pt": "msg", "to": "$sum(", "tot": "jsonata"}]},
         {"id": "r", "type": "range", "z": "t", "x": 0, "y": 0, "action": "nope"},  # schema
     ]))
-    result = CliRunner().invoke(main, ["validate", "--data-dir", str(tmp_path), str(flows)])
+    result = CliRunner().invoke(main, ["validate", str(flows)])
     assert result.exit_code == 1, result.output
     lines = [line.strip() for line in result.output.splitlines()[1:]]
     assert result.output.splitlines()[0] == f"{flows}: {len(lines)} problem(s)"
@@ -94,8 +78,10 @@ def test_validate_reports_every_problem_of_a_file_in_one_run(tmp_path):
                         "available in flowrt yet")
     assert lines[3].startswith("node 'c' (ui_gauge) at $[5].type: unknown node type "
                                "'ui_gauge': a contrib node that is not installed")
-    assert lines[4] == ("node 'js' (test-compiles) at $[6]: SyntaxError: JavaScript: "
-                        "unexpected token '(' (line 2, col 7)")
-    assert all(line.startswith("node 'r' (range) at $[8]") for line in lines[5:])
-    assert any(".action: 'nope' is not one of" in line for line in lines[5:])
+    assert lines[4].startswith("node 'js' (function) at $[6]: ")
+    assert "JavaScript syntax error in func at line 2, col " in lines[4]
+    assert lines[5].startswith("node 'ch' (change) at $[8]: ")
+    assert "JSONata error in rule 1" in lines[5] and "'$sum('" in lines[5]
+    assert all(line.startswith("node 'r' (range) at $[9]") for line in lines[6:])
+    assert any(".action: 'nope' is not one of" in line for line in lines[6:])
     assert not any("'cfg'" in line or "'ok'" in line for line in lines)
