@@ -291,7 +291,8 @@ class Csv(Node):
     row) or an array of arrays becomes CSV text ending with the chosen newline. The
     columns (and their order) come from *Columns*, else from `msg.columns`, else from
     the first object's keys. Column names can be sent as a first row never, always,
-    or once (until a message with `msg.reset` arrives).
+    or once (until a message with `msg.reset` arrives). *Columns* and `msg.columns`
+    are always comma-separated, whatever the data's separator.
 
     **Parser.** *RFC 4180* (Node-RED 4's default for new nodes) follows the standard:
     `"007"` and `"true"` stay strings, `"0x1F"` becomes 31, a malformed column
@@ -304,7 +305,9 @@ class Csv(Node):
     longer than 4 MiB characters is refused with an error (read a larger file one line
     per message: the node handles the sequence as one file). A malformed RFC column
     template makes the node fail to start (reported in the editor) where Node-RED
-    leaves it deployed but deaf.
+    leaves it deployed but deaf. Where an input sequence has no `parts.count`, the rows
+    sent keep it absent (Node-RED writes `NaN`). `multi` and `hdrout` take the values
+    Node-RED's editor writes (`hdrout` also `true`/`false`, from older flows).
     """
 
     type = "csv"
