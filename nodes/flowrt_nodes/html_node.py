@@ -98,7 +98,8 @@ class Html(Node):
             return
         selector: Any = self._tag
         if not selector and "select" in msg:
-            selector = msg["select"]
+            # null selects nothing in cheerio, as an empty selector does
+            selector = "" if msg["select"] is None else msg["select"]
         if not isinstance(selector, str):
             self.error(f"msg.select must be a string CSS selector, not "
                        f"{type(selector).__name__}", msg)

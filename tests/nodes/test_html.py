@@ -103,6 +103,7 @@ async def test_msg_select_is_used_only_when_the_node_has_no_selector():
     assert (await run({"tag": "", "ret": "text"}, select="p i")).payloads("h") == [["it"]]
     assert (await run({"tag": "p", "ret": "text"}, select="li")).payloads("h") == [["text it"]]
     assert (await run({"tag": "", "ret": "text"})).payloads("h") == [[]]
+    assert (await run({"tag": "", "ret": "text"}, select=None)).payloads("h") == [[]]
 
 
 async def test_output_property_and_content_key():
