@@ -298,8 +298,6 @@ async def test_example_03_selector_in_message():
         assert h.payloads("9c49de8a.bad25") == [["Apple", "Orange", "Banana"]]
 
 
-@pytest.mark.xfail(strict=True, reason="flowrt's join fills in useparts=false when the key "
-                   "is absent (Node-RED 4 treats absent as true); sequence.py, reported")
 async def test_example_04_join_rebuilds_the_sequence():
     flow = _example("04")
     async with FlowHarness(flow) as h:
