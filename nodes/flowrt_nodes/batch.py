@@ -102,7 +102,7 @@ class Batch(Node):
     an absent `msg.id`, fails every discarded message, and may still send the sequence
     that message completed); a topic listed twice takes that topic's first sequence
     only once from the buffer (Node-RED also discards the next one); messages dropped for
-    their topic are warned about; the buffer is bounded by default.
+    their topic are warned about; the buffer is bounded by default (Node-RED's is not).
     """
 
     type = "batch"

@@ -62,6 +62,14 @@ def _comparison(direction: int, as_num: bool) -> Callable[[Any, Any], int]:
     return compare_keys
 
 
+def _getter(path: str, key: str) -> Callable[..., Any]:
+    """A compiled message property path; a bad one is a configuration error naming ``key``."""
+    try:
+        return property_getter(path)
+    except ValueError as exc:
+        raise ValueError(f"{key}: {exc}") from None
+
+
 class _Group:
     """The messages of one sequence received so far, with their holds."""
 
@@ -91,7 +99,9 @@ class Sort(Node):
 
     `order` is `ascending` or `descending`; with `as_num` keys compare as numbers
     (`Number(key)`), otherwise by JavaScript's rules (two strings compare as text, so
-    `"1000"` sorts before `"200"`). Equal keys keep their arrival order.
+    `"1000"` sorts before `"200"`). Equal keys keep their arrival order. A JSONata key
+    has `$flowContext`, `$globalContext`, `$env` and the like, but no sequence variables
+    (Node-RED's sort binds no `$I` or `$N`).
 
     At most `nodeMessageBufferMaxLength` messages (10000 when unset) wait in unfinished
     sequences; one more drops the oldest sequence with the error "Too many pending
@@ -103,7 +113,7 @@ class Sort(Node):
     logs it and then ignores every message); errors carry JSONata's message where
     Node-RED writes `[object Object]`; a missing key property sorts as `undefined` (where
     Node-RED throws a TypeError and loses the sequence); dropped messages are warned
-    about; the buffer is bounded by default.
+    about; the buffer is bounded by default (Node-RED's is not).
     """
 
     type = "sort"
@@ -135,7 +145,8 @@ class Sort(Node):
         c = config
         self.in_property = c.get("targetType") == "msg"
         target = str(c.get("target") or "payload")
-        self._get_target = property_getter(target)
+        # Only read in property mode (a sequence sort leaves `target` as the editor wrote it).
+        self._get_target = _getter(target, "target") if self.in_property else None
         self._target = target
         key_type = c.get("msgKeyType") if self.in_property else c.get("seqKeyType")
         self._expression: JSONataExpression | None = None
@@ -149,7 +160,7 @@ class Sort(Node):
             except JSONataError as exc:
                 raise ValueError(f"Invalid JSONata expression in sort node: {exc}") from None
         elif not self.in_property:
-            self._get_key = property_getter(str(c.get("seqKey") or "payload"))
+            self._get_key = _getter(str(c.get("seqKey") or "payload"), "seqKey")
         direction = -1 if c.get("order") == "descending" else 1
         self._compare = functools.cmp_to_key(_comparison(direction, as_bool(c.get("as_num"))))
         self._groups: dict[Any, _Group] = {}
@@ -164,6 +175,7 @@ class Sort(Node):
 
     # ------------------------------------------------------------ property mode
     def _sort_property(self, msg: Message) -> None:
+        assert self._get_target is not None
         data = self._get_target(msg, MISSING)
         if not isinstance(data, list):
             self.warn(f"sort: msg.{self._target} is not an array; message not sent")

@@ -164,6 +164,16 @@ async def test_jsonata_syntax_error_fails_the_node_creation():
             pass
 
 
+@pytest.mark.parametrize(("config", "message"), [
+    ({"targetType": "msg", "target": "a["}, "target: invalid property expression 'a\\['"),
+    ({"targetType": "seq", "seqKey": "b..c", "seqKeyType": "msg"},
+     "seqKey: invalid property expression 'b..c'")])
+async def test_a_bad_property_path_fails_the_node_creation(config, message):
+    with pytest.raises(DeployError, match=message):
+        async with FlowHarness(sorter(**config)):
+            pass
+
+
 async def test_too_many_pending_messages_drops_the_sequence():
     flow = sorter(targetType="seq", seqKey="payload", seqKeyType="msg")
     async with FlowHarness(flow, settings={"nodeMessageBufferMaxLength": 2}) as h:
