@@ -197,6 +197,9 @@ class MustacheTemplate:
             self._parsed = parse(text, raise_on_mismatch=True)
         except ParsingError as exc:
             raise MustacheError(_error_text(exc, text)) from None
+        except Exception as exc:  # pystache fails in other ways on a bad delimiter change
+            raise MustacheError(f"Invalid tags: {exc}" if "=" in text
+                                else f"Invalid template: {exc}") from None
         names: set[str] = set()
         partials: set[str] = set()
         _names(self._parsed, names, partials)

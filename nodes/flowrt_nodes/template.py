@@ -59,9 +59,10 @@ class Template(Node):
         "name": string(""),
         "field": typed("payload", types=["msg", "flow", "global"], title="Set property"),
         "fieldType": enum(["msg", "flow", "global"], "msg", title="Property type"),
-        "format": enum(["handlebars", "html", "json", "javascript", "css", "markdown", "php",
-                        "python", "sql", "yaml", "text"], "handlebars",
-                       title="Editor highlighting"),
+        # Editor-only (the highlighting mode): any value is kept as it is.
+        "format": string("handlebars", title="Editor highlighting",
+                         examples=["handlebars", "html", "json", "javascript", "css",
+                                   "markdown", "php", "python", "sql", "yaml", "text"]),
         "syntax": enum(["mustache", "plain"], "mustache", title="Template syntax"),
         "template": string("This is the payload: {{payload}} !", title="Template",
                            **{"x-format": "handlebars"}),

@@ -9,7 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from flowrt.mustache import MustacheError, MustacheTemplate, YAMLError, load_yaml
 from flowrt.testing import FlowHarness
 
 EXAMPLES = Path(__file__).parents[1] / "compat" / "flows" / "nodered-examples"
@@ -251,6 +254,53 @@ async def test_editor_default_template():
     async with FlowHarness(flow) as h:
         await h.inject("n1", payload="x")
         assert h.payloads("n1") == ["This is the payload: x !"]
+
+
+# ------------------------------------------------------------------ fuzzing
+# Templates and YAML text come from messages (msg.template, rendered values), so any
+# text gives a result or a named error, never a crash or a hang.
+FUZZ = settings(derandomize=True, database=None, deadline=None, max_examples=300,
+                suppress_health_check=list(HealthCheck))
+TAG_PIECES = st.sampled_from(["{{", "}}", "{{{", "}}}", "{{#", "{{^", "{{/", "{{&", "{{>",
+                              "{{!", "{{=", "=}}", "a", "b.c", ".", " ", "\n", "[[", "]]",
+                              "<%", "%>", "x"])
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+    | st.floats(allow_nan=True, allow_infinity=True),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["a", "b", "c", "x"]), inner, max_size=3), max_leaves=12)
+
+
+@FUZZ
+@given(pieces=st.lists(TAG_PIECES, max_size=30), view=st.dictionaries(
+    st.sampled_from(["a", "b", "x", "payload"]), json_values, max_size=4))
+def test_fuzz_any_template_renders_or_names_its_error(pieces, view):
+    text = "".join(pieces)
+    try:
+        compiled = MustacheTemplate(text)
+    except MustacheError as exc:
+        assert str(exc)
+        return
+    assert isinstance(compiled.render(view, {"flow.x": 1}, json_escape=True), str)
+
+
+@FUZZ
+@given(text=st.text(alphabet=st.sampled_from(list("ab: -[]{},&*!?|>'\"\n#~0.")),
+                    max_size=60))
+def test_fuzz_any_yaml_text_loads_or_names_its_error(text):
+    try:
+        load_yaml(text)
+    except YAMLError as exc:
+        assert str(exc)
+
+
+@pytest.mark.parametrize("text", ["[" * 50_000, "a:\n" + "  " * 3000 + "b: 1",
+                                  "- " * 20_000 + "x"])
+def test_deep_yaml_is_a_named_error_or_a_value(text):
+    try:
+        load_yaml(text)
+    except YAMLError as exc:
+        assert str(exc)
 
 
 # ------------------------------------------------- Node-RED's example flows
