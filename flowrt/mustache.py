@@ -262,8 +262,59 @@ class _Yaml12Loader(yaml.SafeLoader):
     """PyYAML's safe loader with js-yaml's implicit types (YAML 1.2 core schema).
 
     YAML 1.1's extras are not types here: ``yes``/``on`` stay strings, ``012`` is 12,
-    ``1:20`` is a string. Timestamps become ``datetime`` (js-yaml gives a Date).
+    ``1:20`` is a string. Timestamps become ``datetime`` (js-yaml gives a Date). Keys
+    are strings, as in a JavaScript object (``1: a`` gives ``{"1": "a"}``); a key given
+    twice is an error ("duplicated mapping key"); ``!!set`` gives an object of nulls,
+    ``!!omap`` a list of one-key objects and ``!!pairs`` a list of pairs, as js-yaml.
     """
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[str, Any]:
+        if not isinstance(node, yaml.MappingNode):
+            return dict(super().construct_mapping(node, deep=deep))
+        own = sum(1 for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge")
+        self.flatten_mapping(node)
+        merged = len(node.value) - own  # merged pairs come first; own keys may override
+        mapping: dict[str, Any] = {}
+        seen: set[str] = set()
+        for index, (key_node, value_node) in enumerate(node.value):
+            key = js_string(self.construct_object(key_node, deep=True))
+            if index >= merged:
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, "duplicated mapping key", key_node.start_mark)
+                seen.add(key)
+            mapping[key] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+    def construct_yaml_set(self, node: yaml.Node) -> Any:
+        found: dict[str, Any] = {}
+        yield found
+        found.update(dict.fromkeys(self.construct_mapping(node)))
+
+    def construct_yaml_omap(self, node: yaml.Node) -> Any:
+        found: list[Any] = []
+        yield found
+        for key, value in self._pairs(node):
+            found.append({js_string(key): value})
+
+    def construct_yaml_pairs(self, node: yaml.Node) -> Any:
+        found: list[Any] = []
+        yield found
+        found.extend([js_string(key), value] for key, value in self._pairs(node))
+
+    def _pairs(self, node: yaml.Node) -> list[tuple[Any, Any]]:
+        if not isinstance(node, yaml.SequenceNode):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"expected a sequence, but found {node.id}", node.start_mark)
+        pairs = []
+        for item in node.value:
+            if not isinstance(item, yaml.MappingNode) or len(item.value) != 1:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "expected a mapping of length 1", item.start_mark)
+            key_node, value_node = item.value[0]
+            pairs.append((self.construct_object(key_node, deep=True),
+                          self.construct_object(value_node, deep=True)))
+        return pairs
 
 
 _Yaml12Loader.yaml_implicit_resolvers = {}
@@ -303,6 +354,9 @@ def _construct_timestamp(loader: _Yaml12Loader, node: yaml.ScalarNode) -> dateti
 
 
 _Yaml12Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_Yaml12Loader.add_constructor("tag:yaml.org,2002:set", _Yaml12Loader.construct_yaml_set)
+_Yaml12Loader.add_constructor("tag:yaml.org,2002:omap", _Yaml12Loader.construct_yaml_omap)
+_Yaml12Loader.add_constructor("tag:yaml.org,2002:pairs", _Yaml12Loader.construct_yaml_pairs)
 _Yaml12Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 # Bounds on untrusted YAML: aliases share nodes, so a small document can stand for a

@@ -228,6 +228,30 @@ async def test_yaml_output_is_yaml_1_2():
         "h": datetime(2024, 1, 2, tzinfo=UTC), "i": 15, "j": True}
 
 
+async def test_yaml_keys_merges_and_collections_as_js_yaml():
+    # Expected values: js-yaml 4 (Node-RED's YAML library) on the same text.
+    assert await render({}, output="yaml", syntax="plain", template=(
+        "1: a\ntrue: b\nnull: c\n1.5: d\n[1,2]: e\nbase: &b {x: 1, y: 2}\n"
+        "m:\n  <<: *b\n  y: 3\ns: !!set {a, b}\no: !!omap [a: 1, b: 2]\n"
+        "p: !!pairs [a: 1, a: 2]\nt: 2024-01-02T10:00:00+02:00\nbin: !!binary aGk=")) == {
+        "1": "a", "true": "b", "null": "c", "1.5": "d", "1,2": "e",
+        "base": {"x": 1, "y": 2}, "m": {"x": 1, "y": 3}, "s": {"a": None, "b": None},
+        "o": [{"a": 1}, {"b": 2}], "p": [["a", 1], ["a", 2]],
+        "t": datetime(2024, 1, 2, 8, tzinfo=UTC), "bin": b"hi"}
+
+
+@pytest.mark.parametrize(("text", "error"), [
+    ("a: 1\na: 2", "duplicated mapping key (2:1)"),
+    ("a: !!python/object:os.system x", "could not determine a constructor for the tag "
+                                       "'tag:yaml.org,2002:python/object:os.system' (1:4)"),
+    ("a: 1\n---\nb: 2", "expected a single document in the stream: but found another "
+                         "document (2:1)"),
+])
+async def test_yaml_refusals(text, error):
+    assert await render({}, output="yaml", syntax="plain", template=text) == (
+        "error", f"template output is not valid YAML: {error}")
+
+
 async def test_invalid_yaml_output_is_the_messages_error():
     result = await render({"payload": 1}, template="a: [1, 2", output="yaml")
     assert result[0] == "error"
