@@ -192,7 +192,9 @@ class MustacheTemplate:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        _check_tags_closed(text)
+        _check_structure(text)
+        if "{{=" not in text:
+            text = _EMPTY_TAG.sub(_NO_SUCH_NAME, text)
         try:
             self._parsed = parse(text, raise_on_mismatch=True)
         except ParsingError as exc:
@@ -219,34 +221,60 @@ class MustacheTemplate:
         return str(self._parsed.render(_ENGINE, _Stack(view, fallback, json_escape)))
 
 
-def _check_tags_closed(text: str) -> None:
-    """mustache.js's "Unclosed tag" error, which pystache would read as plain text.
+def _check_structure(text: str) -> None:
+    """mustache.js's parse errors, for templates that keep the default delimiters.
 
-    Checked for the default delimiters only (a template that changes them is left to
-    the parser).
+    pystache would read an unclosed tag as text and names sections differently in its
+    errors, so tags and sections are checked here first, as mustache.js scans them:
+    "Unclosed tag at N", "Unopened section "x" at N", "Unclosed section "x" at N".
+    A template that changes its delimiters is left to pystache.
     """
     if "{{=" in text:
         return
-    pos = text.find("{{")
-    while pos != -1:
-        closing = "}}}" if text.startswith("{{{", pos) else "}}"
-        end = text.find(closing, pos + 2)
+    opened: list[str] = []
+    size = len(text)
+    start = text.find("{{")
+    while start != -1:
+        i = start + 2
+        kind = text[i] if i < size and text[i] in "#^/>{&!" else ""
+        i += len(kind)
+        while i < size and text[i].isspace():
+            i += 1
+        closing = "}}}" if kind == "{" else "}}"
+        end = text.find(closing, i)
         if end == -1:
-            raise MustacheError(f"Unclosed tag at {len(text)}")
-        pos = text.find("{{", end + len(closing))
+            raise MustacheError(f"Unclosed tag at {size}")
+        name, after = text[i:end].rstrip(), end + len(closing)
+        if kind in ("#", "^"):
+            opened.append(name)
+        elif kind == "/":
+            if not opened:
+                raise MustacheError(f'Unopened section "{name}" at {start}')
+            innermost = opened.pop()
+            if innermost != name:
+                raise MustacheError(f'Unclosed section "{innermost}" at {start}')
+        start = text.find("{{", after)
+    if opened:
+        raise MustacheError(f'Unclosed section "{opened[-1]}" at {size}')
+
+
+# An empty tag (`{{ }}`) is a variable with no name in mustache.js, which prints nothing;
+# pystache's tag pattern needs a name and would run on to the next `}}`.
+_EMPTY_TAG = re.compile(r"\{\{\s*\}\}")
+_NO_SUCH_NAME = "{{&\x00}}"
 
 
 def _error_text(exc: ParsingError, text: str) -> str:
-    """pystache's parse error in mustache.js's words (and, where it can, position)."""
+    """pystache's parse error in mustache.js's words."""
     info = exc.info
     if info is None:
         return str(exc)
     if info.tag_type == "/":
         found = re.search(r"expected \{\{[#/](.*)\}\}$", str(exc))
         expected = found.group(1) if found else ""
-        # mustache.js counts from the start of the closing tag; pystache its end.
-        start = text.rfind("{{", 0, info.position) if "{{=" not in text else -1
-        position = start if start != -1 else info.position
+        # Only templates that change delimiters get here (see _check_structure); the
+        # position is pystache's (the end of the closing tag, not its start).
+        position = info.position
         if expected == info.tag_key:
             return f'Unopened section "{info.tag_key}" at {position}'
         return f'Unclosed section "{expected}" at {position}'

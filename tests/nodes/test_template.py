@@ -143,6 +143,10 @@ async def test_block_context_over_a_string():
     ("x{{/a}}", 'Unopened section "a" at 1'),
     ("{{#a}}x{{/b}}", 'Unclosed section "a" at 7'),
     ("a{{> foo}}b", "tokens.forEach is not a function"),
+    # mustache.js names the innermost open section, at the end of the template
+    ("{{^b}}{{#b.c}}{{#c}}x{{a}}", 'Unclosed section "c" at 26'),
+    ("{{#a}}{{#b}}{{/a}}", 'Unclosed section "b" at 12'),
+    ("{{{a}}x", "Unclosed tag at 7"),
 ])
 async def test_bad_templates_are_each_messages_error(text, error):
     async with FlowHarness(template(template=text)) as h:
@@ -187,6 +191,11 @@ async def test_dotted_names_search_every_enclosing_context():
     assert await render({"a": {"b": {}}, "b": {"c": "root"}, "s": "hello", "arr": [5, 6]},
                         template="{{#a}}{{b.c}}{{/a}}|{{s.length}}|{{arr.1}}|{{arr.length}}"
                         ) == "root|5|6|2"
+
+
+async def test_empty_tag_prints_nothing():
+    # mustache.js reads `{{ }}` as a variable with no name (pystache alone would not)
+    assert await render({"a": "A"}, template="<{{ }}>{{a}}{{}}") == "<>A"
 
 
 async def test_list_sections_standalone_lines_comments_and_delimiters():
