@@ -44,9 +44,16 @@ class Template(Node):
     sent unchanged). When `template` is empty, `msg.template` is used instead. `format`
     only chooses the editor's highlighting.
 
+    A template that does not parse (`Unclosed tag at 11`, `Unclosed section "a" at 7`,
+    or any partial `{{> name}}`, which Node-RED's node cannot handle) is each message's
+    error, with Node-RED's text.
+
     Differences from Node-RED: YAML timestamps become Python datetimes (Node-RED: Date);
-    a JSON or YAML error reads as Python's parser words it; a tag left open (`{{name`)
-    is plain text, where mustache.js reports "Unclosed tag".
+    JSON errors read as Python's parser words them (`template output is not valid JSON:
+    unexpected end of data: line 1 column 9 (char 8)`, where Node-RED says `Expected ','
+    or '}' after property value in JSON at position 8`), YAML errors as PyYAML's with js-yaml's `(line:column)`; in a
+    template that changes its delimiters, error positions and whitespace around odd
+    delimiter changes can differ.
     """
 
     type = "template"
