@@ -51,9 +51,9 @@ class Template(Node):
     Differences from Node-RED: YAML timestamps become Python datetimes (Node-RED: Date);
     JSON errors read as Python's parser words them (`template output is not valid JSON:
     unexpected end of data: line 1 column 9 (char 8)`, where Node-RED says `Expected ','
-    or '}' after property value in JSON at position 8`), YAML errors as PyYAML's with js-yaml's `(line:column)`; in a
-    template that changes its delimiters, error positions and whitespace around odd
-    delimiter changes can differ.
+    or '}' after property value in JSON at position 8`), YAML errors as PyYAML's with
+    js-yaml's `(line:column)`; in a template that changes its delimiters, error
+    positions and whitespace around odd delimiter changes can differ.
     """
 
     type = "template"
