@@ -117,7 +117,7 @@ class Template(Node):
             text = msg["template"]
             compiled = None
         try:
-            if self._bad is not None and compiled is self._compiled:
+            if self._bad is not None:  # (set only for a non-empty template of the node's)
                 raise MustacheError(self._bad)
             if not self._mustache:
                 value: Any = text
