@@ -14,7 +14,7 @@ import random
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from flowrt_nodes.csv_node import MAX_INPUT_CHARS, CsvParseError, rfc_parse
@@ -23,9 +23,7 @@ from hypothesis import strategies as st
 
 from flowrt.errors import DeployError
 from flowrt.messages import Message
-from flowrt.node import Node
-from flowrt.schema import string
-from flowrt.testing import FlowHarness, make_registry
+from flowrt.testing import FlowHarness
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "compat" / "flows" / "nodered-examples"
 DATA = Path(__file__).resolve().parent / "data"
@@ -368,22 +366,6 @@ def test_rfc_parser_strict_errors_and_cursor():
 
 
 # ------------------------------------------------------------- Node-RED's examples
-class PlainTemplate(Node):
-    """Test double for ``template`` while flowrt has none: the examples' templates are
-    fixed text (no mustache tag), so rendering is the text itself; it refuses any tag."""
-
-    type = "template"
-    category = "function"
-    schema: ClassVar = {"type": "object", "properties": {"template": string("")}}
-
-    def on_input(self, msg: Message) -> None:
-        text = self.config["template"]
-        assert "{{" not in text, "the stand-in template node renders fixed text only"
-        msg[self.config.get("field") or "payload"] = (
-            json.loads(text) if self.config.get("output") == "json" else text)
-        self.send(msg)
-
-
 # The debug output of Node-RED 4.1.15 for each inject of each example (run unchanged).
 EXAMPLE_OUTPUT: dict[str, list[Any]] = {
     "01---Parse-CSV-with-default-column-name-as-message-sequence": [
@@ -419,9 +401,8 @@ EXAMPLE_OUTPUT: dict[str, list[Any]] = {
 async def test_node_red_examples_run_unchanged(name):
     (path,) = EXAMPLES.glob(f"parser__csv__{name}.json")
     flow = json.loads(path.read_text())
-    stand_ins = [] if "template" in make_registry().types else [PlainTemplate]
     debug = next(n["id"] for n in flow if n["type"] == "debug")
-    async with FlowHarness(flow, node_types=stand_ins) as h:
+    async with FlowHarness(flow) as h:
         for inject in [n for n in flow if n["type"] == "inject"]:  # in file order, as run
             h.node(inject["id"]).trigger()
             await h.settle()

@@ -22,7 +22,7 @@ from flowrt.html_select import (
     OutputBudget,
     select,
 )
-from flowrt.testing import FlowHarness, make_registry
+from flowrt.testing import FlowHarness
 
 EXAMPLES = Path(__file__).parents[1] / "compat" / "flows" / "nodered-examples"
 
@@ -256,16 +256,6 @@ def test_deep_nesting_does_not_recurse():
 def _example(name: str) -> list[dict]:
     (path,) = EXAMPLES.glob(f"parser__html__{name}*.json")
     flow = json.loads(path.read_text())
-    if "template" not in make_registry().types:
-        # Until flowrt has the template node: its "plain" syntax sends the text as is,
-        # which a change node setting the same string does too.
-        for i, node in enumerate(flow):
-            if node["type"] == "template":
-                assert node["syntax"] == "plain" and node["field"] == "payload"
-                flow[i] = {"id": node["id"], "type": "change", "z": node["z"],
-                           "name": "", "x": node["x"], "y": node["y"], "wires": node["wires"],
-                           "rules": [{"t": "set", "p": "payload", "pt": "msg",
-                                      "to": node["template"], "tot": "str"}]}
     return flow
 
 

@@ -12,7 +12,6 @@ import pytest
 
 from flowrt.errors import DeployError
 from flowrt.jsvalue import MISSING
-from flowrt.registry import discover
 from flowrt.testing import FlowHarness
 
 TAB = {"id": "t1", "type": "tab", "label": "Flow 1"}
@@ -321,20 +320,8 @@ async def test_three_hundred_mixed_values_sort_as_in_node_red(setting):
 
 # ------------------------------------------------------- Node-RED's example flows
 def example_flow(name: str) -> list[dict]:
-    """A Node-RED example, unchanged when flowrt has every node type it uses.
-
-    Its data comes from `template` nodes (JSON output, no Mustache tags): while flowrt
-    has no `template` node, each is replaced by a `change` node setting the same JSON.
-    """
-    flow = json.loads((EXAMPLES / name).read_text())
-    if "template" not in discover().types:
-        for item in flow:
-            if item["type"] == "template":
-                assert item["output"] == "json" and "{{" not in item["template"]
-                item.update(type="change", rules=[
-                    {"t": "set", "p": item["field"], "pt": "msg", "to": item["template"],
-                     "tot": "json"}])
-    return flow
+    """A Node-RED example, unchanged."""
+    return json.loads((EXAMPLES / name).read_text())
 
 
 async def fire_all(h: FlowHarness, flow: list[dict]) -> None:
