@@ -99,6 +99,14 @@ class _Builder(ContentHandler):
         self.o = options
         self.stack: list[dict[str, Any]] = []
         self.result: Any = None
+        self.pending: list[str] = []  # expat splits text at references; sax does not
+
+    def flush(self) -> None:
+        """Deliver the text read since the last markup as one piece, as sax does."""
+        if self.pending:
+            text = "".join(self.pending)
+            self.pending.clear()
+            self.text(text)
 
     # LexicalHandler: only CDATA matters (its whitespace is kept).
     def startCDATA(self) -> None:
@@ -130,6 +138,7 @@ class _Builder(ContentHandler):
         raise XMLCodecError("Invalid character entity")
 
     def startElement(self, name: str, attrs: Any) -> None:
+        self.flush()
         if len(self.stack) >= MAX_DEPTH:
             raise XMLCodecError(f"XML nested more than {MAX_DEPTH} elements deep")
         o = self.o
@@ -144,6 +153,9 @@ class _Builder(ContentHandler):
         self.stack.append(obj)
 
     def characters(self, content: str) -> None:
+        self.pending.append(content)
+
+    def text(self, content: str) -> None:
         if not self.stack:
             return
         o = self.o
@@ -159,6 +171,7 @@ class _Builder(ContentHandler):
             top.setdefault(o["childkey"], []).append(child)
 
     def endElement(self, name: str) -> None:
+        self.flush()
         o = self.o
         charkey, attrkey, childkey = o["charkey"], o["attrkey"], o["childkey"]
         obj: Any = self.stack.pop()
@@ -314,19 +327,19 @@ class _Writer:
         self.cdata = bool(options.get("cdata", False))
 
     def text(self, element: _Element, value: Any) -> None:
-        if isinstance(value, str) and value == "":
-            return  # xmlbuilder writes <a/> for an empty text
+        if value is None:
+            raise XMLCodecError(f"Missing element text. parent: <{element.name}>")
+        if isinstance(value, dict | list):  # xmlbuilder: an object is not a text
+            raise XMLCodecError(f"Could not create any elements with: {js_string(value)}. "
+                                f"node: <{element.name}>")
         if self.cdata and _needs_cdata(value):
             element.children.append(_cdata(value))
         else:
             element.children.append(_escape_text(_text(value)))
 
-    def child(self, element: _Element, name: Any, value: Any = None, *, text: bool = False
-              ) -> _Element:
+    def child(self, element: _Element, name: Any) -> _Element:
         node = _Element(name)
         element.children.append(node)
-        if text:
-            self.text(node, value)
         return node
 
     def render(self, element: _Element, obj: Any, depth: int = 0) -> None:
@@ -350,6 +363,8 @@ class _Writer:
         elif obj is not None:
             for key, child in obj.items():
                 if key == self.attrkey:
+                    if isinstance(child, list) and child:
+                        raise XMLCodecError("Invalid character in name")  # names "0", "1"...
                     if isinstance(child, dict):
                         for attr, value in child.items():
                             if value is not None:
@@ -360,7 +375,9 @@ class _Writer:
                 elif isinstance(child, list):
                     for entry in child:
                         if isinstance(entry, str):
-                            self.child(element, key, entry, text=True)
+                            node = self.child(element, key)
+                            if entry:
+                                self.text(node, entry)
                         else:
                             self.render(self.child(element, key), entry, depth + 1)
                 elif isinstance(child, dict):
@@ -370,7 +387,7 @@ class _Writer:
                 else:
                     node = self.child(element, key)
                     if not (isinstance(child, str) and child == ""):
-                        self.text(node, child)
+                        self.text(node, child)  # ele(key, "") makes no text node
 
 
 def _serialise(element: _Element, pretty: bool, indent: str, newline: str) -> str:
@@ -383,7 +400,7 @@ def _serialise(element: _Element, pretty: bool, indent: str, newline: str) -> st
 
     def write(node: _Element, level: int) -> None:
         pad = indent * level if pretty else ""
-        if not node.children:
+        if all(child == "" for child in node.children):  # no children, or empty text
             out.append(f"{pad}{open_tag(node)}/>")
         elif (len(node.children) == 1 and isinstance(node.children[0], str)) or not pretty:
             out.append(f"{pad}{open_tag(node)}>")

@@ -39,6 +39,7 @@ from typing import Any
 
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.events import ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.representer import SafeRepresenter
 
@@ -77,8 +78,8 @@ _MERGE = re.compile(r"^<<$")
 # The YAML 1.1 booleans js-yaml 4 still quotes when it dumps, so that 1.1 readers agree.
 _OLD_BOOLEANS = re.compile(r"^(?:y|Y|yes|Yes|YES|on|On|ON|n|N|no|No|NO|off|Off|OFF)$")
 # Other plain texts js-yaml quotes (a YAML 1.1 sexagesimal number or "=" value, a
-# leading ":"): any tag but str makes PyYAML's emitter quote the text.
-_QUOTED = re.compile(r"^(?:=|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?|:.*)$", re.S)
+# leading "-", "?" or ":"): any tag but str makes PyYAML's emitter quote the text.
+_QUOTED = re.compile(r"^(?:=|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?|[-?:].*)$", re.S)
 
 _DIGITS = list("-+0123456789")
 _RESOLVERS: list[tuple[str, re.Pattern[str], list[str] | None]] = [
@@ -99,6 +100,21 @@ def _core_schema(cls: Any, extra: list[tuple[str, re.Pattern[str], list[str] | N
 
 
 # ------------------------------------------------------------------------- loading
+_INDEX_KEY = re.compile(r"^(?:0|[1-9][0-9]*)$")
+
+
+def _js_order(mapping: dict[str, Any]) -> dict[str, Any]:
+    """The mapping with its keys in JavaScript's property order: array-index keys
+    ("0", "7", "12") first, ascending, then the others as inserted."""
+    indexes = [k for k in mapping if _INDEX_KEY.match(k) and int(k) < 2**32 - 1]
+    if not indexes:
+        return mapping
+    indexes.sort(key=int)
+    ordered = {k: mapping[k] for k in indexes}
+    ordered.update((k, v) for k, v in mapping.items() if k not in ordered)
+    return ordered
+
+
 def _js_key(value: Any) -> str:
     """The property name JavaScript makes of a YAML key (``String(key)``)."""
     if isinstance(value, datetime):
@@ -140,7 +156,7 @@ class _Loader(yaml.SafeLoader):
                                            key_node.start_mark)
                 written.add(key)
             mapping[key] = self.construct_object(value_node, deep=deep)
-        return mapping
+        return _js_order(mapping)
 
     def flatten_mapping(self, node: MappingNode) -> None:
         own = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
@@ -335,6 +351,20 @@ class _Dumper(yaml.SafeDumper):
         # js-yaml indents a sequence under its mapping key; PyYAML would not.
         super().increase_indent(flow, False)
 
+    def check_simple_key(self) -> bool:
+        # js-yaml writes an empty key as '': ...; PyYAML would use the "? ''" form.
+        if isinstance(self.event, ScalarEvent) and self.event.value == "":
+            return True
+        return bool(super().check_simple_key())
+
+    def determine_block_hints(self, text: str) -> str:
+        # An indentation indicator only for a leading space, as js-yaml writes it
+        # (PyYAML adds one for a leading line break too, where none is needed).
+        hints = str(super().determine_block_hints(text))
+        if text and text[0] != " ":
+            hints = hints.lstrip("0123456789")
+        return hints
+
     def generate_anchor(self, node: Node) -> str:
         # js-yaml names shared values ref_0, ref_1...
         self._anchor_count = getattr(self, "_anchor_count", -1) + 1
@@ -344,7 +374,7 @@ class _Dumper(yaml.SafeDumper):
 # Strings that read back as something else are quoted: js-yaml's own types plus the
 # YAML 1.1 booleans it quotes for older readers.
 _core_schema(_Dumper, [("tag:yaml.org,2002:bool", _OLD_BOOLEANS, list("yYnNoO")),
-                       ("tag:yaml.org,2002:value", _QUOTED, [*_DIGITS, "=", ":"])])
+                       ("tag:yaml.org,2002:value", _QUOTED, [*_DIGITS, "=", ":", "?"])])
 
 
 _LINE_WIDTH = 80
@@ -387,9 +417,9 @@ def _represent_datetime(dumper: _Dumper, value: datetime) -> Node:
 
 
 def _represent_dict(dumper: _Dumper, value: dict[Any, Any]) -> Node:
-    return dumper.represent_mapping("tag:yaml.org,2002:map",
-                                    {js_string(k): v for k, v in value.items()}
-                                    if not all(type(k) is str for k in value) else value)
+    if not all(type(k) is str for k in value):
+        value = {js_string(k): v for k, v in value.items()}
+    return dumper.represent_mapping("tag:yaml.org,2002:map", _js_order(value))
 
 
 def _represent_undefined(dumper: _Dumper, value: Any) -> Node:

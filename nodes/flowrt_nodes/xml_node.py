@@ -45,7 +45,10 @@ class Xml(Node):
     when they are not used; the wording of some syntax errors differs (expat's words
     where sax has no equivalent, e.g. "not well-formed (invalid token)"), though the
     common ones (`Unexpected close tag`, `Unclosed root tag`, `Invalid character
-    entity`) and the `Line:`/`Column:` lines read as Node-RED's; function-valued
+    entity`) and the `Line:`/`Column:` lines read as Node-RED's (sax's `Char:` line
+    is not given); tabs and line breaks inside an attribute value become spaces, as
+    the XML standard says (sax keeps them); when writing, a text (`_`) that is an
+    object or array is an error (xmlbuilder writes odd XML for it); function-valued
     options (processors, validator), `xmlns`, `strict: false` and `doctype` are ignored.
     """
 

@@ -124,6 +124,11 @@ def test_parse_options_follow_xml2js():
         "b": ["t u", "E"], "c": ["E"]}
     assert parse("<a>t<b>u</b></a>", {"explicitChildren": True, "explicitCharkey": True}) == {
         "a": {"_": "t", "$$": {"b": [{"_": "u"}]}}}
+    # text between two pieces of markup is one piece, as sax delivers it
+    assert parse("<a>x &amp; y<b/></a>", {"explicitChildren": True,
+                                          "preserveChildrenOrder": True,
+                                          "charsAsChildren": True})["a"]["$$"][0] == {
+        "#name": "__text__", "_": "x & y"}
     # what follows the root element is ignored, as xml2js stops there
     assert parse("<a/><b/>junk") == {"a": ""}
     assert parse("\ufeff<a>x &nbsp;&copy;</a>") == {"a": "x \xa0\xa9"}
@@ -141,6 +146,14 @@ def test_build_follows_xml2js_builder():
     assert build({"a": {"b": "x&y"}}, {"cdata": True, "headless": True}) == (
         "<a>\n  <b><![CDATA[x&y]]></b>\n</a>")
     assert build({}, {"renderOpts": {"pretty": False}}) == DECL + "<root/>"
+    # an empty text is a line of its own among children when pretty, as xmlbuilder
+    assert build({"a": {"_": "", "b": 1}}, {"headless": True}) == "<a>\n  \n  <b>1</b>\n</a>"
+    with pytest.raises(XMLCodecError, match=r"^Missing element text\. parent: <a>$"):
+        build({"a": {"_": None}})
+    with pytest.raises(XMLCodecError, match=r"^Could not create any elements with"):
+        build({"a": {"_": {"b": 1}}})
+    with pytest.raises(XMLCodecError, match=r"^Invalid character in name$"):
+        build({"a": {"$": ["x"]}})
 
 
 async def test_bad_names_and_null_are_errors_with_node_reds_words():

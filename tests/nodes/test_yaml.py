@@ -125,6 +125,9 @@ def test_dump_writes_js_yamls_block_style():
     shared = {"x": 1}
     assert dump({"a": shared, "b": shared}) == "a: &ref_0\n  x: 1\nb: *ref_0\n"
     assert dump({1: "number key"}) == "'1': number key\n"
+    # JavaScript's property order: array-index keys first, ascending
+    assert dump({"b": 1, "10": 2, "2": 3}) == "'2': 3\n'10': 2\nb: 1\n"
+    assert list(load("b: 1\n10: 2\n2: 3\n'': 4")) == ["2", "10", "b", ""]
 
 
 def test_keys_are_strings_and_safe_tags_only():
@@ -227,7 +230,11 @@ def _same(a, b):
     if isinstance(a, datetime):
         return a.replace(microsecond=a.microsecond // 1000 * 1000) == b
     if isinstance(a, dict):
-        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+        # JavaScript's property order: array-index keys first, ascending.
+        index = sorted((k for k in a if k.isascii() and k.isdigit() and str(int(k)) == k
+                        and int(k) < 2**32 - 1), key=int)
+        order = index + [k for k in a if k not in index]
+        return order == list(b) and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, list):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     return a == b
