@@ -35,7 +35,8 @@ class Xml(Node):
 
     XML that is not well-formed is reported as this message's error (catch nodes get
     it, nothing is sent); another type (a number, a boolean) only logs a warning.
-    A message without the property passes unchanged.
+    A message without the property passes unchanged. A Buffer is an object to
+    Node-RED too: a non-empty one fails ("Invalid character in name").
 
     **Safe with untrusted XML:** entity declarations and external references are
     refused (no XXE, no "billion laughs"); input is limited to 10 million characters
@@ -75,6 +76,9 @@ class Xml(Node):
             self.send(msg)
             return
         given = msg.get("options")
+        if isinstance(value, bytes | bytearray):
+            # A Buffer is an object to Node-RED: its keys "0", "1"... are no XML names.
+            value = {str(index): byte for index, byte in enumerate(value)}
         if isinstance(value, dict | list) or value is None:
             # typeof null is "object" in Node-RED too: it fails in the builder below.
             options: dict[str, Any] = given if isinstance(given, dict) else {

@@ -161,9 +161,11 @@ async def test_bad_names_and_null_are_errors_with_node_reds_words():
         await h.inject("x", payload={"1": "x"})
         await h.inject("x", payload={"a b": {"c": 1}})
         await h.inject("x", payload=None)
+        await h.inject("x", payload=b"ab")  # a Buffer: an object whose keys are "0", "1"
         assert [c["error"]["message"] for c in h.outputs("c")] == [
             "Error: Invalid character in name", "Error: Invalid character in name",
-            "TypeError: Cannot convert undefined or null to object"]
+            "TypeError: Cannot convert undefined or null to object",
+            "Error: Invalid character in name"]
         assert h.payloads("x") == []
 
 
