@@ -34,7 +34,10 @@ class Yaml(Node):
     laughs" is refused); a recursive alias is refused.
 
     **Differences from Node-RED:** error texts give js-yaml's `reason (line:column)`
-    form but PyYAML's reasons, without js-yaml's source excerpt; a string longer than a
+    form but libyaml's reasons (`did not find expected key (3:1)` where js-yaml says
+    `end of the stream or a document separator is expected (3:1)`), without js-yaml's
+    source excerpt; a string with trailing spaces on a line is double-quoted where
+    js-yaml writes a literal block; a string longer than a
     line is folded (`>-`) at slightly different places than js-yaml folds it (it reads
     back the same).
     """

@@ -248,14 +248,21 @@ FUZZ = settings(derandomize=os.environ.get("HYPOTHESIS_PROFILE", "ci") != "explo
                 database=None, deadline=None, max_examples=300,
                 suppress_health_check=list(HealthCheck))
 names = st.sampled_from(["a", "b", "x:y", "_c", "d-1"])
+attributes = st.sampled_from(["", ' k="v"', " k='&lt;'", ' a="1" b="2"'])
+
+
+def _element(name: str, attrs: str, kids: list[str]) -> str:
+    return f"<{name}{attrs}>{''.join(kids)}</{name}>"
+
+
+def _elements(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.builds(_element, names, attributes, st.lists(inner, max_size=4))
+
+
 xml_text = st.recursive(
     st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=12)
     .map(lambda t: t.replace("&", "&amp;").replace("<", "&lt;")),
-    lambda inner: st.builds(
-        lambda name, attrs, kids: f"<{name}{attrs}>{''.join(kids)}</{name}>",
-        names, st.sampled_from(["", ' k="v"', " k='&lt;'", ' a="1" b="2"']),
-        st.lists(inner, max_size=4)),
-    max_leaves=25)
+    _elements, max_leaves=25)
 junk = st.text(alphabet="<>/&;!?[]-=\"' abAB\n#%x", max_size=80)
 
 
@@ -280,11 +287,14 @@ def test_any_text_gives_an_object_or_a_named_error(text):
     assert time.monotonic() - started < 5
 
 
+def _containers(inner: st.SearchStrategy) -> st.SearchStrategy:
+    keys = st.one_of(names, st.sampled_from(["$", "_", "1", "a b", ""]), st.text(max_size=4))
+    return st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3)
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-        st.one_of(names, st.sampled_from(["$", "_", "1", "a b", ""]), st.text(max_size=4)),
-        inner, max_size=3), max_leaves=15)
+    _containers, max_leaves=15)
 
 
 @FUZZ
