@@ -10,7 +10,7 @@ pins this list, so adding or removing a public name is a visible change.
 from flowrt.buffering import DEFAULT_BUFFER_LIMIT, buffer_limit, failure, new_hold, release
 from flowrt.clock import Clock, TimerHandle
 from flowrt.context import Context
-from flowrt.errors import NodeError, NotStoredError
+from flowrt.errors import ConfigError, NodeError, NotStoredError
 from flowrt.forwarder import Batching, Forwarder, NotSent, RetryPolicy, retry_policies
 from flowrt.jsregex import js_regex, js_replacer
 from flowrt.jsvalue import (
@@ -68,6 +68,7 @@ __all__ = [
     "BadPayload",
     "Batching",
     "Clock",
+    "ConfigError",
     "Context",
     "Forwarder",
     "Message",

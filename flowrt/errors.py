@@ -7,6 +7,8 @@
     ├── PluginError           a node plugin failed to load or register
     ├── DeployError           flows failed to start and were rolled back
     ├── DataFileError         a data file (flows, credentials, key) cannot be read or written
+    ├── ConfigError           a node's configuration cannot be used (code or an expression
+    │                         that does not compile, a bad option); also a ValueError
     └── NodeError             a node failed while handling a message (node id, type, msg id)
         └── NotStoredError    a durable node could not take a message (disk full): not delivered
 
@@ -42,6 +44,12 @@ class Problem:
 
 class FlowrtError(Exception):
     """Base class of every error flowrt raises on purpose."""
+
+
+class ConfigError(FlowrtError, ValueError):
+    """A node's configuration cannot be used: code or an expression that does not
+    compile, an option out of range. Raised from a node's constructor, its text names
+    what is wrong and where, in the user's words (``flowrt validate`` shows it as is)."""
 
 
 class FlowValidationError(FlowrtError):

@@ -40,7 +40,7 @@ from jsonata import JException, Jsonata
 from jsonata.functions import Functions
 from jsonata.utils import Utils
 
-from flowrt.errors import NodeError
+from flowrt.errors import ConfigError, NodeError
 from flowrt.jsonata_fastpath import UNDEFINED, Fallback, compile_fast
 from flowrt.jsvalue import MISSING
 from flowrt.messages import clone_value
@@ -59,7 +59,7 @@ _CURRENT = Jsonata.CURRENT
 _SCALARS = (str, int, float, bool)
 
 
-class JSONataError(ValueError):
+class JSONataError(ConfigError):
     """A JSONata expression that does not compile, or failed to evaluate.
 
     A ``ValueError``, as :class:`~flowrt.typed_input.TypedInputError` is: a node that

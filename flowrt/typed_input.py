@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from flowrt.dateformat import format_date
+from flowrt.errors import ConfigError
 from flowrt.jsregex import js_regex
 from flowrt.jsvalue import MISSING, iso_timestamp, js_number, js_string
 from flowrt.messages import IMMUTABLE_TYPES, clone_value, get_message_property, property_getter
@@ -40,7 +41,7 @@ Evaluator = Callable[["Node", Any, str], Getter]
 in errors. Raises :class:`TypedInputError` for a value that can never be evaluated."""
 
 
-class TypedInputError(ValueError):
+class TypedInputError(ConfigError):
     """A typed input that cannot be compiled (bad JSON, bad regex, unsupported type)."""
 
 

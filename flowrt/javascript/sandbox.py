@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from flowrt.errors import ConfigError
 from flowrt.javascript.codec import from_js, to_js
 from flowrt.javascript.engine import JsContext, JsError
 
@@ -30,7 +31,7 @@ _AWAIT = re.compile(r"\bawait\b")
 _DONE_CALL = re.compile(r"node\.done\s*\(\s*\)")
 
 
-class JsCompileError(ValueError):
+class JsCompileError(ConfigError):
     """A piece of the node's code does not compile; the message says where."""
 
 

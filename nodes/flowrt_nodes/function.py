@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Coroutine
 from typing import Any, ClassVar
 
 from flowrt.clock import TimerHandle
-from flowrt.errors import NodeError
+from flowrt.errors import ConfigError, NodeError
 from flowrt.javascript import Entry, FunctionSandbox, JsCompileError, JsError, JsTimeout
 from flowrt.jsvalue import MISSING
 from flowrt.messages import Message, clone_message, new_msgid
@@ -23,7 +23,7 @@ from flowrt.watchdog import CodeInterrupted, CodeWatchdog
 _FUNCTION_NAME = "__flowrt_function__"
 
 
-class FunctionError(ValueError):
+class FunctionError(ConfigError):
     """The code of a function node cannot be compiled or its setup failed."""
 
 

@@ -346,6 +346,9 @@ class Join(Node):
     category = "sequence"
     color = "#E2D96E"
     icon = "join"
+    # Flows exported before the option existed use msg.parts (Node-RED: undefined → true);
+    # the editor writes false into new nodes.
+    config_when_absent: ClassVar = {"useparts": True}
     schema: ClassVar = {"type": "object", "properties": {
         "name": string(""),
         "mode": enum(["auto", "custom", "reduce"], "auto"),
@@ -379,7 +382,7 @@ class Join(Node):
         self.target = as_number(c.get("count"), 0.0) or 0.0
         timeout = as_number(c.get("timeout"), 0.0) or 0.0
         self.timeout = 0.0 if self.mode == "auto" else timeout
-        self.useparts = as_bool(c.get("useparts"), True) if "useparts" in c else True
+        self.useparts = as_bool(c.get("useparts"))
         joiner = str(c.get("joiner") or "")
         self.joiner: Any = (bytes(_byte_array(joiner or "[]", "join bin"))
                             if c.get("joinerType") == "bin" else _unescape(joiner))

@@ -8,19 +8,13 @@ resends ``op1`` every ``|duration|``), ``extend``, ``overrideDelay``, ``reset``,
 
 from __future__ import annotations
 
-import re
 from typing import Any, ClassVar
 
 from flowrt.buffering import buffer_limit, failure
 from flowrt.clock import TimerHandle
 from flowrt.jsvalue import js_string
-from flowrt.messages import (
-    Message,
-    clone_message,
-    clone_value,
-    get_message_property,
-    get_property,
-)
+from flowrt.messages import Message, clone_message, clone_value, get_message_property
+from flowrt.mustache import MustacheError, MustacheTemplate
 from flowrt.node import Node, NodeContext
 from flowrt.schema import as_bool, as_number, boolean, enum, integer, number, string, typed
 from flowrt.typed_input import TypedValue
@@ -29,56 +23,6 @@ _UNIT_MS = {"ms": 1.0, "s": 1000.0, "min": 60_000.0, "hr": 3_600_000.0}
 _OP_TYPES = ["str", "num", "bool", "json", "bin", "date", "env", "flow", "global", "jsonata",
              "pay", "payl", "nul", "val", "null"]
 _ALL = "_none"
-
-_MUSTACHE_TAG = re.compile(r"\{\{(\{\s*[^}]*?\s*\}|&?\s*[^}]*?\s*)\}\}")
-_HTML_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;",
-                 "/": "&#x2F;", "`": "&#x60;", "=": "&#x3D;"}
-_HTML_SPECIAL = re.compile(r"[&<>\"'`=/]")
-
-
-class MustacheTemplate:
-    """A mustache template with variable tags only, compiled once.
-
-    ``{{name}}`` inserts ``msg.name`` HTML-escaped, ``{{{name}}}`` and ``{{& name}}``
-    unescaped; dotted names reach into objects, ``{{.}}`` is the whole message and a
-    missing value inserts nothing. ``{{! comments}}`` are dropped. Sections, partials
-    and delimiter changes raise ValueError (flowrt does not implement them).
-    """
-
-    def __init__(self, text: str, what: str) -> None:
-        self.pieces: list[tuple[str, str | None, bool]] = []
-        pos = 0
-        for match in _MUSTACHE_TAG.finditer(text):
-            literal = text[pos:match.start()]
-            pos = match.end()
-            tag = match.group(1)
-            raw = tag.startswith(("{", "&"))
-            name = tag.strip("{}& \t") if raw else tag.strip()
-            if name.startswith("!"):
-                self.pieces.append((literal, None, False))
-                continue
-            if name[:1] in ("#", "^", "/", ">", "="):
-                raise ValueError(f"{what}: mustache tag {match.group(0)!r} is not supported "
-                                 f"(only variable tags such as {{{{payload}}}})")
-            self.pieces.append((literal, name, raw))
-        self.tail = text[pos:]
-
-    def render(self, msg: Message) -> str:
-        """The template with every tag replaced by its value in ``msg``."""
-        out = []
-        for literal, name, raw in self.pieces:
-            out.append(literal)
-            if name is None:
-                continue
-            value = msg if name == "." else get_property(msg, name)
-            if value is None:
-                continue
-            text = js_string(value)
-            if not raw and not isinstance(value, int | float):
-                text = _HTML_SPECIAL.sub(lambda m: _HTML_ESCAPES[m.group(0)], text)
-            out.append(text)
-        out.append(self.tail)
-        return "".join(out)
 
 
 class _Operand:
@@ -93,7 +37,10 @@ class _Operand:
         self.template: MustacheTemplate | None = None
         self.value: TypedValue | None = None
         if kind == "str" and "{{" in js_string(raw):
-            self.template = MustacheTemplate(js_string(raw), what)
+            try:
+                self.template = MustacheTemplate(js_string(raw))
+            except MustacheError as exc:
+                raise ValueError(f"{what}: mustache template: {exc}") from None
         elif kind not in ("pay", "payl", "nul", "null"):
             self.value = TypedValue(node, raw, kind, what)
 
@@ -143,7 +90,8 @@ class Trigger(Node):
     - `bytopic` `"topic"`: each value of the message property named in `topic` is
       handled separately (`"all"`: one stream for every message).
     - `outputs` 2: `op2` goes to the second output.
-    - A `str` value may contain mustache tags such as `{{payload}}`.
+    - A `str` value may be a mustache template over the message (`{{payload}}`,
+      sections), rendered as Node-RED's mustache.js does.
     - `jsonata` values (`op1type`/`op2type`) are evaluated against the triggering
       message, both when it arrives, as Node-RED does; an evaluation error is that
       message's error and nothing is sent.

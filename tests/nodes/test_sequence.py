@@ -260,6 +260,18 @@ async def test_custom_join_uses_split_count_when_count_is_empty():
         assert h.payloads("j") == ["a+b+c"]
 
 
+@pytest.mark.parametrize(("useparts", "expected"), [(None, ["a+b+c"]), (False, [])])
+async def test_custom_join_without_useparts_uses_msg_parts_as_node_red(useparts, expected):
+    # Flows exported before the option existed have no key: Node-RED reads that as true.
+    config = {"mode": "custom", "build": "string", "joiner": "+", "count": ""}
+    if useparts is not None:
+        config["useparts"] = useparts
+    flow = [TAB, node("s", "split", [["j"]]), node("j", "join", **config)]
+    async with FlowHarness(flow) as h:
+        await h.inject("s", payload="a\nb\nc")
+        assert h.payloads("j") == expected
+
+
 async def test_join_buffer_of_wrong_type_is_an_error():
     flow = [*join(build="buffer", count="2"), node("c", "catch", scope=None)]
     async with FlowHarness(flow) as h:

@@ -176,12 +176,20 @@ async def test_mustache_templates_in_string_values():
         assert h.payloads("tr")[-1] == "was 7"
 
 
+async def test_mustache_sections_render_as_in_node_red():
+    async with FlowHarness(trigger(op1="{{#payload}}<{{n}}>{{/payload}}{{^topic}}none{{/topic}}",
+                                   op1type="str", duration="0")) as h:
+        await h.inject("tr", payload=[{"n": "a/b"}, {"n": 2}])
+        assert h.payloads("tr") == ["<a&#x2F;b><2>none"]
+
+
 async def test_bad_typed_value_fails_the_deploy_with_its_name():
     async with FlowHarness([TAB]) as h:
         with pytest.raises(DeployError, match="trigger op1: invalid JSON"):
             await h.deploy(trigger(op1="{nope", op1type="json"))
-        with pytest.raises(DeployError, match="mustache tag"):
-            await h.deploy(trigger(op1="{{#items}}x{{/items}}", op1type="str"))
+        with pytest.raises(DeployError,
+                           match='trigger op1: mustache template: Unclosed section "items"'):
+            await h.deploy(trigger(op1="{{#items}}x", op1type="str"))
 
 
 async def test_topic_limit_reports_the_dropped_message():

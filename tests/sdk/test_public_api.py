@@ -11,7 +11,7 @@ PUBLIC = {
     "buffering": ["DEFAULT_BUFFER_LIMIT", "buffer_limit", "failure", "new_hold", "release"],
     "clock": ["Clock", "TimerHandle"],
     "context": ["Context", "context_of"],
-    "errors": ["NodeError"],
+    "errors": ["ConfigError", "NodeError"],
     "jsregex": ["js_regex", "js_replacer"],
     "jsvalue": ["MISSING", "compare", "is_nan", "iso_timestamp", "js_number", "js_string",
                 "loose_equals", "number_value", "parse_float", "parse_int", "truthy",
