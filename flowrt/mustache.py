@@ -25,25 +25,22 @@ engine hooks:
 :class:`MustacheTemplate` is compiled once; :meth:`MustacheTemplate.render` takes the
 view (the message) plus ``fallback`` values for names the view lacks, which is how the
 ``template`` node supplies ``flow.x``, ``global.x`` and ``env.X`` after it has read
-them from context. :func:`load_yaml` is the YAML reading of the template node's
-``yaml`` output (YAML 1.2 core schema plus timestamps, as js-yaml's ``load``).
+them from context.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
 from typing import Any
 
-import yaml
 from pystache.parsed import ParsedTemplate
 from pystache.parser import ParsingError, _PartialNode, parse
 from pystache.renderengine import RenderEngine
 
 from flowrt.jsvalue import MISSING, js_string, truthy
 
-__all__ = ["MustacheError", "MustacheTemplate", "YAMLError", "escape_html", "load_yaml"]
+__all__ = ["MustacheError", "MustacheTemplate", "escape_html"]
 
 _HTML_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;",
                  "/": "&#x2F;", "`": "&#x60;", "=": "&#x3D;"}
@@ -284,161 +281,3 @@ def _error_text(exc: ParsingError, text: str) -> str:
             return f'Unopened section "{info.tag_key}" at {position}'
         return f'Unclosed section "{expected}" at {position}'
     return f'Unclosed section "{info.tag_key}" at {len(text)}'
-
-
-# -------------------------------------------------------------------------- YAML
-class YAMLError(ValueError):
-    """Text that is not YAML (the message says where)."""
-
-
-class _Yaml12Loader(yaml.SafeLoader):
-    """PyYAML's safe loader with js-yaml's implicit types (YAML 1.2 core schema).
-
-    YAML 1.1's extras are not types here: ``yes``/``on`` stay strings, ``012`` is 12,
-    ``1:20`` is a string. Timestamps become ``datetime`` (js-yaml gives a Date). Keys
-    are strings, as in a JavaScript object (``1: a`` gives ``{"1": "a"}``); a key given
-    twice is an error ("duplicated mapping key"); ``!!set`` gives an object of nulls,
-    ``!!omap`` a list of one-key objects and ``!!pairs`` a list of pairs, as js-yaml.
-    """
-
-    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[str, Any]:
-        if not isinstance(node, yaml.MappingNode):
-            return dict(super().construct_mapping(node, deep=deep))
-        own = sum(1 for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge")
-        self.flatten_mapping(node)
-        merged = len(node.value) - own  # merged pairs come first; own keys may override
-        mapping: dict[str, Any] = {}
-        seen: set[str] = set()
-        for index, (key_node, value_node) in enumerate(node.value):
-            key = js_string(self.construct_object(key_node, deep=True))
-            if index >= merged:
-                if key in seen:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, "duplicated mapping key", key_node.start_mark)
-                seen.add(key)
-            mapping[key] = self.construct_object(value_node, deep=deep)
-        return mapping
-
-    def construct_yaml_set(self, node: yaml.Node) -> Any:
-        found: dict[str, Any] = {}
-        yield found
-        found.update(dict.fromkeys(self.construct_mapping(node)))
-
-    def construct_yaml_omap(self, node: yaml.Node) -> Any:
-        found: list[Any] = []
-        yield found
-        for key, value in self._pairs(node):
-            found.append({js_string(key): value})
-
-    def construct_yaml_pairs(self, node: yaml.Node) -> Any:
-        found: list[Any] = []
-        yield found
-        found.extend([js_string(key), value] for key, value in self._pairs(node))
-
-    def _pairs(self, node: yaml.Node) -> list[tuple[Any, Any]]:
-        if not isinstance(node, yaml.SequenceNode):
-            raise yaml.constructor.ConstructorError(
-                None, None, f"expected a sequence, but found {node.id}", node.start_mark)
-        pairs = []
-        for item in node.value:
-            if not isinstance(item, yaml.MappingNode) or len(item.value) != 1:
-                raise yaml.constructor.ConstructorError(
-                    None, None, "expected a mapping of length 1", item.start_mark)
-            key_node, value_node = item.value[0]
-            pairs.append((self.construct_object(key_node, deep=True),
-                          self.construct_object(value_node, deep=True)))
-        return pairs
-
-
-_Yaml12Loader.yaml_implicit_resolvers = {}
-for _tag, _pattern, _first in (
-    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
-    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
-    ("tag:yaml.org,2002:int",
-     r"^(?:[-+]?0b[0-1]+|[-+]?0o[0-7]+|[-+]?0x[0-9a-fA-F]+|[-+]?[0-9]+)$",
-     "-+0123456789"),
-    ("tag:yaml.org,2002:float",
-     r"^(?:[-+]?[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?"
-     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+0123456789."),
-    ("tag:yaml.org,2002:timestamp",
-     r"^(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)"
-     r"[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)$",
-     "0123456789"),
-    ("tag:yaml.org,2002:merge", r"^<<$", "<"),
-):
-    _Yaml12Loader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
-
-
-def _construct_int(loader: _Yaml12Loader, node: yaml.ScalarNode) -> int:
-    text = str(loader.construct_scalar(node))
-    sign = -1 if text.startswith("-") else 1
-    digits = text.lstrip("+-")
-    base = {"0b": 2, "0o": 8, "0x": 16}.get(digits[:2], 10)
-    return sign * int(digits[2:] if base != 10 else digits, base)
-
-
-def _construct_timestamp(loader: _Yaml12Loader, node: yaml.ScalarNode) -> datetime:
-    value = yaml.SafeLoader.construct_yaml_timestamp(loader, node)
-    if isinstance(value, datetime):
-        # A Date is an instant: a time without a zone is UTC in js-yaml.
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    assert isinstance(value, date)
-    return datetime(value.year, value.month, value.day, tzinfo=UTC)
-
-
-_Yaml12Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
-_Yaml12Loader.add_constructor("tag:yaml.org,2002:set", _Yaml12Loader.construct_yaml_set)
-_Yaml12Loader.add_constructor("tag:yaml.org,2002:omap", _Yaml12Loader.construct_yaml_omap)
-_Yaml12Loader.add_constructor("tag:yaml.org,2002:pairs", _Yaml12Loader.construct_yaml_pairs)
-_Yaml12Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
-
-# Bounds on untrusted YAML: aliases share nodes, so a small document can stand for a
-# huge value ("billion laughs") that explodes when the message is cloned or serialised.
-_MAX_EXPANDED_NODES = 1_000_000
-
-
-class _BoundedLoader(_Yaml12Loader):
-    """Refuses documents whose value, aliases expanded, would exceed the bound."""
-
-    def get_single_node(self) -> Any:
-        node = super().get_single_node()
-        if node is not None:
-            _expanded_size(node, {})
-        return node
-
-
-def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
-    known = sizes.get(id(node))
-    if known is not None:
-        return known
-    sizes[id(node)] = 1  # a recursive alias counts once (it stays a reference)
-    size = 1
-    if isinstance(node, yaml.SequenceNode):
-        size += sum(_expanded_size(item, sizes) for item in node.value)
-    elif isinstance(node, yaml.MappingNode):
-        size += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
-    if size > _MAX_EXPANDED_NODES:
-        raise YAMLError(f"document too large once its aliases are expanded "
-                        f"(more than {_MAX_EXPANDED_NODES} values)")
-    sizes[id(node)] = size
-    return size
-
-
-def load_yaml(text: str) -> Any:
-    """One YAML document as a value, read safely (no Python objects, bounded aliases).
-
-    Raises :class:`YAMLError` with the parser's message and position.
-    """
-    try:
-        return yaml.load(text, Loader=_BoundedLoader)
-    except yaml.MarkedYAMLError as exc:
-        # As js-yaml words it: what is wrong, then (line:column), both counted from 1.
-        mark = exc.problem_mark
-        where = f" ({mark.line + 1}:{mark.column + 1})" if mark is not None else ""
-        problem = exc.problem or str(exc)
-        raise YAMLError(f"{exc.context}: {problem}{where}" if exc.context
-                        else f"{problem}{where}") from None
-    except yaml.YAMLError as exc:
-        raise YAMLError(str(exc)) from None
-    except RecursionError:
-        raise YAMLError("YAML nesting too deep") from None

@@ -10,10 +10,11 @@ import orjson
 
 from flowrt.jsvalue import MISSING, typeof
 from flowrt.messages import Message, set_message_property
-from flowrt.mustache import MustacheError, MustacheTemplate, YAMLError, load_yaml
+from flowrt.mustache import MustacheError, MustacheTemplate
 from flowrt.node import Node, NodeContext
 from flowrt.schema import enum, string, typed
 from flowrt.typed_input import context_of, parse_context_key
+from flowrt.yaml_codec import YAMLCodecError, load
 
 # Node-RED's parseContext: `flow.x`, `global.x`, `flow[store].x`, `global[store].x`.
 _CONTEXT_TAG = re.compile(r"^(flow|global)(?:\[(\w+)\])?\.(.+)", re.S)
@@ -176,8 +177,8 @@ class Template(Node):
                 raise ValueError("template output is not valid YAML: "
                                  f"{typeof(text)} given, text expected")
             try:
-                return load_yaml(text)
-            except YAMLError as exc:
+                return load(text)
+            except YAMLCodecError as exc:
                 raise ValueError(f"template output is not valid YAML: {exc}") from None
         return text
 
