@@ -307,7 +307,7 @@ class Csv(Node):
     template makes the node fail to start (reported in the editor) where Node-RED
     leaves it deployed but deaf. Where an input sequence has no `parts.count`, the rows
     sent keep it absent (Node-RED writes `NaN`). `multi` and `hdrout` take the values
-    Node-RED's editor writes (`hdrout` also `true`/`false`, from older flows).
+    Node-RED's editor writes (`hdrout` also `true`/`false` and `""`, from older flows).
     """
 
     type = "csv"
@@ -324,7 +324,7 @@ class Csv(Node):
         "sep": string(",", title="Separator", pattern=r"^(.|\\t){0,2}$",
                       description=r"one character, or \t for a tab"),
         "hdrin": boolean("", title="First row contains column names"),
-        "hdrout": enum(["none", "all", "once", True, False], "none",
+        "hdrout": enum(["none", "all", "once", True, False, ""], "none",
                        title="Send column names"),
         "multi": enum(["one", "mult"], "one", title="Output (CSV to objects)",
                       description='"one": a message per row; "mult": one message, an array'),

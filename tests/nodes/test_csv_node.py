@@ -242,6 +242,8 @@ TO_CSV = [
      "0,1,2,3{ret}4,3,2,1"),
     ({"temp": "a,b,c,d", "hdrout": True}, [{"d": 1, "b": 3, "c": 2, "a": 4}],
      "a,b,c,d{ret}4,3,2,1"),
+    # Older exports write "" for "none" (found in real flows).
+    ({"temp": "a,b,c,d", "hdrout": ""}, [{"d": 1, "b": 3, "c": 2, "a": 4}], "4,3,2,1"),
     ({"hdrout": True}, [{"col1": "H1", "col2": "H2", "col3": "H3", "col4": "H4"},
                         {"col1": "A", "col2": "B"}, {"col1": "A", "col3": "C"},
                         {"col1": "A", "col4": "D\nE"}],
