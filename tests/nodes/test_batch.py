@@ -4,16 +4,13 @@ and Node-RED's batch examples with the output Node-RED 4.1.15 gives."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from flowrt.errors import DeployError, FlowValidationError
 from flowrt.testing import FlowHarness
+from tests.nodes.nodered_examples import example_flow, fire_all
 
 TAB = {"id": "t1", "type": "tab", "label": "Flow 1"}
-EXAMPLES = Path(__file__).parents[1] / "compat" / "flows" / "nodered-examples"
 TOO_MANY = "too many pending messages in batch node"
 
 
@@ -372,19 +369,8 @@ async def test_concatenated_split_sequences_join_back():
 
 
 # ------------------------------------------------------- Node-RED's example flows
-def example(name: str) -> list[dict]:
-    return json.loads((EXAMPLES / name).read_text())
-
-
-async def fire_all(h: FlowHarness, flow: list[dict]) -> None:
-    for item in flow:
-        if item["type"] == "inject":
-            h.node(item["id"]).trigger()
-            await h.settle()
-
-
 async def test_node_red_example_number_based_group_mode():
-    flow = example("sequence__batch__01---Number-based-group-mode.json")
+    flow = example_flow("sequence__batch__01---Number-based-group-mode.json")
     async with FlowHarness(flow) as h:
         await fire_all(h, flow)
         # Node-RED 4.1.15: the joins' payloads, in order.
@@ -407,7 +393,7 @@ async def test_node_red_example_number_based_group_mode():
 async def test_node_red_example_time_based_group_mode():
     """A delay node lets one message a second through; the batch sends what arrived in
     each 5 s interval (its phase from deploy): Node-RED sent 0-4, 5-9, ... 25-29."""
-    flow = example("sequence__batch__02---Time-based-group-mode.json")
+    flow = example_flow("sequence__batch__02---Time-based-group-mode.json")
     async with FlowHarness(flow) as h:
         await h.advance(0.5)  # off the interval's phase, as a click in the editor is
         await fire_all(h, flow)
@@ -419,7 +405,7 @@ async def test_node_red_example_time_based_group_mode():
 
 
 async def test_node_red_example_concatenate_mode():
-    flow = example("sequence__batch__03---Concatenate-mode.json")
+    flow = example_flow("sequence__batch__03---Concatenate-mode.json")
     async with FlowHarness(flow) as h:
         await fire_all(h, flow)
         assert h.payloads("f4d6dba4.7e8ab8") == [[1, 2, 3, 4, 5, 1, 2, 3, 4, 5]]

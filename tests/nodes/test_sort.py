@@ -13,10 +13,10 @@ import pytest
 from flowrt.errors import DeployError
 from flowrt.jsvalue import MISSING
 from flowrt.testing import FlowHarness
+from tests.nodes.nodered_examples import example_flow, fire_all
 
 TAB = {"id": "t1", "type": "tab", "label": "Flow 1"}
 DATA = Path(__file__).parent / "data"
-EXAMPLES = Path(__file__).parents[1] / "compat" / "flows" / "nodered-examples"
 
 
 def node(id_, type_, wires=(), **config):
@@ -319,18 +319,6 @@ async def test_three_hundred_mixed_values_sort_as_in_node_red(setting):
 
 
 # ------------------------------------------------------- Node-RED's example flows
-def example_flow(name: str) -> list[dict]:
-    """A Node-RED example, unchanged."""
-    return json.loads((EXAMPLES / name).read_text())
-
-
-async def fire_all(h: FlowHarness, flow: list[dict]) -> None:
-    for item in flow:
-        if item["type"] == "inject":
-            h.node(item["id"]).trigger()
-            await h.settle()
-
-
 FRUIT = ["orange", "banana", "apple", "pear", "kiwi"]
 PRICED = [{"name": "orange", "price": 80}, {"name": "apple", "price": 100},
           {"name": "pear", "price": 150}, {"name": "banana", "price": 250},
