@@ -511,20 +511,22 @@ class Csv(Node):
         text = columns if isinstance(columns, str) else js_string(columns)
         return self._rfc_columns(text)
 
-    def _rfc_to_objects(self, msg: Message, text: str) -> None:
-        first_line = True
-        last = False
-        linecount = 0
+    def _place_in_sequence(self, msg: Message) -> tuple[bool, bool, int]:
+        """Where a message's text sits in a sequence of parts (one file, one line a
+        message): (whether its first line may be the header, whether it is the last
+        part, how many lines came before it)."""
         parts = msg.get("parts")
+        if not isinstance(parts, dict):
+            return True, False, 0
+        index = parts.get("index")
+        last = "count" in parts and _at_least_last(parts.get("index", MISSING),
+                                                   parts.get("count", MISSING))
+        return (not _greater(index, self.skip), bool(last),
+                index if isinstance(index, int) else 0)
+
+    def _rfc_to_objects(self, msg: Message, text: str) -> None:
         has_parts = "parts" in msg
-        if isinstance(parts, dict):
-            index = parts.get("index")
-            linecount = index if isinstance(index, int) else 0
-            if _greater(index, self.skip):
-                first_line = False
-            if "count" in parts and _at_least_last(parts.get("index", MISSING),
-                                                        parts.get("count", MISSING)):
-                last = True
+        first_line, last, linecount = self._place_in_sequence(msg)
         cursor = 0
         if self.skip > 0 and linecount < self.skip:
             end = len(text)
@@ -695,20 +697,9 @@ class Csv(Node):
         cells: list[Any] = [""]
         obj: dict[str, Any] = {}
         rows: list[dict[str, Any]] = []
-        first = True
-        last = False
-        linecount = 0
         header = ""
-        parts = msg.get("parts")
         has_parts = "parts" in msg
-        if isinstance(parts, dict):
-            index = parts.get("index")
-            linecount = index if isinstance(index, int) else 0
-            if _greater(index, self.skip):
-                first = False
-            if "count" in parts and _at_least_last(parts.get("index", MISSING),
-                                                        parts.get("count", MISSING)):
-                last = True
+        first, last, linecount = self._place_in_sequence(msg)
         breaks = _count_breaks(line, 0)
         if has_parts and self.multi == "mult" and breaks > 1:
             header, first = "", True
