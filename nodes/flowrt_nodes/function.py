@@ -226,18 +226,17 @@ class Function(Node):
     color = "#fdd0a2"
     icon = "function"
     editor: ClassVar = {"label": "name", "outputsFrom": "outputs",
-                        "order": ["name", "language", "func", "outputs", "initialize",
-                                  "finalize"]}
+                        "order": ["language", "func", "outputs", "initialize", "finalize"]}
     schema: ClassVar = {"type": "object", "properties": {
         "name": string(""),
         "language": string("javascript", enum=["javascript", "python"],
                            title="Language of the code"),
-        "func": string("\nreturn msg;", **{"x-format": "javascript"}),
-        "outputs": integer(1, minimum=0),
-        "timeout": number(0, minimum=0, allow_empty=True),
+        "func": string("\nreturn msg;", title="On Message", **{"x-format": "javascript"}),
+        "outputs": integer(1, minimum=0, title="Outputs"),
+        "timeout": number(0, minimum=0, allow_empty=True, title="Timeout (seconds)"),
         "noerr": integer(0),
-        "initialize": string("", **{"x-format": "javascript"}),
-        "finalize": string("", **{"x-format": "javascript"}),
+        "initialize": string("", title="On Start", **{"x-format": "javascript"}),
+        "finalize": string("", title="On Stop", **{"x-format": "javascript"}),
         "libs": {"type": "array", "default": [], "items": {
             "type": "object", "properties": {"var": {"type": "string"},
                                              "module": {"type": "string"}}}},

@@ -35,6 +35,9 @@ def test_the_form_says_which_language_and_a_bad_node_is_marked(server: Server,
     expect(language.locator("option:checked")).to_have_text("javascript")
     expect(panel.locator('[data-path="/language"]')).to_contain_text("Language of the code")
     assert language.locator("option").all_inner_texts() == ["javascript", "python"]
+    labels = panel.locator("[data-path] label").all_inner_texts()
+    assert labels.count("Name") == 1, labels
+    assert {"On Message", "On Start", "On Stop", "Outputs", "Timeout (seconds)"} <= set(labels)
     editor.done()
 
     panel = editor.edit("in-python")
