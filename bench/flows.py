@@ -169,13 +169,7 @@ def function_js(broker_port: int, runtime: str = "flowrt") -> Flow:
         "func": FAHRENHEIT_JS, "outputs": 1, "timeout": 0, "noerr": 0, "initialize": "",
         "finalize": "", "libs": [], "x": 370, "y": 80, "wires": [["function.out"]],
     }
-    return [
-        _tab("function", "function"),
-        _broker("broker", broker_port, "bench broker"),
-        _mqtt_in("function.in", "function", "broker", ["function.js"]),
-        convert,
-        _mqtt_out("function.out", "function", "broker"),
-    ]
+    return _through_one_node("function", broker_port, convert)
 
 
 def jsonata_change(broker_port: int, runtime: str = "flowrt") -> Flow:
@@ -188,12 +182,17 @@ def jsonata_change(broker_port: int, runtime: str = "flowrt") -> Flow:
         "action": "", "property": "", "from": "", "to": "", "reg": False,
         "x": 370, "y": 80, "wires": [["jsonata.out"]],
     }
+    return _through_one_node("jsonata", broker_port, change)
+
+
+def _through_one_node(tab: str, broker_port: int, node: Node) -> Flow:
+    """tab's mqtt in (JSON) → ``node`` → mqtt out, ``node`` wired to ``<tab>.out``."""
     return [
-        _tab("jsonata", "jsonata"),
+        _tab(tab, tab),
         _broker("broker", broker_port, "bench broker"),
-        _mqtt_in("jsonata.in", "jsonata", "broker", ["jsonata.change"]),
-        change,
-        _mqtt_out("jsonata.out", "jsonata", "broker"),
+        _mqtt_in(f"{tab}.in", tab, "broker", [node["id"]]),
+        node,
+        _mqtt_out(f"{tab}.out", tab, "broker"),
     ]
 
 
