@@ -40,6 +40,7 @@ from flowrt.dispatch import Dispatcher, RateLimitedReport, Tracker
 from flowrt.eager import start_eagerly
 from flowrt.errors import NodeError
 from flowrt.events import Events
+from flowrt.http_endpoints import Endpoints
 from flowrt.messages import Message, clone_message, new_msgid
 from flowrt.settings import Settings
 
@@ -88,7 +89,7 @@ class NodeContext:
 
     def __init__(self, *, host: NodeHost, flow: FlowScope, node_id: str, clock: Clock,
                  settings: Settings, data_dir: Path | None, contexts: ContextStores,
-                 dispatcher: Dispatcher, events: Events) -> None:
+                 dispatcher: Dispatcher, events: Events, endpoints: Endpoints) -> None:
         self.host = host
         self.flow = flow
         self.clock = clock
@@ -99,6 +100,9 @@ class NodeContext:
         self.dispatcher = dispatcher
         self.events = events
         """The editor's event hub (debug sidebar, status), for nodes that publish to it."""
+        self.endpoints = endpoints
+        """The HTTP routes served on the runtime's port (``flowrt.http_endpoints``): a node
+        adds its routes in ``start`` and removes them in ``close``."""
         self._contexts = contexts
         self._node_id = node_id
         self.wires: list[list[Node]] = []

@@ -51,6 +51,7 @@ from flowrt.failed_node import FailedNode, Stage, error_text
 from flowrt.flow import Flow
 from flowrt.graph import Graph, NodeSpec, build_graph, diff_graphs
 from flowrt.held_deliveries import HeldDeliveries
+from flowrt.http_endpoints import Endpoints
 from flowrt.messages import Message
 from flowrt.node import Node, NodeContext
 from flowrt.registry import Registry
@@ -112,6 +113,8 @@ class Runtime:
         self.contexts = ContextStores(self.settings.context_storage, data_dir,
                                       self.settings.function_global_context)
         self.events = Events()
+        self.endpoints = Endpoints(self.settings.http_node_root)
+        """The HTTP routes the running flows serve (``http in``, websocket listeners)."""
         self.stats = RuntimeStats()
         self.flows_document: list[dict[str, Any]] = []
         self.credentials: dict[str, dict[str, Any]] = {}
@@ -456,7 +459,7 @@ class Runtime:
         return NodeContext(host=self, flow=self.flows[flow_id], node_id=node_id,
                            clock=self.clock, settings=self.settings, data_dir=self.data_dir,
                            contexts=self.contexts, dispatcher=self.dispatcher,
-                           events=self.events)
+                           events=self.events, endpoints=self.endpoints)
 
     def _sync_flows(self, graph: Graph) -> None:
         flows: dict[str, Flow] = {}
@@ -687,6 +690,7 @@ class DryRun:
         self.contexts = ContextStores(stores)
         self.dispatcher = Dispatcher(runtime.settings.max_pending_messages, runtime.clock)
         self.events = Events()
+        self.endpoints = Endpoints(runtime.settings.http_node_root)  # served by nobody
         self.flows: dict[str, Flow] = {
             flow_id: Flow(self, spec.config, self.contexts.flow(flow_id),
                           subflow=spec.subflow, instance=spec.instance)
@@ -700,7 +704,7 @@ class DryRun:
         return NodeContext(host=self, flow=flow, node_id=node_id, clock=runtime.clock,
                            settings=runtime.settings, data_dir=runtime.data_dir,
                            contexts=self.contexts, dispatcher=self.dispatcher,
-                           events=self.events)
+                           events=self.events, endpoints=self.endpoints)
 
     def get_node(self, node_id: str) -> Node | None:
         """A node created earlier in this dry run."""

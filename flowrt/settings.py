@@ -145,6 +145,23 @@ class Settings:
                                     metadata=_key("shutdownTimeout", int, float))
     """Seconds a graceful stop (SIGTERM, SIGINT) may take before the process logs that
     and exits anyway (exit code 70)."""
+    # What flows serve, read, write and run (network and storage nodes; docs/security.md).
+    http_node_root: str = field(default="/", metadata=_key("httpNodeRoot", str))
+    """Path under which ``http in`` routes and websocket listeners are served."""
+    http_node_auth: dict[str, Any] | None = field(
+        default=None, metadata=_key("httpNodeAuth", dict))
+    """Basic authentication for those routes: ``{user = "...", pass = "<hash>"}``."""
+    http_node_cors: dict[str, Any] | None = field(
+        default=None, metadata=_key("httpNodeCors", dict))
+    """CORS for those routes, as Node-RED's: ``{origin = "*", methods = "GET,POST"}``."""
+    http_request_timeout: int = field(default=120_000,
+                                      metadata=_key("httpRequestTimeout", int))
+    """Milliseconds an ``http request`` node waits for an answer (its own
+    ``requestTimeout`` wins)."""
+    file_working_directory: str | None = field(
+        default=None, metadata=_key("fileWorkingDirectory", str))
+    """Directory relative file names of ``file``, ``file in`` and ``watch`` start from
+    (default: the directory flowrt was started in, as Node-RED)."""
     unknown: list[str] = field(default_factory=list)
     """Keys found in the settings file or environment that flowrt does not know."""
 
@@ -257,6 +274,9 @@ def _check(settings: Settings) -> None:
                        ("shutdownTimeout", settings.shutdown_timeout)):
         if value < 0:
             raise SettingsError(f"setting {key!r} must be 0 or more seconds, not {value}")
+    if not settings.http_node_root.startswith("/"):
+        raise SettingsError(f"setting 'httpNodeRoot' must start with '/', "
+                            f"not {settings.http_node_root!r}")
     if not all(isinstance(item, str) for item in settings.nodes_excludes):
         raise SettingsError("setting 'nodesExcludes' must be a list of node type names")
     for key in ("httpMaxConnections", "httpHeadersTimeout", "commsAuthTimeout",

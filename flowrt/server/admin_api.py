@@ -38,7 +38,7 @@ def settings_document(ctx: ServerContext, request: web.Request | None = None) ->
     contexts = ctx.runtime.contexts
     settings = ctx.settings
     document: dict[str, Any] = {
-        "httpNodeRoot": "/",
+        "httpNodeRoot": settings.http_node_root,
         "version": version("flowrt"),
         "context": {"default": contexts.default, "stores": list(contexts.stores)},
         "flowFilePretty": settings.flow_file_pretty,

@@ -14,6 +14,7 @@ node that fails is reported and the rest runs; see ``flowrt.runtime``).
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import errno
 import gc
 import ipaddress
@@ -40,6 +41,7 @@ from flowrt.server import (
 )
 from flowrt.server.connections import CappedSite
 from flowrt.server.cross_site import CrossSiteGuard, cross_site_middleware
+from flowrt.server.flow_routes import flow_routes_middleware
 from flowrt.server.http import cors_middleware, error_middleware
 from flowrt.server.logs import configure_logging
 from flowrt.server.loop_monitor import LoopMonitor
@@ -76,6 +78,7 @@ def create_app(ctx: ServerContext) -> web.Application:
                    auth_routes.auth_middleware]
     if settings.http_admin_cors:
         middlewares.insert(0, cors_middleware(settings.http_admin_cors))
+    middlewares.insert(0, flow_routes_middleware)  # outside the admin API's own
     # aiohttp's keep-alive timer also runs while a request's head is still arriving, so
     # it is the header-read timeout too: a slow-loris client is closed when it fires.
     app = web.Application(client_max_size=settings.api_max_length, middlewares=middlewares,
@@ -176,6 +179,7 @@ async def _run(settings: Settings, data_dir: Path, flowfile: Path | None) -> int
         await runner.cleanup()
         return 1
     _announce(ctx)
+    _release_start_memory()
     await stop.wait()
     log.info("stopping")
     await runner.cleanup()
@@ -206,6 +210,19 @@ def _start_error(exc: DataFileError | FlowValidationError, ctx: ServerContext) -
     backup = ctx.storage.flow_backup
     remedy = f", or replace it with its previous version {backup}" if backup.exists() else ""
     return f"{exc.headline}: {first or ''}{more}; fix it{remedy}"
+
+
+def _release_start_memory() -> None:
+    """Hand back to the OS what starting took and no longer holds.
+
+    Reading the flows, compiling schemas and code and reading package metadata leave
+    garbage and free heap pages behind; a gateway's memory is better spent elsewhere.
+    ``malloc_trim`` is glibc's (absent on musl, where nothing is done).
+    """
+    gc.collect()
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # the process's own symbols
+    if trim is not None:
+        trim(0)
 
 
 def _announce(ctx: ServerContext) -> None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from flowrt.html_select import HTMLSelectError, Match, OutputBudget, select
 from flowrt.jsvalue import MISSING
 from flowrt.messages import (
     Message,
@@ -14,6 +13,9 @@ from flowrt.messages import (
 )
 from flowrt.node import Node
 from flowrt.schema import enum, string
+
+if TYPE_CHECKING:
+    from flowrt.html_select import Match, OutputBudget
 
 
 class Html(Node):
@@ -108,6 +110,9 @@ class Html(Node):
             self.error(f"msg.{self._property} must be an HTML string or a Buffer, not "
                        f"{type(value).__name__}", msg)
             return
+        # Imported here: the HTML parser is loaded only by flows that use it.
+        from flowrt.html_select import HTMLSelectError, OutputBudget, select
+
         try:
             matches = select(value, selector)
             budget = OutputBudget()

@@ -17,14 +17,17 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowrt.buffering import buffer_limit, failure, new_hold, release
-from flowrt.jsonata import JSONataError, JSONataExpression
+from flowrt.errors import ConfigError
 from flowrt.jsvalue import MISSING, compare, js_number, js_string
 from flowrt.messages import Message, property_getter, set_message_property
 from flowrt.node import Node, NodeContext
 from flowrt.schema import as_bool, boolean, enum, string, typed
+
+if TYPE_CHECKING:
+    from flowrt.jsonata import JSONataExpression
 
 _NUMBER_TYPES = (int, float)
 
@@ -152,6 +155,9 @@ class Sort(Node):
         self._expression: JSONataExpression | None = None
         self._get_key: Callable[..., Any] | None = None
         if key_type == "jsonata":
+            # Imported here: the JSONata library is loaded only by flows that use it.
+            from flowrt.jsonata import JSONataError, JSONataExpression
+
             where = "msgKey" if self.in_property else "seqKey"
             text = c.get(where)
             try:
@@ -196,7 +202,7 @@ class Sort(Node):
         assert self._expression is not None
         try:
             return self._expression.evaluate(value, MISSING)
-        except JSONataError as exc:
+        except ConfigError as exc:  # the expression's JSONataError
             raise failure(self, f"Invalid JSONata expression in sort node: {exc}") from None
 
     # ------------------------------------------------------------ sequence mode

@@ -14,7 +14,6 @@ from flowrt.mustache import MustacheError, MustacheTemplate
 from flowrt.node import Node, NodeContext
 from flowrt.schema import enum, string, typed
 from flowrt.typed_input import context_of, parse_context_key
-from flowrt.yaml_codec import YAMLCodecError, load
 
 # Node-RED's parseContext: `flow.x`, `global.x`, `flow[store].x`, `global[store].x`.
 _CONTEXT_TAG = re.compile(r"^(flow|global)(?:\[(\w+)\])?\.(.+)", re.S)
@@ -173,6 +172,9 @@ class Template(Node):
             except (orjson.JSONDecodeError, TypeError) as exc:
                 raise ValueError(f"template output is not valid JSON: {exc}") from None
         if self._output == "yaml":
+            # Imported here: the YAML library is loaded only by flows that use it.
+            from flowrt.yaml_codec import YAMLCodecError, load
+
             if not isinstance(text, str):
                 raise ValueError("template output is not valid YAML: "
                                  f"{typeof(text)} given, text expected")

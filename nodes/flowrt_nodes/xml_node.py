@@ -8,7 +8,6 @@ from flowrt.jsvalue import MISSING
 from flowrt.messages import Message, get_message_property, set_message_property
 from flowrt.node import Node
 from flowrt.schema import string
-from flowrt.xml_codec import XMLCodecError, build, parse
 
 
 class Xml(Node):
@@ -79,6 +78,9 @@ class Xml(Node):
         if isinstance(value, bytes | bytearray):
             # A Buffer is an object to Node-RED: its keys "0", "1"... are no XML names.
             value = {str(index): byte for index, byte in enumerate(value)}
+        # Imported here: the XML libraries are loaded only by flows that use them.
+        from flowrt.xml_codec import XMLCodecError, build, parse
+
         if isinstance(value, dict | list) or value is None:
             # typeof null is "object" in Node-RED too: it fails in the builder below.
             options: dict[str, Any] = given if isinstance(given, dict) else {

@@ -9,7 +9,6 @@ from flowrt.jsvalue import MISSING
 from flowrt.messages import Message, get_message_property, set_message_property
 from flowrt.node import Node
 from flowrt.schema import string
-from flowrt.yaml_codec import YAMLCodecError, dump, load_document
 
 
 class Yaml(Node):
@@ -60,6 +59,9 @@ class Yaml(Node):
         if value is MISSING:
             self.send(msg)
             return
+        # Imported here: the YAML library is loaded only by flows that use it.
+        from flowrt.yaml_codec import YAMLCodecError, dump, load_document
+
         if isinstance(value, str):
             try:
                 result = load_document(value)

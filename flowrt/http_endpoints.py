@@ -1,0 +1,125 @@
+"""The HTTP routes flows serve on the runtime's own port (``http in``, websocket listeners).
+
+Nodes add routes while they run (in ``start``) and take them away when they close; the
+server answers a request from these routes only when no admin or editor route has its
+path, so a flow can never shadow the admin API. Paths are Express's, as Node-RED's
+``http in`` writes them (``/sensor/:id``, ``/files/*``, ``/opt/:name?``), relative to
+the ``httpNodeRoot`` setting.
+
+A route's handler receives the request and the values of the path's parameters; it
+answers with a response (``aiohttp.web.StreamResponse``), and may hold the request open
+for as long as the flow takes to answer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flowrt.errors import ConfigError
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+Handler = Callable[["web.Request", dict[str, str]], Awaitable["web.StreamResponse"]]
+
+# One step of an Express path: a named parameter (optionally optional), a wildcard,
+# or literal text.
+_PARAMETER = re.compile(r":(\w+)(\?)?|\*")
+
+
+@dataclass
+class Route:
+    """One route: method (upper case, or ``"*"`` for any), path as written, its pattern."""
+
+    method: str
+    path: str
+    pattern: re.Pattern[str]
+    handler: Handler
+    owner: str
+    """The id of the node serving it (named in errors and logs)."""
+    names: list[str] = field(default_factory=list)
+
+
+def compile_path(root: str, path: str) -> tuple[re.Pattern[str], list[str]]:
+    """The regular expression matching ``path`` under ``root``, and its parameter names.
+
+    ``:name`` matches one path segment, ``:name?`` one or none, ``*`` anything (its
+    value is parameter ``"0"``, as Express numbers them). Matching ignores a trailing
+    slash and letter case, as Express does by default.
+    """
+    if not path.startswith("/"):
+        path = "/" + path
+    full = root.rstrip("/") + path
+    names: list[str] = []
+    pattern = ""
+    position = 0
+    wildcards = 0
+    for step in _PARAMETER.finditer(full):
+        pattern += re.escape(full[position:step.start()])
+        if step.group(0) == "*":
+            names.append(str(wildcards))
+            wildcards += 1
+            pattern += "(.*)"
+        elif step.group(2):  # optional: the slash before it is optional too
+            if pattern.endswith("/"):
+                pattern = pattern[:-1]
+            names.append(step.group(1))
+            pattern += r"(?:/([^/]+?))?"
+        else:
+            names.append(step.group(1))
+            pattern += r"([^/]+?)"
+        position = step.end()
+    pattern += re.escape(full[position:])
+    if pattern.endswith("/") and pattern != "/":
+        pattern = pattern[:-1]
+    return re.compile(pattern + r"/?\Z", re.IGNORECASE | re.DOTALL), names
+
+
+class Endpoints:
+    """The routes the running flows serve; see the module docstring."""
+
+    def __init__(self, root: str = "/") -> None:
+        if not root.startswith("/"):
+            raise ConfigError(f"httpNodeRoot must start with '/', not {root!r}")
+        self.root = root
+        self._routes: list[Route] = []
+
+    def add(self, method: str, path: str, handler: Handler, owner: str) -> Callable[[], None]:
+        """Serve ``method`` ``path`` with ``handler``; return the function removing it.
+
+        When two routes match a request, the one added first answers it (as Express).
+        """
+        pattern, names = compile_path(self.root, path)
+        route = Route(method.upper(), path, pattern, handler, owner, names)
+        self._routes.append(route)
+
+        def remove() -> None:
+            if route in self._routes:
+                self._routes.remove(route)
+
+        return remove
+
+    def resolve(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        """The route answering ``method`` ``path`` and its parameters, or None.
+
+        ``HEAD`` is answered by a ``GET`` route, as Express does.
+        """
+        method = method.upper()
+        for route in self._routes:
+            if route.method not in (method, "*") and not (method == "HEAD"
+                                                        and route.method == "GET"):
+                continue
+            found = route.pattern.match(path)
+            if found is not None:
+                params = {name: value for name, value in zip(route.names, found.groups(),
+                                                            strict=True)
+                          if value is not None}
+                return route, params
+        return None
+
+    def routes(self) -> list[dict[str, Any]]:
+        """What is served, for logs and tests: method, path, owner."""
+        return [{"method": r.method, "path": r.path, "owner": r.owner} for r in self._routes]
