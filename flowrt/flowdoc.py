@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
-from jsonschema import Draft202012Validator
 
 from flowrt.errors import FlowValidationError, Problem
 from flowrt.files import atomic_write
 from flowrt.nodered_types import is_core_type
+from flowrt.schema_check import SchemaValidator
 
 
 class NodeTypes(Protocol):
@@ -32,7 +32,7 @@ class NodeTypes(Protocol):
 
     def __contains__(self, node_type: str) -> bool: ...
 
-    def validator(self, node_type: str) -> Draft202012Validator: ...
+    def validator(self, node_type: str) -> SchemaValidator: ...
 
 # A whole-value environment reference, substituted when a node is created.
 ENV_REFERENCE = re.compile(r"^\$\{(\S+)\}$")
@@ -62,7 +62,7 @@ DOCUMENT_SCHEMA: dict[str, Any] = {
         },
     },
 }
-_NODE_VALIDATOR = Draft202012Validator(DOCUMENT_SCHEMA["items"])
+_NODE_VALIDATOR = SchemaValidator(DOCUMENT_SCHEMA["items"])
 
 MAX_NODE_DEPTH = 200
 """How deep a node object may nest (the node itself is level 1). orjson writes at

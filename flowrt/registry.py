@@ -22,11 +22,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-
 from flowrt.errors import PluginError
 from flowrt.node import Node
+from flowrt.schema_check import SchemaValidator, check_schema
 
 log = logging.getLogger("flowrt.registry")
 
@@ -51,7 +49,7 @@ class Registry:
     def __init__(self) -> None:
         self.types: dict[str, NodeType] = {}
         self.errors: list[PluginError] = []
-        self._validators: dict[str, Draft202012Validator] = {}
+        self._validators: dict[str, SchemaValidator] = {}
 
     def __contains__(self, node_type: str) -> bool:
         return node_type in self.types
@@ -61,11 +59,11 @@ class Registry:
         entry = self.types.get(node_type)
         return entry.cls if entry else None
 
-    def validator(self, node_type: str) -> Draft202012Validator:
-        """A compiled validator of ``node_type``'s config schema."""
+    def validator(self, node_type: str) -> SchemaValidator:
+        """A validator of ``node_type``'s config schema."""
         validator = self._validators.get(node_type)
         if validator is None:
-            validator = Draft202012Validator(self.types[node_type].cls.schema)
+            validator = SchemaValidator(self.types[node_type].cls.schema)
             self._validators[node_type] = validator
         return validator
 
@@ -79,11 +77,9 @@ class Registry:
             raise PluginError(origin, module,
                               f"type {name!r} is already registered by {other.origin} "
                               f"module {other.module}")
-        try:
-            Draft202012Validator.check_schema(cls.schema)
-        except SchemaError as exc:
-            raise PluginError(origin, module,
-                              f"type {name!r} has an invalid schema: {exc.message}") from None
+        problem = check_schema(cls.schema)
+        if problem is not None:
+            raise PluginError(origin, module, f"type {name!r} has an invalid schema: {problem}")
         self.types[name] = NodeType(cls, origin, module)
 
     def register_module(self, module: ModuleType, origin: str) -> list[str]:

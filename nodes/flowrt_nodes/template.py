@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
 from flowrt.jsvalue import MISSING, typeof
 from flowrt.messages import Message, set_message_property
-from flowrt.mustache import MustacheError, MustacheTemplate
 from flowrt.node import Node, NodeContext
 from flowrt.schema import enum, string, typed
 from flowrt.typed_input import context_of, parse_context_key
+
+if TYPE_CHECKING:
+    from flowrt.mustache import MustacheTemplate
 
 # Node-RED's parseContext: `flow.x`, `global.x`, `flow[store].x`, `global[store].x`.
 _CONTEXT_TAG = re.compile(r"^(flow|global)(?:\[(\w+)\])?\.(.+)", re.S)
@@ -96,13 +98,16 @@ class Template(Node):
             try:
                 self._compiled = self._compile(raw)
                 self._reads = _context_reads(self._compiled)
-            except MustacheError as exc:
+            except ValueError as exc:  # a MustacheError
                 self._bad = str(exc)
         # Templates arriving in msg.template: a few parsed ones are kept.
         self._from_msg: OrderedDict[str, tuple[MustacheTemplate, list[Any]]] = OrderedDict()
 
     @staticmethod
     def _compile(text: str) -> MustacheTemplate:
+        # Imported here: the Mustache library is loaded only by flows that use it.
+        from flowrt.mustache import MustacheError, MustacheTemplate
+
         compiled = MustacheTemplate(text)
         if compiled.partials:
             # Node-RED's template node fails on any partial while it collects the tag
@@ -118,7 +123,7 @@ class Template(Node):
             compiled = None
         try:
             if self._bad is not None:  # (set only for a non-empty template of the node's)
-                raise MustacheError(self._bad)
+                raise ValueError(self._bad)
             if not self._mustache:
                 value: Any = text
             else:
@@ -127,7 +132,7 @@ class Template(Node):
                 value = compiled.render(msg, self._read_context(reads),
                                         json_escape=self._output == "json")
             value = self._parse(value)
-        except (MustacheError, ValueError) as exc:
+        except ValueError as exc:  # MustacheError is one
             self.error(str(exc), msg)
             return
         if self._field_type == "msg":
@@ -141,7 +146,7 @@ class Template(Node):
         if not isinstance(text, str):
             kind = "array" if isinstance(text, list) else typeof(
                 None if text is MISSING else text)
-            raise MustacheError(f'Invalid template! Template should be a "string" but '
+            raise ValueError(f'Invalid template! Template should be a "string" but '
                                 f'"{kind}" was given as the first argument for '
                                 "mustache#render(template, view, partials)")
         kept = self._from_msg.get(text)

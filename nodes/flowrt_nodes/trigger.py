@@ -8,16 +8,18 @@ resends ``op1`` every ``|duration|``), ``extend``, ``overrideDelay``, ``reset``,
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowrt.buffering import buffer_limit, failure
 from flowrt.clock import TimerHandle
 from flowrt.jsvalue import js_string
 from flowrt.messages import Message, clone_message, clone_value, get_message_property
-from flowrt.mustache import MustacheError, MustacheTemplate
 from flowrt.node import Node, NodeContext
 from flowrt.schema import as_bool, as_number, boolean, enum, integer, number, string, typed
 from flowrt.typed_input import TypedValue
+
+if TYPE_CHECKING:
+    from flowrt.mustache import MustacheTemplate
 
 _UNIT_MS = {"ms": 1.0, "s": 1000.0, "min": 60_000.0, "hr": 3_600_000.0}
 _OP_TYPES = ["str", "num", "bool", "json", "bin", "date", "env", "flow", "global", "jsonata",
@@ -37,6 +39,9 @@ class _Operand:
         self.template: MustacheTemplate | None = None
         self.value: TypedValue | None = None
         if kind == "str" and "{{" in js_string(raw):
+            # Imported here: the Mustache library is loaded only by flows that use it.
+            from flowrt.mustache import MustacheError, MustacheTemplate
+
             try:
                 self.template = MustacheTemplate(js_string(raw))
             except MustacheError as exc:

@@ -184,19 +184,27 @@ def test_bad_configuration_is_a_settings_error(tmp_path: Path, bad: dict[str, ob
         Auth(bad, tmp_path)
 
 
-def test_hash_password_command() -> None:
-    from click.testing import CliRunner
+def test_hash_password_command(monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    import io
 
     from flowrt.cli import main
 
-    result = CliRunner().invoke(main, ["hash-password"], input="s3cret\ns3cret\n")
-    assert result.exit_code == 0, result.output
-    hashed = result.output.strip().splitlines()[-1]
+    typed = iter(["s3cret", "s3cret", "one", "other"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(typed))
+    assert main(["hash-password"]) == 0
+    hashed = capsys.readouterr().out.strip().splitlines()[-1]
     assert hashed.startswith("$argon2id$") and verify_password(hashed, "s3cret")
-    piped = CliRunner().invoke(main, ["hash-password", "--stdin"], input="other\n")
-    assert verify_password(piped.output.strip(), "other")
-    empty = CliRunner().invoke(main, ["hash-password", "--stdin"], input="\n")
-    assert empty.exit_code == 2 and "empty" in empty.output
+    with pytest.raises(SystemExit) as differ:
+        main(["hash-password"])
+    assert differ.value.code == 2 and "the two passwords differ" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("other\n"))
+    assert main(["hash-password", "--stdin"]) == 0
+    assert verify_password(capsys.readouterr().out.strip(), "other")
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n"))
+    with pytest.raises(SystemExit) as empty:
+        main(["hash-password", "--stdin"])
+    assert empty.value.code == 2 and "empty" in capsys.readouterr().err
 
 
 def test_guesses_spread_over_random_usernames_cannot_reset_a_pair() -> None:
