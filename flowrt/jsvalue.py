@@ -230,6 +230,19 @@ def compare(a: Any, b: Any) -> int | None:
     return (x > y) - (x < y)
 
 
+def json_default(value: Any) -> Any:
+    """What ``JSON.stringify`` makes of values JSON has no type for: orjson's ``default``
+    (with ``orjson.OPT_PASSTHROUGH_DATETIME``, so a date is written as JavaScript writes
+    it: ``2026-01-01T00:00:00.000Z``). Anything else is a TypeError."""
+    if isinstance(value, bytes | bytearray):
+        return {"type": "Buffer", "data": list(value)}
+    if isinstance(value, datetime):
+        return iso_timestamp(value.timestamp())
+    if isinstance(value, set | frozenset):
+        return {}
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def iso_timestamp(seconds: float) -> str:
     """JavaScript's ``new Date(ms).toISOString()``: ``2026-01-01T00:00:00.000Z``."""
     when = datetime.fromtimestamp(seconds, UTC)

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from flowrt.jsvalue import js_string
+from flowrt.jsvalue import js_string, json_default
 
 JSON_MAX_DEPTH = 254
 """Deepest JSON orjson writes (it refuses deeper values and cycles)."""
@@ -39,7 +39,7 @@ def serialize_payload(value: Any) -> bytes:
         return bytes(value)
     if isinstance(value, dict | list | tuple):
         try:
-            return orjson.dumps(value, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
+            return orjson.dumps(value, default=_json_default, option=_JSON_OPTIONS)
         except orjson.JSONEncodeError as exc:
             reason = str(exc)
             if reason == "Recursion limit reached":
@@ -48,10 +48,14 @@ def serialize_payload(value: Any) -> bytes:
     return str(value).encode()
 
 
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
 def _json_default(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return {"type": "Buffer", "data": list(value)}
-    return str(value)
+    try:
+        return json_default(value)
+    except TypeError:
+        return str(value)  # a Python object a flow put there: its text, not a failure
 
 
 class BadPayload(ValueError):

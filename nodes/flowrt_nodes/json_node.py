@@ -8,28 +8,18 @@ from typing import Any, ClassVar
 
 import orjson
 
-from flowrt.jsvalue import MISSING, iso_timestamp
+from flowrt.jsvalue import MISSING, json_default
 from flowrt.messages import Message, get_message_property, set_message_property
 from flowrt.node import Node
 from flowrt.schema import as_bool, boolean, enum, string
 
 
-def _json_default(value: Any) -> Any:
-    """What ``JSON.stringify`` makes of values JSON has no type for."""
-    if isinstance(value, bytes | bytearray):
-        return {"type": "Buffer", "data": list(value)}
-    if isinstance(value, datetime):
-        return iso_timestamp(value.timestamp())
-    if isinstance(value, set | frozenset):
-        return {}
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
 def to_json(value: Any, pretty: bool = False) -> str:
     """``JSON.stringify(value, null, pretty ? 4 : 0)``."""
     if pretty:
-        return json.dumps(value, indent=4, ensure_ascii=False, default=_json_default)
-    return orjson.dumps(value, default=_json_default).decode()
+        return json.dumps(value, indent=4, ensure_ascii=False, default=json_default)
+    return orjson.dumps(value, default=json_default,
+                        option=orjson.OPT_PASSTHROUGH_DATETIME).decode()
 
 
 class Json(Node):
@@ -88,7 +78,8 @@ class Json(Node):
                                                          if self._action == "str" else checked,
                                                          msg):
                 return
-        elif value is None or isinstance(value, dict | list | tuple | bool | int | float):
+        elif value is None or isinstance(value, dict | list | tuple | bool | int | float
+                                         | datetime):  # a Date is an object too
             if validator is not None and not self._valid(validator, value, msg):
                 return
             if self._action != "obj":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flowrt.testing import FlowHarness
 
 
@@ -64,6 +66,20 @@ async def test_bytes_inside_objects_serialise_like_node_buffers():
     async with FlowHarness(json_node()) as h:
         await h.inject("j", payload={"raw": b"\x01\x02"})
         assert h.payloads("j") == ['{"raw":{"type":"Buffer","data":[1,2]}}']
+
+
+async def test_dates_are_written_as_javascript_writes_them():
+    # JSON.stringify(new Date(...)): milliseconds and "Z", never "+00:00".
+    when = datetime(2026, 12, 6, 1, 2, 3, 456789, tzinfo=UTC)
+    async with FlowHarness(json_node()) as h:
+        await h.inject("j", payload={"at": when, "list": [when]})
+        await h.inject("j", payload=when)
+        assert h.payloads("j") == ['{"at":"2026-12-06T01:02:03.456Z",'
+                                   '"list":["2026-12-06T01:02:03.456Z"]}',
+                                   '"2026-12-06T01:02:03.456Z"']
+    async with FlowHarness(json_node(pretty=True)) as h:
+        await h.inject("j", payload={"at": when})
+        assert h.payloads("j") == ['{\n    "at": "2026-12-06T01:02:03.456Z"\n}']
 
 
 async def test_unsupported_payload_type_warns():

@@ -7,6 +7,7 @@ import getpass
 import subprocess
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -192,6 +193,8 @@ def test_serialize_payload() -> None:
     assert serialize_payload([1, "a"]) == b'[1,"a"]'
     assert serialize_payload(b"\x00\x01") == b"\x00\x01"
     assert serialize_payload({"b": b"\x01"}) == b'{"b":{"type":"Buffer","data":[1]}}'
+    when = datetime(2026, 12, 6, 1, 2, 3, 4000, tzinfo=UTC)
+    assert serialize_payload({"at": when}) == b'{"at":"2026-12-06T01:02:03.004Z"}'
 
 
 @pytest.mark.parametrize("qos", [1, 2])
