@@ -605,10 +605,13 @@ class TcpRequest(Node):
 
     def _flush(self, conn: _Request) -> None:
         assert conn.writer is not None
+        # What queued up while connecting goes out in one write, as one segment.
+        data = b"".join(to_bytes(msg["payload"], False) for msg, _ in conn.queue
+                        if msg.get("payload") is not None)
+        if data:
+            write_bytes(conn.writer, data, self, conn.key)
         while conn.queue:
-            msg, future = conn.queue.popleft()
-            if msg.get("payload") is not None:
-                write_bytes(conn.writer, to_bytes(msg["payload"], False), self, conn.key)
+            _, future = conn.queue.popleft()
             if not future.done():
                 future.set_result(None)
 
