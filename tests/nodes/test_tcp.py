@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flowrt_nodes import tcp
 
 from flowrt.clock import Clock
 from flowrt.errors import DeployError, FlowrtError
 from flowrt.testing import FlowHarness
-from flowrt_nodes import tcp
 from tests.nodes.test_mqtt_tls import make_pki
 
 WAIT = 5.0
@@ -40,7 +40,7 @@ def tcp_in(port: int, **config: Any) -> dict[str, Any]:
 
 async def send_connection(port: int, *chunks: bytes) -> None:
     """Open a connection, write each chunk (draining between), close it."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    _reader, writer = await asyncio.open_connection("127.0.0.1", port)
     for chunk in chunks:
         writer.write(chunk)
         await writer.drain()
@@ -162,7 +162,7 @@ async def test_single_payload_is_capped() -> None:
 
 async def test_idle_connections_are_closed_after_socket_timeout() -> None:
     port = free_port()
-    async with harness([tcp_in(port)], socketTimeout=50) as h:
+    async with harness([tcp_in(port)], socketTimeout=50):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         assert await asyncio.wait_for(reader.read(), WAIT) == b""
         writer.close()
