@@ -136,12 +136,12 @@ class TcpIn(Node):
         self.sessions: dict[str, TcpSession] = {}
         """Open connections by session id (read by `tcp out` in reply mode)."""
         self._server: asyncio.Server | None = None
+        self._handlers: set[asyncio.Task[Any]] = set()
         self._closing = False
 
     async def start(self) -> None:
         if self.is_server:
-            context = await server_ssl_context(self) if self.config.get("tls") else None
-            self._server = await listen(self, self._accept, context)
+            self._server = await listen(self, bind_listener(self), self._accept)
         else:
             self.create_task(self._client_loop())
 
@@ -152,6 +152,7 @@ class TcpIn(Node):
             self.log.info("stopped listening on port %s", self.port)
         for session in list(self.sessions.values()):
             session.writer.close()
+        await finish(self._handlers)
         self.status({})
 
     @property
@@ -162,6 +163,7 @@ class TcpIn(Node):
         return int(self._server.sockets[0].getsockname()[1])
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        own(self._handlers)
         keep_alive(writer)
         session = TcpSession(secrets.token_hex(8), writer, self)
         self.sessions[session.id] = session
@@ -322,15 +324,16 @@ class TcpOut(Node):
         self._writer: asyncio.StreamWriter | None = None
         self._clients: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
+        self._handlers: set[asyncio.Task[Any]] = set()
         self._closing = False
 
     async def start(self) -> None:
         if self.mode == "client":
             self.create_task(self._client_loop())
         elif self.mode == "server":
+            sock = bind_listener(self)
             self.status({"text": _connections(0)})
-            context = await server_ssl_context(self) if self.config.get("tls") else None
-            self._server = await listen(self, self._accept, context)
+            self._server = await listen(self, sock, self._accept)
 
     async def close(self, removed: bool) -> None:
         self._closing = True
@@ -338,6 +341,7 @@ class TcpOut(Node):
             self._server.close()
         for writer in [*self._clients, *([self._writer] if self._writer else [])]:
             writer.close()
+        await finish(self._handlers)
         self.status({})
 
     @property
@@ -397,6 +401,7 @@ class TcpOut(Node):
         return None
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        own(self._handlers)
         keep_alive(writer)
         self.log.info("connection from %s", _peer(writer))
         self._clients.add(writer)
@@ -740,15 +745,46 @@ async def connect(node: Node, host: str, port: int
                                          limit=READ_SIZE)
 
 
-async def listen(node: Node, handler: Any, context: ssl.SSLContext | None) -> asyncio.Server:
-    """Listen on every interface at the node's port (Node-RED's ``server.listen(port)``)."""
+def bind_listener(node: Node) -> socket.socket:
+    """Bind and listen at once, on every interface (IPv6 and IPv4 where the system
+    allows, as Node-RED's ``server.listen(port)``), so a client started in the same
+    deploy finds the port open; OSError naming the port when it cannot."""
     port: int = node.port  # type: ignore[attr-defined]
+    sock: socket.socket | None = None
     try:
-        server = await asyncio.start_server(handler, port=port, ssl=context, limit=READ_SIZE)
+        if socket.has_ipv6:
+            try:
+                sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(("::", port))
+            except OSError:
+                if sock is not None:
+                    sock.close()
+                sock = None
+        if sock is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("0.0.0.0", port))
+        sock.listen(511)
+        sock.setblocking(False)
     except OSError as exc:
+        if sock is not None:
+            sock.close()
         raise OSError(f"unable to listen on port {port}, error: {exc.strerror or exc}") from exc
-    node.log.info("listening on port %s", port)
-    return server
+    node.log.info("listening on port %s", sock.getsockname()[1])
+    return sock
+
+
+async def listen(node: Node, sock: socket.socket, handler: Any) -> asyncio.Server:
+    """Serve connections on ``sock`` (bound by :func:`bind_listener`), with TLS when
+    the node names a `tls-config`."""
+    try:
+        context = await server_ssl_context(node) if node.config.get("tls") else None
+        return await asyncio.start_server(handler, sock=sock, ssl=context, limit=READ_SIZE)
+    except BaseException:
+        sock.close()
+        raise
 
 
 async def server_ssl_context(node: Node) -> ssl.SSLContext:
@@ -784,6 +820,23 @@ def _private_file(directory: str, name: str, text: str) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
     return path
+
+
+def own(handlers: set[asyncio.Task[Any]]) -> None:
+    """Record the running connection handler (a task asyncio's server started) so the
+    node's close waits for it."""
+    task = asyncio.current_task()
+    if task is not None:
+        handlers.add(task)
+        task.add_done_callback(handlers.discard)
+
+
+async def finish(handlers: set[asyncio.Task[Any]]) -> None:
+    """Cancel and wait for the connection handlers still running."""
+    for task in list(handlers):
+        task.cancel()
+    if handlers:
+        await asyncio.gather(*handlers, return_exceptions=True)
 
 
 def keep_alive(writer: asyncio.StreamWriter) -> None:

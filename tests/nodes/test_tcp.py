@@ -120,7 +120,8 @@ async def test_listen_receives(config: dict[str, Any], connections: list[list[by
         await h.wait_for(lambda: len(h.outputs("in")) >= len(expected), WAIT)
         assert h.payloads("in") == expected
         msg = h.outputs("in")[0]
-        assert msg["topic"] == "tcp-topic" and msg["ip"] == "127.0.0.1"
+        # The listener is dual-stack, as Node-RED's: IPv4 peers show as IPv4-mapped.
+        assert msg["topic"] == "tcp-topic" and msg["ip"] == "::ffff:127.0.0.1"
         assert isinstance(msg["port"], int) and msg["_session"]["type"] == "tcp"
 
 
@@ -146,7 +147,7 @@ async def test_undelimited_line_is_capped_and_the_connection_closed() -> None:
         writer.close()
         await idle(h)
         assert h.payloads("in") == ["ok"]
-        assert "a line without delimiter from 127.0.0.1" in h.errors[0]["msg"]
+        assert "a line without delimiter from ::ffff:127.0.0.1" in h.errors[0]["msg"]
         assert "exceeds 10 bytes" in h.errors[0]["msg"]
 
 
@@ -540,3 +541,25 @@ async def test_tls_client_refuses_an_unknown_server(tmp_path: Path) -> None:
         await h.inject("req", payload="hello")
         await h.wait_for(lambda: bool(h.errors), WAIT)
         assert "CERTIFICATE_VERIFY_FAILED" in h.errors[0]["msg"]
+
+
+# ------------------------------------------------------------------------------- IPv6
+def has_ipv6() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not has_ipv6(), reason="no IPv6 loopback (::1) here")
+async def test_ipv6_listen_and_request() -> None:
+    port = free_port()
+    flow = [tcp_in(port, datatype="utf8", wires=[["out"]]), tcp_out(beserver="reply"),
+            request(port, server="::1", out="count", splitc="2")]
+    async with harness(flow) as h:
+        await h.inject("req", payload="v6")
+        await h.wait_for(lambda: bool(h.outputs("req")), WAIT)
+        assert h.payloads("req") == [b"v6"]
+        assert h.outputs("in")[0]["ip"] == "::1"
