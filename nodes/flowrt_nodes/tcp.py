@@ -66,12 +66,12 @@ class TcpIn(Node):
     or connects to a remote port (`server: "client"`).
 
     ### Outputs
-    : payload (Buffer | string) : the data received, as a Buffer, a UTF-8 string or a
+    - `payload` (Buffer | string): the data received, as a Buffer, a UTF-8 string or a
       Base64 string (`datatype`).
-    : topic (string) : the configured `topic`.
-    : _session (object) : `{type: "tcp", id}` identifying the connection: a `tcp out` in
+    - `topic` (string): the configured `topic`.
+    - `_session` (object): `{type: "tcp", id}` identifying the connection: a `tcp out` in
       *Reply to TCP* mode sends `msg.payload` back on it.
-    : ip, port : the remote address (listen mode only).
+    - `ip`, `port`: the remote address (listen mode only).
 
     ### Details
     With `datamode` *stream* every chunk read is a message; with a UTF-8 output and a
@@ -272,11 +272,11 @@ class TcpOut(Node):
     connection a `tcp in` message came from (`"reply"`, *Reply to TCP*).
 
     ### Inputs
-    : payload (Buffer | string | any) : what is sent: a Buffer as is, anything else as
+    - `payload` (Buffer | string | any): what is sent: a Buffer as is, anything else as
       text. With `base64` set a string is Base64-decoded first.
-    : _session (object) : reply mode: the `tcp in` connection to answer. Without it
-      the payload goes to **all** connections of every `tcp in` node.
-    : reset (boolean) : reply mode: `true` closes the session's connection (or all
+    - `_session` (object): reply mode: the `tcp in` connection to answer. Without a
+      `tcp` session the payload goes to **all** connections of every `tcp in` node.
+    - `reset` (boolean): reply mode: `true` closes the session's connection (or all
       connections without `_session`) instead of sending.
 
     ### Details
@@ -379,9 +379,7 @@ class TcpOut(Node):
         if isinstance(session, dict) and session.get("type") == "tcp":
             found = self._session(session.get("id"))
             targets = [found] if found is not None else []
-        elif isinstance(session, dict) and session:
-            return
-        else:
+        else:  # no tcp session (none, or another protocol's): every connection
             targets = [s for node in self.ctx.running_nodes() if isinstance(node, TcpIn)
                        for s in list(node.sessions.values())]
         if reset:
@@ -461,13 +459,13 @@ class TcpRequest(Node):
     """Sends `msg.payload` to a TCP server and returns its answer.
 
     ### Inputs
-    : payload (Buffer | string) : what is sent (other types as text).
-    : host, port : the server, when the node's `server`/`port` are blank.
-    : reset (boolean | string) : *keep connection open* mode: `true` closes every
+    - `payload` (Buffer | string): what is sent (other types as text).
+    - `host`, `port`: the server, when the node's `server`/`port` are blank.
+    - `reset` (boolean | string): *keep connection open* mode: `true` closes every
       connection, `"host:port"` that one (a new message reconnects).
 
     ### Outputs
-    : payload (Buffer | string) : the answer, a Buffer or (`ret: "string"`) a string.
+    - `payload` (Buffer | string): the answer, a Buffer or (`ret: "string"`) a string.
       The other properties are those of the last message sent on the connection.
 
     ### Details
@@ -484,9 +482,10 @@ class TcpRequest(Node):
 
     Differences from Node-RED: an answer may be up to 16 MiB (Node-RED keeps 64 KiB and
     silently drops the rest; beyond 16 MiB flowrt closes the connection with an error);
-    the `tls-config` node's `verifyservercert` is honoured (Node-RED never verifies
-    here); a message without host or port, or whose connection fails, is an error for
-    catch nodes; `socketTimeout` does not apply.
+    the `tls-config` node's `verifyservercert` is honoured (Node-RED 4.1's tcp request
+    creates its TLS socket with `rejectUnauthorized: false`); a message without host or
+    port, or whose connection fails, is an error for catch nodes; `socketTimeout` does
+    not apply.
     """
 
     type = "tcp request"

@@ -45,11 +45,11 @@ class UdpIn(Node):
     """Receives UDP datagrams on a port, optionally joining a multicast group.
 
     ### Outputs
-    : payload (Buffer | string) : the datagram, as a Buffer, a UTF-8 string or a Base64
+    - `payload` (Buffer | string): the datagram, as a Buffer, a UTF-8 string or a Base64
       string (`datatype`).
-    : ip (string) : the sender's address.
-    : port (number) : the sender's port.
-    : fromip (string) : `ip:port`.
+    - `ip` (string): the sender's address.
+    - `port` (number): the sender's port.
+    - `fromip` (string): `ip:port`.
 
     ### Details
     `ipv` is `udp4` or `udp6` (an IPv6 socket also receives IPv4 datagrams, their
@@ -145,10 +145,10 @@ class UdpOut(Node):
     """Sends `msg.payload` as a UDP datagram.
 
     ### Inputs
-    : payload (Buffer | string | any) : what is sent: a Buffer as is, anything else as
+    - `payload` (Buffer | string | any): what is sent: a Buffer as is, anything else as
       text; with `base64` set, a Base64 string decoded first.
-    : ip (string) : the destination address, when the node's `addr` is blank.
-    : port (number) : the destination port, when the node's `port` is blank.
+    - `ip` (string): the destination address, when the node's `addr` is blank.
+    - `port` (number): the destination port, when the node's `port` is blank.
 
     ### Details
     `multicast` chooses a plain datagram (`"false"`), a broadcast (`"board"`: send to
