@@ -856,7 +856,7 @@ def reconnect_time(node: Node) -> float:
 def idle_timeout(node: Node) -> float | None:
     """Seconds a server connection may stay silent (setting ``socketTimeout``, ms)."""
     value = node.ctx.settings.socket_timeout
-    return value / 1000 if value else None
+    return value / 1000 if value is not None and value > 0 else None
 
 
 def _port(value: Any, key: str, allow_zero: bool = False) -> int:
