@@ -162,6 +162,12 @@ class Settings:
         default=None, metadata=_key("fileWorkingDirectory", str))
     """Directory relative file names of ``file``, ``file in`` and ``watch`` start from
     (default: the directory flowrt was started in, as Node-RED)."""
+    socket_reconnect_time: int = field(default=10_000,
+                                       metadata=_key("socketReconnectTime", int))
+    """Milliseconds ``tcp in`` and ``tcp out`` clients wait before reconnecting."""
+    socket_timeout: int | None = field(default=None, metadata=_key("socketTimeout", int))
+    """Milliseconds of silence after which ``tcp in``/``tcp out`` servers close a
+    connection (unset: never)."""
     unknown: list[str] = field(default_factory=list)
     """Keys found in the settings file or environment that flowrt does not know."""
 
