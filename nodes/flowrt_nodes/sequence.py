@@ -19,7 +19,7 @@ import orjson
 from flowrt.buffering import buffer_limit, failure, new_hold, release
 from flowrt.clock import TimerHandle
 from flowrt.errors import ConfigError
-from flowrt.jsvalue import MISSING, is_nan, js_string, parse_int, typeof
+from flowrt.jsvalue import MISSING, is_nan, js_string, parse_int, truthy, typeof
 from flowrt.messages import (
     Message,
     clone_message,
@@ -28,7 +28,7 @@ from flowrt.messages import (
     set_message_property,
 )
 from flowrt.node import Node, NodeContext
-from flowrt.schema import as_bool, as_number, boolean, enum, integer, string
+from flowrt.schema import as_number, boolean, enum, integer, string
 
 _ESCAPES = {"\\n": "\n", "\\r": "\r", "\\t": "\t", "\\e": "e", "\\f": "\f", "\\0": "\0"}
 _ESCAPE = re.compile(r"\\[nrtef0]")
@@ -405,7 +405,8 @@ class Join(Node):
         self.target = as_number(c.get("count"), 0.0) or 0.0
         timeout = as_number(c.get("timeout"), 0.0) or 0.0
         self.timeout = 0.0 if self.mode == "auto" else timeout
-        self.useparts = as_bool(c.get("useparts"))
+        # Node-RED tests these two for JavaScript truthiness (a string "false" is true).
+        self.useparts = truthy(c.get("useparts"))
         joiner = str(c.get("joiner") or "")
         try:
             self.joiner: Any = (bytes(_byte_array(joiner or "[]", "join bin"))
@@ -672,7 +673,7 @@ class _Reduction:
         from flowrt.jsonata import JSONataExpression  # loaded only by flows that use it
         from flowrt.typed_input import TypedValue
 
-        self.right = as_bool(config.get("reduceRight"))
+        self.right = truthy(config.get("reduceRight"))
         self.expression = JSONataExpression(str(config.get("reduceExp") or ""), node,
                                             "reduceExp")
         fixup = config.get("reduceFixup")

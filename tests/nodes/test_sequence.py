@@ -760,9 +760,11 @@ async def test_custom_join_uses_split_count_when_count_is_empty():
         assert h.payloads("j") == ["a+b+c"]
 
 
-@pytest.mark.parametrize(("useparts", "expected"), [(None, ["a+b+c"]), (False, [])])
+@pytest.mark.parametrize(("useparts", "expected"), [
+    (None, ["a+b+c"]), (False, []), (True, ["a+b+c"]), ("false", ["a+b+c"])])
 async def test_custom_join_without_useparts_uses_msg_parts_as_node_red(useparts, expected):
     # Flows exported before the option existed have no key: Node-RED reads that as true.
+    # It tests the key for JavaScript truthiness: a string "false" is true.
     config = {"mode": "custom", "build": "string", "joiner": "+", "count": ""}
     if useparts is not None:
         config["useparts"] = useparts
@@ -889,6 +891,10 @@ async def test_reduce_with_index_fixup_and_order():
     right = await reduce(text, reduceExp=expression, reduceInitType="str", reduceRight=True)
     assert right.payloads("j") == ["((((0+4)+3)+2)+1)"]
     assert right.outputs("j")[0]["parts"]["index"] == 0
+    # Node-RED tests reduceRight for JavaScript truthiness: a string "false" is true.
+    right = await reduce(text, reduceExp=expression, reduceInitType="str",
+                         reduceRight="false")
+    assert right.payloads("j") == ["((((0+4)+3)+2)+1)"]
 
 
 async def test_reduce_with_an_array_result_per_sequence():
