@@ -70,6 +70,17 @@ class Split(Node):
     the text after the last splitter is kept and prepended to the next message, `index`
     keeps counting and `count` is not set. A stream holds at most
     `nodeMessageBufferMaxLength` (10000 when unset) messages waiting for a splitter.
+
+    ### Differences from Node-RED
+    - A value that cannot be split (a number, a boolean, null) or a missing property
+      is reported as a warning; Node-RED drops the message silently (and fails on
+      null).
+    - An invalid `splt` or `arraySplt` makes the node fail to start (reported in the
+      log, the node's status and `/healthz`; messages sent to it are dropped), as
+      Node-RED's node logs the error and ignores its input. An empty byte sequence is
+      refused too (Node-RED's node would loop forever on a buffer).
+    - Objects are split in their key order; JavaScript would put integer-like keys
+      (`"1"`, `"2"`) first.
     """
 
     type = "split"
@@ -345,6 +356,14 @@ class Join(Node):
     At most `nodeMessageBufferMaxLength` parts (10000 when unset) wait in all unfinished
     sequences; one more discards them all with the error "too many pending messages in
     join node" (Node-RED's rule for its reduce mode).
+
+    ### Differences from Node-RED
+    - The bound above applies to every mode; Node-RED bounds only reduce mode, and only
+      when `nodeMessageBufferMaxLength` is set.
+    - In automatic mode, a string sequence without `msg.parts.ch` is joined with no
+      separator (Node-RED fails with a TypeError), and a `msg.reset` without
+      `msg.parts.id` completes the messages it discards (Node-RED never calls their
+      `done`, so a `complete` node never sees them).
     """
 
     type = "join"
