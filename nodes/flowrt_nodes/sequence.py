@@ -224,10 +224,10 @@ class Split(Node):
         last = pieces[-1]
         if not self.stream and last:
             self._emit(msg, last, parts)
-            parts["count"] = self._index
             self._release_waiting()
         else:
-            # Node-RED drops an empty piece after a final separator, even when not streaming.
+            # Node-RED drops an empty piece after a final separator, even when not
+            # streaming (though msg.parts.count counts it): so does flowrt.
             self._bytes_rest = last
             if last:
                 return self._wait_for_more(msg)

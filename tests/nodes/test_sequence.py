@@ -213,6 +213,16 @@ async def test_split_a_buffer_on_a_separator():
         assert h.payloads("s") == [b"abc", b"def", b"g"]
 
 
+async def test_split_after_a_final_separator_as_node_red():
+    # Node-RED sends a string's empty last piece, but not a buffer's (whose count still
+    # counts it); flowrt does the same.
+    async with FlowHarness(split()) as h:
+        await h.inject("s", payload="ab\ncd\n")
+        await h.inject("s", payload=b"ab\ncd\n")
+        assert h.payloads("s") == ["ab", "cd", "", b"ab", b"cd"]
+        assert [p["count"] for p in parts(h)] == [3, 3, 3, 3, 3]
+
+
 async def test_split_a_buffer_on_a_text_separator():
     # spec: "should set msg.parts.ch when node.spltType is str"
     async with FlowHarness(split(splt="2", spltType="str", stream=False)) as h:
