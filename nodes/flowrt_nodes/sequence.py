@@ -19,7 +19,7 @@ import orjson
 from flowrt.buffering import buffer_limit, failure, new_hold, release
 from flowrt.clock import TimerHandle
 from flowrt.errors import ConfigError
-from flowrt.jsvalue import MISSING, is_nan, js_string, parse_int, truthy, typeof
+from flowrt.jsvalue import MISSING, is_nan, js_string, parse_int, typeof
 from flowrt.messages import (
     Message,
     clone_message,
@@ -28,7 +28,7 @@ from flowrt.messages import (
     set_message_property,
 )
 from flowrt.node import Node, NodeContext
-from flowrt.schema import as_number, boolean, enum, integer, string
+from flowrt.schema import as_bool, as_number, boolean, enum, integer, string
 
 _ESCAPES = {"\\n": "\n", "\\r": "\r", "\\t": "\t", "\\e": "e", "\\f": "\f", "\\0": "\0"}
 _ESCAPE = re.compile(r"\\[nrtef0]")
@@ -81,6 +81,8 @@ class Split(Node):
       refused too (Node-RED's node would loop forever on a buffer).
     - Objects are split in their key order; JavaScript would put integer-like keys
       (`"1"`, `"2"`) first.
+    - `stream` given as text is read as what it says (`"true"` streams); Node-RED
+      streams only for a boolean `true`.
     """
 
     type = "split"
@@ -110,8 +112,7 @@ class Split(Node):
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
         super().__init__(config, ctx)
         c = config
-        # Node-RED streams only for a boolean true (``node.stream !== true``).
-        self.stream = c.get("stream") is True
+        self.stream = as_bool(c.get("stream"))
         self.split_type = str(c.get("spltType") or "str")
         self.addname = str(c.get("addname") or "")
         self.property = str(c.get("property") or "payload")
@@ -364,6 +365,10 @@ class Join(Node):
       separator (Node-RED fails with a TypeError), and a `msg.reset` without
       `msg.parts.id` completes the messages it discards (Node-RED never calls their
       `done`, so a `complete` node never sees them).
+    - `accumulate`, `useparts` and `reduceRight` given as text are read as what they
+      say (`"true"`, `"false"`), as flowrt's editor keeps a text value text; Node-RED
+      accumulates only for a boolean `true` and reads any other text as true for the
+      other two.
     """
 
     type = "join"
@@ -418,14 +423,12 @@ class Join(Node):
         self.property = "payload" if self.full else str(c.get("property") or "payload")
         self.key = str(c.get("key") or "topic")
         self.build = str(c.get("build") or "array")
-        # Node-RED accumulates only for a boolean true (``node.accumulate !== true``).
-        self.accumulate = c.get("accumulate") is True
+        self.accumulate = as_bool(c.get("accumulate"))
         self.count_from_parts = c.get("count") == ""
         self.target = as_number(c.get("count"), 0.0) or 0.0
         timeout = as_number(c.get("timeout"), 0.0) or 0.0
         self.timeout = 0.0 if self.mode == "auto" else timeout
-        # Node-RED tests these two for JavaScript truthiness (a string "false" is true).
-        self.useparts = truthy(c.get("useparts"))
+        self.useparts = as_bool(c.get("useparts"))
         joiner = str(c.get("joiner") or "")
         try:
             self.joiner: Any = (bytes(_byte_array(joiner or "[]", "join bin"))
@@ -692,7 +695,7 @@ class _Reduction:
         from flowrt.jsonata import JSONataExpression  # loaded only by flows that use it
         from flowrt.typed_input import TypedValue
 
-        self.right = truthy(config.get("reduceRight"))
+        self.right = as_bool(config.get("reduceRight"))
         self.expression = JSONataExpression(str(config.get("reduceExp") or ""), node,
                                             "reduceExp")
         fixup = config.get("reduceFixup")

@@ -178,11 +178,14 @@ async def test_split_stream_carries_the_remainder_over():
         assert h.payloads("done") == ["ab"]
 
 
-async def test_split_streams_only_for_a_boolean_true():
-    # Node-RED tests `stream !== true`: a string "true" does not stream.
-    async with FlowHarness(split(stream="true")) as h:
+@pytest.mark.parametrize(("stream", "expected"), [
+    (True, ["a"]), ("true", ["a"]), (False, ["a", "b"]), ("false", ["a", "b"])])
+async def test_split_stream_option_as_text(stream, expected):
+    # Deliberate difference: Node-RED streams only for a boolean true; flowrt reads
+    # "true"/"false" as they say (its editor keeps a text value text).
+    async with FlowHarness(split(stream=stream)) as h:
         await h.inject("s", payload="a\nb")
-        assert h.payloads("s") == ["a", "b"]
+        assert h.payloads("s") == expected
 
 
 async def test_split_a_buffer_into_lengths():
@@ -674,13 +677,16 @@ async def test_custom_join_accumulates_a_key_value_object():
         assert h.payloads("j") == [{"a": 1, "b": 2}, {"a": 3, "b": 2}]
 
 
-async def test_custom_join_accumulates_only_for_a_boolean_true():
-    # Node-RED tests `accumulate !== true`; the editor's default is the string "false".
-    async with FlowHarness(join(build="object", count="2", accumulate="true")) as h:
+@pytest.mark.parametrize(("accumulate", "sent"), [
+    (True, 2), ("true", 2), (False, 1), ("false", 1)])
+async def test_custom_join_accumulate_option_as_text(accumulate, sent):
+    # The editor's default is the string "false", and flowrt's editor keeps a text value
+    # text when the box is ticked: "true" accumulates (Node-RED: only a boolean true).
+    async with FlowHarness(join(build="object", count="2", accumulate=accumulate)) as h:
         await h.inject("j", topic="a", payload=1)
         await h.inject("j", topic="b", payload=2)
         await h.inject("j", topic="a", payload=3)
-        assert h.payloads("j") == [{"a": 1, "b": 2}]
+        assert len(h.outputs("j")) == sent
 
 
 async def test_custom_join_strings_after_a_timeout():
@@ -771,10 +777,10 @@ async def test_custom_join_uses_split_count_when_count_is_empty():
 
 
 @pytest.mark.parametrize(("useparts", "expected"), [
-    (None, ["a+b+c"]), (False, []), (True, ["a+b+c"]), ("false", ["a+b+c"])])
+    (None, ["a+b+c"]), (False, []), (True, ["a+b+c"]), ("false", [])])
 async def test_custom_join_without_useparts_uses_msg_parts_as_node_red(useparts, expected):
     # Flows exported before the option existed have no key: Node-RED reads that as true.
-    # It tests the key for JavaScript truthiness: a string "false" is true.
+    # A text "false" is false in flowrt (Node-RED: any text is true).
     config = {"mode": "custom", "build": "string", "joiner": "+", "count": ""}
     if useparts is not None:
         config["useparts"] = useparts
@@ -901,10 +907,10 @@ async def test_reduce_with_index_fixup_and_order():
     right = await reduce(text, reduceExp=expression, reduceInitType="str", reduceRight=True)
     assert right.payloads("j") == ["((((0+4)+3)+2)+1)"]
     assert right.outputs("j")[0]["parts"]["index"] == 0
-    # Node-RED tests reduceRight for JavaScript truthiness: a string "false" is true.
-    right = await reduce(text, reduceExp=expression, reduceInitType="str",
-                         reduceRight="false")
-    assert right.payloads("j") == ["((((0+4)+3)+2)+1)"]
+    # A text "false" is false in flowrt (Node-RED: any text is true).
+    left = await reduce(text, reduceExp=expression, reduceInitType="str",
+                        reduceRight="false")
+    assert left.payloads("j") == ["((((0+1)+2)+3)+4)"]
 
 
 async def test_reduce_with_an_array_result_per_sequence():
