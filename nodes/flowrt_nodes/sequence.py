@@ -18,6 +18,7 @@ import orjson
 
 from flowrt.buffering import buffer_limit, failure, new_hold, release
 from flowrt.clock import TimerHandle
+from flowrt.errors import ConfigError
 from flowrt.jsvalue import MISSING, is_nan, js_string, parse_int, typeof
 from flowrt.messages import (
     Message,
@@ -69,6 +70,19 @@ class Split(Node):
     the text after the last splitter is kept and prepended to the next message, `index`
     keeps counting and `count` is not set. A stream holds at most
     `nodeMessageBufferMaxLength` (10000 when unset) messages waiting for a splitter.
+
+    ### Differences from Node-RED
+    - A value that cannot be split (a number, a boolean, null) or a missing property
+      is reported as a warning; Node-RED drops the message silently (and fails on
+      null).
+    - An invalid `splt` or `arraySplt` makes the node fail to start (reported in the
+      log, the node's status and `/healthz`; messages sent to it are dropped), as
+      Node-RED's node logs the error and ignores its input. An empty byte sequence is
+      refused too (Node-RED's node would loop forever on a buffer).
+    - Objects are split in their key order; JavaScript would put integer-like keys
+      (`"1"`, `"2"`) first.
+    - `stream` given as text is read as what it says (`"true"` streams); Node-RED
+      streams only for a boolean `true`.
     """
 
     type = "split"
@@ -76,14 +90,23 @@ class Split(Node):
     color = "#E2D96E"
     icon = "split"
     schema: ClassVar = {"type": "object", "properties": {
-        "name": string(""),
-        "splt": string("\\n"),
-        "spltType": enum(["str", "bin", "len"], "str"),
-        "arraySplt": integer(1, minimum=1),
-        "arraySpltType": enum(["len"], "len"),
-        "stream": boolean(False),
-        "addname": string(""),
-        "property": string("payload"),
+        "name": string("", title="Name"),
+        # Node-RED reads splt with parseInt for lengths, so a number is accepted too.
+        "splt": {"anyOf": [{"type": "string"}, {"type": "number"}], "default": "\\n",
+                 "title": "Split strings and buffers on",
+                 "description": "text (escapes such as \\n allowed), a JSON array of "
+                                "bytes, or a length, as spltType says"},
+        "spltType": enum(["str", "bin", "len"], "str", title="Split using",
+                         description='"str": text, "bin": bytes, "len": fixed length'),
+        # No minimum here: 0 is reported by the node (it fails to start), not refused
+        # with the whole deploy, as Node-RED loads such a flow.
+        "arraySplt": integer(1, title="Split arrays into chunks of"),
+        "arraySpltType": enum(["len"], "len", title="Split arrays by"),
+        "stream": boolean(False, title="Handle as a stream of messages"),
+        "addname": string("", title="Copy the key to msg property",
+                          description="for objects: the message property that gets "
+                                      "each key (empty: none)"),
+        "property": string("payload", title="Split msg property"),
     }}
 
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
@@ -94,7 +117,6 @@ class Split(Node):
         self.addname = str(c.get("addname") or "")
         self.property = str(c.get("property") or "payload")
         self.limit = buffer_limit(self)
-        self.config_error: str | None = None
         self.separator = "\n"
         self.separator_bytes = b"\n"
         self.separator_ch: Any = "\n"
@@ -103,7 +125,7 @@ class Split(Node):
         try:
             self._configure(c)
         except ValueError as exc:
-            self.config_error = f"Invalid split property: {exc}"
+            raise ConfigError(f"Invalid split property: {exc}") from None
         self._index = 0
         self._text_rest = ""
         self._bytes_rest = b""
@@ -133,14 +155,7 @@ class Split(Node):
             raise ValueError(f"invalid array split length: {c.get('arraySplt')!r}")
         self.array_length = int(array_length)
 
-    async def start(self) -> None:
-        if self.config_error:
-            self.error(self.config_error)
-            self.status(fill="red", shape="ring", text="invalid configuration")
-
     def on_input(self, msg: Message) -> asyncio.Future[None] | None:
-        if self.config_error:
-            raise failure(self, self.config_error)
         value = get_message_property(msg, self.property, MISSING)
         if value is MISSING:
             self.warn(f"split: msg.{self.property} is missing; nothing to split")
@@ -160,7 +175,9 @@ class Split(Node):
         elif isinstance(value, bytes | bytearray):
             return self._split_bytes(msg, parts, bytes(value))
         else:
-            self.warn(f"split: cannot split a {type(value).__name__}; message dropped")
+            # Node-RED drops numbers and booleans silently and fails on null.
+            kind = "null" if value is None else typeof(value)
+            self.warn(f"split: cannot split a {kind} (msg.{self.property}); message dropped")
         return None
 
     def _emit(self, msg: Message, value: Any, parts: dict[str, Any]) -> None:
@@ -208,10 +225,10 @@ class Split(Node):
         last = pieces[-1]
         if not self.stream and last:
             self._emit(msg, last, parts)
-            parts["count"] = self._index
             self._release_waiting()
         else:
-            # Node-RED drops an empty piece after a final separator, even when not streaming.
+            # Node-RED drops an empty piece after a final separator, even when not
+            # streaming (though msg.parts.count counts it): so does flowrt.
             self._bytes_rest = last
             if last:
                 return self._wait_for_more(msg)
@@ -340,33 +357,62 @@ class Join(Node):
     At most `nodeMessageBufferMaxLength` parts (10000 when unset) wait in all unfinished
     sequences; one more discards them all with the error "too many pending messages in
     join node" (Node-RED's rule for its reduce mode).
+
+    ### Differences from Node-RED
+    - The bound above applies to every mode; Node-RED bounds only reduce mode, and only
+      when `nodeMessageBufferMaxLength` is set.
+    - In automatic mode, a string sequence without `msg.parts.ch` is joined with no
+      separator (Node-RED fails with a TypeError), and a `msg.reset` without
+      `msg.parts.id` completes the messages it discards (Node-RED never calls their
+      `done`, so a `complete` node never sees them).
+    - `accumulate`, `useparts` and `reduceRight` given as text are read as what they
+      say (`"true"`, `"false"`), as flowrt's editor keeps a text value text; Node-RED
+      accumulates only for a boolean `true` and reads any other text as true for the
+      other two.
     """
 
     type = "join"
     category = "sequence"
     color = "#E2D96E"
     icon = "join"
-    # Flows exported before the option existed use msg.parts (Node-RED: undefined → true);
-    # the editor writes false into new nodes.
-    config_when_absent: ClassVar = {"useparts": True}
+    # Node-RED's runtime reads keys missing from a flow otherwise than its editor fills
+    # new nodes (the schema's defaults): useparts true (flows from before the option
+    # use msg.parts), build array (not object), joiner "" (not "\\n"), and a count of
+    # 0 (not "", which would mean msg.parts.count).
+    config_when_absent: ClassVar = {"useparts": True, "build": "array", "joiner": "",
+                                    "count": 0}
     schema: ClassVar = {"type": "object", "properties": {
-        "name": string(""),
-        "mode": enum(["auto", "custom", "reduce"], "auto"),
-        "build": enum(["object", "string", "array", "buffer", "merged"], "object"),
-        "property": string("payload"),
-        "propertyType": enum(["msg", "full"], "msg"),
-        "key": string("topic"),
-        "joiner": string("\\n"),
-        "joinerType": enum(["str", "bin"], "str"),
-        "useparts": boolean(False),
-        "accumulate": boolean("false"),
-        "timeout": {"anyOf": [{"type": "number"}, {"type": "string"}], "default": ""},
-        "count": {"anyOf": [{"type": "number"}, {"type": "string"}], "default": ""},
-        "reduceRight": boolean(False),
-        "reduceExp": {"type": ["string", "null"], "default": ""},
-        "reduceInit": {"type": ["string", "null"], "default": ""},
-        "reduceInitType": {"type": ["string", "null"], "default": ""},
-        "reduceFixup": {"type": ["string", "null"], "default": ""},
+        "name": string("", title="Name"),
+        "mode": enum(["auto", "custom", "reduce"], "auto", title="Mode",
+                     description='"auto": reverse a split; "custom": manual; '
+                                 '"reduce": reduce a sequence'),
+        "build": enum(["object", "string", "array", "buffer", "merged"], "object",
+                      title="Combine each into"),
+        "property": string("payload", title="Combine msg property"),
+        "propertyType": enum(["msg", "full"], "msg", title="Combine",
+                             description='"msg": the property; "full": whole messages'),
+        "key": string("topic", title="Key from msg property",
+                      description="for a key/value object"),
+        "joiner": string("\\n", title="Join using",
+                         description="for a string or buffer: text (escapes such as \\n "
+                                     "allowed) or a JSON array of bytes"),
+        "joinerType": enum(["str", "bin"], "str", title="Joiner type"),
+        "useparts": boolean(False, title="Use existing msg.parts"),
+        "accumulate": boolean("false", title="And every subsequent message"),
+        "timeout": {"anyOf": [{"type": "number"}, {"type": "string"}], "default": "",
+                    "title": "After a timeout following the first message (seconds)"},
+        "count": {"anyOf": [{"type": "number"}, {"type": "string"}], "default": "",
+                  "title": "After a number of message parts",
+                  "description": "empty: msg.parts.count"},
+        "reduceRight": boolean(False, title="Reduce in reverse order"),
+        "reduceExp": {"type": ["string", "null"], "default": "",
+                      "title": "Reduce expression (JSONata)"},
+        "reduceInit": {"type": ["string", "null"], "default": "",
+                       "title": "Initial value"},
+        "reduceInitType": {"type": ["string", "null"], "default": "",
+                           "title": "Initial value type"},
+        "reduceFixup": {"type": ["string", "null"], "default": "",
+                        "title": "Fix-up expression (JSONata)"},
     }}
 
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
@@ -384,8 +430,11 @@ class Join(Node):
         self.timeout = 0.0 if self.mode == "auto" else timeout
         self.useparts = as_bool(c.get("useparts"))
         joiner = str(c.get("joiner") or "")
-        self.joiner: Any = (bytes(_byte_array(joiner or "[]", "join bin"))
-                            if c.get("joinerType") == "bin" else _unescape(joiner))
+        try:
+            self.joiner: Any = (bytes(_byte_array(joiner or "[]", "join bin"))
+                                if c.get("joinerType") == "bin" else _unescape(joiner))
+        except ValueError as exc:
+            raise ConfigError(f"Invalid joiner: {exc}") from None
         self.limit = buffer_limit(self)
         self.dropped = 0
         """Parts discarded because too many were waiting."""
