@@ -3,56 +3,38 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
-import pytest
-
-from flowrt.cli import main
+from tests.cli_runner import run_cli
 
 
-@dataclass
-class Result:
-    exit_code: int
-    output: str  # stdout and stderr, as a person at the terminal sees them
-
-
-def invoke(args: list[str], capsys: pytest.CaptureFixture[str]) -> Result:
-    try:
-        code = main(args)
-    except SystemExit as exc:  # argparse's usage errors, --help and --version
-        code = exc.code if isinstance(exc.code, int) else 1
-    captured = capsys.readouterr()
-    return Result(code, captured.out + captured.err)
-
-
-def test_validate_reports_node_id_type_and_path_and_exits_1(tmp_path, capsys):
+def test_validate_reports_node_id_type_and_path_and_exits_1(tmp_path):
     good = tmp_path / "good.json"
     good.write_text(json.dumps([{"id": "t", "type": "tab"}]))
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps([{"id": "t", "type": "tab"},
                                {"id": "n1", "type": "mystery", "z": "t", "x": 0, "y": 0}]))
-    result = invoke(["validate", str(good), str(bad)], capsys)
+    result = run_cli("validate", str(good), str(bad))
     assert result.exit_code == 1
     assert f"{good}: ok" in result.output
     assert "node 'n1' (mystery) at $[1].type: unknown node type 'mystery'" in result.output
 
 
-def test_validate_ok_exits_0(tmp_path, capsys):
+def test_validate_ok_exits_0(tmp_path):
     good = tmp_path / "good.json"
     good.write_text("[]")
-    result = invoke(["validate", str(good)], capsys)
+    result = run_cli("validate", str(good))
     assert result.exit_code == 0, result.output
 
 
-def test_nodes_lists_types_with_their_origin(tmp_path, capsys):
-    result = invoke(["nodes", "--data-dir", str(tmp_path)], capsys)
+def test_nodes_lists_types_with_their_origin(tmp_path):
+    result = run_cli("nodes", "--data-dir", str(tmp_path))
     assert result.exit_code == 0
     lines = {line.split()[0]: line for line in result.output.splitlines() if line.strip()}
     assert "built-in" in lines["junction"]
     assert "package flowrt-example-nodes" in lines["unit-convert"]
 
 
-def test_validate_names_undecodable_and_too_deep_files(tmp_path, capsys):
+def test_validate_names_undecodable_and_too_deep_files(tmp_path):
     latin1 = tmp_path / "latin1.json"
     latin1.write_bytes(b'[{"id": "t", "type": "tab", "label": "caf\xe9"}]')
     deep: dict = {}
@@ -61,13 +43,13 @@ def test_validate_names_undecodable_and_too_deep_files(tmp_path, capsys):
     too_deep = tmp_path / "deep.json"
     too_deep.write_text(json.dumps([{"id": "t", "type": "tab"}, {
         "id": "n1", "type": "comment", "z": "t", "x": 0, "y": 0, "deep": deep}]))
-    result = invoke(["validate", str(latin1), str(too_deep)], capsys)
+    result = run_cli("validate", str(latin1), str(too_deep))
     assert result.exit_code == 1, result.output
     assert "document at $: byte 0xe9 at offset 41 is not UTF-8" in result.output
     assert "node 'n1' (comment) at $[1].deep: nested more than 200 levels deep" in result.output
 
 
-def test_validate_reports_every_problem_of_a_file_in_one_run(tmp_path, capsys):
+def test_validate_reports_every_problem_of_a_file_in_one_run(tmp_path):
     flows = tmp_path / "flows.json"
     flows.write_text(json.dumps([
         {"id": "t", "type": "tab"},
@@ -83,7 +65,7 @@ def test_validate_reports_every_problem_of_a_file_in_one_run(tmp_path, capsys):
          "rules": [{"t": "set", "p": "payload", "pt": "msg", "to": "$sum(", "tot": "jsonata"}]},
         {"id": "r", "type": "range", "z": "t", "x": 0, "y": 0, "action": "nope"},  # schema
     ]))
-    result = invoke(["validate", str(flows)], capsys)
+    result = run_cli("validate", str(flows))
     assert result.exit_code == 1, result.output
     lines = [line.strip() for line in result.output.splitlines()[1:]]
     assert result.output.splitlines()[0] == f"{flows}: {len(lines)} problem(s)"
@@ -102,13 +84,13 @@ def test_validate_reports_every_problem_of_a_file_in_one_run(tmp_path, capsys):
     assert not any("'cfg'" in line or "'ok'" in line for line in lines)
 
 
-def test_usage_errors_missing_files_and_version(tmp_path, capsys):
-    usage = invoke(["validate"], capsys)
+def test_usage_errors_missing_files_and_version(tmp_path):
+    usage = run_cli("validate")
     assert usage.exit_code == 2 and "the following arguments are required: FLOWFILE" in usage.output
-    unknown = invoke(["frobnicate"], capsys)
+    unknown = run_cli("frobnicate")
     assert unknown.exit_code == 2 and "invalid choice: 'frobnicate'" in unknown.output
-    missing = invoke(["validate", str(tmp_path / "nope.json")], capsys)
+    missing = run_cli("validate", str(tmp_path / "nope.json"))
     assert missing.exit_code == 1
     assert "cannot read the file: No such file or directory" in missing.output
-    shown = invoke(["--version"], capsys)
+    shown = run_cli("--version")
     assert shown.exit_code == 0 and shown.output.startswith("flowrt, version ")
