@@ -28,7 +28,9 @@ from flowrt.server.flow_routes import flow_routes_middleware
 from flowrt.server.state import CONTEXT
 from flowrt.settings import Settings
 from flowrt.testing import FlowHarness
-from tests.server.conftest import free_port
+from tests.server.conftest import FlowrtProcess, flowrt_factory, free_port
+
+__all__ = ["flowrt_factory"]  # the fixture, imported for the process test
 
 TAB = "t1"
 WAIT = 5.0
@@ -367,19 +369,38 @@ async def test_echo_through_the_real_flowrt_server(app_client: TestClient) -> No
     await ws.close()
 
 
-async def test_the_server_stops_with_a_client_connected(tmp_path: Path) -> None:
-    app = create_app(build_context(Settings(), tmp_path / "data"))
-    server = TestServer(app)
-    test_client = TestClient(server)
-    await test_client.start_server()
-    try:
-        runtime = app[CONTEXT].runtime
-        await runtime.deploy(flow(listener(), node("in", "websocket in", [[]], server="l1")),
-                             "full", None)
-        ws = await asyncio.wait_for(test_client.ws_connect("/ws"), WAIT)
-    finally:
-        await asyncio.wait_for(test_client.close(), WAIT)
-    assert ws.closed or (await receive(ws)).type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
+async def test_close_connections_before_the_http_server_stops(app_client: TestClient
+                                                             ) -> None:
+    runtime = app_client.app[CONTEXT].runtime
+    await runtime.deploy(flow(listener(), node("in", "websocket in", [[]], server="l1")),
+                         "full", None)
+    ws = await asyncio.wait_for(app_client.ws_connect("/ws"), WAIT)
+    await websockets.close_connections(runtime.endpoints)
+    closed = await receive(ws)
+    assert closed.type is WSMsgType.CLOSE and closed.data == aiohttp.WSCloseCode.GOING_AWAY
+    await runtime.deploy(flow(), "full", None)  # the listener closes after it: harmless
+
+
+@pytest.mark.xfail(strict=True, reason="flowrt/server/app.py does not call "
+                   "flowrt.websockets.close_connections on shutdown yet: aiohttp waits for "
+                   "the open websocket until the shutdown timeout")
+async def test_sigterm_with_a_client_connected_stops_gracefully(
+        flowrt_factory: type[FlowrtProcess], tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "settings.toml").write_text("shutdownTimeout = 3\n")
+    (data / "flows.json").write_text(json.dumps(flow(
+        listener(), node("in", "websocket in", [["out"]], server="l1"),
+        node("out", "websocket out", server="l1"))))
+    process = flowrt_factory(data_dir=data).start()
+    async with aiohttp.ClientSession() as session:
+        ws = await asyncio.wait_for(
+            session.ws_connect(process.url.replace("http", "ws") + "/ws"), WAIT)
+        await ws.send_str("hello")
+        assert (await receive(ws)).data == "hello"
+        code = await asyncio.to_thread(process.stop)
+        assert "graceful stop did not finish" not in process.stderr()
+        assert code == 0
 
 
 # -------------------------------------------------------------------- client
