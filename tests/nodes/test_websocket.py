@@ -74,10 +74,11 @@ async def serving(flows: list[dict[str, Any]], **harness: Any) -> AsyncIterator[
     state = SimpleNamespace(runtime=None)
     app = web.Application(middlewares=[flow_routes_middleware])
     app[CONTEXT] = state  # type: ignore[misc]  # the middleware reads .runtime only
-    async with TestServer(app) as server, aiohttp.ClientSession() as session:
-        async with FlowHarness(flows, **harness) as h:
-            state.runtime = h.runtime
-            yield Served(h, server, session)
+    # The harness stops first: the listeners close their connections themselves.
+    async with TestServer(app) as server, aiohttp.ClientSession() as session, \
+            FlowHarness(flows, **harness) as h:
+        state.runtime = h.runtime
+        yield Served(h, server, session)
 
 
 async def receive(ws: aiohttp.ClientWebSocketResponse) -> aiohttp.WSMessage:
