@@ -7,10 +7,13 @@ fixed delay when it drops. Both hand each received frame (``str`` for text,
 ``bytes`` for binary) to a callback with the id of the connection it came from,
 and report connections opening and closing.
 
-Every connection has its own bounded send queue and one writer task: sending
-never blocks the flow. A peer that reads more slowly than the flow sends fills
-its queue (``MAX_QUEUED_MESSAGES`` frames or ``MAX_QUEUED_BYTES`` bytes); it is
-then closed (code 1013, "try again later") and the owner is told why, so memory
+Sending never blocks the flow: a frame goes to the socket at once while its
+buffer has room; once it has none, the frames that follow wait in the
+connection's bounded queue, which its writer task empties as the peer reads. A
+peer that reads more slowly than the flow sends fills that queue
+(``MAX_QUEUED_MESSAGES`` frames or ``MAX_QUEUED_BYTES`` bytes); it is then
+disconnected at once (a close frame would wait behind what it has not read) and
+the owner is told why, so memory
 stays bounded and nothing is dropped silently. Reading pauses while the
 runtime's run queue is saturated (``flow_control``), so a fast sender cannot
 flood the flow either. A received frame is at most ``MAX_MESSAGE_BYTES``; a
@@ -29,10 +32,11 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 import ssl
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, Protocol
 
 import aiohttp
@@ -40,11 +44,12 @@ import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from flowrt.clock import Clock
+from flowrt.eager import start_eagerly
 from flowrt.http_endpoints import Endpoints
 
 log = logging.getLogger("flowrt.websockets")
 
-MAX_QUEUED_MESSAGES = 1000
+MAX_QUEUED_MESSAGES = 10_000
 """Frames waiting to be written to one peer before it is closed as too slow."""
 MAX_QUEUED_BYTES = 16 * 1024 * 1024
 """Bytes waiting to be written to one peer before it is closed as too slow."""
@@ -117,16 +122,23 @@ class Connection:
 
     def __init__(self, connection_id: str,
                  ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-                 listener: Listener, flow_control: FlowControl | None) -> None:
+                 listener: Listener, flow_control: FlowControl | None,
+                 abort: Callable[[], None]) -> None:
         self.id = connection_id
+        self._abort = abort
+        """Drops the TCP connection at once (a peer that does not finish closing)."""
         self.ws = ws
         self.listener = listener
         self.flow_control = flow_control
         self.queued_bytes = 0
         self.sent = 0
         self._queue: deque[Data] = deque()
+        self._busy = False
+        """True while a frame waits for room in the socket's buffer (the rest queue)."""
+        self._waiting: Awaitable[Any] | None = None
         self._wakeup = asyncio.Event()
         self._problem: str | None = None
+
 
     @property
     def open(self) -> bool:
@@ -134,24 +146,40 @@ class Connection:
         return not self.ws.closed and self._problem is None
 
     def send(self, data: Data) -> bool:
-        """Queue a frame; False when the connection is closing (nothing queued).
+        """Send a frame, or queue it behind those still waiting; False when the
+        connection is closing (nothing sent).
 
-        A full queue closes the connection (see the module docstring).
+        A frame is written to the socket at once while its buffer has room; only
+        frames sent while it has none wait in the queue, and a full queue closes the
+        connection (see the module docstring).
         """
         if not self.open:
             return False
+        if not self._busy:
+            try:
+                rest = start_eagerly(self._send_frame(data))
+            except (ConnectionError, RuntimeError) as exc:  # closing under us
+                log.debug("websocket %s: send failed: %s", self.id, exc)
+                return False
+            self.sent += 1
+            if rest is not None:  # the socket's buffer is full: the writer waits
+                self._busy = True
+                self._waiting = rest
+                self._wakeup.set()
+            return True
         if len(self._queue) >= MAX_QUEUED_MESSAGES or \
                 self.queued_bytes + len(data) > MAX_QUEUED_BYTES:
-            self._problem = (f"closed: the peer reads too slowly ({len(self._queue)} messages, "
-                             f"{self.queued_bytes} bytes waiting to be sent)")
+            self._problem = (f"disconnected: the peer reads too slowly ({len(self._queue)} "
+                             f"messages, {self.queued_bytes} bytes waiting to be sent)")
             self.listener.ws_error(self.id, self._problem)
             self._queue.clear()
             self.queued_bytes = 0
-            self._wakeup.set()
+            # A close frame would wait behind everything the peer has not read: drop
+            # the connection now (the peer sees it end without a close frame).
+            self._abort()
             return False
         self._queue.append(data)
         self.queued_bytes += len(data)
-        self._wakeup.set()
         return True
 
     async def run(self) -> None:
@@ -163,15 +191,24 @@ class Connection:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
-            if not self.ws.closed:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self.ws.close(), CLOSE_TIMEOUT)
+            await self.close(WSCloseCode.OK)
 
     async def close(self, code: int = WSCloseCode.GOING_AWAY, message: bytes = b"") -> None:
-        """Start the close handshake (``run`` returns once it is done)."""
-        if not self.ws.closed:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.ws.close(code=code, message=message), CLOSE_TIMEOUT)
+        """Close (``run`` returns once it is done); a peer that does not complete the
+        close handshake within ``CLOSE_TIMEOUT`` is disconnected."""
+        if self.ws.closed:
+            return
+        try:
+            await asyncio.wait_for(self.ws.close(code=code, message=message), CLOSE_TIMEOUT)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            # aiohttp's writer was waiting for room when it was cancelled: drop the peer.
+            self._abort()
+        except Exception as exc:
+            log.debug("websocket %s: close failed (%r): disconnecting", self.id, exc)
+            self._abort()
 
     async def _read(self) -> None:
         ws = self.ws
@@ -190,29 +227,33 @@ class Connection:
             elif msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
                 return
 
+    def _send_frame(self, data: Data) -> Coroutine[Any, Any, None]:
+        if isinstance(data, str):
+            return self.ws.send_str(data)
+        return self.ws.send_bytes(data)
+
     async def _write(self) -> None:
-        ws = self.ws
+        """Finish the frame the socket had no room for, then write what queued behind it."""
         queue = self._queue
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            if self._problem is not None:
-                await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow")
+            try:
+                if self._waiting is not None:
+                    waiting, self._waiting = self._waiting, None
+                    await waiting
+                while queue:
+                    data = queue.popleft()
+                    self.queued_bytes -= len(data)
+                    await self._send_frame(data)
+                    self.sent += 1
+            except (ConnectionError, RuntimeError) as exc:  # closing under us
+                log.debug("websocket %s: send failed: %s", self.id, exc)
+                queue.clear()
+                self.queued_bytes = 0
                 return
-            while queue:
-                data = queue.popleft()
-                self.queued_bytes -= len(data)
-                try:
-                    if isinstance(data, str):
-                        await ws.send_str(data)
-                    else:
-                        await ws.send_bytes(data)
-                except (ConnectionError, RuntimeError) as exc:  # closing under us
-                    log.debug("websocket %s: send failed: %s", self.id, exc)
-                    queue.clear()
-                    self.queued_bytes = 0
-                    return
-                self.sent += 1
+            if self._problem is None:
+                self._busy = False
 
 
 _SERVED: weakref.WeakKeyDictionary[Endpoints, weakref.WeakSet[WebSocketServer]] = \
@@ -271,13 +312,15 @@ class WebSocketServer:
         offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
                    if p.strip()]
         # As Node-RED's server (ws 7): the first subprotocol the client offers is accepted.
-        ws = web.WebSocketResponse(protocols=offered[:1], max_msg_size=MAX_MESSAGE_BYTES)
+        ws = web.WebSocketResponse(protocols=offered[:1], max_msg_size=MAX_MESSAGE_BYTES,
+                                   timeout=CLOSE_TIMEOUT)
         if not ws.can_prepare(request).ok:
             return web.Response(status=426, headers={"Upgrade": "websocket"},
                                 text=f"{self.full_path} is a websocket endpoint: "
                                      "connect with a websocket client\n")
         await ws.prepare(request)
-        connection = Connection(new_connection_id(), ws, self.listener, self.flow_control)
+        connection = Connection(new_connection_id(), ws, self.listener, self.flow_control,
+                                abort=lambda: _abort_transport(request.transport))
         task = asyncio.current_task()
         if task is not None:
             self._handlers.add(task)
@@ -392,13 +435,15 @@ class WebSocketClient:
                 self.url, protocols=self.protocols, heartbeat=self.heartbeat,
                 ssl=self.ssl_context if self.ssl_context is not None else True,
                 server_hostname=self.server_hostname, headers=self.headers,
-                max_msg_size=MAX_MESSAGE_BYTES, autoping=True)
+                max_msg_size=MAX_MESSAGE_BYTES, autoping=True,
+                timeout=aiohttp.ClientWSTimeout(ws_close=CLOSE_TIMEOUT))
         except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
             self.listener.ws_error(connection_id, _describe(exc))
             self.listener.ws_closed(connection_id, 0)
             return
-        connection = self.connection = Connection(connection_id, ws, self.listener,
-                                                  self.flow_control)
+        connection = self.connection = Connection(
+            connection_id, ws, self.listener, self.flow_control,
+            abort=lambda: _shutdown_socket(ws.get_extra_info("socket")))
         self.listener.ws_opened(connection_id, 1)
         try:
             await connection.run()
@@ -406,6 +451,19 @@ class WebSocketClient:
             self.connection = None
             if not self._closing:
                 self.listener.ws_closed(connection_id, 0)
+
+
+def _abort_transport(transport: asyncio.BaseTransport | None) -> None:
+    if isinstance(transport, asyncio.Transport):
+        transport.abort()
+
+
+def _shutdown_socket(sock: Any) -> None:
+    # A client connection's transport is aiohttp's own: shutting the socket down
+    # makes it fail (and close) at once, buffered data and all.
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 async def _drained(control: FlowControl) -> None:

@@ -154,8 +154,9 @@ class WebSocketListener(_Endpoint):
     `connected N` (N open connections) or `disconnected`.
 
     Limits (flowrt): a frame from a client is at most 16 MiB (a bigger one closes the
-    connection, code 1009); a client that reads too slowly is closed (code 1013) once
-    1000 messages or 16 MiB wait to be sent to it, with a warning. Connections are
+    connection, code 1009). A frame is written to the socket at once while it has
+    room; a client that reads too slowly is disconnected, with a warning, once
+    10000 messages or 16 MiB wait to be sent to it. Connections are
     closed (code 1001) when the listener stops or is redeployed. A plain HTTP `GET`
     of the path is answered 426 (Upgrade Required). The path follows `http in`'s
     matching (letter case and a trailing slash are ignored; `:name` and `*` are
@@ -240,8 +241,8 @@ class WebSocketClientConfig(_Endpoint):
     3 s later (Node-RED's fixed delay), for as long as the node runs. Proxies come from
     the `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY` environment variables.
 
-    Limits (flowrt): frames from the server are at most 16 MiB; once 1000 messages or
-    16 MiB wait to be sent (the server reads too slowly) the connection is closed
+    Limits (flowrt): frames from the server are at most 16 MiB; once 10000 messages or
+    16 MiB wait to be sent (the server reads too slowly) the connection is dropped
     and made again. The heartbeat waits half of `hb` for the answer (Node-RED: `hb`).
     """
 

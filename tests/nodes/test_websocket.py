@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -271,6 +272,7 @@ async def test_redeploy_closes_connections_and_the_route() -> None:
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
             await s.connect()
         assert refused.value.status == 404
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
 
 
 async def test_two_listeners_on_one_path_is_an_error() -> None:
@@ -306,21 +308,44 @@ async def test_the_client_s_first_subprotocol_is_accepted() -> None:
 
 async def test_a_client_that_reads_too_slowly_is_closed(monkeypatch: pytest.MonkeyPatch
                                                         ) -> None:
-    monkeypatch.setattr(websockets, "MAX_QUEUED_MESSAGES", 5)
+    monkeypatch.setattr(websockets, "MAX_QUEUED_BYTES", 256 * 1024)
     flows = flow(listener(), node("out", "websocket out", server="l1"))
-    async with serving(flows) as s:
-        ws = await s.connect()
+    async with serving(flows) as s, contextlib.AsyncExitStack() as stack:
+        # A raw client that completes the handshake and then never reads.
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", s.server.port))
+        reader, writer = await asyncio.open_connection(sock=sock)
+        stack.callback(writer.close)
+        writer.write(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT)
+        assert head.startswith(b"HTTP/1.1 101")
         await until(s.h, lambda: server_of(s.h).connections)
-        for number in range(10):  # queued in one go, before the writer runs
-            s.h.send("out", {"payload": f"m{number}"})
-        await s.h.settle()
-        frames = []
-        while (msg := await receive(ws)).type is WSMsgType.TEXT:
-            frames.append(msg.data)
-        assert msg.type is WSMsgType.CLOSE and msg.data == aiohttp.WSCloseCode.TRY_AGAIN_LATER
-        assert frames == []  # the queue is dropped with the connection
-        assert any("reads too slowly (5 messages" in w["msg"] for w in s.h.warnings)
+        connection = next(iter(server_of(s.h).connections.values()))
+        frame = b"x" * 65536
+        for _ in range(2000):  # at most 128 MiB: the kernel's buffers fill long before
+            if not connection.open:
+                break
+            await s.h.inject("out", payload=frame)
+        assert not connection.open
+        assert any("reads too slowly" in w["msg"] for w in s.h.warnings)
         await until(s.h, lambda: not server_of(s.h).connections)
+        assert connection.queued_bytes == 0
+
+
+async def test_reading_pauses_while_the_run_queue_is_full() -> None:
+    flows = flow(listener(), node("in", "websocket in", [[]], server="l1"))
+    async with serving(flows, settings={"maxPendingMessages": 4}) as s:
+        ws = await s.connect()
+        for number in range(100):
+            await ws.send_str(str(number))
+        await until(s.h, lambda: len(s.h.outputs("in")) == 100)
+        assert s.h.payloads("in") == [str(n) for n in range(100)]
+        assert s.h.runtime.dispatcher.dropped == 0
+        await ws.close()
 
 
 async def test_missing_configuration_is_reported() -> None:
@@ -589,6 +614,8 @@ async def test_client_reconnects_after_the_server_restarts(echo_server: EchoServ
         assert h.status("in").get("text") == "connected"
         await h.inject("out", payload="back")
         await until(h, lambda: h.payloads("in") == ["back"])
+    # Nothing left running: the client's task, its connection's writer, its session.
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
 
 
 async def test_client_heartbeat_pings_and_a_silent_server_is_left(tmp_path: Path) -> None:
