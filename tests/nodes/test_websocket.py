@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -29,6 +30,7 @@ from flowrt.server.flow_routes import flow_routes_middleware
 from flowrt.server.state import CONTEXT
 from flowrt.settings import Settings
 from flowrt.testing import FlowHarness
+from tests.nodes.test_mqtt_tls import make_pki
 from tests.server.conftest import FlowrtProcess, flowrt_factory, free_port
 
 __all__ = ["flowrt_factory"]  # the fixture, imported for the process test
@@ -452,12 +454,13 @@ class EchoServer:
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws"
 
-    async def start(self) -> EchoServer:
+    async def start(self, ssl_context: ssl.SSLContext | None = None) -> EchoServer:
         app = web.Application()
         app.router.add_get("/ws", self.handle)
         self.runner = web.AppRunner(app, shutdown_timeout=1)
         await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port, reuse_address=True).start()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port, reuse_address=True,
+                          ssl_context=ssl_context).start()
         return self
 
     async def stop(self) -> None:
@@ -631,6 +634,36 @@ async def test_client_heartbeat_pings_and_a_silent_server_is_left(tmp_path: Path
             await server.until(lambda: not server.sockets)
             await h.advance(3)
             await until(h, lambda: connected_client(h))
+    finally:
+        await server.stop()
+
+
+async def test_client_wss_with_mutual_tls(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=pki.path("ca.pem"))
+    context.load_cert_chain(pki.path("server.pem"), pki.path("server.key"))
+    context.verify_mode = ssl.CERT_REQUIRED
+    server = EchoServer()
+    await server.start(context)
+    wss = server.url.replace("ws://", "wss://")
+    tls = {"id": "tls", "type": "tls-config", "ca": pki.path("ca.pem"),
+           "cert": pki.path("client.pem"), "key": pki.path("client.key")}
+    other = {"id": "other", "type": "tls-config", "ca": pki.path("other-ca.pem")}
+    flows = flow(tls, other, client_config("c1", wss, tls="tls"),
+                 client_config("c2", wss, tls="other"),
+                 node("out", "websocket out", client="c1"),
+                 node("in", "websocket in", [[]], client="c1"),
+                 node("in2", "websocket in", [[]], client="c2"))
+    try:
+        async with FlowHarness(flows) as h:
+            await until(h, lambda: connected_client(h))
+            await h.inject("out", payload="secret")
+            await until(h, lambda: h.payloads("in") == ["secret"])
+            # A server certificate from a CA the node does not trust: never connected.
+            await until(h, lambda: h.node("c2").client.attempts >= 1  # type: ignore[attr-defined]
+                        and h.status("in2").get("text") ==
+                        "node-red:common.status.disconnected")
+            assert not connected_client(h, "c2")
     finally:
         await server.stop()
 
