@@ -341,6 +341,12 @@ class WebSocketClientConfig(_Endpoint):
         """True while the connection is open."""
         return self.client is not None and self.client.connected
 
+    def metrics(self) -> dict[str, float]:
+        """Whether connected, connection attempts, frames received."""
+        attempts = self.client.attempts if self.client is not None else 0
+        return {"connected": int(self.connected), "attempts_total": attempts,
+                "received_total": self.received_frames}
+
     def broadcast(self, data: Data, sender: Node) -> None:
         if self.client is not None and self.client.send(data):
             return
