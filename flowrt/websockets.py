@@ -139,7 +139,6 @@ class Connection:
         self._wakeup = asyncio.Event()
         self._problem: str | None = None
 
-
     @property
     def open(self) -> bool:
         """True until the connection starts closing."""
