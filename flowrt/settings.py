@@ -162,6 +162,10 @@ class Settings:
         default=None, metadata=_key("fileWorkingDirectory", str))
     """Directory relative file names of ``file``, ``file in`` and ``watch`` start from
     (default: the directory flowrt was started in, as Node-RED)."""
+    exec_max_buffer_size: int = field(default=10_000_000,
+                                      metadata=_key("execMaxBufferSize", int))
+    """Bytes of stdout (and of stderr) an ``exec`` node in exec mode collects from one
+    command; a command writing more is killed (Node-RED's ``execMaxBufferSize``)."""
     unknown: list[str] = field(default_factory=list)
     """Keys found in the settings file or environment that flowrt does not know."""
 
