@@ -253,6 +253,7 @@ class Exec(Node):
             err_msg = clone_message(msg)
             err_msg["payload"] = text_or_buffer(stderr)
         msg["payload"] = text_or_buffer(stdout)
+        self.status({})
         rc_msg: Message | None = None
         if error is not None:
             rc_msg = clone_message(msg)
@@ -262,9 +263,7 @@ class Exec(Node):
         elif not self._oldrc:
             rc_msg = clone_message(msg)
             rc_msg["payload"] = {"code": 0}
-        if rc_msg is None:
-            self.status({})
-        else:
+        if rc_msg is not None:
             msg["rc"] = dict(rc_msg["payload"])
             if err_msg is not None:
                 err_msg["rc"] = dict(rc_msg["payload"])
