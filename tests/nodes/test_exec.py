@@ -7,10 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
+from flowrt_nodes.exec_node import split_arguments, text_or_buffer
 
 from flowrt.clock import Clock
 from flowrt.testing import FlowHarness
-from flowrt_nodes.exec_node import split_arguments, text_or_buffer
 
 
 def exec_flow(command, **config):
