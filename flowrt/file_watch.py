@@ -2,8 +2,10 @@
 
 :class:`FileWatcher` watches a list of paths through ``watchfiles``' Rust backend:
 inotify on Linux (FSEvents on macOS, ReadDirectoryChangesW on Windows), recursive
-when asked, and polling when the system's notifications cannot be had (inotify
-limits reached, a file system without them). Changes are collected in a thread of
+when asked. Where the system's notifications cannot be had (inotify limits
+reached, a file system without them) it polls instead, with a scanner of its own:
+watchfiles' poller compares modification times to the second, so it misses a
+second change within the same second. Changes are collected in a thread of
 the watcher's own, grouped for :data:`DEBOUNCE_MS` like Node-RED's node-watch, each
 changed path is stat'ed there, and the result is handed to the event loop: nothing
 touches the disk on the loop thread.
@@ -75,6 +77,39 @@ def describe(path: str) -> PathChange:
     return PathChange(path, "update", kind, size)
 
 
+def scan(paths: Sequence[str], recursive: bool) -> dict[str, tuple[int, ...]]:
+    """What polling compares: each path, and the entries of each directory (all below
+    it when ``recursive``), with its inode, size, modification and change times
+    (blocking: call it off the event loop)."""
+    found: dict[str, tuple[int, ...]] = {}
+
+    def note(path: str) -> os.stat_result | None:
+        try:
+            info = os.stat(path)
+        except OSError:
+            return None
+        found[path] = (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        return info
+
+    def entries(directory: str, depth_left: bool) -> None:
+        try:
+            with os.scandir(directory) as listing:
+                children = list(listing)
+        except OSError:
+            return
+        for child in children:
+            note(child.path)
+            # Not through symbolic links: a link to a parent would never end.
+            if depth_left and child.is_dir(follow_symlinks=False):
+                entries(child.path, True)
+
+    for path in paths:
+        info = note(path)
+        if info is not None and stat.S_ISDIR(info.st_mode):
+            entries(path, recursive)
+    return found
+
+
 class FileWatcher:
     """Watches ``paths`` (which must exist) until :meth:`close`.
 
@@ -96,32 +131,54 @@ class FileWatcher:
         self._on_error = on_error
         self._stop = threading.Event()
         self._notify: Any = None
+        self._snapshot: dict[str, tuple[int, ...]] = {}
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
         """Set up the watch (in a thread: it reads directories) and start reporting."""
         self._loop = asyncio.get_running_loop()
-        try:
-            self._notify = await asyncio.to_thread(self._create, self.polling)
-        except FileNotFoundError:
-            raise
-        except OSError as exc:
-            if self.polling:
+        if not self.polling:
+            try:
+                self._notify = await asyncio.to_thread(self._create)
+            except FileNotFoundError:
                 raise
-            _log.warning("file notifications unavailable (%s): polling %s every %d ms",
-                         exc, ", ".join(self.paths), POLL_DELAY_MS)
-            self.polling = True
-            self._notify = await asyncio.to_thread(self._create, True)
-        self._thread = threading.Thread(target=self._run, name="flowrt-watch", daemon=True)
+            except OSError as exc:
+                _log.warning("file notifications unavailable (%s): polling %s every %d ms",
+                             exc, ", ".join(self.paths), POLL_DELAY_MS)
+                self.polling = True
+        if self.polling:
+            for path in self.paths:
+                if not await asyncio.to_thread(os.path.lexists, path):
+                    raise FileNotFoundError(f"{path} does not exist")
+            self._snapshot = await asyncio.to_thread(scan, self.paths, self.recursive)
+        run = self._poll if self.polling else self._run
+        self._thread = threading.Thread(target=run, name="flowrt-watch", daemon=True)
         self._thread.start()
 
-    def _create(self, polling: bool) -> Any:
+    def _create(self) -> Any:
         # The Rust backend directly (watchfiles documents it as "RustNotify"): its
         # watch() is called from this watcher's own thread, so no thread pool is held.
         from watchfiles._rust_notify import RustNotify
 
-        return RustNotify(self.paths, False, polling, POLL_DELAY_MS, self.recursive, True)
+        return RustNotify(self.paths, False, False, POLL_DELAY_MS, self.recursive, True)
+
+    def _poll(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        try:
+            while not self._stop.wait(POLL_DELAY_MS / 1000):
+                current = scan(self.paths, self.recursive)
+                before = self._snapshot
+                paths = sorted({p for p, state in current.items() if before.get(p) != state}
+                               | (before.keys() - current.keys()))
+                self._snapshot = current
+                changes = [describe(path) for path in paths]
+                if changes and not self._stop.is_set():
+                    loop.call_soon_threadsafe(self._deliver, changes)
+        except Exception as exc:
+            if not self._stop.is_set():
+                loop.call_soon_threadsafe(self._on_error, exc)
 
     def _run(self) -> None:
         loop = self._loop
