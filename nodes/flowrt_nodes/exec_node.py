@@ -12,7 +12,7 @@ import contextlib
 import os
 import re
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from flowrt.clock import TimerHandle
@@ -63,6 +63,8 @@ class _Running:
 
     process: asyncio.subprocess.Process
     timer: TimerHandle | None = None
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the command has exited and its output pipes have closed."""
 
 
 class Exec(Node):
@@ -123,7 +125,7 @@ class Exec(Node):
         "addpay": {"anyOf": [{"type": "string"}, {"type": "boolean"}], "default": "",
                    "title": "Append message property (empty: none; true: payload)"},
         "append": string("", title="Extra arguments appended"),
-        "useSpawn": enum(["false", "true", False, True], "false",
+        "useSpawn": enum(["false", "true", "", False, True], "false",
                          title="Output while the command runs (spawn mode)"),
         "timer": number("", allow_empty=True, title="Timeout (seconds, empty: none)"),
         "winHide": boolean(False, title="Hide console (Windows only, ignored)"),
@@ -216,6 +218,7 @@ class Exec(Node):
         if running.timer is not None:
             running.timer.cancel()
         self._running.pop(running.process.pid, None)
+        running.ended.set()
 
     async def _run_exec(self, line: str, msg: Message) -> None:
         running = await self._launch(self._shell, "-c", line)
@@ -325,15 +328,23 @@ class Exec(Node):
             if one.timer is not None:
                 one.timer.cancel()
             _signal_group(one.process.pid, signal.SIGTERM)
-        waits = [one.process.wait() for one in running]
-        if waits:
-            _done, pending = await asyncio.wait(
-                [asyncio.ensure_future(w) for w in waits], timeout=CLOSE_GRACE)
-            if pending:
-                for one in running:
+        # Until each command has exited and its pipes have closed (what it started in
+        # the background holds them too), then SIGKILL for what is left.
+        if running and not await _all_set([one.ended for one in running], CLOSE_GRACE):
+            for one in running:
+                if not one.ended.is_set():
                     _signal_group(one.process.pid, signal.SIGKILL)
-                await asyncio.wait(pending, timeout=CLOSE_GRACE)
+            await _all_set([one.ended for one in running], CLOSE_GRACE)
         self.status({})
+
+
+async def _all_set(events: list[asyncio.Event], timeout: float) -> bool:
+    """Whether every event was set within ``timeout`` seconds."""
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    _done, pending = await asyncio.wait(waits, timeout=timeout)
+    for wait in pending:
+        wait.cancel()
+    return not pending
 
 
 async def _collect(stream: asyncio.StreamReader, limit: int, exceeded: Any) -> bytes:

@@ -3,11 +3,13 @@ spawn modes, stderr, binary output, timeouts, msg.kill, process groups, maxBuffe
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 from flowrt_nodes.exec_node import split_arguments, text_or_buffer
+from tests.nodes.nodered_examples import EXAMPLES, example_flow, fire_all
 
 from flowrt.clock import Clock
 from flowrt.testing import FlowHarness
@@ -246,8 +248,8 @@ async def test_stop_kills_the_whole_process_group():
         grandchild = int(h.payloads("e")[0])
         child = await running_pid(h)
         assert not gone(grandchild)
-    # Leaving the harness stopped the flow: the shell and its background sleep are gone.
-    assert gone(child) and gone(grandchild)
+    # Leaving the harness stopped the flow: the shell and its background sleep end.
+    await h.wait_for(lambda: gone(child) and gone(grandchild))
     assert h.outputs("e", 2) == []  # nothing sent once the node is stopping
 
 
@@ -258,7 +260,7 @@ async def test_timeout_reaches_background_processes(tmp_path):
         [rc] = await rc_of(h)
         assert rc["signal"] == "SIGTERM"
     grandchild = int((tmp_path / "pid").read_text())
-    assert gone(grandchild)
+    await h.wait_for(lambda: gone(grandchild))
 
 
 async def test_each_command_gets_its_own_process_group():
@@ -272,3 +274,59 @@ def test_is_utf8_as_node_red():
     assert text_or_buffer("é\t\r\n".encode()) == "é\t\r\n"
     assert text_or_buffer(b"\x01") == b"\x01"
     assert text_or_buffer(b"\xff") == b"\xff"
+
+
+# ------------------------------------------------ Node-RED's example flows
+async def test_node_red_example_stdout():
+    flow = example_flow("function__exec__01---Get-standard-output-from-external-command.json")
+    exec_id = next(n["id"] for n in flow if n["type"] == "exec")
+    async with FlowHarness(flow) as h:
+        await fire_all(h, flow)
+        await h.wait_for(lambda: len(h.outputs(exec_id, 2)) == 1)
+        assert h.payloads(exec_id) == ["Hello World!\n"]
+        assert h.payloads(exec_id, 2) == [{"code": 0}]
+
+
+async def test_node_red_example_stderr():
+    flow = example_flow("function__exec__02---Get-error-output-from-external-command.json")
+    exec_id = next(n["id"] for n in flow if n["type"] == "exec")
+    async with FlowHarness(flow) as h:
+        await fire_all(h, flow)
+        await h.wait_for(lambda: len(h.outputs(exec_id, 2)) == 1)
+        [stderr] = h.payloads(exec_id, 1)
+        assert "/non/existing/command: No such file or directory" in stderr
+        [rc] = h.payloads(exec_id, 2)
+        assert rc == {"code": 127, "message": f"Command failed: /non/existing/command\n{stderr}"}
+
+
+async def test_node_red_example_spawn_then_kill():
+    flow = example_flow("function__exec__03---Run-external-command-in-spawn-mode.json")
+    exec_id = next(n["id"] for n in flow if n["type"] == "exec")
+    start, kill = (n for n in flow if n["type"] == "inject")
+    assert kill["name"] == "Kill process"
+    async with FlowHarness(flow) as h:
+        h.node(start["id"]).trigger()
+        await h.wait_for(lambda: h.payloads(exec_id) == ["Hello\n"])
+        h.node(kill["id"]).trigger()
+        await h.wait_for(lambda: len(h.outputs(exec_id, 2)) == 1)
+        assert h.payloads(exec_id, 2) == [{"code": None, "signal": "SIGTERM"}]
+
+
+async def test_corpus_configurations_deploy():
+    """Every exec node of the compat corpus deploys (alone, unwired; nothing runs)."""
+    configs = []
+    for path in sorted(EXAMPLES.parent.rglob("*.json")):
+        try:
+            document = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError):
+            continue
+        if isinstance(document, dict):
+            document = document.get("flows", [])
+        configs += [n for n in document if isinstance(n, dict) and n.get("type") == "exec"]
+    assert len(configs) >= 15
+    for config in configs:
+        alone = {**config, "z": "t1", "wires": [[], [], []]}
+        alone.pop("g", None)
+        alone.pop("d", None)
+        async with FlowHarness([alone]) as h:
+            assert h.node(config["id"])

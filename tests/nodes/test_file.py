@@ -3,6 +3,7 @@ encodings, ordering and completion, a write-then-read flow."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
@@ -14,6 +15,7 @@ from flowrt.errors import DeployError
 from flowrt.node import Node
 from flowrt.testing import FlowHarness
 from flowrt.text_encodings import UNAVAILABLE, decode_bytes, encode_text
+from tests.nodes.nodered_examples import EXAMPLES, fire_all
 
 FILE_TEXT = "File message line 1\nFile message line 2\n"
 
@@ -450,3 +452,65 @@ async def test_file_write_then_file_in_lines_in_one_flow(tmp_path):
         h.send("f", {"payload": "beta"})
         outs = await sent(h, "r", 5)
     assert [m["payload"] for m in outs] == ["alpha", "", "alpha", "beta", ""]
+
+
+# ------------------------------------------------ Node-RED's example flows
+def example_in(tmp_path, name):
+    """A storage example flow, its /tmp/hello.txt moved into tmp_path."""
+    text = (EXAMPLES / name).read_text().replace("/tmp/hello.txt", f"{tmp_path}/hello.txt")
+    return json.loads(text)
+
+
+async def run_storage_example(tmp_path, name, count=1):
+    flow = example_in(tmp_path, name)
+    debug = next(n["id"] for n in flow if n["type"] == "debug")
+    senders = [n["id"] for n in flow if any(debug in port for port in n.get("wires", []))]
+    async with FlowHarness(flow) as h:
+        await fire_all(h, flow)
+        await h.wait_for(lambda: sum(len(h.outputs(s)) for s in senders) >= count)
+        assert not h.errors, h.errors
+        return [m for s in senders for m in h.outputs(s)]
+
+
+@pytest.mark.parametrize(("name", "payloads"), [
+    ("storage__write-file__01---Write-string-to-a-file.json", ["Hello, World!\n"]),
+    ("storage__read-file__01---Read-string-from-a-file.json", ["Hello, World!\n"]),
+    ("storage__write-file__02---Write-string-to-a-file-specified-by-property.json",
+     ["Hello, World!\n"]),
+    ("storage__read-file__02---Read-data-in-specified-encoding.json", ["8J+YgAo="]),
+    ("storage__write-file__04---Specify-encoding-of-written-data.json", ["😀"]),
+    ("storage__read-file__03---Read-data-breaking-lines-into-messages.json",
+     ["one", "two", "three!", ""]),
+    ("storage__read-file__04---Create-a-message-stream.json", ["Apple\nBanana\n"]),
+])
+async def test_node_red_examples(tmp_path, name, payloads):
+    outs = await run_storage_example(tmp_path, name, len(payloads))
+    assert [m["payload"] for m in outs] == payloads
+
+
+async def test_node_red_example_delete(tmp_path):
+    (tmp_path / "hello.txt").write_text("x")
+    outs = await run_storage_example(tmp_path, "storage__write-file__03---Delete-a-file.json")
+    assert outs[0]["filename"] == f"{tmp_path}/hello.txt"
+    assert not (tmp_path / "hello.txt").exists()
+
+
+async def test_corpus_configurations_deploy(tmp_path):
+    """Every file and file in node of the compat corpus deploys (alone, unwired)."""
+    configs = []
+    for path in sorted((EXAMPLES.parent).rglob("*.json")):
+        try:
+            document = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError):
+            continue
+        if isinstance(document, dict):
+            document = document.get("flows", [])
+        configs += [n for n in document if isinstance(n, dict)
+                    and n.get("type") in ("file", "file in")]
+    assert len(configs) >= 40
+    for config in configs:
+        alone = {**config, "z": "t1", "wires": [[]]}
+        alone.pop("g", None)
+        alone.pop("d", None)
+        async with FlowHarness([alone]) as h:
+            assert h.node(config["id"])
