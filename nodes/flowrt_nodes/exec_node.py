@@ -338,10 +338,10 @@ class Exec(Node):
         self.status({})
 
 
-async def _all_set(events: list[asyncio.Event], timeout: float) -> bool:
-    """Whether every event was set within ``timeout`` seconds."""
+async def _all_set(events: list[asyncio.Event], within: float) -> bool:
+    """Whether every event was set within ``within`` seconds."""
     waits = [asyncio.ensure_future(event.wait()) for event in events]
-    _done, pending = await asyncio.wait(waits, timeout=timeout)
+    _done, pending = await asyncio.wait(waits, timeout=within)
     for wait in pending:
         wait.cancel()
     return not pending

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from flowrt_nodes.exec_node import split_arguments, text_or_buffer
-from tests.nodes.nodered_examples import EXAMPLES, example_flow, fire_all
 
 from flowrt.clock import Clock
 from flowrt.testing import FlowHarness
+from tests.nodes.nodered_examples import EXAMPLES, example_flow, fire_all
 
 
 def exec_flow(command, **config):
