@@ -14,6 +14,7 @@ import pytest
 from flowrt.errors import DeployError
 from flowrt.file_watch import FileWatcher, PathChange
 from flowrt.testing import FlowHarness
+from tests.nodes.nodered_examples import EXAMPLES, fire_all
 
 
 def watch_flow(files, recursive=False):
@@ -190,3 +191,31 @@ def test_watchfiles_is_loaded_only_when_a_watch_node_starts():
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             timeout=60, check=True, cwd=os.getcwd())
     assert result.stdout.strip() == ""
+
+
+# ------------------------------------------------ Node-RED's example flows
+def example_in(tmp_path, name):
+    text = (EXAMPLES / name).read_text()
+    text = text.replace("/tmp/hello.txt", f"{tmp_path}/hello.txt")
+    return json.loads(text.replace("/tmp/HG", f"{tmp_path}/HG"))
+
+
+async def test_node_red_example_watch_a_file(tmp_path):
+    (tmp_path / "hello.txt").write_text("")
+    flow = example_in(tmp_path, "storage__watch__01---Watch-change-of-a-file.json")
+    watch_id = next(n["id"] for n in flow if n["type"] == "watch")
+    async with FlowHarness(flow) as h:
+        await fire_all(h, flow)
+        await h.wait_for(lambda: any(m.get("size") == 14 for m in h.outputs(watch_id)))
+        assert h.outputs(watch_id)[-1]["payload"] == f"{tmp_path}/hello.txt"
+
+
+async def test_node_red_example_watch_a_directory(tmp_path):
+    (tmp_path / "HG").mkdir()
+    flow = example_in(tmp_path, "storage__watch__02---Watch-change-in-a-directory.json")
+    watch_id = next(n["id"] for n in flow if n["type"] == "watch")
+    async with FlowHarness(flow) as h:
+        await fire_all(h, flow)
+        await h.wait_for(lambda: {m["file"] for m in h.outputs(watch_id)}
+                         >= {"hello.txt", "goodbye.txt"})
+        assert {m["topic"] for m in h.outputs(watch_id)} == {f"{tmp_path}/HG"}
