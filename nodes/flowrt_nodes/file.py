@@ -144,7 +144,8 @@ class FileWrite(Node):
         super().__init__(config, ctx)
         self._filename = _filename_value(self, config)
         self._static = self._filename.type in ("str", "env")
-        self._dynamic_status = not config.get("filename")
+        # As Node-RED: only a node whose (upgraded) filename is empty shows one.
+        self._dynamic_status = self._filename.raw == ""
         self._append_newline = as_bool(config.get("appendNewline"))
         self._create_dir = as_bool(config.get("createDir"))
         action = config.get("overwriteFile")
@@ -371,7 +372,8 @@ class FileRead(Node):
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
         super().__init__(config, ctx)
         self._filename = _filename_value(self, config)
-        self._dynamic_status = not config.get("filename")
+        # As Node-RED: only a node whose (upgraded) filename is empty shows one.
+        self._dynamic_status = self._filename.raw == ""
         self._format = str(config.get("format") or "")
         self._encoding = str(config.get("encoding") or "none")
         _check_encoding(self._encoding)
