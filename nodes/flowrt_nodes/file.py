@@ -189,8 +189,8 @@ class FileWrite(Node):
             return
         try:
             data = self._bytes_of(payload, msg)
-        except ValueError as exc:
-            self.error(str(exc), msg)
+        except (TypeError, ValueError) as exc:  # orjson's errors are TypeErrors
+            self.error(f"failed to write to file: {exc}", msg)
             return
         async with self._lock:
             if self._create_dir:
