@@ -141,9 +141,11 @@ class FileWatcher:
         if not self.polling:
             try:
                 self._notify = await asyncio.to_thread(self._create)
-            except FileNotFoundError:
+            except (FileNotFoundError, PermissionError):
                 raise
-            except OSError as exc:
+            except (OSError, RuntimeError) as exc:
+                # Limits reached (EMFILE, ENOSPC) are OSErrors; some versions report a
+                # watcher they could not create as WatchfilesRustInternalError.
                 _log.warning("file notifications unavailable (%s): polling %s every %d ms",
                              exc, ", ".join(self.paths), POLL_DELAY_MS)
                 self.polling = True

@@ -95,7 +95,11 @@ class Watch(Node):
             return
         watcher = FileWatcher(paths, recursive=self._recursive, on_changes=self._changed,
                               on_error=self._watch_failed)
-        await watcher.start()
+        try:
+            await watcher.start()
+        except OSError as exc:  # a path gone since the check, or not readable
+            self.error(f"Error: {exc}", {"payload": ""})
+            return
         if watcher.polling:
             self.warn(f"file notifications unavailable: polling {', '.join(paths)}")
         self._watcher = watcher
