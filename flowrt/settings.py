@@ -168,6 +168,10 @@ class Settings:
     socket_timeout: int | None = field(default=None, metadata=_key("socketTimeout", int))
     """Milliseconds of silence after which ``tcp in``/``tcp out`` servers close a
     connection (unset: never)."""
+    exec_max_buffer_size: int = field(default=10_000_000,
+                                      metadata=_key("execMaxBufferSize", int))
+    """Bytes of stdout (and of stderr) an ``exec`` node in exec mode collects from one
+    command; a command writing more is killed (Node-RED's ``execMaxBufferSize``)."""
     unknown: list[str] = field(default_factory=list)
     """Keys found in the settings file or environment that flowrt does not know."""
 
