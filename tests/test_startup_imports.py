@@ -13,10 +13,10 @@ from pathlib import Path
 
 # Each loaded only when a node needing it is created (JSONata: change/switch/sort/...
 # with a JSONata expression; YAML: yaml, template with YAML output; XML; HTML; Mustache:
-# template, trigger), jsonschema only for a config its quick check cannot pass
+# template, trigger; watchfiles: watch), jsonschema only for a config its quick check cannot pass
 # (flowrt.schema_check), and no click: the command line is argparse.
 LOADED_ON_DEMAND = ("jsonata", "yaml", "defusedxml", "xml.sax", "selectolax", "pystache",
-                    "jsonschema", "click")
+                    "jsonschema", "click", "watchfiles")
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = f"""
