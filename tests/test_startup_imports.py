@@ -13,8 +13,8 @@ from pathlib import Path
 
 # Each loaded only when a node needing it is created (JSONata: change/switch/sort/...
 # with a JSONata expression; YAML: yaml, template with YAML output; XML; HTML; Mustache:
-# template, trigger; watchfiles: watch), jsonschema only for a config its quick check cannot pass
-# (flowrt.schema_check), and no click: the command line is argparse.
+# template, trigger; watchfiles: watch); jsonschema only for a config its quick check
+# cannot pass (flowrt.schema_check); and no click: the command line is argparse.
 LOADED_ON_DEMAND = ("jsonata", "yaml", "defusedxml", "xml.sax", "selectolax", "pystache",
                     "jsonschema", "click", "watchfiles")
 
