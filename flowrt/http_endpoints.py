@@ -141,6 +141,10 @@ class Endpoints:
                 return route, params
         return None
 
+    def serves_path(self, path: str) -> bool:
+        """True when some route (any method) matches ``path``."""
+        return any(route.pattern.match(path) for route in self._routes)
+
     def routes(self) -> list[dict[str, Any]]:
         """What is served, for logs and tests: method, path, owner."""
         return [{"method": r.method, "path": r.path, "owner": r.owner} for r in self._routes]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import re
 from collections.abc import Callable
@@ -54,7 +55,7 @@ class BadRequestBody(ValueError):
 class HeldResponse:
     """One request held open until the flow answers it (``http response``)."""
 
-    __slots__ = ("owner", "request", "future")
+    __slots__ = ("future", "owner", "request")
 
     def __init__(self, request: web.Request, owner: str) -> None:
         self.owner = owner
@@ -207,7 +208,7 @@ def _insert(target: dict[str, Any], key: str, value: Any) -> None:
         if last:
             if part in holder:
                 existing = holder[part]
-                holder[part] = (existing + [value] if isinstance(existing, list)
+                holder[part] = ([*existing, value] if isinstance(existing, list)
                                 else [existing, value])
             else:
                 holder[part] = value
@@ -236,17 +237,13 @@ def parse_cookies(headers: list[str]) -> dict[str, Any]:
             value = value.strip()
             if len(value) >= 2 and value[0] == value[-1] == '"':
                 value = value[1:-1]
-            try:
+            with contextlib.suppress(UnicodeDecodeError):
                 value = unquote(value, errors="strict") if "%" in value else value
-            except UnicodeDecodeError:
-                pass
             cookies[name] = value
     for name, value in cookies.items():
         if value.startswith("j:"):
-            try:
+            with contextlib.suppress(orjson.JSONDecodeError):
                 cookies[name] = orjson.loads(value[2:])
-            except orjson.JSONDecodeError:
-                pass
     return cookies
 
 
@@ -273,13 +270,12 @@ async def read_body(request: web.Request, *, upload: bool, raw: bool, max_body: 
 
 
 def _parse_json(body: bytes, charset: str | None) -> Any:
-    text = body.decode(charset or "utf-8", "replace") if charset not in (None, "utf-8") \
-        else body
-    stripped = text.strip() if isinstance(text, str) else text.strip()
+    text: str | bytes = body if charset in (None, "utf-8") else \
+        body.decode(charset or "utf-8", "replace")
+    stripped = text.strip()
     if not stripped:
         return {}
-    first = stripped[:1]
-    if first not in ("{", "[", b"{", b"["):  # body-parser's strict mode
+    if stripped[:1] not in ("{", "[", b"{", b"["):  # body-parser's strict mode
         raise BadRequestBody("JSON body must be an object or an array")
     try:
         return orjson.loads(text)
