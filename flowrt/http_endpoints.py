@@ -164,6 +164,10 @@ class Endpoints:
         """Forget a held request (answered, timed out, or its client went away)."""
         self._held.pop(request_id, None)
 
+    def held_requests(self) -> list[HeldRequest]:
+        """Every request waiting for an answer (to answer them when the server stops)."""
+        return list(self._held.values())
+
     def held_count(self) -> int:
         """How many requests are waiting for an answer."""
         return len(self._held)

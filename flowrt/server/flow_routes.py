@@ -17,6 +17,10 @@ as Node-RED's ``http in`` routes:
   ``false`` for none), ``methods``, ``allowedHeaders``, ``exposedHeaders``,
   ``credentials``, ``maxAge``, ``optionsSuccessStatus``. ``OPTIONS`` preflights under
   ``httpNodeRoot`` are answered for paths no admin route has (or a flow route has).
+
+Requests held open for a flow's answer are answered ``503`` when the server stops
+(:func:`release_held_requests`, an ``on_shutdown`` hook), before aiohttp waits for
+running handlers.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import weakref
@@ -33,7 +38,7 @@ from aiohttp import web
 
 from flowrt.server.auth import verify_password
 from flowrt.server.http import Handler
-from flowrt.server.state import context
+from flowrt.server.state import CONTEXT, context
 from flowrt.settings import Settings
 
 VERIFY_CONCURRENCY = 2
@@ -67,6 +72,16 @@ async def flow_routes_middleware(request: web.Request, handler: Handler) -> web.
     if cors is not None:
         cors.decorate(request, response)
     return response
+
+
+async def release_held_requests(app: web.Application) -> None:
+    """On shutdown: answer every request still waiting for its flow ``503``, so that
+    the server's wait for running handlers does not hold the stop up."""
+    endpoints = app[CONTEXT].runtime.endpoints
+    for held in endpoints.held_requests():
+        with contextlib.suppress(RuntimeError):  # answered meanwhile
+            held.answer(503, [("Content-Type", "text/plain; charset=utf-8")],
+                        b"Service Unavailable: flowrt is stopping")
 
 
 class BasicAuth:
