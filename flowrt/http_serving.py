@@ -262,6 +262,8 @@ async def read_body(request: web.Request, *, upload: bool, raw: bool, max_body: 
     body = await request.read()
     if raw:
         return body, None
+    if "Content-Length" not in request.headers and "Transfer-Encoding" not in request.headers:
+        return decode_raw(body, mime), None  # no body: body-parser leaves it to the raw one
     if mime == "application/json":
         return _parse_json(body, request.charset), None
     if mime == "application/x-www-form-urlencoded":

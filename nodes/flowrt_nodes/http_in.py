@@ -70,7 +70,8 @@ class HttpIn(Node):
     `httpRequestTimeout` setting (120000 ms by default) and then answers `504` with a
     warning (Node-RED waits for as long as the client does). A body larger than
     `apiMaxLength` (5 MB) is refused with `413`; a body that is not the JSON its
-    content type says is answered `400` with a warning (Node-RED answers `500`).
+    content type says (or JSON that is not an object or an array) is answered `400`
+    with a warning.
     The `httpNodeAuth` (basic authentication) and `httpNodeCors` settings apply to
     every `http in` route. Routes never shadow the editor's and admin API's own paths.
     `swaggerDoc` is kept in the flow but not used.
@@ -151,7 +152,8 @@ class HttpResponse(Node):
       (`application/json`; with a `callback` query parameter, as JSONP, as Express does),
       a string as text (`text/html` unless a content type is set), bytes as they are
       (`application/octet-stream` unless set), a number as its text; no payload sends an
-      empty body.
+      empty body. A boolean is sent as `true`/`false` (Node-RED fails on one and leaves
+      the request unanswered).
     * `statusCode` (number, optional): the response status code. Default: 200.
     * `headers` (object, optional): HTTP headers to include in the response.
     * `cookies` (object, optional): cookies to set or delete.

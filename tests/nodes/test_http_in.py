@@ -157,6 +157,19 @@ async def test_bodies_parsed_by_content_type(serve: Serve, method: str,
     assert echoed["method"] == method.upper()
 
 
+async def test_a_request_without_a_body_is_an_empty_string(serve: Serve) -> None:
+    # No Content-Length and no Transfer-Encoding: body-parser skips it, even for JSON.
+    client = await serve(echo_flow("/data", "post"))
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    writer.write(b"POST /data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Connection: close\r\n\r\n")
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert b'"payload":""' in answer and b'"type":"string"' in answer
+
+
 async def test_skip_body_parsing_gives_bytes(serve: Serve) -> None:
     client = await serve(echo_flow("/raw", "post", skipBodyParsing=True))
     answer = await client.post("/raw", json={"a": 1})
