@@ -46,6 +46,10 @@ class HeldRequest(Protocol):
     def jsonp_callback(self) -> str | None:
         """The request's ``callback`` query parameter (Express's JSONP), if any."""
 
+    @property
+    def answered(self) -> bool:
+        """True once :meth:`answer` was called."""
+
     def answer(self, status: int, headers: list[tuple[str, str]], body: bytes | None) -> None:
         """Send the response (``body`` None: no body at all)."""
 

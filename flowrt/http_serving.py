@@ -68,6 +68,11 @@ class HeldResponse:
         """The ``callback`` query parameter, as Express's ``res.jsonp`` reads it."""
         return self.request.query.get("callback")
 
+    @property
+    def answered(self) -> bool:
+        """True once the request was answered (or given up)."""
+        return self.future.done()
+
     def answer(self, status: int, headers: list[tuple[str, str]], body: bytes | None) -> None:
         """Answer the request as Express's ``res.send`` does: an ``ETag`` for a body,
         ``304`` when the client's copy is fresh, no body for ``204``/``304``."""

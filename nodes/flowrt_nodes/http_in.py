@@ -215,7 +215,7 @@ class HttpResponse(Node):
             self.warn(NO_RESPONSE)
             return
         held = self.ctx.endpoints.held(res.get("_res") if isinstance(res, dict) else None)
-        if held is None:
+        if held is None or held.answered:
             self.error(HEADERS_SENT, msg)
             return
         headers = _Headers()

@@ -14,13 +14,13 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from flowrt_nodes.http_in import hash_sum
 
 from flowrt.runtime import Runtime
 from flowrt.server.app import build_context, create_app
 from flowrt.server.auth import hash_password
 from flowrt.server.state import CONTEXT
 from flowrt.settings import Settings
-from flowrt_nodes.http_in import hash_sum
 
 Serve = Callable[..., Awaitable[TestClient]]
 
@@ -91,13 +91,38 @@ def runtime_of(client: TestClient) -> Runtime:
     return client.app[CONTEXT].runtime
 
 
-def logged(client: TestClient) -> list[dict[str, Any]]:
+class Log:
+    """Warnings (level 30) and errors (level 20) nodes report, as they come."""
+
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+        self._added = asyncio.Event()
+
+    def add(self, topic: str, data: Any) -> None:
+        if topic == "debug" and "level" in data:
+            self.entries.append(data)
+            self._added.set()
+
+    def __iter__(self) -> Any:
+        return iter(self.entries)
+
+    async def until(self, predicate: Callable[[dict[str, Any]], bool],
+                    within: float = 5.0) -> dict[str, Any]:
+        """The first entry ``predicate`` accepts, waiting for it (bounded)."""
+        async with asyncio.timeout(within):
+            while True:
+                for entry in self.entries:
+                    if predicate(entry):
+                        return entry
+                self._added.clear()
+                await self._added.wait()
+
+
+def logged(client: TestClient) -> Log:
     """Warnings and errors nodes report from now on."""
-    entries: list[dict[str, Any]] = []
-    runtime_of(client).events.subscribe(
-        lambda topic, data: entries.append(data) if topic == "debug" and "level" in data
-        else None)
-    return entries
+    log = Log()
+    runtime_of(client).events.subscribe(log.add)
+    return log
 
 
 # ----------------------------------------------------------------- requests
@@ -322,12 +347,14 @@ async def test_a_cloned_message_answers_the_same_request_once(serve: Serve) -> N
     log = logged(client)
     answer = await client.get("/twice?a=1")
     assert answer.status == 200 and await answer.json() == {"a": "1"}
-    runtime = runtime_of(client)
-    await _until(lambda: runtime.get_node("f").context is not None and
-                 any(e.get("level") == 20 for e in log))
-    errors = [e for e in log if e.get("level") == 20]
-    assert errors[0]["msg"] == "Cannot set headers after they are sent to the client"
-    assert errors[0]["id"] == "out2"
+    error = await log.until(lambda entry: entry["level"] == 20)
+    assert error["msg"] == "Cannot set headers after they are sent to the client"
+    assert error["id"] == "out2"
+    caught = runtime_of(client).get_node("f")
+    assert caught is not None
+    # The catch node saw it too.
+    await _until(lambda: caught.ctx.flow_context.get("caught") is not None)
+    assert caught.ctx.flow_context.get("caught") == error["msg"]
 
 
 async def test_a_message_without_res_is_warned_about(serve: Serve) -> None:
@@ -338,7 +365,7 @@ async def test_a_message_without_res_is_warned_about(serve: Serve) -> None:
     client = await serve([])
     log = logged(client)
     await runtime_of(client).deploy(flows)
-    await _until(lambda: any(e.get("msg") == "No response object" for e in log))
+    await log.until(lambda entry: entry["msg"] == "No response object")
 
 
 async def test_a_flow_that_never_answers_times_out_with_504(serve: Serve) -> None:
@@ -348,7 +375,7 @@ async def test_a_flow_that_never_answers_times_out_with_504(serve: Serve) -> Non
     answer = await client.get("/void")
     assert answer.status == 504
     assert runtime_of(client).endpoints.held_count() == 0
-    await _until(lambda: any("no http response" in e.get("msg", "") for e in log))
+    await log.until(lambda entry: "no http response" in entry["msg"])
 
 
 # ----------------------------------------------------------------- routes
@@ -439,10 +466,10 @@ async def test_http_node_cors_with_listed_origins_and_credentials(serve: Serve) 
 def test_bad_http_node_settings_are_refused() -> None:
     from flowrt.settings import SettingsError
 
-    with pytest.raises(SettingsError, match="httpNodeAuth.pass"):
-        Settings.from_keys({"httpNodeAuth": {"user": "u", "pass": "5f4dcc3b5aa765d61d8327deb882cf99"}},
-                           "test")
-    with pytest.raises(SettingsError, match="httpNodeCors.origin"):
+    md5 = "5f4dcc3b5aa765d61d8327deb882cf99"  # Node-RED's legacy hashes: refused
+    with pytest.raises(SettingsError, match=r"httpNodeAuth\.pass"):
+        Settings.from_keys({"httpNodeAuth": {"user": "u", "pass": md5}}, "test")
+    with pytest.raises(SettingsError, match=r"httpNodeCors\.origin"):
         Settings.from_keys({"httpNodeCors": {"origin": 5}}, "test")
 
 
@@ -492,7 +519,7 @@ def test_hash_sum_matches_node_reds() -> None:
 
 
 async def _until(predicate: Callable[[], bool], within: float = 5.0) -> None:
-    async def wait() -> None:
-        while not predicate():
+    """Let the flow run until ``predicate()`` holds (bounded)."""
+    async with asyncio.timeout(within):
+        for _ in iter(predicate, True):
             await asyncio.sleep(0.01)
-    await asyncio.wait_for(wait(), within)

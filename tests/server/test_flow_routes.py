@@ -107,6 +107,7 @@ def test_held_requests_are_found_by_id_until_released() -> None:
     class Held:
         owner = "n1"
         jsonp_callback = None
+        answered = False
 
         def answer(self, status: int, headers: list[tuple[str, str]],
                    body: bytes | None) -> None:
