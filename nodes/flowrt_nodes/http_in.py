@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 METHODS = ("get", "post", "put", "delete", "patch")
 HEADERS_SENT = "Cannot set headers after they are sent to the client"
 NO_RESPONSE = "No response object"
-_COOKIE_NAME_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
+_TOKEN_CHARS = _COOKIE_NAME_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
                                "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _URI_SAFE = "-_.!~*'()"  # what encodeURIComponent leaves as it is
 
@@ -243,8 +243,13 @@ class _Headers:
         self._values: dict[str, tuple[str, list[str]]] = {}
 
     def set(self, name: str, value: Any) -> None:
+        if not name or not set(name) <= _TOKEN_CHARS:
+            raise ValueError(f'Header name must be a valid HTTP token ["{name}"]')
         values = [_header_text(v) for v in value] if isinstance(value, list) \
             else [_header_text(value)]
+        for text in values:
+            if any(c in text for c in "\r\n\0"):
+                raise ValueError(f'Invalid character in header content ["{name}"]')
         if name.lower() == "content-type" and values:
             values = [_with_default_charset(values[0])]
         self._values[name.lower()] = (name, values)

@@ -358,6 +358,24 @@ async def test_a_cloned_message_answers_the_same_request_once(serve: Serve) -> N
     assert caught.ctx.flow_context.get("caught") == error["msg"]
 
 
+@pytest.mark.parametrize(("code", "error"), [
+    ("msg.headers = {'bad name': 'x'};", 'Header name must be a valid HTTP token ["bad name"]'),
+    ("msg.headers = {'X-A': 'a\\r\\nSet-Cookie: x=1'};",
+     'Invalid character in header content ["X-A"]'),
+    ("msg.statusCode = 1000;", "Invalid status code: 1000"),
+    ("msg.cookies = {'bad name': 'x'};", "cookie name 'bad name' is invalid"),
+])
+async def test_a_response_that_cannot_be_sent_is_the_nodes_error(serve: Serve, code: str,
+                                                                 error: str) -> None:
+    client = await serve(answer_flow(code + " msg.payload = 'x'; return msg;"),
+                         httpRequestTimeout=300)
+    log = logged(client)
+    answer = await client.get("/r")
+    assert answer.status == 504  # unanswered, as in Node-RED (which waits for the client)
+    reported = await log.until(lambda entry: entry["level"] == 20)
+    assert error in reported["msg"]
+
+
 async def test_a_message_without_res_is_warned_about(serve: Serve) -> None:
     flows = [{"id": "t1", "type": "tab"},
              {"id": "i", "type": "inject", "z": "t1", "once": True, "onceDelay": 0,
