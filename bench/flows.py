@@ -196,6 +196,28 @@ def _through_one_node(tab: str, broker_port: int, node: Node) -> Flow:
     ]
 
 
+HTTP_PATH = "/bench"
+HTTP_BODY = '{"status":"ok","value":42}'
+
+
+def http_json(broker_port: int = 0, runtime: str = "flowrt") -> Flow:
+    """http in (GET /bench) → change: payload = a small JSON object → http response.
+
+    No broker: the load is HTTP requests (``bench.http_load``)."""
+    return [
+        _tab("http", "http"),
+        {"id": "http.in", "type": "http in", "z": "http", "name": "", "url": HTTP_PATH,
+         "method": "get", "upload": False, "swaggerDoc": "", "x": 120, "y": 80,
+         "wires": [["http.body"]]},
+        {"id": "http.body", "type": "change", "z": "http", "name": "",
+         "rules": [{"t": "set", "p": "payload", "pt": "msg", "to": HTTP_BODY, "tot": "json"}],
+         "action": "", "property": "", "from": "", "to": "", "reg": False,
+         "x": 370, "y": 80, "wires": [["http.out"]]},
+        {"id": "http.out", "type": "http response", "z": "http", "name": "",
+         "statusCode": "", "headers": {}, "x": 620, "y": 80, "wires": []},
+    ]
+
+
 def aggregate(broker_port: int, runtime: str = "flowrt") -> Flow:
     """mqtt in → count window of 100 per topic (count/min/max/mean) → mqtt out.
 
@@ -321,6 +343,7 @@ BUILDERS: dict[str, FlowBuilder] = {
     "fanout": fanout,
     "bridge": threshold_bridge,
     "big": big,
+    "http": http_json,
 }
 
 

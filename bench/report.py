@@ -42,6 +42,10 @@ METRICS: tuple[Metric, ...] = (
     Metric("lat_p99_ms", "latency p99 at fixed rate", "ms", False, 2),
     Metric("lat_lost", "messages lost in latency run", "msgs", False, 0),
     Metric("lat_cpu_pct", "CPU at fixed rate", "% of a core", False, 1),
+    Metric("http_rate", "http: requests answered per second", "req/s", True, 0),
+    Metric("http_p50_ms", "http: latency p50", "ms", False, 2),
+    Metric("http_p99_ms", "http: latency p99", "ms", False, 2),
+    Metric("http_cpu_us", "http: runtime CPU per request", "µs", False, 1),
     Metric("ready_s", "time to ready (GET /flows 200)", "s", False, 2),
     Metric("first_msg_s", "time to first message through the flow", "s", False, 2),
     Metric("deploy_s", "POST /flows (full deploy) of the same flow", "s", False, 2),
@@ -101,6 +105,13 @@ def metrics(run: dict[str, Any]) -> dict[str, float]:
     if steps:
         out["sustained_rate"] = max((s["target_rate"] for s in steps if kept_pace(s)),
                                     default=0.0)
+    http = run.get("http")
+    if http:
+        out["http_rate"] = http["rate"]
+        for key, source in (("http_p50_ms", "p50_ms"), ("http_p99_ms", "p99_ms"),
+                            ("http_cpu_us", "cpu_us_per_request")):
+            if http.get(source) is not None:
+                out[key] = http[source]
     lat = run.get("latency")
     if lat:
         out["lat_lost"] = lat["lost"]

@@ -28,7 +28,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import measure, nodered, report, runtimes
+from bench import http_load, measure, nodered, report, runtimes
+from bench.flows import HTTP_PATH
 from bench.mosquitto import Broker, clients_available, mosquitto_binary
 from bench.scenarios import DEFAULT_ORDER, SCENARIOS, Scenario
 
@@ -53,6 +54,8 @@ class Config:
     ready_timeout_s: float = 60.0
     probe_timeout_s: float = 30.0
     durable_queue_s: float = 5.0
+    http_requests: int = http_load.REQUESTS
+    http_concurrency: int = http_load.CONCURRENCY
     smoke: bool = False
     keep: bool = False
 
@@ -83,6 +86,9 @@ def run_one(scenario: Scenario, runtime: str, repeat: int, cfg: Config,
     started = None
     with contextlib.ExitStack() as stack:
         try:
+            if scenario.http:
+                _run_http(record, scenario, runtime, cfg, workdir, stack)
+                return record
             edge = stack.enter_context(Broker.start(workdir, "edge"))
             cloud = stack.enter_context(Broker.start(workdir, "cloud")) \
                 if scenario.needs_cloud else edge
@@ -114,6 +120,37 @@ def run_one(scenario: Scenario, runtime: str, repeat: int, cfg: Config,
             if started is not None:
                 record["log_tail"] = started.process.log_tail(40)
     return record
+
+
+def _run_http(record: dict[str, Any], scenario: Scenario, runtime: str, cfg: Config,
+              workdir: Path, stack: contextlib.ExitStack) -> None:
+    """The ``http`` scenario: no broker; HTTP requests to the flow's route."""
+    flow_path = workdir / "flow.json"
+    workdir.mkdir(parents=True, exist_ok=True)
+    flow_path.write_text(json.dumps(scenario.build(0, runtime), indent=2))
+    started = runtimes.spawn(runtime, flow_path, workdir)
+    stack.callback(started.stop)
+    try:
+        record["ready_s"] = started.wait_ready(cfg.ready_timeout_s)
+        url = f"{started.base_url}{HTTP_PATH}"
+        record["first_msg_s"] = http_load.probe(url, started.spawned_wall,
+                                                cfg.probe_timeout_s)
+        record.update(measure.idle(started.pid, cfg.idle_s))
+        record["http"] = http_load.load(url, started.pid, cfg.http_requests,
+                                        cfg.http_concurrency)
+        if record["http"]["failed"]:
+            raise RuntimeError(f"{record['http']['failed']} requests failed, the first: "
+                               f"{record['http']['first_failure']}")
+        record["peak_rss_mb"] = measure.proc_stats(started.pid).hwm_mb
+        if not started.process.alive():
+            raise RuntimeError(f"{runtime} died during the run")
+        stop_started = time.monotonic()
+        record["exit_code"] = started.stop()
+        record["stop_s"] = time.monotonic() - stop_started
+        record["ok"] = True
+    except Exception:
+        record["log_tail"] = started.process.log_tail(40)
+        raise
 
 
 def _load_tests(record: dict[str, Any], scenario: Scenario, link: measure.Link, pid: int,
@@ -162,6 +199,10 @@ def _summary_line(run: dict[str, Any]) -> str:
     if "latency" in run and "p99_ms" in run["latency"]:
         lat = run["latency"]
         parts.append(f"p50/p99 {lat['p50_ms']:.1f}/{lat['p99_ms']:.1f}ms lost {lat['lost']}")
+    if "http" in run:
+        h = run["http"]
+        parts.append(f"http {h['rate']:,.0f} req/s p50/p99 {h['p50_ms']:.1f}/"
+                     f"{h['p99_ms']:.1f}ms (concurrency {h['concurrency']})")
     if "deploy_s" in run:
         parts.append(f"deploy {run['deploy_s']:.2f}s")
     parts.append(f"peak RSS {run['peak_rss_mb']:.0f}MB")

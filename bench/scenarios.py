@@ -56,6 +56,9 @@ class Scenario:
     latency_payload: Callable[[int], str] = str
     needs_cloud: bool = False
     load: bool = True
+    http: bool = False
+    """Load is HTTP requests to the flow's ``http in`` route (``bench.http_load``), not
+    MQTT messages; no broker is started."""
     same_flow_file: bool = True
     note: str = ""
 
@@ -94,7 +97,10 @@ SCENARIOS: dict[str, Scenario] = {
                       "to bench/alerts (not counted)"),
         Scenario("big", "1,000-node flow (10 tabs x 100 nodes)", flows.big, _integers,
                  lambda n: n, load=False),
+        Scenario("http", "http: http in (GET /bench) → change (small JSON) → http response",
+                 flows.http_json, _integers, lambda n: n, load=False, http=True),
     )
 }
 
-DEFAULT_ORDER = ("relay", "filter", "function", "jsonata", "aggregate", "fanout", "bridge", "big")
+DEFAULT_ORDER = ("relay", "filter", "function", "jsonata", "aggregate", "fanout", "bridge", "big",
+                 "http")

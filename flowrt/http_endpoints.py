@@ -9,14 +9,20 @@ the ``httpNodeRoot`` setting.
 A route's handler receives the request and the values of the path's parameters; it
 answers with a response (``aiohttp.web.StreamResponse``), and may hold the request open
 for as long as the flow takes to answer.
+
+A request held open while a flow works on it is registered here too (:meth:`Endpoints.hold`)
+under an unguessable id: ``msg.res`` carries only that id, as plain data, so a message
+can be cloned, pass through a JavaScript or Python function, or wait in context, and
+still answer its request (``http response`` looks the id up with :meth:`Endpoints.held`).
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from flowrt.errors import ConfigError
 
@@ -28,6 +34,24 @@ Handler = Callable[["web.Request", dict[str, str]], Awaitable["web.StreamRespons
 # One step of an Express path: a named parameter (optionally optional), a wildcard,
 # or literal text.
 _PARAMETER = re.compile(r":(\w+)(\?)?|\*")
+
+
+class HeldRequest(Protocol):
+    """A request waiting for a flow's answer (``flowrt.http_serving.HeldResponse``)."""
+
+    owner: str
+    """The id of the node that received it."""
+
+    @property
+    def jsonp_callback(self) -> str | None:
+        """The request's ``callback`` query parameter (Express's JSONP), if any."""
+
+    @property
+    def answered(self) -> bool:
+        """True once :meth:`answer` was called."""
+
+    def answer(self, status: int, headers: list[tuple[str, str]], body: bytes | None) -> None:
+        """Send the response (``body`` None: no body at all)."""
 
 
 @dataclass
@@ -86,6 +110,7 @@ class Endpoints:
             raise ConfigError(f"httpNodeRoot must start with '/', not {root!r}")
         self.root = root
         self._routes: list[Route] = []
+        self._held: dict[str, HeldRequest] = {}
 
     def add(self, method: str, path: str, handler: Handler, owner: str) -> Callable[[], None]:
         """Serve ``method`` ``path`` with ``handler``; return the function removing it.
@@ -120,6 +145,33 @@ class Endpoints:
                 return route, params
         return None
 
+    def serves_path(self, path: str) -> bool:
+        """True when some route (any method) matches ``path``."""
+        return any(route.pattern.match(path) for route in self._routes)
+
     def routes(self) -> list[dict[str, Any]]:
         """What is served, for logs and tests: method, path, owner."""
         return [{"method": r.method, "path": r.path, "owner": r.owner} for r in self._routes]
+
+    # ------------------------------------------------------------ held requests
+    def hold(self, request: HeldRequest) -> str:
+        """Register a request waiting for an answer; return its id (for ``msg.res``)."""
+        request_id = secrets.token_hex(12)
+        self._held[request_id] = request
+        return request_id
+
+    def held(self, request_id: Any) -> HeldRequest | None:
+        """The request waiting under ``request_id``; None once answered, timed out or gone."""
+        return self._held.get(request_id) if isinstance(request_id, str) else None
+
+    def release(self, request_id: str) -> None:
+        """Forget a held request (answered, timed out, or its client went away)."""
+        self._held.pop(request_id, None)
+
+    def held_requests(self) -> list[HeldRequest]:
+        """Every request waiting for an answer (to answer them when the server stops)."""
+        return list(self._held.values())
+
+    def held_count(self) -> int:
+        """How many requests are waiting for an answer."""
+        return len(self._held)

@@ -150,14 +150,20 @@ class Settings:
     """Path under which ``http in`` routes and websocket listeners are served."""
     http_node_auth: dict[str, Any] | None = field(
         default=None, metadata=_key("httpNodeAuth", dict))
-    """Basic authentication for those routes: ``{user = "...", pass = "<hash>"}``."""
+    """HTTP basic authentication for those routes: ``{user = "...", pass = "<hash>"}``,
+    the password hashed as ``adminAuth``'s (``flowrt hash-password``, or Node-RED's
+    bcrypt). Node-RED's legacy MD5 hashes are refused."""
     http_node_cors: dict[str, Any] | None = field(
         default=None, metadata=_key("httpNodeCors", dict))
-    """CORS for those routes, as Node-RED's: ``{origin = "*", methods = "GET,POST"}``."""
+    """CORS for those routes, the ``cors`` package's options as Node-RED takes them:
+    ``{origin = "*", methods = "GET,POST"}``; also ``credentials``, ``allowedHeaders``,
+    ``exposedHeaders``, ``maxAge``, ``optionsSuccessStatus``. ``origin`` is ``"*"``, one
+    origin, a list of origins, or true (the request's own)."""
     http_request_timeout: int = field(default=120_000,
                                       metadata=_key("httpRequestTimeout", int))
     """Milliseconds an ``http request`` node waits for an answer (its own
-    ``requestTimeout`` wins)."""
+    ``requestTimeout`` wins), and an ``http in`` request waits for its ``http response``
+    (then it is answered 504)."""
     file_working_directory: str | None = field(
         default=None, metadata=_key("fileWorkingDirectory", str))
     """Directory relative file names of ``file``, ``file in`` and ``watch`` start from
@@ -287,9 +293,45 @@ def _check(settings: Settings) -> None:
     if not settings.http_node_root.startswith("/"):
         raise SettingsError(f"setting 'httpNodeRoot' must start with '/', "
                             f"not {settings.http_node_root!r}")
+    _check_http_node_auth(settings.http_node_auth)
+    _check_http_node_cors(settings.http_node_cors)
+    if settings.http_request_timeout <= 0:
+        raise SettingsError("setting 'httpRequestTimeout' must be greater than 0")
     if not all(isinstance(item, str) for item in settings.nodes_excludes):
         raise SettingsError("setting 'nodesExcludes' must be a list of node type names")
     for key in ("httpMaxConnections", "httpHeadersTimeout", "commsAuthTimeout",
                 "commsMaxQueueBytes"):
         if getattr(settings, _FIELDS[key].name) <= 0:
             raise SettingsError(f"setting {key!r} must be greater than 0")
+
+
+def _check_http_node_auth(auth: dict[str, Any] | None) -> None:
+    if auth is None:
+        return
+    if not isinstance(auth.get("user"), str) or not auth["user"]:
+        raise SettingsError("setting 'httpNodeAuth' needs a 'user'")
+    password = auth.get("pass")
+    if not isinstance(password, str) or not password.startswith(("$argon2", "$2a$", "$2b$",
+                                                                  "$2y$")):
+        raise SettingsError("setting 'httpNodeAuth.pass' must be an argon2 or bcrypt hash "
+                            "(make one with `flowrt hash-password`)")
+
+
+def _check_http_node_cors(cors: dict[str, Any] | None) -> None:
+    if cors is None:
+        return
+    origin = cors.get("origin", "*")
+    if not (isinstance(origin, str | bool) or (isinstance(origin, list) and all(
+            isinstance(item, str) for item in origin))):
+        raise SettingsError("setting 'httpNodeCors.origin' must be \"*\", an origin, a list "
+                            "of origins, true or false")
+    for key in ("methods", "allowedHeaders", "headers", "exposedHeaders"):
+        value = cors.get(key)
+        if value is not None and not (isinstance(value, str) or (isinstance(value, list) and all(
+                isinstance(item, str) for item in value))):
+            raise SettingsError(f"setting 'httpNodeCors.{key}' must be text or a list of text")
+    if "credentials" in cors and not isinstance(cors["credentials"], bool):
+        raise SettingsError("setting 'httpNodeCors.credentials' must be true or false")
+    status = cors.get("optionsSuccessStatus", 204)
+    if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status < 300:
+        raise SettingsError("setting 'httpNodeCors.optionsSuccessStatus' must be a 2xx status")

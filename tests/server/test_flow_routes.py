@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -12,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from flowrt.errors import ConfigError
 from flowrt.http_endpoints import Endpoints
 from flowrt.server.app import build_context, create_app
+from flowrt.server.flow_routes import release_held_requests
 from flowrt.server.state import CONTEXT
 from flowrt.settings import Settings
 
@@ -98,3 +101,64 @@ async def test_flow_routes_are_served_but_never_shadow_the_admin_api(client: Tes
     assert (await posted.json())["method"] == "POST"
     missing = await client.get("/nowhere")
     assert missing.status == 404
+
+
+def test_held_requests_are_found_by_id_until_released() -> None:
+    class Held:
+        owner = "n1"
+        jsonp_callback = None
+        answered = False
+
+        def answer(self, status: int, headers: list[tuple[str, str]],
+                   body: bytes | None) -> None:
+            pass
+
+    endpoints = Endpoints()
+    held = Held()
+    first, second = endpoints.hold(held), endpoints.hold(held)
+    assert first != second and len(first) == 24
+    assert endpoints.held(first) is held
+    assert endpoints.held({"not": "an id"}) is None
+    endpoints.release(first)
+    endpoints.release(first)
+    assert endpoints.held(first) is None and endpoints.held_count() == 1
+
+
+async def test_preflights_are_not_answered_for_admin_paths(tmp_path: Path) -> None:
+    settings = Settings.from_keys({"httpNodeCors": {"origin": "*"}}, "test")
+    app = create_app(build_context(settings, tmp_path / "data"))
+    async with TestClient(TestServer(app)) as client:
+        endpoints = client.app[CONTEXT].runtime.endpoints
+        preflight = {"Origin": "http://elsewhere.example",
+                     "Access-Control-Request-Method": "POST"}
+        admin = await client.options("/flows", headers=preflight)
+        assert "Access-Control-Allow-Origin" not in admin.headers
+        unknown = await client.options("/anything", headers=preflight)
+        assert unknown.status == 204
+        assert unknown.headers["Access-Control-Allow-Origin"] == "*"
+        endpoints.add("POST", "/flows", _echo, "flow")  # a flow serving an admin path
+        served = await client.options("/flows", headers=preflight)
+        assert served.headers["Access-Control-Allow-Origin"] == "*"
+
+
+async def test_requests_held_for_a_flow_are_answered_when_the_server_stops(
+        tmp_path: Path) -> None:
+    flows = [{"id": "t1", "type": "tab"},
+             {"id": "in", "type": "http in", "z": "t1", "url": "/wait", "method": "get",
+              "wires": [[]]}]
+    app = create_app(build_context(Settings(), tmp_path / "data"))
+    app.on_shutdown.append(release_held_requests)
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    runtime = client.app[CONTEXT].runtime
+    await runtime.deploy(flows)
+    async with aiohttp.ClientSession() as session:
+        waiting = asyncio.ensure_future(session.get(client.make_url("/wait")))
+        for _ in range(500):
+            if runtime.endpoints.held_count():
+                break
+            await asyncio.sleep(0.01)
+        assert runtime.endpoints.held_count() == 1
+        await asyncio.wait_for(client.close(), 10)
+        answer = await asyncio.wait_for(waiting, 10)
+        assert answer.status == 503
