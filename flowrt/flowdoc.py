@@ -183,10 +183,11 @@ def missing_types(flows: Iterable[dict[str, Any]], registry: NodeTypes) -> list[
 
 
 def unknown_type_message(node_type: str) -> str:
-    """Why a node type is unknown, worded for the user: a Node-RED core node flowrt
-    does not have yet, a subflow whose definition is missing, or a contrib node."""
+    """Why a node type is unknown, worded for the user: a Node-RED core node that is not
+    loaded (flowrt has them all), a subflow whose definition is missing, or a contrib node."""
     if is_core_type(node_type):
-        return f"Node-RED core node {node_type!r} is not available in flowrt yet"
+        return (f"Node-RED core node {node_type!r} is not loaded (left out by the "
+                f"nodesExcludes setting, or its module failed to load: see `flowrt nodes`)")
     if node_type.startswith("subflow:"):
         return f"subflow definition {node_type[8:]!r} not found"
     return (f"unknown node type {node_type!r}: a contrib node that is not installed "

@@ -18,6 +18,7 @@ still answer its request (``http response`` looks the id up with :meth:`Endpoint
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 from collections.abc import Awaitable, Callable
@@ -65,6 +66,8 @@ class Route:
     owner: str
     """The id of the node serving it (named in errors and logs)."""
     names: list[str] = field(default_factory=list)
+    closer: Callable[[], Awaitable[None]] | None = None
+    """Closes the route's long-lived connections (websockets) when the server stops."""
 
 
 def compile_path(root: str, path: str) -> tuple[re.Pattern[str], list[str]]:
@@ -112,13 +115,16 @@ class Endpoints:
         self._routes: list[Route] = []
         self._held: dict[str, HeldRequest] = {}
 
-    def add(self, method: str, path: str, handler: Handler, owner: str) -> Callable[[], None]:
+    def add(self, method: str, path: str, handler: Handler, owner: str,
+            closer: Callable[[], Awaitable[None]] | None = None) -> Callable[[], None]:
         """Serve ``method`` ``path`` with ``handler``; return the function removing it.
 
         When two routes match a request, the one added first answers it (as Express).
+        ``closer`` closes connections the route keeps open (a websocket's) when the
+        server stops: the server waits for running handlers before the flows stop.
         """
         pattern, names = compile_path(self.root, path)
-        route = Route(method.upper(), path, pattern, handler, owner, names)
+        route = Route(method.upper(), path, pattern, handler, owner, names, closer)
         self._routes.append(route)
 
         def remove() -> None:
@@ -168,9 +174,16 @@ class Endpoints:
         """Forget a held request (answered, timed out, or its client went away)."""
         self._held.pop(request_id, None)
 
-    def held_requests(self) -> list[HeldRequest]:
-        """Every request waiting for an answer (to answer them when the server stops)."""
-        return list(self._held.values())
+    async def server_stopping(self) -> None:
+        """The HTTP server is stopping: answer every request still waiting for its flow
+        ``503`` and close the routes' long-lived connections, so that the server's wait
+        for running handlers does not hold the stop up."""
+        for held in list(self._held.values()):
+            if not held.answered:
+                held.answer(503, [("Content-Type", "text/plain; charset=utf-8")],
+                            b"Service Unavailable: flowrt is stopping")
+        closers = [route.closer for route in self._routes if route.closer is not None]
+        await asyncio.gather(*(closer() for closer in closers), return_exceptions=True)
 
     def held_count(self) -> int:
         """How many requests are waiting for an answer."""

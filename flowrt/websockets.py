@@ -22,8 +22,8 @@ bigger one closes the connection (code 1009).
 Closing a server or client closes its connections (code 1001, "going away") and
 awaits every task it started. An HTTP server that stops waits for the requests it
 is serving, websocket ones included, before the runtime (and so the listeners) is
-stopped: it must call :func:`close_connections` first (``on_shutdown``), as it
-closes the editor's ``/comms`` sockets.
+stopped: a listener's route carries its ``close`` as the route's ``closer``, which
+``Endpoints.server_stopping`` calls first (an ``on_shutdown`` hook of the server).
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ import logging
 import os
 import socket
 import ssl
-import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, Protocol
@@ -255,18 +254,6 @@ class Connection:
                 self._busy = False
 
 
-_SERVED: weakref.WeakKeyDictionary[Endpoints, weakref.WeakSet[WebSocketServer]] = \
-    weakref.WeakKeyDictionary()
-"""The websocket servers serving on each runtime's endpoints (for close_connections)."""
-
-
-async def close_connections(endpoints: Endpoints) -> None:
-    """Close every websocket connection served on ``endpoints`` and refuse new ones
-    (the HTTP server is stopping; the listeners themselves stop with the runtime)."""
-    servers = list(_SERVED.get(endpoints, ()))
-    await asyncio.gather(*(server.close() for server in servers), return_exceptions=True)
-
-
 class WebSocketServer:
     """Serves websocket connections on one path of the runtime's HTTP port."""
 
@@ -301,8 +288,8 @@ class WebSocketServer:
 
     def start(self) -> None:
         """Serve the path."""
-        self._remove = self.endpoints.add("GET", self.path, self.handle, self.owner)
-        _SERVED.setdefault(self.endpoints, weakref.WeakSet()).add(self)
+        self._remove = self.endpoints.add("GET", self.path, self.handle, self.owner,
+                                          closer=self.close)
 
     async def handle(self, request: web.Request, params: dict[str, str]) -> web.StreamResponse:
         """The route's handler: upgrade to a websocket and serve it until it closes."""
@@ -350,7 +337,6 @@ class WebSocketServer:
         if self._remove is not None:
             self._remove()
             self._remove = None
-            _SERVED.get(self.endpoints, weakref.WeakSet()).discard(self)
         connections = list(self.connections.values())
         await asyncio.gather(*(c.close() for c in connections), return_exceptions=True)
         handlers = [t for t in self._handlers if not t.done()]

@@ -238,7 +238,7 @@ async def test_boot_names_each_missing_type_as_core_or_contrib(
         await runtime.load(flows)
     assert (runtime.state, runtime.state_reason) == ("stop", "missing-types")
     text = caplog.text
-    assert "Node-RED core node 'http in' is not available in flowrt yet" in text
+    assert "Node-RED core node 'http in' is not loaded (left out by the nodesExcludes" in text
     assert ("unknown node type 'node-red-contrib-foo': a contrib node that is not installed"
             in text)
 

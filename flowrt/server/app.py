@@ -41,7 +41,7 @@ from flowrt.server import (
 )
 from flowrt.server.connections import CappedSite
 from flowrt.server.cross_site import CrossSiteGuard, cross_site_middleware
-from flowrt.server.flow_routes import flow_routes_middleware
+from flowrt.server.flow_routes import close_flow_connections, flow_routes_middleware
 from flowrt.server.http import cors_middleware, error_middleware
 from flowrt.server.logs import configure_logging
 from flowrt.server.loop_monitor import LoopMonitor
@@ -88,6 +88,7 @@ def create_app(ctx: ServerContext) -> web.Application:
         module.setup(app)
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_close_comms)
+    app.on_shutdown.append(close_flow_connections)
     return app
 
 

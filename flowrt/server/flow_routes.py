@@ -18,9 +18,9 @@ as Node-RED's ``http in`` routes:
   ``credentials``, ``maxAge``, ``optionsSuccessStatus``. ``OPTIONS`` preflights under
   ``httpNodeRoot`` are answered for paths no admin route has (or a flow route has).
 
-Requests held open for a flow's answer are answered ``503`` when the server stops
-(:func:`release_held_requests`, an ``on_shutdown`` hook), before aiohttp waits for
-running handlers.
+Requests held open for a flow's answer are answered ``503``, and websockets closed, when
+the server stops (:func:`close_flow_connections`, an ``on_shutdown`` hook), before aiohttp
+waits for running handlers.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import hashlib
 import hmac
 import weakref
@@ -74,14 +73,10 @@ async def flow_routes_middleware(request: web.Request, handler: Handler) -> web.
     return response
 
 
-async def release_held_requests(app: web.Application) -> None:
-    """On shutdown: answer every request still waiting for its flow ``503``, so that
-    the server's wait for running handlers does not hold the stop up."""
-    endpoints = app[CONTEXT].runtime.endpoints
-    for held in endpoints.held_requests():
-        with contextlib.suppress(RuntimeError):  # answered meanwhile
-            held.answer(503, [("Content-Type", "text/plain; charset=utf-8")],
-                        b"Service Unavailable: flowrt is stopping")
+async def close_flow_connections(app: web.Application) -> None:
+    """On shutdown: answer requests still waiting for their flow and close websockets
+    (``Endpoints.server_stopping``), before aiohttp waits for running handlers."""
+    await app[CONTEXT].runtime.endpoints.server_stopping()
 
 
 class BasicAuth:

@@ -74,13 +74,13 @@ class Served:
 
 @contextlib.asynccontextmanager
 async def serving(flows: list[dict[str, Any]], **harness: Any) -> AsyncIterator[Served]:
-    state = SimpleNamespace(runtime=None)
+    state = SimpleNamespace(runtime=None, settings=None)
     app = web.Application(middlewares=[flow_routes_middleware])
-    app[CONTEXT] = state  # type: ignore[misc]  # the middleware reads .runtime only
+    app[CONTEXT] = state  # type: ignore[misc]  # the middleware reads .runtime, .settings
     # The harness stops first: the listeners close their connections themselves.
     async with TestServer(app) as server, aiohttp.ClientSession() as session, \
             FlowHarness(flows, **harness) as h:
-        state.runtime = h.runtime
+        state.runtime, state.settings = h.runtime, h.runtime.settings
         yield Served(h, server, session)
 
 
@@ -403,15 +403,12 @@ async def test_close_connections_before_the_http_server_stops(app_client: TestCl
     await runtime.deploy(flow(listener(), node("in", "websocket in", [[]], server="l1")),
                          "full", None)
     ws = await asyncio.wait_for(app_client.ws_connect("/ws"), WAIT)
-    await websockets.close_connections(runtime.endpoints)
+    await runtime.endpoints.server_stopping()
     closed = await receive(ws)
     assert closed.type is WSMsgType.CLOSE and closed.data == aiohttp.WSCloseCode.GOING_AWAY
     await runtime.deploy(flow(), "full", None)  # the listener closes after it: harmless
 
 
-@pytest.mark.xfail(strict=True, reason="flowrt/server/app.py does not call "
-                   "flowrt.websockets.close_connections on shutdown yet: aiohttp waits for "
-                   "the open websocket until the shutdown timeout")
 async def test_sigterm_with_a_client_connected_stops_gracefully(
         flowrt_factory: type[FlowrtProcess], tmp_path: Path) -> None:
     data = tmp_path / "data"

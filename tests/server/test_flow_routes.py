@@ -14,7 +14,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from flowrt.errors import ConfigError
 from flowrt.http_endpoints import Endpoints
 from flowrt.server.app import build_context, create_app
-from flowrt.server.flow_routes import release_held_requests
 from flowrt.server.state import CONTEXT
 from flowrt.settings import Settings
 
@@ -147,7 +146,6 @@ async def test_requests_held_for_a_flow_are_answered_when_the_server_stops(
              {"id": "in", "type": "http in", "z": "t1", "url": "/wait", "method": "get",
               "wires": [[]]}]
     app = create_app(build_context(Settings(), tmp_path / "data"))
-    app.on_shutdown.append(release_held_requests)
     client = TestClient(TestServer(app))
     await client.start_server()
     runtime = client.app[CONTEXT].runtime
