@@ -114,6 +114,9 @@ class HttpResponse:
     url: str
     redirects: list[tuple[str, list[str]]]
     """Each redirect followed: its ``Location`` and the ``Set-Cookie`` headers it had."""
+    warnings: list[str] = field(default_factory=list)
+    """What went wrong without failing the request (a digest challenge that could not
+    be answered: the 401 is the result)."""
 
 
 class ClientPool:
@@ -122,6 +125,7 @@ class ClientPool:
     def __init__(self) -> None:
         self._users: set[int] = set()
         self._session: aiohttp.ClientSession | None = None
+        self._requests = 0
 
     @property
     def in_use(self) -> bool:
@@ -138,9 +142,16 @@ class ClientPool:
         self._users.add(id(user))
 
     async def release(self, user: object) -> None:
-        """``user`` makes no more requests; the last to go closes the session."""
+        """``user`` makes no more requests; after the last one's, the session closes.
+
+        A request still running (the runtime cancels a closed node's requests right
+        after ``close``) closes the session when it ends, so it fails by cancellation,
+        not by finding its session closed under it."""
         self._users.discard(id(user))
-        if not self._users and self._session is not None:
+        await self._close_if_unused()
+
+    async def _close_if_unused(self) -> None:
+        if not self._users and not self._requests and self._session is not None:
             session, self._session = self._session, None
             await session.close()
 
@@ -157,7 +168,12 @@ class ClientPool:
         The exchange runs in a task of its own (aiohttp's and asyncio's timeouts need
         one; a node's ``on_input`` starts outside any task); cancelling the caller
         cancels it."""
-        return await asyncio.get_running_loop().create_task(self._fetch(request))
+        self._requests += 1
+        try:
+            return await asyncio.get_running_loop().create_task(self._fetch(request))
+        finally:
+            self._requests -= 1
+            await self._close_if_unused()
 
     async def _fetch(self, request: HttpRequest) -> HttpResponse:
         url = URL(request.url, encoded=True)
@@ -172,6 +188,8 @@ class ClientPool:
             raise _request_error(exc) from exc
         except (ssl.SSLError, OSError) as exc:
             raise _request_error(exc) from exc
+        except ValueError as exc:  # a header aiohttp refuses to send, a bad URL
+            raise RequestError(str(exc), "ERR_INVALID_ARG", "TypeError") from exc
 
     async def _exchange(self, request: HttpRequest, url: URL) -> HttpResponse:
         session = self._session_for_requests()
@@ -184,6 +202,7 @@ class ClientPool:
             headers["Content-Type"] = body.content_type  # with the multipart boundary
         proxy, proxy_headers = _proxy(request)
         redirects: list[tuple[str, list[str]]] = []
+        warnings: list[str] = []
         digest_sent = False
         while True:
             sent = headers.copy()
@@ -208,16 +227,20 @@ class ClientPool:
                     jar.set(cookie, url)
                 challenge = response.headers.get("WWW-Authenticate")
                 if response.status == 401 and request.digest and not digest_sent and challenge:
-                    user, password = request.digest
-                    headers["Authorization"] = digest_authorization(
-                        user, password, method, url.raw_path_qs, challenge)
                     digest_sent = True
-                    continue
+                    user, password = request.digest
+                    try:
+                        headers["Authorization"] = digest_authorization(
+                            user, password, method, url.raw_path_qs, challenge)
+                    except ValueError as exc:
+                        warnings.append(f"Digest authentication failed: {exc}")
+                    else:
+                        continue
                 location = response.headers.get("Location")
                 if not (request.follow_redirects and response.status in _REDIRECTS
                         and location is not None):
                     return HttpResponse(response.status, _node_headers(response), data,
-                                        _url_text(url), redirects)
+                                        _url_text(url), redirects, warnings)
             if len(redirects) >= MAX_REDIRECTS:
                 raise RequestError(f"Redirected {MAX_REDIRECTS} times. Aborting.",
                                    "ERR_TOO_MANY_REDIRECTS", "MaxRedirectsError")

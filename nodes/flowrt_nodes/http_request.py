@@ -27,7 +27,7 @@ from flowrt.http_client import (
     proxy_for_url,
 )
 from flowrt.http_client import HttpRequest as Request
-from flowrt.jsvalue import MISSING, is_nan, js_string
+from flowrt.jsvalue import MISSING, is_nan, js_string, truthy
 from flowrt.messages import Message, get_message_property
 from flowrt.mustache import MustacheError, MustacheTemplate
 from flowrt.node import Node, NodeContext
@@ -356,7 +356,7 @@ class HttpRequest(Node):
             method=method, url=_encoded_url(url), headers=headers.items(), body=body,
             cookies=cookies, ssl=ssl_option, server_hostname=server_hostname,
             proxy=proxy, proxy_auth=self._proxy_auth(), timeout=timeout / 1000,
-            follow_redirects=bool(msg.get("followRedirects", True)), digest=digest)
+            follow_redirects=truthy(msg.get("followRedirects", True)), digest=digest)
 
     def _message_headers(self, msg: Message, headers: _Headers) -> None:
         given = msg.get("headers")
@@ -418,6 +418,8 @@ class HttpRequest(Node):
             if not self.send_errors_only_to_catch:
                 self.send(msg)
             return
+        for warning in response.warnings:
+            self.warn(warning)
         msg["statusCode"] = response.status
         msg["headers"] = response.headers
         msg["responseUrl"] = response.url

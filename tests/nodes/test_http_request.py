@@ -165,6 +165,8 @@ def _app(server: Server) -> web.Application:
     app.router.add_get("/redirectToText", fixed(lambda r: web.Response(
         status=302, headers={"Location": server.url("/text")})))
     app.router.add_get("/timeout", sleeper)
+    app.router.add_get("/badDigest", fixed(lambda r: web.Response(
+        status=401, headers={"WWW-Authenticate": 'Digest realm="x"'})))
     app.router.add_get("/setCookie", set_cookie)
     app.router.add_get("/checkCookie", fixed(lambda r: web.json_response(_cookies(r))))
     app.router.add_get("/authenticate", authenticate)
@@ -647,6 +649,21 @@ async def test_digest_auth(server: Server, variant: str) -> None:
     assert msg["statusCode"] == 401
 
 
+async def test_unanswerable_digest_challenge_returns_the_401(server: Server) -> None:
+    creds = {"n1": {"user": "u", "password": "p"}}
+    msg, h = await request({}, creds, url=server.url("/badDigest"), authType="digest")
+    assert msg["statusCode"] == 401
+    assert [w["msg"] for w in h.warnings] == [
+        "Digest authentication failed: Invalid digest challenge: missing nonce"]
+
+
+async def test_follow_redirects_uses_javascript_truth(server: Server) -> None:
+    msg, _ = await request({"followRedirects": "false"}, url=server.url("/redirectToText"))
+    assert msg["statusCode"] == 200  # a non-empty string is true
+    msg, _ = await request({"followRedirects": 0}, url=server.url("/redirectToText"))
+    assert msg["statusCode"] == 302
+
+
 # --------------------------------------------------------------- TLS
 @pytest.fixture
 async def tls_server(tmp_path: Path) -> AsyncIterator[tuple[int, Any]]:
@@ -844,6 +861,16 @@ async def test_runtime_stop_closes_the_session(server: Server) -> None:
         pool = client_pool()
         assert pool.open
     assert not pool.open
+
+
+async def test_stop_during_a_request_cancels_it(server: Server) -> None:
+    async with FlowHarness(flow(request_node(url=server.url("/timeout")))) as h:
+        h.send("n1", {})
+        pool = client_pool()
+        await h.wait_for(lambda: pool.open)
+    assert not pool.open
+    # The message fails (cancelled), so a tracked delivery is not taken as done.
+    assert h.outputs("n1") == []
 
 
 async def test_broken_response_headers_are_accepted() -> None:
