@@ -73,7 +73,7 @@ class HttpProxy(Node):
         super().__init__(config, ctx)
         url = config.get("url") or ""
         if not isinstance(url, str) or (url and not url.strip().startswith("http")):
-            raise ConfigError(f"http proxy {self.label!r}: url {url!r} is not an http:// URL")
+            raise ConfigError(f"url {url!r} is not an http:// or https:// URL")
         noproxy = config.get("noproxy") or []
         if isinstance(noproxy, str):
             noproxy = [noproxy]
@@ -140,7 +140,9 @@ class HttpRequest(Node):
     `persist` changes nothing); the HTTP parser always accepts sloppy responses
     (bare line feeds), so `insecureHTTPParser` changes nothing; a `tls-config`
     server name is sent as SNI (Node-RED ignores it); `Authorization` is not sent
-    on to a redirect to another server; `NR_PROXY_MODE=legacy` is not supported.
+    on to a redirect to another server; `NR_PROXY_MODE=legacy` is not supported; a
+    `tls` or `proxy` naming a config node that is not running is an error for each
+    message (Node-RED would go without it); the `User-Agent` is aiohttp's unless set.
     The error reaching a `catch` node has no `code`: the code is in `msg.statusCode`.
     """
 
@@ -235,6 +237,10 @@ class HttpRequest(Node):
             self.status(fill="red", shape="ring", text="node-red:httpin.errors.invalid-transport")
             return None
         tls_node = self.config_node("tls")
+        missing = self._missing_config_node()
+        if missing:
+            self.error(missing, msg)
+            return None
         if not url.startswith(("http://", "https://")):
             url = ("https://" if tls_node is not None else "http://") + url
         proxy = self._proxy_for(url)
@@ -378,13 +384,20 @@ class HttpRequest(Node):
             value = _header_part(header.get("valueType"), header.get("valueValue"), msg)
             headers.update(js_string(name), value)
 
+    def _missing_config_node(self) -> str | None:
+        """What is wrong when a configured tls-config or http proxy node is not running:
+        the request is not made (never without the TLS settings or around the proxy)."""
+        for key, kind in (("tls", "tls-config"), ("proxy", "http proxy")):
+            ref = self.config.get(key)
+            if ref and self.config_node(key) is None:
+                return f"{kind} node {ref!r} is not deployed (or failed to start)"
+        return None
+
     def _proxy_for(self, url: str) -> str | None:
         proxy_node = self.config_node("proxy")
         env: dict[str, str] | os._Environ[str] = os.environ
         if proxy_node is not None:
             env = proxy_node.environment()  # type: ignore[attr-defined]
-        elif self.config.get("proxy"):
-            env = {}  # Node-RED: a proxy node that is not deployed means no proxy
         proxy = proxy_for_url(url, env)
         if not proxy:
             return None
@@ -499,7 +512,7 @@ def _body(payload: Any, content_type: str | None) -> tuple[bytes, bool]:
         return js_string(payload).encode(), False
     if content_type == "application/x-www-form-urlencoded":
         return _querystring(payload).encode(), False
-    return orjson.dumps(payload, default=_json_default), True
+    return orjson.dumps(payload, default=_json_default, option=orjson.OPT_NON_STR_KEYS), True
 
 
 def _json_default(value: Any) -> Any:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from flowrt.errors import DeployError
 from flowrt.http_client import client_pool, proxy_for_url
 from flowrt.testing import FlowHarness
 from nodes.flowrt_nodes.http_request import hash_sum
@@ -820,6 +821,22 @@ async def test_proxy_config_node_noproxy(server: Server, proxy: Proxy) -> None:
                   "noproxy": ["foo,localhost"]}
     msg, _ = await request({"url": server.url("/text")}, proxy="p1", nodes=(proxy_node,))
     assert msg["payload"] == "hello" and proxy.seen == []
+
+
+async def test_missing_config_nodes_stop_the_request(server: Server) -> None:
+    for key in ("tls", "proxy"):
+        config = request_node(url=server.url("/text"), **{key: "gone"})
+        async with FlowHarness(flow(config), settings={"strictDeploy": False}) as h:
+            await h.inject("n1", payload="x")
+            assert h.outputs("n1") == []
+            assert "'gone' is not deployed" in h.outputs("c")[0]["error"]["message"]
+
+
+async def test_bad_proxy_url_is_a_config_error() -> None:
+    proxy_node = {"id": "p1", "type": "http proxy", "url": "socks5://x:1080"}
+    with pytest.raises(DeployError, match="'socks5://x:1080' is not an http:// or https:// URL"):
+        async with FlowHarness(flow(request_node(url="http://x/", proxy="p1"), proxy_node)):
+            pass
 
 
 def test_proxy_for_url_rules() -> None:
