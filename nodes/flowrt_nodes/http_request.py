@@ -214,15 +214,16 @@ class HttpRequest(Node):
         self._active += 1
         self.status(REQUESTING)
         try:
-            request = self._request_for(msg)
-            if request is None:
+            prepared = self._request_for(msg)
+            if prepared is None:
                 return
-            await self._send_request(request, msg)
+            await self._send_request(*prepared, msg)
         finally:
             self._active -= 1
 
-    def _request_for(self, msg: Message) -> Request | None:
-        """The request ``msg`` asks for; None (with an error or warning) when it is bad."""
+    def _request_for(self, msg: Message) -> tuple[Request, str] | None:
+        """The request ``msg`` asks for and its URL's fragment (``#...``, not sent);
+        None (with an error or warning) when it is bad."""
         msg_url = msg.get("url")
         url = self.url or (js_string(msg_url) if msg_url not in (None, "") else "")
         if msg_url and self.url and self.url != msg_url:
@@ -358,11 +359,12 @@ class HttpRequest(Node):
             else:
                 self.warn("msg.rejectUnauthorized should be a boolean")
 
+        fragment = url.partition("#")[1] + quote(url.partition("#")[2], safe=_QUERY_SAFE + "'#")
         return Request(
             method=method, url=_encoded_url(url), headers=headers.items(), body=body,
             cookies=cookies, ssl=ssl_option, server_hostname=server_hostname,
             proxy=proxy, proxy_auth=self._proxy_auth(), timeout=timeout / 1000,
-            follow_redirects=truthy(msg.get("followRedirects", True)), digest=digest)
+            follow_redirects=truthy(msg.get("followRedirects", True)), digest=digest), fragment
 
     def _message_headers(self, msg: Message, headers: _Headers) -> None:
         given = msg.get("headers")
@@ -414,7 +416,7 @@ class HttpRequest(Node):
         password = str(proxy_node.creds.get("password") or "")
         return (user, password) if user or password else None
 
-    async def _send_request(self, request: Request, msg: Message) -> None:
+    async def _send_request(self, request: Request, fragment: str, msg: Message) -> None:
         assert self._pool is not None, "http request used before start"
         try:
             response = await self._pool.fetch(request)
@@ -435,7 +437,8 @@ class HttpRequest(Node):
             self.warn(warning)
         msg["statusCode"] = response.status
         msg["headers"] = response.headers
-        msg["responseUrl"] = response.url
+        # Node's URL keeps the fragment of a URL that was not redirected.
+        msg["responseUrl"] = response.url + ("" if response.redirects else fragment)
         msg["payload"] = response.body
         msg["redirectList"] = [
             {"location": location, **({"cookies": _response_cookies(cookies)}

@@ -379,6 +379,12 @@ async def test_url_from_message_and_mustache(server: Server) -> None:
     assert msg["payload"]["url"] == "/inspect/a&"
 
 
+async def test_fragment_is_not_sent_but_kept_in_the_response_url(server: Server) -> None:
+    msg, _ = await request({}, url=server.url("/inspect?a=1#part 2"), ret="obj")
+    assert msg["payload"]["url"] == "/inspect?a=1"
+    assert msg["responseUrl"] == server.url("/inspect?a=1#part%202")
+
+
 async def test_url_without_scheme(server: Server) -> None:
     msg, _ = await request({}, url=f"localhost:{server.port}/text")
     assert msg["payload"] == "hello"
