@@ -223,7 +223,70 @@ class HttpRequest(Node):
 
     def _request_for(self, msg: Message) -> tuple[Request, str] | None:
         """The request ``msg`` asks for and its URL's fragment (``#...``, not sent);
-        None (with an error or warning) when it is bad."""
+        None (with an error or warning) when it is bad. Step for step Node-RED's."""
+        url = self._url_for(msg)
+        if url is None:
+            return None
+        tls_node = self.config_node("tls")
+        if not url.startswith(("http://", "https://")):
+            url = ("https://" if tls_node is not None else "http://") + url
+        proxy = self._proxy_for(url)
+        if "?" in url:
+            base, _, query = url.partition("?")
+            url = f"{base}?{_STRAY_PERCENT.sub('%25', query)}" if query else url
+        method = self._method_for(msg)
+        timeout = self._timeout_for(msg)
+
+        headers = _Headers()
+        self._message_headers(msg, headers)
+        self._node_headers(msg, headers)
+        cookies = _cookies_for(msg, headers)
+        try:
+            parts = urlsplit(url)
+            valid = bool(parts.hostname)
+        except ValueError:
+            valid = False
+        if not valid:
+            self.error("TypeError: Invalid URL", msg)
+            return None
+        digest = self._authenticate(parts.username, parts.password, headers)
+
+        body: bytes | list[FormField] | None = None
+        payload = msg.get("payload", MISSING)
+        if method not in ("GET", "HEAD") and payload is not MISSING:
+            body = _request_body(payload, headers)
+        elif method == "GET" and payload is not MISSING and self.paytoqs:
+            if not isinstance(payload, dict | list) and payload is not None:
+                self.error("Invalid payload", msg)
+                return None
+            url += ("" if url.endswith("?") else "&") if "?" in url else "?"
+            url += _querystring(payload)
+        elif method == "GET" and payload is not MISSING and self.paytobody:
+            body = _get_body(payload)
+
+        ssl_option: ssl.SSLContext | bool = True
+        server_hostname = None
+        if tls_node is not None:
+            try:
+                ssl_option = tls_node.ssl_context()  # type: ignore[attr-defined]
+            except ValueError as exc:
+                self.error(str(exc), msg)
+                return None
+            server_hostname = tls_node.server_name  # type: ignore[attr-defined]
+        elif "rejectUnauthorized" in msg:
+            ssl_option = self._reject_unauthorized(msg["rejectUnauthorized"])
+
+        address, _, fragment = url.partition("#")
+        request = Request(
+            method=method, url=_encoded_url(address), headers=headers.items(), body=body,
+            cookies=cookies, ssl=ssl_option, server_hostname=server_hostname,
+            proxy=proxy, proxy_auth=self._proxy_auth(), timeout=timeout / 1000,
+            follow_redirects=truthy(msg.get("followRedirects", True)), digest=digest)
+        return request, ("#" + quote(fragment, safe=_QUERY_SAFE + "'#") if "#" in url else "")
+
+    def _url_for(self, msg: Message) -> str | None:
+        """The URL from the node (a template filled from ``msg``) or ``msg.url``; None
+        when there is none or its scheme is not http."""
         msg_url = msg.get("url")
         url = self.url or (js_string(msg_url) if msg_url not in (None, "") else "")
         if msg_url and self.url and self.url != msg_url:
@@ -237,18 +300,13 @@ class HttpRequest(Node):
             self.warn("non-http transport requested")
             self.status(fill="red", shape="ring", text="node-red:httpin.errors.invalid-transport")
             return None
-        tls_node = self.config_node("tls")
         missing = self._missing_config_node()
         if missing:
             self.error(missing, msg)
             return None
-        if not url.startswith(("http://", "https://")):
-            url = ("https://" if tls_node is not None else "http://") + url
-        proxy = self._proxy_for(url)
-        if "?" in url:
-            base, _, query = url.partition("?")
-            url = f"{base}?{_STRAY_PERCENT.sub('%25', query)}" if query else url
+        return url
 
+    def _method_for(self, msg: Message) -> str:
         method = self.method.upper() or "GET"
         msg_method = msg.get("method")
         if msg_method and self.config.get("method"):
@@ -256,115 +314,50 @@ class HttpRequest(Node):
                 self.warn(NO_OVERRIDE)
             else:
                 method = js_string(msg_method).upper()
+        return method
 
-        timeout = self.timeout_ms
-        if "requestTimeout" in msg:
-            wanted = msg["requestTimeout"]
-            number = as_number(wanted) if wanted is not None else 0.0
-            if number is None or is_nan(number):
-                self.warn("Timeout value is not a valid number, ignoring")
-            elif number < 1:
-                self.warn("Timeout value is negative, ignoring")
-            else:
-                timeout = number
+    def _timeout_for(self, msg: Message) -> float:
+        """Milliseconds: ``msg.requestTimeout`` when it is a positive number."""
+        if "requestTimeout" not in msg:
+            return self.timeout_ms
+        wanted = msg["requestTimeout"]
+        number = as_number(wanted) if wanted is not None else 0.0
+        if number is None or is_nan(number):
+            self.warn("Timeout value is not a valid number, ignoring")
+        elif number < 1:
+            self.warn("Timeout value is negative, ignoring")
+        else:
+            return number
+        return self.timeout_ms
 
-        headers = _Headers()
-        self._message_headers(msg, headers)
-        self._node_headers(msg, headers)
-
-        cookies: list[str] = []
-        cookie_header = headers.pop("cookie")
-        if cookie_header:
-            for name, value in _parse_cookie_header(cookie_header):
-                cookies.append(f"{name}={value}")
-        msg_cookies = msg.get("cookies")
-        if isinstance(msg_cookies, dict):
-            for name, value in msg_cookies.items():
-                if value is None or (isinstance(value, dict) and value.get("value") is None
-                                     and "value" in value):
-                    continue  # clears a cookie for http in/response nodes: not ours
-                if isinstance(value, dict):
-                    raw = js_string(value.get("value", MISSING))
-                    encoded = raw if value.get("encode") is False else _uri_component(raw)
-                else:
-                    encoded = _uri_component(js_string(value))
-                cookies.append(f"{name}={encoded}")
-
-        try:
-            parts = urlsplit(url)
-        except ValueError:
-            self.error("TypeError: Invalid URL", msg)
-            return None
-        if not parts.hostname:
-            self.error("TypeError: Invalid URL", msg)
-            return None
+    def _authenticate(self, url_user: str | None, url_password: str | None,
+                      headers: _Headers) -> tuple[str, str] | None:
+        """Set the Authorization header for basic or bearer authentication; the user
+        and password to answer a digest challenge with, for digest."""
         creds = dict(self.creds)
-        if parts.username and not creds.get("user"):
-            creds["user"] = parts.username
-        if parts.password and not creds.get("password"):
-            creds["password"] = parts.password
-        digest: tuple[str, str] | None = None
-        if creds:
-            user, password = str(creds.get("user") or ""), str(creds.get("password") or "")
-            if self.auth_type == "basic":
-                if user or password:
-                    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-                    headers.set("Authorization", f"Basic {token}")
-            elif self.auth_type == "digest":
-                digest = (user, password)
-            elif self.auth_type == "bearer":
-                headers.set("Authorization", f"Bearer {password}")
+        if url_user and not creds.get("user"):
+            creds["user"] = url_user
+        if url_password and not creds.get("password"):
+            creds["password"] = url_password
+        if not creds:
+            return None
+        user, password = str(creds.get("user") or ""), str(creds.get("password") or "")
+        if self.auth_type == "basic" and (user or password):
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            headers.set("Authorization", f"Basic {token}")
+        elif self.auth_type == "digest":
+            return user, password
+        elif self.auth_type == "bearer":
+            headers.set("Authorization", f"Bearer {password}")
+        return None
 
-        body: bytes | list[FormField] | None = None
-        payload = msg.get("payload", MISSING)
-        content_type = headers.get("content-type")
-        if method not in ("GET", "HEAD") and payload is not MISSING:
-            if content_type == "multipart/form-data" and isinstance(payload, dict):
-                body = _form_fields(payload)
-                headers.pop("content-type")
-            else:
-                body, as_json = _body(payload, content_type)
-                if as_json and content_type is None:
-                    headers.set("Content-Type", "application/json")
-        if method == "GET" and payload is not MISSING and self.paytoqs:
-            if not isinstance(payload, dict | list) and payload is not None:
-                self.error("Invalid payload", msg)
-                return None
-            query = _querystring(payload)
-            url += ("" if url.endswith("?") else "&") if "?" in url else "?"
-            url += query
-        elif method == "GET" and payload is not MISSING and self.paytobody:
-            if isinstance(payload, str | bytes | bytearray):
-                body = payload.encode() if isinstance(payload, str) else bytes(payload)
-            elif isinstance(payload, int | float) and not isinstance(payload, bool):
-                body = js_string(payload).encode()
-            else:
-                body = orjson.dumps(payload, default=_json_default)
-
-        ssl_option: ssl.SSLContext | bool = True
-        server_hostname = None
-        if tls_node is not None:
-            try:
-                ssl_option = tls_node.ssl_context()  # type: ignore[attr-defined]
-            except ValueError as exc:
-                self.error(str(exc), msg)
-                return None
-            server_hostname = tls_node.server_name  # type: ignore[attr-defined]
-        elif "rejectUnauthorized" in msg:
-            reject = msg["rejectUnauthorized"]
-            if isinstance(reject, str) and reject.lower() in ("true", "false"):
-                reject = reject.lower() == "true"
-            if isinstance(reject, bool):
-                ssl_option = reject
-            else:
-                self.warn("msg.rejectUnauthorized should be a boolean")
-
-        fragment = url.partition("#")[1] + quote(url.partition("#")[2], safe=_QUERY_SAFE + "'#")
-        return Request(
-            method=method, url=_encoded_url(url), headers=headers.items(), body=body,
-            cookies=cookies, ssl=ssl_option, server_hostname=server_hostname,
-            proxy=proxy, proxy_auth=self._proxy_auth(), timeout=timeout / 1000,
-            follow_redirects=truthy(msg.get("followRedirects", True)), digest=digest), fragment
+    def _reject_unauthorized(self, value: Any) -> bool:
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            value = value.lower() == "true"
+        if isinstance(value, bool):
+            return value
+        self.warn("msg.rejectUnauthorized should be a boolean")
+        return True
 
     def _message_headers(self, msg: Message, headers: _Headers) -> None:
         given = msg.get("headers")
@@ -505,6 +498,29 @@ def _header_part(kind: Any, value: Any, msg: Message) -> Any:
 
 
 # -------------------------------------------------------------------- body
+def _request_body(payload: Any, headers: _Headers) -> bytes | list[FormField]:
+    """The body of a POST, PUT... (Node-RED's rules; may set the content type)."""
+    content_type = headers.get("content-type")
+    if content_type == "multipart/form-data" and isinstance(payload, dict):
+        headers.pop("content-type")  # set again with the multipart boundary
+        return _form_fields(payload)
+    body, as_json = _body(payload, content_type)
+    if as_json and content_type is None:
+        headers.set("Content-Type", "application/json")
+    return body
+
+
+def _get_body(payload: Any) -> bytes:
+    """The body of a GET with ``paytoqs: body`` (no content type is set)."""
+    if isinstance(payload, str):
+        return payload.encode()
+    if isinstance(payload, bytes | bytearray):
+        return bytes(payload)
+    if isinstance(payload, int | float) and not isinstance(payload, bool):
+        return js_string(payload).encode()
+    return orjson.dumps(payload, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
+
+
 def _body(payload: Any, content_type: str | None) -> tuple[bytes, bool]:
     """The body for ``payload`` and whether it is JSON (Node-RED's rules)."""
     if isinstance(payload, str):
@@ -597,6 +613,27 @@ def _encoded_url(url: str) -> str:
 
 
 # ----------------------------------------------------------------- cookies
+def _cookies_for(msg: Message, headers: _Headers) -> list[str]:
+    """``name=value`` cookies from a ``cookie`` header (taken out of the headers) and
+    ``msg.cookies`` (values URL-encoded unless ``encode: false``)."""
+    cookies = [f"{name}={value}"
+               for name, value in _parse_cookie_header(headers.pop("cookie") or "")]
+    msg_cookies = msg.get("cookies")
+    if not isinstance(msg_cookies, dict):
+        return cookies
+    for name, value in msg_cookies.items():
+        if value is None or (isinstance(value, dict) and "value" in value
+                             and value["value"] is None):
+            continue  # clears a cookie for http in/response nodes: not ours
+        if isinstance(value, dict):
+            raw = js_string(value.get("value", MISSING))
+            encoded = raw if value.get("encode") is False else _uri_component(raw)
+        else:
+            encoded = _uri_component(js_string(value))
+        cookies.append(f"{name}={encoded}")
+    return cookies
+
+
 def _parse_cookie_header(text: str) -> list[tuple[str, str]]:
     """``cookie.parse`` of a Cookie header, values kept as they are."""
     pairs: dict[str, str] = {}
