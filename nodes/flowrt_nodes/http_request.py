@@ -149,7 +149,7 @@ class HttpRequest(Node):
     type = "http request"
     category = "network"
     color = "rgb(231, 231, 174)"
-    icon = "cloud"
+    icon = "white-globe"  # Node-RED's (web/static/icons/white-globe.svg, on main)
     palette_label = "http request"
     credentials: ClassVar = {"user": "text", "password": "password"}
     schema: ClassVar = {"type": "object", "properties": {
