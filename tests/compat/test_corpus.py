@@ -178,7 +178,8 @@ async def test_unknown_types_are_removed_with_their_wires(
     path = _write(tmp_path, nodes)
     prepared = corpus.prepare(corpus.load_nodes(path), compat_broker.port)
     assert prepared.removed_contrib == Counter({"ui_text": 1})
-    assert prepared.removed_core == Counter({"http request": 1})
+    # http request is a known type now: removed because it would reach outside the machine.
+    assert prepared.removed_outside == Counter({"http request": 1})
     assert [n["id"] for n in prepared.nodes] == ["t1", "i1", "d1"]
     assert prepared.nodes[1]["wires"] == [["d1"]]
     result = await corpus.run_flow(path, compat_broker.port)
