@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from flowrt.dispatch import RateLimitedReport
 from flowrt.errors import ConfigError
+from flowrt.hash_sum import hash_sum
 from flowrt.jsvalue import MISSING, js_string, parse_int
 from flowrt.messages import Message
 from flowrt.node import Node, NodeContext
@@ -429,67 +430,3 @@ def _int_or_zero(value: Any) -> int:
 
 def _flag(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
-
-
-def hash_sum(value: Any) -> str:
-    """The ``hash-sum`` package's hash, which Node-RED's ``http request`` puts in
-    ``msg.headers["x-node-red-request-node"]``."""
-    return format(_fold_value(0, value, "", []), "x").rjust(8, "0")
-
-
-def _fold(hash_value: int, text: str) -> int:
-    if not text:
-        return hash_value
-    data = text.encode("utf-16-le", "surrogatepass")
-    for index in range(0, len(data), 2):  # UTF-16 code units, as charCodeAt
-        hash_value = ((hash_value << 5) - hash_value + data[index] + (data[index + 1] << 8))
-        hash_value = (hash_value + 2**31) % 2**32 - 2**31  # |= 0
-    return hash_value * -2 if hash_value < 0 else hash_value
-
-
-def _js_tag(value: Any) -> tuple[str, str]:
-    """``Object.prototype.toString`` and ``typeof`` of a JSON-like value."""
-    if value is None:
-        return "[object Null]", "object"
-    if value is MISSING:
-        return "[object Undefined]", "undefined"
-    if isinstance(value, bool):
-        return "[object Boolean]", "boolean"
-    if isinstance(value, int | float):
-        return "[object Number]", "number"
-    if isinstance(value, str):
-        return "[object String]", "string"
-    if isinstance(value, list | tuple):
-        return "[object Array]", "object"
-    return "[object Object]", "object"
-
-
-def _fold_value(hash_value: int, value: Any, key: str, seen: list[Any]) -> int:
-    tag, kind = _js_tag(value)
-    hash_value = _fold(_fold(_fold(hash_value, key), tag), kind)
-    if value is None:
-        return _fold(hash_value, "null")
-    if value is MISSING:
-        return _fold(hash_value, "undefined")
-    if isinstance(value, dict | list | tuple):
-        if any(value is s for s in seen):
-            return _fold(hash_value, "[Circular]" + key)
-        seen.append(value)
-        keys = sorted(value) if isinstance(value, dict) else \
-            sorted(str(i) for i in range(len(value)))
-        for name in keys:
-            item = value[name] if isinstance(value, dict) else value[int(name)]
-            hash_value = _fold_value(hash_value, item, str(name), seen)
-        return _fold(hash_value, _js_text(value))
-    return _fold(hash_value, _js_text(value))
-
-
-def _js_text(value: Any) -> str:
-    """``String(value)`` of a JSON-like value."""
-    if isinstance(value, dict):
-        return "[object Object]"
-    if isinstance(value, list | tuple):
-        return ",".join("" if v is None or v is MISSING else _js_text(v) for v in value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return js_string(value)

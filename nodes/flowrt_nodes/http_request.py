@@ -19,6 +19,7 @@ from urllib.parse import quote, unquote, urlsplit
 import orjson
 
 from flowrt.errors import ConfigError
+from flowrt.hash_sum import hash_sum
 from flowrt.http_client import (
     ClientPool,
     FormField,
@@ -670,56 +671,3 @@ def _response_cookies(set_cookies: list[str]) -> dict[str, dict[str, str]]:
         parsed["value"] = parsed.pop(key, "")
         cookies[key] = parsed
     return cookies
-
-
-# ---------------------------------------------------------------- hash-sum
-def hash_sum(value: Any) -> str:
-    """The ``hash-sum`` package's hash (Node-RED marks response headers with it, to
-    recognise them when the message reaches another ``http request`` unchanged)."""
-    return format(_fold_value(0, value, "", []), "x").rjust(8, "0")
-
-
-def _int32(number: int) -> int:
-    number &= 0xFFFFFFFF
-    return number - 0x100000000 if number >= 0x80000000 else number
-
-
-def _fold(state: int, text: str) -> int:
-    if not text:
-        return state
-    data = text.encode("utf-16-le", "surrogatepass")
-    for i in range(0, len(data), 2):
-        state = _int32(_int32(_int32(state) << 5) - state + (data[i] | data[i + 1] << 8))
-    return state * -2 if state < 0 else state
-
-
-def _js_tag(value: Any) -> tuple[str, str]:
-    if value is None:
-        return "[object Null]", "object"
-    if isinstance(value, bool):
-        return "[object Boolean]", "boolean"
-    if isinstance(value, int | float):
-        return "[object Number]", "number"
-    if isinstance(value, str):
-        return "[object String]", "string"
-    if isinstance(value, list | tuple):
-        return "[object Array]", "object"
-    if isinstance(value, bytes | bytearray):
-        return "[object Uint8Array]", "object"
-    return "[object Object]", "object"
-
-
-def _fold_value(state: int, value: Any, key: str, seen: list[Any]) -> int:
-    tag, kind = _js_tag(value)
-    state = _fold(_fold(_fold(state, key), tag), kind)
-    if value is None:
-        return _fold(state, "null")
-    if kind == "object":
-        if any(value is s for s in seen):
-            return _fold(state, "[Circular]" + key)
-        seen.append(value)
-        items = ({str(k): v for k, v in value.items()} if isinstance(value, dict)
-                 else {str(i): v for i, v in enumerate(value)})
-        for name in sorted(items):
-            state = _fold_value(state, items[name], name, seen)
-    return _fold(state, js_string(value))

@@ -14,8 +14,8 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from flowrt_nodes.http_in import hash_sum
 
+from flowrt.hash_sum import hash_sum
 from flowrt.runtime import Runtime
 from flowrt.server.app import build_context, create_app
 from flowrt.server.auth import hash_password

@@ -16,9 +16,9 @@ import pytest
 from aiohttp import web
 
 from flowrt.errors import DeployError
+from flowrt.hash_sum import hash_sum
 from flowrt.http_client import client_pool, proxy_for_url
 from flowrt.testing import FlowHarness
-from nodes.flowrt_nodes.http_request import hash_sum
 from tests.brokers import free_port
 from tests.nodes.test_mqtt_tls import make_pki
 
