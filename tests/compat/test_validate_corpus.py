@@ -34,5 +34,5 @@ def test_validate_reports_every_corpus_file_and_no_compile_error() -> None:
     assert compile_errors == []
     assert len(LOADS_A_MODULE) == 2 and all(f"node '{node_id}'" in output
                                             for node_id in LOADS_A_MODULE)
-    # Unknown types are named core or contrib, so a user knows what to install.
-    assert "is not available in flowrt yet" in output and "not installed" in output
+    # Every Node-RED core type is built in: what is unknown is a contrib node, named so.
+    assert "is not loaded" not in output and "a contrib node that is not installed" in output
