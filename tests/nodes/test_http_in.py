@@ -542,3 +542,31 @@ async def _until(predicate: Callable[[], bool], within: float = 5.0) -> None:
     async with asyncio.timeout(within):
         for _ in iter(predicate, True):
             await asyncio.sleep(0.01)
+
+
+async def test_round_trip_through_http_request_to_another_route_of_the_same_runtime(
+        serve: Serve) -> None:
+    # GET /front → http request to /back on the same port → http response: the answer of
+    # /back (an object, its status and its headers) comes back through the front route.
+    back = ("msg.payload = {doubled: Number(msg.req.query.n) * 2};"
+            "msg.statusCode = 201; msg.headers = {'x-back': 'yes'}; return msg;")
+    to_back = ("msg.url = 'http://' + msg.req.headers.host + '/back?n=' + msg.req.query.n;"
+               "return msg;")
+    flows = [{"id": "t1", "type": "tab"},
+             http_in("front", "/front", ["to-back"]), function("to-back", to_back, ["req"]),
+             {"id": "req", "type": "http request", "z": "t1", "method": "GET", "ret": "obj",
+              "paytoqs": "ignore", "url": "", "tls": "", "persist": False, "proxy": "",
+              "authType": "", "senderr": False, "headers": [], "wires": [["front-out"]]},
+             response("front-out"),
+             http_in("back", "/back", ["answer"]), function("answer", back, ["back-out"]),
+             response("back-out")]
+    client = await serve(flows)
+    answer = await client.get("/front?n=21")
+    # The front route answers what /back answered, with its status (msg.statusCode);
+    # /back's headers came back marked by http request and unchanged, so http response
+    # does not send them on (Node-RED's x-node-red-request-node hash).
+    assert answer.status == 201
+    assert await answer.json() == {"doubled": 42}
+    assert "x-back" not in answer.headers
+    assert answer.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert runtime_of(client).endpoints.held_count() == 0
