@@ -13,7 +13,7 @@ import contextlib
 import os
 import re
 import ssl
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, unquote, urlsplit
 
 import orjson
@@ -30,9 +30,11 @@ from flowrt.http_client import (
 from flowrt.http_client import HttpRequest as Request
 from flowrt.jsvalue import MISSING, is_nan, js_string, truthy
 from flowrt.messages import Message, get_message_property
-from flowrt.mustache import MustacheError, MustacheTemplate
 from flowrt.node import Node, NodeContext
 from flowrt.schema import as_bool, as_number, boolean, enum, node_ref, string
+
+if TYPE_CHECKING:
+    from flowrt.mustache import MustacheTemplate
 
 NO_OVERRIDE = ("Warning: msg properties can no longer override set node properties. "
                "See bit.ly/nr-override-msg-props")
@@ -180,6 +182,9 @@ class HttpRequest(Node):
         self.url = url
         self.template: MustacheTemplate | None = None
         if "{{" in url:
+            # Imported here: the Mustache library is loaded only by flows that use it.
+            from flowrt.mustache import MustacheError, MustacheTemplate
+
             try:
                 self.template = MustacheTemplate(url)
             except MustacheError as exc:
