@@ -235,15 +235,27 @@ class Change(Node):
         "name": string(""),
         "rules": {"type": "array", "default": [{"t": "set", "p": "payload", "pt": "msg",
                                                 "to": "", "tot": "str"}],
-                  "items": {"type": "object", "required": ["t"], "properties": {
-                      "t": {"enum": ["set", "change", "delete", "move"]},
-                      "p": {"type": "string"}, "pt": {"type": "string"},
-                      "tot": {"type": "string"}, "fromt": {"type": "string"}}}},
-        "action": string(""),
-        "property": string(""),
-        "from": string(""),
-        "to": string(""),
-        "reg": boolean(False),
+                  "title": "Rules",
+                  "items": {"type": "object", "required": ["t"], "title": "Rule", "properties": {
+                      "t": {"enum": ["set", "change", "delete", "move"], "title": "Action",
+                            "x-labels": {"set": "Set", "change": "Change", "delete": "Delete",
+                                         "move": "Move"}},
+                      "p": {"type": "string", "x-kind": "typed", "x-type-key": "pt",
+                            "title": "Property"},
+                      "pt": {"type": "string", "title": "Property type"},
+                      "from": {"x-kind": "typed", "x-type-key": "fromt", "title": "Search for",
+                               "x-show-if": {"t": ["change"]}},
+                      "fromt": {"type": "string", "title": "Search type"},
+                      "to": {"x-kind": "typed", "x-type-key": "tot",
+                             "title": "to the value / Replace with / to",
+                             "x-show-if": {"t": ["set", "change", "move"]}},
+                      "tot": {"type": "string", "title": "Value type"}}}},
+        # Node-RED 0.x's single-rule form, converted to `rules` when the node is made.
+        "action": string("", title="Action (old format)", **{"x-hidden": True}),
+        "property": string("", title="Property (old format)", **{"x-hidden": True}),
+        "from": string("", title="From (old format)", **{"x-hidden": True}),
+        "to": string("", title="To (old format)", **{"x-hidden": True}),
+        "reg": boolean(False, title="Regular expression (old format)", **{"x-hidden": True}),
     }}
 
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
