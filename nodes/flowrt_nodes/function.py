@@ -230,7 +230,8 @@ class Function(Node):
     schema: ClassVar = {"type": "object", "properties": {
         "name": string(""),
         "language": string("javascript", enum=["javascript", "python"],
-                           title="Language of the code"),
+                           title="Language of the code",
+                           **{"x-labels": {"javascript": "JavaScript", "python": "Python"}}),
         "func": string("\nreturn msg;", title="On Message", **{"x-format": "javascript"}),
         "outputs": integer(1, minimum=0, title="Outputs"),
         "timeout": number(0, minimum=0, allow_empty=True, title="Timeout (seconds)"),
