@@ -217,6 +217,10 @@ class Runtime:
             problems, config_problems = flowdoc.validate_parts(flows, self.registry)
             if problems or (config_problems and self.settings.strict_deploy):
                 raise FlowValidationError(problems + config_problems)
+            if self.settings.strict_deploy:
+                # A node that cannot even be created refuses the deploy before anything
+                # stops: the running flows are not restarted for a deploy that never runs.
+                await self._refuse_unconstructible(flows)
             flows, new_credentials, changed_creds = self._extract_credentials(flows, credentials)
             old_document, old_credentials = self.flows_document, self.credentials
             if self.state != "start" or _global_config(flows) != _global_config(old_document):
@@ -247,14 +251,24 @@ class Runtime:
                 self.credentials = old_credentials
                 self.stats.deploy_failures += 1
                 # Not strict: the flows that ran before run again even if a node of
-                # theirs fails now (its broker gone...); that node is reported.
-                await self._apply(old_document, "full", set())
+                # theirs fails now (its broker gone...); that node is reported. Only what
+                # this deploy stopped starts again (all of it for a full deploy).
+                await self._apply(old_document, deploy_type, changed_creds)
                 raise
             self.missing = []
             self.stats.deploys += 1
             await self.contexts.flush()
             self.events.publish("notification/runtime-deploy", {"revision": self.rev}, retain=True)
             return self.rev
+
+    async def _refuse_unconstructible(self, flows: list[dict[str, Any]]) -> None:
+        """strictDeploy: raise DeployError for the first node of ``flows`` whose
+        constructor fails (checked in a dry run, nothing running is touched)."""
+        problems = await self.check_nodes(flowdoc.constructible(flows, self.registry))
+        if problems:
+            first = problems[0]
+            raise DeployError(f"node {first.id} ({first.type}) failed to start: "
+                              f"{first.message}", first.id, first.type)
 
     async def validate(self, flows: Any) -> list[Problem]:
         """Every problem of a flow document, in document order: its own (shape, ids,
@@ -412,7 +426,8 @@ class Runtime:
         """strictDeploy: stop what this deploy created and raise DeployError."""
         await self._stop_nodes({n.id for n in created}, removed=True)
         self._forget_failed()
-        self._graph = Graph()
+        # self._graph stays the refused deploy's: the rollback diffs it against the
+        # previous flows and restarts only the nodes this deploy stopped or created.
         raise DeployError(f"node {config['id']} ({config['type']}) failed to start: "
                           f"{error_text(exc)}", config["id"], config["type"]) from exc
 
