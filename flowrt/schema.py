@@ -6,7 +6,8 @@ forms; nodes then read values through :func:`as_number` and :func:`as_bool`.
 
 Besides JSON Schema, the editor reads a few ``x-`` annotations (validation ignores
 them): ``x-labels`` (the words shown for enum values, see :func:`enum`), ``x-show-if``
-(show a field only when other fields have given values, see :func:`show_if`),
+(show a field only when other fields have given values, see :func:`show_if`; ``x-hide-if``
+the other way round), ``x-section`` (a heading the field is grouped under),
 ``x-hidden`` (kept and validated, never shown as a field), ``x-required`` (a
 config-node reference the editor flags while empty), ``x-kind``, ``x-node-type``,
 ``x-type-key`` and ``x-types``.
@@ -81,6 +82,11 @@ def value_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def section(name: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """``properties`` grouped under the heading ``name`` in the editor (``x-section``)."""
+    return {key: {**prop, "x-section": name} for key, prop in properties.items()}
 
 
 def show_if(schema: dict[str, Any], **conditions: Any) -> dict[str, Any]:

@@ -18,8 +18,12 @@ MAX_REPEAT = 2147483
 
 _PROPS = {"type": "array", "items": {"type": "object", "properties": {
     "p": {"type": "string", "title": "msg."},
-    "v": {"x-kind": "typed", "x-type-key": "vt", "title": "Value"},
-    "vt": {"type": "string", "title": "Value type"}}, "required": ["p"], "title": "Property"},
+    # msg.payload's value, and a string msg.topic, are the node's own `payload` /
+    # `payloadType` and `topic` (the fields below), as Node-RED saves them.
+    "v": {"x-kind": "typed", "x-type-key": "vt", "title": "Value",
+          "x-hide-if": [{"p": ["payload"]}, {"p": ["topic"], "vt": ["str"]}]},
+    "vt": {"type": "string", "default": "str", "title": "Value type"}},
+    "required": ["p"], "title": "Property"},
     "default": [{"p": "payload"}, {"p": "topic", "vt": "str"}], "title": "Properties"}
 
 

@@ -44,6 +44,7 @@ from flowrt.schema import (
     enum,
     integer,
     node_ref,
+    section,
     show_if,
     string,
 )
@@ -121,26 +122,35 @@ class MqttBroker(Node):
     """Makes the connection: unit tests put a :class:`flowrt.mqtt.fake.FakeBroker` here."""
     schema: ClassVar = {"type": "object", "required": ["broker"], "properties": {
         "name": string(""),
-        "broker": string("", title="Server", description="e.g. localhost, or mqtt://host:1883"),
-        "port": integer(1883, title="Port"),
-        "protocolVersion": enum(["3", "4", "5", 3, 4, 5], "4", title="Protocol",
-                                labels={"3": "MQTT V3.1 (legacy)", "4": "MQTT V3.1.1",
-                                        "5": "MQTT V5"}),
-        "clientid": string("", title="Client ID", description="empty: generated"),
-        "autoConnect": boolean(True, title="Connect automatically"),
-        "usetls": boolean(False, title="Use TLS"),
-        "tls": show_if(node_ref("tls-config", title="TLS configuration"), usetls=True),
-        "verifyservercert": show_if(
-            boolean(False, title="Verify server certificate",
-                    description="older flows; a TLS configuration has its own"), usetls=True),
-        "keepalive": integer(60, title="Keep alive (seconds)"),
-        "cleansession": boolean(True, title="Use clean session"),
-        "autoUnsubscribe": boolean(True, title="Automatically unsubscribe when disconnecting"),
-        "sessionExpiry": show_if(integer(0, title="Session expiry (seconds)"),
+        **section("Connection", {
+            "broker": string("", title="Server",
+                             description="e.g. localhost, or mqtt://host:1883"),
+            "port": integer(1883, title="Port"),
+            "protocolVersion": enum(["3", "4", "5", 3, 4, 5], "4", title="Protocol",
+                                    labels={"3": "MQTT V3.1 (legacy)", "4": "MQTT V3.1.1",
+                                            "5": "MQTT V5"}),
+            "clientid": string("", title="Client ID", description="empty: generated"),
+            "autoConnect": boolean(True, title="Connect automatically"),
+            "keepalive": integer(60, title="Keep alive (seconds)"),
+            "cleansession": boolean(True, title="Use clean session"),
+            "autoUnsubscribe": boolean(True,
+                                       title="Automatically unsubscribe when disconnecting"),
+            "sessionExpiry": show_if(integer(0, title="Session expiry (seconds)"),
+                                     protocolVersion="5"),
+            "userProps": show_if(string("", title="User properties (JSON)"),
                                  protocolVersion="5"),
-        "userProps": show_if(string("", title="User properties (JSON)"), protocolVersion="5"),
-        **_message_keys("birth", "Birth"), **_message_keys("close", "Close"),
-        **_message_keys("will", "Will"),
+        }),
+        **section("Security", {
+            "usetls": boolean(False, title="Use TLS"),
+            "tls": show_if(node_ref("tls-config", title="TLS configuration"), usetls=True),
+            "verifyservercert": show_if(
+                boolean(False, title="Verify server certificate",
+                        description="older flows; a TLS configuration has its own"),
+                usetls=True),
+        }),
+        **section("Messages", {**_message_keys("birth", "Birth"),
+                               **_message_keys("close", "Close"),
+                               **_message_keys("will", "Will")}),
     }}
 
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:

@@ -49,6 +49,13 @@ def test_add_new_broker_shows_its_name_in_the_picker(editor: EditorPage) -> None
     picker.select_option(label="Add new mqtt-broker...")
     broker_panel = editor.page.locator(".tray-panel").last
     expect(broker_panel.locator(".tray-title")).to_have_text("Edit mqtt-broker node")
+    sections = broker_panel.locator("fieldset.form-section > legend").all_inner_texts()
+    assert sections == ["Connection", "Security", "Messages"], sections
+    # The TLS configuration only with "Use TLS".
+    expect(broker_panel.get_by_text("TLS configuration", exact=True)).to_be_hidden()
+    broker_panel.locator('[data-path="/usetls"] input').check()
+    expect(broker_panel.get_by_text("TLS configuration", exact=True)).to_be_visible()
+    broker_panel.locator('[data-path="/usetls"] input').uncheck()
     editor.field(broker_panel, "/name").fill("my broker")
     editor.field(broker_panel, "/broker").fill("localhost")
     editor.screenshot("30-new-broker-form")
@@ -149,6 +156,35 @@ def test_labels_and_choices_are_words(server: Server, editor: EditorPage) -> Non
     assert deployed["outputs"] == 3 and len(deployed["rules"]) == 3
 
 
+def test_inject_properties_in_words(editor: EditorPage) -> None:
+    node_id = editor.drag_from_palette("inject", 300, 200)
+    panel = editor.edit(node_id)
+    items = panel.locator('[data-path="/props"] .form-array-item')
+    expect(items).to_have_count(2)
+    # The values of msg.payload and of a string msg.topic are the fields below (as
+    # Node-RED saves them); another property has its value in its row.
+    payload_row, topic_row = items.nth(0), items.nth(1)
+    expect(payload_row.locator('[data-key="p"] input')).to_have_value("payload")
+    expect(payload_row.get_by_text("Value", exact=True)).to_be_hidden()
+    expect(topic_row.get_by_text("Value", exact=True)).to_be_hidden()
+    panel.locator("[data-add=props]").click()
+    third = items.nth(2)
+    third.locator('[data-key="p"] input').fill("sensor")
+    expect(third.get_by_text("Value", exact=True)).to_be_visible()
+    assert picked(third.locator("select.typed-type")) == "string"
+    third.locator('[data-key="v"] input').fill("kitchen")
+    assert picked(panel.locator('[data-path="/payload"] select')) == "timestamp"
+    expect(panel.locator('[data-path="/payload"] input')).to_be_hidden()
+    expect(panel.get_by_text("… after (seconds)")).to_be_hidden()
+    panel.locator('[data-path="/once"] input').check()
+    expect(panel.get_by_text("… after (seconds)")).to_be_visible()
+    editor.screenshot("43-inject-words")
+    editor.done()
+    editor.deploy()
+    props = next(n for n in editor.server.flows() if n["id"] == node_id)["props"]
+    assert props[2] == {"p": "sensor", "vt": "str", "v": "kitchen"}
+
+
 def test_mqtt5_fields_follow_the_broker_protocol(server: Server, editor: EditorPage) -> None:
     server.request("POST", "/flows", [
         TAB, broker("b", "cloud"),
@@ -244,12 +280,12 @@ def test_deploy_with_an_unconfigured_node_lists_it_and_runs_the_rest(
     # Flagged on the canvas before any deploy, as Node-RED's red triangle.
     marker = editor.node(bridge).locator("[data-marker=invalid]")
     expect(marker).to_have_count(1)
-    expect(marker.locator("title")).to_have_text("Cloud broker: needs a mqtt-broker config node")
+    expect(marker.locator("title")).to_have_text("Cloud broker: no mqtt-broker chosen")
     editor.page.locator("#deploy-button").click()
     dialog = editor.page.locator("dialog[open]")
     expect(dialog.locator("h2")).to_have_text("Deploy with invalid nodes?")
     expect(dialog.locator(f'[data-problem-node="{bridge}"]')).to_have_text(
-        "cloud bridge (cloud-bridge)Cloud broker: needs a mqtt-broker config node")
+        "cloud bridge (cloud-bridge)Cloud broker: no mqtt-broker chosen")
     expect(dialog).not_to_contain_text("$[")
     editor.screenshot("39-deploy-invalid-dialog")
     with editor.expect_deploy():

@@ -319,9 +319,11 @@ export function field(key, schema, holder, path, ctx) {
   const custom = ctx.custom?.(key, schema, holder, path);
   const el = custom || BUILDERS[kindOf(schema)](key, schema || {}, holder, path, ctx);
   const condition = schema?.["x-show-if"];
-  if (condition && ctx.conditions) {
-    el.dataset.showIf = JSON.stringify(condition);
-    ctx.conditions.push({ el, condition, holder, schemaOf: (k) => holderSchema(ctx, path, k) });
+  const against = schema?.["x-hide-if"];
+  if ((condition || against) && ctx.conditions) {
+    if (condition) el.dataset.showIf = JSON.stringify(condition);
+    if (against) el.dataset.hideIf = JSON.stringify(against);
+    ctx.conditions.push({ el, condition, against, holder, schemaOf: (k) => holderSchema(ctx, path, k) });
   }
   return el;
 }
@@ -338,9 +340,27 @@ export function fields(schema, holder, path, ctx) {
   // In a nested object the type keys of its typed values are edited by their value's select.
   const nestedTypeKeys = new Set(path === "" ? [] : Object.values(schema.properties || {})
     .filter((sub) => sub?.["x-kind"] === "typed" && sub["x-type-key"]).map((sub) => sub["x-type-key"]));
-  return sorted.filter((key) => (path === "" ? !ctx.skip?.has(key) : !nestedTypeKeys.has(key))
-    && !schema.properties[key]?.["x-hidden"])
-    .map((key) => field(key, schema.properties[key], holder, `${path}/${key}`, ctx));
+  const shown = sorted.filter((key) => (path === "" ? !ctx.skip?.has(key) : !nestedTypeKeys.has(key))
+    && !schema.properties[key]?.["x-hidden"]);
+  // `x-section` groups fields under a heading (Node-RED's Connection / Security / Messages),
+  // each section where its first field is.
+  const sections = new Map();
+  const out = [];
+  for (const key of shown) {
+    const built = field(key, schema.properties[key], holder, `${path}/${key}`, ctx);
+    const section = schema.properties[key]?.["x-section"];
+    if (!section) {
+      out.push(built);
+    } else {
+      if (!sections.has(section)) {
+        const box = h("fieldset", { class: "form-section", "data-section": section }, h("legend", {}, section));
+        sections.set(section, box);
+        out.push(box);
+      }
+      sections.get(section).append(built);
+    }
+  }
+  return out;
 }
 
 /**
@@ -348,8 +368,8 @@ export function fields(schema, holder, path, ctx) {
  * a config node and `ctx.typeOf(node)` its type descriptor, for `<ref>.<key>` conditions.
  */
 export function applyConditions(ctx) {
-  for (const { el, condition, holder, schemaOf } of ctx.conditions || []) {
-    const shown = Object.entries(condition).every(([key, wanted]) => {
+  for (const { el, condition, against, holder, schemaOf } of ctx.conditions || []) {
+    const holds = ([key, wanted]) => {
       let value;
       const dot = key.indexOf(".");
       if (dot > 0) {
@@ -361,7 +381,11 @@ export function applyConditions(ctx) {
         value = key in holder ? holder[key] : schemaOf(key)?.default;
       }
       return value !== undefined && wanted.includes(valueText(value));
-    });
+    };
+    // x-hide-if: one condition object, or a list of them; hidden when all of one hold.
+    const hiders = Array.isArray(against) ? against : against ? [against] : [];
+    const shown = Object.entries(condition || {}).every(holds)
+      && !hiders.some((one) => Object.entries(one).every(holds));
     el.hidden = !shown;
   }
 }

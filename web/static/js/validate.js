@@ -89,9 +89,9 @@ export function validateNode(node, type, lookup) {
     const id = node[key];
     const required = (type.schema.required || []).includes(key) || prop["x-required"] === true;
     if (!id) {
-      if (required) errors.push({ path: `/${key}`, message: `needs a ${refType} config node` });
+      if (required) errors.push({ path: `/${key}`, message: `no ${refType} chosen` });
     } else if (lookup(id)?.type !== refType) {
-      errors.push({ path: `/${key}`, message: `refers to a missing ${refType} config node` });
+      errors.push({ path: `/${key}`, message: `the ${refType} it names (${id}) does not exist` });
     }
   }
   return errors;
