@@ -7,7 +7,9 @@ forms; nodes then read values through :func:`as_number` and :func:`as_bool`.
 Besides JSON Schema, the editor reads a few ``x-`` annotations (validation ignores
 them): ``x-labels`` (the words shown for enum values, see :func:`enum`), ``x-show-if``
 (show a field only when other fields have given values, see :func:`show_if`; ``x-hide-if``
-the other way round), ``x-section`` (a heading the field is grouped under),
+the other way round), ``x-title-by`` (a label that follows another field's value:
+``{"key": "t", "titles": {"set": "to the value", ...}}``), ``x-section`` (a heading the
+field is grouped under),
 ``x-hidden`` (kept and validated, never shown as a field), ``x-required`` (a
 config-node reference the editor flags while empty), ``x-kind``, ``x-node-type``,
 ``x-type-key`` and ``x-types``.

@@ -248,7 +248,10 @@ class Change(Node):
                                "x-show-if": {"t": ["change"]}},
                       "fromt": {"type": "string", "default": "str", "title": "Search type"},
                       "to": {"x-kind": "typed", "x-type-key": "tot", "default": "",
-                             "title": "to the value / Replace with / to",
+                             "title": "to the value",
+                             "x-title-by": {"key": "t", "titles": {
+                                 "set": "to the value", "change": "Replace with",
+                                 "move": "to"}},
                              "x-show-if": {"t": ["set", "change", "move"]}},
                       "tot": {"type": "string", "default": "str", "title": "Value type"}}}},
         # Node-RED 0.x's single-rule form, converted to `rules` when the node is made.

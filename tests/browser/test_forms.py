@@ -185,6 +185,31 @@ def test_inject_properties_in_words(editor: EditorPage) -> None:
     assert props[2] == {"p": "sensor", "vt": "str", "v": "kitchen"}
 
 
+def test_change_rules_in_words(server: Server, editor: EditorPage) -> None:
+    server.request("POST", "/flows", [TAB, flow_node("ch", "change", 80, rules=[
+        {"t": "set", "p": "payload", "pt": "msg", "to": "hi", "tot": "str"},
+        {"t": "change", "p": "topic", "pt": "msg", "from": "a", "fromt": "str", "to": "b",
+         "tot": "str"},
+        {"t": "delete", "p": "secret", "pt": "msg"}])])
+    editor.open()
+    panel = editor.edit("ch")
+    rules = panel.locator('[data-path="/rules"] .form-array-item')
+    assert [picked(r.locator('[data-key="t"] select')) for r in rules.all()] == \
+        ["Set", "Change", "Delete"]
+    assert rules.nth(0).locator(".form-row:visible > label").all_inner_texts() == \
+        ["Action", "Property", "to the value"]
+    assert rules.nth(1).locator(".form-row:visible > label").all_inner_texts() == \
+        ["Action", "Property", "Search for", "Replace with"]
+    assert rules.nth(2).locator(".form-row:visible > label").all_inner_texts() == \
+        ["Action", "Property"]
+    assert picked(rules.nth(0).locator('[data-key="p"] select')) == "msg."
+    rules.nth(2).locator('[data-key="t"] select').select_option(label="Move")
+    assert rules.nth(2).locator(".form-row:visible > label").all_inner_texts() == \
+        ["Action", "Property", "to"]
+    editor.screenshot("44-change-rules")
+    editor.page.locator(".tray-panel [data-action=cancel]").click()
+
+
 def test_mqtt5_fields_follow_the_broker_protocol(server: Server, editor: EditorPage) -> None:
     server.request("POST", "/flows", [
         TAB, broker("b", "cloud"),

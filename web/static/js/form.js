@@ -6,7 +6,8 @@
  * for anything else. Every wrapper carries data-path (a JSON pointer) so
  * validation messages land next to their field.
  *
- * Editor annotations (flowrt/schema.py): `title` is the label and `description` a hint
+ * Editor annotations (flowrt/schema.py): `title` is the label (`x-title-by` makes it follow
+ * another field's value) and `description` a hint
  * under the field; `x-labels` the words of enum values (values with the same text,
  * "1" and 1, are one choice); `x-hidden` keeps a key out of the form; `x-show-if`
  * shows a field only while other fields (or a referenced config node's) have given
@@ -320,10 +321,11 @@ export function field(key, schema, holder, path, ctx) {
   const el = custom || BUILDERS[kindOf(schema)](key, schema || {}, holder, path, ctx);
   const condition = schema?.["x-show-if"];
   const against = schema?.["x-hide-if"];
-  if ((condition || against) && ctx.conditions) {
+  const labelBy = schema?.["x-title-by"];
+  if ((condition || against || labelBy) && ctx.conditions) {
     if (condition) el.dataset.showIf = JSON.stringify(condition);
     if (against) el.dataset.hideIf = JSON.stringify(against);
-    ctx.conditions.push({ el, condition, against, holder, schemaOf: (k) => holderSchema(ctx, path, k) });
+    ctx.conditions.push({ el, condition, against, labelBy, holder, schemaOf: (k) => holderSchema(ctx, path, k) });
   }
   return el;
 }
@@ -368,7 +370,13 @@ export function fields(schema, holder, path, ctx) {
  * a config node and `ctx.typeOf(node)` its type descriptor, for `<ref>.<key>` conditions.
  */
 export function applyConditions(ctx) {
-  for (const { el, condition, against, holder, schemaOf } of ctx.conditions || []) {
+  for (const { el, condition, against, labelBy, holder, schemaOf } of ctx.conditions || []) {
+    if (labelBy) {
+      // x-title-by: {key, titles: {value: title}}: the label follows another field (change rules).
+      const title = labelBy.titles?.[valueText(holder[labelBy.key])];
+      const label = el.querySelector(":scope > label");
+      if (title && label) label.textContent = title;
+    }
     const holds = ([key, wanted]) => {
       let value;
       const dot = key.indexOf(".");
