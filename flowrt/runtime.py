@@ -264,11 +264,12 @@ class Runtime:
     async def _refuse_unconstructible(self, flows: list[dict[str, Any]]) -> None:
         """strictDeploy: raise DeployError for the first node of ``flows`` whose
         constructor fails (checked in a dry run, nothing running is touched)."""
-        problems = await self.check_nodes(flowdoc.constructible(flows, self.registry))
-        if problems:
-            first = problems[0]
-            raise DeployError(f"node {first.id} ({first.type}) failed to start: "
-                              f"{first.message}", first.id, first.type)
+        failures = await self._constructor_failures(
+            flowdoc.constructible(flows, self.registry), first_only=True)
+        if failures:
+            node_id, node_type, exc = failures[0]
+            raise DeployError(f"node {node_id} ({node_type}) failed to start: "
+                              f"{error_text(exc)}", node_id, node_type) from exc
 
     async def validate(self, flows: Any) -> list[Problem]:
         """Every problem of a flow document, in document order: its own (shape, ids,
@@ -299,10 +300,21 @@ class Runtime:
         constructor made are cancelled. Types no plugin provides are skipped: the
         document's validation reports them, as are the nodes in ``skip``.
         """
+        where = {node["id"]: index for index, node in enumerate(flows)}
+        return [Problem(node_id, node_type,
+                        "$" if where.get(node_id) is None else f"$[{where[node_id]}]",
+                        error_text(exc))
+                for node_id, node_type, exc in await self._constructor_failures(flows, skip)]
+
+    async def _constructor_failures(
+        self, flows: list[dict[str, Any]], skip: set[str] | frozenset[str] = frozenset(),
+        first_only: bool = False,
+    ) -> list[tuple[str, str, Exception]]:
+        """``(node id, type, exception)`` for each node of ``flows`` whose constructor
+        raises, in a dry run (see :meth:`check_nodes`); only the first if ``first_only``."""
         graph = build_graph(flows)
         dry_run = DryRun(self, graph)
-        where = {node["id"]: index for index, node in enumerate(flows)}
-        problems: dict[str, Problem] = {}
+        failures: dict[str, tuple[str, Exception]] = {}
         try:
             for spec in _start_order(graph, set(graph.nodes), self.registry):
                 if spec.type not in INTERNAL_TYPES and spec.type not in self.registry:
@@ -313,14 +325,13 @@ class Runtime:
                 try:
                     dry_run.created[spec.id] = self._create(spec, dry_run)
                 except Exception as exc:
-                    if original not in problems:
-                        index = where.get(original)
-                        problems[original] = Problem(
-                            original, spec.type, "$" if index is None else f"$[{index}]",
-                            error_text(exc))
+                    if original not in failures:
+                        failures[original] = (spec.type, exc)
+                        if first_only:
+                            break
         finally:
             await dry_run.discard()
-        return list(problems.values())
+        return [(node_id, node_type, exc) for node_id, (node_type, exc) in failures.items()]
 
     async def _keep_extracted_credentials(self, flows: list[dict[str, Any]],
                                           credentials: dict[str, dict[str, Any]],
