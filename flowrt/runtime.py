@@ -217,6 +217,10 @@ class Runtime:
             problems, config_problems = flowdoc.validate_parts(flows, self.registry)
             if problems or (config_problems and self.settings.strict_deploy):
                 raise FlowValidationError(problems + config_problems)
+            if self.settings.strict_deploy:
+                # A node that cannot even be created refuses the deploy before anything
+                # stops: the running flows are not restarted for a deploy that never runs.
+                await self._refuse_unconstructible(flows)
             flows, new_credentials, changed_creds = self._extract_credentials(flows, credentials)
             old_document, old_credentials = self.flows_document, self.credentials
             if self.state != "start" or _global_config(flows) != _global_config(old_document):
@@ -247,14 +251,25 @@ class Runtime:
                 self.credentials = old_credentials
                 self.stats.deploy_failures += 1
                 # Not strict: the flows that ran before run again even if a node of
-                # theirs fails now (its broker gone...); that node is reported.
-                await self._apply(old_document, "full", set())
+                # theirs fails now (its broker gone...); that node is reported. Only what
+                # this deploy stopped starts again (all of it for a full deploy).
+                await self._apply(old_document, deploy_type, changed_creds)
                 raise
             self.missing = []
             self.stats.deploys += 1
             await self.contexts.flush()
             self.events.publish("notification/runtime-deploy", {"revision": self.rev}, retain=True)
             return self.rev
+
+    async def _refuse_unconstructible(self, flows: list[dict[str, Any]]) -> None:
+        """strictDeploy: raise DeployError for the first node of ``flows`` whose
+        constructor fails (checked in a dry run, nothing running is touched)."""
+        failures = await self._constructor_failures(
+            flowdoc.constructible(flows, self.registry), first_only=True)
+        if failures:
+            node_id, node_type, exc = failures[0]
+            raise DeployError(f"node {node_id} ({node_type}) failed to start: "
+                              f"{error_text(exc)}", node_id, node_type) from exc
 
     async def validate(self, flows: Any) -> list[Problem]:
         """Every problem of a flow document, in document order: its own (shape, ids,
@@ -285,10 +300,21 @@ class Runtime:
         constructor made are cancelled. Types no plugin provides are skipped: the
         document's validation reports them, as are the nodes in ``skip``.
         """
+        where = {node["id"]: index for index, node in enumerate(flows)}
+        return [Problem(node_id, node_type,
+                        "$" if where.get(node_id) is None else f"$[{where[node_id]}]",
+                        error_text(exc))
+                for node_id, node_type, exc in await self._constructor_failures(flows, skip)]
+
+    async def _constructor_failures(
+        self, flows: list[dict[str, Any]], skip: set[str] | frozenset[str] = frozenset(),
+        first_only: bool = False,
+    ) -> list[tuple[str, str, Exception]]:
+        """``(node id, type, exception)`` for each node of ``flows`` whose constructor
+        raises, in a dry run (see :meth:`check_nodes`); only the first if ``first_only``."""
         graph = build_graph(flows)
         dry_run = DryRun(self, graph)
-        where = {node["id"]: index for index, node in enumerate(flows)}
-        problems: dict[str, Problem] = {}
+        failures: dict[str, tuple[str, Exception]] = {}
         try:
             for spec in _start_order(graph, set(graph.nodes), self.registry):
                 if spec.type not in INTERNAL_TYPES and spec.type not in self.registry:
@@ -299,14 +325,13 @@ class Runtime:
                 try:
                     dry_run.created[spec.id] = self._create(spec, dry_run)
                 except Exception as exc:
-                    if original not in problems:
-                        index = where.get(original)
-                        problems[original] = Problem(
-                            original, spec.type, "$" if index is None else f"$[{index}]",
-                            error_text(exc))
+                    if original not in failures:
+                        failures[original] = (spec.type, exc)
+                        if first_only:
+                            break
         finally:
             await dry_run.discard()
-        return list(problems.values())
+        return [(node_id, node_type, exc) for node_id, (node_type, exc) in failures.items()]
 
     async def _keep_extracted_credentials(self, flows: list[dict[str, Any]],
                                           credentials: dict[str, dict[str, Any]],
@@ -412,7 +437,8 @@ class Runtime:
         """strictDeploy: stop what this deploy created and raise DeployError."""
         await self._stop_nodes({n.id for n in created}, removed=True)
         self._forget_failed()
-        self._graph = Graph()
+        # self._graph stays the refused deploy's: the rollback diffs it against the
+        # previous flows and restarts only the nodes this deploy stopped or created.
         raise DeployError(f"node {config['id']} ({config['type']}) failed to start: "
                           f"{error_text(exc)}", config["id"], config["type"]) from exc
 

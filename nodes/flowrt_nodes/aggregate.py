@@ -147,7 +147,9 @@ class Aggregate(Node):
         "properties": {"type": "array", "items": {"type": "string", "minLength": 1},
                        "default": [], "title": "Properties (several fields)"},
         "groupBy": string("topic", title="Group by (property path, empty: one group)"),
-        "window": enum(["count", "tumbling", "sliding"], "tumbling", title="Window"),
+        "window": enum(["count", "tumbling", "sliding"], "tumbling", title="Window", labels={
+            "count": "every N messages", "tumbling": "tumbling time window",
+            "sliding": "sliding time window"}),
         "size": number(60, minimum=0, title="Size (messages or seconds)"),
         "slide": number(10, minimum=0, title="Slide (seconds, sliding windows)"),
         "stats": {"type": "array", "items": {"enum": list(STATS)}, "uniqueItems": True,

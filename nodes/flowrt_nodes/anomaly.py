@@ -120,7 +120,10 @@ class Anomaly(Node):
         "properties": {"type": "array", "items": {"type": "string", "minLength": 1},
                        "default": [], "title": "Properties (several fields)"},
         "key": string("topic", title="Key property"),
-        "method": enum(["zscore", "ewma", "mad"], "zscore", title="Method"),
+        "method": enum(["zscore", "ewma", "mad"], "zscore", title="Method", labels={
+            "zscore": "z-score (rolling mean and deviation)",
+            "ewma": "EWMA (exponentially weighted mean)",
+            "mad": "median absolute deviation"}),
         "window": integer(60, minimum=2, title="Window (readings)"),
         "alpha": number(0.1, minimum=0, title="Alpha (ewma)"),
         "threshold": number(3.0, minimum=0, title="Score threshold"),

@@ -114,8 +114,9 @@ class Batch(Node):
         "topics"]}
     schema: ClassVar = {"type": "object", "properties": {
         "name": string("", title="Name"),
-        "mode": enum(["count", "interval", "concat"], "count",
-                     title="Mode (group by number, by time interval, or concatenate)"),
+        "mode": enum(["count", "interval", "concat"], "count", title="Mode", labels={
+            "count": "Group by number of messages", "interval": "Group by time interval",
+            "concat": "Concatenate sequences"}),
         "count": integer(10, title="Number of messages (count mode)"),
         "overlap": integer(0, title="Overlap (count mode)"),
         "interval": number(10, title="Interval in seconds (interval mode)",

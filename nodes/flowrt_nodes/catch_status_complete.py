@@ -13,7 +13,8 @@ from flowrt.schema import boolean, string
 
 _SCOPE = {"anyOf": [{"type": "null"}, {"type": "array", "items": {"type": "string"}},
                     {"enum": ["group", "flow"]}],
-          "title": "Scope: null (all nodes), a list of node ids, or \"group\""}
+          "title": "Scope",
+          "description": "empty: all nodes on this flow; a list of node ids; or \"group\""}
 
 
 class Catch(Node):
@@ -32,7 +33,7 @@ class Catch(Node):
     icon = "alert"
     schema: ClassVar = {"type": "object", "properties": {
         "name": string(""), "scope": {**_SCOPE, "default": None},
-        "uncaught": boolean(False)}}
+        "uncaught": boolean(False, title="Ignore errors handled by other catch nodes")}}
 
 
 class Status(Node):
@@ -65,6 +66,7 @@ class Complete(Node):
     color = "#c0edc0"
     icon = "alert"
     schema: ClassVar = {"type": "object", "properties": {
-        "name": string(""), "scope": {"type": "array", "items": {"type": "string"},
-                                      "default": []},
-        "uncaught": boolean(False)}}
+        "name": string(""), "scope": {"type": "array", "items": {"type": "string",
+                                                                 "title": "Node id"},
+                                      "default": [], "title": "Nodes to watch"},
+        "uncaught": boolean(False, title="Uncaught only", **{"x-hidden": True})}}

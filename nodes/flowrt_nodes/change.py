@@ -235,15 +235,31 @@ class Change(Node):
         "name": string(""),
         "rules": {"type": "array", "default": [{"t": "set", "p": "payload", "pt": "msg",
                                                 "to": "", "tot": "str"}],
-                  "items": {"type": "object", "required": ["t"], "properties": {
-                      "t": {"enum": ["set", "change", "delete", "move"]},
-                      "p": {"type": "string"}, "pt": {"type": "string"},
-                      "tot": {"type": "string"}, "fromt": {"type": "string"}}}},
-        "action": string(""),
-        "property": string(""),
-        "from": string(""),
-        "to": string(""),
-        "reg": boolean(False),
+                  "title": "Rules",
+                  "items": {"type": "object", "required": ["t"], "title": "Rule", "properties": {
+                      "t": {"enum": ["set", "change", "delete", "move"], "title": "Action",
+                            "default": "set",
+                            "x-labels": {"set": "Set", "change": "Change", "delete": "Delete",
+                                         "move": "Move"}},
+                      "p": {"type": "string", "default": "payload", "x-kind": "typed",
+                            "x-type-key": "pt", "title": "Property"},
+                      "pt": {"type": "string", "default": "msg", "title": "Property type"},
+                      "from": {"x-kind": "typed", "x-type-key": "fromt", "title": "Search for",
+                               "x-show-if": {"t": ["change"]}},
+                      "fromt": {"type": "string", "default": "str", "title": "Search type"},
+                      "to": {"x-kind": "typed", "x-type-key": "tot", "default": "",
+                             "title": "to the value",
+                             "x-title-by": {"key": "t", "titles": {
+                                 "set": "to the value", "change": "Replace with",
+                                 "move": "to"}},
+                             "x-show-if": {"t": ["set", "change", "move"]}},
+                      "tot": {"type": "string", "default": "str", "title": "Value type"}}}},
+        # Node-RED 0.x's single-rule form, converted to `rules` when the node is made.
+        "action": string("", title="Action (old format)", **{"x-hidden": True}),
+        "property": string("", title="Property (old format)", **{"x-hidden": True}),
+        "from": string("", title="From (old format)", **{"x-hidden": True}),
+        "to": string("", title="To (old format)", **{"x-hidden": True}),
+        "reg": boolean(False, title="Regular expression (old format)", **{"x-hidden": True}),
     }}
 
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:

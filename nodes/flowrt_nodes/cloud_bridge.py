@@ -35,6 +35,7 @@ from flowrt.mqtt import PublishDropped, SharedConnection, Subscription, valid_fi
 from flowrt.node import Node, NodeContext
 from flowrt.payloads import CONVERTERS, serialize_payload
 from flowrt.schema import (
+    QOS_LABELS,
     as_bool,
     as_int,
     as_number,
@@ -43,6 +44,7 @@ from flowrt.schema import (
     integer,
     node_ref,
     number,
+    retitle,
     string,
 )
 
@@ -141,21 +143,30 @@ class CloudBridge(Node):
     schema: ClassVar = {"type": "object", "properties": {
         "name": string(""),
         "broker": node_ref("mqtt-broker", title="Cloud broker", required=True),
-        "deviceId": string(""),
-        "topicTemplate": string("devices/{deviceId}/{topic}"),
-        "batchTopic": string("devices/{deviceId}/batch/{priority}"),
-        "qos": enum(["0", "1", "2", 0, 1, 2], 1),
-        "priorityProperty": string("priority"),
-        "durable": boolean(True),
-        **NODE_QUEUE_KEYS,
-        "window": integer(1000, minimum=1),
-        "retry": RETRY_SCHEMA,
-        "envelope": boolean(False),
+        "deviceId": string("", title="Device ID", description="empty: the host name; "
+                           "${ENV} allowed"),
+        "topicTemplate": string("devices/{deviceId}/{topic}", title="Stream topic",
+                                description="{deviceId}, {topic} (msg.topic), {priority}"),
+        "batchTopic": string("devices/{deviceId}/batch/{priority}", title="Batch topic"),
+        "qos": enum(["0", "1", "2", 0, 1, 2], 1, title="QoS", labels=QOS_LABELS),
+        "priorityProperty": string("priority", title="Priority property (msg.)",
+                                   description="critical, high, normal (default) or low"),
         "modes": {"type": "object", "properties": {p.label: _MODE for p in Priority},
-                  "default": DEFAULT_MODES},
-        "compress": enum(["none", "gzip"], "none"),
-        "downlink": string("devices/{deviceId}/commands/#"),
-        "degradedAfter": number(2, minimum=0),
+                  "default": DEFAULT_MODES, "title": "Sending per priority",
+                  "x-kind": "batch-modes"},
+        "compress": enum(["none", "gzip"], "none", title="Compress batches",
+                         labels={"none": "no", "gzip": "gzip"}),
+        "envelope": boolean(False, title="Wrap streamed messages in a JSON envelope"),
+        "durable": boolean(True, title="Durable outbox (on disk)"),
+        **retitle(NODE_QUEUE_KEYS, queue="Outbox name", maxMessages="Most queued messages",
+                  maxBytes="Most queued bytes"),
+        "window": integer(1000, minimum=1, title="Unacknowledged publishes at most"),
+        "retry": {**RETRY_SCHEMA, "x-kind": "table"},
+        "downlink": string("devices/{deviceId}/commands/#", title="Downlink topic filter",
+                           description="commands from the cloud, sent on output 1; "
+                                       "empty: none"),
+        "degradedAfter": number(2, minimum=0, title="Degraded after (seconds)",
+                                description="acknowledgements slower than this"),
     }}
 
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:

@@ -19,4 +19,4 @@ class Comment(Node):
     color = "#ffffff"
     icon = "comment"
     schema: ClassVar = {"type": "object", "properties": {
-        "name": string(""), "info": string("")}}
+        "name": string(""), "info": string("", title="Text (Markdown)")}}

@@ -19,7 +19,7 @@ from flowrt.clock import TimerHandle
 from flowrt.jsvalue import MISSING, iso_timestamp, js_string
 from flowrt.messages import Message, get_message_property
 from flowrt.node import Node, NodeContext
-from flowrt.schema import as_bool, boolean, enum, string
+from flowrt.schema import as_bool, boolean, enum, show_if, string
 
 DEBUG_MAX_LENGTH = 1000
 """Node-RED's ``debugMaxLength``: longer strings, buffers and arrays are cut."""
@@ -206,16 +206,22 @@ class Debug(Node):
     editor: ClassVar = {"button": "debug", "label": "name", "labelAlign": "right"}
     schema: ClassVar = {"type": "object", "properties": {
         "name": string(""),
-        "active": boolean(True),
-        "tosidebar": boolean(True),
-        "console": boolean(False),
-        "tostatus": boolean(False),
-        "complete": {"anyOf": [{"type": "string"}, {"type": "boolean"}], "default": "false",
-                     "title": "Output: \"false\" = msg.payload, \"true\" = whole msg, "
-                              "or a property"},
-        "targetType": enum(["msg", "full", "jsonata"], "msg"),
-        "statusVal": string(""),
-        "statusType": enum(["auto", "msg", "jsonata", "counter"], "auto"),
+        "active": boolean(True, title="Active", description="the button on the node"),
+        "complete": {"anyOf": [{"type": "string"}, {"type": "boolean"}], "default": "payload",
+                     "x-kind": "typed", "x-type-key": "targetType", "title": "Output",
+                     "description": "a message property, the complete message, or a JSONata "
+                                    "expression"},
+        "targetType": enum(["msg", "full", "jsonata"], "msg", title="Output type",
+                           labels={"full": "complete msg object", "jsonata": "expression"}),
+        "tosidebar": boolean(True, title="To the debug window"),
+        "console": boolean(False, title="To the system console"),
+        "tostatus": boolean(False, title="To the node status (32 characters)"),
+        "statusVal": show_if({"type": "string", "default": "", "x-kind": "typed",
+                              "x-type-key": "statusType", "title": "Status shows"},
+                             tostatus=True),
+        "statusType": enum(["auto", "msg", "jsonata", "counter"], "auto", title="Status type",
+                           labels={"auto": "same as the debug output",
+                                   "counter": "message count", "jsonata": "expression"}),
     }}
 
     admin_routes: ClassVar = (
@@ -246,7 +252,8 @@ class Debug(Node):
 
     async def start(self) -> None:
         config = self.config
-        complete = str(config.get("complete") or "payload")
+        # js_string: a boolean typed as JSON in an old editor is "true", never "True".
+        complete = js_string(config.get("complete") or "payload")
         if complete == "false" or self._target_expr is not None:
             complete = "payload"
         self._whole = self._target_expr is None and (

@@ -22,12 +22,15 @@ from flowrt.buffering import buffer_limit, failure, new_hold, release
 from flowrt.clock import TimerHandle
 from flowrt.messages import Message
 from flowrt.node import Node, NodeContext
-from flowrt.schema import as_bool, as_number, boolean, enum, integer, number, string
+from flowrt.schema import as_bool, as_number, boolean, enum, number, show_if, string
 
 TOO_MANY = "too many pending messages in delay node"
 
 _UNIT_MS = {"milliseconds": 1.0, "seconds": 1000.0, "minutes": 60_000.0,
             "hours": 3_600_000.0, "days": 86_400_000.0}
+_UNIT_WORDS = {"milliseconds": "Milliseconds", "seconds": "Seconds", "minutes": "Minutes",
+               "hours": "Hours", "days": "Days"}
+_RATE_MODES = ["rate", "burst", "queue", "timed"]
 _RATE_UNIT_MS = {"second": 1000.0, "minute": 60_000.0, "hour": 3_600_000.0,
                  "day": 86_400_000.0}
 _REPORT_DEPTH_AFTER = 0.5
@@ -79,18 +82,35 @@ class Delay(Node):
     schema: ClassVar = {"type": "object", "properties": {
         "name": string(""),
         "pauseType": enum(["delay", "delayv", "random", "rate", "burst", "queue", "timed"],
-                          "delay"),
-        "timeout": number("5", minimum=0),
-        "timeoutUnits": enum(list(_UNIT_MS), "seconds"),
-        "rate": number("1", minimum=0),
-        "nbRateUnits": number("1", minimum=0, allow_empty=True),
-        "rateUnits": enum(list(_RATE_UNIT_MS), "second"),
-        "randomFirst": number("1", minimum=0),
-        "randomLast": number("5", minimum=0),
-        "randomUnits": enum(list(_UNIT_MS), "seconds"),
-        "drop": boolean(False),
-        "allowrate": boolean(False),
-        "outputs": integer(1, minimum=1),
+                          "delay", title="Action", labels={
+                              "delay": "Delay each message: fixed delay",
+                              "delayv": "Delay each message: override delay with msg.delay",
+                              "random": "Delay each message: random delay",
+                              "rate": "Rate limit: all messages",
+                              "burst": "Rate limit: all messages, in bursts",
+                              "queue": "Rate limit for each msg.topic: send each topic in turn",
+                              "timed": "Rate limit for each msg.topic: send all topics"}),
+        "timeout": show_if(number("5", minimum=0, title="For"), pauseType=["delay", "delayv"]),
+        "timeoutUnits": show_if(enum(list(_UNIT_MS), "seconds", title="Units",
+                                     labels=_UNIT_WORDS), pauseType=["delay", "delayv"]),
+        "randomFirst": show_if(number("1", minimum=0, title="Between"), pauseType="random"),
+        "randomLast": show_if(number("5", minimum=0, title="And"), pauseType="random"),
+        "randomUnits": show_if(enum(list(_UNIT_MS), "seconds", title="Units",
+                                    labels=_UNIT_WORDS), pauseType="random"),
+        "rate": show_if(number("1", minimum=0, title="Rate (messages)"), pauseType=_RATE_MODES),
+        "nbRateUnits": show_if(number("1", minimum=0, allow_empty=True, title="per"),
+                               pauseType=_RATE_MODES),
+        "rateUnits": show_if(enum(list(_RATE_UNIT_MS), "second", title="Rate unit", labels={
+            "second": "Second", "minute": "Minute", "hour": "Hour", "day": "Day"}),
+            pauseType=_RATE_MODES),
+        "drop": show_if(boolean(False, title="Drop intermediate messages",
+                                description="else they are queued (or, with 2 outputs, "
+                                            "sent on the 2nd output)"),
+                        pauseType=["rate", "burst", "queue", "timed"]),
+        "allowrate": show_if(boolean(False, title="Allow msg.rate (in ms) to override the rate"),
+                             pauseType="rate"),
+        "outputs": show_if(enum([1, 2, "1", "2"], 1, title="Outputs", labels={
+            1: "1", 2: "2 (intermediate messages on the 2nd)"}), pauseType="rate"),
     }}
     editor: ClassVar = {"outputsFrom": "outputs"}
 

@@ -230,16 +230,18 @@ class Function(Node):
     schema: ClassVar = {"type": "object", "properties": {
         "name": string(""),
         "language": string("javascript", enum=["javascript", "python"],
-                           title="Language of the code"),
+                           title="Language of the code",
+                           **{"x-labels": {"javascript": "JavaScript", "python": "Python"}}),
         "func": string("\nreturn msg;", title="On Message", **{"x-format": "javascript"}),
         "outputs": integer(1, minimum=0, title="Outputs"),
         "timeout": number(0, minimum=0, allow_empty=True, title="Timeout (seconds)"),
-        "noerr": integer(0),
+        "noerr": integer(0, title="Syntax errors found by the editor", **{"x-hidden": True}),
         "initialize": string("", title="On Start", **{"x-format": "javascript"}),
         "finalize": string("", title="On Stop", **{"x-format": "javascript"}),
-        "libs": {"type": "array", "default": [], "items": {
-            "type": "object", "properties": {"var": {"type": "string"},
-                                             "module": {"type": "string"}}}},
+        "libs": {"type": "array", "default": [], "title": "Modules", "items": {
+            "type": "object", "title": "Module", "properties": {
+                "var": {"type": "string", "title": "Import as"},
+                "module": {"type": "string", "title": "Module name"}}}},
     }}
 
     def __new__(cls, config: dict[str, Any], ctx: NodeContext) -> Function:

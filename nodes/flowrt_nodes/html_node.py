@@ -70,11 +70,17 @@ class Html(Node):
         "property": string("payload", title="Input property (msg.)"),
         "outproperty": string("payload", title="Output property (msg.)"),
         "tag": string("", title="Selector (empty: msg.select)"),
-        "ret": enum(["html", "text", "attr", "compl"], "html", title="Output",
+        "ret": enum(["html", "text", "attr", "compl"], "html", title="Output", labels={
+            "html": "the html content of the elements",
+            "text": "only the text content of the elements",
+            "attr": "an object of any attributes of the elements",
+            "compl": "the attributes and html content of the elements"},
                     description="html: the html content of the elements; text: only "
                     "their text; attr: an object of their attributes; compl: the "
                     "attributes and the html content"),
-        "as": enum(["single", "multi"], "single", title="Send",
+        "as": enum(["single", "multi"], "single", title="Send", labels={
+            "single": "a single message containing an array",
+            "multi": "multiple messages, one for each element"},
                    description="single: one message containing an array; multi: one "
                    "message for each element"),
         "chr": string("_", title="Property name for HTML content (compl)"),

@@ -10,15 +10,21 @@ from flowrt.clock import TimerHandle
 from flowrt.jsvalue import MISSING
 from flowrt.messages import Message, delete_property, new_msgid, set_message_property
 from flowrt.node import Node, NodeContext
-from flowrt.schema import as_bool, as_number, boolean, number, string, typed
+from flowrt.schema import as_bool, as_number, boolean, number, show_if, string, typed
 from flowrt.typed_input import TypedValue
 
 MAX_REPEAT = 2147483
 """The longest `repeat` interval Node-RED accepts, in seconds."""
 
 _PROPS = {"type": "array", "items": {"type": "object", "properties": {
-    "p": {"type": "string"}, "v": {}, "vt": {"type": "string"}}, "required": ["p"]},
-    "default": [{"p": "payload"}, {"p": "topic", "vt": "str"}]}
+    "p": {"type": "string", "title": "msg."},
+    # msg.payload's value, and a string msg.topic, are the node's own `payload` /
+    # `payloadType` and `topic` (the fields below), as Node-RED saves them.
+    "v": {"x-kind": "typed", "x-type-key": "vt", "title": "Value",
+          "x-hide-if": [{"p": ["payload"]}, {"p": ["topic"], "vt": ["str"]}]},
+    "vt": {"type": "string", "default": "str", "title": "Value type"}},
+    "required": ["p"], "title": "Property"},
+    "default": [{"p": "payload"}, {"p": "topic", "vt": "str"}], "title": "Properties"}
 
 
 async def _inject_now(request: AdminRequest) -> int:
@@ -78,13 +84,16 @@ class Inject(Node):
     schema: ClassVar = {"type": "object", "properties": {
         "name": string(""),
         "props": _PROPS,
-        "repeat": number("", minimum=0, allow_empty=True),
-        "crontab": string(""),
-        "once": boolean(False),
-        "onceDelay": number(0.1, minimum=0, allow_empty=True),
-        "topic": string(""),
-        "payload": typed(""),
-        "payloadType": string("date"),
+        "repeat": number("", minimum=0, allow_empty=True, title="Repeat every (seconds)",
+                         description="empty: no repeat"),
+        "crontab": string("", title="Schedule (cron)",
+                          description="e.g. 0 8 * * 1-5 (local time); empty: none"),
+        "once": boolean(False, title="Inject once after deploy"),
+        "onceDelay": show_if(number(0.1, minimum=0, allow_empty=True,
+                                    title="… after (seconds)"), once=True),
+        "topic": string("", title="msg.topic"),
+        "payload": typed("", title="msg.payload"),
+        "payloadType": string("date", title="Payload type"),
     }}
 
     admin_routes: ClassVar = (AdminRoute("POST", "/inject/{id}", _inject_now),)

@@ -44,9 +44,12 @@ class Json(Node):
     editor: ClassVar = {"label": "name"}
     schema: ClassVar = {"type": "object", "properties": {
         "name": string(""),
-        "property": string("payload"),
-        "action": enum(["", "str", "obj"], ""),
-        "pretty": boolean(False),
+        "action": enum(["", "str", "obj"], "", title="Action", labels={
+            "": "Convert between JSON String & Object",
+            "str": "Always convert to JSON String",
+            "obj": "Always convert to JavaScript Object"}),
+        "property": string("payload", title="Property (msg.)"),
+        "pretty": boolean(False, title="Format JSON string (object to JSON)"),
     }}
 
     async def start(self) -> None:

@@ -12,9 +12,9 @@ from typing import Any, ClassVar
 
 from flowrt.messages import Message
 from flowrt.node import Node, NodeContext
-from flowrt.schema import enum, number, string
+from flowrt.schema import enum, number, show_if, string
 
-_LINKS = {"type": "array", "items": {"type": "string"}, "default": []}
+_LINKS = {"type": "array", "items": {"type": "string"}, "default": [], "title": "Links"}
 
 
 class LinkIn(Node):
@@ -40,7 +40,11 @@ class LinkOut(Node):
     color = "#dddddd"
     icon = "link-out"
     schema: ClassVar = {"type": "object", "properties": {
-        "name": string(""), "mode": enum(["link", "return"], "link"), "links": _LINKS}}
+        "name": string(""),
+        "mode": enum(["link", "return"], "link", title="Mode", labels={
+            "link": "Send to all connected link nodes",
+            "return": "Return to the calling link node"}),
+        "links": show_if(dict(_LINKS), mode="link")}}
 
     def on_input(self, msg: Message) -> None:
         if self.config.get("mode") != "return":
@@ -71,8 +75,11 @@ class LinkCall(Node):
     color = "#dddddd"
     icon = "link-call"
     schema: ClassVar = {"type": "object", "properties": {
-        "name": string(""), "links": _LINKS, "linkType": enum(["static", "dynamic"], "static"),
-        "timeout": number("30")}}
+        "name": string(""),
+        "linkType": enum(["static", "dynamic"], "static", title="Link type", labels={
+            "static": "Fixed target", "dynamic": "Dynamic target (msg.target)"}),
+        "links": show_if(dict(_LINKS), linkType="static"),
+        "timeout": number("30", title="Timeout (seconds)")}}
 
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
         super().__init__(config, ctx)

@@ -36,7 +36,18 @@ from flowrt.mqtt import (
 )
 from flowrt.node import Node, NodeContext
 from flowrt.payloads import CONVERTERS, BadPayload, serialize_payload
-from flowrt.schema import as_bool, as_int, boolean, enum, integer, node_ref, string
+from flowrt.schema import (
+    QOS_LABELS,
+    as_bool,
+    as_int,
+    boolean,
+    enum,
+    integer,
+    node_ref,
+    section,
+    show_if,
+    string,
+)
 
 STATUS = {
     "connecting": {"fill": "yellow", "shape": "ring",
@@ -48,14 +59,23 @@ STATUS = {
 }
 ROUTE_CACHE_SIZE = 10_000
 
-_QOS = enum(["0", "1", "2", 0, 1, 2], "2", title="QoS")
-_MSG_OPTIONS = {"type": "object", "default": {}}
+_QOS = enum(["0", "1", "2", 0, 1, 2], "2", title="QoS", labels=QOS_LABELS)
+_V5 = {"broker.protocolVersion": "5"}
+"""Shows a field of mqtt in / mqtt out only when its broker speaks MQTT 5."""
 
 
-def _message_keys(prefix: str) -> dict[str, Any]:
-    return {f"{prefix}Topic": string(""), f"{prefix}Qos": enum(["0", "1", "2", 0, 1, 2], "0"),
-            f"{prefix}Retain": boolean("false"), f"{prefix}Payload": string(""),
-            f"{prefix}Msg": _MSG_OPTIONS}
+def _message_keys(prefix: str, words: str) -> dict[str, Any]:
+    return {
+        f"{prefix}Topic": string("", title=f"{words} message: topic",
+                                 description="empty: no message"),
+        f"{prefix}Qos": enum(["0", "1", "2", 0, 1, 2], "0", title=f"{words} message: QoS",
+                             labels=QOS_LABELS),
+        f"{prefix}Retain": boolean("false", title=f"{words} message: retain"),
+        f"{prefix}Payload": string("", title=f"{words} message: payload"),
+        f"{prefix}Msg": show_if({"type": "object", "default": {},
+                                 "title": f"{words} message: MQTT 5 properties"},
+                                protocolVersion="5"),
+    }
 
 
 class MqttBroker(Node):
@@ -102,20 +122,35 @@ class MqttBroker(Node):
     """Makes the connection: unit tests put a :class:`flowrt.mqtt.fake.FakeBroker` here."""
     schema: ClassVar = {"type": "object", "required": ["broker"], "properties": {
         "name": string(""),
-        "broker": string("", title="Server"),
-        "port": integer(1883, title="Port"),
-        "tls": node_ref("tls-config", title="TLS configuration"),
-        "clientid": string("", title="Client ID"),
-        "autoConnect": boolean(True),
-        "usetls": boolean(False, title="Use TLS"),
-        "verifyservercert": boolean(False),
-        "protocolVersion": enum(["3", "4", "5", 3, 4, 5], "4", title="Protocol"),
-        "keepalive": integer(60, title="Keep alive (s)"),
-        "cleansession": boolean(True, title="Clean session"),
-        "autoUnsubscribe": boolean(True),
-        "sessionExpiry": integer(0, title="Session expiry (s)"),
-        "userProps": string(""),
-        **_message_keys("birth"), **_message_keys("close"), **_message_keys("will"),
+        **section("Connection", {
+            "broker": string("", title="Server",
+                             description="e.g. localhost, or mqtt://host:1883"),
+            "port": integer(1883, title="Port"),
+            "protocolVersion": enum(["3", "4", "5", 3, 4, 5], "4", title="Protocol",
+                                    labels={"3": "MQTT V3.1 (legacy)", "4": "MQTT V3.1.1",
+                                            "5": "MQTT V5"}),
+            "clientid": string("", title="Client ID", description="empty: generated"),
+            "autoConnect": boolean(True, title="Connect automatically"),
+            "keepalive": integer(60, title="Keep alive (seconds)"),
+            "cleansession": boolean(True, title="Use clean session"),
+            "autoUnsubscribe": boolean(True,
+                                       title="Automatically unsubscribe when disconnecting"),
+            "sessionExpiry": show_if(integer(0, title="Session expiry (seconds)"),
+                                     protocolVersion="5"),
+            "userProps": show_if(string("", title="User properties (JSON)"),
+                                 protocolVersion="5"),
+        }),
+        **section("Security", {
+            "usetls": boolean(False, title="Use TLS"),
+            "tls": show_if(node_ref("tls-config", title="TLS configuration"), usetls=True),
+            "verifyservercert": show_if(
+                boolean(False, title="Verify server certificate",
+                        description="older flows; a TLS configuration has its own"),
+                usetls=True),
+        }),
+        **section("Messages", {**_message_keys("birth", "Birth"),
+                               **_message_keys("close", "Close"),
+                               **_message_keys("will", "Will")}),
     }}
 
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
@@ -435,10 +470,21 @@ class MqttIn(Node):
         "topic": string("", title="Topic"),
         "qos": _QOS,
         "datatype": enum(["auto-detect", "auto", "buffer", "utf8", "json", "base64"],
-                         "auto-detect", title="Output"),
+                         "auto-detect", title="Output", labels={
+                             "auto-detect": "auto-detect (parsed JSON object, string or buffer)",
+                             "auto": "auto-detect (string or buffer)", "buffer": "a Buffer",
+                             "utf8": "a String", "json": "a parsed JSON object",
+                             "base64": "a Base64 encoded string"}),
         "broker": node_ref("mqtt-broker", title="Server", required=True),
-        "nl": boolean(False), "rap": boolean(True), "rh": integer(0),
-        "inputs": integer(0, minimum=0),
+        "nl": show_if(boolean(False, title="Do not receive messages published by this client"),
+                      **_V5),
+        "rap": show_if(boolean(True, title="Keep the retain flag of the original publish"),
+                       **_V5),
+        "rh": show_if(enum([0, 1, 2, "0", "1", "2"], 0, title="Retained messages", labels={
+            0: "Send retained messages", 1: "Only send for new subscriptions",
+            2: "Do not send"}), **_V5),
+        "inputs": integer(0, minimum=0, title="Dynamic subscription (1: topics from msg.topic)",
+                          **{"x-hidden": True}),
     }}
 
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
@@ -562,10 +608,15 @@ class MqttOut(Node):
     schema: ClassVar = {"type": "object", "properties": {
         "name": string(""),
         "topic": string("", title="Topic"),
-        "qos": enum(["", "0", "1", "2", 0, 1, 2], "", title="QoS"),
-        "retain": enum(["", "true", "false", True, False], "", title="Retain"),
-        "respTopic": string(""), "contentType": string(""), "userProps": string(""),
-        "correl": string(""), "expiry": string(""),
+        "qos": enum(["", "0", "1", "2", 0, 1, 2], "", title="QoS",
+                    labels={"": "from msg.qos (else 0)", **QOS_LABELS}),
+        "retain": enum(["", "true", "false", True, False], "", title="Retain", labels={
+            "": "from msg.retain (else no)", "true": "yes", "false": "no"}),
+        "respTopic": show_if(string("", title="Response topic"), **_V5),
+        "contentType": show_if(string("", title="Content type"), **_V5),
+        "userProps": show_if(string("", title="User properties (JSON)"), **_V5),
+        "correl": show_if(string("", title="Correlation data"), **_V5),
+        "expiry": show_if(string("", title="Message expiry (seconds)"), **_V5),
         "broker": node_ref("mqtt-broker", title="Server", required=True),
     }}
 

@@ -27,14 +27,21 @@ class Range(Node):
     category = "function"
     color = "#e2d96e"
     icon = "range"
-    editor: ClassVar = {"label": "name"}
+    editor: ClassVar = {"label": "name", "order": ["property", "action", "minin", "maxin",
+                                                   "minout", "maxout", "round"]}
     schema: ClassVar = {"type": "object", "required": ["minin", "maxin", "minout", "maxout"],
                         "properties": {
-        "minin": number("", allow_empty=True), "maxin": number("", allow_empty=True),
-        "minout": number("", allow_empty=True), "maxout": number("", allow_empty=True),
-        "action": enum(["scale", "clamp", "roll", "drop"], "scale"),
-        "round": boolean(False),
-        "property": string("payload"),
+        "minin": number("", allow_empty=True, title="Map the input range from"),
+        "maxin": number("", allow_empty=True, title="… to"),
+        "minout": number("", allow_empty=True, title="to the target range from"),
+        "maxout": number("", allow_empty=True, title="… to"),
+        "action": enum(["scale", "clamp", "roll", "drop"], "scale", title="Action", labels={
+            "scale": "Scale the message property",
+            "clamp": "Scale and limit to the target range",
+            "roll": "Scale and wrap within the target range",
+            "drop": "Scale, but drop msg if outside input range"}),
+        "round": boolean(False, title="Round result to the nearest integer"),
+        "property": string("payload", title="Property (msg.)"),
         "name": string(""),
     }}
 

@@ -108,18 +108,28 @@ class Rbe(Node):
     icon = "rbe"
     schema: ClassVar = {"type": "object", "properties": {
         "name": string(""),
-        "func": enum(["rbe", "rbei", *_BAND_MODES], "rbe", title="Mode"),
+        "func": enum(["rbe", "rbei", *_BAND_MODES], "rbe", title="Mode", labels={
+            "rbe": "block unless value changes",
+            "rbei": "block unless value changes (ignore initial value)",
+            "deadbandEq": "block unless value change is greater or equal to",
+            "deadband": "block unless value change is greater than",
+            "narrowbandEq": "block if value change is greater or equal to",
+            "narrowband": "block if value change is greater than"}),
         "gap": {**_GAP, "default": "", "title": "Gap (number, or N% of the last value)"},
         "start": {"anyOf": [{"type": "number"}, {"type": "string"}], "default": "",
                   "title": "Start value (narrowband)"},
-        "inout": enum(["out", "in"], "out", title="Compare with last value sent/received"),
+        "inout": enum(["out", "in"], "out", title="Compare with", labels={
+            "out": "the last valid output value", "in": "the last input value"}),
         "septopics": boolean(True, title="Separate streams per topic"),
         "property": string("payload", title="Property"),
         "topi": string("topic", title="Stream property"),
         "fields": {"type": "array", "default": [], "title": "Fields (multi-field deadband)",
                    "items": {"type": "object", "required": ["property"],
-                             "properties": {"property": {"type": "string", "minLength": 1},
-                                            "gap": {**_GAP, "default": "0"}}}},
+                             "title": "Field",
+                             "properties": {"property": {"type": "string", "minLength": 1,
+                                                         "title": "Property (msg.)"},
+                                            "gap": {**_GAP, "default": "0",
+                                                    "title": "Gap"}}}},
         "maxInterval": number(0, minimum=0, allow_empty=True,
                               title="Heartbeat: pass one message after this many seconds"),
     }}

@@ -29,7 +29,7 @@ from flowrt.durable_queue import (
 from flowrt.forwarder import RETRY_SCHEMA, Forwarder, retry_policies
 from flowrt.messages import Message
 from flowrt.node import Node, NodeContext
-from flowrt.schema import as_int, as_number, integer, number, string
+from flowrt.schema import as_int, as_number, integer, number, retitle, string
 
 ACTIONS = ("pause", "resume", "flush", "purge")
 STATUS_INTERVAL = 5.0
@@ -116,19 +116,24 @@ class StoreForward(Node):
         "type": "object",
         "properties": {
             "name": string(""),
-            **NODE_QUEUE_KEYS,
-            "priorityProperty": string("priority"),
+            **retitle(NODE_QUEUE_KEYS, queue="Queue name", maxMessages="Most queued messages",
+                      maxBytes="Most queued bytes"),
+            "priorityProperty": string("priority", title="Priority property (msg.)",
+                                       description="critical, high, normal (default) or low"),
             "ttl": {"type": "object",
                     "properties": dict.fromkeys(_PRIORITY_NAMES, _OPTIONAL_NUMBER),
                     "additionalProperties": False,
                     "default": {p.label: DEFAULT_TTL[p] for p in Priority},
-                    "title": "Seconds before a waiting message expires"},
-            "retry": RETRY_SCHEMA,
-            "ackTimeout": number(30, minimum=0),
-            "window": integer(1, minimum=1),
-            "drainRate": number(0, minimum=0),
-            "drainByteRate": number(0, minimum=0),
-            "starvationShare": number(0, minimum=0, maximum=1),
+                    "title": "Expire waiting messages after (seconds)",
+                    "x-kind": "table", "x-column": "Seconds (empty: never)"},
+            "retry": {**RETRY_SCHEMA, "x-kind": "table"},
+            "ackTimeout": number(30, minimum=0, title="Acknowledgement timeout (seconds)"),
+            "window": integer(1, minimum=1, title="Messages in flight at most"),
+            "drainRate": number(0, minimum=0, title="Drain rate (messages/second, 0: no limit)"),
+            "drainByteRate": number(0, minimum=0,
+                                    title="Drain rate (bytes/second, 0: no limit)"),
+            "starvationShare": number(0, minimum=0, maximum=1,
+                                      title="Share kept for lower priorities (0 to 1)"),
         },
     }
 

@@ -13,9 +13,18 @@ from flowrt.jsregex import js_regex
 from flowrt.jsvalue import MISSING, compare, is_nan, js_number, js_string, loose_equals
 from flowrt.messages import Message, clone_message, new_msgid
 from flowrt.node import Node, NodeContext
-from flowrt.schema import boolean, enum, integer, string
+from flowrt.schema import boolean, enum, integer, show_if, string, typed
 from flowrt.typed_input import TypedInputError, TypedValue
 
+_RULE_WORDS = {
+    "eq": "==", "neq": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">=",
+    "btwn": "is between", "cont": "contains", "regex": "matches regex", "true": "is true",
+    "false": "is false", "null": "is null", "nnull": "is not null", "empty": "is empty",
+    "nempty": "is not empty", "istype": "is of type", "head": "head", "tail": "tail",
+    "index": "index between", "hask": "has key", "jsonata_exp": "JSONata exp",
+    "else": "otherwise"}
+_WITH_VALUE = ["eq", "neq", "lt", "lte", "gt", "gte", "btwn", "cont", "regex", "istype",
+               "head", "tail", "index", "hask", "jsonata_exp"]
 _RULE_TYPES = ["eq", "neq", "lt", "lte", "gt", "gte", "btwn", "cont", "regex", "true", "false",
                "null", "nnull", "empty", "nempty", "istype", "head", "tail", "index", "hask",
                "jsonata_exp", "else"]
@@ -225,17 +234,29 @@ class Switch(Node):
     category = "function"
     color = "#e2d96e"
     icon = "switch"
-    editor: ClassVar = {"label": "name", "outputsFrom": "outputs"}
+    # One output per rule: the editor keeps `outputs` (saved as Node-RED does) in step.
+    editor: ClassVar = {"label": "name", "outputsFrom": "rules"}
     schema: ClassVar = {"type": "object", "properties": {
         "name": string(""),
-        "property": string("payload"),
-        "propertyType": enum(["msg", "flow", "global", "env", "jsonata"], "msg"),
+        "property": typed("payload", title="Property"),
+        "propertyType": enum(["msg", "flow", "global", "env", "jsonata"], "msg",
+                             title="Property type"),
         "rules": {"type": "array", "default": [{"t": "eq", "v": "", "vt": "str"}],
-                  "items": {"type": "object", "required": ["t"],
-                            "properties": {"t": {"enum": _RULE_TYPES}}}},
-        "checkall": boolean("true"),
-        "repair": boolean(False),
-        "outputs": integer(1, minimum=0),
+                  "title": "Rules (one output each)",
+                  "items": {"type": "object", "required": ["t"], "title": "Rule", "properties": {
+                      "t": enum(_RULE_TYPES, "eq", title="Test", labels=_RULE_WORDS),
+                      "v": show_if({"x-kind": "typed", "x-type-key": "vt", "title": "Value"},
+                                   t=_WITH_VALUE),
+                      "vt": {"type": "string", "default": "str", "title": "Value type"},
+                      "v2": show_if({"x-kind": "typed", "x-type-key": "v2t", "title": "and"},
+                                    t=["btwn", "index"]),
+                      "v2t": {"type": "string", "default": "str", "title": "Second value type"},
+                      "case": show_if(boolean(False, title="ignore case"), t="regex")}}},
+        "checkall": enum(["true", "false", True, False], "true", title="When a rule matches",
+                         labels={"true": "checking all rules",
+                                 "false": "stopping after the first match"}),
+        "repair": boolean(False, title="Recreate message sequences"),
+        "outputs": integer(1, minimum=0, title="Outputs", **{"x-hidden": True}),
     }}
 
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:

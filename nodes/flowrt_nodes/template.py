@@ -72,10 +72,12 @@ class Template(Node):
         "format": string("handlebars", title="Editor highlighting",
                          examples=["handlebars", "html", "json", "javascript", "css",
                                    "markdown", "php", "python", "sql", "yaml", "text"]),
-        "syntax": enum(["mustache", "plain"], "mustache", title="Template syntax"),
+        "syntax": enum(["mustache", "plain"], "mustache", title="Template syntax", labels={
+            "mustache": "Mustache template", "plain": "Plain text"}),
         "template": string("This is the payload: {{payload}} !", title="Template",
                            **{"x-format": "handlebars"}),
-        "output": enum(["str", "json", "yaml"], "str", title="Output as"),
+        "output": enum(["str", "json", "yaml"], "str", title="Output as", labels={
+            "str": "Plain text", "json": "Parsed JSON", "yaml": "Parsed YAML"}),
     }}
 
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:

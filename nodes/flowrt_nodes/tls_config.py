@@ -38,13 +38,14 @@ class TlsConfig(Node):
                              "passphrase": "password"}
     schema: ClassVar = {"type": "object", "properties": {
         "name": string(""),
-        "cert": string("", title="Certificate file"),
-        "key": string("", title="Private key file"),
-        "ca": string("", title="CA certificate file"),
-        "certname": string(""),
-        "keyname": string(""),
-        "caname": string(""),
-        "servername": string("", title="Server name"),
+        "cert": string("", title="Certificate file", description="path (PEM format)"),
+        "key": string("", title="Private key file", description="path (PEM format)"),
+        "ca": string("", title="CA certificate file", description="path (PEM format)"),
+        # The names of files uploaded in Node-RED's editor (their contents are credentials).
+        "certname": string("", title="Uploaded certificate name", **{"x-hidden": True}),
+        "keyname": string("", title="Uploaded private key name", **{"x-hidden": True}),
+        "caname": string("", title="Uploaded CA certificate name", **{"x-hidden": True}),
+        "servername": string("", title="Server name", description="for use with SNI"),
         "verifyservercert": boolean(True, title="Verify server certificate"),
         "alpnprotocol": string("", title="ALPN protocol"),
     }}

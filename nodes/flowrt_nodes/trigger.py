@@ -15,13 +15,16 @@ from flowrt.clock import TimerHandle
 from flowrt.jsvalue import js_string
 from flowrt.messages import Message, clone_message, clone_value, get_message_property
 from flowrt.node import Node, NodeContext
-from flowrt.schema import as_bool, as_number, boolean, enum, integer, number, string, typed
+from flowrt.schema import as_bool, as_number, boolean, enum, number, show_if, string, typed
 from flowrt.typed_input import TypedValue
 
 if TYPE_CHECKING:
     from flowrt.mustache import MustacheTemplate
 
 _UNIT_MS = {"ms": 1.0, "s": 1000.0, "min": 60_000.0, "hr": 3_600_000.0}
+_OP_WORDS = {"str": "the string", "num": "the number", "val": "the value",
+             "pay": "the existing msg object", "payl": "the latest msg object",
+             "nul": "nothing", "null": "null"}
 _OP_TYPES = ["str", "num", "bool", "json", "bin", "date", "env", "flow", "global", "jsonata",
              "pay", "payl", "nul", "val", "null"]
 _ALL = "_none"
@@ -117,15 +120,23 @@ class Trigger(Node):
     icon = "trigger"
     schema: ClassVar = {"type": "object", "properties": {
         "name": string(""),
-        "op1": typed("1"), "op2": typed("0"),
-        "op1type": enum(_OP_TYPES, "val"), "op2type": enum(_OP_TYPES, "val"),
-        "duration": number("250"),
-        "extend": boolean("false"), "overrideDelay": boolean("false"),
-        "units": enum(list(_UNIT_MS), "ms"),
-        "reset": string(""),
-        "bytopic": enum(["all", "topic"], "all"),
-        "topic": string("topic"),
-        "outputs": integer(1, minimum=1),
+        "op1": typed("1", title="Send", type_key="op1type"),
+        "op1type": enum(_OP_TYPES, "val", title="Send (type)", labels=_OP_WORDS),
+        "duration": number("250", title="then wait for",
+                           description="0: wait to be reset; negative: resend every"),
+        "units": enum(list(_UNIT_MS), "ms", title="Units", labels={
+            "ms": "Milliseconds", "s": "Seconds", "min": "Minutes", "hr": "Hours"}),
+        "extend": boolean("false", title="Extend the delay if a new message arrives"),
+        "overrideDelay": boolean("false", title="Override the delay with msg.delay"),
+        "op2": typed("0", title="then send", type_key="op2type"),
+        "op2type": enum(_OP_TYPES, "val", title="then send (type)", labels=_OP_WORDS),
+        "outputs": enum([1, 2, "1", "2"], 1, title="Outputs", labels={
+            1: "one", 2: "two: the second message on its own output"}),
+        "reset": string("", title="Reset if msg.payload equals", description="optional; "
+                        "msg.reset always resets"),
+        "bytopic": enum(["all", "topic"], "all", title="Handling", labels={
+            "all": "all messages", "topic": "each msg.topic (or the property below)"}),
+        "topic": show_if(string("topic", title="Property (msg.)"), bytopic="topic"),
     }}
     editor: ClassVar = {"outputsFrom": "outputs"}
 

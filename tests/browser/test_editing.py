@@ -109,19 +109,28 @@ def test_validation_errors_shown_on_nodes(editor):
     editor.done()
     marker = editor.node(threshold).locator("[data-marker=invalid]")
     expect(marker).to_have_count(1)
-    expect(marker.locator("title")).to_contain_text("/cooldown")
+    expect(marker.locator("title")).to_have_text("Cooldown (seconds): must be a number")
 
     unknown = {"id": "0123456789abcdef", "type": "no-such-node", "z": page.locator(
         "#tab-list .tab").first.get_attribute("data-tab-id"), "x": 250, "y": 220, "wires": []}
     editor.import_text(json.dumps([unknown]))
     expect(editor.node(unknown["id"])).to_have_class(re.compile(r"\bunknown\b.*\binvalid\b"))
+    # Types that are not installed cannot be deployed: the dialog says why, nothing is sent.
     page.locator("#deploy-button").click()
-    page.locator("dialog [data-action=confirm]").click()
-    expect(page.locator("[data-notification=error]")).to_contain_text("Deploy rejected")
+    expect(page.locator("dialog[open] h2")).to_have_text("Cannot deploy: node types not installed")
+    page.locator("dialog[open]").get_by_role("button", name="Close").click()
+    assert editor.server.flows() == []
+    editor.click_node(unknown["id"])
+    page.keyboard.press("Delete")
+    # The invalid threshold deploys anyway; the server reports it did not run.
+    page.locator("#deploy-button").click()
+    with editor.expect_deploy():
+        page.locator("dialog [data-action=confirm]").click()
+    expect(page.locator("[data-notification=warning]").last).to_contain_text("1 node does not run")
     server_marker = editor.node(threshold).locator("[data-marker=invalid] title")
     expect(server_marker).to_contain_text("cooldown")
     editor.screenshot("10-validation-errors")
-    assert editor.server.flows() == []
+    assert [n["type"] for n in editor.server.flows() if n["type"] != "tab"] == ["threshold"]
 
 
 def test_tabs_add_rename_disable_delete(editor):

@@ -32,16 +32,16 @@ def test_the_form_says_which_language_and_a_bad_node_is_marked(server: Server,
 
     panel = editor.edit("from-node-red")
     language = editor.field(panel, "/language")
-    expect(language.locator("option:checked")).to_have_text("javascript")
+    expect(language.locator("option:checked")).to_have_text("JavaScript")
     expect(panel.locator('[data-path="/language"]')).to_contain_text("Language of the code")
-    assert language.locator("option").all_inner_texts() == ["javascript", "python"]
+    assert language.locator("option").all_inner_texts() == ["JavaScript", "Python"]
     labels = panel.locator("[data-path] label").all_inner_texts()
     assert labels.count("Name") == 1, labels
     assert {"On Message", "On Start", "On Stop", "Outputs", "Timeout (seconds)"} <= set(labels)
     editor.done()
 
     panel = editor.edit("in-python")
-    expect(editor.field(panel, "/language").locator("option:checked")).to_have_text("python")
+    expect(editor.field(panel, "/language").locator("option:checked")).to_have_text("Python")
     editor.screenshot("19-function-language")
     editor.done()
 

@@ -58,7 +58,8 @@ export class DebugSidebar {
     const node = model.get(data.id);
     const level = data.level === 20 ? "error" : data.level === 30 ? "warn" : "";
     const name = data.name || (node ? model.label(node) : data.id);
-    const what = data.level ? `${data.type || "node"}` : `msg.${data.property || "payload"} : ${data.format}`;
+    // No property: the whole message (or an expression's value), which Node-RED shows as "msg".
+    const what = data.level ? `${data.type || "node"}` : `${data.property ? `msg.${data.property}` : "msg"} : ${data.format}`;
     const entry = h("li", { class: `debug-message ${level}`, "data-debug-node": data.id || "", "data-debug-z": data.z || "" },
       h("div", { class: "debug-meta" },
         h("span", { class: "debug-time" }, new Date().toLocaleTimeString()),

@@ -1,11 +1,14 @@
 /**
  * Deploying: the Deploy button (grey when clean, red when dirty) with its Full /
- * Modified flows / Modified nodes menu, the pre-deploy diff review, server
- * validation errors placed on the offending nodes, and the 409 "newer flows on
- * the server" choice between reloading and merging.
+ * Modified flows / Modified nodes menu, the pre-deploy diff review, the list of
+ * invalid nodes in words with "Deploy anyway" (the server runs the rest; nodes of
+ * types not installed cannot be deployed), server validation errors and nodes that
+ * failed to start (GET /healthz after the deploy) placed on the offending nodes,
+ * and the 409 "newer flows on the server" choice between reloading and merging.
  */
 import { ApiError, get, request } from "./api.js";
 import { openDialog, confirmDialog } from "./dialog.js";
+import { describeProblem } from "./validate.js";
 import { h } from "./dom.js";
 import { diffFlows, mergeOnto, renderDiff } from "./diff.js";
 import { notify } from "./notify.js";
@@ -76,10 +79,25 @@ export class Deployer {
   async deploy() {
     if (this.model.readOnly || this.busy || !this.model.isDirty()) return;
     const invalid = this.model.all().filter((n) => !["tab", "group"].includes(n.type) && this.model.problems(n).length);
+    const unknown = invalid.filter((n) => !this.model.type(n));
+    if (unknown.length) {
+      openDialog({
+        title: "Cannot deploy: node types not installed",
+        className: "deploy-problems-dialog",
+        body: h("div", {},
+          h("p", {}, "These nodes are of types this runtime does not have. Install the plugins that provide "
+            + "them, or delete the nodes, then deploy:"),
+          this.problemList(unknown)),
+        buttons: [{ label: "Close", primary: true }],
+      });
+      return;
+    }
     if (invalid.length) {
-      const ok = await confirmDialog("Deploy with errors?", h("div", {},
-        h("p", {}, "These nodes are not properly configured:"),
-        h("ul", {}, invalid.map((n) => h("li", {}, `${this.model.label(n)} (${n.type})`)))), "Deploy anyway");
+      const ok = await confirmDialog("Deploy with invalid nodes?", h("div", { class: "deploy-problems-body" },
+        h("p", {}, `${invalid.length === 1 ? "This node is" : "These nodes are"} not properly configured:`),
+        this.problemList(invalid),
+        h("p", { class: "hint" }, "Deploy anyway: the invalid nodes do not run (they show a red status) "
+          + "and the rest of the flows run.")), "Deploy anyway");
       if (!ok) return;
     }
     this.busy = true;
@@ -92,6 +110,7 @@ export class Deployer {
       });
       this.model.markDeployed(result?.rev ?? null, sent);
       notify("Successfully deployed", { type: "success" });
+      await this.reportFailedNodes();
     } catch (err) {
       this.failed(err);
     } finally {
@@ -115,11 +134,42 @@ export class Deployer {
       }
       notify(`Deploy rejected: ${err.body.message || "invalid flows"}`, {
         type: "error", timeout: 10000,
-        lines: err.body.details.map((d) => `${d.id ? `${this.labelOf(d.id)}: ` : ""}${d.path ? `${d.path} ` : ""}${d.message}`),
+        lines: err.body.details.map((d) => {
+          const node = d.id ? this.model.get(d.id) : null;
+          const who = node ? `${this.labelOf(d.id)} (${node.type}): ` : d.id ? `${d.id}: ` : "";
+          return `${who}${describeProblem(d, node ? this.model.type(node) : null)}`;
+        }),
       });
     } else {
       notify(`Deploy failed: ${err.message}`, { type: "error" });
     }
+  }
+
+  /** A list of nodes with their problems, in words: name (type), then each problem. */
+  problemList(nodes) {
+    return h("ul", { class: "deploy-problems" }, nodes.map((n) => h("li", { "data-problem-node": n.id },
+      h("span", { class: "problem-node" }, this.model.label(n)), ` (${n.type})`,
+      h("ul", {}, this.model.problems(n).map((p) => h("li", {}, describeProblem(p, this.model.type(n))))))));
+  }
+
+  /** After a deploy: the nodes that failed to configure or start (the rest runs), from /healthz. */
+  async reportFailedNodes() {
+    let health;
+    try {
+      health = await get("healthz");
+    } catch (err) {
+      health = err instanceof ApiError ? err.body : null;
+    }
+    const failed = (health?.failedNodes || []).filter((f) => this.model.get(f.id));
+    if (!failed.length) return;
+    for (const f of failed) {
+      const doing = f.stage === "configure" ? "is not configured properly" : "failed to start";
+      this.model.serverErrors.set(f.id, [{ path: "", message: `${doing}: ${f.error}`, server: true }]);
+    }
+    notify(`${failed.length === 1 ? "1 node does" : `${failed.length} nodes do`} not run; the rest of the flows run`, {
+      type: "warning", timeout: 10000,
+      lines: failed.map((f) => `${this.labelOf(f.id)} (${f.type}): ${f.error}`),
+    });
   }
 
   labelOf(id) {

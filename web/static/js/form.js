@@ -5,10 +5,32 @@
  * arrays (of objects such as threshold rules, or of scalars), objects, and raw JSON
  * for anything else. Every wrapper carries data-path (a JSON pointer) so
  * validation messages land next to their field.
+ *
+ * Editor annotations (flowrt/schema.py): `title` is the label (`x-title-by` makes it follow
+ * another field's value) and `description` a hint
+ * under the field; `x-labels` the words of enum values (values with the same text,
+ * "1" and 1, are one choice); `x-hidden` keeps a key out of the form; `x-show-if`
+ * shows a field only while other fields (or a referenced config node's) have given
+ * values: ctx.conditions collects them and `applyConditions(ctx)` re-evaluates.
  */
 import { h, replace } from "./dom.js";
 
-const TYPED_TYPES = ["str", "num", "bool", "json", "bin", "date", "msg", "flow", "global", "env", "jsonata"];
+const TYPED_TYPES = ["msg", "flow", "global", "str", "num", "bool", "json", "bin", "date", "env", "jsonata"];
+/** Node-RED's words for typed-input types; the types with no value have no text box. */
+export const TYPED_LABELS = {
+  msg: "msg.", flow: "flow.", global: "global.", str: "string", num: "number",
+  bool: "boolean", json: "JSON", bin: "buffer", date: "timestamp", env: "env variable",
+  jsonata: "expression", re: "regular expression", full: "complete msg object",
+  pay: "the original msg object", payl: "the latest msg object", nul: "nothing", null: "null",
+  val: "value", elem: "element value", seq: "message sequence", prev: "previous value",
+};
+const VALUELESS_TYPES = new Set(["full", "date", "pay", "payl", "nul", "null", "auto", "counter"]);
+
+/** A value as text for comparing ("1" and 1 alike; true → "true"), as flowrt.schema.value_text. */
+export function valueText(value) {
+  if (value === null || value === undefined) return "null";
+  return String(value);
+}
 const MULTILINE_KEYS = new Set(["func", "info", "template", "initialize", "finalize"]);
 
 /** A human label for a config key: the schema title, else the key split on camelCase. */
@@ -33,6 +55,8 @@ export function defaultFor(schema) {
 function kindOf(schema) {
   if (!schema || typeof schema !== "object") return "json";
   if (schema["x-node-type"]) return "ref";
+  if (schema["x-kind"] === "table" && schema.properties) return "table";
+  if (schema["x-kind"] === "batch-modes" && schema.properties) return "batchModes";
   if (schema.enum) return "enum";
   const kind = schema["x-kind"];
   if (kind === "boolean" || schema.type === "boolean") return "boolean";
@@ -43,6 +67,9 @@ function kindOf(schema) {
   if (schema.type === "string") return "string";
   return "json";
 }
+
+/** The placeholder of a text field: its default, which the runtime uses while the field is empty. */
+const placeholderFor = (schema) => (schema.default === undefined || schema.default === null || schema.default === "" ? "" : String(schema.default));
 
 /** The text shown for a number field. */
 const asText = (value) => (value === undefined || value === null ? "" : String(value));
@@ -58,9 +85,23 @@ function numberFrom(text, previous, schema) {
 
 function wrap(key, schema, path, control, { inline = false } = {}) {
   const id = `f${Math.random().toString(36).slice(2, 10)}`;
-  control.id = control.id || id;
+  const focusable = control.matches?.("input, select, textarea") ? control : control.querySelector?.("input, select, textarea");
+  if (focusable) focusable.id = focusable.id || id;
   return h("div", { class: `form-row${inline ? " inline" : ""}`, "data-path": path, "data-key": key },
-    h("label", { for: control.id }, labelFor(key, schema)), control);
+    h("label", { for: focusable?.id || id }, labelFor(key, schema)), control,
+    schema.description ? h("div", { class: "field-hint" }, schema.description) : null);
+}
+
+/** The choices of an enum schema: one per value text, with its words. */
+export function enumChoices(schema) {
+  const labels = schema["x-labels"] || {};
+  const seen = new Map();
+  for (const value of schema.enum || []) {
+    const text = valueText(value);
+    if (!seen.has(text)) seen.set(text, { text, values: [value], label: labels[text] ?? (text === "" ? "—" : text) });
+    else seen.get(text).values.push(value);
+  }
+  return [...seen.values()];
 }
 
 const BUILDERS = {
@@ -69,16 +110,27 @@ const BUILDERS = {
   },
 
   enum(key, schema, holder, path, ctx) {
-    const current = JSON.stringify(holder[key]);
-    const select = h("select", { disabled: ctx.readOnly },
-      schema.enum.map((value) => h("option", { value: JSON.stringify(value), selected: JSON.stringify(value) === current },
-        String(value))));
-    select.addEventListener("change", () => { holder[key] = JSON.parse(select.value); ctx.changed(); });
+    const choices = enumChoices(schema);
+    // A key the node lacks (an older export) shows the schema's default, as the runtime uses it.
+    const current = key in holder ? valueText(holder[key]) : "default" in schema ? valueText(schema.default) : null;
+    const options = choices.map((c) => h("option", { value: c.text, selected: c.text === current }, c.label));
+    if (current !== null && !choices.some((c) => c.text === current)) {
+      options.push(h("option", { value: current, selected: true }, `${current} (not a valid choice)`));
+    }
+    const select = h("select", { disabled: ctx.readOnly }, options);
+    select.addEventListener("change", () => {
+      const choice = choices.find((c) => c.text === select.value);
+      if (!choice) return;
+      // Keep the stored form: a node that held "1" (text) gets "2", one that held 1 gets 2.
+      const before = holder[key] === undefined ? schema.default : holder[key];
+      holder[key] = choice.values.find((v) => typeof v === typeof before) ?? choice.values[0];
+      ctx.changed();
+    });
     return wrap(key, schema, path, select);
   },
 
   boolean(key, schema, holder, path, ctx) {
-    const value = holder[key];
+    const value = key in holder ? holder[key] : schema.default;
     const box = h("input", { type: "checkbox", checked: value === true || value === "true", disabled: ctx.readOnly });
     box.addEventListener("change", () => {
       holder[key] = typeof value === "string" ? String(box.checked) : box.checked;
@@ -88,23 +140,33 @@ const BUILDERS = {
   },
 
   number(key, schema, holder, path, ctx) {
-    const input = h("input", { type: "text", inputmode: "decimal", value: asText(holder[key]), readOnly: ctx.readOnly });
+    const input = h("input", {
+      type: "text", inputmode: "decimal", value: asText(holder[key]), readOnly: ctx.readOnly, placeholder: placeholderFor(schema),
+    });
     const previous = holder[key];
     input.addEventListener("input", () => { holder[key] = numberFrom(input.value, previous, schema); ctx.changed(); });
     return wrap(key, schema, path, input);
   },
 
   typed(key, schema, holder, path, ctx) {
+    // Always text: a typed value such as "true" is a property name or a string, never JSON.
     const input = h("input", { type: "text", value: asText(holder[key]), readOnly: ctx.readOnly });
     input.addEventListener("input", () => { holder[key] = input.value; ctx.changed(); });
-    const typeKey = ctx.typeKeyOf(key, schema);
+    const nested = path.split("/").length > 2;
+    // Nested (a list item's value): the type key must be named by x-type-key.
+    const typeKey = nested ? schema["x-type-key"] || null : ctx.typeKeyOf(key, schema);
     const parts = [input];
     if (typeKey) {
-      const listed = ctx.schemaOf(typeKey)?.enum || schema["x-types"] || TYPED_TYPES;
-      const choices = listed.includes(holder[typeKey]) || !holder[typeKey] ? listed : [...listed, holder[typeKey]];
+      const typeSchema = (nested ? null : ctx.schemaOf(typeKey)) || {};
+      const labels = { ...TYPED_LABELS, ...(typeSchema["x-labels"] || {}) };
+      const listed = [...new Set((typeSchema.enum || schema["x-types"] || TYPED_TYPES).map(String))];
+      const current = holder[typeKey] || typeSchema.default || listed[0];
+      const choices = listed.includes(current) ? listed : [...listed, current];
       const select = h("select", { class: "typed-type", disabled: ctx.readOnly, "data-type-key": typeKey },
-        choices.map((choice) => h("option", { value: choice, selected: choice === holder[typeKey] }, String(choice))));
-      select.addEventListener("change", () => { holder[typeKey] = select.value; ctx.changed(); });
+        choices.map((choice) => h("option", { value: choice, selected: choice === current }, labels[choice] || choice)));
+      const valueless = () => { input.hidden = VALUELESS_TYPES.has(select.value); };
+      select.addEventListener("change", () => { holder[typeKey] = select.value; valueless(); ctx.changed(); });
+      valueless();
       parts.unshift(select);
     }
     return wrap(key, schema, path, h("span", { class: "typed-input" }, parts));
@@ -114,7 +176,7 @@ const BUILDERS = {
     const multiline = MULTILINE_KEYS.has(key) || ["code", "multiline"].includes(schema["x-kind"]);
     const input = multiline
       ? h("textarea", { rows: 8, value: asText(holder[key]), readOnly: ctx.readOnly, spellcheck: "false" })
-      : h("input", { type: "text", value: asText(holder[key]), readOnly: ctx.readOnly });
+      : h("input", { type: "text", value: asText(holder[key]), readOnly: ctx.readOnly, placeholder: placeholderFor(schema) });
     input.addEventListener("input", () => { holder[key] = input.value; ctx.changed(); });
     return wrap(key, schema, path, input);
   },
@@ -141,6 +203,92 @@ const BUILDERS = {
     return h("fieldset", { class: "form-object", "data-path": path, "data-key": key },
       h("legend", {}, labelFor(key, schema)),
       fields(schema, holder[key], path, ctx));
+  },
+
+  /** An object of objects (or of values) as a table: one row per property, one column
+   * per property of the rows (`x-kind: table`), e.g. retries per priority. */
+  table(key, schema, holder, path, ctx) {
+    if (!holder[key] || typeof holder[key] !== "object") holder[key] = defaultFor(schema);
+    const rows = Object.entries(schema.properties);
+    const rowSchema = rows[0]?.[1] || {};
+    const columns = rowSchema.properties ? Object.entries(rowSchema.properties) : [[null, rowSchema]];
+    const cell = (rowKey, colKey, colSchema) => {
+      const row = holder[key][rowKey];
+      const target = colKey === null ? holder[key] : (row && typeof row === "object" ? row : (holder[key][rowKey] = {}));
+      const name = colKey === null ? rowKey : colKey;
+      const value = target[name];
+      const input = h("input", {
+        type: "text", inputmode: "decimal", readOnly: ctx.readOnly, value: asText(value),
+        "aria-label": `${rowKey} ${colKey === null ? schema["x-column"] || "" : labelFor(colKey, colSchema)}`.trim(),
+      });
+      input.addEventListener("input", () => {
+        const text = input.value.trim();
+        if (text === "") {
+          // Empty: the default for that cell (null where the schema allows it, e.g. "never").
+          if (colKey === null) target[name] = null; else delete target[name];
+        } else {
+          target[name] = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text) ? Number(text) : text;
+        }
+        ctx.changed();
+      });
+      return h("td", { "data-path": `${path}/${rowKey}${colKey === null ? "" : `/${colKey}`}` }, input);
+    };
+    return h("fieldset", { class: "form-table", "data-path": path, "data-key": key },
+      h("legend", {}, labelFor(key, schema)),
+      h("table", {},
+        h("thead", {}, h("tr", {}, h("th", {}, ""),
+          columns.map(([colKey, colSchema]) => h("th", {}, colKey === null ? schema["x-column"] || "Value" : labelFor(colKey, colSchema))))),
+        h("tbody", {}, rows.map(([rowKey, sub]) => h("tr", { "data-row": rowKey },
+          h("th", {}, labelFor(rowKey, sub)),
+          columns.map(([colKey, colSchema]) => cell(rowKey, colKey, colSchema)))))),
+      schema.description ? h("div", { class: "field-hint" }, schema.description) : null);
+  },
+
+  /** Per priority: stream, or batch every N seconds / M messages (cloud-bridge `modes`). */
+  batchModes(key, schema, holder, path, ctx) {
+    if (!holder[key] || typeof holder[key] !== "object") holder[key] = defaultFor(schema);
+    const modes = holder[key];
+    const defaults = schema.default || {};
+    const row = (priority) => {
+      const batchOf = () => (modes[priority] && typeof modes[priority] === "object" ? modes[priority].batch || {} : null);
+      const fallback = defaults[priority]?.batch || { interval: 5, maxMessages: 500 };
+      const select = h("select", { disabled: ctx.readOnly, "aria-label": `${priority} mode` },
+        h("option", { value: "stream", selected: !batchOf() }, "stream"),
+        h("option", { value: "batch", selected: !!batchOf() }, "batch"));
+      const number = (name, label) => {
+        const input = h("input", { type: "text", inputmode: "decimal", readOnly: ctx.readOnly, "aria-label": `${priority} ${label}`,
+          value: asText(batchOf()?.[name]) });
+        input.addEventListener("input", () => {
+          const batch = batchOf();
+          if (!batch) return;
+          const text = input.value.trim();
+          if (text === "") delete batch[name]; else batch[name] = /^\d+(\.\d+)?$/.test(text) ? Number(text) : text;
+          ctx.changed();
+        });
+        return input;
+      };
+      const interval = number("interval", "seconds");
+      const most = number("maxMessages", "messages");
+      const sync = () => {
+        const batch = batchOf();
+        interval.disabled = most.disabled = !batch;
+        interval.value = asText(batch?.interval);
+        most.value = asText(batch?.maxMessages);
+      };
+      select.addEventListener("change", () => {
+        modes[priority] = select.value === "stream" ? "stream" : { batch: { ...fallback } };
+        sync();
+        ctx.changed();
+      });
+      sync();
+      return h("tr", { "data-row": priority, "data-path": `${path}/${priority}` },
+        h("th", {}, priority), h("td", {}, select), h("td", {}, interval), h("td", {}, most));
+    };
+    return h("fieldset", { class: "form-table", "data-path": path, "data-key": key },
+      h("legend", {}, labelFor(key, schema)),
+      h("table", {},
+        h("thead", {}, h("tr", {}, h("th", {}, "Priority"), h("th", {}, "Mode"), h("th", {}, "Batch every (s)"), h("th", {}, "or at most (messages)"))),
+        h("tbody", {}, Object.keys(schema.properties).map(row))));
   },
 
   array(key, schema, holder, path, ctx) {
@@ -170,8 +318,20 @@ const BUILDERS = {
 /** One field for `holder[key]`. */
 export function field(key, schema, holder, path, ctx) {
   const custom = ctx.custom?.(key, schema, holder, path);
-  if (custom) return custom;
-  return BUILDERS[kindOf(schema)](key, schema || {}, holder, path, ctx);
+  const el = custom || BUILDERS[kindOf(schema)](key, schema || {}, holder, path, ctx);
+  const condition = schema?.["x-show-if"];
+  const against = schema?.["x-hide-if"];
+  const labelBy = schema?.["x-title-by"];
+  if ((condition || against || labelBy) && ctx.conditions) {
+    if (condition) el.dataset.showIf = JSON.stringify(condition);
+    if (against) el.dataset.hideIf = JSON.stringify(against);
+    ctx.conditions.push({ el, condition, against, labelBy, holder, schemaOf: (k) => holderSchema(ctx, path, k) });
+  }
+  return el;
+}
+
+function holderSchema(ctx, path, key) {
+  return path.split("/").length === 2 ? ctx.schemaOf?.(key) : undefined;
 }
 
 /** Fields for every property of an object schema, in `ctx.order` first, then schema order. */
@@ -179,6 +339,61 @@ export function fields(schema, holder, path, ctx) {
   const keys = Object.keys(schema.properties || {});
   const order = path === "" ? ctx.order || [] : [];
   const sorted = [...order.filter((k) => keys.includes(k)), ...keys.filter((k) => !order.includes(k))];
-  return sorted.filter((key) => !ctx.skip?.has(key) || path !== "")
-    .map((key) => field(key, schema.properties[key], holder, `${path}/${key}`, ctx));
+  // In a nested object the type keys of its typed values are edited by their value's select.
+  const nestedTypeKeys = new Set(path === "" ? [] : Object.values(schema.properties || {})
+    .filter((sub) => sub?.["x-kind"] === "typed" && sub["x-type-key"]).map((sub) => sub["x-type-key"]));
+  const shown = sorted.filter((key) => (path === "" ? !ctx.skip?.has(key) : !nestedTypeKeys.has(key))
+    && !schema.properties[key]?.["x-hidden"]);
+  // `x-section` groups fields under a heading (Node-RED's Connection / Security / Messages),
+  // each section where its first field is.
+  const sections = new Map();
+  const out = [];
+  for (const key of shown) {
+    const built = field(key, schema.properties[key], holder, `${path}/${key}`, ctx);
+    const section = schema.properties[key]?.["x-section"];
+    if (!section) {
+      out.push(built);
+    } else {
+      if (!sections.has(section)) {
+        const box = h("fieldset", { class: "form-section", "data-section": section }, h("legend", {}, section));
+        sections.set(section, box);
+        out.push(box);
+      }
+      sections.get(section).append(built);
+    }
+  }
+  return out;
+}
+
+/**
+ * Show or hide the fields with an `x-show-if` (after each edit). `ctx.lookup(id)` finds
+ * a config node and `ctx.typeOf(node)` its type descriptor, for `<ref>.<key>` conditions.
+ */
+export function applyConditions(ctx) {
+  for (const { el, condition, against, labelBy, holder, schemaOf } of ctx.conditions || []) {
+    if (labelBy) {
+      // x-title-by: {key, titles: {value: title}}: the label follows another field (change rules).
+      const title = labelBy.titles?.[valueText(holder[labelBy.key])];
+      const label = el.querySelector(":scope > label");
+      if (title && label) label.textContent = title;
+    }
+    const holds = ([key, wanted]) => {
+      let value;
+      const dot = key.indexOf(".");
+      if (dot > 0) {
+        const ref = ctx.lookup?.(holder[key.slice(0, dot)]);
+        const prop = key.slice(dot + 1);
+        const refDefault = ref ? ctx.typeOf?.(ref)?.schema?.properties?.[prop]?.default : undefined;
+        value = ref ? (prop in ref ? ref[prop] : refDefault) : undefined;
+      } else {
+        value = key in holder ? holder[key] : schemaOf(key)?.default;
+      }
+      return value !== undefined && wanted.includes(valueText(value));
+    };
+    // x-hide-if: one condition object, or a list of them; hidden when all of one hold.
+    const hiders = Array.isArray(against) ? against : against ? [against] : [];
+    const shown = Object.entries(condition || {}).every(holds)
+      && !hiders.some((one) => Object.entries(one).every(holds));
+    el.hidden = !shown;
+  }
 }

@@ -114,6 +114,23 @@ export class Model extends Emitter {
     return [...this.nodes.values()].filter((n) => n.type === type && isConfigNode(n));
   }
 
+  /** Every config node (any type), in export order. */
+  allConfigNodes() {
+    return this.all().filter((n) => isConfigNode(n) && this.types.get(n.type)?.category === "config"
+      || (isConfigNode(n) && !this.types.has(n.type)));
+  }
+
+  /** The nodes that refer to config node `id` through a config-node property of their schema. */
+  configUsers(id) {
+    const users = [];
+    for (const node of this.nodes.values()) {
+      if (node.id === id) continue;
+      const props = this.type(node)?.schema?.properties || {};
+      if (Object.entries(props).some(([key, prop]) => prop?.["x-node-type"] && node[key] === id)) users.push(node);
+    }
+    return users;
+  }
+
   /** All nodes in Node-RED's export order. */
   all() {
     return exportOrder([...this.nodes.values()]);

@@ -6,9 +6,9 @@
  */
 import { get } from "./api.js";
 import { h, replace } from "./dom.js";
-import { fields } from "./form.js";
+import { applyConditions, fields } from "./form.js";
 import { isConfigNode } from "./model.js";
-import { validateNode } from "./validate.js";
+import { describeProblem, validateNode } from "./validate.js";
 import { fitWires } from "./wires.js";
 
 const LINK_TARGETS = { "link out": "link in", "link in": "link out", "link call": "link in" };
@@ -34,8 +34,12 @@ export class PropertyEditor {
     const readOnly = model.readOnly;
     const errorsBox = h("div", { class: "tray-errors" });
     const panel = h("section", { class: "tray-panel", "data-editing": node.id, "data-editing-type": node.type });
-    const validate = () => this.showErrors(panel, type ? validateNode(draft, type, (id) => model.get(id)) : []);
-    const ctx = this.formContext(draft, type, readOnly, validate);
+    let ctx = null;
+    const validate = () => {
+      if (ctx) applyConditions(ctx);
+      this.showErrors(panel, type ? validateNode(draft, type, (id) => model.get(id)) : [], type);
+    };
+    ctx = this.formContext(draft, type, readOnly, validate);
     const body = type
       ? [fields(type.schema || {}, draft, "", ctx), this.credentialFields(node, type, creds, readOnly)]
       : [h("p", { class: "warning" }, `Unknown node type "${node.type}": its settings are kept as they are.`)];
@@ -73,9 +77,11 @@ export class PropertyEditor {
       h("form", { class: "tray-body", onsubmit: (e) => e.preventDefault() }, errorsBox, body, description, enabled));
     panel.done = done;
     panel.cancel = close;
+    panel.draft = draft;
     this.root.append(panel);
     this.stack.push(panel);
     this.root.hidden = false;
+    this.editor.sidebar?.editing(node.type);
     validate();
     panel.querySelector("input, select, textarea")?.focus();
     return panel;
@@ -90,8 +96,12 @@ export class PropertyEditor {
     const skip = new Set(Object.entries(props)
       .filter(([, schema]) => schema?.["x-kind"] === "typed").map(([key, schema]) => typeKeyOf(key, schema)).filter(Boolean));
     const order = ["name", ...(type?.editor?.order || [])];
+    const { model } = this.editor;
     return {
       readOnly, skip, order, typeKeyOf,
+      conditions: [],
+      lookup: (id) => (id ? model.get(id) || this.pendingConfig(id) : undefined),
+      typeOf: (node) => model.type(node),
       schemaOf: (key) => props[key],
       changed: validate,
       configPicker: (refType, holder, key) => this.configPicker(refType, holder, key, validate, readOnly),
@@ -100,8 +110,13 @@ export class PropertyEditor {
     };
   }
 
-  /** Show validation messages next to their fields (and a summary at the top). */
-  showErrors(panel, errors) {
+  /** A config node being created in a stacked tray above (not in the model yet). */
+  pendingConfig(id) {
+    return this.stack.map((p) => p.draft).find((d) => d?.id === id);
+  }
+
+  /** Show validation messages next to their fields (and a summary at the top, in words). */
+  showErrors(panel, errors, type) {
     panel.querySelectorAll(".field-error").forEach((el) => el.remove());
     panel.querySelectorAll(".invalid").forEach((el) => el.classList.remove("invalid"));
     for (const error of errors) {
@@ -111,12 +126,12 @@ export class PropertyEditor {
         target = panel.querySelector(`[data-path="${CSS.escape(path)}"]`);
         path = path.slice(0, path.lastIndexOf("/"));
       }
-      const message = h("div", { class: "field-error", "data-error-path": error.path }, error.message);
       if (target) {
         target.classList.add("invalid");
-        target.append(message);
+        target.append(h("div", { class: "field-error", "data-error-path": error.path }, error.message));
       } else {
-        panel.querySelector(".tray-errors").append(message);
+        panel.querySelector(".tray-errors").append(h("div", { class: "field-error", "data-error-path": error.path },
+          describeProblem(error, type)));
       }
     }
   }
@@ -221,6 +236,9 @@ export class PropertyEditor {
     if (existing && JSON.stringify(existing) === JSON.stringify(draft) && !credsChanged) return;
     history.record();
     if (credsChanged) model.creds.set(node.id, { ...(model.creds.get(node.id) || {}), ...creds });
+    const from = model.type(draft)?.editor?.outputsFrom;
+    // One output per list item (switch rules): `outputs` is saved as Node-RED saves it.
+    if (from && from !== "outputs" && Array.isArray(draft[from]) && "outputs" in draft) draft.outputs = draft[from].length;
     if (!isConfigNode(draft)) fitWires(model, draft);
     model.serverErrors.delete(node.id);
     model.put(draft);
@@ -231,6 +249,7 @@ export class PropertyEditor {
     if (index === -1) return;
     for (const p of this.stack.splice(index)) p.remove();
     this.root.hidden = this.stack.length === 0;
+    this.editor.sidebar?.editing(this.top()?.dataset.editingType || null);
   }
 
   /** Done / cancel for the top panel (ctrl-enter / ctrl-escape). */
@@ -238,3 +257,4 @@ export class PropertyEditor {
     return this.stack[this.stack.length - 1] || null;
   }
 }
+

@@ -4,6 +4,7 @@
  */
 import { s } from "./dom.js";
 import { PORT_SIZE, nodeSize, outputY } from "./layout.js";
+import { describeProblem } from "./validate.js";
 
 const STATUS_COLOURS = { red: "#c00", green: "#5a8", yellow: "#f9df31", blue: "#53a3f3", grey: "#d3d3d3" };
 
@@ -101,7 +102,7 @@ export function drawNode(model, node, geo, state) {
   if (state.problems.length) {
     group.append(s("path", {
       class: "invalid-marker", "data-marker": "invalid", d: `M ${width - 24} -9 l 6 -10 l 6 10 z`,
-    }, s("title", {}, state.problems.map((p) => `${p.path || "node"}: ${p.message}`).join("\n"))));
+    }, s("title", {}, state.problems.map((p) => describeProblem(p, type)).join("\n"))));
   }
   const badge = statusBadge(state.status, height);
   if (badge) group.append(badge);

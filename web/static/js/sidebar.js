@@ -1,6 +1,12 @@
-/** The right sidebar: info (the selected node), help (node type docs) and debug tabs. */
+/**
+ * The right sidebar: info (the selected node), help (node type docs), config nodes
+ * (used / unused, open, delete) and debug tabs. While a node is being edited the help
+ * tab shows its type's help beside the form, as in Node-RED.
+ */
+import { confirmDialog } from "./dialog.js";
 import { h, replace } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
+import { describeProblem } from "./validate.js";
 
 export class Sidebar {
   /** `editor` supplies model and canvas. */
@@ -9,13 +15,34 @@ export class Sidebar {
     this.editor = editor;
     this.info = root.querySelector("#sidebar-info");
     this.help = root.querySelector("#sidebar-help");
+    this.config = root.querySelector("#sidebar-config");
+    this.beforeEditing = null;
     for (const button of root.querySelectorAll("[data-sidebar-tab]")) {
       button.addEventListener("click", () => this.show(button.dataset.sidebarTab));
     }
+    editor.model.on("change", () => { if (!this.config.hidden) this.showConfigNodes(); });
   }
 
-  /** Switch to tab `name` ("info", "help" or "debug"). */
+  /** The edit tray opened (`typeName`) or closed (null): help beside the form, then back. */
+  editing(typeName) {
+    if (typeName) {
+      if (this.beforeEditing === null) this.beforeEditing = this.current();
+      this.showHelp(typeName);
+      this.show("help");
+    } else if (this.beforeEditing !== null) {
+      const previous = this.beforeEditing;
+      this.beforeEditing = null;
+      this.show(previous);
+    }
+  }
+
+  current() {
+    return this.root.querySelector("[data-sidebar-tab].active")?.dataset.sidebarTab || "info";
+  }
+
+  /** Switch to tab `name` ("info", "help", "config" or "debug"). */
   show(name) {
+    if (name === "config") this.showConfigNodes();
     for (const button of this.root.querySelectorAll("[data-sidebar-tab]")) {
       button.classList.toggle("active", button.dataset.sidebarTab === name);
     }
@@ -51,8 +78,43 @@ export class Sidebar {
     replace(this.info, 
       h("h3", {}, model.label(node)),
       h("table", { class: "info-table" }, rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, String(v))))),
-      problems.length ? h("ul", { class: "info-problems" }, problems.map((p) => h("li", {}, `${p.path || "node"}: ${p.message}`))) : null,
+      problems.length ? h("ul", { class: "info-problems" }, problems.map((p) => h("li", {}, describeProblem(p, type)))) : null,
       node.info ? renderMarkdown(node.info) : null,
       type ? h("div", { class: "info-help" }, renderMarkdown(type.help)) : null);
+  }
+
+  /** The config-nodes tab of the sidebar: every config node by type, with its users. */
+  showConfigNodes() {
+    const { model, properties } = this.editor;
+    const byType = new Map();
+    for (const node of model.allConfigNodes()) {
+      if (!byType.has(node.type)) byType.set(node.type, []);
+      byType.get(node.type).push(node);
+    }
+    const row = (node) => {
+      const users = model.configUsers(node.id);
+      const unused = users.length === 0;
+      return h("li", { class: `config-node${unused ? " unused" : ""}`, "data-config-node": node.id },
+        h("button", {
+          type: "button", class: "link config-open", title: "Edit",
+          onclick: () => properties.edit(node),
+        }, model.label(node)),
+        h("span", { class: "config-users", title: users.map((u) => model.label(u)).join(", ") },
+          unused ? "unused" : `${users.length} ${users.length === 1 ? "user" : "users"}`),
+        unused && !model.readOnly ? h("button", {
+          type: "button", class: "secondary danger config-delete", title: "Delete this unused config node",
+          onclick: async () => {
+            if (!await confirmDialog("Delete config node?", h("p", {}, `Delete ${node.type} "${model.label(node)}"? No node uses it.`), "Delete")) return;
+            this.editor.history.record();
+            model.remove([node.id]);
+          },
+        }, "Delete") : null);
+    };
+    replace(this.config,
+      h("h3", {}, "Configuration nodes"),
+      byType.size ? [...byType].map(([type, nodes]) => h("section", { class: "config-type", "data-config-type": type },
+        h("h4", {}, `${type} (${nodes.length})`),
+        h("ul", { class: "config-list" }, nodes.map(row))))
+        : h("p", { class: "hint" }, "No configuration nodes. They are made from a node's form (e.g. the Server of an mqtt node)."));
   }
 }

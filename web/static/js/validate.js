@@ -2,8 +2,9 @@
  * Validation of a node's config against its type's JSON Schema (the subset the
  * runtime's schemas use: type, anyOf/oneOf, enum, const, pattern, minLength,
  * minimum/maximum, required, properties, items), plus references to config nodes.
- * Errors are {path: "/rules/0/property", message}.
+ * Errors are {path: "/rules/0/property", message}; describeProblem puts one in words.
  */
+import { labelFor } from "./form.js";
 
 const TYPE_CHECKS = {
   string: (v) => typeof v === "string",
@@ -86,12 +87,26 @@ export function validateNode(node, type, lookup) {
     const refType = prop && prop["x-node-type"];
     if (!refType) continue;
     const id = node[key];
-    const required = (type.schema.required || []).includes(key);
+    const required = (type.schema.required || []).includes(key) || prop["x-required"] === true;
     if (!id) {
-      if (required) errors.push({ path: `/${key}`, message: `needs a ${refType} config node` });
+      if (required) errors.push({ path: `/${key}`, message: `no ${refType} chosen` });
     } else if (lookup(id)?.type !== refType) {
-      errors.push({ path: `/${key}`, message: `refers to a missing ${refType} config node` });
+      errors.push({ path: `/${key}`, message: `the ${refType} it names (${id}) does not exist` });
     }
   }
   return errors;
+}
+
+/**
+ * A problem in words: "Broker: is required" for `{path: "/broker", message: "is required"}`
+ * (the field's title from the type's schema), "Node: ..." for the node itself.
+ */
+export function describeProblem(problem, type) {
+  const path = String(problem.path || "").replace(/^\$(\[\d+\])?\.?/, "").replace(/^\//, "");
+  if (!path) return problem.message;
+  const [key, ...rest] = path.split(/[/.]/);
+  if (key === "type" && !rest.length) return problem.message;
+  const schema = type?.schema?.properties?.[key];
+  const where = [labelFor(key, schema), ...rest.map((part) => (/^\d+$/.test(part) ? `#${Number(part) + 1}` : part))].join(" ");
+  return `${where}: ${problem.message}`;
 }
