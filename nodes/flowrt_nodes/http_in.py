@@ -91,10 +91,11 @@ class HttpIn(Node):
     schema: ClassVar = {"type": "object", "required": ["url"], "properties": {
         "name": string("", title="Name"),
         "url": string("", title="URL"),
-        "method": enum(list(METHODS), "get", title="Method"),
+        "method": enum(list(METHODS), "get", title="Method",
+                       labels={method: method.upper() for method in METHODS}),
         "upload": boolean(False, title="Accept file uploads"),
         "skipBodyParsing": boolean(False, title="Do not parse request body"),
-        "swaggerDoc": string("", title="Docs (ignored by flowrt)"),
+        "swaggerDoc": string("", title="Docs", description="ignored by flowrt"),
     }}
 
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
