@@ -118,7 +118,7 @@ class Exec(Node):
     color = "#E9967A"
     icon = "cog"
     editor: ClassVar = {"label": "command", "order": [
-        "command", "addpay", "append", "useSpawn", "timer", "oldrc", "winHide", "name"],
+        "command", "addpay", "append", "useSpawn", "timer", "winHide", "oldrc"],
         "outputLabels": ["stdout", "stderr", "return code"]}
     schema: ClassVar = {"type": "object", "properties": {
         "command": string("", title="Command"),

@@ -131,7 +131,7 @@ class FileWrite(Node):
     palette_label = "write file"
     max_inflight = 1000
     editor: ClassVar = {"label": "filename", "order": [
-        "filename", "overwriteFile", "appendNewline", "createDir", "encoding", "name"]}
+        "filename", "overwriteFile", "appendNewline", "createDir", "encoding"]}
     schema: ClassVar = {"type": "object", "properties": {
         "name": string("", title="Name"),
         "filename": typed("", types=FILENAME_TYPES, title="Filename"),
@@ -366,7 +366,7 @@ class FileRead(Node):
     palette_label = "read file"
     max_inflight = 100
     editor: ClassVar = {"label": "filename", "order": [
-        "filename", "format", "encoding", "allProps", "sendError", "name"]}
+        "filename", "format", "encoding", "allProps", "sendError"]}
     schema: ClassVar = {"type": "object", "properties": {
         "name": string("", title="Name"),
         "filename": typed("", types=FILENAME_TYPES, title="Filename"),

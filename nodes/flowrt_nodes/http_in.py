@@ -85,7 +85,7 @@ class HttpIn(Node):
     icon = "bridge"
     palette_label = "http in"
     editor: ClassVar = {"label": "url", "order": ["method", "url", "upload",
-                                                  "skipBodyParsing", "name"]}
+                                                  "skipBodyParsing"]}
     config_when_absent: ClassVar = {"method": "get", "upload": False,
                                     "skipBodyParsing": False}
     schema: ClassVar = {"type": "object", "required": ["url"], "properties": {
@@ -192,7 +192,7 @@ class HttpResponse(Node):
     icon = "bridge"
     palette_label = "http response"
     editor: ClassVar = {"label": "name", "labelAlign": "right",
-                        "order": ["name", "statusCode", "headers"]}
+                        "order": ["statusCode", "headers"]}
     schema: ClassVar = {"type": "object", "properties": {
         "name": string("", title="Name"),
         "statusCode": {"anyOf": [{"type": "integer"}, {"type": "string",

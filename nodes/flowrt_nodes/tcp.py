@@ -114,7 +114,7 @@ class TcpIn(Node):
         "name": string("", title="Name"),
         "server": enum(["server", "client"], "server", title="Type",
                        labels={"server": "Listen on", "client": "Connect to"}),
-        "host": show_if(string("", title="At host"), server="client"),
+        "host": show_if(string("", title="Host"), server="client"),
         "port": integer("", title="Port"),
         "tls": node_ref("tls-config", title="TLS Configuration"),
         "datamode": enum(["stream", "single"], "stream", title="Output",
@@ -314,7 +314,7 @@ class TcpOut(Node):
         "name": string("", title="Name"),
         "beserver": enum(["client", "server", "reply"], "client", title="Type", labels={
             "client": "Connect to", "server": "Listen on", "reply": "Reply to TCP"}),
-        "host": show_if(string("", title="At host"), beserver="client"),
+        "host": show_if(string("", title="Host"), beserver="client"),
         "port": show_if(integer("", title="Port"), beserver=["client", "server"]),
         "tls": show_if(node_ref("tls-config", title="TLS Configuration"),
                        beserver=["client", "server"]),
