@@ -11,10 +11,12 @@ from typing import ClassVar
 from flowrt.node import Node
 from flowrt.schema import boolean, string
 
+# The editor shows scope as JSON text: null, "group" or a list of ids are Node-RED's
+# three choices, worded in the description.
 _SCOPE = {"anyOf": [{"type": "null"}, {"type": "array", "items": {"type": "string"}},
                     {"enum": ["group", "flow"]}],
-          "title": "Scope",
-          "description": "empty: all nodes on this flow; a list of node ids; or \"group\""}
+          "description": 'null: all nodes; "group": in same group; '
+                         'a list of node ids: selected nodes'}
 
 
 class Catch(Node):
@@ -32,8 +34,9 @@ class Catch(Node):
     color = "#e49191"
     icon = "alert"
     schema: ClassVar = {"type": "object", "properties": {
-        "name": string(""), "scope": {**_SCOPE, "default": None},
-        "uncaught": boolean(False, title="Ignore errors handled by other catch nodes")}}
+        "name": string("", title="Name"),
+        "scope": {**_SCOPE, "default": None, "title": "Catch errors from"},
+        "uncaught": boolean(False, title="Ignore errors handled by other Catch nodes")}}
 
 
 class Status(Node):
@@ -49,7 +52,8 @@ class Status(Node):
     color = "#94c1d0"
     icon = "status"
     schema: ClassVar = {"type": "object", "properties": {
-        "name": string(""), "scope": {**_SCOPE, "default": None}}}
+        "name": string("", title="Name"),
+        "scope": {**_SCOPE, "default": None, "title": "Report status from"}}}
 
 
 class Complete(Node):

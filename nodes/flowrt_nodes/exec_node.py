@@ -118,17 +118,21 @@ class Exec(Node):
     color = "#E9967A"
     icon = "cog"
     editor: ClassVar = {"label": "command", "order": [
-        "command", "addpay", "append", "useSpawn", "timer", "oldrc", "winHide", "name"],
+        "command", "addpay", "append", "useSpawn", "timer", "winHide", "oldrc"],
         "outputLabels": ["stdout", "stderr", "return code"]}
     schema: ClassVar = {"type": "object", "properties": {
         "command": string("", title="Command"),
         "addpay": {"anyOf": [{"type": "string"}, {"type": "boolean"}], "default": "",
-                   "title": "Append message property (empty: none; true: payload)"},
-        "append": string("", title="Extra arguments appended"),
-        "useSpawn": enum(["false", "true", "", False, True], "false",
-                         title="Output while the command runs (spawn mode)"),
-        "timer": number("", allow_empty=True, title="Timeout (seconds, empty: none)"),
-        "winHide": boolean(False, title="Hide console (Windows only, ignored)"),
+                   "title": "Append msg property",
+                   "description": "empty: none; true: payload"},
+        "append": string("", title="Extra input parameters"),
+        "useSpawn": enum(["false", "true", "", False, True], "false", title="Output", labels={
+            "false": "when the command is complete - exec mode",
+            "": "when the command is complete - exec mode (not set)",
+            "true": "while the command is running - spawn mode"}),
+        "timer": number("", allow_empty=True, title="Timeout (seconds)",
+                        description="optional"),
+        "winHide": boolean(False, title="Hide console", description="Windows only; ignored"),
         "oldrc": boolean(False, title="Use old style output (compatibility mode)"),
         "name": string("", title="Name"),
     }}

@@ -19,7 +19,7 @@ from flowrt.errors import ConfigError
 from flowrt.jsvalue import MISSING, js_string
 from flowrt.messages import Message, clone_message
 from flowrt.node import Node, NodeContext
-from flowrt.schema import as_bool, boolean, enum, string, typed
+from flowrt.schema import as_bool, boolean, enum, show_if, string, typed
 from flowrt.text_encodings import check_encoding, encode_text, new_decoder
 from flowrt.typed_input import TypedInputError, TypedValue
 
@@ -29,6 +29,11 @@ Buffers of the ``stream`` format."""
 
 NO_FILENAME = "No filename specified"
 FILENAME_TYPES = ["str", "msg", "jsonata", "env", "flow", "global"]
+# Node-RED's words; "" is how flows from before Node-RED 3.0 store it (_filename_value).
+_FILENAME_TYPE_LABELS = {"": "path, or msg.filename if empty (older flows)", "str": "path"}
+_WRITING = ["false", "true"]
+"""The file node's actions that write (its write options are hidden for delete)."""
+_ENCODINGS = "none: default; or an encoding name such as utf8, latin1, cp1252, shift_jis"
 
 # libuv's wording where it differs from the C library's strerror().
 _UV_TEXT = {errno.EISDIR: "illegal operation on a directory",
@@ -126,16 +131,22 @@ class FileWrite(Node):
     palette_label = "write file"
     max_inflight = 1000
     editor: ClassVar = {"label": "filename", "order": [
-        "filename", "overwriteFile", "appendNewline", "createDir", "encoding", "name"]}
+        "filename", "overwriteFile", "appendNewline", "createDir", "encoding"]}
     schema: ClassVar = {"type": "object", "properties": {
         "name": string("", title="Name"),
         "filename": typed("", types=FILENAME_TYPES, title="Filename"),
-        "filenameType": enum(["", *FILENAME_TYPES], "str", title="Filename type"),
-        "appendNewline": boolean(True, title="Add newline (\\n) to each payload"),
-        "createDir": boolean(False, title="Create directory if it doesn't exist"),
-        "overwriteFile": {"enum": ["false", "true", "delete", True, False], "default": "false",
-                          "title": "Action (append, overwrite or delete)"},
-        "encoding": string("none", title="Encoding (none, setbymsg, utf8, cp1252...)"),
+        "filenameType": enum(["", *FILENAME_TYPES], "str", title="Filename type",
+                             labels=_FILENAME_TYPE_LABELS),
+        "overwriteFile": enum(["false", "true", "delete", True, False], "false", title="Action",
+                              labels={"false": "append to file", "true": "overwrite file",
+                                      "delete": "delete file"}),
+        "appendNewline": show_if(boolean(True, title="Add newline (\\n) to each payload?"),
+                                 overwriteFile=_WRITING),
+        "createDir": show_if(boolean(False, title="Create directory if it doesn't exist?"),
+                             overwriteFile=_WRITING),
+        "encoding": show_if(string("none", title="Encoding",
+                                   description=_ENCODINGS + "; setbymsg: msg.encoding"),
+                            overwriteFile=_WRITING),
     }}
     config_when_absent: ClassVar = {"filenameType": "", "appendNewline": False,
                                     "overwriteFile": "false"}
@@ -355,17 +366,21 @@ class FileRead(Node):
     palette_label = "read file"
     max_inflight = 100
     editor: ClassVar = {"label": "filename", "order": [
-        "filename", "format", "encoding", "allProps", "sendError", "name"]}
+        "filename", "format", "encoding", "allProps", "sendError"]}
     schema: ClassVar = {"type": "object", "properties": {
         "name": string("", title="Name"),
         "filename": typed("", types=FILENAME_TYPES, title="Filename"),
-        "filenameType": enum(["", *FILENAME_TYPES], "str", title="Filename type"),
-        "format": enum(["utf8", "", "lines", "stream"], "utf8",
-                       title="Output (utf8 string, Buffer, lines, stream of Buffers)"),
-        "chunk": boolean(False, title="Chunk (unused, kept for Node-RED)"),
+        "filenameType": enum(["", *FILENAME_TYPES], "str", title="Filename type",
+                             labels=_FILENAME_TYPE_LABELS),
+        "format": enum(["utf8", "", "lines", "stream"], "utf8", title="Output", labels={
+            "utf8": "a single utf8 string", "": "a single Buffer object",
+            "lines": "a msg per line", "stream": "a stream of Buffers"}),
+        "chunk": boolean(False, title="Chunk (unused, kept for Node-RED)", **{"x-hidden": True}),
         "sendError": boolean(False, title="Send message on error (legacy mode)"),
-        "encoding": string("none", title="Encoding (none, utf8, cp1252...)"),
-        "allProps": boolean(False, title="Include all existing properties in each msg"),
+        "encoding": show_if(string("none", title="Encoding", description=_ENCODINGS),
+                            format=["utf8", "lines"]),
+        "allProps": show_if(boolean(False, title="Include all existing properties in each msg"),
+                            format=["lines", "stream"]),
     }}
     config_when_absent: ClassVar = {"filenameType": "", "format": "", "sendError": True}
 

@@ -85,16 +85,17 @@ class HttpIn(Node):
     icon = "bridge"
     palette_label = "http in"
     editor: ClassVar = {"label": "url", "order": ["method", "url", "upload",
-                                                  "skipBodyParsing", "name"]}
+                                                  "skipBodyParsing"]}
     config_when_absent: ClassVar = {"method": "get", "upload": False,
                                     "skipBodyParsing": False}
     schema: ClassVar = {"type": "object", "required": ["url"], "properties": {
         "name": string("", title="Name"),
         "url": string("", title="URL"),
-        "method": enum(list(METHODS), "get", title="Method"),
+        "method": enum(list(METHODS), "get", title="Method",
+                       labels={method: method.upper() for method in METHODS}),
         "upload": boolean(False, title="Accept file uploads"),
         "skipBodyParsing": boolean(False, title="Do not parse request body"),
-        "swaggerDoc": string("", title="Docs (ignored by flowrt)"),
+        "swaggerDoc": string("", title="Docs", description="ignored by flowrt"),
     }}
 
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
@@ -191,7 +192,7 @@ class HttpResponse(Node):
     icon = "bridge"
     palette_label = "http response"
     editor: ClassVar = {"label": "name", "labelAlign": "right",
-                        "order": ["name", "statusCode", "headers"]}
+                        "order": ["statusCode", "headers"]}
     schema: ClassVar = {"type": "object", "properties": {
         "name": string("", title="Name"),
         "statusCode": {"anyOf": [{"type": "integer"}, {"type": "string",

@@ -31,7 +31,7 @@ from flowrt.http_client import HttpRequest as Request
 from flowrt.jsvalue import MISSING, is_nan, js_string, truthy
 from flowrt.messages import Message, get_message_property
 from flowrt.node import Node, NodeContext
-from flowrt.schema import as_bool, as_number, boolean, enum, node_ref, string
+from flowrt.schema import as_bool, as_number, boolean, enum, node_ref, show_if, string
 
 if TYPE_CHECKING:
     from flowrt.mustache import MustacheTemplate
@@ -66,7 +66,7 @@ class HttpProxy(Node):
     credentials: ClassVar = {"username": "text", "password": "password"}
     editor: ClassVar = {"label": "url"}
     schema: ClassVar = {"type": "object", "properties": {
-        "name": string(""),
+        "name": string("", title="Name"),
         "url": string("", title="URL"),
         "noproxy": {"type": "array", "items": {"type": "string"}, "default": [],
                     "title": "Ignore hosts"},
@@ -156,18 +156,26 @@ class HttpRequest(Node):
     palette_label = "http request"
     credentials: ClassVar = {"user": "text", "password": "password"}
     schema: ClassVar = {"type": "object", "properties": {
-        "name": string(""),
+        "name": string("", title="Name"),
         "method": string("GET", title="Method",
                          examples=["GET", "POST", "PUT", "DELETE", "HEAD", "use"]),
-        "ret": enum(["txt", "bin", "obj"], "txt", title="Return"),
-        "paytoqs": enum([False, True, "ignore", "query", "body"], "ignore",
-                        title="Payload (GET)"),
         "url": string("", title="URL"),
-        "tls": node_ref("tls-config", title="TLS configuration"),
+        "paytoqs": show_if(enum([False, True, "ignore", "query", "body"], "ignore",
+                                title="Payload", labels={
+                                    False: "Ignore (false)", "ignore": "Ignore",
+                                    True: "Append to query-string parameters (true)",
+                                    "query": "Append to query-string parameters",
+                                    "body": "Send as request body"}), method="GET"),
+        "tls": node_ref("tls-config", title="TLS Configuration"),
+        "proxy": node_ref("http proxy", title="Proxy Configuration"),
+        "authType": enum(["", "basic", "digest", "bearer"], "", title="Use authentication",
+                         labels={"": "none", "basic": "basic authentication",
+                                 "digest": "digest authentication",
+                                 "bearer": "bearer authentication"}),
         "persist": boolean(False, title="Enable connection keep-alive"),
-        "proxy": node_ref("http proxy", title="Proxy configuration"),
         "insecureHTTPParser": boolean(False, title="Disable strict HTTP parsing"),
-        "authType": enum(["", "basic", "digest", "bearer"], "", title="Authentication"),
+        "ret": enum(["txt", "bin", "obj"], "txt", title="Return", labels={
+            "txt": "a UTF-8 string", "bin": "a binary buffer", "obj": "a parsed JSON object"}),
         "senderr": boolean(False, title="Only send non-2xx responses to Catch node"),
         "headers": {"type": "array", "default": [], "title": "Headers",
                     "items": {"type": "object"}},

@@ -28,7 +28,16 @@ from flowrt.messages import (
     set_message_property,
 )
 from flowrt.node import Node, NodeContext
-from flowrt.schema import as_bool, as_number, boolean, enum, integer, string
+from flowrt.schema import (
+    as_bool,
+    as_number,
+    boolean,
+    enum,
+    integer,
+    section,
+    show_if,
+    string,
+)
 
 _ESCAPES = {"\\n": "\n", "\\r": "\r", "\\t": "\t", "\\e": "e", "\\f": "\f", "\\0": "\0"}
 _ESCAPE = re.compile(r"\\[nrtef0]")
@@ -92,21 +101,29 @@ class Split(Node):
     schema: ClassVar = {"type": "object", "properties": {
         "name": string("", title="Name"),
         # Node-RED reads splt with parseInt for lengths, so a number is accepted too.
-        "splt": {"anyOf": [{"type": "string"}, {"type": "number"}], "default": "\\n",
-                 "title": "Split strings and buffers on",
-                 "description": "text (escapes such as \\n allowed), a JSON array of "
-                                "bytes, or a length, as spltType says"},
-        "spltType": enum(["str", "bin", "len"], "str", title="Split using",
-                         description='"str": text, "bin": bytes, "len": fixed length'),
-        # No minimum here: 0 is reported by the node (it fails to start), not refused
-        # with the whole deploy, as Node-RED loads such a flow.
-        "arraySplt": integer(1, title="Split arrays into chunks of"),
-        "arraySpltType": enum(["len"], "len", title="Split arrays by"),
-        "stream": boolean(False, title="Handle as a stream of messages"),
-        "addname": string("", title="Copy the key to msg property",
-                          description="for objects: the message property that gets "
-                                      "each key (empty: none)"),
         "property": string("payload", title="Split msg property"),
+        **section("String / Buffer", {
+            "spltType": enum(["str", "bin", "len"], "str", title="Split using", labels={
+                "str": "string", "bin": "buffer", "len": "Fixed length of"}),
+            "splt": {"anyOf": [{"type": "string"}, {"type": "number"}], "default": "\\n",
+                     "title": "Split on", "x-title-by": {"key": "spltType", "titles": {
+                         "str": "Split on", "bin": "Split on bytes (JSON array)",
+                         "len": "Length"}},
+                     "description": "text: escapes such as \\n allowed"},
+        }),
+        **section("Array", {
+            # No minimum here: 0 is reported by the node (it fails to start), not refused
+            # with the whole deploy, as Node-RED loads such a flow.
+            "arraySplt": integer(1, title="Fixed length of"),
+            "arraySpltType": enum(["len"], "len", title="Split using",
+                                  labels={"len": "Fixed length of"}, **{"x-hidden": True}),
+        }),
+        **section("Object", {
+            "addname": string("", title="Copy key to msg.",
+                              description="a message is sent for each key/value pair; "
+                                          "empty: the key is not copied"),
+        }),
+        "stream": boolean(False, title="Handle as a stream of messages"),
     }}
 
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
@@ -383,36 +400,46 @@ class Join(Node):
                                     "count": 0}
     schema: ClassVar = {"type": "object", "properties": {
         "name": string("", title="Name"),
-        "mode": enum(["auto", "custom", "reduce"], "auto", title="Mode",
-                     description='"auto": reverse a split; "custom": manual; '
-                                 '"reduce": reduce a sequence'),
-        "build": enum(["object", "string", "array", "buffer", "merged"], "object",
-                      title="Combine each into"),
-        "property": string("payload", title="Combine msg property"),
-        "propertyType": enum(["msg", "full"], "msg", title="Combine",
-                             description='"msg": the property; "full": whole messages'),
-        "key": string("topic", title="Key from msg property",
-                      description="for a key/value object"),
-        "joiner": string("\\n", title="Join using",
-                         description="for a string or buffer: text (escapes such as \\n "
-                                     "allowed) or a JSON array of bytes"),
-        "joinerType": enum(["str", "bin"], "str", title="Joiner type"),
-        "useparts": boolean(False, title="Use existing msg.parts"),
-        "accumulate": boolean("false", title="And every subsequent message"),
-        "timeout": {"anyOf": [{"type": "number"}, {"type": "string"}], "default": "",
-                    "title": "After a timeout following the first message (seconds)"},
-        "count": {"anyOf": [{"type": "number"}, {"type": "string"}], "default": "",
-                  "title": "After a number of message parts",
-                  "description": "empty: msg.parts.count"},
-        "reduceRight": boolean(False, title="Reduce in reverse order"),
-        "reduceExp": {"type": ["string", "null"], "default": "",
-                      "title": "Reduce expression (JSONata)"},
-        "reduceInit": {"type": ["string", "null"], "default": "",
-                       "title": "Initial value"},
-        "reduceInitType": {"type": ["string", "null"], "default": "",
-                           "title": "Initial value type"},
-        "reduceFixup": {"type": ["string", "null"], "default": "",
-                        "title": "Fix-up expression (JSONata)"},
+        "mode": enum(["auto", "custom", "reduce"], "auto", title="Mode", labels={
+            "auto": "automatic", "custom": "manual", "reduce": "reduce sequence"}),
+        "propertyType": show_if(enum(["msg", "full"], "msg", title="Combine each", labels={
+            "msg": "message property", "full": "complete message"}), mode="custom"),
+        "property": show_if(string("payload", title="Message property (msg.)"),
+                            mode="custom", propertyType="msg"),
+        "build": show_if(enum(["object", "string", "array", "buffer", "merged"], "object",
+                              title="To create", labels={
+                                  "object": "a key/value Object", "string": "a String",
+                                  "array": "an Array", "buffer": "a Buffer",
+                                  "merged": "a merged Object"}), mode="custom"),
+        "key": show_if(string("topic", title="Using the value of msg.",
+                              description="as the key"), mode="custom", build="object"),
+        "joinerType": show_if(enum(["str", "bin"], "str", title="Joined using", labels={
+            "str": "string", "bin": "buffer"}), mode="custom", build=["string", "buffer"]),
+        "joiner": show_if(string("\\n", title="Joiner",
+                                 description="text (escapes such as \\n allowed), or for "
+                                             "buffer a JSON array of bytes"),
+                          mode="custom", build=["string", "buffer"]),
+        "useparts": show_if(boolean(False, title="Use existing msg.parts property"),
+                            mode="custom"),
+        "count": show_if({"anyOf": [{"type": "number"}, {"type": "string"}], "default": "",
+                          "title": "After a number of message parts",
+                          "description": "count; empty: msg.parts.count"}, mode="custom"),
+        "accumulate": show_if(boolean("false", title="And every subsequent message"),
+                              mode="custom", build=["object", "merged"]),
+        "timeout": show_if({"anyOf": [{"type": "number"}, {"type": "string"}],
+                            "default": "",
+                            "title": "After a timeout following the first message",
+                            "description": "seconds"}, mode="custom"),
+        "reduceExp": show_if({"type": ["string", "null"], "default": "",
+                              "title": "Reduce exp", "description": "JSONata"}, mode="reduce"),
+        "reduceInit": show_if({"type": ["string", "null"], "default": "",
+                               "title": "Initial value"}, mode="reduce"),
+        "reduceInitType": show_if({"type": ["string", "null"], "default": "",
+                                   "title": "Initial value type"}, mode="reduce"),
+        "reduceFixup": show_if({"type": ["string", "null"], "default": "",
+                                "title": "Fix-up exp", "description": "JSONata"}, mode="reduce"),
+        "reduceRight": show_if(boolean(False, title="Evaluate in reverse order (last to first)"),
+                               mode="reduce"),
     }}
 
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:

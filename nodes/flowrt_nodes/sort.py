@@ -24,7 +24,7 @@ from flowrt.errors import ConfigError
 from flowrt.jsvalue import MISSING, compare, js_number, js_string
 from flowrt.messages import Message, property_getter, set_message_property
 from flowrt.node import Node, NodeContext
-from flowrt.schema import as_bool, boolean, enum, string, typed
+from flowrt.schema import as_bool, boolean, enum, show_if, string, typed
 
 if TYPE_CHECKING:
     from flowrt.jsonata import JSONataExpression
@@ -127,17 +127,20 @@ class Sort(Node):
                         "order": ["target", "msgKey", "seqKey", "order", "as_num"]}
     schema: ClassVar = {"type": "object", "properties": {
         "name": string("", title="Name"),
-        "order": enum(["ascending", "descending"], "ascending", title="Order"),
-        "as_num": boolean(False, title="Compare as numbers"),
-        "target": typed("payload", types=["msg", "seq"],
-                        title="Sort (message property, or the message sequence)"),
-        "targetType": enum(["msg", "seq"], "msg", title="Sort what"),
-        "msgKey": typed("payload", types=["elem", "jsonata"],
-                        title="Key for a property (element value or JSONata)"),
-        "msgKeyType": enum(["elem", "jsonata"], "elem", title="Property key type"),
-        "seqKey": typed("payload", types=["msg", "jsonata"],
-                        title="Key for a sequence (message property or JSONata)"),
-        "seqKeyType": enum(["msg", "jsonata"], "msg", title="Sequence key type"),
+        "order": enum(["ascending", "descending"], "ascending", title="Order",
+                      labels={"ascending": "ascending", "descending": "descending"}),
+        "as_num": boolean(False, title="As number"),
+        "target": typed("payload", types=["msg", "seq"], title="Sort"),
+        "targetType": enum(["msg", "seq"], "msg", title="Sort", labels={
+            "msg": "msg.", "seq": "message sequence"}),
+        "msgKey": show_if(typed("payload", types=["elem", "jsonata"], title="Key"),
+                          targetType="msg"),
+        "msgKeyType": enum(["elem", "jsonata"], "elem", title="Key", labels={
+            "elem": "element value", "jsonata": "expression"}),
+        "seqKey": show_if(typed("payload", types=["msg", "jsonata"], title="Key"),
+                          targetType="seq"),
+        "seqKeyType": enum(["msg", "jsonata"], "msg", title="Key", labels={
+            "msg": "msg.", "jsonata": "expression"}),
     }}
     # Node-RED sorts a sequence unless targetType is "msg": a node written without the
     # key (hand-made or old flows) sorts messages, though the editor's default is "msg".

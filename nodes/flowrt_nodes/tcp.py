@@ -20,7 +20,16 @@ from flowrt.errors import ConfigError
 from flowrt.jsvalue import js_string
 from flowrt.messages import Message, clone_message
 from flowrt.node import Node, NodeContext
-from flowrt.schema import as_bool, as_number, boolean, enum, integer, node_ref, string
+from flowrt.schema import (
+    as_bool,
+    as_number,
+    boolean,
+    enum,
+    integer,
+    node_ref,
+    show_if,
+    string,
+)
 
 MAX_HELD_BYTES = 16 * 1024 * 1024
 """What one peer can make a node hold: an undelimited line, a `single` payload, a
@@ -103,16 +112,21 @@ class TcpIn(Node):
     max_held_bytes = MAX_HELD_BYTES
     schema: ClassVar = {"type": "object", "properties": {
         "name": string("", title="Name"),
-        "server": enum(["server", "client"], "server", title="Type (listen on / connect to)"),
-        "host": string("", title="Host (connect mode)"),
+        "server": enum(["server", "client"], "server", title="Type",
+                       labels={"server": "Listen on", "client": "Connect to"}),
+        "host": show_if(string("", title="Host"), server="client"),
         "port": integer("", title="Port"),
-        "datamode": enum(["stream", "single"], "stream", title="Output a stream or single"),
-        "datatype": enum(["buffer", "utf8", "base64"], "buffer", title="Payload type"),
-        "newline": string("", title="Delimiter (UTF-8 stream)"),
+        "tls": node_ref("tls-config", title="TLS Configuration"),
+        "datamode": enum(["stream", "single"], "stream", title="Output",
+                         labels={"stream": "stream of", "single": "single"}),
+        "datatype": enum(["buffer", "utf8", "base64"], "buffer", title="Payload(s)", labels={
+            "buffer": "Buffer", "utf8": "String", "base64": "Base64 String"}),
+        "newline": show_if(string("", title="Delimited by", description="optional"),
+                           datamode="stream", datatype="utf8"),
+        "trim": show_if(boolean(False, title="Re-attach delimiter"),
+                        datamode="stream", datatype="utf8"),
+        "base64": boolean(False, title="Base64 (deprecated)", **{"x-hidden": True}),
         "topic": string("", title="Topic"),
-        "trim": boolean(False, title="Re-attach delimiter"),
-        "base64": boolean(False, title="Base64 (deprecated)"),
-        "tls": node_ref("tls-config", title="TLS configuration"),
     }}
     config_when_absent: ClassVar = {"server": "server", "datamode": "stream",
                                     "datatype": "buffer"}
@@ -298,13 +312,15 @@ class TcpOut(Node):
     icon = "bridge"
     schema: ClassVar = {"type": "object", "properties": {
         "name": string("", title="Name"),
-        "beserver": enum(["client", "server", "reply"], "client",
-                         title="Type (connect to / listen on / reply to TCP)"),
-        "host": string("", title="Host (connect mode)"),
-        "port": integer("", title="Port"),
-        "base64": boolean(False, title="Decode Base64 message"),
-        "end": boolean(False, title="Close connection after each message"),
-        "tls": node_ref("tls-config", title="TLS configuration"),
+        "beserver": enum(["client", "server", "reply"], "client", title="Type", labels={
+            "client": "Connect to", "server": "Listen on", "reply": "Reply to TCP"}),
+        "host": show_if(string("", title="Host"), beserver="client"),
+        "port": show_if(integer("", title="Port"), beserver=["client", "server"]),
+        "tls": show_if(node_ref("tls-config", title="TLS Configuration"),
+                       beserver=["client", "server"]),
+        "base64": boolean(False, title="Decode Base64 message?"),
+        "end": show_if(boolean(False, title="Close connection after each message is sent?"),
+                       beserver=["client", "server"]),
     }}
     config_when_absent: ClassVar = {"beserver": "client"}
     editor: ClassVar = {"label": "port", "labelAlign": "right"}
@@ -497,15 +513,23 @@ class TcpRequest(Node):
     max_held_bytes = MAX_HELD_BYTES
     schema: ClassVar = {"type": "object", "properties": {
         "name": string("", title="Name"),
-        "server": string("", title="Server (or msg.host)"),
-        "port": integer("", title="Port (or msg.port)"),
-        "out": enum(["time", "char", "count", "sit", "immed"], "time",
-                    title="Return when"),
-        "ret": enum(["buffer", "string"], "buffer", title="Return"),
-        "splitc": string("0", title="Timeout ms, character or count"),
-        "newline": string("", title="Split string results at"),
-        "trim": boolean(False, title="Re-attach delimiter"),
-        "tls": node_ref("tls-config", title="TLS configuration"),
+        "server": string("", title="Server", description="empty: msg.host"),
+        "port": integer("", title="Port", description="empty: msg.port"),
+        "tls": node_ref("tls-config", title="TLS Configuration"),
+        "ret": enum(["buffer", "string"], "buffer", title="Return",
+                    labels={"buffer": "Buffer", "string": "String"}),
+        "out": enum(["time", "char", "count", "sit", "immed"], "time", title="Close", labels={
+            "time": "after a fixed timeout of", "char": "when character received is",
+            "count": "after a fixed number of characters",
+            "sit": "never - keep connection open",
+            "immed": "immediately - don't wait for reply"}),
+        "splitc": show_if(string("0", title="Timeout (ms)", **{"x-title-by": {
+            "key": "out", "titles": {"time": "Timeout (ms)", "char": "Character",
+                                     "count": "Number of characters"}}}),
+            out=["time", "char", "count"]),
+        "newline": show_if(string("", title="Delimited by", description="optional"),
+                           ret="string", out="sit"),
+        "trim": show_if(boolean(False, title="Re-attach delimiter"), ret="string", out="sit"),
     }}
     config_when_absent: ClassVar = {"ret": "buffer", "out": "time"}
     editor: ClassVar = {"label": "server"}

@@ -65,14 +65,15 @@ class Template(Node):
     editor: ClassVar = {"label": "name", "order": ["field", "template", "format", "syntax",
                                                    "output"]}
     schema: ClassVar = {"type": "object", "properties": {
-        "name": string(""),
-        "field": typed("payload", types=["msg", "flow", "global"], title="Set property"),
-        "fieldType": enum(["msg", "flow", "global"], "msg", title="Property type"),
+        "name": string("", title="Name"),
+        "field": typed("payload", types=["msg", "flow", "global"], title="Property"),
+        "fieldType": enum(["msg", "flow", "global"], "msg", title="Property", labels={
+            "msg": "msg.", "flow": "flow.", "global": "global."}),
         # Editor-only (the highlighting mode): any value is kept as it is.
-        "format": string("handlebars", title="Editor highlighting",
+        "format": string("handlebars", title="Syntax Highlight",
                          examples=["handlebars", "html", "json", "javascript", "css",
                                    "markdown", "php", "python", "sql", "yaml", "text"]),
-        "syntax": enum(["mustache", "plain"], "mustache", title="Template syntax", labels={
+        "syntax": enum(["mustache", "plain"], "mustache", title="Format", labels={
             "mustache": "Mustache template", "plain": "Plain text"}),
         "template": string("This is the payload: {{payload}} !", title="Template",
                            **{"x-format": "handlebars"}),

@@ -16,7 +16,7 @@ from flowrt.errors import ConfigError
 from flowrt.jsvalue import js_string
 from flowrt.messages import Message
 from flowrt.node import Node, NodeContext
-from flowrt.schema import as_bool, as_number, boolean, enum
+from flowrt.schema import as_bool, as_number, boolean, enum, show_if
 from flowrt.schema import integer as integer_schema
 from flowrt.schema import string as string_schema
 
@@ -39,6 +39,9 @@ class _Datagrams(asyncio.DatagramProtocol):
     def error_received(self, exc: Exception) -> None:
         if isinstance(exc, OSError):
             self.last_error = exc
+
+
+_IP_VERSIONS = {"udp4": "ipv4", "udp6": "ipv6"}
 
 
 class UdpIn(Node):
@@ -73,12 +76,16 @@ class UdpIn(Node):
     icon = "bridge"
     schema: ClassVar = {"type": "object", "properties": {
         "name": string_schema("", title="Name"),
-        "iface": string_schema("", title="Local interface (multicast)"),
-        "port": integer_schema("", title="Port"),
-        "ipv": enum(["udp4", "udp6"], "udp4", title="IP version"),
-        "multicast": enum(["false", "true"], "false", title="Multicast"),
-        "group": string_schema("", title="Multicast group"),
-        "datatype": enum(["buffer", "utf8", "base64"], "buffer", title="Output"),
+        "multicast": enum(["false", "true"], "false", title="Listen for", labels={
+            "false": "udp messages", "true": "multicast messages"}),
+        "group": show_if(string_schema("", title="Group"), multicast="true"),
+        "iface": show_if(string_schema(
+            "", title="Local IF", description="optional: local interface or address to bind to"),
+            multicast="true"),
+        "port": integer_schema("", title="On port"),
+        "ipv": enum(["udp4", "udp6"], "udp4", title="Using", labels=_IP_VERSIONS),
+        "datatype": enum(["buffer", "utf8", "base64"], "buffer", title="Output", labels={
+            "buffer": "a Buffer", "utf8": "a String", "base64": "a Base64 encoded string"}),
     }}
     config_when_absent: ClassVar = {"ipv": "udp4", "datatype": "buffer"}
     editor: ClassVar = {"label": "port"}
@@ -174,14 +181,20 @@ class UdpOut(Node):
     icon = "bridge"
     schema: ClassVar = {"type": "object", "properties": {
         "name": string_schema("", title="Name"),
-        "addr": string_schema("", title="Address (or msg.ip)"),
-        "iface": string_schema("", title="Local interface (multicast)"),
-        "port": integer_schema("", title="Port (or msg.port)"),
-        "ipv": enum(["udp4", "udp6"], "udp4", title="IP version"),
-        "outport": integer_schema("", title="Local port to send from"),
-        "base64": boolean(False, title="Decode Base64 payload"),
-        "multicast": enum(["false", "board", "multi"], "false",
-                          title="Send (udp message / broadcast / multicast)"),
+        "multicast": enum(["false", "board", "multi"], "false", title="Send a", labels={
+            "false": "udp message", "board": "broadcast message",
+            "multi": "multicast message"}),
+        "addr": string_schema("", title="Address", description="empty: msg.ip", **{
+            "x-title-by": {"key": "multicast", "titles": {
+                "false": "Address", "board": "Address", "multi": "Group"}}}),
+        "iface": show_if(string_schema(
+            "", title="Local IF", description="optional: local interface or address to bind to"),
+            multicast="multi"),
+        "port": integer_schema("", title="To port", description="empty: msg.port"),
+        "ipv": enum(["udp4", "udp6"], "udp4", title="Using", labels=_IP_VERSIONS),
+        "outport": integer_schema("", title="Bind to local port",
+                                  description="empty: a random local port"),
+        "base64": boolean(False, title="Decode Base64 encoded payload?"),
     }}
     config_when_absent: ClassVar = {"ipv": "udp4", "multicast": "false"}
     editor: ClassVar = {"label": "addr", "labelAlign": "right"}

@@ -26,6 +26,8 @@ MISSING_CONF = "Missing server configuration"
 SEND_ERROR = "An error occurred while sending:"
 RECONNECT_DELAY = 3.0
 _URL = re.compile(r"^wss?://", re.IGNORECASE)
+_WHOLEMSG = enum(["false", "true", False, True], "false", title="Send/Receive",
+                 labels={"false": "payload", "true": "entire message"})
 
 DISCONNECTED = {"fill": "red", "shape": "ring", "text": "node-red:common.status.disconnected"}
 ERROR = {"fill": "red", "shape": "ring", "text": "node-red:common.status.error"}
@@ -169,7 +171,7 @@ class WebSocketListener(_Endpoint):
     editor: ClassVar = {"label": "path"}
     schema: ClassVar = {"type": "object", "required": ["path"], "properties": {
         "path": string("", title="Path"),
-        "wholemsg": enum(["false", "true", False, True], "false", title="Send/Receive"),
+        "wholemsg": _WHOLEMSG,
     }}
 
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
@@ -252,7 +254,7 @@ class WebSocketClientConfig(_Endpoint):
     schema: ClassVar = {"type": "object", "required": ["path"], "properties": {
         "path": string("", title="URL"),
         "tls": node_ref("tls-config", title="TLS configuration"),
-        "wholemsg": enum(["false", "true", False, True], "false", title="Send/Receive"),
+        "wholemsg": _WHOLEMSG,
         "hb": string("", title="Send heartbeat (seconds)"),
         "subprotocol": string("", title="Subprotocol"),
         "headers": {"type": "array", "default": [], "title": "Headers",
