@@ -55,6 +55,8 @@ def network_flows(server: Server, editor: EditorPage) -> EditorPage:
                   allProps=False),
         flow_node("ex", "exec", 300, command="true", addpay="", append="", useSpawn="false",
                   timer="", winHide=False, oldrc=False),
+        # watch's editor order names "name" too: the form shows it once all the same.
+        flow_node("w", "watch", 360, files="/tmp", recursive=""),
     ])
     editor.open()
     return editor
@@ -170,7 +172,7 @@ def test_exec_form(network_flows: EditorPage) -> None:
 
 def test_every_field_appears_once(network_flows: EditorPage) -> None:
     editor = network_flows
-    for node_id in ("req", "tin", "uout", "fin", "ex"):
+    for node_id in ("req", "tin", "uout", "fin", "ex", "w"):
         panel = editor.edit(node_id)
         labels = visible_labels(panel)
         assert len(labels) == len(set(labels)), (node_id, labels)

@@ -95,7 +95,7 @@ export class PropertyEditor {
     };
     const skip = new Set(Object.entries(props)
       .filter(([, schema]) => schema?.["x-kind"] === "typed").map(([key, schema]) => typeKeyOf(key, schema)).filter(Boolean));
-    const order = ["name", ...(type?.editor?.order || [])];
+    const order = [...new Set(["name", ...(type?.editor?.order || [])])];  // "name" once, first
     const { model } = this.editor;
     return {
       readOnly, skip, order, typeKeyOf,
