@@ -802,9 +802,17 @@ def bind_listener(node: Node) -> socket.socket:
 async def listen(node: Node, sock: socket.socket, handler: Any) -> asyncio.Server:
     """Serve connections on ``sock`` (bound by :func:`bind_listener`), with TLS when
     the node names a `tls-config`."""
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await handler(reader, writer)
+        except asyncio.CancelledError:
+            # The node is closing and cancelled it; asyncio's stream server would log a
+            # cancelled connection handler as an "Exception in callback".
+            return
+
     try:
         context = await server_ssl_context(node) if node.config.get("tls") else None
-        return await asyncio.start_server(handler, sock=sock, ssl=context, limit=READ_SIZE)
+        return await asyncio.start_server(serve, sock=sock, ssl=context, limit=READ_SIZE)
     except BaseException:
         sock.close()
         raise

@@ -563,3 +563,20 @@ async def test_ipv6_listen_and_request() -> None:
         await h.wait_for(lambda: bool(h.outputs("req")), WAIT)
         assert h.payloads("req") == [b"v6"]
         assert h.outputs("in")[0]["ip"] == "::1"
+
+
+@pytest.mark.parametrize("flow_node", [
+    lambda port: tcp_in(port),
+    lambda port: tcp_out(beserver="server", port=port),
+])
+async def test_stopping_with_clients_connected_logs_no_error(
+        flow_node: Callable[[int], dict[str, Any]], caplog: pytest.LogCaptureFixture) -> None:
+    # Found by running Node-RED's tcp examples with `flowrt run`: stopping cancelled the
+    # connection handlers, which asyncio's stream server logged as "Exception in callback".
+    port = free_port()
+    async with harness([flow_node(port)]):
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), WAIT)
+    assert await asyncio.wait_for(reader.read(), WAIT) == b""  # closed by the node
+    writer.close()
+    await asyncio.sleep(0)  # let the loop run the server's done-callbacks
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
