@@ -13,6 +13,7 @@ import ssl
 import string as string_module
 import tempfile
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from flowrt.clock import TimerHandle
@@ -191,31 +192,17 @@ class TcpIn(Node):
                 self.status({"text": _connections(len(self.sessions))})
 
     async def _client_loop(self) -> None:
-        while not self._closing:
-            self.log.info("connecting to %s:%s", self.host, self.port)
-            self.status(_CONNECTING)
-            quick = False
-            try:
-                reader, writer = await connect(self, self.host, self.port)
-            except (OSError, ssl.SSLError, ValueError) as exc:
-                self.log.info("error: %s", exc)
-            else:
-                keep_alive(writer)
-                session = TcpSession(secrets.token_hex(8), writer, self)
-                self.sessions[session.id] = session
-                self.log.info("connected to %s:%s", self.host, self.port)
-                self.status(_CONNECTED)
-                try:
-                    quick = await self._read(reader, session, None)
-                finally:
-                    del self.sessions[session.id]
-                    writer.close()
-            if self._closing:
-                return
-            self.status(_DISCONNECTED)
-            if not quick:
-                self.log.info("connection lost to %s:%s", self.host, self.port)
-            await self.clock.sleep(QUICK_RECONNECT if quick else reconnect_time(self))
+        await keep_connected(self, self.host, self.port, lambda: self._closing,
+                             self._serve_connection)
+
+    async def _serve_connection(self, reader: asyncio.StreamReader,
+                                writer: asyncio.StreamWriter) -> bool:
+        session = TcpSession(secrets.token_hex(8), writer, self)
+        self.sessions[session.id] = session
+        try:
+            return await self._read(reader, session, None)
+        finally:
+            del self.sessions[session.id]
 
     async def _read(self, reader: asyncio.StreamReader, session: TcpSession,
                     idle: float | None) -> bool:
@@ -430,31 +417,17 @@ class TcpOut(Node):
                 self.status({"text": _connections(len(self._clients))})
 
     async def _client_loop(self) -> None:
-        while not self._closing:
-            self.log.info("connecting to %s:%s", self.host, self.port)
-            self.status(_CONNECTING)
-            quick = False
-            try:
-                reader, writer = await connect(self, self.host, self.port)
-            except (OSError, ssl.SSLError, ValueError) as exc:
-                self.log.info("error: %s", exc)
-            else:
-                keep_alive(writer)
-                self._writer = writer
-                self.log.info("connected to %s:%s", self.host, self.port)
-                self.status(_CONNECTED)
-                try:
-                    await discard_until_closed(reader, None)
-                finally:
-                    self._writer = None
-                    quick = writer.is_closing()  # we ended it (`end`): reconnect at once
-                    writer.close()
-            if self._closing:
-                return
-            self.status(_DISCONNECTED)
-            if not quick:
-                self.log.info("connection lost to %s:%s", self.host, self.port)
-            await self.clock.sleep(QUICK_RECONNECT if quick else reconnect_time(self))
+        await keep_connected(self, self.host, self.port, lambda: self._closing,
+                             self._serve_connection)
+
+    async def _serve_connection(self, reader: asyncio.StreamReader,
+                                writer: asyncio.StreamWriter) -> bool:
+        self._writer = writer
+        try:
+            await discard_until_closed(reader, None)
+        finally:
+            self._writer = None
+        return writer.is_closing()  # we ended it (`end`): reconnect at once
 
 
 class _Request:
@@ -741,6 +714,37 @@ def write_bytes(writer: asyncio.StreamWriter, data: bytes, node: Node, where: st
         writer.transport.abort()
         return
     writer.write(data)
+
+
+async def keep_connected(node: Node, host: str, port: int, closing: Callable[[], bool],
+                         serve: Callable[[asyncio.StreamReader, asyncio.StreamWriter],
+                                         Awaitable[bool]]) -> None:
+    """Node-RED's client mode of ``tcp in`` and ``tcp out``: connect to host:port, let
+    ``serve`` have the connection until it ends, and connect again after
+    ``socketReconnectTime`` (at once when ``serve`` says the end was quick), until
+    ``closing()``."""
+    while not closing():
+        node.log.info("connecting to %s:%s", host, port)
+        node.status(_CONNECTING)
+        quick = False
+        try:
+            reader, writer = await connect(node, host, port)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            node.log.info("error: %s", exc)
+        else:
+            keep_alive(writer)
+            node.log.info("connected to %s:%s", host, port)
+            node.status(_CONNECTED)
+            try:
+                quick = await serve(reader, writer)
+            finally:
+                writer.close()
+        if closing():
+            return
+        node.status(_DISCONNECTED)
+        if not quick:
+            node.log.info("connection lost to %s:%s", host, port)
+        await node.clock.sleep(QUICK_RECONNECT if quick else reconnect_time(node))
 
 
 async def discard_until_closed(reader: asyncio.StreamReader, idle: float | None) -> None:
