@@ -376,7 +376,29 @@ _REF_KEYS: dict[str, Any] = {
 }
 
 
-class WebSocketIn(Node):
+class _EndpointUser(Node):
+    """What `websocket in` and `websocket out` share: the listener or client they use,
+    joined on start and left on close."""
+
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
+        self.endpoint: _Endpoint | None = None
+
+    async def start(self) -> None:
+        self.endpoint = _endpoint_of(self)
+        if self.endpoint is None:
+            self.error(MISSING_CONF)
+            return
+        self.endpoint.register(self)
+
+    async def close(self, removed: bool) -> None:
+        if self.endpoint is not None:
+            self.endpoint.deregister(self)
+            self.endpoint = None
+        self.status({})
+
+
+class WebSocketIn(_EndpointUser):
     """Sends what arrives on a websocket.
 
     Uses a `websocket-listener` (`server`: clients connect to this runtime) or a
@@ -399,25 +421,9 @@ class WebSocketIn(Node):
     palette_label = "websocket in"
     schema: ClassVar = {"type": "object", "properties": dict(_REF_KEYS)}
 
-    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
-        super().__init__(config, ctx)
-        self.endpoint: _Endpoint | None = None
-
-    async def start(self) -> None:
-        self.endpoint = _endpoint_of(self)
-        if self.endpoint is None:
-            self.error(MISSING_CONF)
-            return
-        self.endpoint.register(self)
-
-    async def close(self, removed: bool) -> None:
-        if self.endpoint is not None:
-            self.endpoint.deregister(self)
-            self.endpoint = None
-        self.status({})
 
 
-class WebSocketOut(Node):
+class WebSocketOut(_EndpointUser):
     """Sends `msg.payload` on a websocket.
 
     Uses a `websocket-listener` (`server`) or a `websocket-client` (`client`).
@@ -449,22 +455,6 @@ class WebSocketOut(Node):
     editor: ClassVar = {"labelAlign": "right"}
     schema: ClassVar = {"type": "object", "properties": dict(_REF_KEYS)}
 
-    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
-        super().__init__(config, ctx)
-        self.endpoint: _Endpoint | None = None
-
-    async def start(self) -> None:
-        self.endpoint = _endpoint_of(self)
-        if self.endpoint is None:
-            self.error(MISSING_CONF)
-            return
-        self.endpoint.register(self)
-
-    async def close(self, removed: bool) -> None:
-        if self.endpoint is not None:
-            self.endpoint.deregister(self)
-            self.endpoint = None
-        self.status({})
 
     def on_input(self, msg: Message) -> None:
         endpoint = self.endpoint
