@@ -107,19 +107,24 @@ def run_one(scenario: Scenario, runtime: str, repeat: int, cfg: Config,
                 _load_tests(record, scenario, link, started.pid, cfg)
             else:
                 _deploy_test(record, scenario, link, started, flow_path, cfg)
-            record["peak_rss_mb"] = measure.proc_stats(started.pid).hwm_mb
-            if not started.process.alive():
-                raise RuntimeError(f"{runtime} died during the run")
-            stop_started = time.monotonic()
-            record["exit_code"] = started.stop()
-            record["stop_s"] = time.monotonic() - stop_started
-            record["ok"] = True
+            _finish(record, started, runtime)
         except Exception as err:  # one broken run must not stop the others
             record["error"] = f"{type(err).__name__}: {err}".strip()
             record["traceback"] = traceback.format_exc(limit=5)
             if started is not None:
                 record["log_tail"] = started.process.log_tail(40)
     return record
+
+
+def _finish(record: dict[str, Any], started: runtimes.RunningRuntime, runtime: str) -> None:
+    """After the measurements: peak memory, then a clean stop (its time and exit code)."""
+    record["peak_rss_mb"] = measure.proc_stats(started.pid).hwm_mb
+    if not started.process.alive():
+        raise RuntimeError(f"{runtime} died during the run")
+    stop_started = time.monotonic()
+    record["exit_code"] = started.stop()
+    record["stop_s"] = time.monotonic() - stop_started
+    record["ok"] = True
 
 
 def _run_http(record: dict[str, Any], scenario: Scenario, runtime: str, cfg: Config,
@@ -141,13 +146,7 @@ def _run_http(record: dict[str, Any], scenario: Scenario, runtime: str, cfg: Con
         if record["http"]["failed"]:
             raise RuntimeError(f"{record['http']['failed']} requests failed, the first: "
                                f"{record['http']['first_failure']}")
-        record["peak_rss_mb"] = measure.proc_stats(started.pid).hwm_mb
-        if not started.process.alive():
-            raise RuntimeError(f"{runtime} died during the run")
-        stop_started = time.monotonic()
-        record["exit_code"] = started.stop()
-        record["stop_s"] = time.monotonic() - stop_started
-        record["ok"] = True
+        _finish(record, started, runtime)
     except Exception:
         record["log_tail"] = started.process.log_tail(40)
         raise
