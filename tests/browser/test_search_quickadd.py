@@ -58,7 +58,7 @@ def test_search_finds_a_node_on_another_tab_and_reveals_it(editor):
     expect(first.locator(".search-tab")).to_have_text("Garden")
     expect(results.nth(1).locator(".search-label")).to_have_text("greeting")
     expect(results.nth(1).locator(".search-tab")).to_have_text("Living room")
-    editor.screenshot("40-search-results")
+    editor.screenshot("60-search-results")
 
     page.keyboard.press("Enter")
     expect(box).to_have_count(0)
@@ -67,7 +67,7 @@ def test_search_finds_a_node_on_another_tab_and_reveals_it(editor):
     expect(node).to_have_class("node selected")
     assert _inside(node.bounding_box(), page.locator("#canvas").bounding_box())
     expect(page.locator("#sidebar-info h3")).to_have_text("Kitchen sensor")
-    editor.screenshot("41-search-revealed")
+    editor.screenshot("61-search-revealed")
 
     # By id and by type, a click chooses; escape closes without choosing.
     page.keyboard.press("Control+f")
@@ -98,7 +98,7 @@ def test_quick_add_places_a_node_at_the_click_and_wires_it(editor):
     page.keyboard.type("deb")
     items = quick.locator("[data-quick-add-type]")
     expect(items.first).to_have_attribute("data-quick-add-type", "debug")
-    editor.screenshot("42-quick-add")
+    editor.screenshot("62-quick-add")
     page.keyboard.press("Enter")
     expect(quick).to_have_count(0)
 
@@ -110,7 +110,7 @@ def test_quick_add_places_a_node_at_the_click_and_wires_it(editor):
     assert abs(body["y"] + body["height"] / 2 - (canvas["y"] + 240)) <= 1
     expect(debug).to_have_class("node selected")
     expect(editor.wire_locator(inject, 0, debug_id)).to_have_count(1)  # from the selected node
-    editor.screenshot("43-quick-add-placed")
+    editor.screenshot("63-quick-add-placed")
 
     # Label search (palette label "function"), a click places it; the debug node that is
     # now selected has no output, so nothing is wired. Escape adds nothing.
@@ -169,7 +169,7 @@ def test_context_menu_entries_and_delete(editor):
     assert entries["delete"] and entries["copy"] and entries["cut"] and entries["edit"]
     assert entries["disable"] and not entries["enable"]
     assert not entries["paste"] and not entries["redo"]
-    editor.screenshot("44-context-menu")
+    editor.screenshot("64-context-menu")
 
     menu.locator('[data-context-action="disable"]').click()
     expect(menu).to_have_count(0)
