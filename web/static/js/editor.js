@@ -1,7 +1,8 @@
 /**
  * The editor's entry point: authenticates, loads node types and flows, then wires
  * the parts together (canvas, palette, sidebar, tray, deploy, debug, import/export,
- * clipboard, history, keyboard, search, quick-add, context menu) and feeds live status and debug from /comms.
+ * clipboard, history, keyboard, search, quick-add, context menu) and feeds live
+ * status and debug from /comms.
  */
 import { get, onUnauthorized, post } from "./api.js";
 import { authenticate, canWrite, logout } from "./auth.js";
