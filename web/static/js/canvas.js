@@ -1,7 +1,8 @@
 /**
  * The workspace canvas: draws the active tab and handles the mouse: select, move,
  * lasso, wire by dragging from port to port, pan (wheel, middle button or
- * space-drag) and zoom (ctrl-wheel, footer buttons, ctrl +/-/0).
+ * space-drag) and zoom (ctrl-wheel, footer buttons, ctrl +/-/0); ctrl-click on empty
+ * canvas hands over to quick-add (quickadd.js).
  */
 import { s, replace } from "./dom.js";
 import { drawGroup, drawNode, geometry } from "./render.js";
@@ -115,6 +116,18 @@ export class Canvas {
     this.ty = Math.min(0, this.ty);
   }
 
+  /** Pan so canvas point x, y is in view: centred, unless it is in view already. */
+  revealPoint(x, y) {
+    const { width, height } = this.svg.getBoundingClientRect();
+    const sx = x * this.scale + this.tx;
+    const sy = y * this.scale + this.ty;
+    if (sx > 60 && sx < width - 60 && sy > 30 && sy < height - 30) return;
+    this.tx = width / 2 - x * this.scale;
+    this.ty = height / 2 - y * this.scale;
+    this.clampPan();
+    this.requestRender();
+  }
+
   /** Move the selected nodes by dx, dy (keyboard arrows). */
   moveSelection(dx, dy) {
     if (!this.selection.size) return;
@@ -180,6 +193,10 @@ export class Canvas {
       this.requestRender();
     } else if (wireEl) {
       this.select([], { wire: wireEl.dataset.wire });
+      return;
+    } else if ((e.ctrlKey || e.metaKey) && !e.shiftKey && !e.altKey && this.editor.quickAdd) {
+      e.preventDefault(); // the quick-add box keeps the focus
+      this.editor.quickAdd.show(e.clientX, e.clientY);
       return;
     } else {
       if (!e.shiftKey) this.select([]);

@@ -1,7 +1,8 @@
 /**
  * The editor's entry point: authenticates, loads node types and flows, then wires
  * the parts together (canvas, palette, sidebar, tray, deploy, debug, import/export,
- * clipboard, history, keyboard) and feeds live status and debug from /comms.
+ * clipboard, history, keyboard, search, quick-add, context menu) and feeds live
+ * status and debug from /comms.
  */
 import { get, onUnauthorized, post } from "./api.js";
 import { authenticate, canWrite, logout } from "./auth.js";
@@ -9,6 +10,7 @@ import { clearToken } from "./auth-token.js";
 import { Canvas } from "./canvas.js";
 import { Clipboard } from "./clipboard.js";
 import { Comms } from "./comms.js";
+import { installContextMenu } from "./contextmenu.js";
 import { DebugSidebar } from "./debug.js";
 import { Deployer } from "./deploy.js";
 import { History } from "./history.js";
@@ -18,6 +20,8 @@ import { Model } from "./model.js";
 import { notify } from "./notify.js";
 import { Palette } from "./palette.js";
 import { PropertyEditor } from "./properties.js";
+import { QuickAdd } from "./quickadd.js";
+import { Search } from "./search.js";
 import { Sidebar } from "./sidebar.js";
 import { Tabs } from "./tabs.js";
 import { disconnect } from "./wires.js";
@@ -36,8 +40,11 @@ class Editor {
     this.debug = new DebugSidebar(document.getElementById("sidebar"), this);
     this.clipboard = new Clipboard(this);
     this.importExport = new ImportExport(this);
+    this.search = new Search(this);
+    this.quickAdd = new QuickAdd(this);
     this.bindMenus(auth);
     installKeyboard(this, this.actions());
+    installContextMenu(this, this.actions());
     this.connectComms();
     this.sidebar.show("info");
     document.body.classList.toggle("read-only", model.readOnly);
@@ -71,12 +78,15 @@ class Editor {
     this.model.emit("change");
   }
 
-  /** Show node `id`: switch to its tab and select it. */
+  /** Show node `id`: switch to its tab, select it and pan it into view (a group: pan only). */
   reveal(id) {
     const node = this.model.get(id);
-    if (!node?.z) return;
+    if (!node?.z || !this.model.get(node.z)) return;
     this.showTab(node.z);
-    this.canvas.select([id]);
+    const group = node.type === "group";
+    this.canvas.select(group ? [] : [id]);
+    if (group) this.canvas.revealPoint(node.x + (node.w || 0) / 2, node.y + (node.h || 0) / 2);
+    else if (Number.isFinite(node.x)) this.canvas.revealPoint(node.x, node.y);
   }
 
   /** The canvas redrew: refresh what depends on the selection. */
@@ -150,6 +160,7 @@ class Editor {
       left20: readOnlyGuard(move(-20, 0)), right20: readOnlyGuard(move(20, 0)),
       zoomIn: () => this.canvas.zoom(1.2), zoomOut: () => this.canvas.zoom(1 / 1.2), zoomReset: () => this.canvas.zoom(0),
       clearDebug: () => this.debug.clear(),
+      search: () => this.search.show(),
       trayDone: () => this.properties.top()?.done(),
       trayCancel: () => this.properties.top()?.cancel(),
     };

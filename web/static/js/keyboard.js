@@ -2,9 +2,11 @@
  * Keyboard shortcuts (Node-RED's keymap): delete/backspace, ctrl-c/x/v, ctrl-z,
  * ctrl-y / ctrl-shift-z, ctrl-a, ctrl-d deploy, ctrl-e export, ctrl-i import,
  * enter edit, escape clear, arrows move (shift: one grid step), ctrl +/-/0 zoom,
- * ctrl-alt-l clear debug; ctrl-enter / ctrl-escape close the edit tray.
+ * ctrl-alt-l clear debug, ctrl-f search; ctrl-enter / ctrl-escape close the edit tray.
+ * None of them while a popup (search, quick-add, context menu) is open.
  */
 import { dialogOpen } from "./dialog.js";
+import { popupOpen } from "./popup.js";
 
 function typing(target) {
   return target.closest?.("input, textarea, select, [contenteditable]") !== null;
@@ -29,6 +31,7 @@ export function installKeyboard(editor, actions) {
     ArrowUp: "up", ArrowDown: "down", ArrowLeft: "left", ArrowRight: "right",
     "shift-ArrowUp": "up20", "shift-ArrowDown": "down20", "shift-ArrowLeft": "left20", "shift-ArrowRight": "right20",
     "ctrl-=": "zoomIn", "ctrl-+": "zoomIn", "ctrl--": "zoomOut", "ctrl-0": "zoomReset", "ctrl-alt-l": "clearDebug",
+    "ctrl-f": "search",
   };
   window.addEventListener("keydown", (e) => {
     const key = combo(e);
@@ -39,7 +42,7 @@ export function installKeyboard(editor, actions) {
       }
       return;
     }
-    if (dialogOpen() || typing(e.target)) return;
+    if (dialogOpen() || popupOpen() || typing(e.target)) return;
     const action = keys[key];
     if (!action) return;
     e.preventDefault();
