@@ -1,10 +1,12 @@
 /**
  * The workspace canvas: draws the active tab and handles the mouse: select, move,
  * lasso, wire by dragging from port to port, pan (wheel, middle button or
- * space-drag) and zoom (ctrl-wheel, footer buttons, ctrl +/-/0); ctrl-click on empty
- * canvas hands over to quick-add (quickadd.js).
+ * space-drag) and zoom (ctrl-wheel, footer buttons, ctrl +/-/0, zoom to fit); ctrl-click
+ * on empty canvas hands over to quick-add (quickadd.js).
+ * Each tab keeps its own pan and zoom; a tab shown for the first time opens with
+ * its nodes in view.
  */
-import { s, replace } from "./dom.js";
+import { h, s, replace } from "./dom.js";
 import { drawGroup, drawNode, geometry } from "./render.js";
 import { connect, drawWires, inputPoint, outputPoint } from "./wires.js";
 import { wirePath } from "./layout.js";
@@ -13,6 +15,8 @@ const WORKSPACE = 8000;
 const MIN_SCALE = 0.25;
 const MAX_SCALE = 2;
 const DOUBLE_CLICK_MS = 400;
+const FIT_MARGIN = 40; // screen pixels kept free around the nodes by zoom to fit and reveal
+const STATUS_SPACE = 20; // room under a node for its status badge
 
 export class Canvas {
   /** `editor` supplies model, history, status (Map), openEditor(id) and nodeButton(id, kind). */
@@ -25,14 +29,128 @@ export class Canvas {
     this.scale = 1;
     this.tx = 0;
     this.ty = 0;
+    this.views = new Map(); // tab id -> {tx, ty, scale} of the tabs not shown
+    this.viewTab = null; // the tab whose view tx / ty / scale hold
+    this.mouse = null; // last client point of the mouse over the canvas, null when outside
     this.geos = new Map();
     this.spaceDown = false;
     this.drag = null;
     this.lastClick = null;
     this.pending = false;
     this.build();
-    this.model.on("change", () => this.requestRender());
+    this.model.on("change", () => {
+      this.syncView();
+      this.requestRender();
+    });
     this.bindEvents();
+    this.addFitButton();
+  }
+
+  /** The zoom-to-fit button, after the footer's − ○ + zoom buttons. */
+  addFitButton() {
+    const footer = document.getElementById("workspace-footer");
+    if (!footer) return;
+    const button = h("button", {
+      type: "button", "data-zoom": "fit", title: "Zoom to fit (shift 1)", "aria-label": "Zoom to fit",
+      onclick: () => this.zoomToFit(),
+    }, "\u2922");
+    footer.append(button);
+  }
+
+  /**
+   * Keep the view with its tab: when the active tab changed, store the old tab's
+   * pan and zoom and restore the new one's. A tab seen for the first time starts
+   * at the origin, unzoomed, panned to its nodes when they lie outside that view
+   * (an imported flow at x=3000).
+   */
+  syncView() {
+    const tab = this.model.activeTab;
+    if (tab === this.viewTab) return;
+    if (this.viewTab) this.views.set(this.viewTab, { tx: this.tx, ty: this.ty, scale: this.scale });
+    for (const id of this.views.keys()) if (!this.model.get(id)) this.views.delete(id);
+    this.viewTab = tab;
+    const view = this.views.get(tab) || { tx: 0, ty: 0, scale: 1 };
+    this.tx = view.tx;
+    this.ty = view.ty;
+    this.scale = view.scale;
+    if (!this.views.has(tab)) this.reveal(this.tabContent());
+  }
+
+  /** The active tab's flow nodes and groups. */
+  tabContent() {
+    return [...this.model.nodesOn(this.model.activeTab), ...this.model.groupsOn(this.model.activeTab)];
+  }
+
+  /** The canvas box {x0, y0, x1, y1} around `nodes` (flow nodes and groups), or null. */
+  bounds(nodes) {
+    let box = null;
+    for (const node of nodes) {
+      if (!Number.isFinite(node.x) || !Number.isFinite(node.y)) continue;
+      let b;
+      if (node.type === "group") {
+        b = { x0: node.x, y0: node.y, x1: node.x + (node.w || 0), y1: node.y + (node.h || 0) };
+      } else {
+        const g = geometry(this.model, node);
+        b = { x0: g.x - g.width / 2, y0: g.y - g.height / 2, x1: g.x + g.width / 2, y1: g.y + g.height / 2 + STATUS_SPACE };
+      }
+      box = box ? {
+        x0: Math.min(box.x0, b.x0), y0: Math.min(box.y0, b.y0), x1: Math.max(box.x1, b.x1), y1: Math.max(box.y1, b.y1),
+      } : b;
+    }
+    return box;
+  }
+
+  /** The canvas box the view shows. */
+  visibleBox() {
+    const rect = this.svg.getBoundingClientRect();
+    return {
+      x0: -this.tx / this.scale, y0: -this.ty / this.scale,
+      x1: (rect.width - this.tx) / this.scale, y1: (rect.height - this.ty) / this.scale,
+    };
+  }
+
+  /** The canvas point at the centre of the view. */
+  viewCentre() {
+    const v = this.visibleBox();
+    return { x: (v.x0 + v.x1) / 2, y: (v.y0 + v.y1) / 2 };
+  }
+
+  /** The canvas point under the mouse, or null when the mouse is not over the canvas. */
+  pointer() {
+    return this.mouse ? this.toCanvas(this.mouse.x, this.mouse.y) : null;
+  }
+
+  /**
+   * Pan (zoom unchanged) so `nodes` are in view: nothing when they all are; else
+   * their box is centred, or when it is bigger than the view its top-left corner
+   * is shown.
+   */
+  reveal(nodes) {
+    const box = this.bounds(nodes);
+    const rect = this.svg.getBoundingClientRect();
+    if (!box || !rect.width || !rect.height) return;
+    const v = this.visibleBox();
+    if (box.x0 >= v.x0 && box.y0 >= v.y0 && box.x1 <= v.x1 && box.y1 <= v.y1) return;
+    const margin = FIT_MARGIN / this.scale;
+    const place = (lo, hi, size) => (hi - lo + 2 * margin <= size ? (lo + hi - size) / 2 : lo - margin);
+    this.tx = -place(box.x0, box.x1, v.x1 - v.x0) * this.scale;
+    this.ty = -place(box.y0, box.y1, v.y1 - v.y0) * this.scale;
+    this.clampPan();
+    this.requestRender();
+  }
+
+  /** Zoom and pan so every node of the tab is in view, within the zoom limits. */
+  zoomToFit() {
+    const box = this.bounds(this.tabContent());
+    const rect = this.svg.getBoundingClientRect();
+    if (!box || !rect.width || !rect.height) return;
+    const fit = Math.min((rect.width - 2 * FIT_MARGIN) / (box.x1 - box.x0 || 1),
+      (rect.height - 2 * FIT_MARGIN) / (box.y1 - box.y0 || 1));
+    this.scale = Math.min(MAX_SCALE, Math.max(MIN_SCALE, fit));
+    this.tx = rect.width / 2 - ((box.x0 + box.x1) / 2) * this.scale;
+    this.ty = rect.height / 2 - ((box.y0 + box.y1) / 2) * this.scale;
+    this.clampPan();
+    this.requestRender();
   }
 
   build() {
@@ -59,6 +177,7 @@ export class Canvas {
 
   /** Redraw the active tab. */
   render() {
+    this.syncView();
     const model = this.model;
     const tab = model.get(model.activeTab);
     this.svg.classList.toggle("tab-disabled", Boolean(tab?.disabled));
@@ -93,9 +212,19 @@ export class Canvas {
     return clientX >= rect.left && clientX <= rect.right && clientY >= rect.top && clientY <= rect.bottom;
   }
 
+  /**
+   * Select `ids` (and `wire`). When the selected nodes lie wholly outside the view
+   * (an import into the current tab, revealing a node from the sidebar) the view
+   * pans to them.
+   */
   select(ids, { wire = null } = {}) {
     this.selection = new Set(ids);
     this.selectedWire = wire;
+    this.syncView();
+    const nodes = [...this.selection].map((id) => this.model.get(id)).filter((n) => n?.z === this.model.activeTab);
+    const box = this.bounds(nodes);
+    const v = this.visibleBox();
+    if (box && (box.x1 < v.x0 || box.x0 > v.x1 || box.y1 < v.y0 || box.y0 > v.y1)) this.reveal(nodes);
     this.requestRender();
   }
 
@@ -143,7 +272,11 @@ export class Canvas {
   bindEvents() {
     const svg = this.svg;
     svg.addEventListener("pointerdown", (e) => this.pointerDown(e));
-    svg.addEventListener("pointermove", (e) => this.pointerMove(e));
+    svg.addEventListener("pointermove", (e) => {
+      this.mouse = { x: e.clientX, y: e.clientY };
+      this.pointerMove(e);
+    });
+    svg.addEventListener("pointerleave", () => { this.mouse = null; });
     svg.addEventListener("pointerup", (e) => this.pointerUp(e));
     svg.addEventListener("wheel", (e) => {
       e.preventDefault();

@@ -159,6 +159,7 @@ class Editor {
       up20: readOnlyGuard(move(0, -20)), down20: readOnlyGuard(move(0, 20)),
       left20: readOnlyGuard(move(-20, 0)), right20: readOnlyGuard(move(20, 0)),
       zoomIn: () => this.canvas.zoom(1.2), zoomOut: () => this.canvas.zoom(1 / 1.2), zoomReset: () => this.canvas.zoom(0),
+      zoomFit: () => this.canvas.zoomToFit(),
       clearDebug: () => this.debug.clear(),
       search: () => this.search.show(),
       trayDone: () => this.properties.top()?.done(),

@@ -31,7 +31,7 @@ export function installKeyboard(editor, actions) {
     ArrowUp: "up", ArrowDown: "down", ArrowLeft: "left", ArrowRight: "right",
     "shift-ArrowUp": "up20", "shift-ArrowDown": "down20", "shift-ArrowLeft": "left20", "shift-ArrowRight": "right20",
     "ctrl-=": "zoomIn", "ctrl-+": "zoomIn", "ctrl--": "zoomOut", "ctrl-0": "zoomReset", "ctrl-alt-l": "clearDebug",
-    "ctrl-f": "search",
+    "ctrl-f": "search", "shift-!": "zoomFit", "shift-1": "zoomFit",
   };
   window.addEventListener("keydown", (e) => {
     const key = combo(e);
