@@ -245,18 +245,6 @@ export class Canvas {
     this.ty = Math.min(0, this.ty);
   }
 
-  /** Pan so canvas point x, y is in view: centred, unless it is in view already. */
-  revealPoint(x, y) {
-    const { width, height } = this.svg.getBoundingClientRect();
-    const sx = x * this.scale + this.tx;
-    const sy = y * this.scale + this.ty;
-    if (sx > 60 && sx < width - 60 && sy > 30 && sy < height - 30) return;
-    this.tx = width / 2 - x * this.scale;
-    this.ty = height / 2 - y * this.scale;
-    this.clampPan();
-    this.requestRender();
-  }
-
   /** Move the selected nodes by dx, dy (keyboard arrows). */
   moveSelection(dx, dy) {
     if (!this.selection.size) return;

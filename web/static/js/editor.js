@@ -83,10 +83,8 @@ class Editor {
     const node = this.model.get(id);
     if (!node?.z || !this.model.get(node.z)) return;
     this.showTab(node.z);
-    const group = node.type === "group";
-    this.canvas.select(group ? [] : [id]);
-    if (group) this.canvas.revealPoint(node.x + (node.w || 0) / 2, node.y + (node.h || 0) / 2);
-    else if (Number.isFinite(node.x)) this.canvas.revealPoint(node.x, node.y);
+    this.canvas.select(node.type === "group" ? [] : [id]);
+    this.canvas.reveal([node]);
   }
 
   /** The canvas redrew: refresh what depends on the selection. */
