@@ -68,6 +68,13 @@ class Route:
     names: list[str] = field(default_factory=list)
     closer: Callable[[], Awaitable[None]] | None = None
     """Closes the route's long-lived connections (websockets) when the server stops."""
+    kind: str = "http"
+    """What serves it: ``"http"`` (``http in``) or ``"websocket"`` (a listener)."""
+
+
+def join_root(root: str, path: str) -> str:
+    """``path`` under ``root`` (``"/api"``, ``"x"`` → ``"/api/x"``)."""
+    return root.rstrip("/") + (path if path.startswith("/") else "/" + path)
 
 
 def compile_path(root: str, path: str) -> tuple[re.Pattern[str], list[str]]:
@@ -77,9 +84,7 @@ def compile_path(root: str, path: str) -> tuple[re.Pattern[str], list[str]]:
     value is parameter ``"0"``, as Express numbers them). Matching ignores a trailing
     slash and letter case, as Express does by default.
     """
-    if not path.startswith("/"):
-        path = "/" + path
-    full = root.rstrip("/") + path
+    full = join_root(root, path)
     names: list[str] = []
     pattern = ""
     position = 0
@@ -116,7 +121,8 @@ class Endpoints:
         self._held: dict[str, HeldRequest] = {}
 
     def add(self, method: str, path: str, handler: Handler, owner: str,
-            closer: Callable[[], Awaitable[None]] | None = None) -> Callable[[], None]:
+            closer: Callable[[], Awaitable[None]] | None = None,
+            kind: str = "http") -> Callable[[], None]:
         """Serve ``method`` ``path`` with ``handler``; return the function removing it.
 
         When two routes match a request, the one added first answers it (as Express).
@@ -124,7 +130,7 @@ class Endpoints:
         server stops: the server waits for running handlers before the flows stop.
         """
         pattern, names = compile_path(self.root, path)
-        route = Route(method.upper(), path, pattern, handler, owner, names, closer)
+        route = Route(method.upper(), path, pattern, handler, owner, names, closer, kind)
         self._routes.append(route)
 
         def remove() -> None:

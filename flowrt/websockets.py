@@ -44,7 +44,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from flowrt.clock import Clock
 from flowrt.eager import start_eagerly
-from flowrt.http_endpoints import Endpoints
+from flowrt.http_endpoints import Endpoints, join_root
 
 log = logging.getLogger("flowrt.websockets")
 
@@ -272,24 +272,20 @@ class WebSocketServer:
     @property
     def full_path(self) -> str:
         """The path under ``httpNodeRoot`` that clients connect to."""
-        root = self.endpoints.root
-        path = self.path if self.path.startswith("/") else "/" + self.path
-        return root.rstrip("/") + path
+        return join_root(self.endpoints.root, self.path)
 
     def taken_by(self) -> str | None:
         """The owner of another websocket server already on this path, or None."""
         found = self.endpoints.resolve("GET", self.full_path)
         if found is None:
             return None
-        other = getattr(found[0].handler, "__self__", None)
-        if isinstance(other, WebSocketServer) and other is not self:
-            return found[0].owner
-        return None
+        route = found[0]
+        return route.owner if route.kind == "websocket" and route.owner != self.owner else None
 
     def start(self) -> None:
         """Serve the path."""
         self._remove = self.endpoints.add("GET", self.path, self.handle, self.owner,
-                                          closer=self.close)
+                                          closer=self.close, kind="websocket")
 
     async def handle(self, request: web.Request, params: dict[str, str]) -> web.StreamResponse:
         """The route's handler: upgrade to a websocket and serve it until it closes."""
