@@ -173,9 +173,7 @@ class TcpIn(Node):
     @property
     def bound_port(self) -> int:
         """The port listened on (the OS's choice when `port` is 0)."""
-        if self._server is None or not self._server.sockets:
-            return self.port
-        return int(self._server.sockets[0].getsockname()[1])
+        return listening_port(self._server, self.port)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         own(self._handlers)
@@ -350,9 +348,7 @@ class TcpOut(Node):
     @property
     def bound_port(self) -> int:
         """The port listened on in server mode (the OS's choice when `port` is 0)."""
-        if self._server is None or not self._server.sockets:
-            return self.port
-        return int(self._server.sockets[0].getsockname()[1])
+        return listening_port(self._server, self.port)
 
     def on_input(self, msg: Message) -> None:
         if self.mode == "reply":
@@ -714,6 +710,13 @@ def write_bytes(writer: asyncio.StreamWriter, data: bytes, node: Node, where: st
         writer.transport.abort()
         return
     writer.write(data)
+
+
+def listening_port(server: asyncio.Server | None, configured: int) -> int:
+    """The port ``server`` listens on (the OS's choice for port 0), else ``configured``."""
+    if server is None or not server.sockets:
+        return configured
+    return int(server.sockets[0].getsockname()[1])
 
 
 async def keep_connected(node: Node, host: str, port: int, closing: Callable[[], bool],
