@@ -98,7 +98,8 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     sub = command(run, "run")
-    sub.add_argument("flowfile", nargs="?", type=Path, help="flow file (JSON)")
+    sub.add_argument("flowfile", nargs="?", type=Path,
+                     help="flow file (JSON), or a flows project's directory")
     sub.add_argument("--port", type=int, help="HTTP port (default 1880).")
     sub.add_argument("--host", help="Address to listen on (default 127.0.0.1).")
     sub.add_argument("--data-dir", type=Path, help="Data directory (default ~/.flowrt).")

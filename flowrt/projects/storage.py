@@ -12,7 +12,8 @@ commits it, with the note's author and message, so no deployed flows are lost an
 the history says who deployed them. A git failure after the commit point is logged;
 the flows stand, and the next start (or deploy) commits them.
 
-``storage_for`` decides the mode: the ``projects`` setting when set; otherwise
+``storage_for`` decides the mode: ``flowrt run FLOWFILE`` runs that file, or that
+project when FLOWFILE is a directory; else the ``projects`` setting when set; otherwise
 project mode for a data directory that has a project, or that has neither a project
 nor a flow file (a new one, when git is installed). An existing single flow file is
 never converted behind the user's back: ``flowrt project init`` does that.
@@ -56,7 +57,7 @@ def default_author(settings: Settings) -> Author:
 def is_project_mode(settings: Settings, data_dir: Path, flowfile: Path | None = None) -> bool:
     """Whether ``flowrt run`` keeps the flows in a project (see the module docstring)."""
     if flowfile is not None:
-        return False
+        return flowfile.is_dir()
     if settings.projects is not None:
         return settings.projects
     if GitRepo(data_dir / PROJECT_DIR).exists():
@@ -71,7 +72,7 @@ def storage_for(settings: Settings, data_dir: Path,
     single = flowfile or data_dir / (settings.flow_file or "flows.json")
     if is_project_mode(settings, data_dir, flowfile):
         return ProjectStorage(data_dir, settings.credential_secret, default_author(settings),
-                              single_file=single)
+                              single_file=single, root=flowfile)
     return FileStorage(single, data_dir, settings.credential_secret, settings.flow_file_pretty)
 
 
@@ -115,12 +116,13 @@ class ProjectSave(StagedFiles):
 
 
 class ProjectStorage(FileStorage):
-    """Flows in ``DATA_DIR/project`` (a git repository), credentials beside it."""
+    """Flows in ``DATA_DIR/project`` (a git repository; ``root``: another one, such as
+    a clone given to ``flowrt run DIR``), credentials in the data directory."""
 
     def __init__(self, data_dir: Path, credential_secret: str | bool | None = None,
                  author: Author | None = None, single_file: Path | None = None,
-                 interactive: bool = False) -> None:
-        root = data_dir / PROJECT_DIR
+                 interactive: bool = False, root: Path | None = None) -> None:
+        root = root or data_dir / PROJECT_DIR
         super().__init__(root / layout.INDEX, data_dir, credential_secret)
         self.root = root
         self.repo = GitRepo(root, interactive=interactive)
@@ -165,6 +167,9 @@ class ProjectStorage(FileStorage):
         (a crash before the git commit, or files edited by hand)."""
         super().recover()
         if not self.repo.exists():
+            if self.root != self.data_dir / PROJECT_DIR:
+                raise DataFileError(self.root, f"{self.root} is not a flows project (no git "
+                                               "repository): give a flow file or a project")
             return
         referenced = self._referenced()
         if referenced is not None:

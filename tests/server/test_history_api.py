@@ -128,3 +128,23 @@ async def test_the_cli_rolls_back_through_a_running_server(
     assert done.exit_code == 0, done.output
     async with aiohttp.ClientSession(server.url) as client, client.get("/flows") as r:
         assert await r.json() == [TAB, INJECT, DEBUG]
+
+
+async def test_run_takes_a_project_directory_as_its_flow_file(
+        flowrt_factory: type[FlowrtProcess], tmp_path: Path) -> None:
+    elsewhere = ProjectStorage(tmp_path / "first")
+    elsewhere.create([TAB, INJECT, DEBUG], {}, "First")
+    clone = tmp_path / "other" / "project"
+    subprocess.run(["git", "clone", "-q", str(elsewhere.root), str(clone)], check=True,
+                   timeout=30)
+    server = flowrt_factory(str(clone)).start()
+    async with aiohttp.ClientSession(server.url) as client:
+        async with client.get("/flows") as r:
+            assert await r.json() == [TAB, INJECT, DEBUG]
+        async with client.post("/flows", json={"flows": [TAB], "message": "Only the tab"},
+                               headers=V2) as r:
+            assert r.status == 200
+    assert git(tmp_path / "other", "log", "-1", "--format=%s") == ["Only the tab"]
+    assert not (server.data_dir / "project").exists()
+    code, stderr = flowrt_factory(str(tmp_path)).run_to_exit()
+    assert code == 1 and f"{tmp_path} is not a flows project" in stderr
