@@ -135,8 +135,7 @@ async def test_run_takes_a_project_directory_as_its_flow_file(
     elsewhere = ProjectStorage(tmp_path / "first")
     elsewhere.create([TAB, INJECT, DEBUG], {}, "First")
     clone = tmp_path / "other" / "project"
-    subprocess.run(["git", "clone", "-q", str(elsewhere.root), str(clone)], check=True,
-                   timeout=30)
+    git(tmp_path / "first", "clone", "-q", str(elsewhere.root), str(clone))
     server = flowrt_factory(str(clone)).start()
     async with aiohttp.ClientSession(server.url) as client:
         async with client.get("/flows") as r:
