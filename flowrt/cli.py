@@ -1,4 +1,5 @@
-"""The ``flowrt`` command line: run, validate, nodes, hash-password.
+"""The ``flowrt`` command line: run, validate, nodes, hash-password, and the project
+commands (export, log, diff, rollback, project init, push, pull: flowrt.projects.cli).
 
 Built on ``argparse``: the runtime pays for whatever its command line imports (``click``
 cost about 1 MB of an idle gateway's memory), and four commands need nothing more.
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from flowrt import flowdoc
 from flowrt.errors import FlowValidationError, Problem
+from flowrt.projects import cli as project_cli
 from flowrt.registry import discover
 from flowrt.settings import DEFAULT_DATA_DIR
 
@@ -96,7 +98,8 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     sub = command(run, "run")
-    sub.add_argument("flowfile", nargs="?", type=Path, help="flow file (JSON)")
+    sub.add_argument("flowfile", nargs="?", type=Path,
+                     help="flow file (JSON), or a flows project's directory")
     sub.add_argument("--port", type=int, help="HTTP port (default 1880).")
     sub.add_argument("--host", help="Address to listen on (default 127.0.0.1).")
     sub.add_argument("--data-dir", type=Path, help="Data directory (default ~/.flowrt).")
@@ -110,6 +113,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = command(nodes, "nodes")
     sub.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR.expanduser(),
                      help="Data directory whose nodes/ to include.")
+
+    project_cli.add_commands(command)
 
     sub = command(hash_password, "hash-password")
     sub.add_argument("--stdin", action="store_true",
