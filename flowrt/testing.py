@@ -71,11 +71,11 @@ class _Probe(Node):
                          runtime.new_context(probe_id, owner.ctx.flow.id))
         self.records = records
         self.source = (owner.id, port)
-        self.sent = sent
+        self.order = sent
 
     def on_input(self, msg: Message) -> None:
         self.records.append(msg)
-        self.sent.append((*self.source, msg))
+        self.order.append((*self.source, msg))
 
 
 class FlowHarness:

@@ -82,9 +82,9 @@ def differences(expected: Any, got: Any, *, exact: bool = False, tolerance: floa
         return [f"{where}: expected {short(expected)}{within}, got {short(got)}"]
     if type(expected) is type(got) and expected == got:
         return []
-    if isinstance(expected, str) and isinstance(got, bytes | bytearray):
-        if bytes(got) == expected.encode():
-            return []
+    if isinstance(expected, str) and isinstance(got, bytes | bytearray) and \
+            bytes(got) == expected.encode():
+        return []
     return [f"{where}: expected {short(expected)}, got {short(got)}"]
 
 

@@ -11,6 +11,7 @@ message came. A failure names the step, its line, the target, and what differed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import tempfile
@@ -31,6 +32,7 @@ from flowrt.http_client import (
     RequestError,
     use_client_pool,
 )
+from flowrt.messages import Message
 from flowrt.mqtt import Subscription
 from flowrt.mqtt.fake import FakeBroker, FakeTransport
 from flowrt.mqtt.interface import ConnectOptions
@@ -43,6 +45,8 @@ REAL_WAIT = 2.0
 an ``expect`` fails (or an ``expect nothing`` passes), after fake time ran out."""
 CONNECT_WAIT = 10.0
 """Seconds of real time a real broker gets to accept the flows' connections."""
+SETTLE_LIMIT = 5.0
+"""Seconds of real time the flows get to go quiet after each step and timer."""
 _MAX_TIMER_ROUNDS = 100_000
 
 
@@ -184,11 +188,24 @@ class _Mqtt:
             elif step.broker is not None:
                 raise _StepFailed([f"no node of the flows uses broker {step.broker}"])
 
-    def published(self, topic_filter: str, broker: NodeRef | None) -> list[dict[str, Any]]:
-        """What the flows published on topics matching ``topic_filter``, in order."""
+    def outage(self, broker: NodeRef, down: bool) -> None:
+        """Stop (``down``) or restart the in-memory broker a broker node connects to."""
+        if self.real:
+            raise _StepFailed([f"a real broker cannot be stopped by a test ({broker})"])
+        fake = self.fake_broker(broker.id)
+        if fake is None:
+            raise _StepFailed([f"no node of the flows uses broker {broker}"])
+        if down:
+            fake.stop()
+        else:
+            fake.start()
+
+    def published(self, topic_filter: str, broker: NodeRef | None) -> list[tuple[Any, Message]]:
+        """What the flows published on topics matching ``topic_filter``, in order, each
+        with what identifies it whichever filter finds it."""
         ids = [broker.id] if broker else self.broker_ids
         if self.real:
-            return [m for b, m in self.heard
+            return [(("mqtt", index), m) for index, (b, m) in enumerate(self.heard)
                     if b in ids and topic_matches(topic_filter, m["topic"])]
         seen: set[int] = set()
         found = []
@@ -197,9 +214,17 @@ class _Mqtt:
             if fake is None or id(fake) in seen:
                 continue
             seen.add(id(fake))
-            found += [{"topic": m.topic, "payload": m.payload, "qos": m.qos, "retain": m.retain}
+            found += [(("mqtt", id(m)), {"topic": m.topic, "payload": m.payload, "qos": m.qos,
+                                          "retain": m.retain})
                       for m in fake.messages if m.sender and topic_matches(topic_filter, m.topic)]
         return found
+
+    def message_count(self) -> int:
+        """How many messages the in-memory brokers (or, for real, the probes) have seen."""
+        if self.real:
+            return len(self.heard)
+        return sum(len(b.messages) for b in {id(b): b for b in map(self.fake_broker,
+                                                                   self.broker_ids) if b}.values())
 
     async def settled(self) -> None:
         """Wait (bounded) until the in-memory brokers delivered what they have."""
@@ -228,10 +253,8 @@ def _mqtt_view(message: dict[str, Any], expected: dict[str, Any]) -> dict[str, A
     want = expected.get("payload")
     if "payload" in expected and not isinstance(want, str) and not (
             isinstance(want, dict) and "$regex" in want):
-        try:
+        with contextlib.suppress(ValueError):
             view["payload"] = json.loads(text)
-        except ValueError:
-            pass
     return view
 
 
@@ -246,30 +269,44 @@ class _CaseRun:
         assert isinstance(harness.clock, FakeClock)
         self.clock: FakeClock = harness.clock
         self.start = self.clock.time()
-        self.taken: dict[tuple[str, ...], int] = {}
+        self.taken: set[Any] = set()
         self.outputs = {n["id"]: len(n.get("wires") or []) for n in flows if "id" in n}
 
     @property
     def t(self) -> str:
         return f"t={self.clock.time() - self.start:g} s"
 
+    def _fingerprint(self) -> tuple[int, ...]:
+        return (len(self.h.sent), len(self.h.events), len(self.h.runtime.dispatcher),
+                self.clock.pending(), self.mqtt.message_count(),
+                sum(1 for t in asyncio.all_tasks() if not t.done()))
+
     async def settle(self) -> None:
-        for _ in range(100):
+        """Let the flows finish what they started without moving fake time: deliveries,
+        in-memory broker traffic, and work off the loop (a durable queue's disk writes),
+        which shows as nothing changing for a few milliseconds of real time (bounded)."""
+        deadline = time.monotonic() + SETTLE_LIMIT
+        quiet = 0
+        while quiet < 3 and time.monotonic() < deadline:
+            before = self._fingerprint()
             await self.h.settle()
             await self.mqtt.settled()
-            if len(self.h.runtime.dispatcher) == 0:
-                return
+            await asyncio.sleep(0.002)
+            quiet = quiet + 1 if self._fingerprint() == before else 0
 
     # ------------------------------------------------------------- targets
-    def _target(self, step: Step) -> tuple[tuple[str, ...], Callable[[], list[Any]]]:
+    def _target(self, step: Step) -> Callable[[], list[tuple[Any, Message]]]:
+        """The messages at the step's target so far, each with its identity: a message
+        one step took is taken for every later step at the same node port, or, on MQTT,
+        for every topic filter that matches it."""
         if step.node is not None:
             node_id, port = step.node.id, step.output - 1
             if self.outputs.get(node_id):
-                return ("node", node_id, str(port)), lambda: self.h.outputs(node_id, port)
-            return ("node", node_id, "in"), lambda: self.h.received(node_id)
-        broker = step.broker
-        key = ("topic", step.topic, broker.id if broker else "")
-        return key, lambda: self.mqtt.published(step.topic, broker)
+                return lambda: [((node_id, port, i), m)
+                                for i, m in enumerate(self.h.outputs(node_id, port))]
+            return lambda: [((node_id, "in", i), m)
+                            for i, m in enumerate(self.h.received(node_id))]
+        return lambda: self.mqtt.published(step.topic, step.broker)
 
     def _where(self, step: Step) -> str:
         if step.node is None:
@@ -286,6 +323,9 @@ class _CaseRun:
             await self.mqtt.publish(step)
         elif step.kind == "advance":
             await self.h.advance(step.seconds)
+        elif step.kind.startswith("broker "):
+            assert step.broker is not None
+            self.mqtt.outage(step.broker, step.kind == "broker down")
         elif step.kind in ("expect", "expect topic"):
             await self.expect(step)
         else:
@@ -317,35 +357,42 @@ class _CaseRun:
         return False
 
     async def expect(self, step: Step) -> None:
-        key, messages = self._target(step)
-        taken = self.taken.get(key, 0)
-        if not await self._until(self.clock.time() + step.within,
-                                 lambda: len(messages()) > taken):
+        messages = self._target(step)
+
+        def fresh() -> list[tuple[Any, Message]]:
+            return [(ident, m) for ident, m in messages() if ident not in self.taken]
+
+        if not await self._until(self.clock.time() + step.within, lambda: bool(fresh())):
+            taken = len(messages())
             earlier = (f"; the {taken} earlier message(s) there were taken by earlier steps"
                        if taken else "")
             raise _StepFailed([f"nothing arrived {self._where(step)} within "
                                f"{step.within:g} s of fake time ({self.t}){earlier}"])
-        self.taken[key] = taken + 1
-        got = messages()[taken]
+        ident, got = fresh()[0]
+        self.taken.add(ident)
+        number = [i for i, _ in messages()].index(ident) + 1
         view = _mqtt_view(got, step.msg) if step.node is None else got
         found = differences(step.msg, view, exact=step.exact, tolerance=step.tolerance)
         if found:
-            shown = {k: v for k, v in view.items() if not str(k).startswith("_")}
-            raise _StepFailed([f"message {taken + 1} {self._where(step)} ({self.t}) differs:",
-                               *(f"  {line}" for line in found),
-                               f"  got: {short(shown, 300)}"])
+            raise _StepFailed([f"message {number} {self._where(step)} ({self.t}) differs:",
+                               *(f"  {line}" for line in found), f"  got: {_shown(view)}"])
 
     async def expect_nothing(self, step: Step) -> None:
-        key, messages = self._target(step)
-        taken = self.taken.get(key, 0)
-        if await self._until(self.clock.time() + step.within,
-                             lambda: len(messages()) > taken):
-            got = messages()[taken]
-            view = _mqtt_view(got, {}) if step.node is None else got
-            shown = {k: v for k, v in view.items() if not str(k).startswith("_")}
+        messages = self._target(step)
+
+        def fresh() -> list[tuple[Any, Message]]:
+            return [(ident, m) for ident, m in messages() if ident not in self.taken]
+
+        if await self._until(self.clock.time() + step.within, lambda: bool(fresh())):
+            got = fresh()[0][1]
+            view = _mqtt_view(got, {"payload": None}) if step.node is None else got
             raise _StepFailed([f"expected nothing {self._where(step)} within "
                                f"{step.within:g} s, but a message arrived ({self.t}):",
-                               f"  got: {short(shown, 300)}"])
+                               f"  got: {_shown(view)}"])
+
+
+def _shown(msg: Message) -> str:
+    return short({k: v for k, v in msg.items() if not str(k).startswith("_")}, 300)
 
 
 def _broker_type(fakes: FakeBrokers) -> type[Node] | None:
@@ -408,7 +455,8 @@ async def run_case(test_file: TestFile, case: Case, *, real: bool = False) -> Ca
                 mqtt.listen({(s.topic, s.broker.id if s.broker else None)
                              for s in case.steps if s.kind.endswith("topic")})
             await run.settle()
-            for number, step in enumerate(case.steps, 1):
+            for step in case.steps:
+                number += 1
                 await run.run(step)
         except _StepFailed as exc:
             where = f"step {number} (line {case.steps[number - 1].line}): " if number else ""

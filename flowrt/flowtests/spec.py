@@ -30,6 +30,8 @@ _OPTIONS = {
     "inject": {"msg", *MESSAGE_SHORTHANDS},
     "publish": {"payload", "qos", "retain", "broker"},
     "advance": set(),
+    "broker down": set(),
+    "broker up": set(),
     "expect": {"msg", *MESSAGE_SHORTHANDS, "output", "within", "match", "tolerance"},
     "expect topic": {"payload", "qos", "retain", "broker", "within", "match", "tolerance"},
     "expect nothing": {"output", "within"},
@@ -292,6 +294,8 @@ class _Reader:
         target = data[kind]
         if kind in _NODE_STEPS:
             step.node = self.node(target, data.line, where)
+        elif kind.startswith("broker "):
+            step.broker = self.node(target, data.line, where, config=True)
         elif kind in _TOPIC_STEPS:
             if not isinstance(target, str) or not target:
                 self.problem(data.line, where, f"`{kind}` needs an MQTT topic")
@@ -434,7 +438,7 @@ def load_test_file(path: Path) -> TestFile:
     except OSError as exc:
         raise FlowTestFormatError([f"{path}: cannot read the file: {exc.strerror}"]) from None
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
+        data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         raise FlowTestFormatError([_yaml_problem(path, exc)]) from None
     if not isinstance(data, _Map):
