@@ -14,8 +14,8 @@ The harness runs a real :class:`~flowrt.runtime.Runtime` (same registry, same
 delivery) with a :class:`~flowrt.clock.FakeClock` unless given a real one:
 ``await h.advance(5)`` moves time five seconds and fires due timers. Every
 output port of every node is recorded; ``h.outputs(id, port)`` returns what
-left it, ``h.received(id)`` what was sent to a node (a debug node, a sink). Errors and warnings reported by nodes are kept in ``h.errors`` and
-``h.warnings``.
+left it, ``h.received(id)`` what was sent to a node (a debug node, a sink).
+Errors and warnings reported by nodes are kept in ``h.errors`` and ``h.warnings``.
 
 Deploys in the harness are strict unless the settings say otherwise: a node that
 fails to configure or start raises :class:`~flowrt.errors.DeployError`, so a test

@@ -9,6 +9,7 @@ resolved against the flows here, so a typo fails before anything runs.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -445,7 +446,8 @@ def load_test_file(path: Path) -> TestFile:
         raise FlowTestFormatError([f"{path}:1: a test-case file is a mapping with `cases` "
                                    f"(and optionally `flows`), not {_kind(data)}"])
     flows_ref = data.get("flows")
-    flows_path = (path.parent / flows_ref) if isinstance(flows_ref, str) else flows_for(path)
+    flows_path = (Path(os.path.normpath(path.parent / flows_ref)) if isinstance(flows_ref, str)
+                  else flows_for(path))
     try:
         flows = json.loads(flows_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
