@@ -1,4 +1,4 @@
-"""The ``flowrt`` command line: run, validate, nodes, hash-password.
+"""The ``flowrt`` command line: run, validate, nodes, test, hash-password.
 
 Built on ``argparse``: the runtime pays for whatever its command line imports (``click``
 cost about 1 MB of an idle gateway's memory), and four commands need nothing more.

@@ -9,7 +9,6 @@ import pytest
 from tests.cli_runner import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
-FLOWS = ROOT / "flows"
 BROKEN = ROOT / "tests" / "flow_tests_data" / "broken-demo.yaml"
 
 

@@ -319,3 +319,13 @@ async def test_broken_cases_of_the_demo_fail_saying_what_differed() -> None:
 ])
 def test_differences(expected: Any, got: Any, options: dict[str, Any], found: list[str]) -> None:
     assert differences(expected, got, **options) == found
+
+
+async def test_the_documented_example_passes(tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "flow-tests.md").read_text()
+    example = text.split("## A complete example\n\n```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "demo.tests.yaml"
+    path.write_text(example.replace("flows: demo.json", f"flows: {ROOT / 'flows/demo.json'}"))
+    test_file = load_test_file(path)
+    results = [await run_case(test_file, case) for case in test_file.cases]
+    assert [r.failure for r in results] == [None, None]
