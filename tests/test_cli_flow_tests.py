@@ -26,8 +26,8 @@ def test_the_example_flows_pass_their_cases() -> None:
     assert "flows/edge-gateway.tests.yaml (flows/edge-gateway.json)" in lines
     assert ("  PASS  through a cloud outage nothing is lost, and the alert goes first when it "
             "is back") in lines
-    assert sum(line.startswith("  PASS  ") for line in lines) == 14
-    assert lines[-1] == "14 passed, 0 failed"
+    assert sum(line.startswith("  PASS  ") for line in lines) == 15
+    assert lines[-1] == "15 passed, 0 failed"
 
 
 def test_a_directory_runs_every_test_file_under_it_and_k_picks_cases() -> None:

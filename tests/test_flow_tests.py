@@ -329,3 +329,24 @@ async def test_the_documented_example_passes(tmp_path: Path) -> None:
     test_file = load_test_file(path)
     results = [await run_case(test_file, case) for case in test_file.cases]
     assert [r.failure for r in results] == [None, None]
+
+
+@pytest.mark.broker
+async def test_a_real_case_goes_through_a_real_broker(tmp_path: Path, mosquitto: Any) -> None:
+    flows = [dict(n, port=str(mosquitto.port)) if n["id"] == "broker" else n for n in FLOWS]
+    (tmp_path / "plant.json").write_text(json.dumps(flows))
+    path = tmp_path / "plant.tests.yaml"
+    path.write_text(textwrap.dedent("""\
+        cases:
+          - name: doubled for real
+            real: true
+            steps:
+              - publish: plant/p1/t
+                qos: 1
+                payload: 21
+              - expect topic: out/p1
+                payload: 42
+              - broker down: plant
+    """))
+    assert (await run_only(path)).failure == [
+        "step 3 (line 10): a real broker cannot be stopped by a test ('plant' (broker))"]
