@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
-from flowrt.flowtests.runner import run_case_sync
+from flowrt.flowtests.runner import CaseResult, run_case_sync
 from flowrt.flowtests.spec import (
     FlowTestFormatError,
     is_test_file,
@@ -63,7 +63,11 @@ def run_tests(paths: list[Path], *, real: bool = False, keyword: str | None = No
                 continue
             print(f"{path} ({test_file.flows_path})", file=out)
             for case in cases:
-                result = run_case_sync(test_file, case, real=real)
+                try:
+                    result = run_case_sync(test_file, case, real=real)
+                except Exception as exc:  # a runner bug: say so, go on with the others
+                    result = CaseResult(case, [f"the runner failed: {type(exc).__name__}: "
+                                               f"{exc}"])
                 if result.failure is None:
                     passed += 1
                     print(f"  PASS  {case.name}", file=out)

@@ -322,6 +322,9 @@ class _CaseRun:
     async def run(self, step: Step) -> None:
         if step.kind == "inject":
             assert step.node is not None
+            if self.h.runtime.get_node(step.node.id) is None:
+                raise _StepFailed([f"{step.node} is not running (disabled?): nothing to "
+                                   "inject into"])
             self.h.send(step.node.id, copy.deepcopy(step.msg))
         elif step.kind == "publish":
             await self.mqtt.publish(step)
@@ -443,7 +446,8 @@ async def run_case(test_file: TestFile, case: Case, *, real: bool = False) -> Ca
         faked = _broker_type(FakeBrokers())
         if faked is not None:
             node_types.append(faked)
-        use_client_pool(FixturePool(case.http))
+    # A pool per case: a real one, or fixtures (never a pool an earlier case left behind).
+    use_client_pool(ClientPool() if real else FixturePool(case.http))
     with tempfile.TemporaryDirectory(prefix="flowrt-test-") as data_dir:
         harness = FlowHarness(flows, node_types=node_types, data_dir=Path(data_dir))
         mqtt = _Mqtt(harness, broker_ids, real)
