@@ -438,6 +438,11 @@ def load_test_file(path: Path) -> TestFile:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise FlowTestFormatError([f"{path}: cannot read the file: {exc.strerror}"]) from None
+    return parse_test_file(path, text)
+
+
+def parse_test_file(path: Path, text: str) -> TestFile:
+    """Read ``text`` as the test-case file at ``path`` (its flows are read from disk)."""
     try:
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
