@@ -263,7 +263,7 @@ def _mqtt_view(message: dict[str, Any], expected: dict[str, Any]) -> dict[str, A
 
 
 class _CaseRun:
-    """The state of one running case: the harness, and how far each target was read."""
+    """The state of one running case: the harness, and the messages steps took."""
 
     def __init__(self, harness: FlowHarness, mqtt: _Mqtt, flows: list[dict[str, Any]],
                  real: bool) -> None:
