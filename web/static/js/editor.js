@@ -13,6 +13,7 @@ import { Comms } from "./comms.js";
 import { installContextMenu } from "./contextmenu.js";
 import { DebugSidebar } from "./debug.js";
 import { Deployer } from "./deploy.js";
+import { FlowTestsSidebar } from "./flowtests.js";
 import { History } from "./history.js";
 import { ImportExport } from "./importexport.js";
 import { installKeyboard } from "./keyboard.js";
@@ -38,6 +39,7 @@ class Editor {
     this.tabs = new Tabs(document.getElementById("workspace"), this);
     this.deployer = new Deployer(this);
     this.debug = new DebugSidebar(document.getElementById("sidebar"), this);
+    this.flowTests = new FlowTestsSidebar(document.getElementById("sidebar"));
     this.clipboard = new Clipboard(this);
     this.importExport = new ImportExport(this);
     this.search = new Search(this);
@@ -196,6 +198,7 @@ class Editor {
       this.canvas.requestRender();
     });
     comms.on("debug", (topic, data) => this.debug.add(data));
+    comms.on("debug", (topic, data) => this.flowTests.debugMessage(data));
     comms.on("notification/runtime-deploy", (topic, data) => {
       if (!data?.revision || data.revision === this.model.rev || this.deployer.busy) return;
       notify("The flows on the server have been updated", {
