@@ -35,6 +35,7 @@ from flowrt.server import (
     auth_routes,
     comms,
     comms_routes,
+    context_routes,
     editor,
     flows_api,
     health,
@@ -84,7 +85,8 @@ def create_app(ctx: ServerContext) -> web.Application:
     app = web.Application(client_max_size=settings.api_max_length, middlewares=middlewares,
                           handler_args={"keepalive_timeout": settings.http_headers_timeout})
     app[CONTEXT] = ctx
-    for module in (flows_api, admin_api, health, auth_routes, comms_routes, editor):
+    for module in (flows_api, admin_api, context_routes, health, auth_routes, comms_routes,
+                   editor):
         module.setup(app)
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_close_comms)
