@@ -319,6 +319,12 @@ const BUILDERS = {
 export function field(key, schema, holder, path, ctx) {
   const custom = ctx.custom?.(key, schema, holder, path);
   const el = custom || BUILDERS[kindOf(schema)](key, schema || {}, holder, path, ctx);
+  return conditional(el, schema, holder, path, ctx);
+}
+
+/** Make `el` follow its schema's `x-show-if` / `x-hide-if` / `x-title-by` (evaluated by
+ * applyConditions against `holder`); also for fields not built here (credentials). */
+export function conditional(el, schema, holder, path, ctx) {
   const condition = schema?.["x-show-if"];
   const against = schema?.["x-hide-if"];
   const labelBy = schema?.["x-title-by"];

@@ -6,7 +6,7 @@
  */
 import { get } from "./api.js";
 import { h, replace } from "./dom.js";
-import { applyConditions, fields } from "./form.js";
+import { applyConditions, conditional, fields } from "./form.js";
 import { isConfigNode } from "./model.js";
 import { describeProblem, validateNode } from "./validate.js";
 import { fitWires } from "./wires.js";
@@ -41,7 +41,7 @@ export class PropertyEditor {
     };
     ctx = this.formContext(draft, type, readOnly, validate);
     const body = type
-      ? [fields(type.schema || {}, draft, "", ctx), this.credentialFields(node, type, creds, readOnly)]
+      ? [fields(type.schema || {}, draft, "", ctx), this.credentialFields(node, type, creds, readOnly, draft, ctx)]
       : [h("p", { class: "warning" }, `Unknown node type "${node.type}": its settings are kept as they are.`)];
     const description = "x" in node
       ? h("div", { class: "form-row" }, h("label", { for: "node-info" }, "Description"),
@@ -136,7 +136,9 @@ export class PropertyEditor {
     }
   }
 
-  credentialFields(node, type, creds, readOnly) {
+  /** The credential fields; the type's `editor.credentials` hints give each its `title` and
+   * `x-show-if` / `x-title-by` against the node's fields (http request: by auth type). */
+  credentialFields(node, type, creds, readOnly, draft, ctx) {
     const entries = Object.entries(type.credentials || {});
     if (!entries.length) return null;
     const { model } = this.editor;
@@ -151,8 +153,11 @@ export class PropertyEditor {
       });
       input.addEventListener("input", () => { creds[name] = input.value; });
       inputs.set(name, input);
-      return h("div", { class: "form-row", "data-path": `/credentials/${name}` },
-        h("label", {}, name.charAt(0).toUpperCase() + name.slice(1)), input);
+      const hints = type.editor?.credentials?.[name] || {};
+      input.id = `credential-${name}`;
+      return conditional(h("div", { class: "form-row", "data-path": `/credentials/${name}` },
+        h("label", { for: input.id }, hints.title || name.charAt(0).toUpperCase() + name.slice(1)), input),
+      hints, draft, `/${name}`, ctx);  // its conditions read the node's own (top-level) fields
     });
     if (model.baseline.has(node.id)) {
       get(`credentials/${encodeURIComponent(node.type)}/${encodeURIComponent(node.id)}`).then((stored) => {
