@@ -12,6 +12,9 @@
  * "1" and 1, are one choice); `x-hidden` keeps a key out of the form; `x-show-if`
  * shows a field only while other fields (or a referenced config node's) have given
  * values: ctx.conditions collects them and `applyConditions(ctx)` re-evaluates.
+ * `x-widget: "node-list"` on a list of node ids (catch / status / complete `scope`) ticks
+ * nodes of the same flow (`ctx.flowNodes()`); when the schema also allows null and
+ * "group", a select offers Node-RED's "all nodes" / "in the same group" / "selected nodes".
  */
 import { h, replace } from "./dom.js";
 
@@ -55,6 +58,7 @@ export function defaultFor(schema) {
 function kindOf(schema) {
   if (!schema || typeof schema !== "object") return "json";
   if (schema["x-node-type"]) return "ref";
+  if (schema["x-widget"] === "node-list") return "nodeList";
   if (schema["x-kind"] === "table" && schema.properties) return "table";
   if (schema["x-kind"] === "batch-modes" && schema.properties) return "batchModes";
   if (schema.enum) return "enum";
@@ -289,6 +293,51 @@ const BUILDERS = {
       h("table", {},
         h("thead", {}, h("tr", {}, h("th", {}, "Priority"), h("th", {}, "Mode"), h("th", {}, "Batch every (s)"), h("th", {}, "or at most (messages)"))),
         h("tbody", {}, Object.keys(schema.properties).map(row))));
+  },
+
+  /** Nodes of this flow to tick (`x-widget: "node-list"`), after a scope select when the
+   * schema allows null (all nodes) or "group" besides the list. */
+  nodeList(key, schema, holder, path, ctx) {
+    const allowed = schema.anyOf || [schema];
+    const modes = [
+      allowed.some((s) => s.type === "null") && ["all", "all nodes"],
+      allowed.some((s) => (s.enum || []).includes("group")) && ["group", "in the same group"],
+      ["nodes", "selected nodes"],
+    ].filter(Boolean);
+    const modeOf = (value) => (Array.isArray(value) ? "nodes" : value === "group" ? "group" : modes[0][0]);
+    let ticked = Array.isArray(holder[key]) ? [...holder[key]] : [];
+    const choices = ctx.flowNodes?.() || [];
+    const rows = choices.map((choice) => {
+      const box = h("input", { type: "checkbox", checked: ticked.includes(choice.id), disabled: ctx.readOnly, "data-node-choice": choice.id });
+      box.addEventListener("change", () => {
+        // Ids the list does not show (a node since deleted) are kept as they were.
+        ticked = box.checked ? [...ticked, choice.id] : ticked.filter((id) => id !== choice.id);
+        holder[key] = [...ticked];
+        ctx.changed();
+      });
+      return h("label", { class: "node-choice", "data-node-choice-row": choice.id, title: choice.id },
+        box, h("span", { class: "node-choice-label" }, choice.label), h("span", { class: "node-choice-type" }, choice.type));
+    });
+    const filter = h("input", { type: "search", class: "node-choice-filter", placeholder: "filter nodes", "aria-label": "Filter nodes" });
+    filter.addEventListener("input", () => {
+      const text = filter.value.trim().toLowerCase();
+      rows.forEach((row, index) => {
+        row.hidden = !!text && !`${choices[index].label} ${choices[index].type}`.toLowerCase().includes(text);
+      });
+    });
+    const picker = h("div", { class: "node-choices-box" }, filter,
+      h("div", { class: "node-choices" }, rows.length ? rows : h("p", { class: "hint" }, "No other nodes on this flow.")));
+    const select = modes.length > 1 ? h("select", { disabled: ctx.readOnly, "data-scope-mode": "" },
+      modes.map(([value, words]) => h("option", { value, selected: value === modeOf(holder[key]) }, words))) : null;
+    const sync = () => { picker.hidden = select !== null && select.value !== "nodes"; };
+    select?.addEventListener("change", () => {
+      holder[key] = select.value === "nodes" ? [...ticked] : select.value === "group" ? "group" : null;
+      sync();
+      ctx.changed();
+    });
+    if (!select && !Array.isArray(holder[key])) holder[key] = [];
+    sync();
+    return wrap(key, schema, path, h("div", { class: "node-list" }, select, picker));
   },
 
   array(key, schema, holder, path, ctx) {

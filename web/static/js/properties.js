@@ -105,6 +105,10 @@ export class PropertyEditor {
       schemaOf: (key) => props[key],
       changed: validate,
       configPicker: (refType, holder, key) => this.configPicker(refType, holder, key, validate, readOnly),
+      // The other nodes of the node's flow, for node-list fields (catch / status / complete scope).
+      flowNodes: () => model.nodesOn(draft.z).filter((n) => n.id !== draft.id)
+        .map((n) => ({ id: n.id, label: model.label(n), type: n.type }))
+        .sort((a, b) => a.label.localeCompare(b.label)),
       custom: (key, schema, holder, path) => (
         path === "/links" && LINK_TARGETS[draft.type] ? this.linkPicker(draft, holder, validate, readOnly) : null),
     };
