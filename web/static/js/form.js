@@ -340,24 +340,76 @@ const BUILDERS = {
     return wrap(key, schema, path, h("div", { class: "node-list" }, select, picker));
   },
 
+  /** An editable list: add, remove, and reorder by dragging an item's handle (or with the
+   * up / down arrow keys on it). `ctx.origins` records where each item was when the form
+   * opened, so that a switch's wires follow its rules (`ctx.outputsFrom`, "→ n" per rule). */
   array(key, schema, holder, path, ctx) {
     if (!Array.isArray(holder[key])) holder[key] = [];
     const items = holder[key];
     const itemSchema = schema.items || {};
+    const origin = items.map((_, index) => index);  // -1: added since the form opened
+    ctx.origins?.set(path, origin);
+    const outputs = path === `/${ctx.outputsFrom}`;
+    const itemName = itemSchema.title || labelFor(key, schema);
     const list = h("ol", { class: "form-array" });
+    const move = (from, to) => {
+      if (to < 0 || to >= items.length || from === to) return;
+      items.splice(to, 0, ...items.splice(from, 1));
+      origin.splice(to, 0, ...origin.splice(from, 1));
+      redraw();
+      ctx.changed();
+      list.children[to]?.querySelector(".drag-handle")?.focus();
+    };
+    const drag = (event, index) => {
+      if (event.button !== 0) return;
+      event.preventDefault();
+      const row = list.children[index];
+      const startY = event.clientY;
+      let target = index;
+      row.classList.add("dragging");
+      const follow = (e) => {
+        row.style.transform = `translateY(${e.clientY - startY}px)`;
+        // The new place: after every other item whose middle is above the pointer.
+        target = [...list.children].filter((other, i) => {
+          const box = other.getBoundingClientRect();
+          return i !== index && box.top + box.height / 2 < e.clientY;
+        }).length;
+      };
+      const drop = () => {
+        window.removeEventListener("pointermove", follow);
+        window.removeEventListener("pointerup", drop);
+        row.classList.remove("dragging");
+        row.style.transform = "";
+        move(index, target);
+      };
+      window.addEventListener("pointermove", follow);
+      window.addEventListener("pointerup", drop);
+    };
+    const handle = (index) => h("button", {
+      type: "button", class: "drag-handle", title: "Drag to reorder (or press the up / down arrow keys)",
+      "aria-label": `Move ${itemName} ${index + 1}`,
+      onpointerdown: (e) => drag(e, index),
+      onkeydown: (e) => {
+        if (e.key !== "ArrowUp" && e.key !== "ArrowDown") return;
+        e.preventDefault();
+        move(index, index + (e.key === "ArrowUp" ? -1 : 1));
+      },
+    }, "≡");
     const redraw = () => {
       replace(list, ...items.map((_, index) => h("li", { class: "form-array-item", "data-index": index },
+        ctx.readOnly ? null : handle(index),
         field(index, { ...itemSchema, title: itemSchema.title || `${labelFor(key, schema)} ${index + 1}` },
           items, `${path}/${index}`, ctx),
+        outputs ? h("span", { class: "form-array-output", title: `Output ${index + 1}` }, `→ ${index + 1}`) : null,
         ctx.readOnly ? null : h("button", {
           type: "button", class: "secondary remove-item", title: "Remove",
-          onclick: () => { items.splice(index, 1); redraw(); ctx.changed(); },
+          onclick: () => { items.splice(index, 1); origin.splice(index, 1); redraw(); ctx.changed(); },
         }, "Remove"))));
     };
     redraw();
     const add = ctx.readOnly ? null : h("button", {
       type: "button", class: "secondary add-item", "data-add": key,
-      onclick: () => { items.push(defaultFor(itemSchema)); redraw(); ctx.changed(); },
+      onclick: () => { items.push(defaultFor(itemSchema)); origin.push(-1); redraw(); ctx.changed(); },
     }, "+ Add");
     return h("fieldset", { class: "form-list", "data-path": path, "data-key": key },
       h("legend", {}, labelFor(key, schema)), list, add);

@@ -59,7 +59,7 @@ export class PropertyEditor {
       : null;
     const close = () => this.close(panel);
     const done = () => {
-      this.save(node, draft, creds);
+      this.save(node, draft, creds, ctx.origins);
       close();
       onDone?.(draft);
     };
@@ -100,6 +100,7 @@ export class PropertyEditor {
     return {
       readOnly, skip, order, typeKeyOf,
       conditions: [],
+      origins: new Map(), outputsFrom: type?.editor?.outputsFrom,
       lookup: (id) => (id ? model.get(id) || this.pendingConfig(id) : undefined),
       typeOf: (node) => model.type(node),
       schemaOf: (key) => props[key],
@@ -238,7 +239,9 @@ export class PropertyEditor {
       rows.length ? rows : h("p", { class: "hint" }, `No ${wanted} nodes yet.`));
   }
 
-  save(node, draft, creds) {
+  /** Put the edited node in the model; `origins` (form.js lists) moves a switch's wires
+   * with its rules, as Node-RED does, when they were reordered or removed. */
+  save(node, draft, creds, origins = new Map()) {
     const { model, history } = this.editor;
     const existing = model.get(node.id);
     const credsChanged = Object.keys(creds).length > 0;
@@ -247,6 +250,8 @@ export class PropertyEditor {
     if (credsChanged) model.creds.set(node.id, { ...(model.creds.get(node.id) || {}), ...creds });
     const from = model.type(draft)?.editor?.outputsFrom;
     // One output per list item (switch rules): `outputs` is saved as Node-RED saves it.
+    const origin = from && from !== "outputs" ? origins.get(`/${from}`) : null;
+    if (origin && Array.isArray(draft.wires)) draft.wires = origin.map((index) => (index >= 0 && draft.wires[index]) || []);
     if (from && from !== "outputs" && Array.isArray(draft[from]) && "outputs" in draft) draft.outputs = draft[from].length;
     if (!isConfigNode(draft)) fitWires(model, draft);
     model.serverErrors.delete(node.id);
