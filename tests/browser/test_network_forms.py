@@ -109,7 +109,7 @@ def test_http_request_credentials_follow_the_auth_type(network_flows: EditorPage
     auth.select_option(label="bearer authentication")
     expect(user).to_be_hidden()
     expect(secret.locator("label")).to_have_text("Token")
-    editor.screenshot("63-http-request-bearer")
+    editor.screenshot("network-forms-http-request-bearer")
     auth.select_option(label="digest authentication")
     expect(user).to_be_visible()
     expect(secret.locator("label")).to_have_text("Password")

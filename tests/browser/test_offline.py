@@ -1,7 +1,7 @@
 """The editor while the runtime is down (issue 16): the person sees Node-RED's red
 "Lost connection to server" notice and a clear badge, the node statuses greyed out as
 stale, and a deploy says the runtime is not reachable; a runtime started again on the
-same port and data directory clears all that and shows its own statuses. Screenshot 66."""
+same port and data directory clears all that and shows its own statuses. Screenshot 96."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def test_runtime_down_then_back(servers: list[Server], browser: Any) -> None:
         "Cannot deploy: the flowrt runtime is not reachable")
     expect(refused).to_contain_text("Failed to fetch")  # the browser's reason
     expect(page.locator("#deploy-button")).to_be_enabled()  # the changes wait for the runtime
-    editor.screenshot("66-offline")
+    editor.screenshot("96-offline")
 
     port = int(first.url.rsplit(":", 1)[1])
     servers.append(start_server(first.data_dir, port=port))  # back, same port and data

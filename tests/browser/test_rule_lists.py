@@ -1,6 +1,6 @@
 """Reordering the rules of switch and change (issue 16): drag a rule by its handle, or
 move it with the arrow keys on the handle; the person sees the new order, and a
-switch's wires move with its rules, as in Node-RED. Screenshot 65."""
+switch's wires move with its rules, as in Node-RED. Screenshot 95."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def test_dragging_the_third_rule_to_the_top_moves_its_wire_too(flows: EditorPage
     page.mouse.up()
     assert values(panel) == ["c", "a", "b"]
     expect(items.locator(".form-array-output")).to_have_text(["→ 1", "→ 2", "→ 3"])
-    editor.screenshot("65-switch-rules-reordered")
+    editor.screenshot("95-switch-rules-reordered")
     editor.done()
     # The wires follow the rules: output 1 (now "c") goes to "to c".
     for port, target in enumerate(("dc", "da", "db")):

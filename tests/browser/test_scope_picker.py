@@ -1,6 +1,6 @@
 """The node-list scope picker of catch, status and complete (issue 16): what the person
 picks and sees ticked, what is saved (Node-RED's keys), and what the deployed catch then
-catches. Screenshot 64."""
+catches. Screenshot 94."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def test_catch_scoped_to_two_picked_nodes_catches_only_theirs(flows: EditorPage)
     expect(choices.filter(has_text="inject").first).to_be_hidden()
     panel.get_by_label("thrower 1").check()
     panel.get_by_label("thrower 3").check()
-    editor.screenshot("64-catch-scope-picker")
+    editor.screenshot("94-catch-scope-picker")
     editor.done()
     editor.deploy()
     saved = {n["id"]: n for n in editor.server.flows()}["c1"]

@@ -1,6 +1,6 @@
 """The context-data and info sidebars (issue 16), asserted on what the person sees:
 the context tab's rows and values, refreshing and deleting a key; the info table's
-words (never "null") and its columns with a long node name. Screenshots 60-64."""
+words (never "null") and its columns with a long node name. Screenshots 90-92."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def test_context_tab_shows_refreshes_and_deletes_what_a_function_set(
     expect(value_of(editor, "flow", "count")).to_have_text("1")
     section(editor, "flow").locator(".context-refresh").click()
     expect(value_of(editor, "flow", "count")).to_have_text("2")
-    editor.screenshot("60-context-sidebar")
+    editor.screenshot("90-context-sidebar")
 
     row = section(editor, "flow").locator('[data-context-key="count"]')
     row.hover()
@@ -115,7 +115,7 @@ def test_context_tab_names_the_store_of_each_key_when_there_are_several(
         rows = section(editor, "flow").locator(".context-row")
         expect(rows.locator(".context-key")).to_have_text(["count", "kept"])
         expect(rows.locator(".context-store")).to_have_text(["default", "file"])
-        editor.screenshot("62-context-two-stores")
+        editor.screenshot("92-context-two-stores")
     finally:
         context.close()
 
@@ -164,7 +164,7 @@ def test_info_sidebar_shows_the_node_table_in_words_and_never_null(editor: Edito
     more = editor.page.locator("#sidebar-info .info-more")
     expect(more.locator('[data-info-key="property"] td')).to_have_text("payload")
     expect(more.locator('[data-info-key="rules"] td')).to_contain_text("array[2]")
-    editor.screenshot("61-info-sidebar-long-name")
+    editor.screenshot("91-info-sidebar-long-name")
 
 
 def test_a_long_node_name_does_not_squeeze_the_info_columns(editor: EditorPage) -> None:
