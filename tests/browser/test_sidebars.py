@@ -165,6 +165,10 @@ def test_info_sidebar_shows_the_node_table_in_words_and_never_null(editor: Edito
     expect(more.locator('[data-info-key="property"] td')).to_have_text("payload")
     expect(more.locator('[data-info-key="rules"] td')).to_contain_text("array[2]")
     editor.screenshot("91-info-sidebar-long-name")
+    # "show more" stays unfolded for the next node (the info tab is redrawn on every render).
+    editor.click_node("c1")
+    expect(editor.page.locator('#sidebar-info .info-more [data-info-key="uncaught"] td')
+           ).to_be_visible()
 
 
 def test_a_long_node_name_does_not_squeeze_the_info_columns(editor: EditorPage) -> None:

@@ -68,12 +68,14 @@ export class Sidebar {
   showSelection() {
     this.contextData.follow();
     const { model, canvas } = this.editor;
+    // Redrawn on every canvas render (status updates too): "show more" stays as the person left it.
+    const more = !!this.info.querySelector(".info-more")?.open;
     const ids = [...canvas.selection];
     if (ids.length !== 1) {
       const tab = model.get(model.activeTab);
       replace(this.info,
         h("h3", { class: "info-title" }, ids.length ? `${ids.length} nodes selected` : tab ? `Flow: ${model.label(tab)}` : "No flow"),
-        !ids.length && tab ? infoTable([["Flow", tab.id]], infoProperties(tab)) : null,
+        !ids.length && tab ? infoTable([["Flow", tab.id]], infoProperties(tab), more) : null,
         !ids.length && tab?.info ? renderMarkdown(tab.info) : null,
         h("p", { class: "hint" }, `${model.nodesOn(model.activeTab).length} node(s) on this flow`));
       return;
@@ -84,7 +86,7 @@ export class Sidebar {
     const problems = model.problems(node);
     replace(this.info,
       h("h3", { class: "info-title" }, model.label(node)),
-      infoTable([["Node", node.id], ["Type", node.type]], infoProperties(node)),
+      infoTable([["Node", node.id], ["Type", node.type]], infoProperties(node), more),
       problems.length ? h("ul", { class: "info-problems" }, problems.map((p) => h("li", {}, describeProblem(p, type)))) : null,
       node.info ? renderMarkdown(node.info) : null,
       type?.help ? h("div", { class: "info-help" }, renderMarkdown(type.help)) : null);
@@ -135,12 +137,13 @@ function infoProperties(node) {
     && value !== null && value !== undefined && value !== "");
 }
 
-/** The info table: `rows` always shown, `more` (the node's properties) under "show more". */
-function infoTable(rows, more) {
+/** The info table: `rows` always shown, `more` (the node's properties) under "show more"
+ * (`open`: unfolded). */
+function infoTable(rows, more, open) {
   const row = ([key, value]) => h("tr", { "data-info-key": key },
     h("th", {}, key), h("td", {}, typeof value === "string" ? value : valueTree(value)));
   return h("div", { class: "info-node" },
     h("table", { class: "info-table" }, h("tbody", {}, rows.map(row))),
-    more.length ? h("details", { class: "info-more" }, h("summary", {}, "show more"),
+    more.length ? h("details", { class: "info-more", open }, h("summary", {}, "show more"),
       h("table", { class: "info-table" }, h("tbody", {}, more.map(row)))) : null);
 }
