@@ -12,7 +12,8 @@ the other way round), ``x-title-by`` (a label that follows another field's value
 field is grouped under),
 ``x-hidden`` (kept and validated, never shown as a field), ``x-required`` (a
 config-node reference the editor flags while empty), ``x-kind``, ``x-node-type``,
-``x-type-key`` and ``x-types``.
+``x-type-key``, ``x-types`` and ``x-widget`` (``"node-list"``: node ids of the
+same flow, ticked in a list, as the catch / status / complete scope).
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from flowrt.server import (
     auth_routes,
     comms,
     comms_routes,
+    context_routes,
     editor,
     flow_tests_routes,
     flows_api,
@@ -84,8 +85,8 @@ def create_app(ctx: ServerContext) -> web.Application:
     app = web.Application(client_max_size=settings.api_max_length, middlewares=middlewares,
                           handler_args={"keepalive_timeout": settings.http_headers_timeout})
     app[CONTEXT] = ctx
-    for module in (flows_api, admin_api, health, auth_routes, comms_routes, flow_tests_routes,
-                   history_routes, editor):
+    for module in (flows_api, admin_api, context_routes, health, auth_routes, comms_routes,
+                   flow_tests_routes, history_routes, editor):
         module.setup(app)
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_close_comms)

@@ -19,6 +19,7 @@ import { ImportExport } from "./importexport.js";
 import { installKeyboard } from "./keyboard.js";
 import { Model } from "./model.js";
 import { notify } from "./notify.js";
+import { OfflineNotice } from "./offline.js";
 import { Palette } from "./palette.js";
 import { PropertyEditor } from "./properties.js";
 import { QuickAdd } from "./quickadd.js";
@@ -187,9 +188,15 @@ class Editor {
   }
 
   connectComms() {
+    const offline = new OfflineNotice(() => comms.reconnect());
     const comms = new Comms({
       onAuthFail: () => { clearToken(); location.reload(); },
-      onConnection: (up) => document.body.classList.toggle("offline", !up),
+      onConnection: (up, retryIn) => {
+        offline.update(up, retryIn);
+        // The server replays every current status on (re)subscribing: drop the stale ones.
+        if (up) this.status.clear();
+        this.canvas.requestRender();
+      },
     });
     comms.on("status/#", (topic, data) => {
       const id = topic.slice("status/".length);
