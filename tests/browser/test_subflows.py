@@ -283,3 +283,8 @@ def test_public_subflow_flow_imports_and_exports_unchanged(editor):
     assert [names.nth(i).input_value() for i in range(names.count())] \
         == [e["name"] for e in definition["env"]]
     editor.screenshot("76-public-subflow-template")
+    page.locator("dialog.subflow-dialog [data-action=subflow-done]").click()
+    expect(page.locator("dialog.subflow-dialog")).to_have_count(0)
+    # Done with nothing changed leaves the definition as it came (env entries' `ui` too).
+    exported = {n["id"]: n for n in json.loads(editor.export_text("all"))}
+    assert exported[definition["id"]] == definition

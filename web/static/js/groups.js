@@ -171,6 +171,8 @@ export class Groups {
     const { model } = this;
     const items = this.topLevel(ids);
     const exclude = new Set(items.filter((n) => n.type === "group").flatMap((g) => this.selectionOf(g)));
+    // Alt-dragged nodes leave their group, which has grown to follow them while dragged.
+    if (e.altKey) items.forEach((n) => n.g && exclude.add(n.g));
     const target = this.groupAt(point, exclude);
     let changed = false;
     for (const node of items) {
@@ -280,7 +282,7 @@ export class Groups {
       body: h("div", {},
         h("div", { class: "form-row" }, h("label", { for: "group-name" }, "Name"), name),
         row("Border", "group-stroke", stroke),
-        row("Fill", "group-fill", fill, h("label", { class: "checkbox" }, noFill, "none")),
+        row("Fill", "group-fill", h("span", {}, fill, h("label", { class: "checkbox" }, noFill, "none"))),
         row("Show label", "group-label", showLabel),
         row("Label colour", "group-color", labelColour)),
       buttons,

@@ -55,7 +55,7 @@ function addWire(entry, wire) {
   return true;
 }
 
-/** A row of the env editor: name, type and value inputs for `entry`. */
+/** A row of the env editor: name, type and value inputs for `entry` (kept as row.entry). */
 function envRow(entry, onRemove) {
   const row = h("div", { class: "env-row", "data-env-row": "" },
     h("input", { type: "text", class: "env-name", placeholder: "name", value: entry.name || "", "aria-label": "Name" }),
@@ -63,6 +63,7 @@ function envRow(entry, onRemove) {
       ENV_TYPES.map(([value, label]) => h("option", { value, selected: value === (entry.type || "str") }, label))),
     h("input", { type: "text", class: "env-value", placeholder: "value", value: entry.value ?? "", "aria-label": "Value" }),
     h("button", { type: "button", class: "secondary env-remove", title: "Remove", onclick: () => onRemove(row) }, "×"));
+  row.entry = entry;
   return row;
 }
 
@@ -505,7 +506,7 @@ export class Subflows {
       h("button", { type: "button", "data-subflow-action": "remove-output", title: "Remove the last output", disabled: readOnly, onclick: () => this.changeOutputs(-1) }, "−"),
       h("span", { class: "subflow-output-count", "data-subflow-outputs": "" }, String((def.out || []).length)),
       h("button", { type: "button", "data-subflow-action": "add-output", title: "Add an output", disabled: readOnly, onclick: () => this.changeOutputs(1) }, "+"),
-      h("button", { type: "button", "data-subflow-action": "delete", disabled: readOnly, onclick: () => this.remove(def.id) }, "🗑 delete subflow"));
+      h("button", { type: "button", "data-subflow-action": "delete", disabled: readOnly, onclick: () => this.remove(def.id) }, "delete subflow"));
   }
 
   /** The subflow properties dialog: name, description, colour and env properties. */
@@ -527,7 +528,9 @@ export class Subflows {
       buttons.push({
         label: "Done", primary: true, action: "subflow-done",
         run: () => {
+          // An entry keeps what this dialog does not edit (Node-RED's `ui` of the property).
           const env = [...list.querySelectorAll("[data-env-row]")].map((row) => ({
+            ...row.entry,
             name: row.querySelector(".env-name").value.trim(),
             type: row.querySelector(".env-type").value,
             value: row.querySelector(".env-value").value,
