@@ -10,7 +10,7 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_subflows import PIPELINE, load, select
+from tests.browser.test_subflows import PIPELINE, load, rect, select
 
 pytestmark = pytest.mark.browser
 
@@ -25,9 +25,8 @@ FLOW = [PIPELINE[0], {**PIPELINE[1], "wires": [["d1"]]}, {**PIPELINE[5], "x": 40
 
 def box(editor, locator_or_id):
     """The on-screen box of a node's body (by id) or of a locator."""
-    locator = (editor.node(locator_or_id).locator(".node-body")
-               if isinstance(locator_or_id, str) else locator_or_id)
-    return locator.bounding_box()
+    return rect(editor.node(locator_or_id).locator(".node-body")
+                if isinstance(locator_or_id, str) else locator_or_id)
 
 
 def inside(inner: dict, outer: dict) -> bool:
@@ -76,7 +75,7 @@ def test_group_name_drag_fit_and_ungroup(editor):
 
     # Dragging the box by its label area moves both nodes with it.
     before = {n: box(editor, n) for n in (INJECT, DEBUG, OTHER)}
-    label = group.locator(".group-label").bounding_box()
+    label = rect(group.locator(".group-label"))
     drag(page, (label["x"] + 5, label["y"] + 5), 100, 60)
     for node_id in (INJECT, DEBUG):
         after = box(editor, node_id)

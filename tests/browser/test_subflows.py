@@ -51,6 +51,14 @@ CORPUS = Path(__file__).resolve().parents[1] / "compat" / "flows"
 PUBLIC_SUBFLOW_FLOW = CORPUS / "ha-node-red-flows__eg-lights-motion-control-daynight-flow.json"
 
 
+def rect(locator) -> dict:
+    """The on-screen box of `locator`, found and measured in one step (a redraw replaces
+    the canvas' elements: finding and measuring apart could fall between)."""
+    return locator.evaluate(
+        "e => { const r = e.getBoundingClientRect();"
+        " return {x: r.x, y: r.y, width: r.width, height: r.height}; }")
+
+
 def load(editor, flows: list[dict]) -> None:
     """Deploy `flows` and reload the editor on them."""
     editor.server.request("POST", "/flows", flows)
@@ -84,14 +92,14 @@ def to_subflow(editor) -> str:
 def test_selection_to_subflow_opens_in_its_tab_and_runs_with_the_override(editor):
     page = editor.page
     load(editor, PIPELINE)
-    b_box = editor.node("c2").locator(".node-body").bounding_box()
+    b_box = rect(editor.node("c2").locator(".node-body"))
     instance = to_subflow(editor)
 
     # One instance, named after the subflow, where the selection was, with its wires.
     for inner in ("c1", "c2", "c3"):
         expect(editor.node(inner)).to_have_count(0)
     expect(editor.node(instance).locator(".node-label")).to_have_text("Subflow 1")
-    box = editor.node(instance).locator(".node-body").bounding_box()
+    box = rect(editor.node(instance).locator(".node-body"))
     centre = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     assert centre == pytest.approx((b_box["x"] + b_box["width"] / 2,
                                     b_box["y"] + b_box["height"] / 2), abs=1)
@@ -107,7 +115,7 @@ def test_selection_to_subflow_opens_in_its_tab_and_runs_with_the_override(editor
     expect(panel.locator(".tray-title")).to_have_text("Edit subflow instance: Subflow 1")
     panel.locator("[data-action=edit-template]").click()
     tab = page.locator("[data-subflow-tab]")
-    expect(tab).to_have_text("Subflow 1×")
+    expect(tab).to_have_text("Subflow 1\u00d7")  # the name, then the close button
     expect(tab).to_have_class("tab subflow-tab active")
     for inner in ("c1", "c2", "c3"):
         expect(editor.node(inner)).to_be_visible()
@@ -115,8 +123,8 @@ def test_selection_to_subflow_opens_in_its_tab_and_runs_with_the_override(editor
     expect(page.locator('[data-subflow-port="out-0"]')).to_contain_text("output1")
     expect(page.locator('[data-wire="subflow-in:0:c1"]')).to_have_count(1)
     expect(page.locator('[data-wire="subflow-out:0:c3:0"]')).to_have_count(1)
-    in_port = page.locator('[data-subflow-port="in-0"]').bounding_box()
-    assert in_port["x"] + in_port["width"] < editor.node("c1").bounding_box()["x"]
+    in_port = rect(page.locator('[data-subflow-port="in-0"]'))
+    assert in_port["x"] + in_port["width"] < rect(editor.node("c1"))["x"]
     expect(page.locator("#subflow-toolbar [data-subflow-outputs]")).to_have_text("1")
     editor.screenshot("71-subflow-tab")
 
@@ -196,8 +204,8 @@ def test_ports_from_the_toolbar_and_wiring_them(editor):
     expect(page.locator("#subflow-toolbar [data-subflow-outputs]")).to_have_text("2")
     out1 = page.locator('[data-subflow-port="out-1"]')
     expect(out1).to_be_visible()
-    start = editor.node("c2").locator('[data-port="out-0"]').bounding_box()
-    end = out1.locator('[data-port="in"]').bounding_box()
+    start = rect(editor.node("c2").locator('[data-port="out-0"]'))
+    end = rect(out1.locator('[data-port="in"]'))
     page.mouse.move(start["x"] + 5, start["y"] + 5)
     page.mouse.down()
     page.mouse.move(end["x"] + 5, end["y"] + 5, steps=8)
@@ -223,6 +231,7 @@ def test_convert_to_nodes_and_delete_the_subflow(editor):
     page = editor.page
     load(editor, PIPELINE)
     instance = to_subflow(editor)
+    sub_id = editor.node(instance).get_attribute("data-type").removeprefix("subflow:")
     context_action(editor, instance, "convert-to-nodes")
     expect(editor.node(instance)).to_have_count(0)
     labels = page.locator('#canvas [data-type="change"] .node-label')
@@ -233,21 +242,26 @@ def test_convert_to_nodes_and_delete_the_subflow(editor):
     a, b, c = ids
     for source, target in (("i1", a), (a, b), (b, c), (c, "d1")):
         expect(editor.wire_locator(source, 0, target)).to_have_count(1)
-    xs = [editor.node(i).bounding_box()["x"] for i in ids]
+    xs = [rect(editor.node(i))["x"] for i in ids]
     assert xs == sorted(xs)
     editor.screenshot("75-subflow-converted")
 
     # Deleting the subflow (an instance made again first) asks, then takes the instance too.
     page.keyboard.press("Control+z")
     expect(editor.node(instance)).to_be_visible()
+    # A second instance, dragged from the palette, drawn like the first.
+    second = editor.drag_from_palette(f"subflow:{sub_id}", 400, 400)
+    expect(editor.node(second).locator(".node-label")).to_have_text("Subflow 1")
+    expect(editor.node(second).locator("[data-port]")).to_have_count(2)
     page.locator('[data-category="subflows"] .palette-node').dblclick()
     page.locator("[data-subflow-action=delete]").click()
     dialog = page.locator("dialog[open]")
-    expect(dialog).to_contain_text('"Subflow 1" has 1 instance')
+    expect(dialog).to_contain_text('"Subflow 1" has 2 instances')
     dialog.locator("[data-action=confirm]").click()
     expect(page.locator('[data-tab-id="t1"]')).to_have_class("tab active")
     expect(page.locator("[data-subflow-tab]")).to_have_count(0)
     expect(editor.node(instance)).to_have_count(0)
+    expect(editor.node(second)).to_have_count(0)
     expect(page.locator('[data-category="subflows"]')).to_have_count(0)
 
 

@@ -23,6 +23,14 @@ const BUTTON = 20; // room for an inject / debug button beside a node
 const EMPTY = 40;
 const DOUBLE_CLICK_MS = 400;
 
+/** Put `node` in group `id`, with `g` right after `z` where Node-RED's export has it. */
+export function setGroup(node, id) {
+  const entries = Object.entries(node).filter(([key]) => key !== "g");
+  entries.splice(entries.findIndex(([key]) => key === "z") + 1, 0, ["g", id]);
+  for (const key of Object.keys(node)) delete node[key];
+  Object.assign(node, Object.fromEntries(entries));
+}
+
 export class Groups {
   /** `editor` supplies model, canvas, history. */
   constructor(editor) {
@@ -127,7 +135,7 @@ export class Groups {
       ...(parent ? { g: parent.id } : {}),
       style: { ...GROUP_STYLE }, nodes: items.map((n) => n.id), x: 0, y: 0, w: 0, h: 0,
     };
-    for (const node of items) node.g = group.id;
+    for (const node of items) setGroup(node, group.id);
     if (parent) parent.nodes = [...parent.nodes.filter((id) => !group.nodes.includes(id)), group.id];
     this.fit(group);
     model.put(group);
@@ -145,7 +153,7 @@ export class Groups {
     for (const group of groups) {
       const parent = model.get(group.g);
       for (const node of (group.nodes || []).map((id) => model.get(id)).filter(Boolean)) {
-        if (parent) node.g = parent.id;
+        if (parent) setGroup(node, parent.id);
         else delete node.g;
         freed.push(node.id);
       }
@@ -183,7 +191,7 @@ export class Groups {
         changed = true;
       }
       if (!node.g && target) {
-        node.g = target.id;
+        setGroup(node, target.id);
         target.nodes = [...(target.nodes || []), node.id];
         changed = true;
       }
@@ -260,7 +268,7 @@ export class Groups {
         label: "Done", primary: true, action: "group-done",
         run: () => {
           // Node-RED's key order: id, type, z, g, name, style, nodes, x, y, w, h.
-          const { id: gid, type, z, g, name: oldName, ...rest } = group;
+          const { id: gid, type, z, g, name: _name, ...rest } = group;
           const updated = {
             id: gid, type, z, ...(g ? { g } : {}), ...(name.value ? { name: name.value } : {}),
             ...rest,

@@ -11,6 +11,7 @@
  */
 import { confirmDialog, openDialog } from "./dialog.js";
 import { h, replace, s } from "./dom.js";
+import { setGroup } from "./groups.js";
 import { freshIds, remap } from "./ids.js";
 import { GRID, wirePath } from "./layout.js";
 import { instanceOf, isConfigNode, newId } from "./model.js";
@@ -272,7 +273,7 @@ export class Subflows {
       copy.z = instance.z;
       copy.x += dx;
       copy.y += dy;
-      if (!copy.g && instance.g) copy.g = instance.g;
+      if (!copy.g && instance.g) setGroup(copy, instance.g);
     }
     for (const node of model.nodesOn(instance.z)) {
       if (!Array.isArray(node.wires)) continue;
@@ -529,12 +530,15 @@ export class Subflows {
         label: "Done", primary: true, action: "subflow-done",
         run: () => {
           // An entry keeps what this dialog does not edit (Node-RED's `ui` of the property).
-          const env = [...list.querySelectorAll("[data-env-row]")].map((row) => ({
-            ...row.entry,
-            name: row.querySelector(".env-name").value.trim(),
-            type: row.querySelector(".env-type").value,
-            value: row.querySelector(".env-value").value,
-          })).filter((entry) => entry.name);
+          const env = [...list.querySelectorAll("[data-env-row]")].map((row) => {
+            const { name: _name, type: _type, value: _value, ...kept } = row.entry;
+            return {
+              name: row.querySelector(".env-name").value.trim(),
+              type: row.querySelector(".env-type").value,
+              value: row.querySelector(".env-value").value,
+              ...kept,
+            };
+          }).filter((entry) => entry.name);
           const names = env.map((e) => e.name);
           const problems = [
             ...names.filter((n, i) => names.indexOf(n) !== i).map((n) => `${n}: the name is used twice`),
