@@ -210,7 +210,18 @@ def test_ports_from_the_toolbar_and_wiring_them(editor):
     page.mouse.down()
     page.mouse.move(end["x"] + 5, end["y"] + 5, steps=8)
     page.mouse.up()
-    expect(page.locator('[data-wire="subflow-out:1:c2:0"]')).to_have_count(1)
+    port_wire = page.locator('[data-wire="subflow-out:1:c2:0"]')
+    expect(port_wire).to_have_count(1)
+    # A port wire is selected and deleted like any wire; undo brings it back.
+    middle = port_wire.locator(".wire-hit").evaluate(
+        "e => { const p = e.getPointAtLength(e.getTotalLength() / 2), m = e.getScreenCTM();"
+        " return [p.x * m.a + p.y * m.c + m.e, p.x * m.b + p.y * m.d + m.f]; }")
+    page.mouse.click(*middle)
+    expect(port_wire).to_have_class("wire selected")
+    page.keyboard.press("Delete")
+    expect(port_wire).to_have_count(0)
+    page.keyboard.press("Control+z")
+    expect(port_wire).to_have_count(1)
     # No input: the instance loses its input port and the wire into it.
     page.locator('[data-subflow-inputs="0"]').click()
     expect(page.locator('[data-subflow-port="in-0"]')).to_have_count(0)
