@@ -5,6 +5,11 @@
  * on empty canvas hands over to quick-add (quickadd.js).
  * Each tab keeps its own pan and zoom; a tab shown for the first time opens with
  * its nodes in view.
+ * Extensions (groups.js, subflows.js) add to it through `extensions`: objects with
+ * optional draw(layer) (called on every redraw, above the nodes), pointerDown(e, point)
+ * returning a drag {kind: "custom", move(point, e), up(e)} or null, dropWire(drag,
+ * element) returning true when it took a wire dropped there, and moved(ids, point, e)
+ * after nodes were dragged.
  */
 import { h, s, replace } from "./dom.js";
 import { drawGroup, drawNode, geometry } from "./render.js";
@@ -37,6 +42,7 @@ export class Canvas {
     this.drag = null;
     this.lastClick = null;
     this.pending = false;
+    this.extensions = [];
     this.build();
     this.model.on("change", () => {
       this.syncView();
@@ -159,10 +165,11 @@ export class Canvas {
     this.groupLayer = s("g", { class: "groups" });
     this.wireLayer = s("g", { class: "wires" });
     this.nodeLayer = s("g", { class: "nodes" });
+    this.extraLayer = s("g", { class: "extras" });
     this.dragLayer = s("g", { class: "drag-layer" });
     this.viewport = s("g", { class: "viewport" },
       s("rect", { class: "workspace-bg", width: WORKSPACE, height: WORKSPACE, fill: "url(#grid)" }),
-      this.groupLayer, this.wireLayer, this.nodeLayer, this.dragLayer);
+      this.groupLayer, this.wireLayer, this.nodeLayer, this.extraLayer, this.dragLayer);
     replace(this.svg, s("defs", {}, grid), this.viewport);
   }
 
@@ -188,7 +195,7 @@ export class Canvas {
     this.geos = new Map();
     const nodes = model.nodesOn(model.activeTab);
     for (const node of nodes) this.geos.set(node.id, geometry(model, node));
-    replace(this.groupLayer, ...model.groupsOn(model.activeTab).map(drawGroup));
+    replace(this.groupLayer, ...model.groupsOn(model.activeTab).map((g) => drawGroup(g, this.selection.has(g.id))));
     replace(this.wireLayer, ...drawWires(model, this.geos, this.selectedWire));
     replace(this.nodeLayer, ...nodes.map((node) => drawNode(model, node, this.geos.get(node.id), {
       selected: this.selection.has(node.id),
@@ -197,6 +204,8 @@ export class Canvas {
       status: this.editor.status.get(node.id),
       deployed: deployedRev !== null && !changed.has(node.id),
     })));
+    replace(this.extraLayer);
+    for (const extension of this.extensions) extension.draw?.(this.extraLayer);
     this.editor.emitSelection?.();
   }
 
@@ -295,6 +304,8 @@ export class Canvas {
     } else if (buttonEl) {
       this.editor.nodeButton(nodeEl.dataset.nodeId, buttonEl.dataset.button);
       return;
+    } else if (this.extensionDrag(e, point)) {
+      // an extension (a group, a subflow port) took the press
     } else if (portEl && !this.model.readOnly) {
       const id = nodeEl.dataset.nodeId;
       const geo = this.geos.get(id);
@@ -329,6 +340,18 @@ export class Canvas {
     e.preventDefault();
   }
 
+  /** Offer a press to the extensions; true when one of them started a drag. */
+  extensionDrag(e, point) {
+    for (const extension of this.extensions) {
+      const drag = extension.pointerDown?.(e, point);
+      if (drag) {
+        this.drag = drag;
+        return true;
+      }
+    }
+    return false;
+  }
+
   xy(id) {
     const node = this.model.get(id);
     return { x: node.x, y: node.y };
@@ -338,7 +361,9 @@ export class Canvas {
     const drag = this.drag;
     if (!drag) return;
     const point = this.toCanvas(e.clientX, e.clientY);
-    if (drag.kind === "pan") {
+    if (drag.kind === "custom") {
+      drag.move(point, e);
+    } else if (drag.kind === "pan") {
       this.tx = drag.tx + e.clientX - drag.startX;
       this.ty = drag.ty + e.clientY - drag.startY;
       this.clampPan();
@@ -376,11 +401,16 @@ export class Canvas {
     const drag = this.drag;
     if (!drag) return;
     this.drag = null;
-    if (drag.kind === "wire") {
+    if (drag.kind === "custom") {
+      drag.up(e);
+    } else if (drag.kind === "wire") {
       drag.path.remove();
       this.finishWire(drag, document.elementFromPoint(e.clientX, e.clientY));
     } else if (drag.kind === "lasso") {
       drag.rect.remove();
+    } else if (drag.kind === "move" && drag.moved) {
+      const point = this.toCanvas(e.clientX, e.clientY);
+      for (const extension of this.extensions) extension.moved?.([...drag.starts.keys()], point, e);
     } else if (drag.kind === "move" && !drag.moved) {
       // Redrawing replaces the node's element, so the browser's dblclick never fires: count clicks here.
       const now = Date.now();
@@ -395,6 +425,7 @@ export class Canvas {
   }
 
   finishWire(drag, element) {
+    if (this.extensions.some((extension) => extension.dropWire?.(drag, element))) return;
     const nodeEl = element?.closest("[data-node-id]");
     if (!nodeEl || nodeEl.dataset.nodeId === drag.id) return;
     const other = nodeEl.dataset.nodeId;

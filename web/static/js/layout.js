@@ -8,9 +8,14 @@ const MIN_WIDTH = 100;
 const measure = document.createElement("canvas").getContext("2d");
 measure.font = "14px Helvetica, Arial, sans-serif";
 
+/** The width of `text` in the canvas' label font. */
+export function textWidth(text) {
+  return measure.measureText(text).width;
+}
+
 /** Width and height of a node whose label is `label` with `outputs` output ports. */
 export function nodeSize(label, outputs) {
-  const text = measure.measureText(label).width;
+  const text = textWidth(label);
   const width = Math.max(MIN_WIDTH, GRID * Math.ceil((text + 50) / GRID));
   const height = Math.max(NODE_HEIGHT, outputs * PORT_SPACING + 5);
   return { width, height };

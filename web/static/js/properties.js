@@ -2,12 +2,13 @@
  * The edit tray: a node's property form generated from its type's JSON Schema,
  * credentials as fields that never show stored secrets, config-node references
  * with add/edit (a stacked tray), inline validation, and Done / Cancel / Delete.
- * Plugins get this form with no front-end code of their own.
+ * Plugins get this form with no front-end code of their own. A subflow instance's
+ * tray adds its env properties and "Edit subflow template" (subflows.js).
  */
 import { get } from "./api.js";
 import { h, replace } from "./dom.js";
 import { applyConditions, conditional, fields } from "./form.js";
-import { isConfigNode } from "./model.js";
+import { instanceOf, isConfigNode } from "./model.js";
 import { describeProblem, validateNode } from "./validate.js";
 import { fitWires } from "./wires.js";
 
@@ -41,7 +42,8 @@ export class PropertyEditor {
     };
     ctx = this.formContext(draft, type, readOnly, validate);
     const body = type
-      ? [fields(type.schema || {}, draft, "", ctx), this.credentialFields(node, type, creds, readOnly, draft, ctx)]
+      ? [fields(type.schema || {}, draft, "", ctx), this.credentialFields(node, type, creds, readOnly, draft, ctx),
+        this.editor.subflows?.instanceFields(draft)]
       : [h("p", { class: "warning" }, `Unknown node type "${node.type}": its settings are kept as they are.`)];
     const description = "x" in node
       ? h("div", { class: "form-row" }, h("label", { for: "node-info" }, "Description"),
@@ -70,7 +72,9 @@ export class PropertyEditor {
     };
     panel.append(
       h("header", { class: "tray-header" },
-        h("span", { class: "tray-title" }, `Edit ${type?.paletteLabel || node.type} node`),
+        h("span", { class: "tray-title" }, instanceOf(node)
+          ? `Edit subflow instance: ${type?.paletteLabel || node.type}` : `Edit ${type?.paletteLabel || node.type} node`),
+        this.editor.subflows?.templateButton(node, close),
         model.get(node.id) && !readOnly ? h("button", { class: "secondary danger", "data-action": "delete-node", onclick: remove }, "Delete") : null,
         h("button", { class: "secondary", "data-action": "cancel", onclick: close }, "Cancel"),
         readOnly ? null : h("button", { class: "primary", "data-action": "done", onclick: done }, "Done")),

@@ -18,7 +18,8 @@ export function inputPoint(geo) {
 /** A wire key as used in data-wire. */
 export const wireKey = (source, port, target) => `${source}:${port}:${target}`;
 
-function wireElement(key, d, className) {
+/** The SVG of one wire: a wide invisible hit path under the drawn line. */
+export function wireElement(key, d, className) {
   return s("g", { class: className, "data-wire": key },
     s("path", { class: "wire-hit", d }),
     s("path", { class: "wire-line", d }));
