@@ -60,7 +60,7 @@ from flowrt.settings import Settings
 from flowrt.subflow_nodes import INTERNAL_TYPES
 
 if TYPE_CHECKING:
-    from flowrt.storage import DeployNote
+    from flowrt.deploy_note import DeployNote
 
 log = logging.getLogger("flowrt.runtime")
 

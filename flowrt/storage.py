@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import glob
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ import orjson
 
 from flowrt import credentials as creds
 from flowrt import file_transaction, flowdoc
+from flowrt.deploy_note import DeployNote
 from flowrt.errors import DataFileError
 from flowrt.file_transaction import StagedFiles
 
@@ -37,14 +37,6 @@ Flows = list[dict[str, Any]]
 Credentials = dict[str, dict[str, Any]]
 
 
-@dataclass(frozen=True)
-class DeployNote:
-    """Who deployed and why: the author and message of a project's commit (project
-    mode, ``flowrt.projects``); the single flow file keeps no history and ignores it."""
-
-    user: str | None = None
-    """The logged-in user (adminAuth), None for the configured default author."""
-    message: str = ""
 
 
 class FileStorage:

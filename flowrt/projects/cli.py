@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from flowrt import flowdoc
+from flowrt.deploy_note import DeployNote
 from flowrt.errors import DataFileError, FlowrtError, ProjectError
 from flowrt.projects import diff as semantic
 from flowrt.projects.storage import (
@@ -30,7 +31,6 @@ from flowrt.projects.storage import (
     storage_for,
 )
 from flowrt.settings import DEFAULT_DATA_DIR, Settings, SettingsError, load_settings
-from flowrt.storage import DeployNote
 
 Handler = Callable[[argparse.Namespace], int]
 Command = Callable[[Handler, str], argparse.ArgumentParser]

@@ -23,12 +23,12 @@ from typing import Any
 from aiohttp import web
 
 from flowrt.credentials import CredentialsError, is_encrypted
+from flowrt.deploy_note import DeployNote
 from flowrt.errors import DataFileError, DeployError, FlowValidationError
 from flowrt.flowdoc import is_config_node
 from flowrt.runtime import DEPLOY_TYPES
 from flowrt.server.http import ApiError, json_response, read_json
 from flowrt.server.state import ServerContext, context
-from flowrt.storage import DeployNote
 
 API_VERSION = "Node-RED-API-Version"
 DEPLOYMENT_TYPE = "Node-RED-Deployment-Type"

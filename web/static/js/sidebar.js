@@ -54,9 +54,9 @@ export class Sidebar {
     if (name === "context") this.contextData.follow();
   }
 
-  /** Help for node type `typeName`. */
+  /** Help for node type `typeName` (a subflow instance's: its subflow's). */
   showHelp(typeName) {
-    const type = this.editor.model.types.get(typeName);
+    const type = this.editor.model.type({ type: typeName });
     replace(this.help, 
       h("h3", {}, type?.paletteLabel || typeName),
       type ? renderMarkdown(type.help || "No help text.") : h("p", {}, "Unknown node type."),
