@@ -38,6 +38,7 @@ from flowrt.server import (
     editor,
     flows_api,
     health,
+    jsonata_routes,
 )
 from flowrt.server.connections import CappedSite
 from flowrt.server.cross_site import CrossSiteGuard, cross_site_middleware
@@ -84,7 +85,8 @@ def create_app(ctx: ServerContext) -> web.Application:
     app = web.Application(client_max_size=settings.api_max_length, middlewares=middlewares,
                           handler_args={"keepalive_timeout": settings.http_headers_timeout})
     app[CONTEXT] = ctx
-    for module in (flows_api, admin_api, health, auth_routes, comms_routes, editor):
+    for module in (flows_api, admin_api, health, auth_routes, comms_routes, jsonata_routes,
+                   editor):
         module.setup(app)
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_close_comms)

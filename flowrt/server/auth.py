@@ -58,7 +58,7 @@ PUBLIC_PREFIXES = ("/static/", "/flows-examples")
 SCOPES = {"flows": "flows", "flow": "flows", "nodes": "nodes", "node-types": "nodes",
           "settings": "settings",
           "credentials": "credentials", "inject": "inject", "debug": "debug",
-          "comms": "status", "auth": "auth", "metrics": "metrics"}
+          "comms": "status", "auth": "auth", "metrics": "metrics", "jsonata": "jsonata"}
 
 
 def hash_password(password: str) -> str:
