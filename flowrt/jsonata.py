@@ -145,14 +145,9 @@ def uses_legacy_msg(text: str) -> bool:
 
 
 def _describe(exc: BaseException) -> tuple[str, str | None]:
-    """The library's exception as ``(message, code)``; positions help for syntax errors."""
+    """The library's exception as ``(message, code)``."""
     if isinstance(exc, JException):
-        text = str(exc)
-        code = getattr(exc, "error", None)
-        position = _position(exc)
-        if code and code.startswith("S0") and position is not None:
-            text = f"{text} (at character {position})"
-        return text, code
+        return str(exc), getattr(exc, "error", None)
     if isinstance(exc, ZeroDivisionError):
         # JavaScript gives Infinity, which JSONata refuses as a result.
         return "Number out of range: division by zero", "D1001"
@@ -165,6 +160,13 @@ def _position(exc: BaseException) -> int | None:
     """The character an exception of the library points at, if it names one."""
     position = getattr(exc, "location", -1)
     return position if isinstance(position, int) and position >= 0 else None
+
+
+def _located(message: str, code: str | None, position: int | None) -> str:
+    """``message`` with the character a syntax error points at: it helps find it."""
+    if code and code.startswith("S0") and position is not None:
+        return f"{message} (at character {position})"
+    return message
 
 
 class JSONataExpression:
@@ -208,7 +210,8 @@ class JSONataExpression:
         self._fast = compile_fast(expr.ast)
 
     def _error(self, message: str, code: str | None, position: int | None) -> JSONataError:
-        return JSONataError(f"{self._prefix}: {message} in {self.text!r}",
+        return JSONataError(f"{self._prefix}: {_located(message, code, position)} "
+                            f"in {self.text!r}",
                             expression=self.text, where=self.where, code=code,
                             reason=message, position=position)
 
@@ -280,11 +283,11 @@ class JSONataExpression:
             result = expr.evaluate({"msg": msg} if self.legacy else msg, bindings)
         except Exception as exc:
             message, code = _describe(exc)
+            position = _position(exc)
             raise JSONataEvaluationError(
-                f"{self._prefix}: {message} in {self.text!r}", expression=self.text,
-                where=self.where, code=code, node_id=self.node.id,
-                node_type=type(self.node).type, reason=message,
-                position=_position(exc)) from None
+                f"{self._prefix}: {_located(message, code, position)} in {self.text!r}",
+                expression=self.text, where=self.where, code=code, node_id=self.node.id,
+                node_type=type(self.node).type, reason=message, position=position) from None
         if result is None:
             return default
         return _result(result)

@@ -11,8 +11,12 @@ the other way round), ``x-title-by`` (a label that follows another field's value
 ``{"key": "t", "titles": {"set": "to the value", ...}}``), ``x-section`` (a heading the
 field is grouped under),
 ``x-hidden`` (kept and validated, never shown as a field), ``x-required`` (a
-config-node reference the editor flags while empty), ``x-kind``, ``x-node-type``,
-``x-type-key`` and ``x-types``.
+config-node reference the editor flags while empty), ``x-format`` (a text field
+holding code, edited in the code editor and highlighted as that language:
+``javascript``, ``python``, ``json``, ``jsonata``; other names are plain text with
+line numbers), ``x-format-by`` (the key whose value names the code's language, e.g.
+the function node's ``language``; ``x-format`` is the language while it is unset),
+``x-kind``, ``x-node-type``, ``x-type-key`` and ``x-types``.
 """
 
 from __future__ import annotations

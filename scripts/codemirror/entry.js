@@ -7,12 +7,12 @@ export {
 } from "@codemirror/view";
 export { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
 export {
-  HighlightStyle, StreamLanguage, bracketMatching, indentOnInput, syntaxHighlighting,
-  foldGutter, foldKeymap,
+  StreamLanguage, bracketMatching, indentOnInput, syntaxHighlighting, foldGutter, foldKeymap,
 } from "@codemirror/language";
-export { highlightSelectionMatches, search, searchKeymap } from "@codemirror/search";
+export { highlightSelectionMatches, searchKeymap } from "@codemirror/search";
 export { closeBrackets, closeBracketsKeymap } from "@codemirror/autocomplete";
-export { tags } from "@lezer/highlight";
+// Stable token classes (tok-keyword, tok-string...): editor.css holds the colours.
+export { classHighlighter } from "@lezer/highlight";
 export { javascript } from "@codemirror/lang-javascript";
 export { python } from "@codemirror/lang-python";
 export { json } from "@codemirror/lang-json";

@@ -1,0 +1,151 @@
+"""The code editor (codeeditor.js, CodeMirror) and the JSONata expression editor with its
+tester (expression.js, POST /jsonata/evaluate), as a person sees them: highlighted code
+with line numbers, brackets closed as typed and the code saved as shown, highlighting
+that follows the node's language, and a tester that shows the runtime's result or the
+error and where it is."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Locator, expect
+
+from tests.browser.conftest import Server
+from tests.browser.editor_page import EditorPage
+
+pytestmark = pytest.mark.browser
+
+TAB = {"id": "t1", "type": "tab", "label": "Flow 1"}
+JS_CODE = "// double big numbers\nif (msg.payload > 10) {\n    msg.payload *= 2;\n}\nreturn msg;"
+PY_CODE = "def double(x):\n    return x * 2\nmsg['payload'] = double(msg['payload'])\nreturn msg"
+
+
+def function(node_id: str, code: str, **extra: object) -> dict:
+    return {"id": node_id, "type": "function", "z": "t1", "name": node_id, "func": code,
+            "outputs": 1, "x": 200, "y": 100, "wires": [[]], **extra}
+
+
+def code_field(panel: Locator, path: str) -> Locator:
+    """The code editor of the form row for `path`."""
+    return panel.locator(f'[data-path="{path}"] .code-editor')
+
+
+def shown_lines(editor: Locator) -> list[str]:
+    """The code's lines as the editor shows them."""
+    return editor.locator(".cm-line").all_inner_texts()
+
+
+def test_function_code_is_highlighted_and_saved_as_typed(server: Server,
+                                                         editor: EditorPage) -> None:
+    server.request("POST", "/flows", [TAB, function("fn", JS_CODE)])
+    editor.open()
+    panel = editor.edit("fn")
+    code = code_field(panel, "/func")
+    expect(code.locator(".cm-content")).to_be_visible()
+    expect(code.locator("textarea")).to_be_hidden()
+    # Highlighted as JavaScript: keywords, comment, number, each in its own token span.
+    keywords = code.locator(".tok-keyword")
+    expect(keywords.first).to_have_text("if")
+    assert {"if", "return"} <= set(keywords.all_inner_texts())
+    expect(code.locator(".tok-comment")).to_have_text("// double big numbers")
+    expect(code.locator(".tok-number")).to_have_text(["10", "2"])
+    # Line numbers beside the code, one per line.
+    numbers = code.locator(".cm-lineNumbers .cm-gutterElement:visible")
+    expect(numbers.filter(has_text="5")).to_have_count(1)
+    assert shown_lines(code) == JS_CODE.split("\n")
+    editor.screenshot("code-editor-function")
+
+    # Type at the end: the opening bracket closes itself, the text goes inside it, and
+    # typing the closing bracket steps over it rather than doubling it.
+    code.locator(".cm-content").click()
+    editor.page.keyboard.press("Control+End")
+    editor.page.keyboard.press("Enter")
+    editor.page.keyboard.type("node.warn(msg.topic")
+    expect(code.locator(".cm-line").last).to_have_text("node.warn(msg.topic)")
+    editor.page.keyboard.type(");")
+    expect(code.locator(".cm-line").last).to_have_text("node.warn(msg.topic);")
+    expected = JS_CODE + "\nnode.warn(msg.topic);"
+    assert shown_lines(code) == expected.split("\n")
+    editor.screenshot("code-editor-typed")
+    editor.done()
+    editor.deploy()
+    (saved,) = [n for n in server.flows() if n["id"] == "fn"]
+    assert saved["func"] == expected
+
+    # Open again: the saved code is what the editor shows.
+    panel = editor.edit("fn")
+    assert shown_lines(code_field(panel, "/func")) == expected.split("\n")
+
+
+def test_choosing_python_highlights_the_code_as_python(server: Server,
+                                                       editor: EditorPage) -> None:
+    server.request("POST", "/flows", [TAB, function("fn", PY_CODE)])
+    editor.open()
+    panel = editor.edit("fn")
+    code = code_field(panel, "/func")
+    expect(code.locator(".tok-keyword").first).to_have_text("return")
+    # As JavaScript, `def` is only a name.
+    expect(code.locator(".tok-keyword", has_text="def")).to_have_count(0)
+    editor.field(panel, "/language").select_option("python")
+    expect(code.locator(".tok-keyword", has_text="def")).to_have_count(1)
+    expect(code).to_have_attribute("data-language", "python")
+    expect(code_field(panel, "/initialize")).to_have_attribute("data-language", "python")
+    editor.screenshot("code-editor-python")
+    editor.done()
+    editor.deploy()
+    (saved,) = [n for n in server.flows() if n["id"] == "fn"]
+    assert (saved["language"], saved["func"]) == ("python", PY_CODE)
+
+
+def test_the_jsonata_tester_shows_the_runtimes_result_or_the_error(server: Server,
+                                                                   editor: EditorPage) -> None:
+    server.request("POST", "/flows", [TAB, {
+        "id": "sw", "type": "switch", "z": "t1", "name": "sum", "x": 200, "y": 100,
+        "property": "payload", "propertyType": "msg", "checkall": "true", "outputs": 1,
+        "rules": [{"t": "gt", "v": "5", "vt": "num"}], "wires": [[]]}])
+    editor.open()
+    panel = editor.edit("sw")
+    row = panel.locator('[data-path="/property"]')
+    expand = row.locator("[data-action=edit-expression]")
+    expect(expand).to_be_hidden()  # only for expressions
+    row.locator("select.typed-type").select_option("jsonata")
+    expect(expand).to_be_visible()
+    expand.click()
+
+    dialog = editor.page.locator("dialog.expression-dialog")
+    expression = dialog.locator(".code-editor[data-language=jsonata] .cm-content")
+    expect(expression).to_be_visible()
+    expression.fill("$sum(payload)")
+    expect(dialog.locator(".code-editor[data-language=jsonata] .tok-variableName2")) \
+        .to_have_text("$sum")
+    dialog.locator(".code-editor[data-language=json] .cm-content").fill('{"payload":[1,2,3]}')
+    dialog.locator("[data-action=test-expression]").click()
+    expect(dialog.locator("[data-test-result]")).to_have_text("6")
+    editor.screenshot("expression-tester-result")
+
+    expression.fill("$sum(payload")
+    dialog.locator("[data-action=test-expression]").click()
+    error = dialog.locator("[data-test-error]")
+    expect(error).to_contain_text("Invalid expression: Expected ) before end of expression")
+    expect(error).to_contain_text("at line 1, column 13")
+    editor.screenshot("expression-tester-error")
+
+    expression.fill("$sum(payload) * 2")
+    dialog.locator("[data-action=done]").click()
+    expect(dialog).to_have_count(0)
+    expect(row.locator("input[type=text]")).to_have_value("$sum(payload) * 2")
+    editor.done()
+    editor.deploy()
+    (saved,) = [n for n in server.flows() if n["id"] == "sw"]
+    assert (saved["property"], saved["propertyType"]) == ("$sum(payload) * 2", "jsonata")
+
+
+def test_codemirror_loads_only_when_a_code_field_opens(server: Server,
+                                                       editor: EditorPage) -> None:
+    server.request("POST", "/flows", [TAB, function("fn", JS_CODE)])
+    loaded: list[str] = []
+    editor.page.on("request", lambda r: loaded.append(r.url) if "/vendor/" in r.url else None)
+    editor.open()
+    assert loaded == []
+    with editor.page.expect_request(lambda r: "/static/vendor/codemirror-" in r.url):
+        panel = editor.edit("fn")
+    expect(code_field(panel, "/func").locator(".cm-content")).to_be_visible()
