@@ -76,6 +76,30 @@ def test_function_code_is_highlighted_and_saved_as_typed(server: Server,
     assert shown_lines(code_field(panel, "/func")) == expected.split("\n")
 
 
+def test_code_opens_in_a_larger_window_and_comes_back(server: Server,
+                                                    editor: EditorPage) -> None:
+    server.request("POST", "/flows", [TAB, function("fn", JS_CODE)])
+    editor.open()
+    panel = editor.edit("fn")
+    code = code_field(panel, "/func")
+    code.locator("[data-action=expand-code]").click()
+    dialog = editor.page.locator("dialog.code-dialog")
+    expect(dialog.locator("h2")).to_have_text("On Message")
+    large = dialog.locator(".code-editor")
+    expect(large).to_have_attribute("data-language", "javascript")
+    expect(large.locator(".cm-line")).to_have_text(JS_CODE.split("\n"))
+    assert large.bounding_box()["width"] > code.bounding_box()["width"]
+    expect(large.locator(".tok-keyword")).to_have_text(["if", "return"])
+    large.locator(".cm-content").click()
+    editor.page.keyboard.press("Control+End")
+    editor.page.keyboard.type("\n// checked")
+    editor.screenshot("code-editor-expanded")
+    dialog.locator("[data-action=done]").click()
+    expect(dialog).to_have_count(0)
+    expect(panel).to_be_visible()  # ctrl-enter / done in the dialog is not the tray's
+    expect(code.locator(".cm-line")).to_have_text([*JS_CODE.split("\n"), "// checked"])
+
+
 def test_choosing_python_highlights_the_code_as_python(server: Server,
                                                        editor: EditorPage) -> None:
     server.request("POST", "/flows", [TAB, function("fn", PY_CODE)])
@@ -96,6 +120,25 @@ def test_choosing_python_highlights_the_code_as_python(server: Server,
     assert (saved["language"], saved["func"]) == ("python", PY_CODE)
 
 
+def test_the_template_is_highlighted_in_the_format_the_node_names(server: Server,
+                                                                 editor: EditorPage) -> None:
+    # x-format-by is not the function node's alone: the template's `format` drives it.
+    server.request("POST", "/flows", [TAB, {
+        "id": "tpl", "type": "template", "z": "t1", "name": "tpl", "x": 200, "y": 100,
+        "field": "payload", "fieldType": "msg", "format": "handlebars", "syntax": "mustache",
+        "template": '{"count": 1, "name": "{{payload}}"}', "output": "str", "wires": [[]]}])
+    editor.open()
+    panel = editor.edit("tpl")
+    code = code_field(panel, "/template")
+    expect(code).to_have_attribute("data-language", "handlebars")
+    expect(code.locator(".cm-line")).to_have_text(['{"count": 1, "name": "{{payload}}"}'])
+    expect(code.locator(".tok-number")).to_have_count(0)  # handlebars: plain text
+    editor.field(panel, "/format").fill("json")
+    expect(code).to_have_attribute("data-language", "json")
+    expect(code.locator(".tok-number")).to_have_text("1")
+    expect(code.locator(".tok-propertyName")).to_have_text(['"count"', '"name"'])
+
+
 def test_the_jsonata_tester_shows_the_runtimes_result_or_the_error(server: Server,
                                                                    editor: EditorPage) -> None:
     server.request("POST", "/flows", [TAB, {
@@ -114,9 +157,21 @@ def test_the_jsonata_tester_shows_the_runtimes_result_or_the_error(server: Serve
     dialog = editor.page.locator("dialog.expression-dialog")
     expression = dialog.locator(".code-editor[data-language=jsonata] .cm-content")
     expect(expression).to_be_visible()
+    # JSONata's own highlighting (jsonata-mode.js): calls, variables, names, strings,
+    # numbers, regular expressions, words and comments each in their token span.
+    expression.fill('/* big */ $x := $count(payload[price > 10]) and /^a/i ~> $match("b")')
+    tokens = {cls: dialog.locator(f".code-editor[data-language=jsonata] .tok-{cls}")
+              for cls in ("comment", "variableName", "variableName2", "propertyName",
+                          "number", "keyword", "string2", "string")}
+    expect(tokens["comment"]).to_have_text("/* big */")
+    expect(tokens["variableName"]).to_have_text("$x")
+    expect(tokens["variableName2"]).to_have_text(["$count", "$match"])
+    expect(tokens["propertyName"]).to_have_text(["payload", "price"])
+    expect(tokens["number"]).to_have_text("10")
+    expect(tokens["keyword"]).to_have_text("and")
+    expect(tokens["string2"]).to_have_text("/^a/i")
+    expect(tokens["string"]).to_have_text('"b"')
     expression.fill("$sum(payload)")
-    expect(dialog.locator(".code-editor[data-language=jsonata] .tok-variableName2")) \
-        .to_have_text("$sum")
     dialog.locator(".code-editor[data-language=json] .cm-content").fill('{"payload":[1,2,3]}')
     dialog.locator("[data-action=test-expression]").click()
     expect(dialog.locator("[data-test-result]")).to_have_text("6")

@@ -9,6 +9,7 @@
  * shown and works; then it is hidden and kept in step: each edit sets its value and
  * fires its `input` event, so the form reads code fields as any other field.
  */
+import { openDialog } from "./dialog.js";
 import { h } from "./dom.js";
 
 const BUNDLE = "/static/vendor/codemirror-6.44.2.bundle.min.js";
@@ -75,11 +76,12 @@ function extensions(loaded, { language, readOnly, lineNumbers }, compartments, f
  * Make `field` (a textarea, attached or not) a code editor. Options: `language`
  * ("javascript", "python", "json", "jsonata", other: plain text), `readOnly`,
  * `lineNumbers` (default true), `height` (CSS, the starting height; by default room
- * for the code and a line more, 4 to 18 lines; the person can drag it taller). Returns `{element, ready, setLanguage, setReadOnly, setValue,
+ * for the code and a line more, 4 to 18 lines; the person can drag it taller), and
+ * `title`: with one, a ⤢ button opens the code in a large dialog under that title. Returns `{element, ready, setLanguage, setReadOnly, setValue,
  * select}`: `element` (holding the field) goes where the field would have gone;
  * `ready` resolves once CodeMirror shows.
  */
-export function codeEditor(field, { language = "", readOnly = false, lineNumbers = true, height = "" } = {}) {
+export function codeEditor(field, { language = "", readOnly = false, lineNumbers = true, height = "", title = "" } = {}) {
   const element = h("div", { class: "code-editor", "data-language": language || "text" }, field);
   const lines = Math.min(Math.max(field.value.split("\n").length + 1, 4), 18);
   element.style.height = height || `${lines * LINE_HEIGHT + 10}px`;
@@ -102,7 +104,7 @@ export function codeEditor(field, { language = "", readOnly = false, lineNumbers
     return view;
   });
   const reconfigure = (compartment, value) => view?.dispatch({ effects: compartments[compartment].reconfigure(value) });
-  return {
+  const controller = {
     element,
     ready,
     /** Highlight (and indent) as another language. */
@@ -130,4 +132,26 @@ export function codeEditor(field, { language = "", readOnly = false, lineNumbers
       view.focus();
     },
   };
+  if (title) element.append(expandButton(field, options, title, controller));
+  return controller;
+}
+
+/** The ⤢ button: the code in a large dialog; Done copies it back into `controller`. */
+function expandButton(field, options, title, controller) {
+  return h("button", {
+    type: "button", class: "code-expand", title: "Edit in a larger window", "data-action": "expand-code",
+    onclick: () => {
+      const copy = h("textarea", { value: field.value, readOnly: options.readOnly, spellcheck: "false", "aria-label": title });
+      const large = codeEditor(copy, { language: options.language, readOnly: options.readOnly, height: "60vh" });
+      openDialog({
+        title,
+        body: large.element,
+        className: "code-dialog",
+        buttons: options.readOnly
+          ? [{ label: "Close" }]
+          : [{ label: "Cancel" }, { label: "Done", primary: true, action: "done", run: () => controller.setValue(copy.value) }],
+      });
+      large.ready.then((view) => view.focus());
+    },
+  }, "⤢");
 }

@@ -193,7 +193,7 @@ const BUILDERS = {
     if (!code) return wrap(key, schema, path, input);
     const by = schema["x-format-by"];
     const format = () => (by && holder[by] ? String(holder[by]) : schema["x-format"] || ctx.schemaOf?.(by)?.default || "");
-    const editor = codeEditor(input, { language: format(), readOnly: ctx.readOnly });
+    const editor = codeEditor(input, { language: format(), readOnly: ctx.readOnly, title: labelFor(key, schema) });
     const row = wrap(key, schema, path, editor.element);
     row.classList.add("code");
     if (by) ctx.conditions?.push({ el: row, follow: () => editor.setLanguage(format()) });
