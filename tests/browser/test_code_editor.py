@@ -24,11 +24,6 @@ def function(node_id: str, code: str, **extra: object) -> dict:
             "outputs": 1, "x": 200, "y": 100, "wires": [[]], **extra}
 
 
-def code_field(panel: Locator, path: str) -> Locator:
-    """The code editor of the form row for `path`."""
-    return panel.locator(f'[data-path="{path}"] .code-editor')
-
-
 def shown_lines(editor: Locator) -> list[str]:
     """The code's lines as the editor shows them."""
     return editor.locator(".cm-line").all_inner_texts()
@@ -39,7 +34,7 @@ def test_function_code_is_highlighted_and_saved_as_typed(server: Server,
     server.request("POST", "/flows", [TAB, function("fn", JS_CODE)])
     editor.open()
     panel = editor.edit("fn")
-    code = code_field(panel, "/func")
+    code = editor.code_editor(panel, "/func")
     expect(code.locator(".cm-content")).to_be_visible()
     expect(code.locator("textarea")).to_be_hidden()
     # Highlighted as JavaScript: keywords, comment, number, each in its own token span.
@@ -73,7 +68,7 @@ def test_function_code_is_highlighted_and_saved_as_typed(server: Server,
 
     # Open again: the saved code is what the editor shows.
     panel = editor.edit("fn")
-    assert shown_lines(code_field(panel, "/func")) == expected.split("\n")
+    assert shown_lines(editor.code_editor(panel, "/func")) == expected.split("\n")
 
 
 def test_code_opens_in_a_larger_window_and_comes_back(server: Server,
@@ -81,7 +76,7 @@ def test_code_opens_in_a_larger_window_and_comes_back(server: Server,
     server.request("POST", "/flows", [TAB, function("fn", JS_CODE)])
     editor.open()
     panel = editor.edit("fn")
-    code = code_field(panel, "/func")
+    code = editor.code_editor(panel, "/func")
     code.locator("[data-action=expand-code]").click()
     dialog = editor.page.locator("dialog.code-dialog")
     expect(dialog.locator("h2")).to_have_text("On Message")
@@ -105,14 +100,14 @@ def test_choosing_python_highlights_the_code_as_python(server: Server,
     server.request("POST", "/flows", [TAB, function("fn", PY_CODE)])
     editor.open()
     panel = editor.edit("fn")
-    code = code_field(panel, "/func")
+    code = editor.code_editor(panel, "/func")
     expect(code.locator(".tok-keyword").first).to_have_text("return")
     # As JavaScript, `def` is only a name.
     expect(code.locator(".tok-keyword", has_text="def")).to_have_count(0)
     editor.field(panel, "/language").select_option("python")
     expect(code.locator(".tok-keyword", has_text="def")).to_have_count(1)
     expect(code).to_have_attribute("data-language", "python")
-    expect(code_field(panel, "/initialize")).to_have_attribute("data-language", "python")
+    expect(editor.code_editor(panel, "/initialize")).to_have_attribute("data-language", "python")
     editor.screenshot("code-editor-python")
     editor.done()
     editor.deploy()
@@ -129,7 +124,7 @@ def test_the_template_is_highlighted_in_the_format_the_node_names(server: Server
         "template": '{"count": 1, "name": "{{payload}}"}', "output": "str", "wires": [[]]}])
     editor.open()
     panel = editor.edit("tpl")
-    code = code_field(panel, "/template")
+    code = editor.code_editor(panel, "/template")
     expect(code).to_have_attribute("data-language", "handlebars")
     expect(code.locator(".cm-line")).to_have_text(['{"count": 1, "name": "{{payload}}"}'])
     expect(code.locator(".tok-number")).to_have_count(0)  # handlebars: plain text
@@ -203,4 +198,4 @@ def test_codemirror_loads_only_when_a_code_field_opens(server: Server,
     assert loaded == []
     with editor.page.expect_request(lambda r: "/static/vendor/codemirror-" in r.url):
         panel = editor.edit("fn")
-    expect(code_field(panel, "/func").locator(".cm-content")).to_be_visible()
+    expect(editor.code_editor(panel, "/func").locator(".cm-content")).to_be_visible()

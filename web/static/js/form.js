@@ -187,7 +187,7 @@ const BUILDERS = {
     const code = "x-format" in schema || "x-format-by" in schema || schema["x-kind"] === "code";
     const multiline = code || MULTILINE_KEYS.has(key) || schema["x-kind"] === "multiline";
     const input = multiline
-      ? h("textarea", { rows: 8, value: asText(holder[key]), readOnly: ctx.readOnly, spellcheck: "false" })
+      ? h("textarea", { rows: 8, value: asText(holder[key]), readOnly: ctx.readOnly, spellcheck: "false", "aria-label": labelFor(key, schema) })
       : h("input", { type: "text", value: asText(holder[key]), readOnly: ctx.readOnly, placeholder: placeholderFor(schema) });
     input.addEventListener("input", () => { holder[key] = input.value; ctx.changed(); });
     if (!code) return wrap(key, schema, path, input);
