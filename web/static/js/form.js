@@ -6,16 +6,17 @@
  * for anything else. Every wrapper carries data-path (a JSON pointer) so
  * validation messages land next to their field.
  *
+ * Code: `x-format` makes a text field code in that language (codeeditor.js), and
+ * `x-format-by` names the key whose value is the language instead (function's
+ * `language`, template's `format`). A typed input of type `jsonata` has a button that
+ * opens the expression editor and its tester (expression.js).
+ *
  * Editor annotations (flowrt/schema.py): `title` is the label (`x-title-by` makes it follow
  * another field's value) and `description` a hint
  * under the field; `x-labels` the words of enum values (values with the same text,
  * "1" and 1, are one choice); `x-hidden` keeps a key out of the form; `x-show-if`
  * shows a field only while other fields (or a referenced config node's) have given
  * values: ctx.conditions collects them and `applyConditions(ctx)` re-evaluates.
- * `x-format` makes a text field code, in that language (codeeditor.js), and
- * `x-format-by` names the key whose value is the language instead (function's
- * `language`, template's `format`); a typed input of type `jsonata` has a button that
- * opens the expression editor and its tester (expression.js).
  */
 import { codeEditor } from "./codeeditor.js";
 import { h, replace } from "./dom.js";
