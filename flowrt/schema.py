@@ -4,6 +4,12 @@ Node-RED's editor stores many numbers and booleans as strings (``"qos": "2"``,
 ``"gap": "0.5"``, ``"console": "false"``), so a compatible schema accepts both
 forms; nodes then read values through :func:`as_number` and :func:`as_bool`.
 
+A text field holding code says so with ``x-format``: the editor shows it in its code
+editor, highlighted as that language (``javascript``, ``python``, ``json``,
+``jsonata``; other names are plain text with line numbers). ``x-format-by`` names the
+key whose value is the language instead (the function node's ``language``), with
+``x-format`` the language while that key is unset.
+
 Besides JSON Schema, the editor reads a few ``x-`` annotations (validation ignores
 them): ``x-labels`` (the words shown for enum values, see :func:`enum`), ``x-show-if``
 (show a field only when other fields have given values, see :func:`show_if`; ``x-hide-if``

@@ -42,6 +42,7 @@ from flowrt.server import (
     flows_api,
     health,
     history_routes,
+    jsonata_routes,
 )
 from flowrt.server.connections import CappedSite
 from flowrt.server.cross_site import CrossSiteGuard, cross_site_middleware
@@ -86,7 +87,7 @@ def create_app(ctx: ServerContext) -> web.Application:
                           handler_args={"keepalive_timeout": settings.http_headers_timeout})
     app[CONTEXT] = ctx
     for module in (flows_api, admin_api, context_routes, health, auth_routes, comms_routes,
-                   flow_tests_routes, history_routes, editor):
+                   flow_tests_routes, history_routes, jsonata_routes, editor):
         module.setup(app)
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_close_comms)

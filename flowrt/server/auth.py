@@ -58,7 +58,8 @@ PUBLIC_PREFIXES = ("/static/", "/flows-examples")
 SCOPES = {"flows": "flows", "flow": "flows", "nodes": "nodes", "node-types": "nodes",
           "settings": "settings", "context": "context",
           "credentials": "credentials", "inject": "inject", "debug": "debug",
-          "comms": "status", "auth": "auth", "metrics": "metrics", "history": "flows"}
+          "comms": "status", "auth": "auth", "metrics": "metrics", "history": "flows",
+          "jsonata": "jsonata"}
 
 
 def hash_password(password: str) -> str:

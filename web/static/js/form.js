@@ -6,6 +6,11 @@
  * for anything else. Every wrapper carries data-path (a JSON pointer) so
  * validation messages land next to their field.
  *
+ * Code: `x-format` makes a text field code in that language (codeeditor.js), and
+ * `x-format-by` names the key whose value is the language instead (function's
+ * `language`, template's `format`). A typed input of type `jsonata` has a button that
+ * opens the expression editor and its tester (expression.js).
+ *
  * Editor annotations (flowrt/schema.py): `title` is the label (`x-title-by` makes it follow
  * another field's value) and `description` a hint
  * under the field; `x-labels` the words of enum values (values with the same text,
@@ -16,7 +21,9 @@
  * nodes of the same flow (`ctx.flowNodes()`); when the schema also allows null and
  * "group", a select offers Node-RED's "all nodes" / "in the same group" / "selected nodes".
  */
+import { codeEditor } from "./codeeditor.js";
 import { h, replace } from "./dom.js";
+import { expressionButton } from "./expression.js";
 
 const TYPED_TYPES = ["msg", "flow", "global", "str", "num", "bool", "json", "bin", "date", "env", "jsonata"];
 /** Node-RED's words for typed-input types; the types with no value have no text box. */
@@ -168,21 +175,34 @@ const BUILDERS = {
       const choices = listed.includes(current) ? listed : [...listed, current];
       const select = h("select", { class: "typed-type", disabled: ctx.readOnly, "data-type-key": typeKey },
         choices.map((choice) => h("option", { value: choice, selected: choice === current }, labels[choice] || choice)));
-      const valueless = () => { input.hidden = VALUELESS_TYPES.has(select.value); };
+      const expand = expressionButton(input, ctx.readOnly);
+      const valueless = () => {
+        input.hidden = VALUELESS_TYPES.has(select.value);
+        expand.hidden = select.value !== "jsonata";
+      };
       select.addEventListener("change", () => { holder[typeKey] = select.value; valueless(); ctx.changed(); });
       valueless();
       parts.unshift(select);
+      parts.push(expand);
     }
     return wrap(key, schema, path, h("span", { class: "typed-input" }, parts));
   },
 
   string(key, schema, holder, path, ctx) {
-    const multiline = MULTILINE_KEYS.has(key) || ["code", "multiline"].includes(schema["x-kind"]);
+    const code = "x-format" in schema || "x-format-by" in schema || schema["x-kind"] === "code";
+    const multiline = code || MULTILINE_KEYS.has(key) || schema["x-kind"] === "multiline";
     const input = multiline
-      ? h("textarea", { rows: 8, value: asText(holder[key]), readOnly: ctx.readOnly, spellcheck: "false" })
+      ? h("textarea", { rows: 8, value: asText(holder[key]), readOnly: ctx.readOnly, spellcheck: "false", "aria-label": labelFor(key, schema) })
       : h("input", { type: "text", value: asText(holder[key]), readOnly: ctx.readOnly, placeholder: placeholderFor(schema) });
     input.addEventListener("input", () => { holder[key] = input.value; ctx.changed(); });
-    return wrap(key, schema, path, input);
+    if (!code) return wrap(key, schema, path, input);
+    const by = schema["x-format-by"];
+    const format = () => (by && holder[by] ? String(holder[by]) : schema["x-format"] || ctx.schemaOf?.(by)?.default || "");
+    const editor = codeEditor(input, { language: format(), readOnly: ctx.readOnly, title: labelFor(key, schema) });
+    const row = wrap(key, schema, path, editor.element);
+    row.classList.add("code");
+    if (by) ctx.conditions?.push({ el: row, follow: () => editor.setLanguage(format()) });
+    return row;
   },
 
   json(key, schema, holder, path, ctx) {
@@ -477,7 +497,11 @@ export function fields(schema, holder, path, ctx) {
  * a config node and `ctx.typeOf(node)` its type descriptor, for `<ref>.<key>` conditions.
  */
 export function applyConditions(ctx) {
-  for (const { el, condition, against, labelBy, holder, schemaOf } of ctx.conditions || []) {
+  for (const { el, condition, against, labelBy, holder, schemaOf, follow } of ctx.conditions || []) {
+    if (follow) {
+      follow();  // a code field's language follows another field (x-format-by)
+      continue;
+    }
     if (labelBy) {
       // x-title-by: {key, titles: {value: title}}: the label follows another field (change rules).
       const title = labelBy.titles?.[valueText(holder[labelBy.key])];

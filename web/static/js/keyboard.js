@@ -38,7 +38,8 @@ export function installKeyboard(editor, actions) {
   window.addEventListener("keydown", (e) => {
     const key = combo(e);
     if (editor.properties.open) {
-      if (trayKeys[key]) {
+      // Not under a dialog opened from the form (the expression editor): it is not the tray's.
+      if (trayKeys[key] && !dialogOpen()) {
         e.preventDefault();
         actions[trayKeys[key]]();
       }
