@@ -625,8 +625,10 @@ class Runtime:
 
 
 def revision(flows: list[dict[str, Any]]) -> str:
-    """The flows' revision: sha256 of their JSON (changes whenever the flows change)."""
-    return hashlib.sha256(orjson.dumps(flows)).hexdigest()
+    """The flows' revision: sha256 of their JSON (changes whenever the flows change).
+    Keys are sorted: a project stores a node's keys in an order of its own, and the
+    flows read back after a restart must keep the revision an open editor holds."""
+    return hashlib.sha256(orjson.dumps(flows, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def _with_inline_credentials(flows: list[dict[str, Any]]) -> list[str]:

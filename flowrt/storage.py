@@ -127,6 +127,12 @@ class FileStorage:
                 failures.append(str(exc))
         raise creds.CredentialsError("; ".join(failures) or "no credentialSecret to decrypt with")
 
+    @property
+    def flows_name(self) -> Path:
+        """Where a Node-RED ``flows.json`` of these flows is: test-case files sit beside
+        it (``flows.tests.yaml``, docs/flow-tests.md)."""
+        return self.flow_file
+
     def load_flows(self) -> Flows:
         """The flows alone (no credentials, no key needed): ``flowrt export``."""
         if not self.flow_file.exists():

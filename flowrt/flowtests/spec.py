@@ -432,17 +432,34 @@ def _yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
     return f"{path}:{line}: not valid YAML: {text}"
 
 
-def load_test_file(path: Path) -> TestFile:
-    """Read a test-case file and its flows; FlowTestFormatError lists every problem."""
+def _flows_path(path: Path, data: _Map) -> Path:
+    """The flow file a test-case file names (``flows``) or sits beside."""
+    flows_ref = data.get("flows")
+    return (Path(os.path.normpath(path.parent / flows_ref)) if isinstance(flows_ref, str)
+            else flows_for(path))
+
+
+def _read_flows(path: Path, data: _Map, flows_path: Path) -> Any:
+    try:
+        return json.loads(flows_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise FlowTestFormatError([f"{path}:{data.line}: cannot read the flows "
+                                   f"{flows_path}: {exc}"]) from None
+
+
+def load_test_file(path: Path, flows: list[Any] | None = None) -> TestFile:
+    """Read a test-case file and its flows (``flows``, else its flow file: see
+    :func:`parse_test_file`); FlowTestFormatError lists every problem."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise FlowTestFormatError([f"{path}: cannot read the file: {exc.strerror}"]) from None
-    return parse_test_file(path, text)
+    return parse_test_file(path, text, flows)
 
 
-def parse_test_file(path: Path, text: str) -> TestFile:
-    """Read ``text`` as the test-case file at ``path`` (its flows are read from disk)."""
+def parse_test_file(path: Path, text: str, flows: list[Any] | None = None) -> TestFile:
+    """Read ``text`` as the test-case file at ``path``, for ``flows`` (a project's, as
+    the server has them) or else the flow file it names or sits beside."""
     try:
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
@@ -450,14 +467,9 @@ def parse_test_file(path: Path, text: str) -> TestFile:
     if not isinstance(data, _Map):
         raise FlowTestFormatError([f"{path}:1: a test-case file is a mapping with `cases` "
                                    f"(and optionally `flows`), not {_kind(data)}"])
-    flows_ref = data.get("flows")
-    flows_path = (Path(os.path.normpath(path.parent / flows_ref)) if isinstance(flows_ref, str)
-                  else flows_for(path))
-    try:
-        flows = json.loads(flows_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise FlowTestFormatError([f"{path}:{data.line}: cannot read the flows "
-                                   f"{flows_path}: {exc}"]) from None
+    flows_path = _flows_path(path, data)
+    if flows is None:
+        flows = _read_flows(path, data, flows_path)
     if not isinstance(flows, list):
         raise FlowTestFormatError([f"{path}:{data.line}: {flows_path} is not a flow "
                                    "document (a list of nodes)"])

@@ -136,6 +136,12 @@ class ProjectStorage(FileStorage):
         """The repository's directory."""
         return self.root
 
+    @property
+    def flows_name(self) -> Path:
+        """``flows.json`` in the repository (it holds none): the flows' test-case files,
+        ``flows.tests.yaml``, are committed beside the flows."""
+        return self.root / "flows.json"
+
     def create_if_missing(self) -> bool:
         """Create the repository with empty flows; True when it was created.
         DataFileError when the data directory has a single flow file instead."""

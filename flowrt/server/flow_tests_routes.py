@@ -38,16 +38,21 @@ _RUNNING = web.AppKey("flow-tests-running", asyncio.Lock)
 
 
 def _flow_file(request: web.Request) -> Path:
-    return context(request).storage.flow_file
+    return context(request).storage.flows_name
 
 
 def _files(request: web.Request) -> list[Path]:
     return tests_beside(_flow_file(request))
 
 
-def _listing(path: Path) -> dict[str, Any]:
+def _flows(request: web.Request) -> list[dict[str, Any]]:
+    """The saved flows, which the cases run on (read in a worker thread)."""
+    return context(request).storage.load_flows()
+
+
+def _listing(path: Path, flows: list[dict[str, Any]]) -> dict[str, Any]:
     try:
-        test_file = load_test_file(path)
+        test_file = load_test_file(path, flows)
     except FlowTestFormatError as exc:
         return {"file": path.name, "cases": [], "problems": exc.problems}
     return {"file": path.name, "problems": [],
@@ -56,7 +61,11 @@ def _listing(path: Path) -> dict[str, Any]:
 
 async def list_tests(request: web.Request) -> web.Response:
     """GET /flow-tests."""
-    files = await asyncio.to_thread(lambda: [_listing(p) for p in _files(request)])
+    def listings() -> list[dict[str, Any]]:
+        flows = _flows(request)
+        return [_listing(p, flows) for p in _files(request)]
+
+    files = await asyncio.to_thread(listings)
     return json_response({"flows": _flow_file(request).name, "files": files})
 
 
@@ -86,7 +95,8 @@ async def run_tests(request: web.Request) -> web.Response:
         raise ApiError(409, "busy", "flow tests are already running")
     async with lock:
         try:
-            files = await asyncio.to_thread(lambda: [load_test_file(p) for p in paths])
+            files = await asyncio.to_thread(
+                lambda: [load_test_file(p, flows) for flows in [_flows(request)] for p in paths])
         except FlowTestFormatError as exc:
             raise ApiError(400, "invalid_tests", "a test-case file has mistakes",
                            [{"message": m} for m in exc.problems]) from None
@@ -114,7 +124,7 @@ async def add_case(request: web.Request) -> web.Response:
     def append() -> None:
         old = path.read_text(encoding="utf-8") if path.exists() else "cases:\n"
         new = old + ("" if old.endswith("\n") else "\n") + indented
-        parse_test_file(path, new)  # refuses what would not read back
+        parse_test_file(path, new, _flows(request))  # refuses what would not read back
         atomic_write(path, new.encode("utf-8"))
 
     try:

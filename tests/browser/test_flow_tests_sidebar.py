@@ -42,7 +42,9 @@ cases:
 
 @pytest.fixture
 def tests_file(server: Server) -> object:
-    path = server.data_dir / "flows.tests.yaml"
+    # The browser tests' data dir is a project (new, git installed): the flows' test-case
+    # file is committed beside them in the repository.
+    path = server.data_dir / "project" / "flows.tests.yaml"
     path.write_text(CASES)
     yield path
     path.unlink()
