@@ -15,10 +15,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from flowrt.server.app import build_context, create_app
-from flowrt.server.auth import hash_password
 from flowrt.server.jsonata_routes import TESTER
 from flowrt.settings import Settings
 from tests.server.conftest import FlowrtProcess
+from tests.server.test_auth_api import secured_data_dir
 
 FOREVER = "($loop := function($n) { $loop($n + 1) }; $loop(0))"
 """Tail recursion: the library runs it in constant stack, so it never ends by itself."""
@@ -105,21 +105,7 @@ async def test_a_malformed_request_says_what_is_expected(client: TestClient,
 
 
 async def test_it_is_an_admin_route(tmp_path: Path) -> None:
-    # A real server process: in-process, aiohttp's NotAppKeyWarning about the request's
-    # "user" key (auth_routes) is an error under this suite's warning filters.
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "settings.toml").write_text(f"""
-[[adminAuth.users]]
-username = "admin"
-password = "{hash_password('secret')}"
-permissions = "*"
-[[adminAuth.users]]
-username = "viewer"
-password = "{hash_password('look')}"
-permissions = "read"
-""")
-    server = FlowrtProcess(data).start()
+    server = FlowrtProcess(secured_data_dir(tmp_path)).start()
     try:
         async with aiohttp.ClientSession(server.url) as client:
             await check_admin_rules(client)
@@ -133,7 +119,7 @@ async def check_admin_rules(client: aiohttp.ClientSession) -> None:
         assert r.status == 401
         assert (await r.json())["code"] == "unauthorized"
     tokens = {}
-    for name, password in (("admin", "secret"), ("viewer", "look")):
+    for name, password in (("admin", "adminpw"), ("viewer", "password")):
         async with client.post("/auth/token", json={"username": name,
                                                     "password": password}) as r:
             tokens[name] = {"Authorization": f"Bearer {(await r.json())['access_token']}"}

@@ -28,6 +28,7 @@ from aiohttp import web
 
 from flowrt.admin_routes import AdminRequest, AdminRoute, AdminRouteError
 from flowrt.projects.storage import ProjectStorage
+from flowrt.server.auth import USER
 from flowrt.server.http import ApiError, Handler, json_response, read_json
 from flowrt.server.state import CONTEXT, ServerContext, context
 
@@ -52,7 +53,7 @@ def settings_document(ctx: ServerContext, request: web.Request | None = None) ->
         "adminAuth": ctx.auth.enabled,
         "flowHistory": isinstance(ctx.storage, ProjectStorage),
     }
-    user = request.get("user") if request is not None else None
+    user = request.get(USER) if request is not None else None
     if user is not None:
         document["user"] = user.describe()
     return document

@@ -111,6 +111,10 @@ class User:
         return info
 
 
+USER = web.RequestKey("user", User)
+"""The logged-in user of an admin request (set by ``auth_routes.auth_middleware``)."""
+
+
 class Auth:
     """Users, tokens and login throttling (disabled when ``config`` is None)."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from flowrt.server.auth import MAX_LOGIN_BODY, is_public, required_permission
+from flowrt.server.auth import MAX_LOGIN_BODY, USER, is_public, required_permission
 from flowrt.server.http import ApiError, Handler, json_response, read_json
 from flowrt.server.state import context
 
@@ -23,7 +23,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     needed = required_permission(request)
     if request.path != "/auth/revoke" and not user.allows(needed):
         raise ApiError(403, "forbidden", f"user {user.username!r} lacks permission {needed!r}")
-    request["user"] = user
+    request[USER] = user
     return await handler(request)
 
 

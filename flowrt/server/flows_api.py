@@ -27,6 +27,7 @@ from flowrt.deploy_note import DeployNote
 from flowrt.errors import DataFileError, DeployError, FlowValidationError
 from flowrt.flowdoc import is_config_node
 from flowrt.runtime import DEPLOY_TYPES
+from flowrt.server.auth import USER
 from flowrt.server.http import ApiError, json_response, read_json
 from flowrt.server.state import ServerContext, context
 
@@ -48,7 +49,7 @@ def deploy_note(request: web.Request, message: Any = "") -> DeployNote:
     message. ``message`` is the v2 deploy body's ``"message"`` (a flowrt key)."""
     if not isinstance(message, str):
         raise ApiError(400, "invalid_request", '"message" must be a string')
-    user = request.get("user")
+    user = request.get(USER)
     return DeployNote(user.username if user is not None else None, message)
 
 

@@ -19,11 +19,12 @@ def secured(flowrt_factory: type[FlowrtProcess], tmp_path: Path) -> FlowrtProces
     return flowrt_factory(data_dir=secured_data_dir(tmp_path)).start()
 
 
-def secured_data_dir(tmp_path: Path) -> Path:
-    """A data directory whose settings have an admin and a read-only viewer."""
+def secured_data_dir(tmp_path: Path, settings: str = "") -> Path:
+    """A data directory whose settings (``settings``, then adminAuth) have an admin
+    (``admin`` / ``adminpw``, every permission) and a read-only ``viewer`` (``password``)."""
     data = tmp_path / "data"
-    data.mkdir(parents=True)
-    (data / "settings.toml").write_text(f'''
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "settings.toml").write_text(settings + f'''
 [adminAuth]
 [[adminAuth.users]]
 username = "admin"

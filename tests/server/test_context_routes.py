@@ -11,9 +11,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from flowrt.server.auth import hash_password
 from tests.server.conftest import FlowrtProcess
-from tests.server.test_auth_api import bearer, login
+from tests.server.test_auth_api import bearer, login, secured_data_dir
 from tests.server.test_runtime_api import Comms
 
 SETTINGS = """
@@ -36,10 +35,10 @@ FLOWS = [TAB,
          {"id": "d1", "type": "debug", "z": "t1", "x": 3, "y": 1, "wires": [], "active": True}]
 
 
-def data_dir(tmp_path: Path, extra: str = "") -> Path:
+def data_dir(tmp_path: Path) -> Path:
     data = tmp_path / "data"
     data.mkdir(parents=True, exist_ok=True)
-    (data / "settings.toml").write_text(SETTINGS + extra)
+    (data / "settings.toml").write_text(SETTINGS)
     return data
 
 
@@ -147,24 +146,14 @@ async def test_delete_removes_a_key_and_a_persistent_removal_outlives_a_restart(
 
 async def test_tokens_permissions_and_same_origin(
         flowrt_factory: type[FlowrtProcess], tmp_path: Path) -> None:
-    data = data_dir(tmp_path, f'''
-[adminAuth]
-[[adminAuth.users]]
-username = "admin"
-password = "{hash_password('adminpw')}"
-permissions = "*"
-[[adminAuth.users]]
-username = "viewer"
-password = "{hash_password('viewerpw')}"
-permissions = "read"
-''')
+    data = secured_data_dir(tmp_path, SETTINGS)
     server = flowrt_factory(data_dir=data).start()
     async with aiohttp.ClientSession(server.url) as client:
         async with client.get("/context/global") as r:
             assert r.status == 401
             assert (await r.json())["code"] == "unauthorized"
         admin = bearer(await login(client, "admin", "adminpw"))
-        viewer = bearer(await login(client, "viewer", "viewerpw"))
+        viewer = bearer(await login(client, "viewer", "password"))
         await filled(client, admin)
         assert (await get(client, "/context/flow/t1/count", viewer))["msg"] == "5"
         async with client.delete("/context/flow/t1/count", headers=viewer) as r:

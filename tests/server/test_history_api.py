@@ -154,11 +154,11 @@ async def test_the_revision_an_editor_holds_survives_a_restart(
     # Keys in an order of the editor's own: the project stores them in its order.
     node = {"wires": [], "name": "last", "y": 40, "x": 100, "z": "t1", "type": "debug", "id": "c"}
     server = flowrt_factory(env=PROJECT).start()
-    async with aiohttp.ClientSession(server.url) as client:
-        async with client.post("/flows", json={"flows": [TAB, node]}, headers=V2) as r:
-            rev = (await r.json())["rev"]
+    async with aiohttp.ClientSession(server.url) as client, client.post(
+            "/flows", json={"flows": [TAB, node]}, headers=V2) as r:
+        rev = (await r.json())["rev"]
     assert server.stop() == 0
     again = flowrt_factory(env=PROJECT, data_dir=server.data_dir).start()
-    async with aiohttp.ClientSession(again.url) as client:
-        async with client.get("/flows", headers=V2) as r:
-            assert (await r.json())["rev"] == rev  # so its next deploy is no conflict
+    async with aiohttp.ClientSession(again.url) as client, client.get("/flows",
+                                                                    headers=V2) as r:
+        assert (await r.json())["rev"] == rev  # so its next deploy is no conflict
