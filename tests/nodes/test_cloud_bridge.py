@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -216,7 +217,10 @@ async def test_streamed_payloads_reach_the_cloud_as_a_local_subscriber_sees_them
                and p["ts"].isdigit() for p in properties)
 
 
-async def test_envelope_wraps_streamed_messages(mosquitto: Any, tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def enveloping_bridge(mosquitto: Any, tmp_path: Path
+                            ) -> AsyncIterator[tuple[Any, Client]]:
+    """A cloud-bridge with envelopes, online, and a cloud app subscribed to its topics."""
     cloud_app = Client(mosquitto.port)
     cloud_app.subscribe("devices/gw1/#", 1)
     flow = [TAB, broker_node(mosquitto.port), bridge(envelope=True, downlink="")]
@@ -224,10 +228,15 @@ async def test_envelope_wraps_streamed_messages(mosquitto: Any, tmp_path: Path) 
         async with FlowHarness(flow, clock=Clock(), data_dir=tmp_path) as h:
             node: Any = h.node("cb")
             await h.wait_for(lambda: node.state == "online")
-            await node.on_input({"topic": "t", "priority": "critical", "payload": {"v": 1}})
-            await until(lambda: len(cloud_app.messages) == 1)
+            yield node, cloud_app
     finally:
         cloud_app.close()
+
+
+async def test_envelope_wraps_streamed_messages(mosquitto: Any, tmp_path: Path) -> None:
+    async with enveloping_bridge(mosquitto, tmp_path) as (node, cloud_app):
+        await node.on_input({"topic": "t", "priority": "critical", "payload": {"v": 1}})
+        await until(lambda: len(cloud_app.messages) == 1)
     envelope = json.loads(cloud_app.messages[0].payload)
     assert set(envelope) == {"topic", "payload", "ts", "_sfid", "priority"}
     assert (envelope["topic"], envelope["payload"], envelope["priority"]) == (
@@ -417,13 +426,8 @@ async def test_a_streamed_message_is_published_while_its_put_commits(
         return committing(store, *args)
 
     monkeypatch.setattr(dq._Store, "op_put_leased", slow_commit)
-    cloud_app = Client(mosquitto.port)
-    cloud_app.subscribe("devices/gw1/#", 1)
-    flow = [TAB, broker_node(mosquitto.port), bridge(envelope=True, downlink="")]
     try:
-        async with FlowHarness(flow, clock=Clock(), data_dir=tmp_path) as h:
-            node: Any = h.node("cb")
-            await h.wait_for(lambda: node.state == "online")
+        async with enveloping_bridge(mosquitto, tmp_path) as (node, cloud_app):
             for n in range(3):  # the first puts may go the usual way while ids are granted
                 done = node.on_input({"topic": "t", "priority": "critical", "payload": n})
                 await until(lambda n=n: len(cloud_app.messages) == n + 1)
@@ -432,7 +436,6 @@ async def test_a_streamed_message_is_published_while_its_put_commits(
                 release.clear()
                 await until(lambda: node.queued == 0)
     finally:
-        release.set()
-        cloud_app.close()
+        release.set()  # a worker still holding a commit lets go
     assert [json.loads(m.payload)["payload"] for m in cloud_app.messages] == [0, 1, 2]
     assert len(leased_puts) >= 2  # all but the first, which asked for ids
