@@ -1,14 +1,21 @@
 /**
  * The workspace canvas: draws the active tab and handles the mouse: select, move,
- * lasso, wire by dragging from port to port, pan (wheel, middle button or
- * space-drag) and zoom (ctrl-wheel, footer buttons, ctrl +/-/0, zoom to fit); ctrl-click
- * on empty canvas hands over to quick-add (quickadd.js).
+ * lasso, wire by dragging from port to port, splice a lone node into a wire by
+ * dropping it there, pan (wheel, middle button, space-drag or the navigator) and zoom
+ * (ctrl-wheel, footer buttons, ctrl +/-/0, zoom to fit); ctrl-click on empty canvas
+ * hands over to quick-add (quickadd.js).
  * Each tab keeps its own pan and zoom; a tab shown for the first time opens with
  * its nodes in view.
+ * Drawing is keyed (render.js KeyedLayer) and done once per frame for what changed:
+ * a model "change" re-syncs every element (patching most in place), while pan and
+ * zoom, selection, one node's status and dragging nodes touch only their elements.
+ * A drag moves the model's nodes without a "change" per mouse move and emits one
+ * when it ends.
  */
 import { h, s, replace } from "./dom.js";
-import { drawGroup, drawNode, geometry } from "./render.js";
-import { connect, drawWires, inputPoint, outputPoint } from "./wires.js";
+import { KeyedLayer, geometry, groupKind, nodeKind } from "./render.js";
+import { Navigator } from "./navigator.js";
+import { connect, inputPoint, outputPoint, routeWire, splice, wireItems, wireKind } from "./wires.js";
 import { wirePath } from "./layout.js";
 
 const WORKSPACE = 8000;
@@ -32,11 +39,14 @@ export class Canvas {
     this.views = new Map(); // tab id -> {tx, ty, scale} of the tabs not shown
     this.viewTab = null; // the tab whose view tx / ty / scale hold
     this.mouse = null; // last client point of the mouse over the canvas, null when outside
-    this.geos = new Map();
+    this.geos = new Map(); // node id -> geometry, of the nodes drawn
+    this.wiresAt = new Map(); // node id -> keys of the wires drawn to and from it
+    this.spliceWire = null; // key of the wire a dropped node would be spliced into
     this.spaceDown = false;
     this.drag = null;
     this.lastClick = null;
     this.pending = false;
+    this.dirty = cleanSlate();
     this.build();
     this.model.on("change", () => {
       this.syncView();
@@ -44,6 +54,7 @@ export class Canvas {
     });
     this.bindEvents();
     this.addFitButton();
+    this.navigator = new Navigator(this, WORKSPACE, this.svg.parentElement, document.getElementById("workspace-footer"));
   }
 
   /** The zoom-to-fit button, after the footer's − ○ + zoom buttons. */
@@ -136,7 +147,16 @@ export class Canvas {
     this.tx = -place(box.x0, box.x1, v.x1 - v.x0) * this.scale;
     this.ty = -place(box.y0, box.y1, v.y1 - v.y0) * this.scale;
     this.clampPan();
-    this.requestRender();
+    this.requestView();
+  }
+
+  /** Pan (zoom unchanged) so canvas point x, y is in the middle of the view. */
+  centreOn(x, y) {
+    const rect = this.svg.getBoundingClientRect();
+    this.tx = rect.width / 2 - x * this.scale;
+    this.ty = rect.height / 2 - y * this.scale;
+    this.clampPan();
+    this.requestView();
   }
 
   /** Zoom and pan so every node of the tab is in view, within the zoom limits. */
@@ -150,7 +170,7 @@ export class Canvas {
     this.tx = rect.width / 2 - ((box.x0 + box.x1) / 2) * this.scale;
     this.ty = rect.height / 2 - ((box.y0 + box.y1) / 2) * this.scale;
     this.clampPan();
-    this.requestRender();
+    this.requestView();
   }
 
   build() {
@@ -164,39 +184,139 @@ export class Canvas {
       s("rect", { class: "workspace-bg", width: WORKSPACE, height: WORKSPACE, fill: "url(#grid)" }),
       this.groupLayer, this.wireLayer, this.nodeLayer, this.dragLayer);
     replace(this.svg, s("defs", {}, grid), this.viewport);
+    this.drawn = {
+      groups: new KeyedLayer(this.groupLayer, groupKind),
+      wires: new KeyedLayer(this.wireLayer, wireKind),
+      nodes: new KeyedLayer(this.nodeLayer, nodeKind(this.model)),
+    };
   }
 
+  /** Redraw the active tab on the next frame (the model changed). */
   requestRender() {
+    this.dirty.all = true;
+    this.schedule();
+  }
+
+  /** Apply the pan and zoom on the next frame. */
+  requestView() {
+    this.dirty.view = true;
+    this.schedule();
+  }
+
+  /** Show the selection on the next frame. */
+  requestSelection() {
+    this.dirty.selection = true;
+    this.schedule();
+  }
+
+  /** Node `id`'s status (editor.status) changed: redraw its badge alone on the next frame. */
+  requestStatus(id) {
+    this.dirty.status.add(id);
+    this.schedule();
+  }
+
+  /** Nodes `ids` moved in the model: move them and their wires on the next frame. */
+  requestMove(ids) {
+    for (const id of ids) this.dirty.moved.add(id);
+    this.schedule();
+  }
+
+  schedule() {
     if (this.pending) return;
     this.pending = true;
     requestAnimationFrame(() => {
       this.pending = false;
-      this.render();
+      const dirty = this.dirty;
+      this.dirty = cleanSlate();
+      if (dirty.all) {
+        this.render();
+        return;
+      }
+      if (dirty.view) this.placeView();
+      if (dirty.moved.size) this.placeNodes(dirty.moved);
+      for (const id of dirty.status) this.placeStatus(id);
+      if (dirty.selection) this.paintSelection();
     });
   }
 
-  /** Redraw the active tab. */
+  /** Bring every element of the active tab up to date with the model. */
   render() {
     this.syncView();
     const model = this.model;
     const tab = model.get(model.activeTab);
     this.svg.classList.toggle("tab-disabled", Boolean(tab?.disabled));
-    this.viewport.setAttribute("transform", `translate(${this.tx}, ${this.ty}) scale(${this.scale})`);
     for (const id of [...this.selection]) if (model.get(id)?.z !== model.activeTab) this.selection.delete(id);
     const changed = model.changedIds();
     const deployedRev = model.rev;
-    this.geos = new Map();
     const nodes = model.nodesOn(model.activeTab);
-    for (const node of nodes) this.geos.set(node.id, geometry(model, node));
-    replace(this.groupLayer, ...model.groupsOn(model.activeTab).map(drawGroup));
-    replace(this.wireLayer, ...drawWires(model, this.geos, this.selectedWire));
-    replace(this.nodeLayer, ...nodes.map((node) => drawNode(model, node, this.geos.get(node.id), {
-      selected: this.selection.has(node.id),
-      changed: changed.has(node.id),
-      problems: model.problems(node),
-      status: this.editor.status.get(node.id),
-      deployed: deployedRev !== null && !changed.has(node.id),
-    })));
+    this.geos = new Map(nodes.map((node) => [node.id, geometry(model, node)]));
+    this.drawn.groups.sync(new Map(model.groupsOn(model.activeTab).map((group) => [group.id, group])));
+    const wires = wireItems(model, this.geos, this.selectedWire);
+    this.drawn.wires.sync(wires);
+    this.wiresAt = new Map();
+    for (const [key, wire] of wires) {
+      for (const end of [wire.source, wire.target]) {
+        if (!this.wiresAt.has(end)) this.wiresAt.set(end, []);
+        this.wiresAt.get(end).push(key);
+      }
+    }
+    this.drawn.nodes.sync(new Map(nodes.map((node) => [node.id, {
+      node,
+      geo: this.geos.get(node.id),
+      state: {
+        selected: this.selection.has(node.id),
+        changed: changed.has(node.id),
+        problems: model.problems(node),
+        status: this.editor.status.get(node.id),
+        deployed: deployedRev !== null && !changed.has(node.id),
+      },
+    }])));
+    this.spliceWire = this.drawn.wires.item(this.spliceWire) ? this.spliceWire : null;
+    this.placeView();
+    this.navigator.redraw();
+    this.editor.emitSelection?.();
+  }
+
+  /** Apply the pan and zoom. */
+  placeView() {
+    this.viewport.setAttribute("transform", `translate(${this.tx}, ${this.ty}) scale(${this.scale})`);
+    this.navigator.placeView();
+  }
+
+  /** Move the elements of nodes `ids` to where the model has them, and their wires. */
+  placeNodes(ids) {
+    const wires = new Set();
+    for (const id of ids) {
+      const node = this.model.get(id);
+      const item = this.drawn.nodes.item(id);
+      if (!node || !item) continue;
+      const geo = { ...item.geo, x: node.x, y: node.y };
+      this.geos.set(id, geo);
+      this.drawn.nodes.patch(id, { ...item, geo });
+      for (const key of this.wiresAt.get(id) || []) wires.add(key);
+    }
+    for (const key of wires) {
+      const wire = this.drawn.wires.item(key);
+      this.drawn.wires.patch(key, { ...wire, d: routeWire(wire, this.geos) });
+    }
+  }
+
+  /** Show node `id`'s current status badge. */
+  placeStatus(id) {
+    const item = this.drawn.nodes.item(id);
+    if (item) this.drawn.nodes.patch(id, { ...item, state: { ...item.state, status: this.editor.status.get(id) } });
+  }
+
+  /** Show the selected nodes and wire as selected, and the rest not. */
+  paintSelection() {
+    for (const [id, item] of this.drawn.nodes.items()) {
+      const selected = this.selection.has(id);
+      if (selected !== item.state.selected) this.drawn.nodes.patch(id, { ...item, state: { ...item.state, selected } });
+    }
+    for (const [key, wire] of this.drawn.wires.items()) {
+      const selected = key === this.selectedWire;
+      if (selected !== wire.selected) this.drawn.wires.patch(key, { ...wire, selected });
+    }
     this.editor.emitSelection?.();
   }
 
@@ -225,7 +345,7 @@ export class Canvas {
     const box = this.bounds(nodes);
     const v = this.visibleBox();
     if (box && (box.x1 < v.x0 || box.x0 > v.x1 || box.y1 < v.y0 || box.y0 > v.y1)) this.reveal(nodes);
-    this.requestRender();
+    this.requestSelection();
   }
 
   zoom(factor, clientX, clientY) {
@@ -237,7 +357,7 @@ export class Canvas {
     this.tx = cx - rect.left - before.x * this.scale;
     this.ty = cy - rect.top - before.y * this.scale;
     this.clampPan();
-    this.requestRender();
+    this.requestView();
   }
 
   clampPan() {
@@ -266,6 +386,7 @@ export class Canvas {
     });
     svg.addEventListener("pointerleave", () => { this.mouse = null; });
     svg.addEventListener("pointerup", (e) => this.pointerUp(e));
+    svg.addEventListener("pointercancel", (e) => this.pointerUp(e));
     svg.addEventListener("wheel", (e) => {
       e.preventDefault();
       if (e.ctrlKey || e.metaKey) {
@@ -274,7 +395,7 @@ export class Canvas {
         this.tx -= e.deltaX;
         this.ty -= e.deltaY;
         this.clampPan();
-        this.requestRender();
+        this.requestView();
       }
     }, { passive: false });
     window.addEventListener("keydown", (e) => { if (e.code === "Space" && e.target === document.body) this.spaceDown = true; });
@@ -310,8 +431,9 @@ export class Canvas {
       else if (!this.selection.has(id)) this.selection = new Set([id]);
       this.selectedWire = null;
       const starts = new Map([...this.selection].map((sid) => [sid, { ...this.xy(sid) }]));
-      this.drag = { kind: "move", start: point, starts, moved: false, clicked: id, additive };
-      this.requestRender();
+      const lone = starts.size === 1 && starts.has(id) && this.canSplice(this.model.get(id));
+      this.drag = { kind: "move", start: point, starts, moved: false, clicked: id, additive, lone };
+      this.requestSelection();
     } else if (wireEl) {
       this.select([], { wire: wireEl.dataset.wire });
       return;
@@ -342,7 +464,7 @@ export class Canvas {
       this.tx = drag.tx + e.clientX - drag.startX;
       this.ty = drag.ty + e.clientY - drag.startY;
       this.clampPan();
-      this.requestRender();
+      this.requestView();
     } else if (drag.kind === "wire") {
       const { anchor } = drag;
       drag.path.setAttribute("d", drag.port === "in"
@@ -359,7 +481,12 @@ export class Canvas {
         node.x = Math.round(start.x + dx);
         node.y = Math.round(start.y + dy);
       }
-      this.model.emit("change");
+      this.requestMove(drag.starts.keys());
+      if (drag.lone) {
+        const node = this.model.get(drag.clicked);
+        const rect = this.svg.getBoundingClientRect();
+        this.highlightSplice(this.wireAt(rect.left + this.tx + node.x * this.scale, rect.top + this.ty + node.y * this.scale));
+      }
     } else if (drag.kind === "lasso") {
       const x = Math.min(point.x, drag.start.x);
       const y = Math.min(point.y, drag.start.y);
@@ -368,7 +495,7 @@ export class Canvas {
       Object.entries({ x, y, width: w, height: h }).forEach(([k, v]) => drag.rect.setAttribute(k, v));
       const inside = [...this.geos].filter(([, g]) => g.x >= x && g.x <= x + w && g.y >= y && g.y <= y + h);
       this.selection = new Set([...drag.base, ...inside.map(([id]) => id)]);
-      this.requestRender();
+      this.requestSelection();
     }
   }
 
@@ -381,8 +508,11 @@ export class Canvas {
       this.finishWire(drag, document.elementFromPoint(e.clientX, e.clientY));
     } else if (drag.kind === "lasso") {
       drag.rect.remove();
-    } else if (drag.kind === "move" && !drag.moved) {
-      // Redrawing replaces the node's element, so the browser's dblclick never fires: count clicks here.
+    } else if (drag.kind === "move" && drag.moved) {
+      if (drag.lone) this.spliceInto(drag.clicked);
+      this.model.emit("change");
+    } else if (drag.kind === "move") {
+      // The svg captures the pointer, so the browser's click and dblclick go to it, not to the node: count clicks here.
       const now = Date.now();
       const last = this.lastClick;
       this.lastClick = { id: drag.clicked, at: now };
@@ -392,6 +522,42 @@ export class Canvas {
         this.editor.openEditor(drag.clicked);
       }
     }
+  }
+
+  /** True when `node` may be spliced into a wire: it has an input and an output and no wires yet. */
+  canSplice(node) {
+    const { model } = this;
+    return Boolean(node) && model.inputCount(node) > 0 && model.outputCount(node) > 0
+      && !(node.wires || []).some((targets) => targets.length) && !this.wiresAt.get(node.id)?.length;
+  }
+
+  /** The key of the wire under client point x, y, or null. */
+  wireAt(clientX, clientY) {
+    for (const el of document.elementsFromPoint(clientX, clientY)) {
+      const wire = el.closest("[data-wire]");
+      if (wire && this.wireLayer.contains(wire)) return wire.dataset.wire;
+    }
+    return null;
+  }
+
+  /** Mark wire `key` (null: none) as the one a node dropped now would be spliced into. */
+  highlightSplice(key) {
+    if (key === this.spliceWire) return;
+    this.drawn.wires.element(this.spliceWire)?.classList.remove("splice");
+    this.spliceWire = key;
+    this.drawn.wires.element(key)?.classList.add("splice");
+  }
+
+  /**
+   * Splice node `id` into the highlighted wire, if one is, and clear the highlight;
+   * true when it was spliced. The caller records history and emits "change".
+   */
+  spliceInto(id) {
+    const key = this.spliceWire;
+    this.highlightSplice(null);
+    if (!key) return false;
+    splice(this.model, id, key);
+    return true;
   }
 
   finishWire(drag, element) {
@@ -414,4 +580,9 @@ export class Canvas {
       this.model.emit("change");
     }
   }
+}
+
+/** Nothing waiting to be drawn. */
+function cleanSlate() {
+  return { all: false, view: false, selection: false, moved: new Set(), status: new Set() };
 }

@@ -7,10 +7,23 @@ const MIN_WIDTH = 100;
 
 const measure = document.createElement("canvas").getContext("2d");
 measure.font = "14px Helvetica, Arial, sans-serif";
+// Measuring text is the dearest part of laying out a big flow, and labels repeat.
+const textWidths = new Map();
+const MAX_REMEMBERED = 10000;
+
+function textWidth(label) {
+  let width = textWidths.get(label);
+  if (width === undefined) {
+    width = measure.measureText(label).width;
+    if (textWidths.size >= MAX_REMEMBERED) textWidths.clear();
+    textWidths.set(label, width);
+  }
+  return width;
+}
 
 /** Width and height of a node whose label is `label` with `outputs` output ports. */
 export function nodeSize(label, outputs) {
-  const text = measure.measureText(label).width;
+  const text = textWidth(label);
   const width = Math.max(MIN_WIDTH, GRID * Math.ceil((text + 50) / GRID));
   const height = Math.max(NODE_HEIGHT, outputs * PORT_SPACING + 5);
   return { width, height };
