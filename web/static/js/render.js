@@ -113,6 +113,10 @@ function statusBadge(status, height) {
     s("text", { x: status.fill ? 14 : 0, y: 9, class: "status-text" }, statusText(status.text)));
 }
 
+function changedMarker(width) {
+  return s("circle", { class: "changed-marker", "data-marker": "changed", cx: width - 8, cy: -2, r: 4 });
+}
+
 function nodeTransform(geo) {
   return `translate(${geo.x - geo.width / 2}, ${geo.y - geo.height / 2})`;
 }
@@ -163,9 +167,7 @@ export function drawNode(model, node, geo, state) {
       "data-button": "debug", x: width + 5, y: 2, width: 20, height: height - 4, rx: 4,
     }, s("title", {}, active ? "Disable debug output" : "Enable debug output")));
   }
-  if (state.changed) {
-    group.append(s("circle", { class: "changed-marker", "data-marker": "changed", cx: width - 8, cy: -2, r: 4 }));
-  }
+  if (state.changed) group.append(changedMarker(width));
   if (state.problems.length) {
     group.append(s("path", {
       class: "invalid-marker", "data-marker": "invalid", d: `M ${width - 24} -9 l 6 -10 l 6 10 z`,
@@ -178,8 +180,8 @@ export function drawNode(model, node, geo, state) {
 
 /**
  * How flow nodes are kept drawn in a KeyedLayer. Items are {node, geo, state} as
- * drawNode takes them; moving, selecting and a new status patch the element, anything
- * else (label, ports, markers, buttons) draws it again.
+ * drawNode takes them; moving, selecting, a new status, the changed marker and whether
+ * the buttons work patch the element, anything else (label, ports, problems) draws it again.
  */
 export function nodeKind(model) {
   return {
@@ -187,13 +189,20 @@ export function nodeKind(model) {
       const type = model.type(node);
       return JSON.stringify([
         node.type, model.label(node), geo.width, geo.height, geo.inputs, geo.outputs, Boolean(node.d),
-        type?.color, type?.icon, type?.editor?.button, node.active, state.problems, state.changed, state.deployed,
+        type?.color, type?.icon, type?.editor?.button, node.active, state.problems,
       ]);
     },
     draw: ({ node, geo, state }) => drawNode(model, node, geo, state),
     update(el, { geo, state }, prev) {
       if (geo.x !== prev.geo.x || geo.y !== prev.geo.y) el.setAttribute("transform", nodeTransform(geo));
       if (state.selected !== prev.state.selected) el.classList.toggle("selected", state.selected);
+      if (state.changed !== prev.state.changed) {
+        if (state.changed) el.append(changedMarker(geo.width));
+        else el.querySelector(":scope > [data-marker=changed]")?.remove();
+      }
+      if (state.deployed !== prev.state.deployed) {
+        el.querySelector(":scope > .node-button")?.classList.toggle("inactive", !state.deployed);
+      }
       if (state.status !== prev.state.status) {
         el.querySelector(":scope > .node-status")?.remove();
         const badge = statusBadge(state.status, geo.height);
