@@ -24,6 +24,9 @@ const MAX_SCALE = 2;
 const DOUBLE_CLICK_MS = 400;
 const FIT_MARGIN = 40; // screen pixels kept free around the nodes by zoom to fit and reveal
 const STATUS_SPACE = 20; // room under a node for its status badge
+// Offsets tried when looking for a wire to splice into: the wire's hit line is 12 px
+// wide, and a node dropped a little off it still means it (Node-RED allows ~14 px).
+const SPLICE_REACH = [0, -8, 8];
 
 export class Canvas {
   /** `editor` supplies model, history, status (Map), openEditor(id) and nodeButton(id, kind). */
@@ -531,11 +534,13 @@ export class Canvas {
       && !(node.wires || []).some((targets) => targets.length) && !this.wiresAt.get(node.id)?.length;
   }
 
-  /** The key of the wire under client point x, y, or null. */
+  /** The key of the wire under client point x, y (or just above or below it), or null. */
   wireAt(clientX, clientY) {
-    for (const el of document.elementsFromPoint(clientX, clientY)) {
-      const wire = el.closest("[data-wire]");
-      if (wire && this.wireLayer.contains(wire)) return wire.dataset.wire;
+    for (const dy of SPLICE_REACH) {
+      for (const el of document.elementsFromPoint(clientX, clientY + dy)) {
+        const wire = el.closest("[data-wire]");
+        if (wire && this.wireLayer.contains(wire)) return wire.dataset.wire;
+      }
     }
     return null;
   }
