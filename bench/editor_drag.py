@@ -4,13 +4,13 @@ Node-RED 4's, in Chromium driven by Playwright (``python -m bench.editor_drag``,
 
 Both runtimes get the same generated flow file: one tab of 1,000 nodes in chains of
 inject → 10 function nodes → debug, each function setting its status. For each editor:
-press on a function node in the middle of a chain, make warm-up moves, then MOVES mouse
-moves, one at a time; each is timed in the page from the move event's timestamp to the
-end of the next frame's rendering (a requestAnimationFrame callback posts a message,
-which runs once that frame's style, layout and paint are done). Then 100 status updates
-(10 injects through 10 function nodes each) are costed as the main thread's task time
-(CDP ``Performance.getMetrics``: all tasks, and script alone) from the first inject
-until every badge shows.
+STATUS_ROUNDS rounds of 100 status updates (10 injects through 10 function nodes each)
+are costed as the renderer's main-thread time (CDP ``Performance.getMetrics``: all
+tasks, and script alone) from the first inject until every badge shows. Then a function
+node in the middle of a chain is pressed, moved a few times, then MOVES more times, one
+at a time; each of those is timed in the page from the move event's timestamp to the end
+of the next frame's rendering (a requestAnimationFrame callback posts a message, which
+runs once that frame's style, layout and paint are done).
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 VIEWPORT = {"width": 1400, "height": 850}
 NODES = 1000
 FUNCTIONS_PER_CHAIN = 10
-STATUS_CHAINS = 10  # injects triggered: 10 chains x 10 function nodes = 100 status updates
+STATUS_CHAINS = 10  # injects per round: 10 chains x 10 function nodes = 100 status updates
+STATUS_ROUNDS = 3
 MOVES = 60
 WARMUP_MOVES = 5
 STEP = (-3, 2)  # pixels per mouse move: down and left, away from the edges (no auto-scroll)
@@ -111,14 +112,26 @@ def make_flow(total: int = NODES) -> list[dict[str, Any]]:
 
 
 @dataclass
+class StatusCost:
+    """One round of 100 status updates: the renderer's main-thread time (all tasks, and
+    scripts alone) and the wall time until every badge showed."""
+
+    task_ms: float
+    script_ms: float
+    wall_ms: float
+
+
+@dataclass
 class EditorResult:
     """What one editor measured."""
 
     editor: str
     move_ms: list[float]
-    status_task_ms: float
-    status_script_ms: float
-    status_wall_ms: float
+    status: list[StatusCost]
+
+    def status_median(self, field: str) -> float:
+        """The median over the status rounds of StatusCost.`field`."""
+        return statistics.median(getattr(cost, field) for cost in self.status)
 
     @property
     def median(self) -> float:
@@ -165,8 +178,51 @@ def post(url: str, body: object) -> None:
         response.read()
 
 
+def measure_status(page: Any, cdp: Any, editor: Editor, base_url: str, round_: int) -> StatusCost:
+    """Send 100 status messages (injects into the round's 10 chains) and cost them."""
+
+    def busy() -> tuple[float, float]:
+        metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+        return float(metrics["TaskDuration"]), float(metrics["ScriptDuration"])
+
+    page.evaluate("() => new Promise((r) => setTimeout(r, 500))")  # let the page go idle
+    before = busy()
+    started = time.monotonic()
+    for row in range(STATUS_CHAINS * round_, STATUS_CHAINS * (round_ + 1)):
+        post(f"{base_url}/inject/{node_id(row, 0)}", {})
+    expected = STATUS_CHAINS * FUNCTIONS_PER_CHAIN * (round_ + 1)
+    page.wait_for_function(f"() => ({editor.status_script}) >= {expected}", polling=50)
+    wall = time.monotonic() - started
+    after = busy()
+    return StatusCost((after[0] - before[0]) * 1000, (after[1] - before[1]) * 1000, wall * 1000)
+
+
+def measure_drag(page: Any, editor: Editor) -> list[float]:
+    """Drag the node: ms from each measured mouse move to the end of its frame."""
+    target = page.locator(editor.node_selector.format(id=node_id(DRAG_ROW, DRAG_COLUMN)))
+    target.wait_for()
+    box = target.bounding_box()
+    if box is None:
+        raise RuntimeError(f"{editor.name}: the node to drag is not shown")
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for _ in range(WARMUP_MOVES):
+        x, y = x + STEP[0], y + STEP[1]
+        page.mouse.move(x, y)
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 100)))")
+    page.evaluate("() => { window.__bench.armed = true; }")
+    for count in range(1, MOVES + 1):
+        x, y = x + STEP[0], y + STEP[1]
+        page.mouse.move(x, y)
+        page.evaluate("n => window.__bench.until(n)", count)
+    page.evaluate("() => { window.__bench.armed = false; }")
+    page.mouse.up()
+    return list(page.evaluate("() => window.__bench.samples"))
+
+
 def measure_editor(browser: Any, editor: Editor, base_url: str) -> EditorResult:
-    """Open `editor` at base_url, drag the node and cost the status updates."""
+    """Open `editor` at base_url, cost the status updates, then drag the node."""
     context = browser.new_context(viewport=VIEWPORT)
     try:
         page = context.new_page()
@@ -174,45 +230,10 @@ def measure_editor(browser: Any, editor: Editor, base_url: str) -> EditorResult:
         page.add_init_script(PROBE)
         page.goto(base_url + "/")
         page.wait_for_selector(editor.ready_selector)
-        target = page.locator(editor.node_selector.format(id=node_id(DRAG_ROW, DRAG_COLUMN)))
-        target.wait_for()
-        box = target.bounding_box()
-        if box is None:
-            raise RuntimeError(f"{editor.name}: the node to drag is not shown")
-        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-        page.mouse.move(x, y)
-        page.mouse.down()
-        for _ in range(WARMUP_MOVES):
-            x, y = x + STEP[0], y + STEP[1]
-            page.mouse.move(x, y)
-        page.evaluate("() => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 100)))")
-        page.evaluate("() => { window.__bench.armed = true; }")
-        for count in range(1, MOVES + 1):
-            x, y = x + STEP[0], y + STEP[1]
-            page.mouse.move(x, y)
-            page.evaluate("n => window.__bench.until(n)", count)
-        page.evaluate("() => { window.__bench.armed = false; }")
-        samples = page.evaluate("() => window.__bench.samples")
-        page.mouse.up()
-        page.evaluate("() => new Promise((r) => setTimeout(r, 500))")  # the drop settles
-
         cdp = context.new_cdp_session(page)
         cdp.send("Performance.enable")
-
-        def busy() -> tuple[float, float]:
-            metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
-            return float(metrics["TaskDuration"]), float(metrics["ScriptDuration"])
-
-        before = busy()
-        started = time.monotonic()
-        for row in range(STATUS_CHAINS):
-            post(f"{base_url}/inject/{node_id(row, 0)}", {})
-        shown = f"() => ({editor.status_script}) >= {STATUS_CHAINS * FUNCTIONS_PER_CHAIN}"
-        page.wait_for_function(shown, polling=50)
-        wall = time.monotonic() - started
-        after = busy()
-        return EditorResult(editor.name, samples, (after[0] - before[0]) * 1000,
-                            (after[1] - before[1]) * 1000, wall * 1000)
+        status = [measure_status(page, cdp, editor, base_url, r) for r in range(STATUS_ROUNDS)]
+        return EditorResult(editor.name, measure_drag(page, editor), status)
     finally:
         context.close()
 
@@ -257,7 +278,7 @@ def run_editor(browser: Any, runtime: str, flow_path: Path, workdir: Path) -> Ed
 def report(results: list[EditorResult], load: tuple[float, float, float]) -> str:
     """The results as a Markdown table, with flowrt / Node-RED ratios."""
     lines = [f"Dragging one node of a {NODES}-node tab ({MOVES} mouse moves), and "
-             f"{STATUS_CHAINS * FUNCTIONS_PER_CHAIN} status updates",
+             f"{STATUS_CHAINS * FUNCTIONS_PER_CHAIN} status updates (median of {STATUS_ROUNDS})",
              f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
              f"on {os.cpu_count()} cores",
              "",
@@ -265,14 +286,15 @@ def report(results: list[EditorResult], load: tuple[float, float, float]) -> str
              "| of which script | until shown, ms |",
              "|---|---|---|---|---|---|"]
     for r in results:
-        lines.append(f"| {r.editor} | {r.median:.1f} | {r.p95:.1f} | {r.status_task_ms:.0f} "
-                     f"| {r.status_script_ms:.0f} | {r.status_wall_ms:.0f} |")
+        lines.append(f"| {r.editor} | {r.median:.1f} | {r.p95:.1f} "
+                     f"| {r.status_median('task_ms'):.0f} | {r.status_median('script_ms'):.0f} "
+                     f"| {r.status_median('wall_ms'):.0f} |")
     by_name = {r.editor: r for r in results}
     if "flowrt" in by_name and "Node-RED" in by_name:
         ours, theirs = by_name["flowrt"], by_name["Node-RED"]
         lines += ["", f"flowrt / Node-RED: median {ours.median / theirs.median:.2f}, "
                       f"p95 {ours.p95 / theirs.p95:.2f}, status cost "
-                      f"{ours.status_task_ms / theirs.status_task_ms:.2f}"]
+                      f"{ours.status_median('task_ms') / theirs.status_median('task_ms'):.2f}"]
     return "\n".join(lines)
 
 
