@@ -57,7 +57,8 @@ export class Canvas {
     });
     this.bindEvents();
     this.addFitButton();
-    this.navigator = new Navigator(this, WORKSPACE, this.svg.parentElement, document.getElementById("workspace-footer"));
+    const footer = document.getElementById("workspace-footer");
+    this.navigator = new Navigator(this, WORKSPACE, this.svg.parentElement, footer);
   }
 
   /** The zoom-to-fit button, after the footer's − ○ + zoom buttons. */
@@ -389,7 +390,6 @@ export class Canvas {
     });
     svg.addEventListener("pointerleave", () => { this.mouse = null; });
     svg.addEventListener("pointerup", (e) => this.pointerUp(e));
-    svg.addEventListener("pointercancel", (e) => this.pointerUp(e));
     svg.addEventListener("wheel", (e) => {
       e.preventDefault();
       if (e.ctrlKey || e.metaKey) {
