@@ -120,17 +120,22 @@ def test_dragging_a_node_moves_it_and_its_wires_and_replaces_nothing(editor: Edi
     page.mouse.down()
     page.mouse.move(before[0] + 50, before[1] + 30, steps=5)
     page.mouse.move(before[0] + 100, before[1] + 60, steps=5)
-    expect(editor.node(moved)).to_have_class(re.compile(r"\bselected\b"))
+    # While dragged, the node and its two wires are lifted into the overlay above the canvas.
+    lifted = page.locator(f'.canvas-overlay [data-node-id="{moved}"]')
+    expect(lifted).to_have_class(re.compile(r"\bselected\b"))
+    expect(page.locator(".canvas-overlay [data-wire]")).to_have_count(2)
     page.wait_for_function(
         """([id, x]) => {
-            const body = document.querySelector(`#canvas [data-node-id="${id}"] .node-body`);
-            const b = body.getBoundingClientRect();
+            const node = document.querySelector(`.canvas-overlay [data-node-id="${id}"]`);
+            const b = node.querySelector(".node-body").getBoundingClientRect();
             return Math.abs(b.x + b.width / 2 - x) < 1.5;
         }""", arg=[moved, before[0] + 100])
     # Mid-drag the rest of the editor has not been redrawn (the tab list re-renders on "change").
     assert untagged(editor, "#tab-list .tab") == []
-    expect(editor.node(moved).locator("[data-marker=changed]")).to_have_count(0)
+    expect(lifted.locator("[data-marker=changed]")).to_have_count(0)
+    editor.screenshot("canvas-render-00-mid-drag")
     page.mouse.up()
+    expect(page.locator(".canvas-overlay").locator("[data-node-id], [data-wire]")).to_have_count(0)
 
     after = body_centre(editor, moved)
     assert near(after, (before[0] + 100, before[1] + 60)), (before, after)

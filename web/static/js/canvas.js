@@ -10,7 +10,9 @@
  * a model "change" re-syncs every element (patching most in place), while pan and
  * zoom, selection, one node's status and dragging nodes touch only their elements.
  * A drag moves the model's nodes without a "change" per mouse move and emits one
- * when it ends.
+ * when it ends. While it lasts the moved nodes and their wires are lifted into an
+ * overlay <svg> above the canvas, so the browser repaints only them, not the whole
+ * canvas, per frame; the drop puts them back (on top of the others).
  */
 import { h, s, replace } from "./dom.js";
 import { KeyedLayer, geometry, groupKind, nodeKind } from "./render.js";
@@ -188,6 +190,12 @@ export class Canvas {
       s("rect", { class: "workspace-bg", width: WORKSPACE, height: WORKSPACE, fill: "url(#grid)" }),
       this.groupLayer, this.wireLayer, this.nodeLayer, this.dragLayer);
     replace(this.svg, s("defs", {}, grid), this.viewport);
+    this.liftedWires = s("g", { class: "wires" });
+    this.liftedNodes = s("g", { class: "nodes" });
+    this.liftViewport = s("g", {}, this.liftedWires, this.liftedNodes);
+    this.overlay = s("svg", { class: "canvas-overlay", "aria-hidden": "true" }, this.liftViewport);
+    this.svg.after(this.overlay);
+    this.lifted = null; // {nodes, wires}: keys of the elements in the overlay
     this.drawn = {
       groups: new KeyedLayer(this.groupLayer, groupKind),
       wires: new KeyedLayer(this.wireLayer, wireKind),
@@ -283,8 +291,33 @@ export class Canvas {
 
   /** Apply the pan and zoom. */
   placeView() {
-    this.viewport.setAttribute("transform", `translate(${this.tx}, ${this.ty}) scale(${this.scale})`);
+    const transform = `translate(${this.tx}, ${this.ty}) scale(${this.scale})`;
+    this.viewport.setAttribute("transform", transform);
+    this.liftViewport.setAttribute("transform", transform);
     this.navigator.placeView();
+  }
+
+  /** Move the elements of nodes `ids` and of their wires into the overlay. */
+  lift(ids) {
+    const nodes = [...ids].filter((id) => this.drawn.nodes.element(id));
+    const wires = [...new Set(nodes.flatMap((id) => this.wiresAt.get(id) || []))];
+    this.lifted = { nodes, wires };
+    this.liftedWires.append(...wires.map((key) => this.drawn.wires.element(key)));
+    this.liftedNodes.append(...nodes.map((id) => this.drawn.nodes.element(id)));
+  }
+
+  /** Put the lifted elements back on the canvas, on top of the others. */
+  lower() {
+    if (!this.lifted) return;
+    for (const key of this.lifted.wires) {
+      const el = this.drawn.wires.element(key);
+      if (el) this.wireLayer.append(el);
+    }
+    for (const id of this.lifted.nodes) {
+      const el = this.drawn.nodes.element(id);
+      if (el) this.nodeLayer.append(el);
+    }
+    this.lifted = null;
   }
 
   /** Move the elements of nodes `ids` to where the model has them, and their wires. */
@@ -477,7 +510,10 @@ export class Canvas {
       const dx = point.x - drag.start.x;
       const dy = point.y - drag.start.y;
       if (!drag.moved && Math.hypot(dx, dy) < 3) return;
-      if (!drag.moved) this.editor.history.record();
+      if (!drag.moved) {
+        this.editor.history.record();
+        this.lift(drag.starts.keys());
+      }
       drag.moved = true;
       for (const [id, start] of drag.starts) {
         const node = this.model.get(id);
@@ -512,6 +548,7 @@ export class Canvas {
     } else if (drag.kind === "lasso") {
       drag.rect.remove();
     } else if (drag.kind === "move" && drag.moved) {
+      this.lower();
       if (drag.lone) this.spliceInto(drag.clicked);
       this.model.emit("change");
     } else if (drag.kind === "move") {
