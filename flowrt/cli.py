@@ -1,4 +1,6 @@
-"""The ``flowrt`` command line: run, validate, nodes, hash-password.
+"""The ``flowrt`` command line: run, validate, nodes, test, hash-password, and the
+project commands (export, log, diff, rollback, project init, push, pull:
+flowrt.projects.cli).
 
 Built on ``argparse``: the runtime pays for whatever its command line imports (``click``
 cost about 1 MB of an idle gateway's memory), and four commands need nothing more.
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from flowrt import flowdoc
 from flowrt.errors import FlowValidationError, Problem
+from flowrt.projects import cli as project_cli
 from flowrt.registry import discover
 from flowrt.settings import DEFAULT_DATA_DIR
 
@@ -82,6 +85,15 @@ def hash_password(args: argparse.Namespace) -> int:
     return 0
 
 
+def test(args: argparse.Namespace) -> int:
+    """Run the flow tests (docs/flow-tests.md) of flow files, test-case files or
+    directories (default: the current one); one line per case, and what differed for
+    each failure. Exit 1 when a case fails. MQTT and HTTP are faked unless --real."""
+    from flowrt.flowtests.console import run_tests
+
+    return run_tests(args.paths, real=args.real, keyword=args.keyword, out=sys.stdout)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="flowrt", description="flowrt: a Node-RED-style flow runtime for IoT edge gateways.")
@@ -96,7 +108,8 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     sub = command(run, "run")
-    sub.add_argument("flowfile", nargs="?", type=Path, help="flow file (JSON)")
+    sub.add_argument("flowfile", nargs="?", type=Path,
+                     help="flow file (JSON), or a flows project's directory")
     sub.add_argument("--port", type=int, help="HTTP port (default 1880).")
     sub.add_argument("--host", help="Address to listen on (default 127.0.0.1).")
     sub.add_argument("--data-dir", type=Path, help="Data directory (default ~/.flowrt).")
@@ -110,6 +123,15 @@ def _parser() -> argparse.ArgumentParser:
     sub = command(nodes, "nodes")
     sub.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR.expanduser(),
                      help="Data directory whose nodes/ to include.")
+
+    sub = command(test, "test")
+    sub.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                     help="flow file (its NAME.tests.yaml), test-case file or directory")
+    sub.add_argument("--real", action="store_true",
+                     help="Use the flows' real MQTT brokers and the network (no fakes).")
+    sub.add_argument("-k", dest="keyword", help="Only cases whose name contains this text.")
+
+    project_cli.add_commands(command)
 
     sub = command(hash_password, "hash-password")
     sub.add_argument("--stdin", action="store_true",

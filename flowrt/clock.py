@@ -96,6 +96,11 @@ class FakeClock(Clock):
         """How many timers are waiting to fire."""
         return sum(1 for _, _, t in self._timers if not t.cancelled)
 
+    def next_due(self) -> float | None:
+        """The time (as :meth:`time` counts) the next timer falls due; None when none waits."""
+        due = [t.when for _, _, t in self._timers if not t.cancelled]
+        return min(due) if due else None
+
     async def advance(self, seconds: float) -> None:
         """Move time forward, firing every timer that falls due, in order.
 

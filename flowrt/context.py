@@ -170,6 +170,16 @@ class Context:
         """The top-level keys in this scope."""
         return list(self._stores.store(store).scope(self._scope))
 
+    def values(self, store: str | None = None) -> dict[str, Any]:
+        """The top-level keys and values in this scope, read-only (a scope never written
+        is not created: the admin API reads contexts of any id it is asked for)."""
+        return self._stores.store(store).data.get(self._scope, {})
+
+    def delete(self, key: str, store: str | None = None) -> None:
+        """Remove the value at ``key``, if the scope has one."""
+        if self._scope in self._stores.store(store).data:
+            self.set(key, None, store)
+
 
 def _checked(key: str) -> str:
     if not isinstance(key, str) or not key.strip():

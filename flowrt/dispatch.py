@@ -15,6 +15,12 @@ overload the broker's queue (or the TCP window) absorbs the excess instead of
 flowrt's memory. A node whose own backlog of unfinished messages is too long
 (``Node.max_inflight``, e.g. store-forward waiting for commits) marks itself
 ``congested`` and sources pause the same way until it is ``relieved``.
+
+One wake-up per arriving batch: a source reads inside ``source_pass``, which
+delivers what the read queued and then runs the ``after_pass`` callbacks that
+delivery registered (a connection flushing the packets its nodes published),
+all in that one loop callback. Outside a pass, a drain is its own pass: writes
+queued while it delivers go out at its end, in one send per connection.
 """
 
 from __future__ import annotations
@@ -23,12 +29,14 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from flowrt.clock import Clock, TimerHandle
 from flowrt.errors import NodeError
 
 log = logging.getLogger("flowrt.dispatch")
+
+T = TypeVar("T")
 
 
 
@@ -135,6 +143,8 @@ class Dispatcher:
         self._drain_waiters: list[Callable[[], None]] = []
         self._congested: set[object] = set()
         self._draining = False
+        self._in_pass = False
+        self._pass_end: list[Callable[[], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._drops = RateLimitedReport(self._report_drops, clock or Clock())
 
@@ -162,11 +172,41 @@ class Dispatcher:
         self._drain_waiters.append(callback)
         self._schedule()
 
-    def run_pending(self) -> None:
-        """Deliver what is queued now, from a loop callback that just queued it (a
-        socket read): a message then costs one loop pass less. No-op while draining."""
-        if self._queue and not self._draining:
-            self._drain()
+    def source_pass(self, read: Callable[[], T]) -> T:
+        """Run ``read`` (a source taking in what arrived), deliver what it queued and
+        run the ``after_pass`` callbacks, in this one loop callback; returns what
+        ``read`` returned."""
+        if self._in_pass:
+            return read()
+        self._in_pass = True
+        try:
+            result = read()
+            if self._queue and not self._draining:
+                self._drain()
+        finally:
+            self._end_pass()
+        return result
+
+    def after_pass(self, callback: Callable[[], None]) -> bool:
+        """Call ``callback`` at the end of the current pass (a source's read or a
+        drain) and return True; False when no pass is running (the caller then
+        schedules it itself)."""
+        if not self._in_pass:
+            return False
+        self._pass_end.append(callback)
+        return True
+
+    def _end_pass(self) -> None:
+        self._in_pass = False
+        if self._queue and not self._scheduled:
+            self._schedule()  # what the pass could not deliver (a read that failed)
+        while self._pass_end:
+            callbacks, self._pass_end = self._pass_end, []
+            for callback in callbacks:
+                try:
+                    callback()
+                except Exception:
+                    log.exception("end-of-pass callback %r failed", callback)
 
     def push(self, node: Receiver, msg: dict[str, Any], tracker: Tracker | None) -> bool:
         """Queue one delivery of ``msg`` to ``node``; False when the queue is full and
@@ -181,7 +221,7 @@ class Dispatcher:
         if tracker is not None:
             tracker.add()
         self._queue.append((node, msg, tracker))
-        if not self._scheduled:
+        if not self._scheduled and not self._in_pass:
             self._schedule()
         return True
 
@@ -202,7 +242,8 @@ class Dispatcher:
         queue = self._queue
         popleft = queue.popleft
         count = 0
-        self._draining = True
+        outermost = not self._in_pass
+        self._in_pass = self._draining = True
         try:
             while queue and count < DRAIN_BATCH:
                 node, msg, tracker = popleft()
@@ -223,6 +264,8 @@ class Dispatcher:
                 callback()
         if queue:
             self._schedule()
+        if outermost:
+            self._end_pass()
 
     def clear_for(self, nodes: set[Receiver]) -> None:
         """Forget queued deliveries to nodes that are being stopped."""

@@ -7,6 +7,7 @@
     ├── PluginError           a node plugin failed to load or register
     ├── DeployError           flows failed to start and were rolled back
     ├── DataFileError         a data file (flows, credentials, key) cannot be read or written
+    ├── ProjectError          a flows repository operation failed (git's message, the command)
     ├── ConfigError           a node's configuration cannot be used (code or an expression
     │                         that does not compile, a bad option); also a ValueError
     └── NodeError             a node failed while handling a message (node id, type, msg id)
@@ -94,6 +95,15 @@ class DataFileError(FlowrtError):
         self.errno = errno
         self.disk_full = errno in (errno_codes.ENOSPC, errno_codes.EDQUOT)
         super().__init__(message + (" (the disk is full)" if self.disk_full else ""))
+
+
+class ProjectError(FlowrtError):
+    """A git operation on the flows repository failed (project mode): the message says
+    which command and what git answered; ``not_found`` when a revision does not exist."""
+
+    def __init__(self, message: str, not_found: bool = False) -> None:
+        self.not_found = not_found
+        super().__init__(message)
 
 
 class NodeError(FlowrtError):

@@ -28,6 +28,11 @@ Rules
       start and on :meth:`Forwarder.drain_now`, everything waiting goes, batch after
       batch. The window may allow less than a full batch: then the rest goes as
       acknowledgements make room.
+    - Forwarding at once: a streamed entry the owner put leased
+      (:meth:`~flowrt.durable_queue.DurableQueue.put_leased`) is handed over by
+      :meth:`Forwarder.forward_now` while its put commits, when nothing stops it
+      (:meth:`Forwarder.can_forward_now`). It is settled as any other once both the put
+      and the delivery completed; if the put failed it never was stored and is forgotten.
 
 Acks, fails and releases the queue refused (a full disk) are kept and settled on the
 next round, so nothing stays leased for good; ``on_error`` reports the failure.
@@ -134,7 +139,13 @@ class Batching:
 class _Delivery:
     entries: list[Entry]
     timer: TimerHandle | None = None
-    finished: bool = False
+    error: BaseException | None = None
+    delivered: bool = False
+    """The delivery completed, failed or timed out."""
+    storing: bool = False
+    """Its put (forward_now) has not completed yet."""
+    not_stored: bool = False
+    """Its put failed: nothing to settle in the queue."""
 
 
 class Forwarder:
@@ -191,7 +202,7 @@ class Forwarder:
         self._in_flight: dict[int, _Delivery] = {}
         """id() of each unsettled delivery → it."""
         self._in_flight_entries = 0
-        self._finished: list[tuple[_Delivery, BaseException | None]] = []
+        self._finished: list[_Delivery] = []
         self._to_release: list[int] = []
         self._blocked: dict[Priority, float] = {}
         self._next_send = 0.0
@@ -206,6 +217,11 @@ class Forwarder:
     def paused(self) -> bool:
         """True between :meth:`pause` and :meth:`resume`."""
         return self._paused
+
+    @property
+    def in_flight(self) -> int:
+        """Entries handed over and not settled yet."""
+        return self._in_flight_entries
 
     @property
     def backing_off(self) -> bool:
@@ -238,6 +254,35 @@ class Forwarder:
             self._wake.set()
         else:
             self._arm(priority)
+
+    def can_forward_now(self, priority: Priority) -> bool:
+        """True when an entry of ``priority`` would be handed over now: streamed,
+        unpaced, running and ready, room in the window, and nothing of its priority or
+        above waiting for a retry. (Whether older entries wait is the owner's to know.)"""
+        return (priority not in self._batching and not self._msg_rate and not self._byte_rate
+                and not self._paused and self._in_flight_entries < self._window
+                and priority in self._allowed_priorities() and self._ready())
+
+    def forward_now(self, entry: Entry, stored: asyncio.Future[Any]) -> None:
+        """Hand over ``entry``, put leased, while ``stored`` (its put) commits; see
+        :meth:`can_forward_now`. Not taken by the delivery (NotSent), it is released
+        once stored, for the next round."""
+        delivery = _Delivery([entry], storing=True)
+        if self._start(delivery):
+            stored.add_done_callback(lambda future: self._put_done(delivery, future))
+        else:
+            stored.add_done_callback(lambda future: self._release_stored(entry, future))
+
+    def _put_done(self, delivery: _Delivery, future: asyncio.Future[Any]) -> None:
+        delivery.storing = False
+        delivery.not_stored = future.cancelled() or future.exception() is not None
+        if delivery.delivered:
+            self._finish(delivery)
+
+    def _release_stored(self, entry: Entry, future: asyncio.Future[Any]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            self._to_release.append(entry.id)
+            self._wake.set()
 
     def drain_now(self) -> None:
         """Make every batch due now (e.g. on reconnect, to drain a backlog)."""
@@ -336,14 +381,14 @@ class Forwarder:
         for n, group in enumerate(groups):
             if paced:
                 await self._pace(sum(entry.size for entry in group))
-            if not self._start(group):
+            if not self._start(_Delivery(group)):
                 self._to_release += [entry.id for rest in groups[n:] for entry in rest]
                 return sum(len(done) for done in groups[:n])
         return len(entries)
 
-    def _start(self, entries: list[Entry]) -> bool:
-        """Deliver ``entries``; False when they were not sent (NotSent)."""
-        delivery = _Delivery(entries)
+    def _start(self, delivery: _Delivery) -> bool:
+        """Deliver the delivery's entries; False when they were not sent (NotSent)."""
+        entries = delivery.entries
         error: Exception | None = None
         try:
             result = self._deliver(entries[0].priority, entries)
@@ -354,15 +399,27 @@ class Forwarder:
         self._in_flight[id(delivery)] = delivery
         self._in_flight_entries += len(entries)
         if result is None:
-            self._finish(delivery, error)
+            self._delivered(delivery, error)
             return True
         if self._ack_timeout > 0:
             delivery.timer = self._clock.call_later(
-                self._ack_timeout, self._finish, delivery, TimeoutError(
+                self._ack_timeout, self._delivered, delivery, TimeoutError(
                     f"not completed downstream within ackTimeout ({self._ack_timeout:g} s)"))
         asyncio.ensure_future(result).add_done_callback(
-            lambda future: self._finish(delivery, self._outcome(future)))
+            lambda future: self._delivered(delivery, self._outcome(future)))
         return True
+
+    def _delivered(self, delivery: _Delivery, error: BaseException | None) -> None:
+        """The delivery completed (error None), failed, or timed out (the first of these
+        counts); settled once its put, if it is still storing, completed too."""
+        if delivery.delivered:
+            return
+        delivery.delivered = True
+        delivery.error = error
+        if delivery.timer is not None:
+            delivery.timer.cancel()
+        if not delivery.storing:
+            self._finish(delivery)
 
     def _outcome(self, future: asyncio.Future[Any]) -> BaseException | None:
         """None for a completed delivery, else why it failed (NotSent: no try)."""
@@ -379,13 +436,8 @@ class Forwarder:
             return NotSent(str(error))  # the connection went away under it
         return error
 
-    def _finish(self, delivery: _Delivery, error: BaseException | None) -> None:
-        if delivery.finished:
-            return
-        delivery.finished = True
-        if delivery.timer is not None:
-            delivery.timer.cancel()
-        self._finished.append((delivery, error))
+    def _finish(self, delivery: _Delivery) -> None:
+        self._finished.append(delivery)
         self._wake.set()
 
     async def _settle(self) -> None:
@@ -396,14 +448,18 @@ class Forwarder:
         settled again on the next round (acking twice is harmless).
         """
         batch = self._finished[:]
-        delivered = [entry.id for delivery, error in batch if error is None
+        delivered = [entry.id for delivery in batch
+                     if delivery.error is None and not delivery.not_stored
                      for entry in delivery.entries]
         if delivered:
             deleted = await self.queue.ack(delivered)
             if self._on_acked is not None:
                 self._on_acked(deleted)
-        for delivery, error in batch:
-            if isinstance(error, NotSent):
+        for delivery in batch:
+            error = delivery.error
+            if delivery.not_stored:
+                pass  # its put failed: the queue never had it
+            elif isinstance(error, NotSent):
                 self._to_release += [entry.id for entry in delivery.entries]
             elif error is not None:
                 for entry in delivery.entries:

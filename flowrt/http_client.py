@@ -38,7 +38,8 @@ from multidict import CIMultiDict
 from yarl import URL
 
 __all__ = ["MAX_REDIRECTS", "ClientPool", "FormField", "HttpRequest", "HttpResponse",
-           "RequestError", "client_pool", "digest_authorization", "proxy_for_url"]
+           "RequestError", "client_pool", "digest_authorization", "proxy_for_url",
+           "use_client_pool"]
 
 MAX_REDIRECTS = 21
 """Redirects followed before giving up (got's default, kept by Node-RED)."""
@@ -522,3 +523,9 @@ def client_pool() -> ClientPool:
     if pool is None:
         pool = _POOLS[loop] = ClientPool()
     return pool
+
+
+def use_client_pool(pool: ClientPool) -> None:
+    """Make ``pool`` the running event loop's pool, for the nodes started after this call:
+    a flow test's stand-in (a :class:`ClientPool` whose ``fetch`` answers from fixtures)."""
+    _POOLS[asyncio.get_running_loop()] = pool

@@ -22,7 +22,12 @@
 - **Errors** while evaluating raise :class:`JSONataEvaluationError` (a
   :class:`JSONataError` and a :class:`~flowrt.errors.NodeError`) with the same text as
   compile errors (node, place, message, expression); nodes report it as the error of
-  the message being handled, so ``catch`` nodes receive that text.
+  the message being handled, so ``catch`` nodes receive that text. Both carry the
+  library's bare ``reason`` and the character ``position`` it names, for the editor's
+  expression tester (:mod:`flowrt.jsonata_tester`).
+
+An expression belongs to a node, or to anything shaped like one
+(:class:`ExpressionOwner`: the tester's stand-in).
 
 Per-message cost is one library evaluation plus a few attribute writes: the AST, the
 bindings and the legacy-mode decision are all made once. The simplest expressions
@@ -34,7 +39,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from jsonata import JException, Jsonata
 from jsonata.functions import Functions
@@ -47,9 +52,10 @@ from flowrt.messages import clone_value
 from flowrt.moment import Moment, moment_binding
 
 if TYPE_CHECKING:
-    from flowrt.node import Node
+    from flowrt.clock import Clock
 
-__all__ = ["JSONataError", "JSONataEvaluationError", "JSONataExpression", "uses_legacy_msg"]
+__all__ = ["ExpressionOwner", "JSONataError", "JSONataEvaluationError", "JSONataExpression",
+           "uses_legacy_msg"]
 
 # Node-RED's test for "this expression refers to msg": a name `msg` not part of a
 # longer name, a quoted string or a path step.
@@ -57,6 +63,42 @@ _LEGACY_MSG = re.compile(r"""(^|[^a-zA-Z0-9_'".])msg([^a-zA-Z0-9_'"]|$)""")
 _NULL = Utils.NULL_VALUE
 _CURRENT = Jsonata.CURRENT
 _SCALARS = (str, int, float, bool)
+
+
+class ContextReader(Protocol):
+    """A context scope as ``$flowContext`` / ``$globalContext`` read it."""
+
+    def get(self, key: str, store: str | None = None) -> Any:
+        """The value at ``key`` in ``store`` (the default store when None)."""
+
+
+class OwnerScopes(Protocol):
+    """The context scopes an expression's owner reads (a node's ``ctx``)."""
+
+    @property
+    def flow_context(self) -> ContextReader:
+        """The owner's flow context."""
+
+    @property
+    def global_context(self) -> ContextReader:
+        """The global context."""
+
+
+class ExpressionOwner(Protocol):
+    """What an expression needs from its node (every :class:`~flowrt.node.Node` is one):
+    ``type`` and ``id`` for error messages, the clock of ``$now``/``$millis``, and the
+    lookups of ``$flowContext``, ``$globalContext`` and ``$env``."""
+
+    type: ClassVar[str]
+    id: str
+    clock: Clock
+
+    @property
+    def ctx(self) -> OwnerScopes:
+        """The owner's context scopes."""
+
+    def env(self, name: str) -> Any:
+        """An environment variable as the owner sees it."""
 
 
 class JSONataError(ConfigError):
@@ -67,15 +109,20 @@ class JSONataError(ConfigError):
 
     ``expression`` is the expression text, ``where`` its place in the node's
     configuration (``"rule 2"``), ``code`` JSONata's error code (``"S0202"``) when the
-    library gave one.
+    library gave one, ``reason`` the library's own words (the message without the
+    node, place and expression) and ``position`` the character of ``expression`` it
+    points at (0-based; None when it names none).
     """
 
     def __init__(self, message: str, *, expression: str, where: str,
-                 code: str | None = None) -> None:
+                 code: str | None = None, reason: str | None = None,
+                 position: int | None = None) -> None:
         super().__init__(message)
         self.expression = expression
         self.where = where
         self.code = code
+        self.reason = message if reason is None else reason
+        self.position = position
 
 
 class JSONataEvaluationError(JSONataError, NodeError):
@@ -83,8 +130,10 @@ class JSONataEvaluationError(JSONataError, NodeError):
     (``msg.error.message`` at a ``catch`` node), worded as at compile time."""
 
     def __init__(self, message: str, *, expression: str, where: str, code: str | None,
-                 node_id: str, node_type: str) -> None:
-        super().__init__(message, expression=expression, where=where, code=code)
+                 node_id: str, node_type: str, reason: str | None = None,
+                 position: int | None = None) -> None:
+        super().__init__(message, expression=expression, where=where, code=code,
+                         reason=reason, position=position)
         self.node_id = node_id
         self.node_type = node_type
         self.msg_id = None
@@ -96,20 +145,28 @@ def uses_legacy_msg(text: str) -> bool:
 
 
 def _describe(exc: BaseException) -> tuple[str, str | None]:
-    """The library's exception as ``(message, code)``; positions help for syntax errors."""
+    """The library's exception as ``(message, code)``."""
     if isinstance(exc, JException):
-        text = str(exc)
-        code = getattr(exc, "error", None)
-        position = getattr(exc, "location", -1)
-        if code and code.startswith("S0") and isinstance(position, int) and position >= 0:
-            text = f"{text} (at character {position})"
-        return text, code
+        return str(exc), getattr(exc, "error", None)
     if isinstance(exc, ZeroDivisionError):
         # JavaScript gives Infinity, which JSONata refuses as a result.
         return "Number out of range: division by zero", "D1001"
     if isinstance(exc, RecursionError):
         return "Stack overflow: the expression recurses too deeply", "D1011"
     return f"{type(exc).__name__}: {exc}", None
+
+
+def _position(exc: BaseException) -> int | None:
+    """The character an exception of the library points at, if it names one."""
+    position = getattr(exc, "location", -1)
+    return position if isinstance(position, int) and position >= 0 else None
+
+
+def _located(message: str, code: str | None, position: int | None) -> str:
+    """``message`` with the character a syntax error points at: it helps find it."""
+    if code and code.startswith("S0") and position is not None:
+        return f"{message} (at character {position})"
+    return message
 
 
 class JSONataExpression:
@@ -123,7 +180,7 @@ class JSONataExpression:
     __slots__ = ("_expr", "_fast", "_now_ms", "_prefix", "clock", "legacy", "node", "text",
                  "where")
 
-    def __init__(self, text: str, node: Node, where: str) -> None:
+    def __init__(self, text: str, node: ExpressionOwner, where: str) -> None:
         self.text = text
         self.node = node
         self.where = where
@@ -131,16 +188,17 @@ class JSONataExpression:
         self._prefix = f"JSONata error in {where} of {type(node).type} node {node.id}"
         self._now_ms: int | None = None
         if not text.strip():
-            raise self._error("the expression is empty", None)
+            raise self._error("the expression is empty", None, None)
         try:
             expr = Jsonata(text)
         except JException as exc:
             message, code = _describe(exc)
-            raise self._error(message, code) from None
+            raise self._error(message, code, _position(exc)) from None
         except Exception as exc:
             # The parser trips over some malformed input (a lone "/" starts a regex and
             # runs off the end): still a syntax error, and named as one.
-            raise self._error(f"Syntax error ({type(exc).__name__}: {exc})", None) from None
+            raise self._error(f"Syntax error ({type(exc).__name__}: {exc})", None,
+                              None) from None
         # Node-RED's objects hold Buffers, Dates and the like: validating the input
         # as pure JSON would refuse them (and costs a walk of the message each time).
         expr.set_validate_input(False)
@@ -151,9 +209,11 @@ class JSONataExpression:
         self._bind(expr)
         self._fast = compile_fast(expr.ast)
 
-    def _error(self, message: str, code: str | None) -> JSONataError:
-        return JSONataError(f"{self._prefix}: {message} in {self.text!r}",
-                            expression=self.text, where=self.where, code=code)
+    def _error(self, message: str, code: str | None, position: int | None) -> JSONataError:
+        return JSONataError(f"{self._prefix}: {_located(message, code, position)} "
+                            f"in {self.text!r}",
+                            expression=self.text, where=self.where, code=code,
+                            reason=message, position=position)
 
     # ---------------------------------------------------------------- bindings
     def _bind(self, expr: Jsonata) -> None:
@@ -223,10 +283,11 @@ class JSONataExpression:
             result = expr.evaluate({"msg": msg} if self.legacy else msg, bindings)
         except Exception as exc:
             message, code = _describe(exc)
+            position = _position(exc)
             raise JSONataEvaluationError(
-                f"{self._prefix}: {message} in {self.text!r}", expression=self.text,
-                where=self.where, code=code, node_id=self.node.id,
-                node_type=type(self.node).type) from None
+                f"{self._prefix}: {_located(message, code, position)} in {self.text!r}",
+                expression=self.text, where=self.where, code=code, node_id=self.node.id,
+                node_type=type(self.node).type, reason=message, position=position) from None
         if result is None:
             return default
         return _result(result)

@@ -171,7 +171,8 @@ class Node:
     editor: ClassVar[dict[str, Any]] = {}
     """Editor hints: ``label`` (config key shown as the node label), ``order``
     (form field order), ``outputsFrom`` (config key that sets the output count),
-    ``button`` (``"inject"`` or ``"debug"``), ``labelAlign``..."""
+    ``button`` (``"inject"`` or ``"debug"``), ``credentials`` (per credential field:
+    ``title``, ``x-show-if``, ``x-title-by`` as in a schema), ``labelAlign``..."""
 
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
         if not isinstance(ctx, NodeContext):

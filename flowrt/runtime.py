@@ -37,7 +37,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -58,6 +58,9 @@ from flowrt.registry import Registry
 from flowrt.schema import defaults_of
 from flowrt.settings import Settings
 from flowrt.subflow_nodes import INTERNAL_TYPES
+
+if TYPE_CHECKING:
+    from flowrt.deploy_note import DeployNote
 
 log = logging.getLogger("flowrt.runtime")
 
@@ -82,8 +85,8 @@ class FlowStorage(Protocol):
 
     def load(self) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]: ...
 
-    def stage(self, flows: list[dict[str, Any]],
-              credentials: dict[str, dict[str, Any]]) -> StagedSave: ...
+    def stage(self, flows: list[dict[str, Any]], credentials: dict[str, dict[str, Any]],
+              note: DeployNote | None = None) -> StagedSave: ...
 
     def save(self, flows: list[dict[str, Any]], credentials: dict[str, dict[str, Any]]) -> None:
         ...
@@ -192,8 +195,10 @@ class Runtime:
             await self._apply(flows, "full", set(), refused=_refused(config_problems))
 
     async def deploy(self, flows: list[dict[str, Any]] | None, deploy_type: str = "full",
-                     credentials: dict[str, dict[str, Any]] | None = None) -> str:
-        """Validate, save and start a flow document; return its revision.
+                     credentials: dict[str, dict[str, Any]] | None = None,
+                     note: DeployNote | None = None) -> str:
+        """Validate, save and start a flow document; return its revision. ``note`` (who
+        and why) goes to the storage: in project mode, the commit's author and message.
 
         The save is staged before anything stops and committed once the new flows
         run. Raises FlowValidationError for a document nothing can run (shape, ids,
@@ -230,7 +235,8 @@ class Runtime:
             staged = None
             if self.storage is not None:
                 try:
-                    staged = await asyncio.to_thread(self.storage.stage, flows, new_credentials)
+                    staged = await asyncio.to_thread(self.storage.stage, flows, new_credentials,
+                                                    note)
                 except DataFileError:
                     self.stats.deploy_failures += 1
                     raise
@@ -619,8 +625,10 @@ class Runtime:
 
 
 def revision(flows: list[dict[str, Any]]) -> str:
-    """The flows' revision: sha256 of their JSON (changes whenever the flows change)."""
-    return hashlib.sha256(orjson.dumps(flows)).hexdigest()
+    """The flows' revision: sha256 of their JSON (changes whenever the flows change).
+    Keys are sorted: a project stores a node's keys in an order of its own, and the
+    flows read back after a restart must keep the revision an open editor holds."""
+    return hashlib.sha256(orjson.dumps(flows, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def _with_inline_credentials(flows: list[dict[str, Any]]) -> list[str]:

@@ -4,6 +4,12 @@ Node-RED's editor stores many numbers and booleans as strings (``"qos": "2"``,
 ``"gap": "0.5"``, ``"console": "false"``), so a compatible schema accepts both
 forms; nodes then read values through :func:`as_number` and :func:`as_bool`.
 
+A text field holding code says so with ``x-format``: the editor shows it in its code
+editor, highlighted as that language (``javascript``, ``python``, ``json``,
+``jsonata``; other names are plain text with line numbers). ``x-format-by`` names the
+key whose value is the language instead (the function node's ``language``), with
+``x-format`` the language while that key is unset.
+
 Besides JSON Schema, the editor reads a few ``x-`` annotations (validation ignores
 them): ``x-labels`` (the words shown for enum values, see :func:`enum`), ``x-show-if``
 (show a field only when other fields have given values, see :func:`show_if`; ``x-hide-if``
@@ -12,7 +18,8 @@ the other way round), ``x-title-by`` (a label that follows another field's value
 field is grouped under),
 ``x-hidden`` (kept and validated, never shown as a field), ``x-required`` (a
 config-node reference the editor flags while empty), ``x-kind``, ``x-node-type``,
-``x-type-key`` and ``x-types``.
+``x-type-key``, ``x-types`` and ``x-widget`` (``"node-list"``: node ids of the
+same flow, ticked in a list, as the catch / status / complete scope).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ environment variables, then command-line options. Keys keep Node-RED's
     credentialSecret = "a long secret" # or false: credentials stored unencrypted
     nodesExcludes = ["function"]       # node types not to load
     strictDeploy = true                # a node failing to start fails the deploy
+    projects = true                    # flows in a git repository (docs/projects.md)
 
     [logging]
     level = "info"                     # trace, debug, info, warn, error, fatal, off
@@ -178,6 +179,13 @@ class Settings:
                                       metadata=_key("execMaxBufferSize", int))
     """Bytes of stdout (and of stderr) an ``exec`` node in exec mode collects from one
     command; a command writing more is killed (Node-RED's ``execMaxBufferSize``)."""
+    projects: bool | None = field(default=None, metadata=_key("projects", bool))
+    """Keep the flows in a git repository, every deploy a commit (docs/projects.md).
+    Unset: on for a new data directory (when git is installed) and one that has a
+    project, off for one with a single flow file (``flowrt project init`` converts it)."""
+    project_author: str | None = field(default=None, metadata=_key("projectAuthor", str))
+    """``"Name <e-mail>"``: the author of commits when nobody is logged in (no
+    adminAuth); default ``flowrt <flowrt@HOSTNAME>``."""
     unknown: list[str] = field(default_factory=list)
     """Keys found in the settings file or environment that flowrt does not know."""
 
@@ -286,6 +294,13 @@ def _check(settings: Settings) -> None:
                             f"not {settings.logging_format!r}")
     if settings.credential_secret is True:
         raise SettingsError("setting 'credentialSecret' must be a string or false")
+    if settings.project_author is not None:
+        from flowrt.projects.git import Author
+
+        try:
+            Author.parse(settings.project_author)
+        except ValueError as exc:
+            raise SettingsError(f"setting 'projectAuthor': {exc}") from None
     for key, value in (("functionTimeout", settings.function_timeout),
                        ("shutdownTimeout", settings.shutdown_timeout)):
         if value < 0:

@@ -27,6 +27,7 @@ import orjson
 
 from flowrt import credentials as creds
 from flowrt import file_transaction, flowdoc
+from flowrt.deploy_note import DeployNote
 from flowrt.errors import DataFileError
 from flowrt.file_transaction import StagedFiles
 
@@ -36,8 +37,13 @@ Flows = list[dict[str, Any]]
 Credentials = dict[str, dict[str, Any]]
 
 
+
+
 class FileStorage:
     """Flows and credentials in files; implements ``flowrt.runtime.FlowStorage``.
+
+    This class is the single flow file; ``flowrt.projects.storage.ProjectStorage``
+    (project mode) overrides where the flows are read from and written to.
 
     ``credential_secret`` is the ``credentialSecret`` setting: a string, None
     (use the data directory's generated key) or False (store plain JSON).
@@ -58,6 +64,11 @@ class FileStorage:
         if self._secret_setting is False:
             return "disabled"
         return "user" if isinstance(self._secret_setting, str) else "system"
+
+    @property
+    def location(self) -> Path:
+        """Where the flows are kept, as said to people: the flow file."""
+        return self.flow_file
 
     @property
     def flow_backup(self) -> Path:
@@ -84,21 +95,27 @@ class FileStorage:
     def load(self) -> tuple[Flows, Credentials]:
         """Read the flows (FlowValidationError if the file is not a flow document)
         and the credentials; DataFileError if either cannot be read."""
-        return self._load_flows(), self._load_credentials()
+        return self.load_flows(), self._load_credentials()
 
-    def stage(self, flows: Flows, credentials: Credentials) -> StagedFiles:
+    def stage(self, flows: Flows, credentials: Credentials,
+              note: DeployNote | None = None) -> StagedFiles:
         """Write the flows and the (encrypted) credentials durably, to be committed
         once the flows have started; DataFileError (nothing changed) if that fails."""
         secret = self._write_secret()
         document: Any = credentials if secret is None else creds.encrypt(credentials, secret)
         return file_transaction.stage(self.journal, {
             self.cred_file: orjson.dumps(document, option=orjson.OPT_INDENT_2),
-            self.flow_file: flowdoc.dumps(flows, self.pretty),
+            **self.flow_contents(flows, note),
         })
 
-    def save(self, flows: Flows, credentials: Credentials) -> None:
+    def save(self, flows: Flows, credentials: Credentials,
+             note: DeployNote | None = None) -> None:
         """Write and commit the flows and credentials together."""
-        self.stage(flows, credentials).commit()
+        self.stage(flows, credentials, note).commit()
+
+    def flow_contents(self, flows: Flows, note: DeployNote | None = None) -> dict[Path, bytes]:
+        """The files a save of ``flows`` writes besides the credentials: the flow file."""
+        return {self.flow_file: flowdoc.dumps(flows, self.pretty)}
 
     def decrypt(self, document: dict[str, Any], secrets: list[str] | None = None) -> Credentials:
         """Decrypt a ``{"$": ...}`` document with the configured (or system) secret."""
@@ -110,8 +127,14 @@ class FileStorage:
                 failures.append(str(exc))
         raise creds.CredentialsError("; ".join(failures) or "no credentialSecret to decrypt with")
 
-    # ----------------------------------------------------------------- helpers
-    def _load_flows(self) -> Flows:
+    @property
+    def flows_name(self) -> Path:
+        """Where a Node-RED ``flows.json`` of these flows is: test-case files sit beside
+        it (``flows.tests.yaml``, docs/flow-tests.md)."""
+        return self.flow_file
+
+    def load_flows(self) -> Flows:
+        """The flows alone (no credentials, no key needed): ``flowrt export``."""
         if not self.flow_file.exists():
             return []
         data = _read(self.flow_file)
@@ -120,6 +143,7 @@ class FileStorage:
             data = _read(self.flow_backup)
         return flowdoc.parse(data, source=str(self.flow_file))
 
+    # ----------------------------------------------------------------- helpers
     def _load_credentials(self) -> Credentials:
         # Reads .config.runtime.json too: a corrupt one is reported at start, not
         # by the first deploy.

@@ -14,8 +14,8 @@ The harness runs a real :class:`~flowrt.runtime.Runtime` (same registry, same
 delivery) with a :class:`~flowrt.clock.FakeClock` unless given a real one:
 ``await h.advance(5)`` moves time five seconds and fires due timers. Every
 output port of every node is recorded; ``h.outputs(id, port)`` returns what
-left it. Errors and warnings reported by nodes are kept in ``h.errors`` and
-``h.warnings``.
+left it, ``h.received(id)`` what was sent to a node (a debug node, a sink).
+Errors and warnings reported by nodes are kept in ``h.errors`` and ``h.warnings``.
 
 Deploys in the harness are strict unless the settings say otherwise: a node that
 fails to configure or start raises :class:`~flowrt.errors.DeployError`, so a test
@@ -64,14 +64,18 @@ class _Probe(Node):
     type = "flowrt-test-probe"
     outputs = 0
 
-    def __init__(self, owner: Node, runtime: Runtime, records: list[Message]) -> None:
+    def __init__(self, owner: Node, port: int, runtime: Runtime, records: list[Message],
+                 sent: list[tuple[str, int, Message]]) -> None:
         probe_id = f"{owner.id}:probe"
         super().__init__({"id": probe_id, "type": self.type},
                          runtime.new_context(probe_id, owner.ctx.flow.id))
         self.records = records
+        self.source = (owner.id, port)
+        self.order = sent
 
     def on_input(self, msg: Message) -> None:
         self.records.append(msg)
+        self.order.append((*self.source, msg))
 
 
 class FlowHarness:
@@ -92,6 +96,8 @@ class FlowHarness:
                                settings=settings)
         self.credentials = credentials
         self.records: dict[tuple[str, int], list[Message]] = {}
+        self.sent: list[tuple[str, int, Message]] = []
+        """Every recorded ``(node id, port, message)``, across all nodes, in sending order."""
         self.events: list[tuple[str, Any]] = []
         self.runtime.events.subscribe(lambda topic, data: self.events.append((topic, data)))
 
@@ -117,7 +123,7 @@ class FlowHarness:
             for port, targets in enumerate(wires):
                 records = self.records.setdefault((node.id, port), [])
                 targets[:] = [t for t in targets if not isinstance(t, _Probe)]
-                targets.append(_Probe(node, self.runtime, records))
+                targets.append(_Probe(node, port, self.runtime, records, self.sent))
         await self.settle()
         return rev
 
@@ -158,6 +164,13 @@ class FlowHarness:
         """Every message that left ``node_id`` on ``port`` (0-based) so far."""
         return self.records.get((node_id, port), [])
 
+    def received(self, node_id: str) -> list[Message]:
+        """Every message wired to ``node_id``'s input so far, in the order sent."""
+        wired = {(node.id, port) for node in self.runtime.nodes.values()
+                 for port, targets in enumerate(node.ctx.wires)
+                 if any(getattr(t, "id", None) == node_id for t in targets)}
+        return [msg for source, port, msg in self.sent if (source, port) in wired]
+
     def payloads(self, node_id: str, port: int = 0) -> list[Any]:
         """The ``payload`` of every message that left ``node_id`` on ``port``."""
         return [m.get("payload") for m in self.outputs(node_id, port)]
@@ -166,6 +179,7 @@ class FlowHarness:
         """Forget recorded outputs and events."""
         for records in self.records.values():
             records.clear()
+        self.sent.clear()
         self.events.clear()
 
     @property

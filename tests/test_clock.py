@@ -40,3 +40,15 @@ async def test_the_fake_clock_contains_failing_timers_too(
     await clock.advance(3)
     assert fired == [2.0]
     assert "Timer callback exits failed: SystemExit: 2" in caplog.text
+
+
+async def test_the_fake_clock_says_when_its_next_timer_is_due() -> None:
+    clock = FakeClock(start=100.0)
+    assert clock.next_due() is None
+    later = clock.call_later(5, lambda: None)
+    clock.call_later(9, lambda: None)
+    assert clock.next_due() == 105.0
+    later.cancel()
+    assert clock.next_due() == 109.0
+    await clock.advance(10)
+    assert clock.next_due() is None

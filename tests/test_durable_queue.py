@@ -513,3 +513,67 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_message(tmp_path: Path)
 async def _stored_ids(path: Path) -> set[int]:
     async with await DurableQueue.open(path) as q:
         return {e.id for e in await q.lease(10_000_000)}
+
+
+async def leased_put(queue: DurableQueue, message: Any, priority: str = "normal"):
+    """put_leased, once the queue has granted ids (the first call asks for them)."""
+    for _ in range(100):
+        leased = queue.put_leased(message, priority)
+        if leased is not None:
+            return leased
+        await queue.stats()  # the grant is a job ahead of this one
+    raise AssertionError("no ids granted")
+
+
+async def test_a_leased_put_gives_its_entry_at_once_and_is_not_leased_again(
+        queue: DurableQueue) -> None:
+    await queue.put({"n": 0}, "normal")
+    entry, stored = await leased_put(queue, {"n": 1})
+    assert entry.message == {"n": 1} and entry.sfid == queue.sfid(entry.id)
+    assert not stored.done()  # the entry is known before its commit
+    result = await stored
+    assert result.ids == [entry.id]
+    # Leased to the caller: a lease hands out only the other entry.
+    assert [e.message for e in await queue.lease(10)] == [{"n": 0}]
+    assert await queue.ack([entry.id]) == 1
+    assert (await queue.stats()).total == 1
+
+
+async def test_ids_granted_for_leased_puts_are_never_given_again_after_a_restart(
+        tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "q.sqlite3"
+    queue = await DurableQueue.open(path, name="q", clock=clock.time)
+    entry, stored = await leased_put(queue, {"n": 1})
+    await stored
+    await queue.close()  # (a crash loses the rest of the granted block the same way)
+    queue = await DurableQueue.open(path, name="q", clock=clock.time)
+    try:
+        result = await queue.put({"n": 2})
+        assert result.ids[0] > entry.id + dq.ID_BLOCK // 2
+        # The leased entry is ready again after the restart (leases live in memory).
+        assert [e.message for e in await queue.lease(10)] == [{"n": 1}, {"n": 2}]
+    finally:
+        await queue.close()
+
+
+async def test_leased_puts_on_a_full_disk_say_not_stored(small_disk: Path) -> None:
+    q = await DurableQueue.open(small_disk / "q.sqlite3", name="q")
+    try:
+        _, first = await leased_put(q, {"n": -1})  # ids granted while there is room
+        await first
+        fill(small_disk, leave=64 * 1024)
+        leased = [q.put_leased({"n": n, "pad": "x" * 500}) for n in range(300)]
+        assert all(put is not None for put in leased)
+        outcomes = await asyncio.gather(*(put[1] for put in leased if put is not None),
+                                        return_exceptions=True)
+        stored = [n for n, outcome in enumerate(outcomes) if isinstance(outcome, dq.PutResult)]
+        failed = [outcome for outcome in outcomes if not isinstance(outcome, dq.PutResult)]
+        assert stored and failed
+        assert all(isinstance(error, NotStoredError) for error in failed)
+        # What was stored is there, leased to the caller until it gives it back.
+        assert await q.lease(1000) == []
+        await q.release([put[0].id for put in leased if put is not None])
+        assert [e.message["n"] for e in await q.lease(1000)] == stored
+    finally:
+        (small_disk / "ballast").unlink(missing_ok=True)  # room for the checkpoint
+        await q.close()

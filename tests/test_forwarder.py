@@ -216,3 +216,83 @@ async def until(predicate: Callable[[], bool]) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.01)
+
+
+async def put_leased(queue: DurableQueue, message: Any, priority: str = "normal"
+                     ) -> tuple[Entry, asyncio.Future[Any]]:
+    """DurableQueue.put_leased once ids are granted (the first call asks for them)."""
+    for _ in range(100):
+        leased = queue.put_leased(message, priority)
+        if leased is not None:
+            return leased
+        await queue.stats()
+    raise AssertionError("no ids granted")
+
+
+async def test_forward_now_delivers_before_the_put_commits_and_acks_after_both(
+    queue: DurableQueue, start: Callable[..., Forwarder]
+) -> None:
+    receiver = Receiver()
+    acked: list[int] = []
+    forwarder = start(receiver, on_acked=acked.append)
+    assert forwarder.can_forward_now(Priority.NORMAL)
+    entry, stored = await put_leased(queue, "now")
+    forwarder.forward_now(entry, stored)
+    messages, future = receiver.deliveries.get_nowait()  # handed over synchronously
+    assert messages == ["now"] and not stored.done() and forwarder.in_flight == 1
+    future.set_result(None)
+    await stored
+    await until(lambda: forwarder.counts["delivered"] == 1)
+    assert acked == [1] and (await queue.stats()).total == 0 and forwarder.in_flight == 0
+
+
+async def test_forward_now_of_an_entry_whose_put_failed_forgets_it(
+    queue: DurableQueue, start: Callable[..., Forwarder]
+) -> None:
+    receiver = Receiver()
+    forwarder = start(receiver)
+    entry, _ = await put_leased(queue, "kept")
+    failed_put: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    forwarder.forward_now(entry, failed_put)
+    _, future = await receiver.next()
+    future.set_exception(ConnectionError("refused"))  # no retry for what was never stored
+    failed_put.set_exception(OSError("disk full"))
+    await until(lambda: forwarder.in_flight == 0)
+    assert forwarder.counts == {"deadLettered": 0, "delivered": 0, "failed": 0}
+    assert not forwarder.backing_off and forwarder.can_forward_now(Priority.NORMAL)
+
+
+async def test_forward_now_not_taken_is_released_once_stored_and_sent_later(
+    queue: DurableQueue, start: Callable[..., Forwarder]
+) -> None:
+    receiver = Receiver()
+    receiver.refuse = NotSent("publish queue full")
+    forwarder = start(receiver, recheck=0.05)
+    entry, stored = await put_leased(queue, "later")
+    forwarder.forward_now(entry, stored)
+    assert receiver.refused == 1 and forwarder.in_flight == 0
+    receiver.refuse = None
+    messages, future = await receiver.next()  # released after its commit, leased again
+    future.set_result(None)
+    await until(lambda: forwarder.counts["delivered"] == 1)
+    assert messages == ["later"] and receiver.attempts == [0]
+
+
+async def test_forward_now_is_refused_while_paused_or_backing_off_or_batched(
+    queue: DurableQueue, start: Callable[..., Forwarder]
+) -> None:
+    retry = {p: RetryPolicy(max_retries=None, initial_delay=60, multiplier=1, max_delay=60,
+                            jitter=0) for p in Priority}
+    receiver = Receiver()
+    forwarder = start(receiver, retry=retry, batching={Priority.LOW: Batching(1.0, 10)})
+    assert not forwarder.can_forward_now(Priority.LOW)
+    forwarder.pause()
+    assert not forwarder.can_forward_now(Priority.NORMAL)
+    forwarder.resume()
+    await put(queue, forwarder, ("m", "high"))
+    _, future = await receiver.next()
+    assert not forwarder.can_forward_now(Priority.NORMAL)  # the window (1) is full
+    future.set_exception(ConnectionError("refused"))
+    await until(lambda: forwarder.backing_off)
+    assert not forwarder.can_forward_now(Priority.NORMAL)  # below a priority in backoff
+    assert forwarder.can_forward_now(Priority.CRITICAL)

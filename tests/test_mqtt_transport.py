@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import signal
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -14,6 +14,8 @@ from flowrt.mqtt import ConnectOptions, MqttTransport, PublishDropped, Subscript
 from tests.nodes.test_mqtt import Client, until
 
 pytestmark = pytest.mark.broker
+
+T = TypeVar("T")
 
 
 class Gate:
@@ -28,9 +30,13 @@ class Gate:
     def when_drained(self, callback: Callable[[], None]) -> None:
         self.waiters.append(callback)
 
-    def run_pending(self) -> None:
+    def source_pass(self, read: Callable[[], T]) -> T:
         """Nothing is queued here (messages are handled as they are read): count reads."""
         self.wake_ups += 1
+        return read()
+
+    def after_pass(self, callback: Callable[[], None]) -> bool:
+        return False
 
     def congest(self, holder: object) -> None:
         self.congested.append(True)

@@ -20,22 +20,28 @@ import asyncio
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 
 class PublishDropped(Exception):
     """A publish could not be queued (not connected at QoS 0, or the queue is full)."""
 
 
+T = TypeVar("T")
+
+
 class FlowControl(Protocol):
-    """Who tells the transport to stop reading (the runtime's dispatcher)."""
+    """Who tells the transport to stop reading and runs its reads as passes (the
+    runtime's dispatcher, :class:`flowrt.dispatch.Dispatcher`)."""
 
     @property
     def saturated(self) -> bool: ...
 
     def when_drained(self, callback: Callable[[], None]) -> None: ...
 
-    def run_pending(self) -> None: ...
+    def source_pass(self, read: Callable[[], T]) -> T: ...
+
+    def after_pass(self, callback: Callable[[], None]) -> bool: ...
 
     def congest(self, holder: object) -> None: ...
 

@@ -8,8 +8,10 @@ any that a paho release renamed, removed or re-shaped, so an upgrade fails loudl
 the test suite and not quietly in a gateway. Why each is used:
 
 * Reads are buffered (``_sock_recv``): one ``recv`` serves many packets instead of
-  three system calls per packet, and QoS 0 PUBLISH packets whole in the buffer are
-  parsed by :mod:`flowrt.mqtt.codec` rather than by paho's byte-at-a-time reader
+  three system calls per packet (a ``recv`` that did not fill the buffer emptied the
+  socket: the next readiness event says when there is more, no ``recv`` to hear
+  EAGAIN), and QoS 0 PUBLISH packets whole in the buffer are parsed by
+  :mod:`flowrt.mqtt.codec` rather than by paho's byte-at-a-time reader
   (``_packet_read`` for the rest, ``_in_packet`` to know a packet is not half read).
 * Writes are coalesced (``_sock_send``, ``_sock_close``): paho "sends" each packet
   into a buffer which one ``send`` empties per loop pass; QoS 0 publishes are encoded
@@ -190,6 +192,8 @@ class LoopClient(paho.Client):
         self._prepared_socket: socket.socket | ssl.SSLSocket | None = None
         self._rbuf = b""
         self._rpos = 0
+        self._drained = False
+        """The last ``recv`` took all the socket had: another would only say EAGAIN."""
         self._wbuf: bytearray | None = None
         self._in_publish = False
         self._held_pubrec: int | None = None
@@ -240,7 +244,7 @@ class LoopClient(paho.Client):
         sock, self._prepared_socket = self._prepared_socket, None
         if sock is None:
             raise ConnectionError("no connected socket prepared")
-        self._rbuf, self._rpos = b"", 0
+        self._rbuf, self._rpos, self._drained = b"", 0, False
         return sock
 
     def close_socket(self) -> None:
@@ -396,15 +400,19 @@ class LoopClient(paho.Client):
         from the socket; True when more may be waiting."""
         fast = 0
         stop_at = self.bytes_in + byte_budget
+        self._drained = False  # called on a readiness event: the socket has something
         try:
             for _ in range(budget):
                 if self._sock is None:
                     return False
                 if self.bytes_in >= stop_at:
                     return True
-                if self._in_packet["command"] == 0 and self._fast_publish():
-                    fast += 1
-                    continue
+                if self._in_packet["command"] == 0:
+                    if self._rpos >= len(self._rbuf) and not self._refill():
+                        return False
+                    if self._fast_publish():
+                        fast += 1
+                        continue
                 rc = self._packet_read()
                 if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
                     return self.buffered()
@@ -439,16 +447,40 @@ class LoopClient(paho.Client):
         return True
 
     def _sock_recv(self, bufsize: int) -> bytes:
-        pos = self._rpos
-        if pos >= len(self._rbuf):
-            data = super()._sock_recv(READ_CHUNK)
+        if self._rpos >= len(self._rbuf):
+            data = self._fill()
             if not data:
                 return data
-            self.bytes_in += len(data)
-            self._rbuf, pos = data, 0
+        pos = self._rpos
         end = pos + bufsize
         self._rpos = min(end, len(self._rbuf))
         return self._rbuf[pos:end]
+
+    def _fill(self) -> bytes:
+        """Read what the socket has into the (empty) buffer; b"" at its end. Raises
+        what ``recv`` raises (BlockingIOError when there is nothing yet)."""
+        data = super()._sock_recv(READ_CHUNK)
+        if data:
+            self.bytes_in += len(data)
+            self._rbuf, self._rpos = data, 0
+            sock = self._sock
+            self._drained = len(data) < READ_CHUNK and not (
+                isinstance(sock, ssl.SSLSocket) and sock.pending())
+        return data
+
+    def _refill(self) -> bool:
+        """Fill the empty buffer before a packet starts, so that it is parsed by the
+        codec (``_fast_publish``); False when the socket has nothing now. A closed
+        connection or a socket error is left for paho's reader to meet and report."""
+        if self._drained:
+            return False
+        try:
+            self._fill()
+        except BlockingIOError:  # paho's recv turns TLS's want-read/write into this
+            return False
+        except OSError:
+            pass
+        return True
 
     def _message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
         try:

@@ -303,10 +303,14 @@ class MqttTransport:
         # with whatever else is queued meanwhile. The socket is only watched for
         # writability when it would block: an add_writer/remove_writer pair per
         # message costs more than the message at low rates.
+        # Inside a pass of the run queue (a read delivering, a drain) the flush runs at
+        # the pass's end, in the same loop callback.
         if (not self._writing and not self._write_scheduled and self._fd >= 0
                 and self._loop is not None):
             self._write_scheduled = True
-            self._loop.call_soon(self._write_now)
+            control = self.flow_control
+            if control is None or not control.after_pass(self._write_now):
+                self._loop.call_soon(self._write_now)
 
     def _write_now(self) -> None:
         self._write_scheduled = False
@@ -408,20 +412,11 @@ class MqttTransport:
         self._read_scheduled = False
         if not self._reading:
             return
-        client = self._client
-        before = client.bytes_in
-        try:
-            more = client.read_burst(READ_BUDGET, READ_BYTES_BUDGET)
-        except Exception:
-            self._protocol_failed("reading")
-            return
-        finally:
-            self.stats.bytes_received += client.bytes_in - before
-        if not self._reading:
-            return
         control = self.flow_control
-        if control is not None:
-            control.run_pending()  # deliver in this loop pass, not the next
+        # Read, deliver and write in this one loop callback (see flowrt.dispatch).
+        more = self._read() if control is None else control.source_pass(self._read)
+        if more is None or not self._reading:
+            return
         if control is not None and control.saturated:
             # Stop reading: the run queue drains first, the TCP window holds the rest.
             self._reading = False
@@ -430,6 +425,19 @@ class MqttTransport:
             control.when_drained(self._resume_reading)
         elif more:
             self._schedule_read()
+
+    def _read(self) -> bool | None:
+        """Handle what the socket has; True when more may be waiting, None when the
+        protocol engine failed."""
+        client = self._client
+        before = client.bytes_in
+        try:
+            return client.read_burst(READ_BUDGET, READ_BYTES_BUDGET)
+        except Exception:
+            self._protocol_failed("reading")
+            return None
+        finally:
+            self.stats.bytes_received += client.bytes_in - before
 
     def _protocol_failed(self, doing: str) -> None:
         """paho failed unexpectedly: where it was in the stream is unknown, so the

@@ -10,7 +10,8 @@ permissions), :mod:`.auth_routes` (``/auth`` and the token middleware) and
 ``Origin`` and JSON-only bodies), :mod:`.connections` (the listening socket and its
 connection cap), :mod:`.comms` (the editor's websocket protocol) and
 :mod:`.comms_routes` (``/comms``), :mod:`.health` (``/healthz``, ``/metrics``) and
-:mod:`.loop_monitor` (event-loop lag), and :mod:`.editor` (the editor page, static
+:mod:`.loop_monitor` (event-loop lag), :mod:`.history_routes` (``/history``: the
+versions of the flows in project mode), and :mod:`.editor` (the editor page, static
 files and example flows). :mod:`.state` is what handlers reach through the
 application; it imports no handler module, so nothing here imports in a circle.
 docs/security.md describes what they protect.

@@ -27,6 +27,7 @@ from typing import Any
 from aiohttp import web
 
 from flowrt.admin_routes import AdminRequest, AdminRoute, AdminRouteError
+from flowrt.projects.storage import ProjectStorage
 from flowrt.server.http import ApiError, Handler, json_response, read_json
 from flowrt.server.state import CONTEXT, ServerContext, context
 
@@ -49,6 +50,7 @@ def settings_document(ctx: ServerContext, request: web.Request | None = None) ->
         "runtimeState": {"enabled": False, "ui": False},
         "editorTheme": {"palette": {}, "projects": {"enabled": False}},
         "adminAuth": ctx.auth.enabled,
+        "flowHistory": isinstance(ctx.storage, ProjectStorage),
     }
     user = request.get("user") if request is not None else None
     if user is not None:

@@ -28,16 +28,21 @@ from pathlib import Path
 from aiohttp import web
 
 from flowrt import watchdog
-from flowrt.errors import DataFileError, FlowValidationError
+from flowrt.errors import DataFileError, FlowValidationError, ProjectError
+from flowrt.projects.storage import storage_for
 from flowrt.server import (
     admin_api,
     auth,
     auth_routes,
     comms,
     comms_routes,
+    context_routes,
     editor,
+    flow_tests_routes,
     flows_api,
     health,
+    history_routes,
+    jsonata_routes,
 )
 from flowrt.server.connections import CappedSite
 from flowrt.server.cross_site import CrossSiteGuard, cross_site_middleware
@@ -56,11 +61,8 @@ def build_context(settings: Settings, data_dir: Path,
     """The runtime (with every installed node type), its storage, and auth."""
     from flowrt.registry import discover
     from flowrt.runtime import Runtime
-    from flowrt.storage import FileStorage
 
-    flow_file = flowfile or data_dir / (settings.flow_file or "flows.json")
-    storage = FileStorage(flow_file, data_dir, settings.credential_secret,
-                          settings.flow_file_pretty)
+    storage = storage_for(settings, data_dir, flowfile)
     registry = discover(data_dir, excludes=frozenset(settings.nodes_excludes))
     runtime = Runtime(registry, storage=storage, data_dir=data_dir,
                       settings=settings)
@@ -84,7 +86,8 @@ def create_app(ctx: ServerContext) -> web.Application:
     app = web.Application(client_max_size=settings.api_max_length, middlewares=middlewares,
                           handler_args={"keepalive_timeout": settings.http_headers_timeout})
     app[CONTEXT] = ctx
-    for module in (flows_api, admin_api, health, auth_routes, comms_routes, editor):
+    for module in (flows_api, admin_api, context_routes, health, auth_routes, comms_routes,
+                   flow_tests_routes, history_routes, jsonata_routes, editor):
         module.setup(app)
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_close_comms)
@@ -161,9 +164,9 @@ async def _run(settings: Settings, data_dir: Path, flowfile: Path | None) -> int
     try:
         ctx.storage.recover()
         if flowfile is None and ctx.storage.create_if_missing():
-            log.info("created an empty flow file %s", ctx.storage.flow_file)
+            log.info("created empty flows in %s", ctx.storage.location)
         await runner.setup()
-    except (DataFileError, FlowValidationError) as exc:
+    except (DataFileError, FlowValidationError, ProjectError) as exc:
         log.error("cannot start: %s", _start_error(exc, ctx))
         await runner.cleanup()
         return 1
@@ -202,9 +205,10 @@ def _listen_error(host: str, port: int, exc: OSError) -> str:
     return f"cannot listen on {host}:{port}: {reason}"
 
 
-def _start_error(exc: DataFileError | FlowValidationError, ctx: ServerContext) -> str:
+def _start_error(exc: DataFileError | FlowValidationError | ProjectError,
+                 ctx: ServerContext) -> str:
     """One line: what is wrong with which file, and what to do."""
-    if isinstance(exc, DataFileError):
+    if not isinstance(exc, FlowValidationError):
         return str(exc)
     first = exc.problems[0] if exc.problems else None
     more = f" (and {len(exc.problems) - 1} more problems)" if len(exc.problems) > 1 else ""
@@ -231,7 +235,7 @@ def _announce(ctx: ServerContext) -> None:
     shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
     if ":" in shown:
         shown = f"[{shown}]"
-    print(f"flowrt {version('flowrt')}: flows {ctx.storage.flow_file}, data dir {ctx.data_dir}")
+    print(f"flowrt {version('flowrt')}: flows {ctx.storage.location}, data dir {ctx.data_dir}")
     print(f"editor: http://{shown}:{settings.port}/", flush=True)
     if not ctx.auth.enabled and not _is_loopback(settings.host):
         log.warning("\n" + "!" * 72 + "\n  NO ADMIN AUTHENTICATION and listening on %s: anyone who "

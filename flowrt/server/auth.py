@@ -56,9 +56,10 @@ PUBLIC_PATHS = frozenset({"/", "/healthz", "/auth/login", "/auth/token"})
 PUBLIC_PREFIXES = ("/static/", "/flows-examples")
 # The permission scope of each first path segment (Node-RED's names).
 SCOPES = {"flows": "flows", "flow": "flows", "nodes": "nodes", "node-types": "nodes",
-          "settings": "settings",
+          "settings": "settings", "context": "context",
           "credentials": "credentials", "inject": "inject", "debug": "debug",
-          "comms": "status", "auth": "auth", "metrics": "metrics"}
+          "comms": "status", "auth": "auth", "metrics": "metrics", "history": "flows",
+          "jsonata": "jsonata"}
 
 
 def hash_password(password: str) -> str:

@@ -8,6 +8,8 @@ request has ``Node-RED-API-Version: v2``. ``POST /flows`` deploys with
 ``version_mismatch``. A rejected deploy answers 400 with every problem in
 ``details`` and leaves the running flows as they were; so does a deploy that
 cannot be saved (507 ``flows_not_saved`` on a full disk, 500 on other write errors).
+A v2 body may carry ``"message"`` (flowrt's; Node-RED's clients send none): in project
+mode it is the message of the deploy's commit, authored by the logged-in user.
 
 ``/flow/:id`` reads, adds, replaces or deletes one tab (``global``: the config
 nodes and subflows outside any tab) through a ``flows`` deploy.
@@ -21,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from flowrt.credentials import CredentialsError, is_encrypted
+from flowrt.deploy_note import DeployNote
 from flowrt.errors import DataFileError, DeployError, FlowValidationError
 from flowrt.flowdoc import is_config_node
 from flowrt.runtime import DEPLOY_TYPES
@@ -40,11 +43,21 @@ def api_version(request: web.Request) -> str:
     return version
 
 
+def deploy_note(request: web.Request, message: Any = "") -> DeployNote:
+    """Who deploys (the logged-in user, if any) and why: a project commit's author and
+    message. ``message`` is the v2 deploy body's ``"message"`` (a flowrt key)."""
+    if not isinstance(message, str):
+        raise ApiError(400, "invalid_request", '"message" must be a string')
+    user = request.get("user")
+    return DeployNote(user.username if user is not None else None, message)
+
+
 async def deploy(ctx: ServerContext, flows: list[dict[str, Any]] | None, deploy_type: str,
-                 credentials: dict[str, dict[str, Any]] | None = None) -> str:
+                 credentials: dict[str, dict[str, Any]] | None = None,
+                 note: DeployNote | None = None) -> str:
     """Deploy through the runtime; a rejection becomes a 400 with the problems."""
     try:
-        return await ctx.runtime.deploy(flows, deploy_type, credentials)
+        return await ctx.runtime.deploy(flows, deploy_type, credentials, note)
     except FlowValidationError as exc:
         raise ApiError(400, "invalid_flows", exc.headline,
                        [p.as_dict() for p in exc.problems]) from None
@@ -85,6 +98,7 @@ async def post_flows(request: web.Request) -> web.Response:
                        f"{DEPLOYMENT_TYPE} {deploy_type!r} is not one of {', '.join(DEPLOY_TYPES)}")
     flows: Any = None
     credentials = None
+    note = deploy_note(request)
     if deploy_type != "reload":
         body = await read_json(request)
         flows = body
@@ -98,10 +112,11 @@ async def post_flows(request: web.Request) -> web.Response:
                                "the flows were changed since you loaded them (stale rev)")
             flows = body["flows"]
             credentials = _credentials(ctx, body.get("credentials"))
+            note = deploy_note(request, body.get("message", ""))
         if not isinstance(flows, list):
             raise ApiError(400, "invalid_flows",
                            f"flows must be a JSON array of node objects, not {_kind(flows)}")
-    rev = await deploy(ctx, flows, deploy_type, credentials)
+    rev = await deploy(ctx, flows, deploy_type, credentials, note)
     if version == "v2":
         return json_response({"rev": rev})
     return web.Response(status=204)
@@ -142,7 +157,8 @@ async def post_flow(request: web.Request) -> web.Response:
     clashes = sorted({n["id"] for n in members} & existing)
     if clashes:
         raise ApiError(400, "duplicate_id", f"duplicate id: {', '.join(clashes)}")
-    await deploy(ctx, [*flows, _tab_node(body, tab_id), *members], "flows")
+    await deploy(ctx, [*flows, _tab_node(body, tab_id), *members], "flows",
+                 note=deploy_note(request))
     return json_response({"id": tab_id})
 
 
@@ -159,13 +175,13 @@ async def put_flow(request: web.Request) -> web.Response:
         kept = [n for n in flows if not _is_global(n, subflow_ids)]
         new = [*_list(body, "configs"), *[n for s in _list(body, "subflows")
                                           for n in _subflow_nodes(s)]]
-        await deploy(ctx, kept + new, "flows")
+        await deploy(ctx, kept + new, "flows", note=deploy_note(request))
         return json_response({"id": "global"})
     tab = _find_tab(flows, flow_id)
     body = await _flow_body(request)
     kept = [n for n in flows if n is not tab and n.get("z") != flow_id]
     await deploy(ctx, [*kept, {**tab, **_tab_node(body, flow_id)}, *_members(body, flow_id)],
-                 "flows")
+                 "flows", note=deploy_note(request))
     return json_response({"id": flow_id})
 
 
@@ -177,7 +193,8 @@ async def delete_flow(request: web.Request) -> web.Response:
     if flow_id == "global":
         raise ApiError(400, "invalid_request", "the global flow cannot be deleted")
     tab = _find_tab(flows, flow_id)
-    await deploy(ctx, [n for n in flows if n is not tab and n.get("z") != flow_id], "flows")
+    await deploy(ctx, [n for n in flows if n is not tab and n.get("z") != flow_id], "flows",
+                 note=deploy_note(request))
     return web.Response(status=204)
 
 

@@ -204,6 +204,10 @@ class CloudBridge(Node):
         self._in_flight: dict[asyncio.Future[None], float] = {}
         """Publish (its acknowledgement) → monotonic send time, until acknowledged."""
         self._tick: TimerHandle | None = None
+        self._puts_pending = 0
+        """Puts submitted and not committed yet (leased ones apart)."""
+        self._leased_pending = 0
+        """Leased puts (published at once) not committed yet."""
         self._health = PutHealth()
         """Why puts fail for want of space, until one succeeds (shown in the status)."""
 
@@ -268,11 +272,33 @@ class CloudBridge(Node):
             except PublishDropped:
                 self.counters["dropped"] += 1
                 raise
+        forwarder = self._forwarder
+        assert forwarder is not None
+        # Nothing waits before it: publish while the put commits (no fsync in the way).
+        if self._nothing_waiting() and forwarder.can_forward_now(priority):
+            leased = self.queue.put_leased(msg, priority)
+            if leased is not None:
+                entry, future = leased
+                self._leased_pending += 1
+                future.add_done_callback(lambda done: self._stored(done, priority, True))
+                forwarder.forward_now(entry, future)
+                return future
+        self._puts_pending += 1
         future = self.queue.put(msg, priority)
-        future.add_done_callback(lambda done: self._stored(done, priority))
+        future.add_done_callback(lambda done: self._stored(done, priority, False))
         return future
 
-    def _stored(self, future: asyncio.Future[Any], priority: Priority) -> None:
+    def _nothing_waiting(self) -> bool:
+        """True when every stored entry is in flight and no put is on its way."""
+        assert self._forwarder is not None
+        stored_in_flight = self._forwarder.in_flight - self._leased_pending
+        return not self._puts_pending and self.queued <= stored_in_flight
+
+    def _stored(self, future: asyncio.Future[Any], priority: Priority, leased: bool) -> None:
+        if leased:
+            self._leased_pending -= 1
+        else:
+            self._puts_pending -= 1
         result, changed = self._health.settle(future)
         if changed:
             self._show()
@@ -281,8 +307,9 @@ class CloudBridge(Node):
         evicted = len(result.evicted)
         self.queued += 1 - evicted
         self.counters["dropped"] += evicted
-        assert self._forwarder is not None
-        self._forwarder.stored(priority)
+        if not leased:  # a leased entry is in flight already
+            assert self._forwarder is not None
+            self._forwarder.stored(priority)
 
     def _acked(self, deleted: int) -> None:
         # Entries evicted while in flight are gone already: only those deleted now count.

@@ -21,6 +21,8 @@ from flowrt.schema import as_number, integer, number, string
 from flowrt.watchdog import CodeInterrupted, CodeWatchdog
 
 _FUNCTION_NAME = "__flowrt_function__"
+# The code fields: highlighted as JavaScript, or as the language the node's `language` names.
+_CODE = {"x-format": "javascript", "x-format-by": "language"}
 
 
 class FunctionError(ConfigError):
@@ -232,12 +234,12 @@ class Function(Node):
         "language": string("javascript", enum=["javascript", "python"],
                            title="Language of the code",
                            **{"x-labels": {"javascript": "JavaScript", "python": "Python"}}),
-        "func": string("\nreturn msg;", title="On Message", **{"x-format": "javascript"}),
+        "func": string("\nreturn msg;", title="On Message", **_CODE),
         "outputs": integer(1, minimum=0, title="Outputs"),
         "timeout": number(0, minimum=0, allow_empty=True, title="Timeout (seconds)"),
         "noerr": integer(0, title="Syntax errors found by the editor", **{"x-hidden": True}),
-        "initialize": string("", title="On Start", **{"x-format": "javascript"}),
-        "finalize": string("", title="On Stop", **{"x-format": "javascript"}),
+        "initialize": string("", title="On Start", **_CODE),
+        "finalize": string("", title="On Stop", **_CODE),
         "libs": {"type": "array", "default": [], "title": "Modules", "items": {
             "type": "object", "title": "Module", "properties": {
                 "var": {"type": "string", "title": "Import as"},

@@ -180,7 +180,14 @@ class HttpRequest(Node):
         "headers": {"type": "array", "default": [], "title": "Headers",
                     "items": {"type": "object"}},
     }}
-    editor: ClassVar = {"label": "name"}
+    # The user and password only for basic and digest authentication; for bearer the
+    # password is the token, as Node-RED's form shows it.
+    editor: ClassVar = {"label": "name", "credentials": {
+        "user": show_if({"title": "Username"}, authType=["basic", "digest"]),
+        "password": show_if({"title": "Password", "x-title-by": {
+            "key": "authType", "titles": {
+                "basic": "Password", "digest": "Password", "bearer": "Token"}}},
+            authType=["basic", "digest", "bearer"])}}
 
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
         super().__init__(config, ctx)

@@ -76,7 +76,7 @@ class Template(Node):
         "syntax": enum(["mustache", "plain"], "mustache", title="Format", labels={
             "mustache": "Mustache template", "plain": "Plain text"}),
         "template": string("This is the payload: {{payload}} !", title="Template",
-                           **{"x-format": "handlebars"}),
+                           **{"x-format": "handlebars", "x-format-by": "format"}),
         "output": enum(["str", "json", "yaml"], "str", title="Output as", labels={
             "str": "Plain text", "json": "Parsed JSON", "yaml": "Parsed YAML"}),
     }}

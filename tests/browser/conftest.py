@@ -60,12 +60,13 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(data_dir: Path, settings: str = "") -> Server:
-    """Start `flowrt run` with `settings` (TOML) in `data_dir`; wait until GET /flows works."""
+def start_server(data_dir: Path, settings: str = "", port: int | None = None) -> Server:
+    """Start `flowrt run` with `settings` (TOML) in `data_dir`, on `port` (default: a free
+    one); wait until GET /flows works."""
     data_dir.mkdir(parents=True, exist_ok=True)
     if settings:
         (data_dir / "settings.toml").write_text(settings)
-    port = _free_port()
+    port = port or _free_port()
     flowrt = shutil.which("flowrt", path=str(Path(sys.executable).parent)) or "flowrt"
     with (data_dir / "server.log").open("wb") as log:  # the child keeps its own copy
         process = subprocess.Popen(

@@ -97,6 +97,11 @@ class EditorPage:
         """The input / select / textarea of the form row for JSON pointer `path`."""
         return panel.locator(f'[data-path="{path}"]').locator("input, select, textarea").first
 
+    def code_editor(self, panel: Locator, path: str) -> Locator:
+        """The code editor of the form row for `path`: its `.cm-content` takes `fill()`,
+        its `.cm-line`s are the code as shown, `data-language` the highlighting."""
+        return panel.locator(f'[data-path="{path}"] .code-editor')
+
     def done(self) -> None:
         self.page.locator(".tray-panel").last.locator("[data-action=done]").click()
 

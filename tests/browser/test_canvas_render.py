@@ -1,7 +1,9 @@
 """The canvas redraws only what changed (issue 16): dragging a node in a larger flow moves
 it and its wires and leaves every other element as it was, a status message changes only
 the badge, selecting changes only the highlight; a lone node dropped on a wire (from the
-canvas or the palette) is spliced into it; the navigator shows the tab and pans the view.
+canvas or the palette) is spliced into it; the navigator shows the tab and pans the view;
+what the subflows and groups extensions draw follows a drag (wires of a dragged group's
+nodes, the box around a dragged member, a subflow port's wires).
 
 "Not replaced" is checked by tagging elements with a JS property before the gesture and
 finding the tag on the elements shown after it."""
@@ -11,7 +13,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, expect
 
 from tests.browser.editor_page import EditorPage
 
@@ -50,7 +52,7 @@ def open_flow(editor: EditorPage, flow: list[dict]) -> None:
     editor.server.request("POST", "/flows", flow)
     editor.open()
     expect(editor.page.locator("#canvas [data-node-id]")).to_have_count(
-        sum(1 for n in flow if "x" in n))
+        sum(1 for n in flow if "x" in n and n["type"] != "group"))
 
 
 def tag_canvas(editor: EditorPage) -> int:
@@ -74,18 +76,24 @@ def centre(box: dict) -> tuple[float, float]:
     return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
 
 
+def drawn(editor: EditorPage, nid: str) -> Locator:
+    """Node nid's element, on the canvas or (mid-drag) lifted into the overlay."""
+    return editor.page.locator(
+        f'#canvas [data-node-id="{nid}"], .canvas-overlay [data-node-id="{nid}"]')
+
+
 def body_centre(editor: EditorPage, nid: str) -> tuple[float, float]:
-    return centre(editor.node(nid).locator(".node-body").bounding_box())
+    return centre(drawn(editor, nid).locator(".node-body").bounding_box())
 
 
 def port_centre(editor: EditorPage, nid: str, port: str) -> tuple[float, float]:
-    return centre(editor.node(nid).locator(f'[data-port="{port}"]').bounding_box())
+    return centre(drawn(editor, nid).locator(f'[data-port="{port}"]').bounding_box())
 
 
 def wire_ends(editor: EditorPage, key: str) -> list[tuple[float, float]]:
-    """The screen points where the drawn wire line starts and ends."""
+    """The screen points where the drawn wire line starts and ends (on the canvas or lifted)."""
     return [tuple(p) for p in editor.page.eval_on_selector(
-        f'#canvas [data-wire="{key}"] .wire-line', """path => {
+        f'[data-wire="{key}"] .wire-line', """path => {
             const m = path.getScreenCTM();
             const at = (l) => {
                 const p = path.getPointAtLength(l).matrixTransform(m);
@@ -314,3 +322,113 @@ def test_the_navigator_shows_the_tab_and_pans_the_view(editor: EditorPage) -> No
     expect(editor.node(node_id(0, 0))).to_be_in_viewport()
     page.locator("[data-navigator-toggle]").click()
     expect(navigator).to_be_hidden()
+
+
+GROUP_FLOW = [
+    {"id": TAB, "type": "tab", "label": "Groups", "disabled": False, "info": ""},
+    {"id": "g000000000000001", "type": "group", "z": TAB, "name": "Sensors",
+     "style": {"label": True}, "nodes": [SOURCE, LONE], "x": 34, "y": 54, "w": 352, "h": 92},
+    {"id": SOURCE, "type": "inject", "z": TAB, "g": "g000000000000001", "name": "source",
+     "x": 120, "y": 100, "props": [{"p": "payload"}], "payload": "", "payloadType": "date",
+     "wires": [[LONE]]},
+    {"id": LONE, "type": "function", "z": TAB, "g": "g000000000000001", "name": "inside",
+     "x": 300, "y": 100, "func": "return msg;", "outputs": 1, "wires": [[TARGET]]},
+    {"id": TARGET, "type": "debug", "z": TAB, "name": "outside", "x": 560, "y": 260,
+     "active": True, "tosidebar": True, "complete": "payload", "targetType": "msg", "wires": []},
+]
+
+
+def wires_meet_their_ports(editor: EditorPage) -> bool:
+    """Whether both wires of GROUP_FLOW start and end on the ports of their nodes."""
+    inner, outer = f"{SOURCE}:0:{LONE}", f"{LONE}:0:{TARGET}"
+    return (near(wire_ends(editor, inner)[0], port_centre(editor, SOURCE, "out-0"))
+            and near(wire_ends(editor, inner)[1], port_centre(editor, LONE, "in"))
+            and near(wire_ends(editor, outer)[0], port_centre(editor, LONE, "out-0"))
+            and near(wire_ends(editor, outer)[1], port_centre(editor, TARGET, "in")))
+
+
+def node_x_is(editor: EditorPage, nid: str, x: float) -> None:
+    """Wait until node nid's body is centred on screen x (a drag frame was drawn)."""
+    editor.page.wait_for_function(
+        """([id, x]) => {
+            const body = document.querySelector(`[data-node-id="${id}"] .node-body`);
+            const b = body.getBoundingClientRect();
+            return Math.abs(b.x + b.width / 2 - x) < 1.5;
+        }""", arg=[nid, x])
+
+
+def group_box(editor: EditorPage) -> dict:
+    return editor.page.locator("#canvas [data-group-id] .group-box").bounding_box()
+
+
+def encloses(outer: dict, inner: dict) -> bool:
+    return (outer["x"] <= inner["x"] and outer["y"] <= inner["y"]
+            and inner["x"] + inner["width"] <= outer["x"] + outer["width"]
+            and inner["y"] + inner["height"] <= outer["y"] + outer["height"])
+
+
+def test_a_dragged_group_takes_its_nodes_wires_and_box_along(editor: EditorPage) -> None:
+    open_flow(editor, GROUP_FLOW)
+    page = editor.page
+    group = page.locator("#canvas [data-group-id]")
+    source, inside = body_centre(editor, SOURCE), body_centre(editor, LONE)
+    label = page.locator("#canvas .group-label").bounding_box()
+    page.mouse.move(label["x"] + 5, label["y"] + 5)
+    page.mouse.down()
+    page.mouse.move(label["x"] + 85, label["y"] + 125, steps=8)
+    # Mid-drag: the group is selected, its nodes moved, their wires (one to a node outside) follow.
+    node_x_is(editor, LONE, inside[0] + 80)
+    expect(group).to_have_class(re.compile(r"\bselected\b"))
+    assert near(body_centre(editor, SOURCE), (source[0] + 80, source[1] + 120))
+    assert wires_meet_their_ports(editor)
+    assert encloses(group_box(editor), drawn(editor, LONE).locator(".node-body").bounding_box())
+    editor.screenshot("canvas-render-08-group-mid-drag")
+    page.mouse.up()
+    assert near(body_centre(editor, LONE), (inside[0] + 80, inside[1] + 120))
+    assert wires_meet_their_ports(editor)
+    editor.screenshot("canvas-render-09-group-dragged")
+
+    # Clicking away unselects the group box; dragging a member takes the box with it as it goes.
+    canvas = page.locator("#canvas").bounding_box()
+    page.mouse.click(canvas["x"] + canvas["width"] - 20, canvas["y"] + canvas["height"] - 20)
+    expect(group).not_to_have_class(re.compile(r"\bselected\b"))
+    width = group_box(editor)["width"]
+    start = body_centre(editor, LONE)
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(start[0] + 150, start[1], steps=8)
+    node_x_is(editor, LONE, start[0] + 150)
+    assert group_box(editor)["width"] == pytest.approx(width + 150, abs=1)
+    assert wires_meet_their_ports(editor)
+    page.mouse.up()
+    assert encloses(group_box(editor), drawn(editor, LONE).locator(".node-body").bounding_box())
+    assert wires_meet_their_ports(editor)
+
+
+def test_a_node_dragged_in_a_subflow_takes_its_port_wires_along(editor: EditorPage) -> None:
+    from tests.browser.test_subflows import PIPELINE, context_action, load, to_subflow
+
+    load(editor, PIPELINE)
+    instance = to_subflow(editor)
+    editor.click_node(instance)
+    context_action(editor, instance, "edit-template")
+    page = editor.page
+    in_port = page.locator('[data-subflow-port="in-0"] [data-port="out-0"]')
+    out_port = page.locator('[data-subflow-port="out-0"] [data-port="in"]')
+    expect(in_port).to_be_visible()
+    # In Node-RED's subflow: input -> A -> B -> C -> output; drag A, then C.
+    dragged = (("c1", "in", "subflow-in:0:c1", in_port),
+               ("c3", "out-0", "subflow-out:0:c3:0", out_port))
+    for nid, into, key, port in dragged:
+        end = 0 if port is in_port else 1
+        start = body_centre(editor, nid)
+        page.mouse.move(*start)
+        page.mouse.down()
+        page.mouse.move(start[0] + 40, start[1] + 90, steps=6)
+        node_x_is(editor, nid, start[0] + 40)
+        ends = wire_ends(editor, key)
+        assert near(ends[1 - end], port_centre(editor, nid, into)), (key, ends)
+        assert near(ends[end], centre(port.bounding_box())), (key, ends)
+        page.mouse.up()
+        assert near(wire_ends(editor, key)[1 - end], port_centre(editor, nid, into))
+    editor.screenshot("canvas-render-10-subflow-port-wires")

@@ -91,6 +91,34 @@ def test_http_request_form(network_flows: EditorPage) -> None:
     cancel(editor)
 
 
+def test_http_request_credentials_follow_the_auth_type(network_flows: EditorPage) -> None:
+    editor = network_flows
+    panel = editor.edit("req")
+    auth = editor.field(panel, "/authType")
+    user = panel.locator('[data-path="/credentials/user"]')
+    secret = panel.locator('[data-path="/credentials/password"]')
+    legend = panel.get_by_text("Credentials", exact=True)
+    # No authentication: no user, no password, not even the empty box.
+    assert picked(auth) == "none"
+    for hidden in (user, secret, legend):
+        expect(hidden).to_be_hidden()
+    auth.select_option(label="basic authentication")
+    expect(user.locator("label")).to_have_text("Username")
+    expect(secret.locator("label")).to_have_text("Password")
+    # Bearer: the token only (flowrt keeps it as the password credential, as Node-RED).
+    auth.select_option(label="bearer authentication")
+    expect(user).to_be_hidden()
+    expect(secret.locator("label")).to_have_text("Token")
+    editor.screenshot("network-forms-http-request-bearer")
+    auth.select_option(label="digest authentication")
+    expect(user).to_be_visible()
+    expect(secret.locator("label")).to_have_text("Password")
+    auth.select_option(label="none")
+    for hidden in (user, secret, legend):
+        expect(hidden).to_be_hidden()
+    cancel(editor)
+
+
 def test_tcp_in_form(network_flows: EditorPage) -> None:
     editor = network_flows
     panel = editor.edit("tin")

@@ -162,7 +162,9 @@ def test_context_menu_entries_and_delete(editor):
     expect(editor.node(debug)).to_have_class("node selected")  # right-click selects
     expect(menu.locator("[data-context-action]")).to_have_text([
         "Insert node…ctrl-click", "Import…ctrl-i", "Edit…enter", "Show node help",
-        "Enable selected nodes", "Disable selected nodes", "Undoctrl-z", "Redoctrl-y",
+        "Enable selected nodes", "Disable selected nodes",
+        "Group selectionctrl-shift-g", "Ungroup selectionctrl-shift-u", "Selection to Subflow",
+        "Edit subflow template", "Convert to nodes", "Undoctrl-z", "Redoctrl-y",
         "Cut selected nodesctrl-x", "Copy selected nodesctrl-c", "Paste nodesctrl-v",
         "Delete selectiondelete", "Export…ctrl-e", "Select allctrl-a"])
     entries = _entries(page)

@@ -399,3 +399,40 @@ async def test_waiting_messages_expire_as_in_store_forward(
         assert node.metrics()["queued"] == 1
         assert [e.priority for e in await node.queue.lease(10)] == [Priority.CRITICAL]
         assert any("2 messages expired" in w["msg"] for w in h.warnings)
+
+
+async def test_a_streamed_message_is_published_while_its_put_commits(
+        mosquitto: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import flowrt.durable_queue as dq
+
+    committing = dq._Store.op_put_leased
+    release = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    leased_puts = []
+
+    def slow_commit(store: Any, *args: Any) -> Any:
+        # The worker holds the transaction open until the cloud has the message.
+        leased_puts.append(args)
+        asyncio.run_coroutine_threadsafe(release.wait(), loop).result(5)
+        return committing(store, *args)
+
+    monkeypatch.setattr(dq._Store, "op_put_leased", slow_commit)
+    cloud_app = Client(mosquitto.port)
+    cloud_app.subscribe("devices/gw1/#", 1)
+    flow = [TAB, broker_node(mosquitto.port), bridge(envelope=True, downlink="")]
+    try:
+        async with FlowHarness(flow, clock=Clock(), data_dir=tmp_path) as h:
+            node: Any = h.node("cb")
+            await h.wait_for(lambda: node.state == "online")
+            for n in range(3):  # the first puts may go the usual way while ids are granted
+                done = node.on_input({"topic": "t", "priority": "critical", "payload": n})
+                await until(lambda n=n: len(cloud_app.messages) == n + 1)
+                release.set()
+                await done
+                release.clear()
+                await until(lambda: node.queued == 0)
+    finally:
+        release.set()
+        cloud_app.close()
+    assert [json.loads(m.payload)["payload"] for m in cloud_app.messages] == [0, 1, 2]
+    assert len(leased_puts) >= 2  # all but the first, which asked for ids

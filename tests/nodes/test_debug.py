@@ -7,8 +7,8 @@ import math
 
 import orjson
 import pytest
-from flowrt_nodes.debug import DEBUG_MAX_DEPTH, encode_debug
 
+from flowrt.debug_encoding import DEBUG_MAX_DEPTH, encode_debug
 from flowrt.errors import DeployError
 from flowrt.jsvalue import MISSING
 from flowrt.testing import FlowHarness

@@ -32,7 +32,9 @@ class FlowrtProcess:
         self.data_dir = data_dir
         self.host = host
         self.args = args
-        self.env = env or {}
+        # The single flow file these tests inspect (flows.json); project mode, the
+        # default for a new data directory, is tested with FLOWRT_PROJECTS=true.
+        self.env = {"FLOWRT_PROJECTS": "false", **(env or {})}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = data_dir.parent / f"{data_dir.name}-stderr.log"

@@ -1,7 +1,7 @@
 /**
  * The admin HTTP API client. Every request carries `Node-RED-API-Version: v2` and,
  * when logged in, the bearer token. Failures throw an ApiError holding the status
- * and the parsed JSON body.
+ * and the parsed JSON body, or a NetworkError when the server did not answer.
  */
 import { getToken } from "./auth-token.js";
 
@@ -11,6 +11,14 @@ export class ApiError extends Error {
     super((body && (body.message || body.error_description || body.code)) || text || `HTTP ${status}`);
     this.status = status;
     this.body = body;
+  }
+}
+
+/** The server did not answer at all (not running, network down): `reason` is the browser's word. */
+export class NetworkError extends Error {
+  constructor(reason) {
+    super(`the flowrt runtime is not reachable (${reason})`);
+    this.reason = reason;
   }
 }
 
@@ -31,8 +39,14 @@ export async function request(method, path, { body, headers = {} } = {}) {
     all["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const response = await fetch(path.startsWith("/") ? path : `/${path}`, init);
-  const text = await response.text();
+  let response;
+  let text;
+  try {
+    response = await fetch(path.startsWith("/") ? path : `/${path}`, init);
+    text = await response.text();
+  } catch (err) {
+    throw new NetworkError(err.message || String(err));
+  }
   let parsed = null;
   try {
     parsed = text ? JSON.parse(text) : null;

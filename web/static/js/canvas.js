@@ -13,6 +13,11 @@
  * when it ends. While it lasts the moved nodes and their wires are lifted into an
  * overlay <svg> above the canvas, so the browser repaints only them, not the whole
  * canvas, per frame; the drop puts them back (on top of the others).
+ * Extensions (groups.js, subflows.js) add to it through `extensions`: objects with
+ * optional draw(layer) (called on every redraw, above the nodes), pointerDown(e, point)
+ * returning a drag {kind: "custom", move(point, e), up(e)} or null, dropWire(drag,
+ * element) returning true when it took a wire dropped there, and moved(ids, point, e)
+ * after nodes were dragged.
  */
 import { h, s, replace } from "./dom.js";
 import { KeyedLayer, geometry, groupKind, nodeKind } from "./render.js";
@@ -52,6 +57,7 @@ export class Canvas {
     this.lastClick = null;
     this.pending = false;
     this.dirty = cleanSlate();
+    this.extensions = [];
     this.build();
     this.model.on("change", () => {
       this.syncView();
@@ -185,10 +191,11 @@ export class Canvas {
     this.groupLayer = s("g", { class: "groups" });
     this.wireLayer = s("g", { class: "wires" });
     this.nodeLayer = s("g", { class: "nodes" });
+    this.extraLayer = s("g", { class: "extras" });
     this.dragLayer = s("g", { class: "drag-layer" });
     this.viewport = s("g", { class: "viewport" },
       s("rect", { class: "workspace-bg", width: WORKSPACE, height: WORKSPACE, fill: "url(#grid)" }),
-      this.groupLayer, this.wireLayer, this.nodeLayer, this.dragLayer);
+      this.groupLayer, this.wireLayer, this.nodeLayer, this.extraLayer, this.dragLayer);
     replace(this.svg, s("defs", {}, grid), this.viewport);
     this.liftedWires = s("g", { class: "wires" });
     this.liftedNodes = s("g", { class: "nodes" });
@@ -262,7 +269,8 @@ export class Canvas {
     const deployedRev = model.rev;
     const nodes = model.nodesOn(model.activeTab);
     this.geos = new Map(nodes.map((node) => [node.id, geometry(model, node)]));
-    this.drawn.groups.sync(new Map(model.groupsOn(model.activeTab).map((group) => [group.id, group])));
+    this.drawn.groups.sync(new Map(model.groupsOn(model.activeTab)
+      .map((group) => [group.id, { group, selected: this.selection.has(group.id) }])));
     const wires = wireItems(model, this.geos, this.selectedWire);
     this.drawn.wires.sync(wires);
     this.wiresAt = new Map();
@@ -283,10 +291,17 @@ export class Canvas {
         deployed: deployedRev !== null && !changed.has(node.id),
       },
     }])));
+    this.drawExtras();
     this.spliceWire = this.drawn.wires.item(this.spliceWire) ? this.spliceWire : null;
     this.placeView();
     this.navigator.redraw();
     this.editor.emitSelection?.();
+  }
+
+  /** Let the extensions draw again what they add to the canvas (subflow port nodes and their wires). */
+  drawExtras() {
+    replace(this.extraLayer);
+    for (const extension of this.extensions) extension.draw?.(this.extraLayer);
   }
 
   /** Apply the pan and zoom. */
@@ -336,6 +351,7 @@ export class Canvas {
       const wire = this.drawn.wires.item(key);
       this.drawn.wires.patch(key, { ...wire, d: routeWire(wire, this.geos) });
     }
+    this.drawExtras();
   }
 
   /** Show node `id`'s current status badge. */
@@ -354,6 +370,11 @@ export class Canvas {
       const selected = key === this.selectedWire;
       if (selected !== wire.selected) this.drawn.wires.patch(key, { ...wire, selected });
     }
+    for (const [id, item] of this.drawn.groups.items()) {
+      const selected = this.selection.has(id);
+      if (selected !== item.selected) this.drawn.groups.patch(id, { ...item, selected });
+    }
+    this.drawExtras();
     this.editor.emitSelection?.();
   }
 
@@ -452,6 +473,8 @@ export class Canvas {
     } else if (buttonEl) {
       this.editor.nodeButton(nodeEl.dataset.nodeId, buttonEl.dataset.button);
       return;
+    } else if (this.extensionDrag(e, point)) {
+      // an extension (a group, a subflow port) took the press
     } else if (portEl && !this.model.readOnly) {
       const id = nodeEl.dataset.nodeId;
       const geo = this.geos.get(id);
@@ -468,7 +491,8 @@ export class Canvas {
       this.selectedWire = null;
       const starts = new Map([...this.selection].map((sid) => [sid, { ...this.xy(sid) }]));
       const lone = starts.size === 1 && starts.has(id) && this.canSplice(this.model.get(id));
-      this.drag = { kind: "move", start: point, starts, moved: false, clicked: id, additive, lone };
+      const grouped = [...starts.keys()].some((sid) => this.model.get(sid)?.g || this.model.get(sid)?.type === "group");
+      this.drag = { kind: "move", start: point, starts, moved: false, clicked: id, additive, lone, grouped };
       this.requestSelection();
     } else if (wireEl) {
       this.select([], { wire: wireEl.dataset.wire });
@@ -487,6 +511,18 @@ export class Canvas {
     e.preventDefault();
   }
 
+  /** Offer a press to the extensions; true when one of them started a drag. */
+  extensionDrag(e, point) {
+    for (const extension of this.extensions) {
+      const drag = extension.pointerDown?.(e, point);
+      if (drag) {
+        this.drag = drag;
+        return true;
+      }
+    }
+    return false;
+  }
+
   xy(id) {
     const node = this.model.get(id);
     return { x: node.x, y: node.y };
@@ -496,7 +532,9 @@ export class Canvas {
     const drag = this.drag;
     if (!drag) return;
     const point = this.toCanvas(e.clientX, e.clientY);
-    if (drag.kind === "pan") {
+    if (drag.kind === "custom") {
+      drag.move(point, e);
+    } else if (drag.kind === "pan") {
       this.tx = drag.tx + e.clientX - drag.startX;
       this.ty = drag.ty + e.clientY - drag.startY;
       this.clampPan();
@@ -520,7 +558,9 @@ export class Canvas {
         node.x = Math.round(start.x + dx);
         node.y = Math.round(start.y + dy);
       }
-      this.requestMove(drag.starts.keys());
+      // A group box follows its nodes: groups.js refits it on a model "change".
+      if (drag.grouped) this.model.emit("change");
+      else this.requestMove(drag.starts.keys());
       if (drag.lone) {
         const node = this.model.get(drag.clicked);
         const rect = this.svg.getBoundingClientRect();
@@ -542,7 +582,9 @@ export class Canvas {
     const drag = this.drag;
     if (!drag) return;
     this.drag = null;
-    if (drag.kind === "wire") {
+    if (drag.kind === "custom") {
+      drag.up(e);
+    } else if (drag.kind === "wire") {
       drag.path.remove();
       this.finishWire(drag, document.elementFromPoint(e.clientX, e.clientY));
     } else if (drag.kind === "lasso") {
@@ -550,6 +592,8 @@ export class Canvas {
     } else if (drag.kind === "move" && drag.moved) {
       this.lower();
       if (drag.lone) this.spliceInto(drag.clicked);
+      const point = this.toCanvas(e.clientX, e.clientY);
+      for (const extension of this.extensions) extension.moved?.([...drag.starts.keys()], point, e);
       this.model.emit("change");
     } else if (drag.kind === "move") {
       // The svg captures the pointer, so the browser's click and dblclick go to it, not to the node: count clicks here.
@@ -603,6 +647,7 @@ export class Canvas {
   }
 
   finishWire(drag, element) {
+    if (this.extensions.some((extension) => extension.dropWire?.(drag, element))) return;
     const nodeEl = element?.closest("[data-node-id]");
     if (!nodeEl || nodeEl.dataset.nodeId === drag.id) return;
     const other = nodeEl.dataset.nodeId;

@@ -1,7 +1,9 @@
 /**
  * The /comms websocket: sends the token and subscriptions, dispatches the
  * server's JSON arrays of {topic, data} to handlers registered with MQTT-style
- * topic patterns (+ and #), and reconnects with backoff when the socket drops.
+ * topic patterns (+ and #), and reconnects with backoff when the socket drops
+ * (`onConnection(false, retryIn)` says when it tries next; `reconnect()` tries now).
+ * Subscribing again on every connect makes the server replay the current statuses.
  */
 import { getToken } from "./auth-token.js";
 
@@ -45,11 +47,18 @@ export class Comms {
     });
     socket.addEventListener("message", (event) => this.receive(event.data));
     socket.addEventListener("close", () => {
-      this.onConnection(false);
       if (this.socket !== socket) return;
-      setTimeout(() => this.connect(), this.retry);
+      this.onConnection(false, this.retry);
+      this.timer = setTimeout(() => this.connect(), this.retry);
       this.retry = Math.min(this.retry * 2, 10000);
     });
+  }
+
+  /** While disconnected: try to connect now instead of at the next retry. */
+  reconnect() {
+    if (this.socket?.readyState === WebSocket.OPEN || this.socket?.readyState === WebSocket.CONNECTING) return;
+    clearTimeout(this.timer);
+    this.connect();
   }
 
   receive(text) {

@@ -23,7 +23,8 @@ export function valueTree(value, depth = 0) {
   return h("span", { class: `dv-${typeof value}` }, typeof value === "string" ? JSON.stringify(value) : String(value));
 }
 
-function decode(data) {
+/** A debug-encoded value ({msg, format}, Node-RED's encodeObject) as the sidebar shows it. */
+export function decode(data) {
   const format = String(data.format || "");
   if (format === "Object" || format.startsWith("array")) {
     try {

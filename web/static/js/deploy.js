@@ -4,9 +4,10 @@
  * invalid nodes in words with "Deploy anyway" (the server runs the rest; nodes of
  * types not installed cannot be deployed), server validation errors and nodes that
  * failed to start (GET /healthz after the deploy) placed on the offending nodes,
- * and the 409 "newer flows on the server" choice between reloading and merging.
+ * a runtime that does not answer said in words, and the 409 "newer flows on the
+ * server" choice between reloading and merging.
  */
-import { ApiError, get, request } from "./api.js";
+import { ApiError, NetworkError, get, request } from "./api.js";
 import { openDialog, confirmDialog } from "./dialog.js";
 import { describeProblem } from "./validate.js";
 import { h } from "./dom.js";
@@ -120,7 +121,12 @@ export class Deployer {
   }
 
   failed(err) {
-    if (!(err instanceof ApiError)) {
+    if (err instanceof NetworkError) {
+      notify("Cannot deploy: the flowrt runtime is not reachable", {
+        type: "error", timeout: 10000,
+        lines: [`${err.reason}: the server did not answer; is it running? Your changes are kept: deploy again once it is back.`],
+      });
+    } else if (!(err instanceof ApiError)) {
       notify(`Deploy failed: ${err.message}`, { type: "error" });
     } else if (err.status === 409) {
       this.conflict();

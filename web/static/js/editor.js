@@ -1,8 +1,8 @@
 /**
  * The editor's entry point: authenticates, loads node types and flows, then wires
  * the parts together (canvas, palette, sidebar, tray, deploy, debug, import/export,
- * clipboard, history, keyboard, search, quick-add, context menu) and feeds live
- * status and debug from /comms.
+ * clipboard, history, keyboard, search, quick-add, context menu, groups, subflows)
+ * and feeds live status and debug from /comms.
  */
 import { get, onUnauthorized, post } from "./api.js";
 import { authenticate, canWrite, logout } from "./auth.js";
@@ -13,16 +13,20 @@ import { Comms } from "./comms.js";
 import { installContextMenu } from "./contextmenu.js";
 import { DebugSidebar } from "./debug.js";
 import { Deployer } from "./deploy.js";
+import { FlowTestsSidebar } from "./flowtests.js";
+import { Groups } from "./groups.js";
 import { History } from "./history.js";
 import { ImportExport } from "./importexport.js";
 import { installKeyboard } from "./keyboard.js";
-import { Model } from "./model.js";
+import { Model, instanceOf } from "./model.js";
 import { notify } from "./notify.js";
+import { OfflineNotice } from "./offline.js";
 import { Palette } from "./palette.js";
 import { PropertyEditor } from "./properties.js";
 import { QuickAdd } from "./quickadd.js";
 import { Search } from "./search.js";
 import { Sidebar } from "./sidebar.js";
+import { Subflows } from "./subflows.js";
 import { Tabs } from "./tabs.js";
 import { disconnect } from "./wires.js";
 
@@ -33,11 +37,14 @@ class Editor {
     this.status = new Map();
     this.sidebar = new Sidebar(document.getElementById("sidebar"), this);
     this.canvas = new Canvas(document.getElementById("canvas"), this);
+    this.groups = new Groups(this);
+    this.subflows = new Subflows(this);
     this.palette = new Palette(document.getElementById("palette"), this);
     this.properties = new PropertyEditor(document.getElementById("tray"), this);
     this.tabs = new Tabs(document.getElementById("workspace"), this);
     this.deployer = new Deployer(this);
     this.debug = new DebugSidebar(document.getElementById("sidebar"), this);
+    this.flowTests = new FlowTestsSidebar(document.getElementById("sidebar"));
     this.clipboard = new Clipboard(this);
     this.importExport = new ImportExport(this);
     this.search = new Search(this);
@@ -63,7 +70,16 @@ class Editor {
 
   openEditor(id) {
     const node = this.model.get(id);
-    if (node) this.properties.edit(node);
+    if (node?.type === "group") this.groups.edit(id);
+    else if (node?.type === "subflow") this.subflows.editProperties(id);
+    else if (node) this.properties.edit(node);
+  }
+
+  /** The single selected subflow instance, or null. */
+  selectedInstance() {
+    const { selection } = this.canvas;
+    const node = selection.size === 1 ? this.model.get([...selection][0]) : null;
+    return instanceOf(node) ? node : null;
   }
 
   showHelp(typeName) {
@@ -126,7 +142,7 @@ class Editor {
     if (model.readOnly) return;
     if (canvas.selectedWire) {
       history.record();
-      disconnect(model, canvas.selectedWire);
+      if (!this.subflows.disconnect(canvas.selectedWire)) disconnect(model, canvas.selectedWire);
       canvas.select([]);
       model.emit("change");
     } else if (canvas.selection.size) {
@@ -160,6 +176,12 @@ class Editor {
       zoomFit: () => this.canvas.zoomToFit(),
       clearDebug: () => this.debug.clear(),
       search: () => this.search.show(),
+      group: () => this.groups.groupSelection(),
+      ungroup: () => this.groups.ungroupSelection(),
+      createSubflow: () => this.subflows.create(),
+      selectionToSubflow: () => this.subflows.convert(),
+      editTemplate: () => this.subflows.show(instanceOf(this.selectedInstance())),
+      convertToNodes: () => this.subflows.inline(this.selectedInstance()?.id),
       trayDone: () => this.properties.top()?.done(),
       trayCancel: () => this.properties.top()?.cancel(),
     };
@@ -177,6 +199,8 @@ class Editor {
       import: actions.import, export: actions.export, review: () => this.deployer.review(),
       undo: actions.undo, redo: actions.redo, logout,
       "zoom-in": actions.zoomIn, "zoom-out": actions.zoomOut, "zoom-reset": actions.zoomReset,
+      "create-subflow": actions.createSubflow, "selection-to-subflow": actions.selectionToSubflow,
+      group: actions.group, ungroup: actions.ungroup,
     };
     for (const el of document.querySelectorAll("[data-menu]")) {
       el.addEventListener("click", () => handlers[el.dataset.menu]());
@@ -185,9 +209,15 @@ class Editor {
   }
 
   connectComms() {
+    const offline = new OfflineNotice(() => comms.reconnect());
     const comms = new Comms({
       onAuthFail: () => { clearToken(); location.reload(); },
-      onConnection: (up) => document.body.classList.toggle("offline", !up),
+      onConnection: (up, retryIn) => {
+        offline.update(up, retryIn);
+        // The server replays every current status on (re)subscribing: drop the stale ones.
+        if (up) this.status.clear();
+        this.canvas.requestRender();
+      },
     });
     comms.on("status/#", (topic, data) => {
       const id = topic.slice("status/".length);
@@ -196,6 +226,7 @@ class Editor {
       this.canvas.requestStatus(id);
     });
     comms.on("debug", (topic, data) => this.debug.add(data));
+    comms.on("debug", (topic, data) => this.flowTests.debugMessage(data));
     comms.on("notification/runtime-deploy", (topic, data) => {
       if (!data?.revision || data.revision === this.model.rev || this.deployer.busy) return;
       notify("The flows on the server have been updated", {

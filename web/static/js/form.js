@@ -6,14 +6,24 @@
  * for anything else. Every wrapper carries data-path (a JSON pointer) so
  * validation messages land next to their field.
  *
+ * Code: `x-format` makes a text field code in that language (codeeditor.js), and
+ * `x-format-by` names the key whose value is the language instead (function's
+ * `language`, template's `format`). A typed input of type `jsonata` has a button that
+ * opens the expression editor and its tester (expression.js).
+ *
  * Editor annotations (flowrt/schema.py): `title` is the label (`x-title-by` makes it follow
  * another field's value) and `description` a hint
  * under the field; `x-labels` the words of enum values (values with the same text,
  * "1" and 1, are one choice); `x-hidden` keeps a key out of the form; `x-show-if`
  * shows a field only while other fields (or a referenced config node's) have given
  * values: ctx.conditions collects them and `applyConditions(ctx)` re-evaluates.
+ * `x-widget: "node-list"` on a list of node ids (catch / status / complete `scope`) ticks
+ * nodes of the same flow (`ctx.flowNodes()`); when the schema also allows null and
+ * "group", a select offers Node-RED's "all nodes" / "in the same group" / "selected nodes".
  */
+import { codeEditor } from "./codeeditor.js";
 import { h, replace } from "./dom.js";
+import { expressionButton } from "./expression.js";
 
 const TYPED_TYPES = ["msg", "flow", "global", "str", "num", "bool", "json", "bin", "date", "env", "jsonata"];
 /** Node-RED's words for typed-input types; the types with no value have no text box. */
@@ -55,6 +65,7 @@ export function defaultFor(schema) {
 function kindOf(schema) {
   if (!schema || typeof schema !== "object") return "json";
   if (schema["x-node-type"]) return "ref";
+  if (schema["x-widget"] === "node-list") return "nodeList";
   if (schema["x-kind"] === "table" && schema.properties) return "table";
   if (schema["x-kind"] === "batch-modes" && schema.properties) return "batchModes";
   if (schema.enum) return "enum";
@@ -164,21 +175,34 @@ const BUILDERS = {
       const choices = listed.includes(current) ? listed : [...listed, current];
       const select = h("select", { class: "typed-type", disabled: ctx.readOnly, "data-type-key": typeKey },
         choices.map((choice) => h("option", { value: choice, selected: choice === current }, labels[choice] || choice)));
-      const valueless = () => { input.hidden = VALUELESS_TYPES.has(select.value); };
+      const expand = expressionButton(input, ctx.readOnly);
+      const valueless = () => {
+        input.hidden = VALUELESS_TYPES.has(select.value);
+        expand.hidden = select.value !== "jsonata";
+      };
       select.addEventListener("change", () => { holder[typeKey] = select.value; valueless(); ctx.changed(); });
       valueless();
       parts.unshift(select);
+      parts.push(expand);
     }
     return wrap(key, schema, path, h("span", { class: "typed-input" }, parts));
   },
 
   string(key, schema, holder, path, ctx) {
-    const multiline = MULTILINE_KEYS.has(key) || ["code", "multiline"].includes(schema["x-kind"]);
+    const code = "x-format" in schema || "x-format-by" in schema || schema["x-kind"] === "code";
+    const multiline = code || MULTILINE_KEYS.has(key) || schema["x-kind"] === "multiline";
     const input = multiline
-      ? h("textarea", { rows: 8, value: asText(holder[key]), readOnly: ctx.readOnly, spellcheck: "false" })
+      ? h("textarea", { rows: 8, value: asText(holder[key]), readOnly: ctx.readOnly, spellcheck: "false", "aria-label": labelFor(key, schema) })
       : h("input", { type: "text", value: asText(holder[key]), readOnly: ctx.readOnly, placeholder: placeholderFor(schema) });
     input.addEventListener("input", () => { holder[key] = input.value; ctx.changed(); });
-    return wrap(key, schema, path, input);
+    if (!code) return wrap(key, schema, path, input);
+    const by = schema["x-format-by"];
+    const format = () => (by && holder[by] ? String(holder[by]) : schema["x-format"] || ctx.schemaOf?.(by)?.default || "");
+    const editor = codeEditor(input, { language: format(), readOnly: ctx.readOnly, title: labelFor(key, schema) });
+    const row = wrap(key, schema, path, editor.element);
+    row.classList.add("code");
+    if (by) ctx.conditions?.push({ el: row, follow: () => editor.setLanguage(format()) });
+    return row;
   },
 
   json(key, schema, holder, path, ctx) {
@@ -291,24 +315,121 @@ const BUILDERS = {
         h("tbody", {}, Object.keys(schema.properties).map(row))));
   },
 
+  /** Nodes of this flow to tick (`x-widget: "node-list"`), after a scope select when the
+   * schema allows null (all nodes) or "group" besides the list. */
+  nodeList(key, schema, holder, path, ctx) {
+    const allowed = schema.anyOf || [schema];
+    const modes = [
+      allowed.some((s) => s.type === "null") && ["all", "all nodes"],
+      allowed.some((s) => (s.enum || []).includes("group")) && ["group", "in the same group"],
+      ["nodes", "selected nodes"],
+    ].filter(Boolean);
+    const modeOf = (value) => (Array.isArray(value) ? "nodes" : value === "group" ? "group" : modes[0][0]);
+    let ticked = Array.isArray(holder[key]) ? [...holder[key]] : [];
+    const choices = ctx.flowNodes?.() || [];
+    const rows = choices.map((choice) => {
+      const box = h("input", { type: "checkbox", checked: ticked.includes(choice.id), disabled: ctx.readOnly, "data-node-choice": choice.id });
+      box.addEventListener("change", () => {
+        // Ids the list does not show (a node since deleted) are kept as they were.
+        ticked = box.checked ? [...ticked, choice.id] : ticked.filter((id) => id !== choice.id);
+        holder[key] = [...ticked];
+        ctx.changed();
+      });
+      return h("label", { class: "node-choice", "data-node-choice-row": choice.id, title: choice.id },
+        box, h("span", { class: "node-choice-label" }, choice.label), h("span", { class: "node-choice-type" }, choice.type));
+    });
+    const filter = h("input", { type: "search", class: "node-choice-filter", placeholder: "filter nodes", "aria-label": "Filter nodes" });
+    filter.addEventListener("input", () => {
+      const text = filter.value.trim().toLowerCase();
+      rows.forEach((row, index) => {
+        row.hidden = !!text && !`${choices[index].label} ${choices[index].type}`.toLowerCase().includes(text);
+      });
+    });
+    const picker = h("div", { class: "node-choices-box" }, filter,
+      h("div", { class: "node-choices" }, rows.length ? rows : h("p", { class: "hint" }, "No other nodes on this flow.")));
+    const select = modes.length > 1 ? h("select", { disabled: ctx.readOnly, "data-scope-mode": "" },
+      modes.map(([value, words]) => h("option", { value, selected: value === modeOf(holder[key]) }, words))) : null;
+    const sync = () => { picker.hidden = select !== null && select.value !== "nodes"; };
+    select?.addEventListener("change", () => {
+      holder[key] = select.value === "nodes" ? [...ticked] : select.value === "group" ? "group" : null;
+      sync();
+      ctx.changed();
+    });
+    if (!select && !Array.isArray(holder[key])) holder[key] = [];
+    sync();
+    return wrap(key, schema, path, h("div", { class: "node-list" }, select, picker));
+  },
+
+  /** An editable list: add, remove, and reorder by dragging an item's handle (or with the
+   * up / down arrow keys on it). `ctx.origins` records where each item was when the form
+   * opened, so that a switch's wires follow its rules (`ctx.outputsFrom`, "→ n" per rule). */
   array(key, schema, holder, path, ctx) {
     if (!Array.isArray(holder[key])) holder[key] = [];
     const items = holder[key];
     const itemSchema = schema.items || {};
+    const origin = items.map((_, index) => index);  // -1: added since the form opened
+    ctx.origins?.set(path, origin);
+    const outputs = path === `/${ctx.outputsFrom}`;
+    const itemName = itemSchema.title || labelFor(key, schema);
     const list = h("ol", { class: "form-array" });
+    const move = (from, to) => {
+      if (to < 0 || to >= items.length || from === to) return;
+      items.splice(to, 0, ...items.splice(from, 1));
+      origin.splice(to, 0, ...origin.splice(from, 1));
+      redraw();
+      ctx.changed();
+      list.children[to]?.querySelector(".drag-handle")?.focus();
+    };
+    const drag = (event, index) => {
+      if (event.button !== 0) return;
+      event.preventDefault();
+      const row = list.children[index];
+      const startY = event.clientY;
+      let target = index;
+      row.classList.add("dragging");
+      const follow = (e) => {
+        row.style.transform = `translateY(${e.clientY - startY}px)`;
+        // The new place: after every other item whose middle is above the pointer.
+        target = [...list.children].filter((other, i) => {
+          const box = other.getBoundingClientRect();
+          return i !== index && box.top + box.height / 2 < e.clientY;
+        }).length;
+      };
+      const drop = () => {
+        window.removeEventListener("pointermove", follow);
+        window.removeEventListener("pointerup", drop);
+        row.classList.remove("dragging");
+        row.style.transform = "";
+        move(index, target);
+      };
+      window.addEventListener("pointermove", follow);
+      window.addEventListener("pointerup", drop);
+    };
+    const handle = (index) => h("button", {
+      type: "button", class: "drag-handle", title: "Drag to reorder (or press the up / down arrow keys)",
+      "aria-label": `Move ${itemName} ${index + 1}`,
+      onpointerdown: (e) => drag(e, index),
+      onkeydown: (e) => {
+        if (e.key !== "ArrowUp" && e.key !== "ArrowDown") return;
+        e.preventDefault();
+        move(index, index + (e.key === "ArrowUp" ? -1 : 1));
+      },
+    }, "≡");
     const redraw = () => {
       replace(list, ...items.map((_, index) => h("li", { class: "form-array-item", "data-index": index },
+        ctx.readOnly ? null : handle(index),
         field(index, { ...itemSchema, title: itemSchema.title || `${labelFor(key, schema)} ${index + 1}` },
           items, `${path}/${index}`, ctx),
+        outputs ? h("span", { class: "form-array-output", title: `Output ${index + 1}` }, `→ ${index + 1}`) : null,
         ctx.readOnly ? null : h("button", {
           type: "button", class: "secondary remove-item", title: "Remove",
-          onclick: () => { items.splice(index, 1); redraw(); ctx.changed(); },
+          onclick: () => { items.splice(index, 1); origin.splice(index, 1); redraw(); ctx.changed(); },
         }, "Remove"))));
     };
     redraw();
     const add = ctx.readOnly ? null : h("button", {
       type: "button", class: "secondary add-item", "data-add": key,
-      onclick: () => { items.push(defaultFor(itemSchema)); redraw(); ctx.changed(); },
+      onclick: () => { items.push(defaultFor(itemSchema)); origin.push(-1); redraw(); ctx.changed(); },
     }, "+ Add");
     return h("fieldset", { class: "form-list", "data-path": path, "data-key": key },
       h("legend", {}, labelFor(key, schema)), list, add);
@@ -319,6 +440,12 @@ const BUILDERS = {
 export function field(key, schema, holder, path, ctx) {
   const custom = ctx.custom?.(key, schema, holder, path);
   const el = custom || BUILDERS[kindOf(schema)](key, schema || {}, holder, path, ctx);
+  return conditional(el, schema, holder, path, ctx);
+}
+
+/** Make `el` follow its schema's `x-show-if` / `x-hide-if` / `x-title-by` (evaluated by
+ * applyConditions against `holder`); also for fields not built here (credentials). */
+export function conditional(el, schema, holder, path, ctx) {
   const condition = schema?.["x-show-if"];
   const against = schema?.["x-hide-if"];
   const labelBy = schema?.["x-title-by"];
@@ -370,7 +497,11 @@ export function fields(schema, holder, path, ctx) {
  * a config node and `ctx.typeOf(node)` its type descriptor, for `<ref>.<key>` conditions.
  */
 export function applyConditions(ctx) {
-  for (const { el, condition, against, labelBy, holder, schemaOf } of ctx.conditions || []) {
+  for (const { el, condition, against, labelBy, holder, schemaOf, follow } of ctx.conditions || []) {
+    if (follow) {
+      follow();  // a code field's language follows another field (x-format-by)
+      continue;
+    }
     if (labelBy) {
       // x-title-by: {key, titles: {value: title}}: the label follows another field (change rules).
       const title = labelBy.titles?.[valueText(holder[labelBy.key])];

@@ -1,8 +1,9 @@
 /**
  * Copying nodes under new ids (paste after copy, "import copy"): every reference
- * follows — wires, link targets, group membership, `z`, and config-node properties.
+ * follows — wires, link targets, group membership, `z`, config-node properties, a
+ * subflow instance's type and a subflow's port wires.
  */
-import { newId } from "./model.js";
+import { instanceOf, newId } from "./model.js";
 
 /** Rewrite `nodes` (clones) through `mapping` (old id → new id). */
 export function remap(nodes, mapping) {
@@ -16,6 +17,12 @@ export function remap(nodes, mapping) {
     if (Array.isArray(node.wires)) node.wires = node.wires.map((port) => port.map(map));
     if (Array.isArray(node.links)) node.links = node.links.map(map);
     if (node.type === "group" && Array.isArray(node.nodes)) node.nodes = node.nodes.map(map);
+    if (mapping.has(instanceOf(node))) node.type = `subflow:${map(instanceOf(node))}`;
+    if (node.type === "subflow") {
+      for (const port of [...(node.in || []), ...(node.out || []), node.status].filter(Boolean)) {
+        port.wires = (port.wires || []).map((wire) => ({ ...wire, id: map(wire.id) }));
+      }
+    }
     return node;
   });
 }

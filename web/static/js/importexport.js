@@ -3,12 +3,15 @@
  * a new tab; id conflicts handled as Node-RED does) and export (selected nodes,
  * current tab or everything; compact or formatted; copy or download). Exports
  * never contain credentials: they are kept apart from the nodes in the model.
+ * Subflow definitions are workspaces like tabs (their nodes keep their `z`), and
+ * exporting a subflow instance brings its definition and the definition's nodes along,
+ * as Node-RED's export does.
  */
 import { get } from "./api.js";
 import { openDialog } from "./dialog.js";
 import { h } from "./dom.js";
 import { freshIds, remap } from "./ids.js";
-import { exportOrder, isConfigNode, referencedIds } from "./model.js";
+import { exportOrder, instanceOf, isConfigNode, referencedIds } from "./model.js";
 import { notify } from "./notify.js";
 
 /** Parse import text: a JSON array of objects that each have `id` and `type`. */
@@ -63,20 +66,22 @@ export class ImportExport {
     }
     history.record();
     const importedTabs = new Set(incoming.filter((n) => n.type === "tab").map((n) => n.id));
+    const workspaces = new Set([...importedTabs, ...incoming.filter((n) => n.type === "subflow").map((n) => n.id),
+      ...model.subflows().map((n) => n.id)]);
     const onlyTab = model.tabs().length === 1 ? model.tabs()[0] : null;
     const emptyDefault = importedTabs.size && onlyTab && !model.nodesOnAnyKind(onlyTab.id).length
       && !importedTabs.has(onlyTab.id) ? onlyTab : null;
     let target = model.activeTab;
-    const needsTarget = incoming.some((n) => n.type !== "tab" && !isConfigNode(n) && !importedTabs.has(n.z));
+    const needsTarget = incoming.some((n) => !workspaces.has(n.id) && !isConfigNode(n) && !workspaces.has(n.z));
     if (newTab && needsTarget) {
       const tab = model.makeTab();
       incoming.unshift(tab);
       target = tab.id;
     }
     for (const node of incoming) {
-      if (node.type === "tab") continue;
-      if (!isConfigNode(node) && !importedTabs.has(node.z)) node.z = target;
-      else if (isConfigNode(node) && node.z && !importedTabs.has(node.z) && !model.get(node.z)) node.z = target;
+      if (workspaces.has(node.id)) continue;
+      if (!isConfigNode(node) && !workspaces.has(node.z)) node.z = target;
+      else if (isConfigNode(node) && node.z && !workspaces.has(node.z) && !model.get(node.z)) node.z = target;
     }
     model.put(...incoming);
     // Like Node-RED, an import that brings its own tabs replaces a lone empty tab.
@@ -84,7 +89,8 @@ export class ImportExport {
     const firstTab = incoming.find((n) => n.type === "tab");
     this.editor.showTab(firstTab && !needsTarget ? firstTab.id : target);
     canvas.select(incoming.filter((n) => n.z === model.activeTab && !isConfigNode(n)).map((n) => n.id));
-    const unknown = [...new Set(incoming.filter((n) => n.type !== "tab" && n.type !== "group" && !model.type(n)).map((n) => n.type))];
+    const unknown = [...new Set(incoming.filter((n) => !["tab", "group", "subflow"].includes(n.type) && !model.type(n))
+      .map((n) => n.type))];
     notify(`Imported ${incoming.length} node(s)`, {
       type: unknown.length ? "warning" : "success",
       lines: unknown.length ? [`Unknown types: ${unknown.join(", ")}`] : [],
@@ -166,6 +172,13 @@ export class ImportExport {
       : [...canvas.selection].map((id) => model.get(id));
     const ids = new Set(picked.map((n) => n.id));
     for (const node of picked) {
+      const definition = model.get(instanceOf(node));
+      if (definition && !ids.has(definition.id)) {
+        for (const other of [definition, ...model.nodesOnAnyKind(definition.id)]) {
+          ids.add(other.id);
+          picked.push(other);
+        }
+      }
       for (const ref of referencedIds(node)) {
         const other = model.get(ref);
         if (other && isConfigNode(other) && !ids.has(ref)) {

@@ -2,7 +2,8 @@
  * Keyboard shortcuts (Node-RED's keymap): delete/backspace, ctrl-c/x/v, ctrl-z,
  * ctrl-y / ctrl-shift-z, ctrl-a, ctrl-d deploy, ctrl-e export, ctrl-i import,
  * enter edit, escape clear, arrows move (shift: one grid step), ctrl +/-/0 zoom,
- * ctrl-alt-l clear debug, ctrl-f search; ctrl-enter / ctrl-escape close the edit tray.
+ * ctrl-alt-l clear debug, ctrl-f search, ctrl-shift-g group, ctrl-shift-u ungroup;
+ * ctrl-enter / ctrl-escape close the edit tray.
  * None of them while a popup (search, quick-add, context menu) is open.
  */
 import { dialogOpen } from "./dialog.js";
@@ -32,11 +33,13 @@ export function installKeyboard(editor, actions) {
     "shift-ArrowUp": "up20", "shift-ArrowDown": "down20", "shift-ArrowLeft": "left20", "shift-ArrowRight": "right20",
     "ctrl-=": "zoomIn", "ctrl-+": "zoomIn", "ctrl--": "zoomOut", "ctrl-0": "zoomReset", "ctrl-alt-l": "clearDebug",
     "ctrl-f": "search", "shift-!": "zoomFit", "shift-1": "zoomFit",
+    "ctrl-shift-g": "group", "ctrl-shift-u": "ungroup",
   };
   window.addEventListener("keydown", (e) => {
     const key = combo(e);
     if (editor.properties.open) {
-      if (trayKeys[key]) {
+      // Not under a dialog opened from the form (the expression editor): it is not the tray's.
+      if (trayKeys[key] && !dialogOpen()) {
         e.preventDefault();
         actions[trayKeys[key]]();
       }

@@ -11,12 +11,13 @@ measure.font = "14px Helvetica, Arial, sans-serif";
 const textWidths = new Map();
 const MAX_REMEMBERED = 10000;
 
-function textWidth(label) {
-  let width = textWidths.get(label);
+/** The width of `text` in the canvas' label font. */
+export function textWidth(text) {
+  let width = textWidths.get(text);
   if (width === undefined) {
-    width = measure.measureText(label).width;
+    width = measure.measureText(text).width;
     if (textWidths.size >= MAX_REMEMBERED) textWidths.clear();
-    textWidths.set(label, width);
+    textWidths.set(text, width);
   }
   return width;
 }

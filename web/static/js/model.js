@@ -17,6 +17,36 @@ export function newId() {
 const STRUCTURAL = new Set(["tab", "subflow", "group", "junction"]);
 const RANK = { tab: 0, subflow: 1, group: 2, junction: 3 };
 
+/** The colour and icon of a subflow whose definition names none (Node-RED's). */
+const SUBFLOW_COLOUR = "#DDAA99";
+const SUBFLOW_ICON = "subflow";
+const INSTANCE_PREFIX = "subflow:";
+
+/** The definition id a subflow instance's type names ("subflow:<id>"), or null. */
+export function instanceOf(node) {
+  return node?.type?.startsWith(INSTANCE_PREFIX) ? node.type.slice(INSTANCE_PREFIX.length) : null;
+}
+
+/**
+ * The node type descriptor of a subflow's instances, shaped as GET /node-types' entries
+ * so the palette, canvas, forms and validation treat instances like any node: its name,
+ * colour, icon, port counts (from the definition's `in` / `out`) and a Name property.
+ */
+function subflowType(definition) {
+  return {
+    type: `${INSTANCE_PREFIX}${definition.id}`,
+    category: "subflows",
+    paletteLabel: definition.name || definition.id,
+    color: definition.color || SUBFLOW_COLOUR,
+    icon: definition.icon || SUBFLOW_ICON,
+    inputs: (definition.in || []).length,
+    outputs: (definition.out || []).length,
+    help: definition.info || "",
+    subflow: definition.id,
+    schema: { type: "object", properties: { name: { type: "string", title: "Name", default: "" } } },
+  };
+}
+
 /** True for config nodes: no x/y (Node-RED's own rule) and not a tab or subflow. */
 export function isConfigNode(node) {
   return !STRUCTURAL.has(node.type) && !("x" in node && "y" in node);
@@ -93,12 +123,25 @@ export class Model extends Emitter {
     return this.nodes.get(id);
   }
 
+  /** The type descriptor of `node`: a node type, or for a subflow instance its definition's. */
   type(node) {
+    const definition = this.nodes.get(instanceOf(node));
+    if (definition?.type === "subflow") return subflowType(definition);
     return this.types.get(node.type) || null;
   }
 
   tabs() {
     return [...this.nodes.values()].filter((n) => n.type === "tab");
+  }
+
+  /** The subflow definitions. */
+  subflows() {
+    return [...this.nodes.values()].filter((n) => n.type === "subflow");
+  }
+
+  /** The instances of subflow `id` (on any tab or subflow). */
+  instances(id) {
+    return [...this.nodes.values()].filter((n) => instanceOf(n) === id);
   }
 
   /** Flow nodes (not groups) of tab `z`. */
@@ -139,6 +182,7 @@ export class Model extends Emitter {
   /** The label shown on the canvas: name, else the type's label key, else its palette label. */
   label(node) {
     if (node.type === "tab") return node.label || node.id;
+    if (node.type === "subflow") return node.name || node.id;
     const type = this.type(node);
     const key = type?.editor?.label;
     return String(node.name || (key && node[key]) || type?.paletteLabel || node.type);
@@ -166,7 +210,7 @@ export class Model extends Emitter {
 
   /** A new node of `typeName` with the schema's defaults, on the active tab at x, y. */
   createNode(typeName, x, y) {
-    const type = this.types.get(typeName);
+    const type = this.type({ type: typeName });
     const node = { id: newId(), type: typeName };
     if (x !== undefined) node.z = this.activeTab;
     for (const [key, prop] of Object.entries(type.schema?.properties || {})) {
@@ -186,12 +230,16 @@ export class Model extends Emitter {
     this.emit("change");
   }
 
-  /** Delete nodes and everything that pointed at them (wires, links, group membership). */
+  /**
+   * Delete nodes and everything that pointed at them (wires, links, group membership,
+   * a subflow's port wires). A tab takes its nodes along; a subflow its nodes and instances.
+   */
   remove(ids) {
     const gone = new Set(ids);
     for (const id of ids) {
       const node = this.nodes.get(id);
-      if (node?.type === "tab") this.nodesOnAnyKind(id).forEach((n) => gone.add(n.id));
+      if (node?.type === "tab" || node?.type === "subflow") this.nodesOnAnyKind(id).forEach((n) => gone.add(n.id));
+      if (node?.type === "subflow") this.instances(id).forEach((n) => gone.add(n.id));
     }
     for (const id of gone) {
       this.nodes.delete(id);
@@ -201,6 +249,12 @@ export class Model extends Emitter {
       if (Array.isArray(node.wires)) node.wires = node.wires.map((port) => port.filter((t) => !gone.has(t)));
       if (Array.isArray(node.links)) node.links = node.links.filter((t) => !gone.has(t));
       if (node.type === "group") node.nodes = (node.nodes || []).filter((t) => !gone.has(t));
+      if (gone.has(node.g)) delete node.g;
+      if (node.type === "subflow") {
+        for (const port of [...(node.in || []), ...(node.out || []), node.status].filter(Boolean)) {
+          port.wires = (port.wires || []).filter((w) => !gone.has(w.id));
+        }
+      }
     }
     if (!this.nodes.has(this.activeTab)) {
       if (!this.tabs().length) this.put(this.makeTab());

@@ -1,7 +1,9 @@
 /**
  * The palette: node types from GET /node-types grouped by category (config types never
- * shown), a filter box, help on hover and click, and dragging a type onto the
- * canvas to place a node. Plugin load errors are listed at the bottom.
+ * shown), the workspace's subflows first (category "subflows" unless the subflow names
+ * its own; double-click opens one), a filter box, help on hover and click, and
+ * dragging a type onto the canvas to place a node. Plugin load errors are listed at
+ * the bottom.
  */
 import { h, replace } from "./dom.js";
 import { firstParagraph } from "./markdown.js";
@@ -21,13 +23,28 @@ export class Palette {
     this.filter = root.querySelector("#palette-filter");
     this.list = root.querySelector("#palette-list");
     this.filter.addEventListener("input", () => this.applyFilter());
+    this.subflowKey = this.subflowSignature();
     this.render();
+    editor.model.on("change", () => {
+      const key = this.subflowSignature();
+      if (key === this.subflowKey) return;
+      this.subflowKey = key;
+      this.render();
+      this.applyFilter();
+    });
+  }
+
+  /** What the palette shows of the subflows (names, colours, ports): redraw when it changes. */
+  subflowSignature() {
+    const { model } = this.editor;
+    return JSON.stringify(model.subflows().map((def) => model.type({ type: `subflow:${def.id}` })));
   }
 
   render() {
     const { model } = this.editor;
     const byCategory = new Map();
-    for (const type of model.types.values()) {
+    const subflowTypes = model.subflows().map((def) => model.type({ type: `subflow:${def.id}` }));
+    for (const type of [...subflowTypes, ...model.types.values()]) {
       if (type.category === "config") continue;
       if (!byCategory.has(type.category)) byCategory.set(type.category, []);
       byCategory.get(type.category).push(type);
@@ -59,6 +76,7 @@ export class Palette {
     type.outputs > 0 ? h("span", { class: "palette-port out" }) : null);
     el.querySelector("img").addEventListener("error", (e) => { e.target.src = "/static/icons/arrow-right.svg"; }, { once: true });
     el.addEventListener("pointerdown", (e) => this.startDrag(e, type, el));
+    if (type.subflow) el.addEventListener("dblclick", () => this.editor.subflows.show(type.subflow));
     return el;
   }
 

@@ -2,12 +2,13 @@
  * The edit tray: a node's property form generated from its type's JSON Schema,
  * credentials as fields that never show stored secrets, config-node references
  * with add/edit (a stacked tray), inline validation, and Done / Cancel / Delete.
- * Plugins get this form with no front-end code of their own.
+ * Plugins get this form with no front-end code of their own. A subflow instance's
+ * tray adds its env properties and "Edit subflow template" (subflows.js).
  */
 import { get } from "./api.js";
 import { h, replace } from "./dom.js";
-import { applyConditions, fields } from "./form.js";
-import { isConfigNode } from "./model.js";
+import { applyConditions, conditional, fields } from "./form.js";
+import { instanceOf, isConfigNode } from "./model.js";
 import { describeProblem, validateNode } from "./validate.js";
 import { fitWires } from "./wires.js";
 
@@ -41,7 +42,8 @@ export class PropertyEditor {
     };
     ctx = this.formContext(draft, type, readOnly, validate);
     const body = type
-      ? [fields(type.schema || {}, draft, "", ctx), this.credentialFields(node, type, creds, readOnly)]
+      ? [fields(type.schema || {}, draft, "", ctx), this.credentialFields(node, type, creds, readOnly, draft, ctx),
+        this.editor.subflows?.instanceFields(draft)]
       : [h("p", { class: "warning" }, `Unknown node type "${node.type}": its settings are kept as they are.`)];
     const description = "x" in node
       ? h("div", { class: "form-row" }, h("label", { for: "node-info" }, "Description"),
@@ -59,7 +61,7 @@ export class PropertyEditor {
       : null;
     const close = () => this.close(panel);
     const done = () => {
-      this.save(node, draft, creds);
+      this.save(node, draft, creds, ctx.origins);
       close();
       onDone?.(draft);
     };
@@ -70,7 +72,9 @@ export class PropertyEditor {
     };
     panel.append(
       h("header", { class: "tray-header" },
-        h("span", { class: "tray-title" }, `Edit ${type?.paletteLabel || node.type} node`),
+        h("span", { class: "tray-title" }, instanceOf(node)
+          ? `Edit subflow instance: ${type?.paletteLabel || node.type}` : `Edit ${type?.paletteLabel || node.type} node`),
+        this.editor.subflows?.templateButton(node, close),
         model.get(node.id) && !readOnly ? h("button", { class: "secondary danger", "data-action": "delete-node", onclick: remove }, "Delete") : null,
         h("button", { class: "secondary", "data-action": "cancel", onclick: close }, "Cancel"),
         readOnly ? null : h("button", { class: "primary", "data-action": "done", onclick: done }, "Done")),
@@ -100,11 +104,16 @@ export class PropertyEditor {
     return {
       readOnly, skip, order, typeKeyOf,
       conditions: [],
+      origins: new Map(), outputsFrom: type?.editor?.outputsFrom,
       lookup: (id) => (id ? model.get(id) || this.pendingConfig(id) : undefined),
       typeOf: (node) => model.type(node),
       schemaOf: (key) => props[key],
       changed: validate,
       configPicker: (refType, holder, key) => this.configPicker(refType, holder, key, validate, readOnly),
+      // The other nodes of the node's flow, for node-list fields (catch / status / complete scope).
+      flowNodes: () => model.nodesOn(draft.z).filter((n) => n.id !== draft.id)
+        .map((n) => ({ id: n.id, label: model.label(n), type: n.type }))
+        .sort((a, b) => a.label.localeCompare(b.label)),
       custom: (key, schema, holder, path) => (
         path === "/links" && LINK_TARGETS[draft.type] ? this.linkPicker(draft, holder, validate, readOnly) : null),
     };
@@ -136,7 +145,9 @@ export class PropertyEditor {
     }
   }
 
-  credentialFields(node, type, creds, readOnly) {
+  /** The credential fields; the type's `editor.credentials` hints give each its `title` and
+   * `x-show-if` / `x-title-by` against the node's fields (http request: by auth type). */
+  credentialFields(node, type, creds, readOnly, draft, ctx) {
     const entries = Object.entries(type.credentials || {});
     if (!entries.length) return null;
     const { model } = this.editor;
@@ -151,8 +162,11 @@ export class PropertyEditor {
       });
       input.addEventListener("input", () => { creds[name] = input.value; });
       inputs.set(name, input);
-      return h("div", { class: "form-row", "data-path": `/credentials/${name}` },
-        h("label", {}, name.charAt(0).toUpperCase() + name.slice(1)), input);
+      const hints = type.editor?.credentials?.[name] || {};
+      input.id = `credential-${name}`;
+      return conditional(h("div", { class: "form-row", "data-path": `/credentials/${name}` },
+        h("label", { for: input.id }, hints.title || name.charAt(0).toUpperCase() + name.slice(1)), input),
+      hints, draft, `/${name}`, ctx);  // its conditions read the node's own (top-level) fields
     });
     if (model.baseline.has(node.id)) {
       get(`credentials/${encodeURIComponent(node.type)}/${encodeURIComponent(node.id)}`).then((stored) => {
@@ -229,7 +243,9 @@ export class PropertyEditor {
       rows.length ? rows : h("p", { class: "hint" }, `No ${wanted} nodes yet.`));
   }
 
-  save(node, draft, creds) {
+  /** Put the edited node in the model; `origins` (form.js lists) moves a switch's wires
+   * with its rules, as Node-RED does, when they were reordered or removed. */
+  save(node, draft, creds, origins = new Map()) {
     const { model, history } = this.editor;
     const existing = model.get(node.id);
     const credsChanged = Object.keys(creds).length > 0;
@@ -238,6 +254,8 @@ export class PropertyEditor {
     if (credsChanged) model.creds.set(node.id, { ...(model.creds.get(node.id) || {}), ...creds });
     const from = model.type(draft)?.editor?.outputsFrom;
     // One output per list item (switch rules): `outputs` is saved as Node-RED saves it.
+    const origin = from && from !== "outputs" ? origins.get(`/${from}`) : null;
+    if (origin && Array.isArray(draft.wires)) draft.wires = origin.map((index) => (index >= 0 && draft.wires[index]) || []);
     if (from && from !== "outputs" && Array.isArray(draft[from]) && "outputs" in draft) draft.outputs = draft[from].length;
     if (!isConfigNode(draft)) fitWires(model, draft);
     model.serverErrors.delete(node.id);

@@ -212,22 +212,54 @@ export function nodeKind(model) {
   };
 }
 
-/** How group boxes are kept drawn in a KeyedLayer: items are group nodes, drawn again when they change. */
+/**
+ * How group boxes are kept drawn in a KeyedLayer: items are {group, selected}; selecting
+ * patches the element, any other change to the group draws it again.
+ */
 export const groupKind = {
-  look: (group) => JSON.stringify([group.x, group.y, group.w, group.h, group.style, group.name]),
-  draw: (group) => drawGroup(group),
-  update() {},
+  look: ({ group }) => JSON.stringify([group.x, group.y, group.w, group.h, group.style, group.name]),
+  draw: ({ group, selected }) => drawGroup(group, selected),
+  update(el, item, prev) {
+    if (item.selected !== prev.selected) el.classList.toggle("selected", item.selected);
+  },
 };
 
-/** The SVG for a group box (drawn behind its nodes). */
-export function drawGroup(group) {
+/** The SVG for a group box (drawn behind its nodes); `selected` outlines it. */
+export function drawGroup(group, selected = false) {
   const style = group.style || {};
-  return s("g", { class: "group", "data-group-id": group.id, transform: `translate(${group.x}, ${group.y})` },
-    s("rect", {
-      width: group.w, height: group.h, rx: 4, class: "group-box",
-      stroke: style.stroke || "#999", fill: style.fill || "none", "fill-opacity": style["fill-opacity"] ?? 0.1,
-    }),
-    style.label !== false && group.name
-      ? s("text", { x: 8, y: 16, class: "group-label", fill: style.color || "#333" }, String(group.name))
-      : null);
+  return s("g", {
+    class: `group${selected ? " selected" : ""}`, "data-group-id": group.id, transform: `translate(${group.x}, ${group.y})`,
+  },
+  s("rect", {
+    width: group.w, height: group.h, rx: 4, class: "group-box",
+    stroke: style.stroke || "#999", fill: style.fill || "none", "fill-opacity": style["fill-opacity"] ?? 0.1,
+  }),
+  style.label !== false && group.name
+    ? s("text", { x: 8, y: 16, class: "group-label", fill: style.color || "#333" }, String(group.name))
+    : null);
+}
+
+/** Width and height of a subflow's input / output port node (Node-RED's). */
+export const SUBFLOW_PORT_SIZE = 40;
+
+/**
+ * A port node of the subflow being edited: `kind` "in" (its output connector feeds the
+ * subflow's nodes) or "out" (nodes wire into its input connector), `index` its number,
+ * `port` the definition's {x, y} entry (the centre). Hooks: data-subflow-port="in-0" /
+ * "out-<n>", and data-port on the connector as on nodes.
+ */
+export function drawSubflowPort(kind, index, port, selected = false) {
+  const size = SUBFLOW_PORT_SIZE;
+  const half = size / 2;
+  const connector = kind === "in"
+    ? s("rect", { class: "port port-out", "data-port": "out-0", x: size - PORT_SIZE / 2, y: half - PORT_SIZE / 2, width: PORT_SIZE, height: PORT_SIZE, rx: 3 })
+    : s("rect", { class: "port port-in", "data-port": "in", x: -PORT_SIZE / 2, y: half - PORT_SIZE / 2, width: PORT_SIZE, height: PORT_SIZE, rx: 3 });
+  const label = kind === "in"
+    ? s("text", { class: "subflow-port-label", x: half, y: half, dy: "0.35em" }, "input")
+    : [s("text", { class: "subflow-port-label", x: half, y: 12 }, "output"),
+      s("text", { class: "subflow-port-number", x: half, y: 31 }, String(index + 1))];
+  return s("g", {
+    class: `subflow-port${selected ? " selected" : ""}`, "data-subflow-port": `${kind}-${index}`,
+    transform: `translate(${port.x - half}, ${port.y - half})`,
+  }, s("rect", { class: "subflow-port-body", width: size, height: size, rx: 8 }), label, connector);
 }

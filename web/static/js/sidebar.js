@@ -1,8 +1,11 @@
 /**
- * The right sidebar: info (the selected node), help (node type docs), config nodes
- * (used / unused, open, delete) and debug tabs. While a node is being edited the help
+ * The right sidebar: info (the selected node: id, type and its properties), help (node
+ * type docs), config nodes (used / unused, open, delete), context data (contextdata.js)
+ * and debug tabs. While a node is being edited the help
  * tab shows its type's help beside the form, as in Node-RED.
  */
+import { ContextSidebar } from "./contextdata.js";
+import { valueTree } from "./debug.js";
 import { confirmDialog } from "./dialog.js";
 import { h, replace } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
@@ -16,6 +19,7 @@ export class Sidebar {
     this.info = root.querySelector("#sidebar-info");
     this.help = root.querySelector("#sidebar-help");
     this.config = root.querySelector("#sidebar-config");
+    this.contextData = new ContextSidebar(root.querySelector("#sidebar-context"), editor);
     this.beforeEditing = null;
     for (const button of root.querySelectorAll("[data-sidebar-tab]")) {
       button.addEventListener("click", () => this.show(button.dataset.sidebarTab));
@@ -40,32 +44,38 @@ export class Sidebar {
     return this.root.querySelector("[data-sidebar-tab].active")?.dataset.sidebarTab || "info";
   }
 
-  /** Switch to tab `name` ("info", "help", "config" or "debug"). */
+  /** Switch to tab `name` ("info", "help", "config", "context" or "debug"). */
   show(name) {
     if (name === "config") this.showConfigNodes();
     for (const button of this.root.querySelectorAll("[data-sidebar-tab]")) {
       button.classList.toggle("active", button.dataset.sidebarTab === name);
     }
     for (const pane of this.root.querySelectorAll("[data-sidebar-pane]")) pane.hidden = pane.dataset.sidebarPane !== name;
+    if (name === "context") this.contextData.follow();
   }
 
-  /** Help for node type `typeName`. */
+  /** Help for node type `typeName` (a subflow instance's: its subflow's). */
   showHelp(typeName) {
-    const type = this.editor.model.types.get(typeName);
+    const type = this.editor.model.type({ type: typeName });
     replace(this.help, 
       h("h3", {}, type?.paletteLabel || typeName),
       type ? renderMarkdown(type.help || "No help text.") : h("p", {}, "Unknown node type."),
       type?.module ? h("p", { class: "hint" }, `From ${type.origin || ""} ${type.module}`) : null);
   }
 
-  /** Info on the current selection: a property table and the type's help. */
+  /** Info on the current selection: Node-RED's table (node id, type, the node's
+   * properties) and the type's help; with no single node, the flow's. */
   showSelection() {
+    this.contextData.follow();
     const { model, canvas } = this.editor;
+    // Redrawn on every canvas render (status updates too): "show more" stays as the person left it.
+    const more = !!this.info.querySelector(".info-more")?.open;
     const ids = [...canvas.selection];
     if (ids.length !== 1) {
       const tab = model.get(model.activeTab);
-      replace(this.info, 
-        h("h3", {}, ids.length ? `${ids.length} nodes selected` : `Flow: ${tab ? model.label(tab) : ""}`),
+      replace(this.info,
+        h("h3", { class: "info-title" }, ids.length ? `${ids.length} nodes selected` : tab ? `Flow: ${model.label(tab)}` : "No flow"),
+        !ids.length && tab ? infoTable([["Flow", tab.id]], infoProperties(tab), more) : null,
         !ids.length && tab?.info ? renderMarkdown(tab.info) : null,
         h("p", { class: "hint" }, `${model.nodesOn(model.activeTab).length} node(s) on this flow`));
       return;
@@ -74,13 +84,12 @@ export class Sidebar {
     if (!node) return;
     const type = model.type(node);
     const problems = model.problems(node);
-    const rows = [["Node", node.id], ["Type", node.type], ["Name", node.name || ""]];
-    replace(this.info, 
-      h("h3", {}, model.label(node)),
-      h("table", { class: "info-table" }, rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, String(v))))),
+    replace(this.info,
+      h("h3", { class: "info-title" }, model.label(node)),
+      infoTable([["Node", node.id], ["Type", node.type]], infoProperties(node), more),
       problems.length ? h("ul", { class: "info-problems" }, problems.map((p) => h("li", {}, describeProblem(p, type)))) : null,
       node.info ? renderMarkdown(node.info) : null,
-      type ? h("div", { class: "info-help" }, renderMarkdown(type.help)) : null);
+      type?.help ? h("div", { class: "info-help" }, renderMarkdown(type.help)) : null);
   }
 
   /** The config-nodes tab of the sidebar: every config node by type, with its users. */
@@ -117,4 +126,24 @@ export class Sidebar {
         h("ul", { class: "config-list" }, nodes.map(row))))
         : h("p", { class: "hint" }, "No configuration nodes. They are made from a node's form (e.g. the Server of an mqtt node)."));
   }
+}
+
+/** Keys the info table does not list among a node's properties: identity, layout, wiring. */
+const LAYOUT_KEYS = new Set(["id", "type", "z", "x", "y", "w", "h", "g", "wires", "info", "d", "label"]);
+
+/** A node's own properties that hold something, in its order, for the info table. */
+function infoProperties(node) {
+  return Object.entries(node).filter(([key, value]) => !LAYOUT_KEYS.has(key)
+    && value !== null && value !== undefined && value !== "");
+}
+
+/** The info table: `rows` always shown, `more` (the node's properties) under "show more"
+ * (`open`: unfolded). */
+function infoTable(rows, more, open) {
+  const row = ([key, value]) => h("tr", { "data-info-key": key },
+    h("th", {}, key), h("td", {}, typeof value === "string" ? value : valueTree(value)));
+  return h("div", { class: "info-node" },
+    h("table", { class: "info-table" }, h("tbody", {}, rows.map(row))),
+    more.length ? h("details", { class: "info-more", open }, h("summary", {}, "show more"),
+      h("table", { class: "info-table" }, h("tbody", {}, more.map(row)))) : null);
 }

@@ -1,4 +1,8 @@
-/** Workspace tabs: switch, add (+), edit on double-click (name, enabled, description), delete. */
+/**
+ * Workspace tabs: switch, add (+), edit on double-click (name, enabled, description),
+ * delete. Open subflows follow the flow tabs, with their icon and a close button;
+ * double-clicking one edits the subflow's properties (subflows.js).
+ */
 import { openDialog } from "./dialog.js";
 import { h, replace } from "./dom.js";
 
@@ -13,12 +17,24 @@ export class Tabs {
 
   render() {
     const { model } = this.editor;
+    const { subflows } = this.editor;
     replace(this.list, ...model.tabs().map((tab) => h("li", {
       class: `tab${tab.id === model.activeTab ? " active" : ""}${tab.disabled ? " disabled" : ""}`,
       "data-tab-id": tab.id, title: tab.disabled ? "disabled" : "",
       onclick: () => this.editor.showTab(tab.id),
       ondblclick: () => this.edit(tab.id),
-    }, model.label(tab))));
+    }, model.label(tab))), ...subflows.openTabs().map((def) => h("li", {
+      class: `tab subflow-tab${def.id === model.activeTab ? " active" : ""}`, "data-tab-id": def.id, "data-subflow-tab": "",
+      onclick: () => this.editor.showTab(def.id),
+      ondblclick: () => subflows.editProperties(def.id),
+    }, h("img", { class: "tab-icon", src: "/static/icons/subflow.svg", alt: "" }), model.label(def),
+    h("button", {
+      type: "button", class: "tab-close", title: "Close", "aria-label": "Close",
+      onclick: (e) => {
+        e.stopPropagation();
+        subflows.close(def.id);
+      },
+    }, "×"))));
   }
 
   add() {

@@ -19,6 +19,13 @@ export function inputPoint(geo) {
 /** A wire key as used in data-wire. */
 export const wireKey = (source, port, target) => `${source}:${port}:${target}`;
 
+/** The SVG of one wire: a wide invisible hit path under the drawn line. */
+export function wireElement(key, d, className) {
+  return s("g", { class: className, "data-wire": key },
+    s("path", { class: "wire-hit", d }),
+    s("path", { class: "wire-line", d }));
+}
+
 /**
  * Every wire between nodes present in `geos` (Map id -> geometry), as a Map key -> item
  * for a KeyedLayer of `wireKind`: {link, source, port, target, d, selected}. Link out
@@ -63,9 +70,8 @@ export const wireKind = {
     if (item.link) {
       return s("path", { class: "link-wire", "data-link": `${item.source}:${item.target}`, d: item.d });
     }
-    return s("g", {
-      class: item.selected ? "wire selected" : "wire", "data-wire": wireKey(item.source, item.port, item.target),
-    }, s("path", { class: "wire-hit", d: item.d }), s("path", { class: "wire-line", d: item.d }));
+    return wireElement(wireKey(item.source, item.port, item.target), item.d,
+      item.selected ? "wire selected" : "wire");
   },
   update(el, item, prev) {
     if (item.d !== prev.d) {
