@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 1880
 DATA_DIR ?= $(HOME)/.flowrt
 
-.PHONY: run test lint bench bench-smoke system-deps clean
+.PHONY: run test lint bench bench-smoke bench-editor system-deps clean
 
 $(STAMP): pyproject.toml examples/flowrt-example-nodes/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ bench: $(STAMP) system-deps
 
 bench-smoke: $(STAMP) system-deps
 	$(BIN)/python -m bench.run --smoke
+
+bench-editor: $(STAMP) system-deps
+	$(BIN)/python -m bench.editor_drag
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .mypy_cache

@@ -1,10 +1,18 @@
 /**
  * The workspace canvas: draws the active tab and handles the mouse: select, move,
- * lasso, wire by dragging from port to port, pan (wheel, middle button or
- * space-drag) and zoom (ctrl-wheel, footer buttons, ctrl +/-/0, zoom to fit); ctrl-click
- * on empty canvas hands over to quick-add (quickadd.js).
+ * lasso, wire by dragging from port to port, splice a lone node into a wire by
+ * dropping it there, pan (wheel, middle button, space-drag or the navigator) and zoom
+ * (ctrl-wheel, footer buttons, ctrl +/-/0, zoom to fit); ctrl-click on empty canvas
+ * hands over to quick-add (quickadd.js).
  * Each tab keeps its own pan and zoom; a tab shown for the first time opens with
  * its nodes in view.
+ * Drawing is keyed (render.js KeyedLayer) and done once per frame for what changed:
+ * a model "change" re-syncs every element (patching most in place), while pan and
+ * zoom, selection, one node's status and dragging nodes touch only their elements.
+ * A drag moves the model's nodes without a "change" per mouse move and emits one
+ * when it ends. While it lasts the moved nodes and their wires are lifted into an
+ * overlay <svg> above the canvas, so the browser repaints only them, not the whole
+ * canvas, per frame; the drop puts them back (on top of the others).
  * Extensions (groups.js, subflows.js) add to it through `extensions`: objects with
  * optional draw(layer) (called on every redraw, above the nodes), pointerDown(e, point)
  * returning a drag {kind: "custom", move(point, e), up(e)} or null, dropWire(drag,
@@ -12,8 +20,9 @@
  * after nodes were dragged.
  */
 import { h, s, replace } from "./dom.js";
-import { drawGroup, drawNode, geometry } from "./render.js";
-import { connect, drawWires, inputPoint, outputPoint } from "./wires.js";
+import { KeyedLayer, geometry, groupKind, nodeKind } from "./render.js";
+import { Navigator } from "./navigator.js";
+import { connect, inputPoint, outputPoint, routeWire, splice, wireItems, wireKind } from "./wires.js";
 import { wirePath } from "./layout.js";
 
 const WORKSPACE = 8000;
@@ -22,6 +31,9 @@ const MAX_SCALE = 2;
 const DOUBLE_CLICK_MS = 400;
 const FIT_MARGIN = 40; // screen pixels kept free around the nodes by zoom to fit and reveal
 const STATUS_SPACE = 20; // room under a node for its status badge
+// Offsets tried when looking for a wire to splice into: the wire's hit line is 12 px
+// wide, and a node dropped a little off it still means it (Node-RED allows ~14 px).
+const SPLICE_REACH = [0, -8, 8];
 
 export class Canvas {
   /** `editor` supplies model, history, status (Map), openEditor(id) and nodeButton(id, kind). */
@@ -37,11 +49,14 @@ export class Canvas {
     this.views = new Map(); // tab id -> {tx, ty, scale} of the tabs not shown
     this.viewTab = null; // the tab whose view tx / ty / scale hold
     this.mouse = null; // last client point of the mouse over the canvas, null when outside
-    this.geos = new Map();
+    this.geos = new Map(); // node id -> geometry, of the nodes drawn
+    this.wiresAt = new Map(); // node id -> keys of the wires drawn to and from it
+    this.spliceWire = null; // key of the wire a dropped node would be spliced into
     this.spaceDown = false;
     this.drag = null;
     this.lastClick = null;
     this.pending = false;
+    this.dirty = cleanSlate();
     this.extensions = [];
     this.build();
     this.model.on("change", () => {
@@ -50,6 +65,8 @@ export class Canvas {
     });
     this.bindEvents();
     this.addFitButton();
+    const footer = document.getElementById("workspace-footer");
+    this.navigator = new Navigator(this, WORKSPACE, this.svg.parentElement, footer);
   }
 
   /** The zoom-to-fit button, after the footer's − ○ + zoom buttons. */
@@ -142,7 +159,16 @@ export class Canvas {
     this.tx = -place(box.x0, box.x1, v.x1 - v.x0) * this.scale;
     this.ty = -place(box.y0, box.y1, v.y1 - v.y0) * this.scale;
     this.clampPan();
-    this.requestRender();
+    this.requestView();
+  }
+
+  /** Pan (zoom unchanged) so canvas point x, y is in the middle of the view. */
+  centreOn(x, y) {
+    const rect = this.svg.getBoundingClientRect();
+    this.tx = rect.width / 2 - x * this.scale;
+    this.ty = rect.height / 2 - y * this.scale;
+    this.clampPan();
+    this.requestView();
   }
 
   /** Zoom and pan so every node of the tab is in view, within the zoom limits. */
@@ -156,7 +182,7 @@ export class Canvas {
     this.tx = rect.width / 2 - ((box.x0 + box.x1) / 2) * this.scale;
     this.ty = rect.height / 2 - ((box.y0 + box.y1) / 2) * this.scale;
     this.clampPan();
-    this.requestRender();
+    this.requestView();
   }
 
   build() {
@@ -171,41 +197,184 @@ export class Canvas {
       s("rect", { class: "workspace-bg", width: WORKSPACE, height: WORKSPACE, fill: "url(#grid)" }),
       this.groupLayer, this.wireLayer, this.nodeLayer, this.extraLayer, this.dragLayer);
     replace(this.svg, s("defs", {}, grid), this.viewport);
+    this.liftedWires = s("g", { class: "wires" });
+    this.liftedNodes = s("g", { class: "nodes" });
+    this.liftViewport = s("g", {}, this.liftedWires, this.liftedNodes);
+    this.overlay = s("svg", { class: "canvas-overlay", "aria-hidden": "true" }, this.liftViewport);
+    this.svg.after(this.overlay);
+    this.lifted = null; // {nodes, wires}: keys of the elements in the overlay
+    this.drawn = {
+      groups: new KeyedLayer(this.groupLayer, groupKind),
+      wires: new KeyedLayer(this.wireLayer, wireKind),
+      nodes: new KeyedLayer(this.nodeLayer, nodeKind(this.model)),
+    };
   }
 
+  /** Redraw the active tab on the next frame (the model changed). */
   requestRender() {
+    this.dirty.all = true;
+    this.schedule();
+  }
+
+  /** Apply the pan and zoom on the next frame. */
+  requestView() {
+    this.dirty.view = true;
+    this.schedule();
+  }
+
+  /** Show the selection on the next frame. */
+  requestSelection() {
+    this.dirty.selection = true;
+    this.schedule();
+  }
+
+  /** Node `id`'s status (editor.status) changed: redraw its badge alone on the next frame. */
+  requestStatus(id) {
+    this.dirty.status.add(id);
+    this.schedule();
+  }
+
+  /** Nodes `ids` moved in the model: move them and their wires on the next frame. */
+  requestMove(ids) {
+    for (const id of ids) this.dirty.moved.add(id);
+    this.schedule();
+  }
+
+  schedule() {
     if (this.pending) return;
     this.pending = true;
     requestAnimationFrame(() => {
       this.pending = false;
-      this.render();
+      const dirty = this.dirty;
+      this.dirty = cleanSlate();
+      if (dirty.all) {
+        this.render();
+        return;
+      }
+      if (dirty.view) this.placeView();
+      if (dirty.moved.size) this.placeNodes(dirty.moved);
+      for (const id of dirty.status) this.placeStatus(id);
+      if (dirty.selection) this.paintSelection();
     });
   }
 
-  /** Redraw the active tab. */
+  /** Bring every element of the active tab up to date with the model. */
   render() {
     this.syncView();
     const model = this.model;
     const tab = model.get(model.activeTab);
     this.svg.classList.toggle("tab-disabled", Boolean(tab?.disabled));
-    this.viewport.setAttribute("transform", `translate(${this.tx}, ${this.ty}) scale(${this.scale})`);
     for (const id of [...this.selection]) if (model.get(id)?.z !== model.activeTab) this.selection.delete(id);
     const changed = model.changedIds();
     const deployedRev = model.rev;
-    this.geos = new Map();
     const nodes = model.nodesOn(model.activeTab);
-    for (const node of nodes) this.geos.set(node.id, geometry(model, node));
-    replace(this.groupLayer, ...model.groupsOn(model.activeTab).map((g) => drawGroup(g, this.selection.has(g.id))));
-    replace(this.wireLayer, ...drawWires(model, this.geos, this.selectedWire));
-    replace(this.nodeLayer, ...nodes.map((node) => drawNode(model, node, this.geos.get(node.id), {
-      selected: this.selection.has(node.id),
-      changed: changed.has(node.id),
-      problems: model.problems(node),
-      status: this.editor.status.get(node.id),
-      deployed: deployedRev !== null && !changed.has(node.id),
-    })));
+    this.geos = new Map(nodes.map((node) => [node.id, geometry(model, node)]));
+    this.drawn.groups.sync(new Map(model.groupsOn(model.activeTab)
+      .map((group) => [group.id, { group, selected: this.selection.has(group.id) }])));
+    const wires = wireItems(model, this.geos, this.selectedWire);
+    this.drawn.wires.sync(wires);
+    this.wiresAt = new Map();
+    for (const [key, wire] of wires) {
+      for (const end of [wire.source, wire.target]) {
+        if (!this.wiresAt.has(end)) this.wiresAt.set(end, []);
+        this.wiresAt.get(end).push(key);
+      }
+    }
+    this.drawn.nodes.sync(new Map(nodes.map((node) => [node.id, {
+      node,
+      geo: this.geos.get(node.id),
+      state: {
+        selected: this.selection.has(node.id),
+        changed: changed.has(node.id),
+        problems: model.problems(node),
+        status: this.editor.status.get(node.id),
+        deployed: deployedRev !== null && !changed.has(node.id),
+      },
+    }])));
+    this.drawExtras();
+    this.spliceWire = this.drawn.wires.item(this.spliceWire) ? this.spliceWire : null;
+    this.placeView();
+    this.navigator.redraw();
+    this.editor.emitSelection?.();
+  }
+
+  /** Let the extensions draw again what they add to the canvas (subflow port nodes and their wires). */
+  drawExtras() {
     replace(this.extraLayer);
     for (const extension of this.extensions) extension.draw?.(this.extraLayer);
+  }
+
+  /** Apply the pan and zoom. */
+  placeView() {
+    const transform = `translate(${this.tx}, ${this.ty}) scale(${this.scale})`;
+    this.viewport.setAttribute("transform", transform);
+    this.liftViewport.setAttribute("transform", transform);
+    this.navigator.placeView();
+  }
+
+  /** Move the elements of nodes `ids` and of their wires into the overlay. */
+  lift(ids) {
+    const nodes = [...ids].filter((id) => this.drawn.nodes.element(id));
+    const wires = [...new Set(nodes.flatMap((id) => this.wiresAt.get(id) || []))];
+    this.lifted = { nodes, wires };
+    this.liftedWires.append(...wires.map((key) => this.drawn.wires.element(key)));
+    this.liftedNodes.append(...nodes.map((id) => this.drawn.nodes.element(id)));
+  }
+
+  /** Put the lifted elements back on the canvas, on top of the others. */
+  lower() {
+    if (!this.lifted) return;
+    for (const key of this.lifted.wires) {
+      const el = this.drawn.wires.element(key);
+      if (el) this.wireLayer.append(el);
+    }
+    for (const id of this.lifted.nodes) {
+      const el = this.drawn.nodes.element(id);
+      if (el) this.nodeLayer.append(el);
+    }
+    this.lifted = null;
+  }
+
+  /** Move the elements of nodes `ids` to where the model has them, and their wires. */
+  placeNodes(ids) {
+    const wires = new Set();
+    for (const id of ids) {
+      const node = this.model.get(id);
+      const item = this.drawn.nodes.item(id);
+      if (!node || !item) continue;
+      const geo = { ...item.geo, x: node.x, y: node.y };
+      this.geos.set(id, geo);
+      this.drawn.nodes.patch(id, { ...item, geo });
+      for (const key of this.wiresAt.get(id) || []) wires.add(key);
+    }
+    for (const key of wires) {
+      const wire = this.drawn.wires.item(key);
+      this.drawn.wires.patch(key, { ...wire, d: routeWire(wire, this.geos) });
+    }
+    this.drawExtras();
+  }
+
+  /** Show node `id`'s current status badge. */
+  placeStatus(id) {
+    const item = this.drawn.nodes.item(id);
+    if (item) this.drawn.nodes.patch(id, { ...item, state: { ...item.state, status: this.editor.status.get(id) } });
+  }
+
+  /** Show the selected nodes and wire as selected, and the rest not. */
+  paintSelection() {
+    for (const [id, item] of this.drawn.nodes.items()) {
+      const selected = this.selection.has(id);
+      if (selected !== item.state.selected) this.drawn.nodes.patch(id, { ...item, state: { ...item.state, selected } });
+    }
+    for (const [key, wire] of this.drawn.wires.items()) {
+      const selected = key === this.selectedWire;
+      if (selected !== wire.selected) this.drawn.wires.patch(key, { ...wire, selected });
+    }
+    for (const [id, item] of this.drawn.groups.items()) {
+      const selected = this.selection.has(id);
+      if (selected !== item.selected) this.drawn.groups.patch(id, { ...item, selected });
+    }
+    this.drawExtras();
     this.editor.emitSelection?.();
   }
 
@@ -234,7 +403,7 @@ export class Canvas {
     const box = this.bounds(nodes);
     const v = this.visibleBox();
     if (box && (box.x1 < v.x0 || box.x0 > v.x1 || box.y1 < v.y0 || box.y0 > v.y1)) this.reveal(nodes);
-    this.requestRender();
+    this.requestSelection();
   }
 
   zoom(factor, clientX, clientY) {
@@ -246,7 +415,7 @@ export class Canvas {
     this.tx = cx - rect.left - before.x * this.scale;
     this.ty = cy - rect.top - before.y * this.scale;
     this.clampPan();
-    this.requestRender();
+    this.requestView();
   }
 
   clampPan() {
@@ -283,7 +452,7 @@ export class Canvas {
         this.tx -= e.deltaX;
         this.ty -= e.deltaY;
         this.clampPan();
-        this.requestRender();
+        this.requestView();
       }
     }, { passive: false });
     window.addEventListener("keydown", (e) => { if (e.code === "Space" && e.target === document.body) this.spaceDown = true; });
@@ -321,8 +490,10 @@ export class Canvas {
       else if (!this.selection.has(id)) this.selection = new Set([id]);
       this.selectedWire = null;
       const starts = new Map([...this.selection].map((sid) => [sid, { ...this.xy(sid) }]));
-      this.drag = { kind: "move", start: point, starts, moved: false, clicked: id, additive };
-      this.requestRender();
+      const lone = starts.size === 1 && starts.has(id) && this.canSplice(this.model.get(id));
+      const grouped = [...starts.keys()].some((sid) => this.model.get(sid)?.g || this.model.get(sid)?.type === "group");
+      this.drag = { kind: "move", start: point, starts, moved: false, clicked: id, additive, lone, grouped };
+      this.requestSelection();
     } else if (wireEl) {
       this.select([], { wire: wireEl.dataset.wire });
       return;
@@ -367,7 +538,7 @@ export class Canvas {
       this.tx = drag.tx + e.clientX - drag.startX;
       this.ty = drag.ty + e.clientY - drag.startY;
       this.clampPan();
-      this.requestRender();
+      this.requestView();
     } else if (drag.kind === "wire") {
       const { anchor } = drag;
       drag.path.setAttribute("d", drag.port === "in"
@@ -377,14 +548,24 @@ export class Canvas {
       const dx = point.x - drag.start.x;
       const dy = point.y - drag.start.y;
       if (!drag.moved && Math.hypot(dx, dy) < 3) return;
-      if (!drag.moved) this.editor.history.record();
+      if (!drag.moved) {
+        this.editor.history.record();
+        this.lift(drag.starts.keys());
+      }
       drag.moved = true;
       for (const [id, start] of drag.starts) {
         const node = this.model.get(id);
         node.x = Math.round(start.x + dx);
         node.y = Math.round(start.y + dy);
       }
-      this.model.emit("change");
+      // A group box follows its nodes: groups.js refits it on a model "change".
+      if (drag.grouped) this.model.emit("change");
+      else this.requestMove(drag.starts.keys());
+      if (drag.lone) {
+        const node = this.model.get(drag.clicked);
+        const rect = this.svg.getBoundingClientRect();
+        this.highlightSplice(this.wireAt(rect.left + this.tx + node.x * this.scale, rect.top + this.ty + node.y * this.scale));
+      }
     } else if (drag.kind === "lasso") {
       const x = Math.min(point.x, drag.start.x);
       const y = Math.min(point.y, drag.start.y);
@@ -393,7 +574,7 @@ export class Canvas {
       Object.entries({ x, y, width: w, height: h }).forEach(([k, v]) => drag.rect.setAttribute(k, v));
       const inside = [...this.geos].filter(([, g]) => g.x >= x && g.x <= x + w && g.y >= y && g.y <= y + h);
       this.selection = new Set([...drag.base, ...inside.map(([id]) => id)]);
-      this.requestRender();
+      this.requestSelection();
     }
   }
 
@@ -409,10 +590,13 @@ export class Canvas {
     } else if (drag.kind === "lasso") {
       drag.rect.remove();
     } else if (drag.kind === "move" && drag.moved) {
+      this.lower();
+      if (drag.lone) this.spliceInto(drag.clicked);
       const point = this.toCanvas(e.clientX, e.clientY);
       for (const extension of this.extensions) extension.moved?.([...drag.starts.keys()], point, e);
-    } else if (drag.kind === "move" && !drag.moved) {
-      // Redrawing replaces the node's element, so the browser's dblclick never fires: count clicks here.
+      this.model.emit("change");
+    } else if (drag.kind === "move") {
+      // The svg captures the pointer, so the browser's click and dblclick go to it, not to the node: count clicks here.
       const now = Date.now();
       const last = this.lastClick;
       this.lastClick = { id: drag.clicked, at: now };
@@ -422,6 +606,44 @@ export class Canvas {
         this.editor.openEditor(drag.clicked);
       }
     }
+  }
+
+  /** True when `node` may be spliced into a wire: it has an input and an output and no wires yet. */
+  canSplice(node) {
+    const { model } = this;
+    return Boolean(node) && model.inputCount(node) > 0 && model.outputCount(node) > 0
+      && !(node.wires || []).some((targets) => targets.length) && !this.wiresAt.get(node.id)?.length;
+  }
+
+  /** The key of the wire under client point x, y (or just above or below it), or null. */
+  wireAt(clientX, clientY) {
+    for (const dy of SPLICE_REACH) {
+      for (const el of document.elementsFromPoint(clientX, clientY + dy)) {
+        const wire = el.closest("[data-wire]");
+        if (wire && this.wireLayer.contains(wire)) return wire.dataset.wire;
+      }
+    }
+    return null;
+  }
+
+  /** Mark wire `key` (null: none) as the one a node dropped now would be spliced into. */
+  highlightSplice(key) {
+    if (key === this.spliceWire) return;
+    this.drawn.wires.element(this.spliceWire)?.classList.remove("splice");
+    this.spliceWire = key;
+    this.drawn.wires.element(key)?.classList.add("splice");
+  }
+
+  /**
+   * Splice node `id` into the highlighted wire, if one is, and clear the highlight;
+   * true when it was spliced. The caller records history and emits "change".
+   */
+  spliceInto(id) {
+    const key = this.spliceWire;
+    this.highlightSplice(null);
+    if (!key) return false;
+    splice(this.model, id, key);
+    return true;
   }
 
   finishWire(drag, element) {
@@ -445,4 +667,9 @@ export class Canvas {
       this.model.emit("change");
     }
   }
+}
+
+/** Nothing waiting to be drawn. */
+function cleanSlate() {
+  return { all: false, view: false, selection: false, moved: new Set(), status: new Set() };
 }

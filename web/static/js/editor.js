@@ -223,7 +223,7 @@ class Editor {
       const id = topic.slice("status/".length);
       if (data && (data.text || data.fill)) this.status.set(id, data);
       else this.status.delete(id);
-      this.canvas.requestRender();
+      this.canvas.requestStatus(id);
     });
     comms.on("debug", (topic, data) => this.debug.add(data));
     comms.on("debug", (topic, data) => this.flowTests.debugMessage(data));

@@ -7,10 +7,19 @@ const MIN_WIDTH = 100;
 
 const measure = document.createElement("canvas").getContext("2d");
 measure.font = "14px Helvetica, Arial, sans-serif";
+// Measuring text is the dearest part of laying out a big flow, and labels repeat.
+const textWidths = new Map();
+const MAX_REMEMBERED = 10000;
 
 /** The width of `text` in the canvas' label font. */
 export function textWidth(text) {
-  return measure.measureText(text).width;
+  let width = textWidths.get(text);
+  if (width === undefined) {
+    width = measure.measureText(text).width;
+    if (textWidths.size >= MAX_REMEMBERED) textWidths.clear();
+    textWidths.set(text, width);
+  }
+  return width;
 }
 
 /** Width and height of a node whose label is `label` with `outputs` output ports. */

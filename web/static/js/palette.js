@@ -98,7 +98,10 @@ export class Palette {
     if (e.button !== 0) return;
     e.preventDefault();
     this.editor.showHelp(type.type);
-    if (this.editor.model.readOnly) return;
+    const { canvas, model } = this.editor;
+    if (model.readOnly) return;
+    // Dropped on a wire, a node with an input and an output is spliced into it (Node-RED).
+    const splices = canvas.canSplice(model.createNode(type.type, 0, 0));
     let ghost = null;
     const move = (ev) => {
       if (!ghost) {
@@ -108,16 +111,19 @@ export class Palette {
       }
       ghost.style.left = `${ev.clientX - 10}px`;
       ghost.style.top = `${ev.clientY - 10}px`;
+      if (splices) canvas.highlightSplice(canvas.contains(ev.clientX, ev.clientY) ? canvas.wireAt(ev.clientX, ev.clientY) : null);
     };
     const up = (ev) => {
       window.removeEventListener("pointermove", move);
       window.removeEventListener("pointerup", up);
       if (!ghost) return;
       ghost.remove();
-      const { canvas } = this.editor;
       if (canvas.contains(ev.clientX, ev.clientY)) {
         const point = canvas.toCanvas(ev.clientX, ev.clientY);
-        this.editor.addNode(type.type, point.x, point.y);
+        const node = this.editor.addNode(type.type, point.x, point.y);
+        if (canvas.spliceInto(node.id)) model.emit("change");
+      } else {
+        canvas.highlightSplice(null);
       }
     };
     window.addEventListener("pointermove", move);

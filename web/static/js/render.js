@@ -1,12 +1,76 @@
 /**
- * Drawing one node or group as SVG. Hooks for tests and CSS: data-node-id on the
- * node, data-port="in" / "out-<n>" on ports, data-button on the inject/debug buttons.
+ * Drawing nodes and groups as SVG and keeping them drawn: a KeyedLayer holds one
+ * element per node, wire or group across redraws and patches it (position, selection,
+ * status) instead of drawing it again, so a redraw touches only what changed. Hooks for
+ * tests and CSS: data-node-id on the node, data-port="in" / "out-<n>" on ports,
+ * data-button on the inject/debug buttons, data-group-id on groups.
  */
 import { s } from "./dom.js";
 import { PORT_SIZE, nodeSize, outputY } from "./layout.js";
 import { describeProblem } from "./validate.js";
 
 const STATUS_COLOURS = { red: "#c00", green: "#5a8", yellow: "#f9df31", blue: "#53a3f3", grey: "#d3d3d3" };
+
+/**
+ * One SVG element per key inside `root`, kept across redraws. `kind` says how items
+ * of one kind (nodes, wires, groups) are shown: `draw(item)` builds an element,
+ * `look(item)` is a string naming everything draw shows that `update(el, item, prev)`
+ * does not patch, so an element is built again only when its look changed.
+ */
+export class KeyedLayer {
+  constructor(root, kind) {
+    this.root = root;
+    this.kind = kind;
+    this.entries = new Map(); // key -> {el, look, item}
+  }
+
+  /** Show exactly `items` (Map key -> item); new elements go on top, in the Map's order. */
+  sync(items) {
+    for (const [key, entry] of this.entries) {
+      if (items.has(key)) continue;
+      entry.el.remove();
+      this.entries.delete(key);
+    }
+    for (const [key, item] of items) {
+      const look = this.kind.look(item);
+      const entry = this.entries.get(key);
+      if (!entry) {
+        const el = this.kind.draw(item);
+        this.root.append(el);
+        this.entries.set(key, { el, look, item });
+      } else if (entry.look !== look) {
+        const el = this.kind.draw(item);
+        entry.el.replaceWith(el);
+        Object.assign(entry, { el, look, item });
+      } else {
+        this.patch(key, item);
+      }
+    }
+  }
+
+  /** Show `item` under `key`, whose element is there and whose look is unchanged. */
+  patch(key, item) {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    this.kind.update(entry.el, item, entry.item);
+    entry.item = item;
+  }
+
+  /** The item shown under `key`, or undefined. */
+  item(key) {
+    return this.entries.get(key)?.item;
+  }
+
+  /** The element shown under `key`, or undefined. */
+  element(key) {
+    return this.entries.get(key)?.el;
+  }
+
+  /** [key, item] for every element shown. */
+  *items() {
+    for (const [key, entry] of this.entries) yield [key, entry.item];
+  }
+}
 
 /** Geometry of a node on the canvas: centre x, y, width, height, port counts. */
 export function geometry(model, node) {
@@ -49,6 +113,14 @@ function statusBadge(status, height) {
     s("text", { x: status.fill ? 14 : 0, y: 9, class: "status-text" }, statusText(status.text)));
 }
 
+function changedMarker(width) {
+  return s("circle", { class: "changed-marker", "data-marker": "changed", cx: width - 8, cy: -2, r: 4 });
+}
+
+function nodeTransform(geo) {
+  return `translate(${geo.x - geo.width / 2}, ${geo.y - geo.height / 2})`;
+}
+
 /**
  * The SVG group for `node`. `state` = {selected, changed, problems, status, deployed}
  * where `deployed` says whether the node runs as shown (buttons work only then).
@@ -62,8 +134,7 @@ export function drawNode(model, node, geo, state) {
   if (!type) classes.push("unknown");
   if (state.problems.length) classes.push("invalid");
   const group = s("g", {
-    class: classes.join(" "), "data-node-id": node.id, "data-type": node.type,
-    transform: `translate(${node.x - width / 2}, ${node.y - height / 2})`,
+    class: classes.join(" "), "data-node-id": node.id, "data-type": node.type, transform: nodeTransform(geo),
   });
   group.append(
     s("rect", { class: "node-body", width, height, rx: 5, fill: type?.color || "#fff" }),
@@ -96,9 +167,7 @@ export function drawNode(model, node, geo, state) {
       "data-button": "debug", x: width + 5, y: 2, width: 20, height: height - 4, rx: 4,
     }, s("title", {}, active ? "Disable debug output" : "Enable debug output")));
   }
-  if (state.changed) {
-    group.append(s("circle", { class: "changed-marker", "data-marker": "changed", cx: width - 8, cy: -2, r: 4 }));
-  }
+  if (state.changed) group.append(changedMarker(width));
   if (state.problems.length) {
     group.append(s("path", {
       class: "invalid-marker", "data-marker": "invalid", d: `M ${width - 24} -9 l 6 -10 l 6 10 z`,
@@ -108,6 +177,52 @@ export function drawNode(model, node, geo, state) {
   if (badge) group.append(badge);
   return group;
 }
+
+/**
+ * How flow nodes are kept drawn in a KeyedLayer. Items are {node, geo, state} as
+ * drawNode takes them; moving, selecting, a new status, the changed marker and whether
+ * the buttons work patch the element, anything else (label, ports, problems) draws it again.
+ */
+export function nodeKind(model) {
+  return {
+    look({ node, geo, state }) {
+      const type = model.type(node);
+      return JSON.stringify([
+        node.type, model.label(node), geo.width, geo.height, geo.inputs, geo.outputs, Boolean(node.d),
+        type?.color, type?.icon, type?.editor?.button, node.active, state.problems,
+      ]);
+    },
+    draw: ({ node, geo, state }) => drawNode(model, node, geo, state),
+    update(el, { geo, state }, prev) {
+      if (geo.x !== prev.geo.x || geo.y !== prev.geo.y) el.setAttribute("transform", nodeTransform(geo));
+      if (state.selected !== prev.state.selected) el.classList.toggle("selected", state.selected);
+      if (state.changed !== prev.state.changed) {
+        if (state.changed) el.append(changedMarker(geo.width));
+        else el.querySelector(":scope > [data-marker=changed]")?.remove();
+      }
+      if (state.deployed !== prev.state.deployed) {
+        el.querySelector(":scope > .node-button")?.classList.toggle("inactive", !state.deployed);
+      }
+      if (state.status !== prev.state.status) {
+        el.querySelector(":scope > .node-status")?.remove();
+        const badge = statusBadge(state.status, geo.height);
+        if (badge) el.append(badge);
+      }
+    },
+  };
+}
+
+/**
+ * How group boxes are kept drawn in a KeyedLayer: items are {group, selected}; selecting
+ * patches the element, any other change to the group draws it again.
+ */
+export const groupKind = {
+  look: ({ group }) => JSON.stringify([group.x, group.y, group.w, group.h, group.style, group.name]),
+  draw: ({ group, selected }) => drawGroup(group, selected),
+  update(el, item, prev) {
+    if (item.selected !== prev.selected) el.classList.toggle("selected", item.selected);
+  },
+};
 
 /** The SVG for a group box (drawn behind its nodes); `selected` outlines it. */
 export function drawGroup(group, selected = false) {
