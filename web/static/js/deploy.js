@@ -5,18 +5,22 @@
  * types not installed cannot be deployed), server validation errors and nodes that
  * failed to start (GET /healthz after the deploy) placed on the offending nodes,
  * a runtime that does not answer said in words, and the 409 "newer flows on the
- * server" choice between reloading and merging.
+ * server" choice between reloading and a node-level three-way merge (conflicting
+ * properties picked side by side). With a flow history (project mode) a deploy carries
+ * a message: the one typed beside the button, else a summary of the changes; and an
+ * old version can be deployed again. Emits "deployed" after each deploy.
  */
-import { ApiError, NetworkError, get, request } from "./api.js";
+import { ApiError, NetworkError, get, post, request } from "./api.js";
 import { openDialog, confirmDialog } from "./dialog.js";
 import { describeProblem } from "./validate.js";
-import { h } from "./dom.js";
-import { diffFlows, mergeOnto, renderDiff } from "./diff.js";
+import { Emitter, h } from "./dom.js";
+import { diffFlows, mergeThreeWay, renderDiff, resolveMerge, summarize } from "./diff.js";
 import { notify } from "./notify.js";
 
-export class Deployer {
-  /** `editor` supplies model, canvas, history. */
+export class Deployer extends Emitter {
+  /** `editor` supplies model, canvas, history and settings. */
   constructor(editor) {
+    super();
     this.editor = editor;
     this.model = editor.model;
     this.button = document.getElementById("deploy-button");
@@ -40,6 +44,13 @@ export class Deployer {
       this.review();
     });
     this.model.on("change", () => this.refresh());
+    this.message = document.getElementById("deploy-message");
+    this.message.hidden = !editor.settings.flowHistory;
+    this.message.addEventListener("keydown", (e) => {
+      if (e.key !== "Enter") return;
+      e.preventDefault();
+      this.deploy();
+    });
     window.addEventListener("beforeunload", (e) => { if (this.model.isDirty()) e.preventDefault(); });
   }
 
@@ -73,7 +84,10 @@ export class Deployer {
       const creds = this.model.creds.get(node.id);
       return creds ? { ...node, credentials: creds } : node;
     });
-    return { flows, rev: this.model.rev };
+    if (!this.editor.settings.flowHistory) return { flows, rev: this.model.rev };
+    // Deploys are frequent: nobody is made to describe one; an undescribed one says what it did.
+    const message = this.message.value.trim() || summarize(this.currentDiff(), (n) => this.model.label(n));
+    return { flows, rev: this.model.rev, message };
   }
 
   /** Deploy the workspace with the chosen mode (ctrl-d). */
@@ -110,7 +124,9 @@ export class Deployer {
         headers: { "Node-RED-Deployment-Type": this.mode },
       });
       this.model.markDeployed(result?.rev ?? null, sent);
+      this.message.value = "";
       notify("Successfully deployed", { type: "success" });
+      this.emit("deployed");
       await this.reportFailedNodes();
     } catch (err) {
       this.failed(err);
@@ -204,18 +220,106 @@ export class Deployer {
     notify("Flows reloaded from the server", { type: "success" });
   }
 
+  /**
+   * Merge the local changes onto the server's newer flows: what only one side changed
+   * merges by itself, properties both sides changed are picked side by side; the result
+   * is the workspace, to review and deploy. False when the person cancelled.
+   */
   async merge() {
     const { flows, rev } = await get("flows");
-    const { nodes, conflicts } = mergeOnto(flows, this.currentDiff(), this.model.baseline);
+    const { nodes, conflicts } = mergeThreeWay(this.model.baseline, this.model.all(), flows);
+    if (conflicts.length && !await this.pickConflicts(conflicts)) return false;
+    const merged = resolveMerge(nodes, conflicts);
     this.editor.history.record();
     const tab = this.model.activeTab;
     const creds = new Map(this.model.creds);
     this.model.load(flows, rev);
-    this.model.nodes = new Map(nodes.map((n) => [n.id, n]));
+    this.model.nodes = new Map(merged.map((n) => [n.id, n]));
     this.model.creds = creds;
     if (this.model.nodes.has(tab)) this.model.activeTab = tab;
     this.model.emit("change");
-    notify(conflicts.length ? `Merged; your version replaced ${conflicts.length} node(s) also changed on the server`
-      : "Merged your changes onto the server's flows: review and deploy", { type: "warning", timeout: 8000 });
+    notify(this.model.isDirty() ? "Merged your changes onto the server's flows: review and deploy"
+      : "Merged: the server's flows already had your changes", { type: "warning", timeout: 8000 });
+    return true;
+  }
+
+  /** The merge picker: per conflicting node, each property's value before, yours and the
+   * server's side by side; a click picks one. Resolves true once every one is picked. */
+  pickConflicts(conflicts) {
+    return new Promise((resolve) => {
+      let applied = false;
+      const progress = h("p", { class: "merge-progress" });
+      const update = () => {
+        const left = conflicts.flatMap((c) => (c.deleted ? [c] : c.fields)).filter((f) => !f.pick).length;
+        progress.textContent = left ? `${left} left to pick` : "All picked: apply the merge, then review and deploy.";
+        apply.disabled = left > 0;
+      };
+      const { element } = openDialog({
+        title: "Merge: pick the values changed on both sides",
+        className: "merge-dialog",
+        body: [
+          h("p", {}, "Your other changes and the server's merged by themselves. These were changed both here "
+            + "and on the server: for each, pick your value or the server's."),
+          conflicts.map((c) => this.conflictTable(c, update)),
+          progress,
+        ],
+        onClose: () => resolve(applied),
+        buttons: [
+          { label: "Cancel" },
+          { label: "Apply merge", primary: true, action: "apply-merge", run: () => { applied = true; } },
+        ],
+      });
+      const apply = element.querySelector("[data-action=apply-merge]");
+      update();
+    });
+  }
+
+  /** One conflicting node: a row per property, before / yours / server's. */
+  conflictTable(conflict, changed) {
+    const shown = (value) => (value === undefined ? "(none)" : JSON.stringify(value, null, 2));
+    const rows = conflict.deleted
+      ? [{ name: "the node", target: conflict, base: "(as you loaded it)",
+        mine: conflict.deleted === "mine" ? "deleted" : "changed", theirs: conflict.deleted === "theirs" ? "deleted" : "changed" }]
+      : conflict.fields.map((field) => ({
+        name: field.keys.length > 1 ? { x: "position", w: "size" }[field.keys[0]] : field.keys[0],
+        target: field,
+        ...Object.fromEntries(["base", "mine", "theirs"].map((side) => [side, field.keys.length > 1 && field[side]
+          ? Object.entries(field[side]).map(([k, v]) => `${k} ${v}`).join(", ") : shown(field[side])])),
+      }));
+    const choice = (row, index, side) => h("td", { class: `merge-choice merge-${side}` },
+      h("label", {},
+        h("input", {
+          type: "radio", name: `merge-${conflict.id}-${index}`, value: side,
+          onchange: () => { row.target.pick = side; changed(); },
+        }),
+        h("pre", {}, row[side])));
+    return h("section", { class: "merge-conflict", "data-merge-node": conflict.id },
+      h("h3", {}, h("span", { class: "diff-type" }, conflict.node.type), " ", this.model.label(conflict.node)),
+      h("table", { class: "merge-table" },
+        h("thead", {}, h("tr", {}, h("th", {}, "property"), h("th", {}, "before"), h("th", {}, "yours"), h("th", {}, "on the server"))),
+        h("tbody", {}, rows.map((row, index) => h("tr", { "data-merge-field": row.name },
+          h("th", {}, h("code", {}, row.name)),
+          h("td", { class: "merge-base" }, h("pre", {}, row.base)),
+          choice(row, index, "mine"), choice(row, index, "theirs"))))));
+  }
+
+  /** Deploy an old version again (the history sidebar): the server deploys it as a new
+   * version, then the editor loads it, dropping undeployed changes. */
+  async deployVersion(commit) {
+    this.busy = true;
+    this.refresh();
+    try {
+      await post(`history/${encodeURIComponent(commit.rev)}/deploy`, {});
+      const { flows, rev } = await get("flows");
+      this.editor.history.record();
+      this.model.load(flows, rev);
+      notify(`Deployed version ${commit.rev.slice(0, 8)} again`, { type: "success" });
+      this.emit("deployed");
+    } catch (err) {
+      this.failed(err);
+    } finally {
+      this.busy = false;
+      this.model.emit("change");
+    }
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The editor's entry point: authenticates, loads node types and flows, then wires
  * the parts together (canvas, palette, sidebar, tray, deploy, debug, import/export,
- * clipboard, history, keyboard, search, quick-add, context menu, groups, subflows)
+ * clipboard, history, keyboard, search, quick-add, context menu, groups, subflows,
+ * the flow history sidebar in project mode)
  * and feeds live status and debug from /comms.
  */
 import { get, onUnauthorized, post } from "./api.js";
@@ -28,11 +29,13 @@ import { Search } from "./search.js";
 import { Sidebar } from "./sidebar.js";
 import { Subflows } from "./subflows.js";
 import { Tabs } from "./tabs.js";
+import { VersionsSidebar } from "./versions.js";
 import { disconnect } from "./wires.js";
 
 class Editor {
-  constructor(model, { auth }) {
+  constructor(model, { auth, settings }) {
     this.model = model;
+    this.settings = settings;
     this.history = new History(model);
     this.status = new Map();
     this.sidebar = new Sidebar(document.getElementById("sidebar"), this);
@@ -45,6 +48,7 @@ class Editor {
     this.deployer = new Deployer(this);
     this.debug = new DebugSidebar(document.getElementById("sidebar"), this);
     this.flowTests = new FlowTestsSidebar(document.getElementById("sidebar"));
+    this.versions = new VersionsSidebar(document.getElementById("sidebar"), this);
     this.clipboard = new Clipboard(this);
     this.importExport = new ImportExport(this);
     this.search = new Search(this);
@@ -228,6 +232,7 @@ class Editor {
     comms.on("debug", (topic, data) => this.debug.add(data));
     comms.on("debug", (topic, data) => this.flowTests.debugMessage(data));
     comms.on("notification/runtime-deploy", (topic, data) => {
+      this.versions.refreshIfShown();
       if (!data?.revision || data.revision === this.model.rev || this.deployer.busy) return;
       notify("The flows on the server have been updated", {
         type: "warning", timeout: 0,
@@ -254,7 +259,7 @@ async function boot() {
     model.setTypes(await get("node-types"));
     const { flows, rev } = await get("flows");
     model.load(flows, rev);
-    new Editor(model, { auth });
+    new Editor(model, { auth, settings });
   } catch (err) {
     notify(`The editor could not start: ${err.message}`, { type: "error", timeout: 0 });
   }
