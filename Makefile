@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 1880
 DATA_DIR ?= $(HOME)/.flowrt
 
-.PHONY: run test lint bench bench-smoke system-deps clean
+.PHONY: run test lint bench bench-smoke bench-soak system-deps clean
 
 $(STAMP): pyproject.toml examples/flowrt-example-nodes/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ bench: $(STAMP) system-deps
 
 bench-smoke: $(STAMP) system-deps
 	$(BIN)/python -m bench.run --smoke
+
+# An hour at 2,000 msg/s through flows/edge-gateway.json (RSS and CPU over time); opt-in.
+bench-soak: $(STAMP) system-deps
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .mypy_cache

@@ -242,13 +242,14 @@ def publish_paced(port: int, topic: str, rate: float, seconds: float,
 
 
 class Subscriber:
-    """``mosquitto_sub`` on some topics; a reader thread keeps every arrival.
+    """``mosquitto_sub`` on some topics; a reader thread keeps every arrival (with
+    ``keep=False`` it only counts them, in ``received``: for hours of load).
 
     Call ``wait_subscribed()`` before publishing: it publishes a marker on a private topic
     until it comes back, which proves the subscription is in place.
     """
 
-    def __init__(self, port: int, topics: Iterable[str]) -> None:
+    def __init__(self, port: int, topics: Iterable[str], *, keep: bool = True) -> None:
         self.port = port
         self.marker_topic = f"bench/marker/{uuid.uuid4().hex}"
         argv = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-q", "0", "-F", "%U %p"]
@@ -257,6 +258,8 @@ class Subscriber:
         self._proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                       stdin=subprocess.DEVNULL, start_new_session=True)
         self.lines: list[bytes] = []
+        self.received = 0
+        self._keep = keep
         self._marker = threading.Event()
         self._thread = threading.Thread(target=self._read, name="mosquitto_sub", daemon=True)
         self._thread.start()
@@ -266,7 +269,9 @@ class Subscriber:
         for line in self._proc.stdout:
             if MARKER in line:
                 self._marker.set()
-            else:
+                continue
+            self.received += 1
+            if self._keep:
                 self.lines.append(line)
 
     def wait_subscribed(self, timeout: float = 5.0) -> None:
@@ -489,32 +494,38 @@ def steady(link: Link, pid: int, rate: float, warmup_s: float, window_s: float,
            timeout: float = 30.0) -> dict[str, Any]:
     """Offer timestamped messages at a steady ``rate`` msg/s for ``warmup_s`` then
     ``window_s`` seconds. Over the window only (the runtime warmed up, no start or drain
-    in it): the runtime process's CPU (``cpu_pct`` of one core, ``cpu_us_per_msg`` per
-    input message) and the latency percentiles of the messages sent in it. ``lost``
-    counts every expected output that did not come, warm-up included."""
-    marks: list[tuple[float, int, float, int]] = []  # (monotonic, epoch µs, CPU s, sent)
+    in it): the rate that reached the broker (``offered_rate``, from a subscriber on the
+    input topic: a publisher falling behind shows here), the runtime process's CPU
+    (``cpu_pct`` of one core; ``cpu_us_per_msg`` per message that reached the broker in
+    the window) and the latency percentiles of the messages sent in it. ``lost`` counts
+    every expected output that did not come, warm-up included."""
+    marks: list[tuple[float, int, float]] = []  # (monotonic, epoch µs, CPU s)
 
     def mark(sent: int) -> None:
-        marks.append((time.monotonic(), time.time_ns() // 1000, cpu_seconds(pid), sent))
+        marks.append((time.monotonic(), time.time_ns() // 1000, cpu_seconds(pid)))
 
-    with Subscriber(link.out_port, [link.out_topic]) as out:
+    with Subscriber(link.in_port, [link.in_topic]) as offered, \
+            Subscriber(link.out_port, [link.out_topic]) as out:
+        offered.wait_subscribed()
         out.wait_subscribed()
         settle_s = settle(out, pid)
+        offered.lines.clear()
         since_us = time.time_ns() // 1000
         sent = publish_paced(link.in_port, link.in_topic, rate, warmup_s + window_s,
                              stamp=stamp, marks=(warmup_s, warmup_s + window_s),
                              on_mark=mark)
         expected = int(sent * fanout)
         out.wait_for(expected, quiet=OUTPUT_QUIET_S, timeout=timeout)
-        records = out.records()
-    (t0, us0, cpu0, sent0), (t1, us1, cpu1, sent1) = marks
+        offered.wait_for(sent, quiet=0.5, timeout=5.0)
+        records, arrivals = out.records(), offered.records()
+    (t0, us0, cpu0), (t1, us1, cpu1) = marks
+    in_window = sum(1 for arrived, _ in arrivals if us0 <= arrived * 1e6 < us1)
     cpu_s = cpu1 - cpu0
     result: dict[str, Any] = {
         "rate": rate, "sent": sent, "expected": expected, "settle_s": settle_s,
-        "window_s": t1 - t0, "window_msgs": sent1 - sent0,
-        "offered_rate": (sent1 - sent0) / (t1 - t0),
+        "window_s": t1 - t0, "window_msgs": in_window, "offered_rate": in_window / (t1 - t0),
         "cpu_pct": cpu_s / (t1 - t0) * 100,
-        "cpu_us_per_msg": cpu_s / (sent1 - sent0) * 1e6 if sent1 > sent0 else None}
+        "cpu_us_per_msg": cpu_s / in_window * 1e6 if in_window else None}
     result["lost"] = max(0, expected - latency_figures(records, since_us)["samples"])
     result.update(latency_figures(records, us0, us1))
     return result

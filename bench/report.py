@@ -44,6 +44,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("cpu_us_per_msg", "CPU per message (burst)", "µs", False, 1),
     Metric("pinned_rate", "pinned burst: delivered", "msg/s", True, 0),
     Metric("pinned_cpu_us_per_msg", "CPU per message (pinned burst)", "µs", False, 1),
+    *(Metric(_steady_key(rate, "offered"), f"steady {rate:,.0f} msg/s: rate reaching the broker",
+             "msg/s", True, 0) for rate in STEADY_RATES),
     *(Metric(_steady_key(rate, "cpu_pct"), f"CPU at a steady {rate:,.0f} msg/s",
              "% of a core", False, 1) for rate in STEADY_RATES),
     *(Metric(_steady_key(rate, "cpu_us"), f"CPU per message at a steady {rate:,.0f} msg/s",
@@ -126,6 +128,7 @@ def metrics(run: dict[str, Any]) -> dict[str, float]:
     if steady:
         out["steady_lost"] = sum(step["lost"] for step in steady)
         for step in steady:
+            out[_steady_key(step["rate"], "offered")] = step["offered_rate"]
             out[_steady_key(step["rate"], "cpu_pct")] = step["cpu_pct"]
             if step.get("cpu_us_per_msg") is not None:
                 out[_steady_key(step["rate"], "cpu_us")] = step["cpu_us_per_msg"]

@@ -34,7 +34,7 @@ from bench import flows, http_load, measure, nodered, report, runtimes
 from bench.flows import HTTP_PATH
 from bench.mosquitto import Broker, clients_available, mosquitto_binary
 from bench.proc import pinned
-from bench.scenarios import ALL_ORDER, DEFAULT_ORDER, SCENARIOS, Scenario
+from bench.scenarios import ALL_ORDER, DEFAULT_ORDER, SCENARIOS, Scenario, group_reading
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -97,7 +97,7 @@ def run_one(scenario: Scenario, runtime: str, repeat: int, cfg: Config,
             cloud = stack.enter_context(Broker.start(workdir, "cloud")) \
                 if scenario.needs_cloud else edge
             kwargs = {"cloud_port": cloud.port} if scenario.needs_cloud else {}
-            flow = scenario.build(edge.port, runtime, **kwargs)
+            flow = scenario.build(edge.port, runtimes.flow_flavour(runtime), **kwargs)
             flow_path = workdir / "flow.json"
             flow_path.write_text(json.dumps(flow, indent=2))
             started = runtimes.spawn(runtime, flow_path, workdir)
@@ -140,7 +140,8 @@ def _run_http(record: dict[str, Any], scenario: Scenario, runtime: str, cfg: Con
     """The ``http`` scenario: no broker; HTTP requests to the flow's route."""
     flow_path = workdir / "flow.json"
     workdir.mkdir(parents=True, exist_ok=True)
-    flow_path.write_text(json.dumps(scenario.build(0, runtime), indent=2))
+    flow_path.write_text(json.dumps(scenario.build(0, runtimes.flow_flavour(runtime)),
+                                     indent=2))
     started = runtimes.spawn(runtime, flow_path, workdir)
     stack.callback(started.stop)
     try:
@@ -183,18 +184,23 @@ def _load_tests(record: dict[str, Any], scenario: Scenario, link: measure.Link, 
 
 def _groups_test(record: dict[str, Any], scenario: Scenario, link: measure.Link, pid: int,
                  cfg: Config) -> None:
-    """Half fill a count window in each of ``flows.GROUPS`` groups, idle as long as before
-    the idle RSS, and take the RSS again: the growth per group. Then the other half,
-    which must close every window (one output per group)."""
-    half = flows.GROUPS * flows.AGGREGATE_SIZE // 2
+    """Half fill a count window in each of ``flows.GROUPS`` groups, let the runtime finish
+    and idle as long as before the idle RSS, and take the RSS again: the growth per group.
+    Then the other half, group after group (so windows close all along the burst), which
+    must close every window (one output per group)."""
+    per_group = flows.AGGREGATE_SIZE // 2
+    half = flows.GROUPS * per_group
     measure.burst(link, pid, scenario.burst_payload, half, 0)  # no window closes yet
+    with measure.Subscriber(link.out_port, [link.out_topic]) as out:
+        out.wait_subscribed()
+        measure.settle(out, pid)
     rss = measure.idle(pid, cfg.idle_s)["idle_rss_mb"]
-    close = measure.burst(link, pid, scenario.burst_payload, half, flows.GROUPS)
+    close = measure.burst(link, pid, lambda i: group_reading(i // per_group, i), half,
+                          flows.GROUPS)
     if close["delivered"] != flows.GROUPS:
         raise RuntimeError(f"{close['delivered']} of {flows.GROUPS} windows closed")
     record["groups"] = {
-        "groups": flows.GROUPS, "values_per_group": flows.AGGREGATE_SIZE // 2,
-        "rss_mb": rss,
+        "groups": flows.GROUPS, "values_per_group": per_group, "rss_mb": rss,
         "kb_per_group": (rss - record["idle_rss_mb"]) * 1024 / flows.GROUPS,
         "closed": close["delivered"]}
 
@@ -232,7 +238,8 @@ def _summary_line(run: dict[str, Any]) -> str:
         parts.append(f"pinned burst {b['delivered_rate']:,.0f} msg/s "
                      f"{b['cpu_us_per_msg']:.1f}µs/msg")
     for step in run.get("steady", []):
-        figures = f"{step['rate']:,.0f}/s: CPU {step['cpu_pct']:.1f}%"
+        figures = (f"{step['rate']:,.0f}/s (reached {step['offered_rate']:,.0f}/s): "
+                   f"CPU {step['cpu_pct']:.1f}%")
         if "p99_ms" in step:
             figures += f" p99 {step['p99_ms']:.2f}ms"
         parts.append(f"{figures} lost {step['lost']}")

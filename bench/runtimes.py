@@ -26,6 +26,12 @@ ALL_RUNTIMES = (FLOWRT, FLOWRT_ASYNCIO, NODERED)
 EVENT_LOOP_SETTING = {FLOWRT: "auto", FLOWRT_ASYNCIO: "asyncio"}
 
 
+def flow_flavour(runtime: str) -> str:
+    """Which of a scenario's flow files runtime runs: ``flowrt`` for every flowrt
+    variant, ``nodered`` for Node-RED."""
+    return NODERED if runtime == NODERED else FLOWRT
+
+
 def flowrt_executable() -> Path:
     """The ``flowrt`` console script next to the interpreter running the harness."""
     return Path(sys.executable).parent / "flowrt"

@@ -31,9 +31,15 @@ def _reading(i: int) -> str:
     return f'{{"temperature": {i % 50}}}'
 
 
+def group_reading(group: int, value: int) -> str:
+    """A reading for the ``groups`` scenario's aggregate: value ``value`` of group
+    ``group``."""
+    return f'{{"g": {group}, "v": {value}}}'
+
+
 def _group_reading(i: int) -> str:
     # Group i % GROUPS: a burst of n gives every group n / GROUPS values.
-    return f'{{"g": {i % flows.GROUPS}, "v": {i}}}'
+    return group_reading(i % flows.GROUPS, i)
 
 
 def _stamped_reading(sent_us: int) -> str:

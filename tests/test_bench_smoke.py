@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import flows, measure, report
+from bench import flows, measure, report, runtimes
 from bench.run import parse_args
 from bench.scenarios import SCENARIOS
 
@@ -115,8 +115,10 @@ def _run(runtime: str, repeat: int, rate: float, p99: float, rss: float) -> dict
                       "cpu_us_per_msg": 10.0},
             "burst_pinned": {"offered_rate": 50_000.0, "delivered_rate": rate / 2,
                              "delivered_frac": 1.0, "cpu_us_per_msg": rss / 10},
-            "steady": [{"rate": 500.0, "cpu_pct": rss / 20, "cpu_us_per_msg": 7.0, "lost": 0},
-                       {"rate": 2000.0, "cpu_pct": rss / 10, "cpu_us_per_msg": 6.0, "lost": 1,
+            "steady": [{"rate": 500.0, "offered_rate": 500.0, "cpu_pct": rss / 20,
+                        "cpu_us_per_msg": 7.0, "lost": 0},
+                       {"rate": 2000.0, "offered_rate": 1990.0, "cpu_pct": rss / 10,
+                        "cpu_us_per_msg": 6.0, "lost": 1,
                         "p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": p99}]}
 
 
@@ -204,3 +206,9 @@ def test_group_scenario_fills_every_group_equally() -> None:
     assert sum(1 for node in tabs if "z" in node) == 1000
     with pytest.raises(SystemExit):
         parse_args(["--scenarios", "nope"])
+
+
+def test_every_flowrt_variant_runs_flowrts_flow_file() -> None:
+    assert runtimes.flow_flavour("flowrt-asyncio") == runtimes.flow_flavour("flowrt") == "flowrt"
+    assert runtimes.flow_flavour("nodered") == "nodered"
+    assert any(n["type"] == "aggregate" for n in flows.aggregate(1883, "flowrt"))
