@@ -30,7 +30,8 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PACE_SLEEP_S = 0.0005
 PUB_CONNECT_POLL_S = 0.15
 SETTLE_QUIET_S = 0.5
-OUTPUT_QUIET_S = 2.0  # a phase gives up waiting for missing outputs after this much silence
+OUTPUT_QUIET_S = 5.0  # a phase gives up waiting for missing outputs after this much silence
+# (Node-RED's first burst after start can pause for seconds while V8 compiles and collects)
 SETTLE_TIMEOUT_S = 30.0
 SETTLE_IDLE_CPU = 0.1  # of a core: below this the runtime is taken to have no backlog
 

@@ -42,6 +42,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("burst_delivered_rate", "burst: delivered", "msg/s", True, 0),
     Metric("burst_delivered_pct", "burst: delivered share", "%", True, 1),
     Metric("cpu_us_per_msg", "CPU per message (burst)", "µs", False, 1),
+    Metric("cold_rate", "first burst after start (cold): delivered", "msg/s", True, 0),
+    Metric("cold_cpu_us_per_msg", "CPU per message (cold burst)", "µs", False, 1),
     Metric("pinned_rate", "pinned burst: delivered", "msg/s", True, 0),
     Metric("pinned_cpu_us_per_msg", "CPU per message (pinned burst)", "µs", False, 1),
     *(Metric(_steady_key(rate, "offered"), f"steady {rate:,.0f} msg/s: rate reaching the broker",
@@ -120,6 +122,10 @@ def metrics(run: dict[str, Any]) -> dict[str, float]:
         out["burst_delivered_rate"] = burst["delivered_rate"]
         out["burst_delivered_pct"] = burst["delivered_frac"] * 100
         out["cpu_us_per_msg"] = burst["cpu_us_per_msg"]
+    cold = run.get("burst_cold")
+    if cold:
+        out["cold_rate"] = cold["delivered_rate"]
+        out["cold_cpu_us_per_msg"] = cold["cpu_us_per_msg"]
     pinned = run.get("burst_pinned")
     if pinned:
         out["pinned_rate"] = pinned["delivered_rate"]
