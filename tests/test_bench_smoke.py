@@ -1,15 +1,19 @@
-"""Fast checks of the benchmark harness's own logic (no processes, no timing)."""
+"""Fast checks of the benchmark harness's own logic (no timing; one sleeping child process
+to pin)."""
 
 from __future__ import annotations
 
 import collections
 import itertools
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from bench import flows, measure, report, runtimes
+from bench import flows, measure, proc, report, runtimes
 from bench.run import parse_args
 from bench.scenarios import SCENARIOS
 
@@ -212,3 +216,18 @@ def test_every_flowrt_variant_runs_flowrts_flow_file() -> None:
     assert runtimes.flow_flavour("flowrt-asyncio") == runtimes.flow_flavour("flowrt") == "flowrt"
     assert runtimes.flow_flavour("nodered") == "nodered"
     assert any(n["type"] == "aggregate" for n in flows.aggregate(1883, "flowrt"))
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="pinning needs two cores")
+def test_pinning_puts_the_runtime_on_one_core_and_everything_else_on_the_others() -> None:
+    cores = sorted(os.sched_getaffinity(0))
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with proc.pinned(child.pid, []) as sides:
+            assert sides == {"runtime": cores[:1], "infrastructure": cores[1:]}
+            assert os.sched_getaffinity(child.pid) == set(cores[:1])
+            assert os.sched_getaffinity(0) == set(cores[1:])
+        assert os.sched_getaffinity(child.pid) == os.sched_getaffinity(0) == set(cores)
+    finally:
+        child.kill()
+        child.wait(timeout=5)
