@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 1880
 DATA_DIR ?= $(HOME)/.flowrt
 
-.PHONY: run test lint bench bench-smoke bench-editor system-deps clean
+.PHONY: run test lint bench bench-smoke bench-editor bench-soak system-deps clean
 
 $(STAMP): pyproject.toml examples/flowrt-example-nodes/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ bench-smoke: $(STAMP) system-deps
 
 bench-editor: $(STAMP) system-deps
 	$(BIN)/python -m bench.editor_drag
+
+# An hour at 2,000 msg/s through flows/edge-gateway.json (RSS and CPU over time); opt-in.
+bench-soak: $(STAMP) system-deps
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .mypy_cache

@@ -4,8 +4,9 @@ Every function takes the broker port (and the runtime, where the two flow files 
 differ) and returns the flat list of nodes. The same file is run on flowrt and Node-RED
 except where Node-RED has no equivalent node type:
 
-* ``aggregate``: flowrt's ``aggregate`` node; on Node-RED a ``function`` node doing the same
-  count window (size 100, per topic, count/min/max/mean).
+* ``aggregate`` and ``groups``: flowrt's ``aggregate`` node; on Node-RED a ``function``
+  node doing the same count window (size 10, per topic or per ``payload.g``,
+  count/min/max/mean).
 * ``bridge``: flowrt's ``threshold`` and ``cloud-bridge`` nodes; on Node-RED a ``function``
   node with the same edge-triggered alerts and ``mqtt out`` nodes (QoS 1) to the second
   broker.
@@ -32,19 +33,21 @@ PROBE_TOPIC = "bench/in/probe"
 OUT_TOPIC = "bench/out"
 ALERT_TOPIC = "bench/alerts"
 THRESHOLD = 50
-AGGREGATE_SIZE = 100
+AGGREGATE_SIZE = 10
+GROUPS = 10_000  # the aggregate-groups scenario's group count
 RUNTIMES = ("flowrt", "nodered")
 # cloud-bridge batches "normal" messages by default; the bench compares per-message
 # delivery with Node-RED's mqtt out, so every priority streams.
 STREAM_ALL = {p: "stream" for p in ("critical", "high", "normal", "low")}
 
-# The Node-RED stand-in for flowrt's aggregate node: a count window per topic.
+# The Node-RED stand-in for flowrt's aggregate node: a count window per group (KEY),
+# of the numbers VALUE.
 AGGREGATE_FUNCTION_JS = """\
 let windows = context.get('windows');
 if (!windows) { windows = {}; context.set('windows', windows); }
-const v = Number(msg.payload);
+const v = Number(VALUE);
 if (Number.isNaN(v)) { return null; }
-const key = String(msg.topic);
+const key = String(KEY);
 let w = windows[key];
 if (!w) { w = windows[key] = {count: 0, min: Infinity, max: -Infinity, sum: 0}; }
 w.count += 1;
@@ -55,6 +58,10 @@ if (w.count < SIZE) { return null; }
 delete windows[key];
 return {topic: key, payload: {count: w.count, min: w.min, max: w.max, mean: w.sum / w.count}};
 """.replace("SIZE", str(AGGREGATE_SIZE))
+
+
+def _aggregate_js(key: str, value: str) -> str:
+    return AGGREGATE_FUNCTION_JS.replace("KEY", key).replace("VALUE", value)
 
 # The Node-RED stand-in for flowrt's threshold node: alert on crossing above the limit,
 # clear on coming back, per topic; every message also goes on (output 2).
@@ -219,31 +226,43 @@ def http_json(broker_port: int = 0, runtime: str = "flowrt") -> Flow:
 
 
 def aggregate(broker_port: int, runtime: str = "flowrt") -> Flow:
-    """mqtt in → count window of 100 per topic (count/min/max/mean) → mqtt out.
+    """mqtt in → count window of 10 per topic (count/min/max/mean) → mqtt out.
 
     flowrt uses its ``aggregate`` node; Node-RED has none, so it gets a ``function`` node
     implementing the same window.
     """
+    return _aggregate_flow("aggregate", broker_port, runtime, "count window 10",
+                           {"property": "payload", "groupBy": "topic"},
+                           _aggregate_js("msg.topic", "msg.payload"))
+
+
+def aggregate_groups(broker_port: int, runtime: str = "flowrt") -> Flow:
+    """mqtt in (JSON ``{"g": group, "v": value}``) → count window of 10 per group ``g``
+    → mqtt out: the memory ``GROUPS`` half-filled windows take (one topic carries them
+    all, so ``mosquitto_pub -l`` can send the load)."""
+    return _aggregate_flow("groups", broker_port, runtime, "count window 10 per g",
+                           {"property": "payload.v", "groupBy": "payload.g",
+                            "maxGroups": 2 * GROUPS},
+                           _aggregate_js("msg.payload.g", "msg.payload.v"))
+
+
+def _aggregate_flow(tab: str, broker_port: int, runtime: str, name: str,
+                    config: dict[str, Any], js: str) -> Flow:
+    common = {"id": f"{tab}.window", "z": tab, "name": name, "x": 370, "y": 80,
+              "wires": [[f"{tab}.out"]]}
     if runtime == "flowrt":
-        window: Node = {
-            "id": "aggregate.window", "type": "aggregate", "z": "aggregate",
-            "name": "count window 100", "window": "count", "size": AGGREGATE_SIZE,
-            "property": "payload", "groupBy": "topic", "stats": ["count", "min", "max", "mean"],
-            "x": 370, "y": 80, "wires": [["aggregate.out"]],
-        }
+        window: Node = {**common, "type": "aggregate", "window": "count",
+                        "size": AGGREGATE_SIZE, **config,
+                        "stats": ["count", "min", "max", "mean"]}
     else:
-        window = {
-            "id": "aggregate.window", "type": "function", "z": "aggregate",
-            "name": "count window 100", "func": AGGREGATE_FUNCTION_JS, "outputs": 1,
-            "timeout": 0, "noerr": 0, "initialize": "", "finalize": "", "libs": [],
-            "x": 370, "y": 80, "wires": [["aggregate.out"]],
-        }
+        window = {**common, "type": "function", "func": js, "outputs": 1, "timeout": 0,
+                  "noerr": 0, "initialize": "", "finalize": "", "libs": []}
     return [
-        _tab("aggregate", "aggregate"),
+        _tab(tab, tab),
         _broker("broker", broker_port, "bench broker"),
-        _mqtt_in("aggregate.in", "aggregate", "broker", ["aggregate.window"]),
+        _mqtt_in(f"{tab}.in", tab, "broker", [window["id"]]),
         window,
-        _mqtt_out("aggregate.out", "aggregate", "broker"),
+        _mqtt_out(f"{tab}.out", tab, "broker"),
     ]
 
 
@@ -315,6 +334,12 @@ def big(broker_port: int, runtime: str = "flowrt", tabs: int = 10, per_tab: int 
     return nodes
 
 
+def tabs(broker_port: int, runtime: str = "flowrt") -> Flow:
+    """100 tabs of 10 nodes (mqtt in → 8 change/switch/range → mqtt out): the cost of
+    many small flows (idle memory, deploy time)."""
+    return big(broker_port, runtime, tabs=100, per_tab=10)
+
+
 def _chain_node(node_id: str, tab: str, i: int, nxt: str) -> Node:
     common = {"id": node_id, "z": tab, "name": "", "x": 120 + 180 * (i % 10),
               "y": 120 + 60 * (i // 10), "wires": [[nxt]]}
@@ -344,6 +369,8 @@ BUILDERS: dict[str, FlowBuilder] = {
     "bridge": threshold_bridge,
     "big": big,
     "http": http_json,
+    "groups": aggregate_groups,
+    "tabs": tabs,
 }
 
 

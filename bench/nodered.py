@@ -1,4 +1,5 @@
-"""Node-RED for the comparison: installed with npm into bench/.cache/node-red when missing,
+"""Node-RED for the comparison: installed with npm into bench/.cache/node-red when missing
+(one installed in bench/.cache itself, ``npm install node-red`` run there, is used too),
 started with a fresh userDir and a small settings file (flowFile, uiHost 127.0.0.1).
 """
 
@@ -10,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 CACHE_DIR = Path(__file__).resolve().parent / ".cache" / "node-red"
+PLACES = (CACHE_DIR, CACHE_DIR.parent)  # where an installed Node-RED is looked for
 PACKAGE = "node-red@4"
 INSTALL_TIMEOUT_S = 900.0
 
@@ -27,19 +29,24 @@ module.exports = {{
 """
 
 
-def red_js(cache_dir: Path = CACHE_DIR) -> Path:
+def install_dir() -> Path:
+    """The first of ``PLACES`` that holds Node-RED (``CACHE_DIR`` when none does)."""
+    return next((place for place in PLACES if red_js(place).exists()), CACHE_DIR)
+
+
+def red_js(cache_dir: Path | None = None) -> Path:
     """Where Node-RED's entry script lives once installed."""
-    return cache_dir / "node_modules" / "node-red" / "red.js"
+    return (cache_dir or install_dir()) / "node_modules" / "node-red" / "red.js"
 
 
-def installed(cache_dir: Path = CACHE_DIR) -> bool:
+def installed(cache_dir: Path | None = None) -> bool:
     """True when Node-RED is installed in the cache and node is on PATH."""
     return red_js(cache_dir).exists() and shutil.which("node") is not None
 
 
-def version(cache_dir: Path = CACHE_DIR) -> str | None:
+def version(cache_dir: Path | None = None) -> str | None:
     """The installed Node-RED version, or None."""
-    pkg = cache_dir / "node_modules" / "node-red" / "package.json"
+    pkg = red_js(cache_dir).parent / "package.json"
     try:
         return str(json.loads(pkg.read_text())["version"])
     except (OSError, ValueError, KeyError):
@@ -47,12 +54,13 @@ def version(cache_dir: Path = CACHE_DIR) -> str | None:
 
 
 def ensure_installed(cache_dir: Path = CACHE_DIR, timeout: float = INSTALL_TIMEOUT_S) -> Path:
-    """Install node-red@4 into cache_dir with npm unless it is there; return red.js's path.
+    """Install node-red@4 into cache_dir with npm unless Node-RED is installed (there or in
+    another of ``PLACES``); return red.js's path.
 
     Raises RuntimeError when node or npm is missing or the install fails.
     """
-    if installed(cache_dir):
-        return red_js(cache_dir)
+    if installed():
+        return red_js()
     npm = shutil.which("npm")
     if npm is None or shutil.which("node") is None:
         raise RuntimeError("Node-RED comparison needs node and npm on PATH")
@@ -68,7 +76,8 @@ def ensure_installed(cache_dir: Path = CACHE_DIR, timeout: float = INSTALL_TIMEO
     return red_js(cache_dir)
 
 
-def command(flow_path: Path, port: int, user_dir: Path, cache_dir: Path = CACHE_DIR) -> list[str]:
+def command(flow_path: Path, port: int, user_dir: Path,
+            cache_dir: Path | None = None) -> list[str]:
     """Write a settings file into a fresh user_dir and return the argv that starts Node-RED
     on flow_path (run ``node red.js`` directly so the pid measured is Node-RED's own)."""
     user_dir.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""Child processes with bounded waits, and the small network helpers the harness needs.
+"""Child processes with bounded waits, CPU pinning, and the small network helpers the
+harness needs.
 
 Every process the harness starts runs in its own session (process group), so stopping it
 also stops anything it spawned, and it is always stopped by its own id.
@@ -14,7 +15,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 
@@ -33,6 +34,39 @@ def wait_port(port: int, timeout: float) -> bool:
             return True
         time.sleep(0.01)
     return False
+
+
+def pin(pid: int, cores: set[int]) -> None:
+    """Bind every thread of process pid to ``cores`` (what ``taskset -a -p`` does); threads
+    it starts later inherit the binding. A process that is gone is left alone."""
+    try:
+        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except FileNotFoundError:
+        return
+    for tid in tids:
+        with contextlib.suppress(ProcessLookupError):  # a thread that just ended
+            os.sched_setaffinity(tid, cores)
+
+
+@contextlib.contextmanager
+def pinned(runtime_pid: int, infra_pids: Sequence[int]) -> Iterator[dict[str, list[int]]]:
+    """Run the block with the runtime on one core and the infrastructure (the brokers,
+    this harness, and so the clients it starts) on the others; every process gets all
+    the cores back afterwards. Yields which cores each side has. RuntimeError with
+    fewer than two usable cores."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        raise RuntimeError(f"pinning needs two cores, this process may use {cores}")
+    runtime_cores, infra_cores = {cores[0]}, set(cores[1:])
+    everyone = [runtime_pid, *infra_pids, os.getpid()]
+    try:
+        pin(runtime_pid, runtime_cores)
+        for pid in [*infra_pids, os.getpid()]:
+            pin(pid, infra_cores)
+        yield {"runtime": sorted(runtime_cores), "infrastructure": sorted(infra_cores)}
+    finally:
+        for pid in everyone:
+            pin(pid, set(cores))
 
 
 def http_status(url: str, timeout: float = 1.0) -> int | None:

@@ -2,7 +2,8 @@
 
 A run is the dict ``bench.run`` records for one (scenario, runtime, repeat); ``metrics()``
 flattens it into named figures, ``summarise()`` takes medians over repeats and pairs
-repeats for per-repeat ratios, ``markdown()`` renders the tables.
+repeats for per-repeat ratios (for flowrt, and for flowrt on the asyncio loop when that
+variant ran), ``markdown()`` renders the tables.
 """
 
 from __future__ import annotations
@@ -15,9 +16,14 @@ from pathlib import Path
 from typing import Any
 
 FLOWRT, NODERED = "flowrt", "nodered"
-SUSTAINED_FRACTION = 0.99  # of the expected outputs delivered...
-KEPT_PACE = 0.9  # ...at no less than this share of the offered rate (no growing backlog)
-THROUGHPUT_TARGET_SCENARIOS = ("relay", "filter", "aggregate", "fanout")
+VARIANTS = ("flowrt-asyncio",)  # other flowrt runs, each also compared with Node-RED
+STEADY_RATES = (500.0, 2_000.0, 5_000.0)
+LATENCY_RATE = 2_000.0  # the steady rate whose latency is reported
+CPU_TARGET_SCENARIOS = ("relay", "filter", "fanout", "aggregate")
+
+
+def _steady_key(rate: float, figure: str) -> str:
+    return f"steady{rate:g}_{figure}"
 
 
 @dataclass(frozen=True)
@@ -35,13 +41,23 @@ METRICS: tuple[Metric, ...] = (
     Metric("burst_offered_rate", "burst: offered", "msg/s", True, 0),
     Metric("burst_delivered_rate", "burst: delivered", "msg/s", True, 0),
     Metric("burst_delivered_pct", "burst: delivered share", "%", True, 1),
-    Metric("sustained_rate", "highest paced rate kept up with", "msg/s", True, 0),
     Metric("cpu_us_per_msg", "CPU per message (burst)", "µs", False, 1),
-    Metric("lat_p50_ms", "latency p50 at fixed rate", "ms", False, 2),
-    Metric("lat_p95_ms", "latency p95 at fixed rate", "ms", False, 2),
-    Metric("lat_p99_ms", "latency p99 at fixed rate", "ms", False, 2),
-    Metric("lat_lost", "messages lost in latency run", "msgs", False, 0),
-    Metric("lat_cpu_pct", "CPU at fixed rate", "% of a core", False, 1),
+    Metric("cold_rate", "first burst after start (cold): delivered", "msg/s", True, 0),
+    Metric("cold_cpu_us_per_msg", "CPU per message (cold burst)", "µs", False, 1),
+    Metric("pinned_rate", "pinned burst: delivered", "msg/s", True, 0),
+    Metric("pinned_cpu_us_per_msg", "CPU per message (pinned burst)", "µs", False, 1),
+    *(Metric(_steady_key(rate, "offered"), f"steady {rate:,.0f} msg/s: rate reaching the broker",
+             "msg/s", True, 0) for rate in STEADY_RATES),
+    *(Metric(_steady_key(rate, "cpu_pct"), f"CPU at a steady {rate:,.0f} msg/s",
+             "% of a core", False, 1) for rate in STEADY_RATES),
+    *(Metric(_steady_key(rate, "cpu_us"), f"CPU per message at a steady {rate:,.0f} msg/s",
+             "µs", False, 1) for rate in STEADY_RATES),
+    Metric("lat_p50_ms", f"latency p50 at {LATENCY_RATE:,.0f} msg/s", "ms", False, 2),
+    Metric("lat_p95_ms", f"latency p95 at {LATENCY_RATE:,.0f} msg/s", "ms", False, 2),
+    Metric("lat_p99_ms", f"latency p99 at {LATENCY_RATE:,.0f} msg/s", "ms", False, 2),
+    Metric("steady_lost", "messages lost at the steady rates", "msgs", False, 0),
+    Metric("kb_per_group", "memory per aggregate group", "kB", False, 2),
+    Metric("groups_rss_mb", "RSS holding the groups", "MB", False, 1),
     Metric("http_rate", "http: requests answered per second", "req/s", True, 0),
     Metric("http_p50_ms", "http: latency p50", "ms", False, 2),
     Metric("http_p99_ms", "http: latency p99", "ms", False, 2),
@@ -79,11 +95,16 @@ class Target:
         return value >= self.limit if self.at_least else value <= self.limit
 
 
+# The performance issue's targets (flowrt / Node-RED, medians of the same run).
 TARGETS: tuple[Target, ...] = (
-    Target("burst_delivered_rate", THROUGHPUT_TARGET_SCENARIOS, 1.0, at_least=True),
-    Target("lat_p99_ms", None, 1.0, at_least=False),
-    Target("idle_rss_mb", None, 0.5, at_least=False),
-    Target("ready_s", None, 1.0, at_least=False),
+    *(Target(_steady_key(rate, "cpu_pct"), CPU_TARGET_SCENARIOS, 0.6, at_least=False)
+      for rate in STEADY_RATES),
+    Target("pinned_cpu_us_per_msg", CPU_TARGET_SCENARIOS, 0.6, at_least=False),
+    Target("lat_p99_ms", None, 0.5, at_least=False),
+    Target("idle_rss_mb", None, 0.35, at_least=False),
+    Target("ready_s", None, 0.5, at_least=False),
+    Target("burst_delivered_rate", None, 1.0, at_least=True),
+    Target("pinned_rate", None, 1.0, at_least=True),
     Target("deploy_s", ("big",), 2.0, at_least=False, absolute=True),
 )
 
@@ -101,10 +122,30 @@ def metrics(run: dict[str, Any]) -> dict[str, float]:
         out["burst_delivered_rate"] = burst["delivered_rate"]
         out["burst_delivered_pct"] = burst["delivered_frac"] * 100
         out["cpu_us_per_msg"] = burst["cpu_us_per_msg"]
-    steps = run.get("steps")
-    if steps:
-        out["sustained_rate"] = max((s["target_rate"] for s in steps if kept_pace(s)),
-                                    default=0.0)
+    cold = run.get("burst_cold")
+    if cold:
+        out["cold_rate"] = cold["delivered_rate"]
+        out["cold_cpu_us_per_msg"] = cold["cpu_us_per_msg"]
+    pinned = run.get("burst_pinned")
+    if pinned:
+        out["pinned_rate"] = pinned["delivered_rate"]
+        out["pinned_cpu_us_per_msg"] = pinned["cpu_us_per_msg"]
+    steady = run.get("steady")
+    if steady:
+        out["steady_lost"] = sum(step["lost"] for step in steady)
+        for step in steady:
+            out[_steady_key(step["rate"], "offered")] = step["offered_rate"]
+            out[_steady_key(step["rate"], "cpu_pct")] = step["cpu_pct"]
+            if step.get("cpu_us_per_msg") is not None:
+                out[_steady_key(step["rate"], "cpu_us")] = step["cpu_us_per_msg"]
+            if step["rate"] == LATENCY_RATE:
+                for key in ("p50", "p95", "p99"):
+                    if f"{key}_ms" in step:
+                        out[f"lat_{key}_ms"] = step[f"{key}_ms"]
+    groups = run.get("groups")
+    if groups:
+        out["kb_per_group"] = groups["kb_per_group"]
+        out["groups_rss_mb"] = groups["rss_mb"]
     http = run.get("http")
     if http:
         out["http_rate"] = http["rate"]
@@ -112,21 +153,7 @@ def metrics(run: dict[str, Any]) -> dict[str, float]:
                             ("http_cpu_us", "cpu_us_per_request")):
             if http.get(source) is not None:
                 out[key] = http[source]
-    lat = run.get("latency")
-    if lat:
-        out["lat_lost"] = lat["lost"]
-        out["lat_cpu_pct"] = lat["cpu_pct"]
-        for key in ("p50", "p95", "p99"):
-            if f"{key}_ms" in lat:
-                out[f"lat_{key}_ms"] = lat[f"{key}_ms"]
     return out
-
-
-def kept_pace(step: dict[str, Any]) -> bool:
-    """Whether a paced step delivered (nearly) everything and as fast as it was offered, so
-    no backlog built up in the runtime or the broker."""
-    return (step["delivered_frac"] >= SUSTAINED_FRACTION
-            and step["delivered_rate"] >= KEPT_PACE * step["offered_rate"])
 
 
 def median(values: Sequence[float]) -> float | None:
@@ -143,7 +170,8 @@ def ratio(a: float | None, b: float | None) -> float | None:
 
 def summarise(runs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (scenario, metric): medians per runtime, ratio of the medians,
-    per-repeat ratios (pairing runs of the same repeat), and the target verdict."""
+    per-repeat ratios (pairing runs of the same repeat), and the target verdict; the
+    flowrt variants that ran get the same figures under ``variants``."""
     by_key: dict[tuple[str, str, str], dict[int, float]] = {}
     scenarios: list[str] = []
     for run in runs:
@@ -158,24 +186,33 @@ def summarise(runs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         for metric in METRICS:
             a = by_key.get((scenario, metric.key, FLOWRT), {})
             b = by_key.get((scenario, metric.key, NODERED), {})
-            if not a and not b:
+            variants = {v: by_key[(scenario, metric.key, v)] for v in VARIANTS
+                        if (scenario, metric.key, v) in by_key}
+            if not a and not b and not variants:
                 continue
-            med_a, med_b = median(list(a.values())), median(list(b.values()))
-            per_repeat = [ratio(a[r], b[r]) for r in sorted(a) if r in b]
-            row: dict[str, Any] = {
-                "scenario": scenario, "metric": metric.key, "flowrt": med_a, "nodered": med_b,
-                "ratio": ratio(med_a, med_b),
-                "per_repeat_ratios": [r for r in per_repeat if r is not None],
-                "flowrt_values": [a[r] for r in sorted(a)],
-                "nodered_values": [b[r] for r in sorted(b)],
-            }
+            med_b = median(list(b.values()))
+            row: dict[str, Any] = {"scenario": scenario, "metric": metric.key,
+                                   **_compared(a, b, med_b), "nodered": med_b,
+                                   "nodered_values": [b[r] for r in sorted(b)]}
+            if variants:
+                row["variants"] = {v: _compared(values, b, med_b)
+                                   for v, values in variants.items()}
             target = _target_for(scenario, metric.key)
             if target is not None:
                 row["target"] = target.describe()
-                value = med_a if target.absolute else row["ratio"]
+                value = row["flowrt"] if target.absolute else row["ratio"]
                 row["met"] = None if value is None else target.met(value)
             rows.append(row)
     return rows
+
+
+def _compared(a: dict[int, float], b: dict[int, float], med_b: float | None) -> dict[str, Any]:
+    """One flowrt runtime's figures (repeat → value) against Node-RED's."""
+    med_a = median(list(a.values()))
+    per_repeat = [ratio(a[r], b[r]) for r in sorted(a) if r in b]
+    return {"flowrt": med_a, "ratio": ratio(med_a, med_b),
+            "per_repeat_ratios": [r for r in per_repeat if r is not None],
+            "flowrt_values": [a[r] for r in sorted(a)]}
 
 
 def _target_for(scenario: str, metric: str) -> Target | None:
@@ -207,45 +244,48 @@ def markdown(result: dict[str, Any]) -> str:
     failures, durable-queue figures."""
     meta = result.get("meta", {})
     rows: list[dict[str, Any]] = result.get("summary", [])
+    variants = list(dict.fromkeys(v for r in rows for v in r.get("variants", {})))
     lines = ["# flowrt vs Node-RED benchmark", ""]
     for key, value in meta.items():
         lines.append(f"- **{key}**: {value}")
+    loops = {r["runtime"]: r["event_loop"] for r in result.get("runs", [])
+             if r.get("event_loop")}
+    if loops:
+        lines.append("- **event loops**: " + ", ".join(f"{rt} on {loop}"
+                                                      for rt, loop in sorted(loops.items())))
     lines.append("")
     lines.append("Ratios are flowrt / Node-RED of the medians over repeats; per-repeat ratios "
-                 "pair the runs of each repeat (A/B interleaved).")
+                 "pair the runs of each repeat (interleaved, who starts rotating).")
     lines.append("")
+    extra_head = "".join(f" {v} | ratio |" for v in variants)
+    extra_rule = "---:|---:|" * len(variants)
     targeted = [r for r in rows if "target" in r]
     if targeted:
-        lines += ["## Targets", "", "| scenario | metric | flowrt | Node-RED | ratio | target |",
-                  "|---|---|---:|---:|---:|---|"]
+        lines += ["## Targets", "",
+                  "| scenario | metric | flowrt | Node-RED | ratio | target |" + extra_head,
+                  "|---|---|---:|---:|---:|---|" + extra_rule]
         for row in targeted:
             metric = METRIC_BY_KEY[row["metric"]]
             lines.append(f"| {row['scenario']} | {metric.label} ({metric.unit}) | "
                          f"{_fmt(row['flowrt'], metric.digits)} | "
                          f"{_fmt(row['nodered'], metric.digits)} | {_fmt_ratio(row['ratio'])} | "
-                         f"{_verdict(row)} |")
+                         f"{_verdict(row)} |" + _variant_cells(row, variants, metric))
         lines.append("")
     notes: dict[str, str] = result.get("scenario_notes", {})
     for scenario in dict.fromkeys(r["scenario"] for r in rows):
         lines += [f"## {result.get('scenario_titles', {}).get(scenario, scenario)}", ""]
         if notes.get(scenario):
             lines += [f"Note: {notes[scenario]}.", ""]
-        lines += ["| metric | flowrt | Node-RED | ratio | per-repeat ratios |",
-                  "|---|---:|---:|---:|---|"]
+        lines += ["| metric | flowrt | Node-RED | ratio | per-repeat ratios |" + extra_head,
+                  "|---|---:|---:|---:|---|" + extra_rule]
         for row in (r for r in rows if r["scenario"] == scenario):
             metric = METRIC_BY_KEY[row["metric"]]
             per = ", ".join(f"{r:.2f}" for r in row["per_repeat_ratios"])
             lines.append(f"| {metric.label} ({metric.unit}) | "
                          f"{_fmt(row['flowrt'], metric.digits)} | "
                          f"{_fmt(row['nodered'], metric.digits)} | {_fmt_ratio(row['ratio'])} | "
-                         f"{per} |")
+                         f"{per} |" + _variant_cells(row, variants, metric))
         lines.append("")
-    steps = _steps_table(result.get("runs", []))
-    if steps:
-        lines += ["## Paced rates", "",
-                  "Delivered rate (input msg/s through the flow, first input to last output; "
-                  "median over repeats) at each offered rate; below the offered rate means a "
-                  "backlog built up.", "", *steps, ""]
     commits = sorted({r["flowrt_commit"] for r in result.get("runs", []) if r.get("flowrt_commit")})
     if len(commits) > 1:
         lines += [f"Note: flowrt changed during the run ({', '.join(commits)}).", ""]
@@ -268,29 +308,13 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _steps_table(runs: list[dict[str, Any]]) -> list[str]:
-    cells: dict[tuple[str, str], dict[float, list[dict[str, Any]]]] = {}
-    for run in runs:
-        for step in run.get("steps") or []:
-            cell = cells.setdefault((run["scenario"], run["runtime"]), {})
-            cell.setdefault(step["target_rate"], []).append(step)
-    if not cells:
-        return []
-    rates = sorted({rate for cell in cells.values() for rate in cell})
-    out = ["| scenario | runtime | " + " | ".join(f"{r:,.0f}/s" for r in rates) + " |",
-           "|---|---|" + "---:|" * len(rates)]
-    for (scenario, runtime), cell in sorted(cells.items()):
-        values = []
-        for rate in rates:
-            steps = cell.get(rate, [])
-            delivered = median([s["delivered_rate"] for s in steps])
-            share = median([s["delivered_frac"] * 100 for s in steps])
-            text = _fmt(delivered, 0)
-            if share is not None and share < SUSTAINED_FRACTION * 100:
-                text += f" ({share:.0f}% delivered)"
-            values.append(text)
-        out.append(f"| {scenario} | {runtime} | " + " | ".join(values) + " |")
-    return out
+def _variant_cells(row: dict[str, Any], variants: list[str], metric: Metric) -> str:
+    cells = ""
+    for variant in variants:
+        figures = row.get("variants", {}).get(variant, {})
+        cells += (f" {_fmt(figures.get('flowrt'), metric.digits)} |"
+                  f" {_fmt_ratio(figures.get('ratio'))} |")
+    return cells
 
 
 def _flatten(doc: Any, prefix: str = "") -> list[tuple[str, Any]]:

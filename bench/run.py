@@ -1,12 +1,14 @@
-"""Run the benchmark: ``python -m bench.run [--smoke] [--repeats N] [--scenarios a,b]
-[--only flowrt|nodered]``.
+"""Run the benchmark: ``python -m bench.run [--smoke] [--repeats N] [--scenarios a,b|all]
+[--runtimes flowrt,flowrt-asyncio,nodered] [--only RUNTIME] [--idle S] [--no-pin]``.
 
 For every repeat and scenario it starts a private broker (two for the bridge scenario) and
-runs the same flow on flowrt, then on Node-RED (A/B/A/B), each from a fresh data dir:
-time to ready, first message through, idle RSS and CPU, a full-speed burst, paced rates,
-latency at a fixed rate, peak RSS. Results go to bench/results/ as Markdown and JSON.
+runs the same flow on each runtime in turn (interleaved, the order rotated every
+repeat), each from a fresh data dir: time to ready, first message through, idle RSS and
+CPU, a saturating burst; then, with the runtime pinned to one core and the brokers and
+clients to the other, the same burst again and steady rates (CPU over a window after a
+warm-up, latency), and peak RSS. Results go to bench/results/ as Markdown and JSON.
 ``--smoke`` (CI) runs relay on flowrt only (plus Node-RED when it is already installed)
-in about ten seconds and exits non-zero when the harness delivers nothing.
+in well under a minute and exits non-zero when the harness delivers nothing.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import http_load, measure, nodered, report, runtimes
+from bench import flows, http_load, measure, nodered, report, runtimes
 from bench.flows import HTTP_PATH
 from bench.mosquitto import Broker, clients_available, mosquitto_binary
-from bench.scenarios import DEFAULT_ORDER, SCENARIOS, Scenario
+from bench.proc import pinned
+from bench.scenarios import ALL_ORDER, DEFAULT_ORDER, SCENARIOS, Scenario, group_reading
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -46,11 +49,12 @@ class Config:
     scenarios: list[str] = field(default_factory=lambda: list(DEFAULT_ORDER))
     runtimes: list[str] = field(default_factory=lambda: list(runtimes.ALL_RUNTIMES))
     idle_s: float = 30.0  # Node-RED's RSS drops ~25 MB within 30 s of start as V8 collects
-    burst_n: int = 20_000
-    step_rates: list[float] = field(default_factory=lambda: [5_000, 10_000, 20_000, 40_000])
-    step_s: float = 2.0
-    latency_rate: float = 2_000
-    latency_s: float = 5.0
+    burst_n: int = 100_000
+    cold_burst_n: int = 20_000  # the first traffic after start, before the measured bursts
+    steady_rates: list[float] = field(default_factory=lambda: list(report.STEADY_RATES))
+    warmup_s: float = 2.0
+    window_s: float = 6.0
+    pin: bool = True
     ready_timeout_s: float = 60.0
     probe_timeout_s: float = 30.0
     durable_queue_s: float = 5.0
@@ -60,9 +64,11 @@ class Config:
     keep: bool = False
 
 
-SMOKE = Config(repeats=1, scenarios=["relay"], idle_s=0.5, burst_n=5_000, step_rates=[],
-               latency_s=1.0, ready_timeout_s=30.0, probe_timeout_s=15.0, durable_queue_s=1.0,
-               smoke=True)
+SMOKE = Config(repeats=1, scenarios=["relay"], runtimes=[runtimes.FLOWRT, runtimes.NODERED],
+               idle_s=0.5, burst_n=5_000, cold_burst_n=1_000,
+               steady_rates=[report.LATENCY_RATE], warmup_s=0.5,
+               window_s=1.0, ready_timeout_s=30.0, probe_timeout_s=15.0,
+               durable_queue_s=1.0, smoke=True)
 
 
 def log(text: str) -> None:
@@ -86,25 +92,29 @@ def run_one(scenario: Scenario, runtime: str, repeat: int, cfg: Config,
     started = None
     with contextlib.ExitStack() as stack:
         try:
-            if scenario.http:
+            if scenario.kind == "http":
                 _run_http(record, scenario, runtime, cfg, workdir, stack)
                 return record
             edge = stack.enter_context(Broker.start(workdir, "edge"))
             cloud = stack.enter_context(Broker.start(workdir, "cloud")) \
                 if scenario.needs_cloud else edge
             kwargs = {"cloud_port": cloud.port} if scenario.needs_cloud else {}
-            flow = scenario.build(edge.port, runtime, **kwargs)
+            flow = scenario.build(edge.port, runtimes.flow_flavour(runtime), **kwargs)
             flow_path = workdir / "flow.json"
             flow_path.write_text(json.dumps(flow, indent=2))
             started = runtimes.spawn(runtime, flow_path, workdir)
             stack.callback(started.stop)
             record["ready_s"] = started.wait_ready(cfg.ready_timeout_s)
+            record["event_loop"] = started.event_loop()
             link = measure.Link(edge.port, cloud.port)
             record["first_msg_s"] = measure.probe(link, scenario.probe_payloads,
                                                   started.spawned_wall, cfg.probe_timeout_s)
             record.update(measure.idle(started.pid, cfg.idle_s))
-            if scenario.load:
-                _load_tests(record, scenario, link, started.pid, cfg)
+            if scenario.kind == "load":
+                brokers = {edge.process.pid, cloud.process.pid}
+                _load_tests(record, scenario, link, started.pid, sorted(brokers), cfg)
+            elif scenario.kind == "groups":
+                _groups_test(record, scenario, link, started.pid, cfg)
             else:
                 _deploy_test(record, scenario, link, started, flow_path, cfg)
             _finish(record, started, runtime)
@@ -132,7 +142,8 @@ def _run_http(record: dict[str, Any], scenario: Scenario, runtime: str, cfg: Con
     """The ``http`` scenario: no broker; HTTP requests to the flow's route."""
     flow_path = workdir / "flow.json"
     workdir.mkdir(parents=True, exist_ok=True)
-    flow_path.write_text(json.dumps(scenario.build(0, runtime), indent=2))
+    flow_path.write_text(json.dumps(scenario.build(0, runtimes.flow_flavour(runtime)),
+                                     indent=2))
     started = runtimes.spawn(runtime, flow_path, workdir)
     stack.callback(started.stop)
     try:
@@ -153,18 +164,52 @@ def _run_http(record: dict[str, Any], scenario: Scenario, runtime: str, cfg: Con
 
 
 def _load_tests(record: dict[str, Any], scenario: Scenario, link: measure.Link, pid: int,
-                cfg: Config) -> None:
-    n = cfg.burst_n
-    record["burst"] = measure.burst(link, pid, scenario.burst_payload, n,
-                                    scenario.expected_outputs(n))
-    record["steps"] = [
-        measure.paced(link, pid, scenario.burst_payload, rate, cfg.step_s,
-                      scenario.expected_outputs)
-        for rate in cfg.step_rates
-    ]
-    record["latency"] = measure.latency(link, pid, cfg.latency_rate, cfg.latency_s,
-                                        scenario.latency_fanout,
-                                        stamp=scenario.latency_payload)
+                brokers: list[int], cfg: Config) -> None:
+    """A first (cold) burst, then a saturating one on the shared cores; then, pinned
+    (runtime on one core, brokers and clients on the other) when cfg.pin and the machine
+    has two cores, the burst again and the steady rates."""
+    # The first traffic after start is the slowest for a JIT (Node-RED stalled for seconds
+    # in its first burst): measured on its own, so the bursts after it compare warm runtimes.
+    cold = cfg.cold_burst_n
+    record["burst_cold"] = measure.burst(link, pid, scenario.burst_payload, cold,
+                                         scenario.expected_outputs(cold))
+    n, expected = cfg.burst_n, scenario.expected_outputs(cfg.burst_n)
+    record["burst"] = measure.burst(link, pid, scenario.burst_payload, n, expected)
+    pinning: contextlib.AbstractContextManager[dict[str, list[int]] | None] = \
+        pinned(pid, brokers) if cfg.pin and len(os.sched_getaffinity(0)) >= 2 \
+        else contextlib.nullcontext()
+    with pinning as cores:
+        record["pinned_cores"] = cores
+        if cores is not None:
+            record["burst_pinned"] = measure.burst(link, pid, scenario.burst_payload, n,
+                                                   expected)
+        record["steady"] = [
+            measure.steady(link, pid, rate, cfg.warmup_s, cfg.window_s,
+                           scenario.latency_fanout, stamp=scenario.latency_payload)
+            for rate in cfg.steady_rates]
+
+
+def _groups_test(record: dict[str, Any], scenario: Scenario, link: measure.Link, pid: int,
+                 cfg: Config) -> None:
+    """Half fill a count window in each of ``flows.GROUPS`` groups, let the runtime finish
+    and idle as long as before the idle RSS, and take the RSS again: the growth per group.
+    Then the other half, group after group (so windows close all along the burst), which
+    must close every window (one output per group)."""
+    per_group = flows.AGGREGATE_SIZE // 2
+    half = flows.GROUPS * per_group
+    measure.burst(link, pid, scenario.burst_payload, half, 0)  # no window closes yet
+    with measure.Subscriber(link.out_port, [link.out_topic]) as out:
+        out.wait_subscribed()
+        measure.settle(out, pid)
+    rss = measure.idle(pid, cfg.idle_s)["idle_rss_mb"]
+    close = measure.burst(link, pid, lambda i: group_reading(i // per_group, i), half,
+                          flows.GROUPS)
+    if close["delivered"] != flows.GROUPS:
+        raise RuntimeError(f"{close['delivered']} of {flows.GROUPS} windows closed")
+    record["groups"] = {
+        "groups": flows.GROUPS, "values_per_group": per_group, "rss_mb": rss,
+        "kb_per_group": (rss - record["idle_rss_mb"]) * 1024 / flows.GROUPS,
+        "closed": close["delivered"]}
 
 
 def _deploy_test(record: dict[str, Any], scenario: Scenario, link: measure.Link,
@@ -195,9 +240,19 @@ def _summary_line(run: dict[str, Any]) -> str:
         b = run["burst"]
         parts.append(f"burst {b['offered_rate']:,.0f}→{b['delivered_rate']:,.0f} msg/s "
                      f"({b['delivered_frac']:.0%})")
-    if "latency" in run and "p99_ms" in run["latency"]:
-        lat = run["latency"]
-        parts.append(f"p50/p99 {lat['p50_ms']:.1f}/{lat['p99_ms']:.1f}ms lost {lat['lost']}")
+    if "burst_pinned" in run:
+        b = run["burst_pinned"]
+        parts.append(f"pinned burst {b['delivered_rate']:,.0f} msg/s "
+                     f"{b['cpu_us_per_msg']:.1f}µs/msg")
+    for step in run.get("steady", []):
+        figures = (f"{step['rate']:,.0f}/s (reached {step['offered_rate']:,.0f}/s): "
+                   f"CPU {step['cpu_pct']:.1f}%")
+        if "p99_ms" in step:
+            figures += f" p99 {step['p99_ms']:.2f}ms"
+        parts.append(f"{figures} lost {step['lost']}")
+    if "groups" in run:
+        parts.append(f"{run['groups']['groups']:,} groups: "
+                     f"{run['groups']['kb_per_group']:.2f} kB each")
     if "http" in run:
         h = run["http"]
         parts.append(f"http {h['rate']:,.0f} req/s p50/p99 {h['p50_ms']:.1f}/"
@@ -218,7 +273,8 @@ def baseline(cfg: Config, workroot: Path) -> dict[str, Any]:
         link = measure.Link(broker.port, broker.port, "bench/baseline", "bench/baseline")
         pid = broker.process.pid
         burst = measure.burst(link, pid, str, cfg.burst_n, cfg.burst_n, quiet=0.5)
-        lat = measure.latency(link, pid, cfg.latency_rate, min(cfg.latency_s, 2.0), 1.0)
+        lat = measure.steady(link, pid, report.LATENCY_RATE, min(cfg.warmup_s, 1.0),
+                             min(cfg.window_s, 2.0), 1.0)
     return {
         "burst_offered_rate": burst["offered_rate"], "burst_delivered_rate":
         burst["delivered_rate"], "burst_delivered_pct": burst["delivered_frac"] * 100,
@@ -264,8 +320,14 @@ def _meta(cfg: Config, skipped: dict[str, str]) -> dict[str, Any]:
         "mosquitto": _first_line([mosquitto_binary() or "mosquitto", "-h"]),
         "config": ", ".join(f"{k}={v}" for k, v in asdict(cfg).items()
                             if k not in ("smoke", "keep")),
-        "load": "QoS 0; bursts with `mosquitto_pub -l` from a file; paced rates and latency "
+        "load": "QoS 0; bursts with `mosquitto_pub -l` from a file; steady rates and latency "
                 "through `mosquitto_pub -l` fed by a pipe; received with `mosquitto_sub -F %U`",
+        "CPU": "user+system time of the runtime process alone (its kernel CPU clock, the "
+               "account of /proc/PID/stat in ns); steady rates over "
+               f"a {cfg.window_s:g} s window after {cfg.warmup_s:g} s of warm-up",
+        "pinning": (f"runtime on core {sorted(os.sched_getaffinity(0))[0]}, brokers, clients "
+                    "and harness on the others, for the pinned burst and the steady rates")
+        if cfg.pin and len(os.sched_getaffinity(0)) >= 2 else "none",
         "load average at start (1/5/15 min)": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
         "idle RSS": f"VmRSS summed over the process tree, {cfg.idle_s:g} s after the first "
                     "message came through",
@@ -298,7 +360,10 @@ def run_bench(cfg: Config) -> tuple[dict[str, Any], int]:
         log(f"baseline (broker only): {result['baseline']}")
         for repeat in range(cfg.repeats):
             for name in cfg.scenarios:
-                for rt in active:
+                # Interleaved, and who goes first rotates: no runtime always runs on a
+                # machine the previous one just warmed (or loaded).
+                turn = repeat % len(active) if active else 0
+                for rt in active[turn:] + active[:turn]:
                     run = run_one(SCENARIOS[name], rt, repeat, cfg, workroot)
                     runs.append(run)
                     log(_summary_line(run))
@@ -331,7 +396,7 @@ def _exit_code(cfg: Config, runs: list[dict[str, Any]], active: list[str],
         for run in runs:
             if run["ok"] and run.get("burst", {}).get("delivered", 0) == 0:
                 problems.append(f"{run['scenario']}/{run['runtime']}: no message delivered")
-            if run["ok"] and run.get("latency", {}).get("samples", 0) == 0:
+            if run["ok"] and not any(s.get("samples") for s in run.get("steady", [])):
                 problems.append(f"{run['scenario']}/{run['runtime']}: no latency sample")
         if "error" in (result.get("durable_queue") or {}):
             problems.append(f"durable queue: {result['durable_queue']['error']}")
@@ -347,9 +412,17 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--smoke", action="store_true",
                         help="10-second CI check: relay on flowrt (and Node-RED if installed)")
     parser.add_argument("--repeats", type=int, help="A/B repeats (default 3)")
-    parser.add_argument("--scenarios", help=f"comma list from {','.join(DEFAULT_ORDER)}")
+    parser.add_argument("--scenarios", help=f"comma list from {','.join(ALL_ORDER)}, or all "
+                        f"(default {','.join(DEFAULT_ORDER)})")
+    parser.add_argument("--runtimes", help=f"comma list from {','.join(runtimes.ALL_RUNTIMES)} "
+                        "(default all)")
     parser.add_argument("--only", choices=runtimes.ALL_RUNTIMES, help="run one runtime only")
     parser.add_argument("--idle", type=float, help="seconds idle before idle RSS (default 30)")
+    parser.add_argument("--burst", type=int, help="messages per burst (default 100,000)")
+    parser.add_argument("--window", type=float,
+                        help="seconds of each steady rate's measured window (default 6)")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="measure everything on shared cores (no pinned phase)")
     parser.add_argument("--keep", action="store_true",
                         help="keep bench/.cache/work/ (flow files, logs) for debugging")
     args = parser.parse_args(argv)
@@ -357,15 +430,28 @@ def parse_args(argv: list[str] | None = None) -> Config:
     if args.repeats is not None:
         cfg.repeats = max(1, args.repeats)
     if args.scenarios:
-        names = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+        names = list(ALL_ORDER) if args.scenarios == "all" else \
+            [s.strip() for s in args.scenarios.split(",") if s.strip()]
         unknown = [n for n in names if n not in SCENARIOS]
         if unknown:
             parser.error(f"unknown scenario(s): {', '.join(unknown)}")
         cfg.scenarios = names
+    if args.runtimes:
+        names = [r.strip() for r in args.runtimes.split(",") if r.strip()]
+        unknown = [n for n in names if n not in runtimes.ALL_RUNTIMES]
+        if unknown:
+            parser.error(f"unknown runtime(s): {', '.join(unknown)}")
+        cfg.runtimes = names
     if args.only:
         cfg.runtimes = [args.only]
     if args.idle is not None:
         cfg.idle_s = args.idle
+    if args.burst is not None:
+        cfg.burst_n = max(1, args.burst)
+    if args.window is not None:
+        cfg.window_s = args.window
+    if args.no_pin:
+        cfg.pin = False
     cfg.keep = args.keep
     return cfg
 

@@ -1,11 +1,15 @@
-"""The two runtimes under test and how each is started on a flow file.
+"""The runtimes under test and how each is started on a flow file: flowrt (on uvloop
+when it is installed), flowrt on the standard library's asyncio loop, and Node-RED.
 
-Both are judged the same way: ready when ``GET http://127.0.0.1:PORT/flows`` answers 200,
+All are judged the same way: ready when ``GET http://127.0.0.1:PORT/flows`` answers 200,
 timed from just before spawn.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -15,8 +19,17 @@ from bench import nodered
 from bench.proc import ManagedProcess, free_port, http_status
 
 FLOWRT = "flowrt"
+FLOWRT_ASYNCIO = "flowrt-asyncio"
 NODERED = "nodered"
-ALL_RUNTIMES = (FLOWRT, NODERED)
+ALL_RUNTIMES = (FLOWRT, FLOWRT_ASYNCIO, NODERED)
+# flowrt's eventLoop setting per variant: "auto" is uvloop when it is installed.
+EVENT_LOOP_SETTING = {FLOWRT: "auto", FLOWRT_ASYNCIO: "asyncio"}
+
+
+def flow_flavour(runtime: str) -> str:
+    """Which of a scenario's flow files runtime runs: ``flowrt`` for every flowrt
+    variant, ``nodered`` for Node-RED."""
+    return NODERED if runtime == NODERED else FLOWRT
 
 
 def flowrt_executable() -> Path:
@@ -26,9 +39,13 @@ def flowrt_executable() -> Path:
 
 def unavailable_reason(runtime: str, *, may_install: bool) -> str | None:
     """Why runtime cannot be run here, or None when it can (installing Node-RED if allowed)."""
-    if runtime == FLOWRT:
+    if runtime in EVENT_LOOP_SETTING:
         exe = flowrt_executable()
-        return None if exe.exists() else f"{exe} not found (pip install -e . first)"
+        if not exe.exists():
+            return f"{exe} not found (pip install -e . first)"
+        if runtime == FLOWRT_ASYNCIO and importlib.util.find_spec("uvloop") is None:
+            return "uvloop is not installed, so flowrt itself runs on the asyncio loop"
+        return None
     if nodered.installed():
         return None
     if not may_install:
@@ -42,7 +59,7 @@ def unavailable_reason(runtime: str, *, may_install: bool) -> str | None:
 
 def command(runtime: str, flow_path: Path, port: int, workdir: Path) -> list[str]:
     """The argv that starts runtime on flow_path, listening on 127.0.0.1:port."""
-    if runtime == FLOWRT:
+    if runtime in EVENT_LOOP_SETTING:
         return [str(flowrt_executable()), "run", str(flow_path), "--port", str(port),
                 "--host", "127.0.0.1", "--data-dir", str(workdir / "data")]
     if runtime == NODERED:
@@ -91,6 +108,11 @@ class RunningRuntime:
         raise RuntimeError(f"{self.name} not ready after {timeout:.0f} s:\n"
                            f"{self.process.log_tail()}")
 
+    def event_loop(self) -> str | None:
+        """The event loop flowrt's start line names, None for Node-RED."""
+        found = re.search(r"event loop (\w+)", self.process.log_tail(200))
+        return found.group(1) if found else None
+
     def stop(self) -> int | None:
         """Stop the runtime (SIGTERM, then SIGKILL after 10 s)."""
         return self.process.stop(term_timeout=10.0)
@@ -101,7 +123,10 @@ def spawn(runtime: str, flow_path: Path, workdir: Path) -> RunningRuntime:
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     argv = command(runtime, flow_path, port, workdir)
+    env = dict(os.environ)
+    if runtime in EVENT_LOOP_SETTING:
+        env["FLOWRT_EVENT_LOOP"] = EVENT_LOOP_SETTING[runtime]
     wall, mono = time.time(), time.monotonic()
-    process = ManagedProcess(argv, workdir / f"{runtime}.log", cwd=workdir)
+    process = ManagedProcess(argv, workdir / f"{runtime}.log", cwd=workdir, env=env)
     return RunningRuntime(name=runtime, port=port, process=process, spawned_wall=wall,
                           spawned_mono=mono)

@@ -31,6 +31,17 @@ def _reading(i: int) -> str:
     return f'{{"temperature": {i % 50}}}'
 
 
+def group_reading(group: int, value: int) -> str:
+    """A reading for the ``groups`` scenario's aggregate: value ``value`` of group
+    ``group``."""
+    return f'{{"g": {group}, "v": {value}}}'
+
+
+def _group_reading(i: int) -> str:
+    # Group i % GROUPS: a burst of n gives every group n / GROUPS values.
+    return group_reading(i % flows.GROUPS, i)
+
+
 def _stamped_reading(sent_us: int) -> str:
     # The send time rides beside the reading, untouched by the conversion.
     return f'{{"temperature": 21.5, "sent": {sent_us}}}'
@@ -40,10 +51,13 @@ def _stamped_reading(sent_us: int) -> str:
 class Scenario:
     """One benchmark scenario.
 
-    ``latency_payload`` turns a send time (integer microseconds) into a latency message.
-    ``outputs_per_input`` maps the burst's input count to the exact expected output
-    count; ``latency_fanout`` is how many outputs one latency message produces (a window
-    of 100 inputs produces one output for ``aggregate``).
+    ``kind`` says what is measured: ``load`` (bursts, steady rates, latency), ``deploy``
+    (a full redeploy of the same flow), ``groups`` (the memory of many aggregate groups)
+    or ``http`` (HTTP requests, no broker). ``latency_payload`` turns a send time
+    (integer microseconds) into a latency message. ``expected_outputs`` maps the
+    burst's input count to the exact expected output count; ``latency_fanout`` is how
+    many outputs one latency message produces (a window of 10 inputs produces one
+    output for ``aggregate``).
     """
 
     name: str
@@ -55,10 +69,7 @@ class Scenario:
     probe_payloads: tuple[str, ...] = ("1000",)
     latency_payload: Callable[[int], str] = str
     needs_cloud: bool = False
-    load: bool = True
-    http: bool = False
-    """Load is HTTP requests to the flow's ``http in`` route (``bench.http_load``), not
-    MQTT messages; no broker is started."""
+    kind: str = "load"
     same_flow_file: bool = True
     note: str = ""
 
@@ -79,7 +90,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("jsonata", "jsonata: mqtt in → change with a JSONata expression → mqtt out",
                  flows.jsonata_change, _reading, lambda n: n,
                  probe_payloads=('{"temperature": 20}',), latency_payload=_stamped_reading),
-        Scenario("aggregate", "aggregate: count window of 100 → mqtt out", flows.aggregate,
+        Scenario("aggregate", "aggregate: count window of 10 → mqtt out", flows.aggregate,
                  _integers, lambda n: n // flows.AGGREGATE_SIZE,
                  latency_fanout=1 / flows.AGGREGATE_SIZE,
                  probe_payloads=("1000",) * flows.AGGREGATE_SIZE, same_flow_file=False,
@@ -96,11 +107,23 @@ SCENARIOS: dict[str, Scenario] = {
                       "Every reading is forwarded to the second broker (counted); alerts go "
                       "to bench/alerts (not counted)"),
         Scenario("big", "1,000-node flow (10 tabs x 100 nodes)", flows.big, _integers,
-                 lambda n: n, load=False),
+                 lambda n: n, kind="deploy"),
+        Scenario("tabs", "100 tabs x 10 nodes", flows.tabs, _integers, lambda n: n,
+                 kind="deploy"),
+        Scenario("groups", f"aggregate with {flows.GROUPS:,} groups (count windows of "
+                 f"{flows.AGGREGATE_SIZE}, each half full)", flows.aggregate_groups,
+                 _group_reading, lambda n: n // flows.AGGREGATE_SIZE, kind="groups",
+                 probe_payloads=('{"g": "probe", "v": 1}',) * flows.AGGREGATE_SIZE,
+                 same_flow_file=False,
+                 note="Node-RED has no aggregate node: it runs a function node doing the "
+                      "same count windows"),
         Scenario("http", "http: http in (GET /bench) → change (small JSON) → http response",
-                 flows.http_json, _integers, lambda n: n, load=False, http=True),
+                 flows.http_json, _integers, lambda n: n, kind="http"),
     )
 }
 
-DEFAULT_ORDER = ("relay", "filter", "function", "jsonata", "aggregate", "fanout", "bridge", "big",
-                 "http")
+# What ``make bench`` runs: the scenarios of the performance issue, then the cost of growth.
+DEFAULT_ORDER = ("relay", "filter", "fanout", "aggregate", "groups", "tabs")
+# Every scenario, for ``--scenarios all``: the default ones and the user-code, bridge,
+# 1,000-node and HTTP ones.
+ALL_ORDER = (*DEFAULT_ORDER, "function", "jsonata", "bridge", "big", "http")

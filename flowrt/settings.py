@@ -12,6 +12,7 @@ environment variables, then command-line options. Keys keep Node-RED's
     nodesExcludes = ["function"]       # node types not to load
     strictDeploy = true                # a node failing to start fails the deploy
     projects = true                    # flows in a git repository (docs/projects.md)
+    eventLoop = "asyncio"              # default "auto": uvloop when it is installed
 
     [logging]
     level = "info"                     # trace, debug, info, warn, error, fatal, off
@@ -47,6 +48,7 @@ from typing import Any
 
 import orjson
 
+from flowrt.event_loop import EVENT_LOOPS
 from flowrt.watchdog import DEFAULT_FUNCTION_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT
 
 SETTINGS_FILE = "settings.toml"
@@ -186,6 +188,8 @@ class Settings:
     project_author: str | None = field(default=None, metadata=_key("projectAuthor", str))
     """``"Name <e-mail>"``: the author of commits when nobody is logged in (no
     adminAuth); default ``flowrt <flowrt@HOSTNAME>``."""
+    event_loop: str = field(default="auto", metadata=_key("eventLoop", str))
+    """``auto`` (uvloop when installed), ``asyncio`` or ``uvloop`` (flowrt.event_loop)."""
     unknown: list[str] = field(default_factory=list)
     """Keys found in the settings file or environment that flowrt does not know."""
 
@@ -289,6 +293,9 @@ def _check(settings: Settings) -> None:
     if settings.logging_level not in LOG_LEVELS:
         raise SettingsError(f"setting 'logging.level' must be one of {', '.join(LOG_LEVELS)}, "
                             f"not {settings.logging_level!r}")
+    if settings.event_loop not in EVENT_LOOPS:
+        raise SettingsError(f"setting 'eventLoop' must be one of {', '.join(EVENT_LOOPS)}, "
+                            f"not {settings.event_loop!r}")
     if settings.logging_format not in ("text", "json"):
         raise SettingsError(f"setting 'logging.format' must be 'text' or 'json', "
                             f"not {settings.logging_format!r}")

@@ -10,12 +10,16 @@ handler raises :class:`CodeInterrupted` in that code. A signal also ends a block
 system call (``time.sleep``, a socket read), which an exception set from another
 thread could not.
 
-"The same run" is the outermost frame of user code on the stack together with the
-event-loop callback (``Handle._run``) it runs in: a new call, or a new step of a
-coroutine, is a new run. So a function called for every message, or a coroutine
-that awaits often, is never interrupted for its total time, and code the function
-scheduled on the loop (``call_later``, ``create_task``) is bounded like the code
-itself. Nothing is done per call: the cost is the thread's 20 looks a second.
+"The same run" is the outermost frame of user code on the stack, seen again before
+the event loop has turned: a new call, or a new step of a coroutine, is a new run. When
+the thread sees user code it posts a mark to the loop (``call_soon_threadsafe``); the
+mark can only run once that step has given the loop back, so a mark that has run by the
+next look means a new step. This holds on any loop (the standard library's and
+uvloop's alike, whose callbacks leave no Python frame to tell steps apart). So a
+function called for every message, or a coroutine that awaits often, is never
+interrupted for its total time, and code the function scheduled on the loop
+(``call_later``, ``create_task``) is bounded like the code itself. Nothing is done per
+call: the cost is the thread's 20 looks a second, and a mark per look at user code.
 
 The handler runs in the loop thread itself and raises only if the frame it was told
 to interrupt is on its own stack at that moment: an interruption can never land in
@@ -67,7 +71,6 @@ to pytest-timeout)."""
 FORCED_EXIT_CODE = 70
 """Exit code when the graceful stop did not finish in time (EX_SOFTWARE)."""
 
-_HANDLE_RUN = asyncio.Handle._run.__code__
 R = TypeVar("R")
 
 
@@ -116,6 +119,8 @@ class CodeWatchdog:
         self._code: dict[str, tuple[float, CodeOwner]] = {}
         self._target: _Target | None = None
         self._stop_deadline: float | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._turns = 0  # marks the loop has run (see _watch)
 
     @classmethod
     def for_this_thread(cls) -> CodeWatchdog:
@@ -138,6 +143,8 @@ class CodeWatchdog:
         limit, but a stop signal still interrupts it)."""
         if self.enabled:
             self._code[filename] = (limit, owner)
+            with contextlib.suppress(RuntimeError):  # no running loop: no marks
+                self._loop = asyncio.get_running_loop()
 
     def forget(self, filename: str, owner: CodeOwner) -> None:
         """``owner`` no longer runs code compiled under ``filename``."""
@@ -156,26 +163,26 @@ class CodeWatchdog:
             tb = tb.tb_next
         return owner
 
-    def _locate(self, frame: types.FrameType | None) -> tuple[types.FrameType | None,
-                                                              types.FrameType | None]:
-        """The outermost user frame on the stack of ``frame``, and the loop callback
-        (``Handle._run``) frame it runs in: together they name one run."""
-        user = step = None
+    def _locate(self, frame: types.FrameType | None) -> types.FrameType | None:
+        """The outermost user frame on the stack of ``frame``."""
+        user = None
         code = self._code
         while frame is not None:
             if frame.f_code.co_filename in code:
-                user, step = frame, None
-            elif step is None and user is not None and frame.f_code is _HANDLE_RUN:
-                step = frame
+                user = frame
             frame = frame.f_back
-        return user, step
+        return user
+
+    def _turned(self) -> None:
+        """A mark ran on the loop: every step of user code seen before has ended."""
+        self._turns += 1
 
     # ------------------------------------------------------------ the thread
     def _watch(self) -> None:
         main = threading.main_thread().ident
         assert main is not None
-        seen: tuple[types.FrameType | None, types.FrameType | None] = (None, None)
-        seen_at = 0.0
+        seen: types.FrameType | None = None
+        seen_at, seen_turns = 0.0, -1
         while True:
             time.sleep(TICK)
             now = time.monotonic()
@@ -183,13 +190,18 @@ class CodeWatchdog:
                 self._force_exit()
             if not self._code:  # no user code deployed
                 continue
-            user, step = self._locate(sys._current_frames().get(main))
+            turns = self._turns  # before looking: a mark run after it counts as a turn
+            user = self._locate(sys._current_frames().get(main))
             if user is None:
-                seen, self._target = (None, None), None  # hold no frame of finished code
+                seen, self._target = None, None  # hold no frame of finished code
                 continue
-            if user is not seen[0] or step is not seen[1]:
+            if user is not seen or turns != seen_turns:
                 # First sight: this run started at most one tick ago.
-                seen, seen_at = (user, step), now
+                seen, seen_at, seen_turns = user, now, turns
+                loop = self._loop
+                if loop is not None:
+                    with contextlib.suppress(RuntimeError):  # closed: the process ends
+                        loop.call_soon_threadsafe(self._turned)
             target = self._target
             if target is None or target.frame is not user:
                 limit = self._code.get(user.f_code.co_filename, (0.0,))[0]
@@ -222,7 +234,7 @@ class CodeWatchdog:
         happens, and user code running now is interrupted."""
         if self._stop_deadline is None:
             self._stop_deadline = time.monotonic() + grace
-        user, _ = self._locate(frame)
+        user = self._locate(frame)
         if user is not None:
             self._target = _Target(user, reason, None)
             raise CodeInterrupted(reason)
@@ -246,14 +258,16 @@ def handle_stop_signals(request_stop: Callable[[], None], grace: float) -> None:
         signal.signal(sig, on_signal)
 
 
-def run(main: Coroutine[Any, Any, R]) -> R:
+def run(main: Coroutine[Any, Any, R],
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None) -> R:
     """``asyncio.run(main)``, except that a ``SystemExit`` or ``KeyboardInterrupt``
     raised by user code in a callback it scheduled is that code's node's error: the
     loop carries on (asyncio lets those two escape from any callback). One raised
     elsewhere (Ctrl-C before the stop handlers are installed) ends the run as usual.
 
     The message of such an error is unknown: like Node-RED for an error in a function's
-    timer, catch nodes receive it with an empty message."""
+    timer, catch nodes receive it with an empty message. ``loop_factory`` makes the loop
+    (default: the standard library's)."""
     watchdog = CodeWatchdog.for_this_thread()
 
     def report(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -265,7 +279,7 @@ def run(main: Coroutine[Any, Any, R]) -> R:
         else:
             owner.error(f"in a callback the code scheduled: {type(exc).__name__}: {exc}", {})
 
-    with asyncio.Runner() as runner:
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
         loop = runner.get_loop()
         loop.set_exception_handler(report)
         task = loop.create_task(main)

@@ -1,14 +1,19 @@
-"""Fast checks of the benchmark harness's own logic (no processes, no timing)."""
+"""Fast checks of the benchmark harness's own logic (no timing; one sleeping child process
+to pin)."""
 
 from __future__ import annotations
 
+import collections
 import itertools
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from bench import flows, measure, report
+from bench import flows, measure, proc, report, runtimes
 from bench.run import parse_args
 from bench.scenarios import SCENARIOS
 
@@ -112,11 +117,13 @@ def _run(runtime: str, repeat: int, rate: float, p99: float, rss: float) -> dict
             "ready_s": 1.0, "idle_rss_mb": rss,
             "burst": {"offered_rate": 50_000.0, "delivered_rate": rate, "delivered_frac": 1.0,
                       "cpu_us_per_msg": 10.0},
-            "steps": [{"target_rate": 5000.0, "delivered_frac": 1.0, "offered_rate": 5000.0,
-                       "delivered_rate": 4900.0},
-                      {"target_rate": 10000.0, "delivered_frac": 1.0, "offered_rate": 10000.0,
-                       "delivered_rate": 7000.0}],
-            "latency": {"lost": 0, "cpu_pct": 5.0, "p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": p99}}
+            "burst_pinned": {"offered_rate": 50_000.0, "delivered_rate": rate / 2,
+                             "delivered_frac": 1.0, "cpu_us_per_msg": rss / 10},
+            "steady": [{"rate": 500.0, "offered_rate": 500.0, "cpu_pct": rss / 20,
+                        "cpu_us_per_msg": 7.0, "lost": 0},
+                       {"rate": 2000.0, "offered_rate": 1990.0, "cpu_pct": rss / 10,
+                        "cpu_us_per_msg": 6.0, "lost": 1,
+                        "p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": p99}]}
 
 
 def test_summary_medians_ratios_and_targets() -> None:
@@ -130,23 +137,97 @@ def test_summary_medians_ratios_and_targets() -> None:
     assert rate["flowrt"] == 20_000.0 and rate["nodered"] == 20_000.0
     assert rate["ratio"] == pytest.approx(1.0) and rate["met"] is True
     assert rate["per_repeat_ratios"] == pytest.approx([1.5, 0.5])
+    assert rows["pinned_rate"]["flowrt"] == 10_000.0
     assert rows["lat_p99_ms"]["ratio"] == pytest.approx(2.0 / 3.5)
-    assert rows["idle_rss_mb"]["met"] is True  # 50 / 100 = 0.5
-    assert rows["sustained_rate"]["flowrt"] == 5000.0
+    assert rows["lat_p99_ms"]["met"] is False  # target ≤ 0.5x
+    assert rows["idle_rss_mb"]["met"] is False  # 50 / 100 = 0.5 > 0.35
+    # CPU at 2k msg/s: medians 5% against 10%, ≤ 0.6x met; per message in the pinned burst
+    assert rows["steady2000_cpu_pct"]["ratio"] == pytest.approx(0.5)
+    assert rows["steady2000_cpu_pct"]["met"] is True
+    assert rows["steady500_cpu_us"]["flowrt"] == 7.0
+    assert rows["pinned_cpu_us_per_msg"]["ratio"] == pytest.approx(0.5)
+    assert rows["steady_lost"]["flowrt"] == 1
     doc = {"meta": {"date": "today"}, "summary": list(rows.values()), "runs": runs,
            "durable_queue": {"enqueue_per_s": 1234.5}}
     text = report.markdown(doc)
     assert "| relay | burst: delivered (msg/s) | 20,000 | 20,000 | 1.00x |" in text
+    assert "| CPU at a steady 2,000 msg/s (% of a core) | 5.0 | 10.0 | 0.50x | 0.40, 0.60 |" \
+        in text
     assert "relay / nodered / repeat 2: boom" in text
     assert "enqueue_per_s" in text
-    assert "| relay | flowrt | 4,900 | 7,000 |" in text  # paced rates: medians per step
+    assert "flowrt-asyncio" not in text
     json.dumps(doc)  # the result document must stay JSON-serialisable
+
+
+def test_the_asyncio_loop_variant_gets_its_own_columns_and_ratios() -> None:
+    runs = [_run("flowrt", 0, 30_000.0, 2.0, 40.0), _run("nodered", 0, 20_000.0, 4.0, 100.0),
+            _run("flowrt-asyncio", 0, 25_000.0, 3.0, 45.0)]
+    runs[0]["event_loop"], runs[2]["event_loop"] = "uvloop", "asyncio"
+    rows = {row["metric"]: row for row in report.summarise(runs)}
+    variant = rows["burst_delivered_rate"]["variants"]["flowrt-asyncio"]
+    assert variant["flowrt"] == 25_000.0 and variant["ratio"] == pytest.approx(1.25)
+    assert rows["burst_delivered_rate"]["ratio"] == pytest.approx(1.5)  # flowrt itself
+    text = report.markdown({"summary": list(rows.values()), "runs": runs})
+    assert "| metric | flowrt | Node-RED | ratio | per-repeat ratios | flowrt-asyncio | ratio |" \
+        in text
+    assert "| burst: delivered (msg/s) | 30,000 | 20,000 | 1.50x | 1.50 | 25,000 | 1.25x |" in text
+    assert "flowrt on uvloop, flowrt-asyncio on asyncio" in text
+
+
+def test_steady_rates_window_marks_fall_inside_the_run() -> None:
+    with pytest.raises(ValueError):
+        measure.publish_paced(1, "t", 100.0, 1.0, marks=(0.5, 1.5))
 
 
 def test_smoke_options() -> None:
     cfg = parse_args(["--smoke"])
     assert cfg.smoke and cfg.scenarios == ["relay"] and cfg.repeats == 1
+    assert cfg.runtimes == ["flowrt", "nodered"]
     cfg = parse_args(["--scenarios", "relay,big", "--only", "nodered", "--repeats", "2"])
     assert cfg.scenarios == ["relay", "big"] and cfg.runtimes == ["nodered"]
+
+
+def test_full_run_defaults_are_the_sceptics() -> None:
+    cfg = parse_args([])
+    assert cfg.repeats == 3 and cfg.pin and cfg.burst_n == 100_000
+    assert cfg.scenarios == ["relay", "filter", "fanout", "aggregate", "groups", "tabs"]
+    assert cfg.runtimes == ["flowrt", "flowrt-asyncio", "nodered"]
+    assert cfg.steady_rates == [500.0, 2_000.0, 5_000.0]
+    assert "http" in parse_args(["--scenarios", "all"]).scenarios
+    cfg = parse_args(["--runtimes", "flowrt,flowrt-asyncio", "--no-pin", "--window", "2"])
+    assert cfg.runtimes == ["flowrt", "flowrt-asyncio"] and not cfg.pin and cfg.window_s == 2
+
+
+def test_group_scenario_fills_every_group_equally() -> None:
+    scenario = SCENARIOS["groups"]
+    n = flows.GROUPS * flows.AGGREGATE_SIZE // 2
+    groups = [json.loads(scenario.burst_payload(i))["g"] for i in range(n)]
+    assert len(set(groups)) == flows.GROUPS
+    assert all(count == flows.AGGREGATE_SIZE // 2
+               for count in collections.Counter(groups).values())
+    tabs = flows.tabs(1883)
+    assert sum(1 for node in tabs if node["type"] == "tab") == 100
+    assert sum(1 for node in tabs if "z" in node) == 1000
     with pytest.raises(SystemExit):
         parse_args(["--scenarios", "nope"])
+
+
+def test_every_flowrt_variant_runs_flowrts_flow_file() -> None:
+    assert runtimes.flow_flavour("flowrt-asyncio") == runtimes.flow_flavour("flowrt") == "flowrt"
+    assert runtimes.flow_flavour("nodered") == "nodered"
+    assert any(n["type"] == "aggregate" for n in flows.aggregate(1883, "flowrt"))
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="pinning needs two cores")
+def test_pinning_puts_the_runtime_on_one_core_and_everything_else_on_the_others() -> None:
+    cores = sorted(os.sched_getaffinity(0))
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with proc.pinned(child.pid, []) as sides:
+            assert sides == {"runtime": cores[:1], "infrastructure": cores[1:]}
+            assert os.sched_getaffinity(child.pid) == set(cores[:1])
+            assert os.sched_getaffinity(0) == set(cores[1:])
+        assert os.sched_getaffinity(child.pid) == os.sched_getaffinity(0) == set(cores)
+    finally:
+        child.kill()
+        child.wait(timeout=5)

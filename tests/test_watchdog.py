@@ -28,6 +28,9 @@ if os.path.exists(CAUGHT):
 return msg
 """
 SPIN = "while True:\n        pass"
+BUSY_AWAITING = ("import time\n    for _ in range(80):\n        started = time.monotonic()\n"
+                 "        while time.monotonic() - started < 0.05:\n            pass\n"
+                 "        await asyncio.sleep(0)\n    open(RUNNING + '.done', 'w').close()")
 SWALLOW_EVERY_INTERRUPTION = ("while True:\n        try:\n            while True:\n"
                               "                pass\n        except BaseException:\n"
                               "            pass")
@@ -98,8 +101,9 @@ def test_code_that_would_end_the_process_fails_only_its_message(triggered, state
     assert flow.process.stop() == 0
 
 
-def test_admin_api_answers_while_code_without_a_timeout_runs_away(triggered):
-    flow = triggered(SPIN)  # the default functionTimeout
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_admin_api_answers_while_code_without_a_timeout_runs_away(triggered, loop):
+    flow = triggered(SPIN, f'eventLoop = "{loop}"\n')  # the default functionTimeout
     flowrt = flow.process
     flow.trigger()
     # FlowrtProcess.get gives up after 2 s (status 0).
@@ -107,6 +111,18 @@ def test_admin_api_answers_while_code_without_a_timeout_runs_away(triggered):
     wait_until(flow.after.exists, 5, "a message handled after the timed-out one")
     assert flow.caught.read_text().startswith("timed out after 1 s (line ")
     assert flowrt.stop() == 0
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_coroutine_that_awaits_often_is_not_interrupted_for_its_total_time(triggered, loop):
+    """4 s of work in 50 ms steps, past the 1 s limit in all: each step is a new run
+    (uvloop's callbacks leave no frame on the stack to tell the steps apart)."""
+    flow = triggered(BUSY_AWAITING, f'eventLoop = "{loop}"\n')
+    flow.trigger()
+    done = Path(f"{flow.running}.done")
+    wait_until(done.exists, 10, "the coroutine finished its 80 steps")
+    assert not flow.caught.exists()
+    assert flow.process.stop() == 0
 
 
 def test_sigterm_interrupts_code_that_has_no_limit(triggered):

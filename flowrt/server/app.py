@@ -27,7 +27,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from flowrt import watchdog
+from flowrt import event_loop, watchdog
 from flowrt.errors import DataFileError, FlowValidationError, ProjectError
 from flowrt.projects.storage import storage_for
 from flowrt.server import (
@@ -134,9 +134,10 @@ def serve(*, flowfile: Path | None = None, port: int | None = None, host: str | 
     for key in settings.unknown:
         log.warning("unknown setting %s: ignored", key)
     try:
+        factory = event_loop.loop_factory(settings.event_loop)
         # Not asyncio.run: a SystemExit from function code must not end the process.
-        return watchdog.run(_run(settings, data_dir, flowfile))
-    except SettingsError as exc:
+        return watchdog.run(_run(settings, data_dir, flowfile), factory)
+    except (SettingsError, event_loop.EventLoopUnavailable) as exc:
         log.error("%s", exc)
         return 1
 
@@ -235,7 +236,9 @@ def _announce(ctx: ServerContext) -> None:
     shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
     if ":" in shown:
         shown = f"[{shown}]"
-    print(f"flowrt {version('flowrt')}: flows {ctx.storage.location}, data dir {ctx.data_dir}")
+    loop = event_loop.loop_name(asyncio.get_running_loop())
+    print(f"flowrt {version('flowrt')}: flows {ctx.storage.location}, data dir {ctx.data_dir}, "
+          f"event loop {loop}")
     print(f"editor: http://{shown}:{settings.port}/", flush=True)
     if not ctx.auth.enabled and not _is_loopback(settings.host):
         log.warning("\n" + "!" * 72 + "\n  NO ADMIN AUTHENTICATION and listening on %s: anyone who "

@@ -1,11 +1,15 @@
 """aggregate: windowed statistics per group (count, tumbling and sliding windows).
 
 Messages only append numbers to a per-group buffer; the statistics are computed
-with numpy once per closed window, so the per-message cost is a few dict and list
-operations. Time windows are aligned to multiples of their length (a 60 s window
-runs from one whole minute to the next) and one timer per node closes them on the
-clock, whether or not messages keep arriving. numpy is imported when the node
-starts, so flows that do not use it do not pay for it.
+once per closed window, so the per-message cost is a few dict and list operations.
+Time windows are aligned to multiples of their length (a 60 s window runs from one
+whole minute to the next) and one timer per node closes them on the clock, whether or
+not messages keep arriving.
+
+count, min, max, mean, sum, first, last and rate are plain Python (the sum adds in
+numpy's pairwise order, so the figures are the ones numpy gives); numpy is imported
+only when a window is summarised with a statistic that needs it (stddev, percentiles),
+so an aggregate flow with the default statistics idles at a relay's memory.
 """
 
 from __future__ import annotations
@@ -13,15 +17,13 @@ from __future__ import annotations
 import json
 import math
 from collections import OrderedDict, deque
-from typing import TYPE_CHECKING, Any, ClassVar
+from itertools import compress
+from typing import Any, ClassVar
 
 from flowrt.clock import TimerHandle
 from flowrt.messages import Message, field_names, get_property, parse_path
 from flowrt.node import Node, NodeContext
 from flowrt.schema import as_bool, as_int, as_number, boolean, enum, integer, number, string
-
-if TYPE_CHECKING:
-    import numpy as np
 
 STATS = ("count", "min", "max", "mean", "sum", "stddev", "median", "p90", "p95", "p99",
          "first", "last", "rate")
@@ -30,43 +32,88 @@ _MISSING: Any = object()
 _STATUS_INTERVAL = 1.0
 
 
-def summarize(values: np.ndarray, stats: tuple[str, ...], seconds: float | None) -> dict[str, Any]:
-    """The requested statistics of ``values`` (float64, in arrival order).
+_PAIRWISE_BLOCK = 128  # numpy's PW_BLOCKSIZE
+
+
+def pairwise_sum(values: list[float]) -> float:
+    """The sum of ``values`` added in numpy's order (``numpy.add.reduce`` of a float64
+    array: pairwise above 128 values, eight running sums below), so it is bit for bit
+    the sum numpy gives, which ``math.fsum`` (exact) and, from Python 3.12, ``sum``
+    (compensated) are not."""
+    return 0.0 + _pairwise(values, 0, len(values))  # numpy's reduction starts at 0.0
+
+
+def _pairwise(a: list[float], start: int, n: int) -> float:
+    if n < 8:
+        res = -0.0
+        for i in range(start, start + n):
+            res += a[i]
+        return res
+    if n <= _PAIRWISE_BLOCK:
+        r0, r1, r2, r3, r4, r5, r6, r7 = a[start:start + 8]
+        end = start + n - n % 8
+        for i in range(start + 8, end, 8):
+            r0 += a[i]
+            r1 += a[i + 1]
+            r2 += a[i + 2]
+            r3 += a[i + 3]
+            r4 += a[i + 4]
+            r5 += a[i + 5]
+            r6 += a[i + 6]
+            r7 += a[i + 7]
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        for i in range(end, start + n):
+            res += a[i]
+        return res
+    half = n // 2
+    half -= half % 8
+    return _pairwise(a, start, half) + _pairwise(a, start + half, n - half)
+
+
+def summarize(values: list[float], stats: tuple[str, ...],
+              seconds: float | None) -> dict[str, Any]:
+    """The requested statistics of ``values`` (finite floats, in arrival order).
 
     ``stddev`` is the sample standard deviation (0 for one value); percentiles
     interpolate linearly; ``rate`` is values per second over ``seconds``. With no
-    values, ``count`` and ``sum`` are 0, ``rate`` is 0 and the rest are None.
+    values, ``count`` and ``sum`` are 0, ``rate`` is 0 and the rest are None. Only
+    ``stddev`` and the percentiles use numpy (imported on their first use).
     """
-    import numpy as np
-
-    n = int(values.size)
+    n = len(values)
     out: dict[str, Any] = {}
-    wanted = [q for s, q in _PERCENTILES.items() if s in stats]
-    quantiles = dict(zip(wanted, np.percentile(values, wanted).tolist(), strict=True)) \
-        if n and wanted else {}
+    array: Any = None
+    quantiles: dict[float, float] = {}
+    if n and any(s == "stddev" or s in _PERCENTILES for s in stats):
+        import numpy
+
+        array = numpy.array(values, dtype=float)
+        wanted = [q for s, q in _PERCENTILES.items() if s in stats]
+        if wanted:
+            quantiles = dict(zip(wanted, numpy.percentile(array, wanted).tolist(), strict=True))
+    total = pairwise_sum(values) if n and ("sum" in stats or "mean" in stats) else 0.0
     for stat in stats:
         if stat == "count":
             out[stat] = n
         elif stat == "sum":
-            out[stat] = float(values.sum()) if n else 0.0
+            out[stat] = total
         elif stat == "rate":
             out[stat] = n / seconds if seconds else (0.0 if not n else None)
         elif not n:
             out[stat] = None
         elif stat == "min":
-            out[stat] = float(values.min())
+            out[stat] = min(values)
         elif stat == "max":
-            out[stat] = float(values.max())
+            out[stat] = max(values)
         elif stat == "mean":
-            out[stat] = float(values.mean())
+            out[stat] = total / n
         elif stat == "stddev":
-            out[stat] = float(values.std(ddof=1)) if n > 1 else 0.0
+            out[stat] = float(array.std(ddof=1)) if n > 1 else 0.0
         elif stat in _PERCENTILES:
             out[stat] = quantiles[_PERCENTILES[stat]]
         elif stat == "first":
-            out[stat] = float(values[0])
+            out[stat] = values[0]
         elif stat == "last":
-            out[stat] = float(values[-1])
+            out[stat] = values[-1]
     return out
 
 
@@ -201,7 +248,6 @@ class Aggregate(Node):
         self._max_samples = as_int(config.get("maxSamples"), 100000) or 100000
         self._groups: OrderedDict[Any, _Group] = OrderedDict()
         self._timer: TimerHandle | None = None
-        self._np: Any = None
         self.windows = 0
         self.rejected = 0
         self.late = 0
@@ -209,9 +255,6 @@ class Aggregate(Node):
         self._status_at = -math.inf
 
     async def start(self) -> None:
-        import numpy
-
-        self._np = numpy
         self.status(fill="grey", shape="ring", text="waiting")
 
     # ---------------------------------------------------------------- messages
@@ -373,27 +416,24 @@ class Aggregate(Node):
         """Emit the statistics of the history between ``start`` and ``end``."""
         history = group.history
         assert history is not None
-        np = self._np
-        times = np.fromiter(history, float, len(history))
-        inside = (times >= start) & ((times <= end) if partial else (times < end))
-        if inside.any() or (self._emit_empty and not partial):
-            columns = [np.fromiter(column, float, len(column))[inside]
-                       for column in group.columns]
-            numeric = [~np.isnan(column) for column in columns]
-            fields = [column[ok] for column, ok in zip(columns, numeric, strict=True)]
-            count = int(np.logical_or.reduce(numeric).sum())
+        inside = [start <= ts and (ts <= end if partial else ts < end) for ts in history]
+        if any(inside) or (self._emit_empty and not partial):
+            columns = [list(compress(column, inside)) for column in group.columns]
+            fields = [[v for v in column if not math.isnan(v)] for column in columns]
+            # a message counts when at least one of its fields gave a number
+            count = sum(1 for row in zip(*columns, strict=True)
+                        if not all(math.isnan(v) for v in row))
             self._emit(group, start, end, self._size, count, fields, partial)
         group.warned = False
 
     def _close_bucket(self, group: _Group, start: float, end: float, seconds: float,
                       partial: bool = False) -> None:
         """Emit the window a group has been filling and start an empty one."""
-        fields = [self._np.array(column, dtype=float) for column in group.values]
-        self._emit(group, start, end, seconds, group.count, fields, partial)
+        self._emit(group, start, end, seconds, group.count, group.values, partial)
         group.clear()
 
     def _emit(self, group: _Group, start: float, end: float, seconds: float, count: int,
-              fields: list[np.ndarray], partial: bool) -> None:
+              fields: list[list[float]], partial: bool) -> None:
         payload: dict[str, Any] = {
             "group": group.label, "windowStart": round(start * 1000),
             "windowEnd": round(end * 1000), "count": count}
@@ -442,7 +482,7 @@ class Aggregate(Node):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._flush_on_close and self._np is not None:
+        if self._flush_on_close:
             for group in self._groups.values():
                 self._flush(group)
         self._groups.clear()
