@@ -17,22 +17,19 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
 from aiohttp import web
 
 from flowrt.files import atomic_write
-from flowrt.flowtests import (
-    FlowTestFormatError,
-    TestFile,
-    load_test_file,
-    run_case_sync,
-    tests_beside,
-)
-from flowrt.flowtests.spec import TEST_FILE_SUFFIXES, parse_test_file
 from flowrt.server.http import ApiError, json_response, read_json
 from flowrt.server.state import context
+
+if TYPE_CHECKING:
+    from flowrt.flowtests import TestFile
+
+# flowrt.flowtests (and YAML with it) is imported by the handlers: an idle runtime whose
+# editor never opens the tests tab does not pay for it.
 
 _RUNNING = web.AppKey("flow-tests-running", asyncio.Lock)
 
@@ -42,6 +39,8 @@ def _flow_file(request: web.Request) -> Path:
 
 
 def _files(request: web.Request) -> list[Path]:
+    from flowrt.flowtests import tests_beside
+
     return tests_beside(_flow_file(request))
 
 
@@ -51,6 +50,8 @@ def _flows(request: web.Request) -> list[dict[str, Any]]:
 
 
 def _listing(path: Path, flows: list[dict[str, Any]]) -> dict[str, Any]:
+    from flowrt.flowtests import FlowTestFormatError, load_test_file
+
     try:
         test_file = load_test_file(path, flows)
     except FlowTestFormatError as exc:
@@ -70,6 +71,8 @@ async def list_tests(request: web.Request) -> web.Response:
 
 
 def _run(files: list[TestFile], case_name: str | None) -> list[dict[str, Any]]:
+    from flowrt.flowtests import run_case_sync
+
     results = []
     for test_file in files:
         for case in test_file.cases:
@@ -83,6 +86,8 @@ def _run(files: list[TestFile], case_name: str | None) -> list[dict[str, Any]]:
 
 async def run_tests(request: web.Request) -> web.Response:
     """POST /flow-tests/run."""
+    from flowrt.flowtests import FlowTestFormatError, load_test_file
+
     body = await read_json(request)
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_request", "expected {\"file\"?, \"case\"?}")
@@ -108,6 +113,11 @@ async def run_tests(request: web.Request) -> web.Response:
 
 async def add_case(request: web.Request) -> web.Response:
     """POST /flow-tests/cases."""
+    import yaml
+
+    from flowrt.flowtests import FlowTestFormatError
+    from flowrt.flowtests.spec import TEST_FILE_SUFFIXES, parse_test_file
+
     body = await read_json(request)
     if not isinstance(body, dict) or not isinstance(body.get("name"), str) or \
             not isinstance(body.get("steps"), list):
