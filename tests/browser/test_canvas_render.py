@@ -427,7 +427,8 @@ def test_a_dragged_group_takes_its_nodes_wires_and_box_along(editor: EditorPage)
     assert wires_meet_their_ports(editor)
     expect(editor.node(LONE).locator("[data-marker=changed]")).to_have_count(1)
     expect(group).to_have_count(1)
-    assert untagged(editor, "#canvas [data-node-id], #canvas [data-wire], #canvas [data-group-id]") == []
+    assert untagged(
+        editor, "#canvas [data-node-id], #canvas [data-wire], #canvas [data-group-id]") == []
     editor.screenshot("canvas-render-09-group-dragged")
 
     # Clicking away unselects the group box; dragging a member takes the box with it as it goes.

@@ -179,7 +179,8 @@ def test_quick_add_lists_subflows_and_adds_an_instance(editor):
 
     # Inside the subflow's own tab it is not offered: an instance would contain itself.
     page.locator(f'.palette-node[data-palette-type="subflow:{SUBFLOW_ID}"]').dblclick()
-    expect(page.locator(f'.tab[data-tab-id="{SUBFLOW_ID}"]')).to_have_class("tab subflow-tab active")
+    subflow_tab = page.locator(f'.tab[data-tab-id="{SUBFLOW_ID}"]')
+    expect(subflow_tab).to_have_class("tab subflow-tab active")
     page.keyboard.down("Control")
     page.mouse.click(canvas["x"] + 300, canvas["y"] + 300)
     page.keyboard.up("Control")
