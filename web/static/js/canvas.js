@@ -28,8 +28,11 @@ import { connect, inputPoint, outputPoint, routeWire, splice, wireItems, wireKin
 import { wirePath } from "./layout.js";
 
 const WORKSPACE = 8000;
-const MIN_SCALE = 0.25;
+const MIN_SCALE = 0.3; // Node-RED's zoom limits
 const MAX_SCALE = 2;
+// Zoom to fit goes no lower: node labels (14 px) stay about 8 px high, still readable.
+// A flow too big for the view at that scale is centred; the navigator shows the rest.
+const FIT_MIN_SCALE = 0.6;
 const DOUBLE_CLICK_MS = 400;
 const DRAG_THRESHOLD = 3; // canvas pixels a press moves before it counts as a drag
 const FIT_MARGIN = 40; // screen pixels kept free around the nodes by zoom to fit and reveal
@@ -175,18 +178,18 @@ export class Canvas {
     this.requestView();
   }
 
-  /** Zoom and pan so every node of the tab is in view, within the zoom limits. */
+  /**
+   * Zoom so every node of the tab is in view, between FIT_MIN_SCALE and MAX_SCALE, and
+   * centre the flow in the view.
+   */
   zoomToFit() {
     const box = this.bounds(this.tabContent());
     const rect = this.svg.getBoundingClientRect();
     if (!box || !rect.width || !rect.height) return;
     const fit = Math.min((rect.width - 2 * FIT_MARGIN) / (box.x1 - box.x0 || 1),
       (rect.height - 2 * FIT_MARGIN) / (box.y1 - box.y0 || 1));
-    this.scale = Math.min(MAX_SCALE, Math.max(MIN_SCALE, fit));
-    this.tx = rect.width / 2 - ((box.x0 + box.x1) / 2) * this.scale;
-    this.ty = rect.height / 2 - ((box.y0 + box.y1) / 2) * this.scale;
-    this.clampPan();
-    this.requestView();
+    this.scale = Math.min(MAX_SCALE, Math.max(FIT_MIN_SCALE, fit));
+    this.centreOn((box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2);
   }
 
   build() {
@@ -198,7 +201,10 @@ export class Canvas {
     this.extraLayer = s("g", { class: "extras" });
     this.dragLayer = s("g", { class: "drag-layer" });
     this.viewport = s("g", { class: "viewport" },
-      s("rect", { class: "workspace-bg", width: WORKSPACE, height: WORKSPACE, fill: "url(#grid)" }),
+      // From -WORKSPACE / 2: the view may pan past the origin (clampPan), the grid goes on.
+      s("rect", {
+        class: "workspace-bg", x: -WORKSPACE / 2, y: -WORKSPACE / 2, width: WORKSPACE * 1.5, height: WORKSPACE * 1.5, fill: "url(#grid)",
+      }),
       this.groupLayer, this.wireLayer, this.nodeLayer, this.extraLayer, this.dragLayer);
     replace(this.svg, s("defs", {}, grid), this.viewport);
     this.liftedWires = s("g", { class: "wires" });
@@ -434,9 +440,15 @@ export class Canvas {
     this.requestView();
   }
 
+  /**
+   * Keep the canvas origin no further in than the middle of the view: enough margin to
+   * centre a flow that lies near the origin (zoom to fit, reveal), not a view lost in
+   * the empty space above and left of every node.
+   */
   clampPan() {
-    this.tx = Math.min(0, this.tx);
-    this.ty = Math.min(0, this.ty);
+    const rect = this.svg.getBoundingClientRect();
+    this.tx = Math.min(rect.width / 2, this.tx);
+    this.ty = Math.min(rect.height / 2, this.ty);
   }
 
   /**
