@@ -166,6 +166,9 @@ def test_quick_add_lists_subflows_and_adds_an_instance(editor):
     item = quick.locator("[data-quick-add-type]").first
     expect(item).to_have_attribute("data-quick-add-type", f"subflow:{SUBFLOW_ID}")
     expect(item.locator(".quick-add-label")).to_have_text("Lights")
+    expect(item.locator(".search-type")).to_have_text("subflow")
+    label = item.locator(".quick-add-label")  # the whole name shows, not "Li…"
+    assert label.evaluate("e => e.scrollWidth <= e.clientWidth")
     editor.screenshot("64-quick-add-subflow")
     page.keyboard.press("Enter")
     instance = page.locator(f'#canvas [data-type="subflow:{SUBFLOW_ID}"]')

@@ -59,7 +59,9 @@ export class QuickAdd {
       },
       h("span", { class: "search-swatch", style: `background-color: ${CSS.supports("color", type.color) ? type.color : "#ddd"}` }),
       h("span", { class: "quick-add-label" }, String(type.paletteLabel || type.type)),
-      type.paletteLabel && type.paletteLabel !== type.type ? h("span", { class: "search-type" }, type.type) : null)));
+      // A subflow's type is "subflow:<id>": it says "subflow", not the id.
+      type.subflow ? h("span", { class: "search-type" }, "subflow")
+        : type.paletteLabel && type.paletteLabel !== type.type ? h("span", { class: "search-type" }, type.type) : null)));
       keys.reset();
     };
     input.addEventListener("input", update);
