@@ -93,16 +93,20 @@ def port_centre(editor: EditorPage, nid: str, port: str) -> tuple[float, float]:
 
 
 def wire_ends(editor: EditorPage, key: str) -> list[tuple[float, float]]:
-    """The screen points where the drawn wire line starts and ends (on the canvas or lifted)."""
-    return [tuple(p) for p in editor.page.eval_on_selector(
-        f'[data-wire="{key}"] .wire-line', """path => {
+    """The screen points where the drawn wire line starts and ends (on the canvas or lifted).
+
+    Found and measured in one script: a redraw falling between finding the element and
+    measuring it would leave a detached path, measured in canvas coordinates."""
+    return [tuple(p) for p in editor.page.evaluate(
+        """key => {
+            const path = document.querySelector(`[data-wire="${key}"] .wire-line`);
             const m = path.getScreenCTM();
             const at = (l) => {
                 const p = path.getPointAtLength(l).matrixTransform(m);
                 return [p.x, p.y];
             };
             return [at(0), at(path.getTotalLength())];
-        }""")]
+        }""", key)]
 
 
 def wire_middle(editor: EditorPage, key: str) -> tuple[float, float]:
