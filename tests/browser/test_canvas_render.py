@@ -189,9 +189,9 @@ def test_arrow_keys_move_the_selection_and_its_wires_and_replace_nothing(
     expect(editor.node(moved).locator("[data-marker=changed]")).to_have_count(0)
     page.keyboard.up("ArrowRight")
     page.keyboard.press("Shift+ArrowDown")  # one grid step
+    node_at(editor, moved, (before[0] + 3, before[1] + 20))
     expect(editor.node(moved).locator("[data-marker=changed]")).to_have_count(1)
     expect(page.locator("#deploy-button")).to_be_enabled()
-    assert near(body_centre(editor, moved), (before[0] + 3, before[1] + 20))
     incoming = f"{node_id(4, 1)}:0:{moved}"
     outgoing = f"{moved}:0:{node_id(4, 3)}"
     assert near(wire_ends(editor, incoming)[1], port_centre(editor, moved, "in"))
@@ -199,9 +199,9 @@ def test_arrow_keys_move_the_selection_and_its_wires_and_replace_nothing(
     assert untagged(editor, "#canvas [data-node-id], #canvas [data-wire]") == []
 
     page.keyboard.press("Control+z")  # the key presses of one hold are one undo step
-    assert near(body_centre(editor, moved), (before[0] + 3, before[1]))
+    node_at(editor, moved, (before[0] + 3, before[1]))
     page.keyboard.press("Control+z")
-    assert near(body_centre(editor, moved), before)
+    node_at(editor, moved, before)
 
 
 def test_a_status_message_changes_only_its_badge(editor: EditorPage) -> None:
@@ -393,6 +393,16 @@ def node_x_is(editor: EditorPage, nid: str, x: float) -> None:
             const b = body.getBoundingClientRect();
             return Math.abs(b.x + b.width / 2 - x) < 1.5;
         }""", arg=[nid, x])
+
+
+def node_at(editor: EditorPage, nid: str, point: tuple[float, float]) -> None:
+    """Wait until node nid's body is centred on screen point `point` (a frame was drawn)."""
+    editor.page.wait_for_function(
+        """([id, x, y]) => {
+            const b = document.querySelector(`[data-node-id="${id}"] .node-body`)
+                .getBoundingClientRect();
+            return Math.abs(b.x + b.width / 2 - x) < 1.5 && Math.abs(b.y + b.height / 2 - y) < 1.5;
+        }""", arg=[nid, *point])
 
 
 def group_box(editor: EditorPage) -> dict:
