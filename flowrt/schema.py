@@ -19,7 +19,8 @@ field is grouped under),
 ``x-hidden`` (kept and validated, never shown as a field), ``x-required`` (a
 config-node reference the editor flags while empty), ``x-kind``, ``x-node-type``,
 ``x-type-key``, ``x-types`` and ``x-widget`` (``"node-list"``: node ids of the
-same flow, ticked in a list, as the catch / status / complete scope).
+same flow, ticked in a list, as the catch / status / complete scope; ``"row"``: an
+object's fields on one line, as a switch or change rule, see :func:`one_line`).
 """
 
 from __future__ import annotations
@@ -96,6 +97,18 @@ def value_text(value: Any) -> str:
 def section(name: str, properties: dict[str, Any]) -> dict[str, Any]:
     """``properties`` grouped under the heading ``name`` in the editor (``x-section``)."""
     return {key: {**prop, "x-section": name} for key, prop in properties.items()}
+
+
+def one_line(schema: dict[str, Any], *labelled: str) -> dict[str, Any]:
+    """An object ``schema`` whose fields the editor lays out on one line (``x-widget: row``),
+    as Node-RED's rule rows: ``== [string] a → 1``. Field titles are not shown there
+    (they stay the fields' accessible names) except those of the keys ``labelled``, which
+    read as words between the fields (``and``, ``to the value``) (``x-row-labels``).
+    """
+    schema["x-widget"] = "row"
+    if labelled:
+        schema["x-row-labels"] = list(labelled)
+    return schema
 
 
 def show_if(schema: dict[str, Any], **conditions: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from flowrt.jsregex import js_regex, js_replacer
 from flowrt.jsvalue import MISSING, js_number, js_string
 from flowrt.messages import Message, clone_value, get_message_property, set_message_property
 from flowrt.node import Node, NodeContext
-from flowrt.schema import boolean, string
+from flowrt.schema import boolean, one_line, string
 from flowrt.typed_input import (
     TypedInputError,
     TypedValue,
@@ -236,7 +236,8 @@ class Change(Node):
         "rules": {"type": "array", "default": [{"t": "set", "p": "payload", "pt": "msg",
                                                 "to": "", "tot": "str"}],
                   "title": "Rules",
-                  "items": {"type": "object", "required": ["t"], "title": "Rule", "properties": {
+                  "items": one_line({
+                      "type": "object", "required": ["t"], "title": "Rule", "properties": {
                       "t": {"enum": ["set", "change", "delete", "move"], "title": "Action",
                             "default": "set",
                             "x-labels": {"set": "Set", "change": "Change", "delete": "Delete",
@@ -253,7 +254,8 @@ class Change(Node):
                                  "set": "to the value", "change": "Replace with",
                                  "move": "to"}},
                              "x-show-if": {"t": ["set", "change", "move"]}},
-                      "tot": {"type": "string", "default": "str", "title": "Value type"}}}},
+                      "tot": {"type": "string", "default": "str", "title": "Value type"}}},
+                      "from", "to")},
         # Node-RED 0.x's single-rule form, converted to `rules` when the node is made.
         "action": string("", title="Action (old format)", **{"x-hidden": True}),
         "property": string("", title="Property (old format)", **{"x-hidden": True}),

@@ -13,7 +13,7 @@ from flowrt.jsregex import js_regex
 from flowrt.jsvalue import MISSING, compare, is_nan, js_number, js_string, loose_equals
 from flowrt.messages import Message, clone_message, new_msgid
 from flowrt.node import Node, NodeContext
-from flowrt.schema import boolean, enum, integer, show_if, string, typed
+from flowrt.schema import boolean, enum, integer, one_line, show_if, string, typed
 from flowrt.typed_input import TypedInputError, TypedValue
 
 _RULE_WORDS = {
@@ -243,7 +243,8 @@ class Switch(Node):
                              title="Property type"),
         "rules": {"type": "array", "default": [{"t": "eq", "v": "", "vt": "str"}],
                   "title": "Rules (one output each)",
-                  "items": {"type": "object", "required": ["t"], "title": "Rule", "properties": {
+                  "items": one_line({
+                      "type": "object", "required": ["t"], "title": "Rule", "properties": {
                       "t": enum(_RULE_TYPES, "eq", title="Test", labels=_RULE_WORDS),
                       "v": show_if({"x-kind": "typed", "x-type-key": "vt", "title": "Value"},
                                    t=_WITH_VALUE),
@@ -251,7 +252,8 @@ class Switch(Node):
                       "v2": show_if({"x-kind": "typed", "x-type-key": "v2t", "title": "and"},
                                     t=["btwn", "index"]),
                       "v2t": {"type": "string", "default": "str", "title": "Second value type"},
-                      "case": show_if(boolean(False, title="ignore case"), t="regex")}}},
+                      "case": show_if(boolean(False, title="ignore case"), t="regex")}},
+                      "v2", "case")},
         "checkall": enum(["true", "false", True, False], "true", title="When a rule matches",
                          labels={"true": "checking all rules",
                                  "false": "stopping after the first match"}),

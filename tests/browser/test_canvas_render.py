@@ -3,7 +3,8 @@ it and its wires and leaves every other element as it was, a status message chan
 the badge, selecting changes only the highlight; a lone node dropped on a wire (from the
 canvas or the palette) is spliced into it; the navigator shows the tab and pans the view;
 what the subflows and groups extensions draw follows a drag (wires of a dragged group's
-nodes, the box around a dragged member, a subflow port's wires).
+nodes, the box around a dragged member, a subflow port's wires) without a redraw; arrow
+keys move the selection the same way.
 
 "Not replaced" is checked by tagging elements with a JS property before the gesture and
 finding the tag on the elements shown after it."""
@@ -56,10 +57,10 @@ def open_flow(editor: EditorPage, flow: list[dict]) -> None:
 
 
 def tag_canvas(editor: EditorPage) -> int:
-    """Mark every node and wire element (and the tab list entries) with a JS property."""
+    """Mark every node, wire and group element (and the tab list entries) with a JS property."""
     return editor.page.evaluate("""() => {
         const els = document.querySelectorAll(
-            '#canvas [data-node-id], #canvas [data-wire], #tab-list .tab');
+            '#canvas [data-node-id], #canvas [data-wire], #canvas [data-group-id], #tab-list .tab');
         els.forEach((el) => { el.__tagged = true; });
         return els.length;
     }""")
@@ -69,7 +70,8 @@ def untagged(editor: EditorPage, selector: str) -> list[str]:
     """The data-node-id / data-wire of the elements matching selector that lost their tag."""
     return editor.page.eval_on_selector_all(
         selector,
-        "els => els.filter(e => !e.__tagged).map(e => e.dataset.nodeId || e.dataset.wire || 'tab')")
+        "els => els.filter(e => !e.__tagged)"
+        ".map(e => e.dataset.nodeId || e.dataset.wire || e.dataset.groupId || 'tab')")
 
 
 def centre(box: dict) -> tuple[float, float]:
@@ -91,16 +93,20 @@ def port_centre(editor: EditorPage, nid: str, port: str) -> tuple[float, float]:
 
 
 def wire_ends(editor: EditorPage, key: str) -> list[tuple[float, float]]:
-    """The screen points where the drawn wire line starts and ends (on the canvas or lifted)."""
-    return [tuple(p) for p in editor.page.eval_on_selector(
-        f'[data-wire="{key}"] .wire-line', """path => {
+    """The screen points where the drawn wire line starts and ends (on the canvas or lifted).
+
+    Found and measured in one script: a redraw falling between finding the element and
+    measuring it would leave a detached path, measured in canvas coordinates."""
+    return [tuple(p) for p in editor.page.evaluate(
+        """key => {
+            const path = document.querySelector(`[data-wire="${key}"] .wire-line`);
             const m = path.getScreenCTM();
             const at = (l) => {
                 const p = path.getPointAtLength(l).matrixTransform(m);
                 return [p.x, p.y];
             };
             return [at(0), at(path.getTotalLength())];
-        }""")]
+        }""", key)]
 
 
 def wire_middle(editor: EditorPage, key: str) -> tuple[float, float]:
@@ -164,6 +170,38 @@ def test_dragging_a_node_moves_it_and_its_wires_and_replaces_nothing(editor: Edi
     expect(editor.node(moved).locator("[data-marker=changed]")).to_have_count(0)
     assert near(body_centre(editor, moved), before)
     assert near(wire_ends(editor, incoming)[1], port_centre(editor, moved, "in"))
+
+
+def test_arrow_keys_move_the_selection_and_its_wires_and_replace_nothing(
+        editor: EditorPage) -> None:
+    open_flow(editor, chain_flow())
+    page = editor.page
+    moved = node_id(4, 2)
+    editor.click_node(moved)
+    before = body_centre(editor, moved)
+    tag_canvas(editor)
+    page.keyboard.down("ArrowRight")  # held: the key repeats
+    page.keyboard.down("ArrowRight")
+    page.keyboard.down("ArrowRight")
+    node_x_is(editor, moved, before[0] + 3)
+    # While the key is held nothing else was redrawn: not the tab list, no changed marker.
+    assert untagged(editor, "#tab-list .tab") == []
+    expect(editor.node(moved).locator("[data-marker=changed]")).to_have_count(0)
+    page.keyboard.up("ArrowRight")
+    page.keyboard.press("Shift+ArrowDown")  # one grid step
+    node_at(editor, moved, (before[0] + 3, before[1] + 20))
+    expect(editor.node(moved).locator("[data-marker=changed]")).to_have_count(1)
+    expect(page.locator("#deploy-button")).to_be_enabled()
+    incoming = f"{node_id(4, 1)}:0:{moved}"
+    outgoing = f"{moved}:0:{node_id(4, 3)}"
+    assert near(wire_ends(editor, incoming)[1], port_centre(editor, moved, "in"))
+    assert near(wire_ends(editor, outgoing)[0], port_centre(editor, moved, "out-0"))
+    assert untagged(editor, "#canvas [data-node-id], #canvas [data-wire]") == []
+
+    page.keyboard.press("Control+z")  # the key presses of one hold are one undo step
+    node_at(editor, moved, (before[0] + 3, before[1]))
+    page.keyboard.press("Control+z")
+    node_at(editor, moved, before)
 
 
 def test_a_status_message_changes_only_its_badge(editor: EditorPage) -> None:
@@ -357,6 +395,16 @@ def node_x_is(editor: EditorPage, nid: str, x: float) -> None:
         }""", arg=[nid, x])
 
 
+def node_at(editor: EditorPage, nid: str, point: tuple[float, float]) -> None:
+    """Wait until node nid's body is centred on screen point `point` (a frame was drawn)."""
+    editor.page.wait_for_function(
+        """([id, x, y]) => {
+            const b = document.querySelector(`[data-node-id="${id}"] .node-body`)
+                .getBoundingClientRect();
+            return Math.abs(b.x + b.width / 2 - x) < 1.5 && Math.abs(b.y + b.height / 2 - y) < 1.5;
+        }""", arg=[nid, *point])
+
+
 def group_box(editor: EditorPage) -> dict:
     return editor.page.locator("#canvas [data-group-id] .group-box").bounding_box()
 
@@ -372,6 +420,7 @@ def test_a_dragged_group_takes_its_nodes_wires_and_box_along(editor: EditorPage)
     page = editor.page
     group = page.locator("#canvas [data-group-id]")
     source, inside = body_centre(editor, SOURCE), body_centre(editor, LONE)
+    tag_canvas(editor)
     label = page.locator("#canvas .group-label").bounding_box()
     page.mouse.move(label["x"] + 5, label["y"] + 5)
     page.mouse.down()
@@ -382,16 +431,25 @@ def test_a_dragged_group_takes_its_nodes_wires_and_box_along(editor: EditorPage)
     assert near(body_centre(editor, SOURCE), (source[0] + 80, source[1] + 120))
     assert wires_meet_their_ports(editor)
     assert encloses(group_box(editor), drawn(editor, LONE).locator(".node-body").bounding_box())
+    # Only the group, its nodes and their wires were touched: no model "change" mid-drag
+    # (the tab list and the changed markers follow one), no element drawn again.
+    assert untagged(editor, "#tab-list .tab") == []
+    expect(drawn(editor, LONE).locator("[data-marker=changed]")).to_have_count(0)
     editor.screenshot("canvas-render-08-group-mid-drag")
     page.mouse.up()
     assert near(body_centre(editor, LONE), (inside[0] + 80, inside[1] + 120))
     assert wires_meet_their_ports(editor)
+    expect(editor.node(LONE).locator("[data-marker=changed]")).to_have_count(1)
+    expect(group).to_have_count(1)
+    assert untagged(
+        editor, "#canvas [data-node-id], #canvas [data-wire], #canvas [data-group-id]") == []
     editor.screenshot("canvas-render-09-group-dragged")
 
     # Clicking away unselects the group box; dragging a member takes the box with it as it goes.
     canvas = page.locator("#canvas").bounding_box()
     page.mouse.click(canvas["x"] + canvas["width"] - 20, canvas["y"] + canvas["height"] - 20)
     expect(group).not_to_have_class(re.compile(r"\bselected\b"))
+    tag_canvas(editor)
     width = group_box(editor)["width"]
     start = body_centre(editor, LONE)
     page.mouse.move(*start)
@@ -400,6 +458,7 @@ def test_a_dragged_group_takes_its_nodes_wires_and_box_along(editor: EditorPage)
     node_x_is(editor, LONE, start[0] + 150)
     assert group_box(editor)["width"] == pytest.approx(width + 150, abs=1)
     assert wires_meet_their_ports(editor)
+    assert untagged(editor, "#tab-list .tab") == []
     page.mouse.up()
     assert encloses(group_box(editor), drawn(editor, LONE).locator(".node-body").bounding_box())
     assert wires_meet_their_ports(editor)

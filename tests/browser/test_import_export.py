@@ -1,5 +1,6 @@
 """Import and export: a Node-RED export goes in and comes back out equal; id conflicts
-offer an import copy; examples load from flows/; exports never carry credentials."""
+offer an import copy; examples load from flows/; exports never carry credentials; the
+"Imported" toast sits where Node-RED's does, over the header, not over the nodes."""
 
 from __future__ import annotations
 
@@ -67,6 +68,31 @@ def test_import_rejects_bad_json_inline(editor):
     editor.page.locator("#import-text").fill("[1, 2")
     editor.page.locator("dialog [data-action=import]").click()
     expect(editor.page.locator("#import-error")).to_contain_text("Not valid JSON")
+
+
+def test_the_import_toast_covers_neither_the_tabs_nor_the_imported_nodes(editor):
+    page = editor.page
+    editor.import_text(json.dumps(NODE_RED_EXPORT))
+    toast = page.locator("[data-notification]", has_text="Imported")
+    expect(toast).to_be_visible()
+    box = toast.bounding_box()
+    header = page.locator("#header").bounding_box()
+    tabs = page.locator("#tabs").bounding_box()
+    width = page.viewport_size["width"]
+    # Top centre of the window, as Node-RED's, within the header's height.
+    assert box["y"] <= 2
+    assert box["x"] + box["width"] / 2 == pytest.approx(width / 2, abs=2)
+    assert box["y"] + box["height"] <= header["y"] + header["height"] <= tabs["y"]
+    # Every imported node is on screen and what is under its middle is the node itself.
+    for node_id in ("64c1d7b3.a65b38", "1a2b3c4d5e6f7a8b", "c0ffee0000000001"):
+        body = editor.node(node_id).locator(".node-body")
+        expect(body).to_be_in_viewport()
+        nb = body.bounding_box()
+        hit = page.evaluate("([x, y]) => document.elementFromPoint(x, y)"
+                            "?.closest('[data-node-id]')?.dataset.nodeId",
+                            [nb["x"] + nb["width"] / 2, nb["y"] + 4])
+        assert hit == node_id
+    editor.screenshot("import-toast")
 
 
 def test_import_example_into_new_tab(editor):

@@ -1,6 +1,7 @@
 """Reordering the rules of switch and change (issue 16): drag a rule by its handle, or
 move it with the arrow keys on the handle; the person sees the new order, and a
-switch's wires move with its rules, as in Node-RED. Screenshot 95."""
+switch's wires move with its rules, as in Node-RED. Each rule reads as one line, as
+Node-RED's rule rows do (`x-widget: row`). Screenshots 95, 96 and 97."""
 
 from __future__ import annotations
 
@@ -78,7 +79,7 @@ def test_dragging_the_third_rule_to_the_top_moves_its_wire_too(flows: EditorPage
 def test_rules_move_with_the_arrow_keys_on_their_handle(flows: EditorPage) -> None:
     editor = flows
     panel = editor.edit("sw1")
-    panel.get_by_role("button", name="Move Rule 1").focus()
+    panel.get_by_role("button", name="Move Rule 1", exact=True).focus()
     editor.page.keyboard.press("ArrowDown")
     assert values(panel) == ["b", "a", "c"]
     # The moved rule's handle keeps the focus: pressing again moves it on.
@@ -104,3 +105,60 @@ def test_rules_move_with_the_arrow_keys_on_their_handle(flows: EditorPage) -> No
     saved = {n["id"]: n for n in editor.server.flows()}
     assert [r["p"] for r in saved["ch1"]["rules"]] == ["second", "first"]
     assert saved["sw1"]["wires"] == [["db"], ["da"]]
+
+
+def shown(text: Locator) -> bool:
+    """Whether a label reads on screen (a label kept for screen readers only is 1 px)."""
+    box = text.bounding_box()
+    return box is not None and box["width"] > 2 and box["height"] > 2
+
+
+def middle_y(locator: Locator) -> float:
+    box = locator.bounding_box()
+    assert box is not None
+    return box["y"] + box["height"] / 2
+
+
+def test_a_rule_reads_as_one_line(flows: EditorPage) -> None:
+    editor = flows
+    panel = editor.edit("sw1")
+    items = panel.locator(".form-array-item")
+    first = items.nth(0)
+    # Handle, test, value type and value, output and remove side by side on one line.
+    parts = [first.locator(".drag-handle"), first.locator('[data-key="t"] select'),
+             first.locator('[data-key="v"] .typed-type'), first.locator('[data-key="v"] input'),
+             first.locator(".form-array-output"), first.locator(".remove-item")]
+    centre = middle_y(parts[0])
+    for part in parts:
+        expect(part).to_be_visible()
+        assert abs(middle_y(part) - centre) <= 3, part
+    xs = [part.bounding_box()["x"] for part in parts]
+    assert xs == sorted(xs)
+    expect(first.locator('[data-key="t"] select')).to_have_accessible_name("Test")
+    # The field names are not shown as labels: the row says "== string a → 1".
+    assert not shown(first.get_by_text("Test", exact=True))
+    assert not shown(first.get_by_text("Value", exact=True))
+    assert first.bounding_box()["height"] < 50
+    # "is between" shows its second value after the word "and", under the first (as
+    # Node-RED's row does), the output still beside the rule.
+    first.locator('[data-key="t"] select').select_option(label="is between")
+    expect(first.get_by_text("and", exact=True)).to_be_visible()
+    assert shown(first.get_by_text("and", exact=True))
+    second = first.locator('[data-key="v2"] input')
+    expect(second).to_be_visible()
+    second.fill("9")
+    editor.screenshot("96-switch-rule-rows")
+    assert middle_y(parts[3]) < middle_y(second) < first.bounding_box()["y"] + 90
+    editor.page.get_by_role("button", name="Cancel").click()
+
+    panel = editor.edit("ch1")
+    rule = panel.locator(".form-array-item").nth(0)
+    assert shown(rule.get_by_text("to the value", exact=True))
+    assert not shown(rule.get_by_text("Action", exact=True))
+    action = rule.locator('[data-key="t"] select')
+    prop = rule.locator('[data-key="p"] input')
+    assert abs(middle_y(action) - middle_y(prop)) <= 3
+    action.select_option(label="Change")
+    expect(rule.get_by_text("Replace with", exact=True)).to_be_visible()
+    assert shown(rule.get_by_text("Search for", exact=True))
+    editor.screenshot("97-change-rule-rows")

@@ -143,6 +143,59 @@ def test_quick_add_places_a_node_at_the_click_and_wires_it(editor):
     expect(editor.wire_locator(inject, 0, debug_id)).to_have_count(0)
 
 
+SUBFLOW_ID = "5000000000000005"
+SUBFLOW_FLOWS = [
+    {"id": TAB_A, "type": "tab", "label": "Living room", "disabled": False, "info": ""},
+    {"id": SUBFLOW_ID, "type": "subflow", "name": "Lights", "info": "", "env": [],
+     "in": [{"x": 60, "y": 80, "wires": [{"id": "5100000000000051"}]}],
+     "out": [{"x": 400, "y": 80, "wires": [{"id": "5100000000000051", "port": 0}]}]},
+    {"id": "5100000000000051", "type": "change", "z": SUBFLOW_ID, "name": "dim", "rules": [],
+     "x": 220, "y": 80, "wires": [[]]},
+]
+
+
+def test_quick_add_lists_subflows_and_adds_an_instance(editor):
+    page = editor.page
+    _load(editor, SUBFLOW_FLOWS)
+    canvas = page.locator("#canvas").bounding_box()
+    page.keyboard.down("Control")
+    page.mouse.click(canvas["x"] + 300, canvas["y"] + 200)
+    page.keyboard.up("Control")
+    quick = page.locator("[data-quick-add]")
+    page.keyboard.type("lig")
+    item = quick.locator("[data-quick-add-type]").first
+    expect(item).to_have_attribute("data-quick-add-type", f"subflow:{SUBFLOW_ID}")
+    expect(item.locator(".quick-add-label")).to_have_text("Lights")
+    expect(item.locator(".search-type")).to_have_text("subflow")
+    label = item.locator(".quick-add-label")  # the whole name shows, not "Li…"
+    assert label.evaluate("e => e.scrollWidth <= e.clientWidth")
+    editor.screenshot("64-quick-add-subflow")
+    page.keyboard.press("Enter")
+    instance = page.locator(f'#canvas [data-type="subflow:{SUBFLOW_ID}"]')
+    expect(instance).to_have_count(1)
+    expect(instance.locator(".node-label")).to_have_text("Lights")
+    expect(instance.locator('[data-port="in"]')).to_have_count(1)
+    expect(instance.locator('[data-port="out-0"]')).to_have_count(1)
+    body = instance.locator(".node-body").bounding_box()
+    assert abs(body["x"] + body["width"] / 2 - (canvas["x"] + 300)) <= 1
+    assert abs(body["y"] + body["height"] / 2 - (canvas["y"] + 200)) <= 1
+
+    # Inside the subflow's own tab it is not offered: an instance would contain itself.
+    page.locator(f'.palette-node[data-palette-type="subflow:{SUBFLOW_ID}"]').dblclick()
+    subflow_tab = page.locator(f'.tab[data-tab-id="{SUBFLOW_ID}"]')
+    expect(subflow_tab).to_have_class("tab subflow-tab active")
+    page.keyboard.down("Control")
+    page.mouse.click(canvas["x"] + 300, canvas["y"] + 300)
+    page.keyboard.up("Control")
+    page.keyboard.type("lig")
+    expect(quick.locator(f'[data-quick-add-type="subflow:{SUBFLOW_ID}"]')).to_have_count(0)
+    page.keyboard.press("Escape")
+
+    editor.deploy()
+    saved = [n for n in editor.server.flows() if n["type"] == f"subflow:{SUBFLOW_ID}"]
+    assert [(n["z"], n["x"], n["y"]) for n in saved] == [(TAB_A, 300, 200)]
+
+
 def _entries(page):
     menu = page.locator("[data-context-menu]")
     return {el.get_attribute("data-context-action"): el.is_enabled()

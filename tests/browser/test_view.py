@@ -113,10 +113,24 @@ def test_flows_far_from_the_origin_open_on_screen(editor):
     assert transform(editor) != "translate(0, 0) scale(1)"
 
 
-def test_zoom_to_fit_shows_every_node(editor):
+def scale_of(editor) -> float:
+    return float(re.search(r"scale\(([\d.]+)\)", transform(editor)).group(1))
+
+
+def flow_box(editor, ids) -> dict:
+    """The screen box around the bodies of nodes `ids`."""
+    boxes = [body_box(editor, i) for i in ids]
+    x0, y0 = min(b["x"] for b in boxes), min(b["y"] for b in boxes)
+    x1 = max(b["x"] + b["width"] for b in boxes)
+    y1 = max(b["y"] + b["height"] for b in boxes)
+    return {"x": x0, "y": y0, "width": x1 - x0, "height": y1 - y0}
+
+
+def test_zoom_to_fit_centres_the_flow_and_keeps_labels_readable(editor):
     page = editor.page
-    spots = {"1" * 16: (100, 80), "2" * 16: (2600, 90), "3" * 16: (1200, 900),
-             "4" * 16: (150, 1700), "5" * 16: (2500, 1650)}
+    # A flow near the top-left corner, wider than the view: it fits at a scale under 1.
+    spots = {"1" * 16: (100, 80), "2" * 16: (1300, 90), "3" * 16: (700, 500),
+             "4" * 16: (150, 700), "5" * 16: (1250, 650)}
     ids = list(spots)
     editor.import_text(json.dumps([inject(i, "", x, y) for i, (x, y) in spots.items()]))
     expect(page.locator("#canvas [data-node-id]")).to_have_count(5)
@@ -128,10 +142,15 @@ def test_zoom_to_fit_shows_every_node(editor):
     expect(page.locator(VIEWPORT)).not_to_have_attribute("transform", "translate(0, 0) scale(1)")
     for node_id in ids:
         assert on_screen(editor, node_id), node_id
-    fitted = transform(editor)
-    scale = float(re.search(r"scale\(([\d.]+)\)", fitted).group(1))
-    assert 0.25 <= scale < 1
+    assert 0.6 <= scale_of(editor) < 1
+    # Centred: as much room left as right (the top-left node is not pinned to the edge).
+    canvas, flow = canvas_box(editor), flow_box(editor, ids)
+    left = flow["x"] - canvas["x"]
+    right = canvas["x"] + canvas["width"] - (flow["x"] + flow["width"])
+    assert left == pytest.approx(right, abs=12), (left, right)
+    assert left >= 30
     editor.screenshot("view-04-zoom-to-fit")
+    fitted = transform(editor)
 
     page.locator('[data-menu="zoom-in"]').click()
     page.locator('[data-menu="zoom-in"]').click()
@@ -140,12 +159,37 @@ def test_zoom_to_fit_shows_every_node(editor):
     page.keyboard.press("Shift+Digit1")
     expect_transform(editor, fitted)
 
-    # One small node is magnified, but only up to the zoom limit (2).
+    # One small node near the origin is magnified (up to the zoom limit, 2) and sits in
+    # the middle of the view.
     page.locator("#add-tab").click()
-    editor.import_text(json.dumps([inject("f" * 16, "", 400, 300)]))
+    editor.import_text(json.dumps([inject("f" * 16, "", 100, 60)]))
     fit.click()
     expect(page.locator(VIEWPORT)).to_have_attribute("transform", re.compile(r"scale\(2\)$"))
-    assert on_screen(editor, "f" * 16)
+    canvas, node = canvas_box(editor), body_box(editor, "f" * 16)
+    middle = (canvas["x"] + canvas["width"] / 2, canvas["y"] + canvas["height"] / 2)
+    assert node["x"] + node["width"] / 2 == pytest.approx(middle[0], abs=2)
+    # (a little above the middle: the room for its status badge under it is centred too)
+    assert node["y"] + node["height"] / 2 == pytest.approx(middle[1], abs=25)
+
+
+def test_zoom_to_fit_of_a_huge_flow_stops_at_a_readable_scale(editor):
+    page = editor.page
+    spots = {"1" * 16: (100, 80), "2" * 16: (4600, 90), "3" * 16: (2400, 1500),
+             "4" * 16: (150, 2900), "5" * 16: (4500, 2950)}
+    editor.import_text(json.dumps([inject(i, "", x, y, name=f"node {n}")
+                                   for n, (i, (x, y)) in enumerate(spots.items(), 1)]))
+    expect(page.locator("#canvas [data-node-id]")).to_have_count(5)
+    page.locator("#workspace-footer [data-zoom=fit]").click()
+    expect(page.locator(VIEWPORT)).to_have_attribute("transform", re.compile(r"scale\(0\.6\)$"))
+    # The middle of the flow is in the middle of the view, its label readable there.
+    canvas, middle = canvas_box(editor), body_box(editor, "3" * 16)
+    assert middle["x"] + middle["width"] / 2 == pytest.approx(
+        canvas["x"] + canvas["width"] / 2, abs=60)
+    assert on_screen(editor, "3" * 16)
+    label = editor.node("3" * 16).locator(".node-label")
+    expect(label).to_have_text("node 3")
+    assert label.bounding_box()["height"] >= 8
+    editor.screenshot("view-05-zoom-to-fit-floor")
 
 
 def test_paste_lands_at_the_mouse(editor):

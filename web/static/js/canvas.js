@@ -13,11 +13,13 @@
  * when it ends. While it lasts the moved nodes and their wires are lifted into an
  * overlay <svg> above the canvas, so the browser repaints only them, not the whole
  * canvas, per frame; the drop puts them back (on top of the others).
+ * Arrow keys move the selection the same way: one "change" when the key is released.
  * Extensions (groups.js, subflows.js) add to it through `extensions`: objects with
  * optional draw(layer) (called on every redraw, above the nodes), pointerDown(e, point)
- * returning a drag {kind: "custom", move(point, e), up(e)} or null, dropWire(drag,
- * element) returning true when it took a wire dropped there, and moved(ids, point, e)
- * after nodes were dragged.
+ * returning a drag {kind: "custom", move(point, e), up(e)} (clickOrDrag makes one) or
+ * null, dropWire(drag, element) returning true when it took a wire dropped there,
+ * follow(ids) returning the ids of the groups that moved along with nodes `ids` (moved
+ * without a "change"), and moved(ids, point, e) after nodes were dragged.
  */
 import { h, s, replace } from "./dom.js";
 import { KeyedLayer, geometry, groupKind, nodeKind } from "./render.js";
@@ -26,9 +28,13 @@ import { connect, inputPoint, outputPoint, routeWire, splice, wireItems, wireKin
 import { wirePath } from "./layout.js";
 
 const WORKSPACE = 8000;
-const MIN_SCALE = 0.25;
+const MIN_SCALE = 0.3; // Node-RED's zoom limits
 const MAX_SCALE = 2;
+// Zoom to fit goes no lower: node labels (14 px) stay about 8 px high, still readable.
+// A flow too big for the view at that scale is centred; the navigator shows the rest.
+const FIT_MIN_SCALE = 0.6;
 const DOUBLE_CLICK_MS = 400;
+const DRAG_THRESHOLD = 3; // canvas pixels a press moves before it counts as a drag
 const FIT_MARGIN = 40; // screen pixels kept free around the nodes by zoom to fit and reveal
 const STATUS_SPACE = 20; // room under a node for its status badge
 // Offsets tried when looking for a wire to splice into: the wire's hit line is 12 px
@@ -54,7 +60,8 @@ export class Canvas {
     this.spliceWire = null; // key of the wire a dropped node would be spliced into
     this.spaceDown = false;
     this.drag = null;
-    this.lastClick = null;
+    this.lastClick = null; // {key, at} of the last click on a node, group or subflow port
+    this.keyMove = false; // arrow keys are moving the selection (until a key is released)
     this.pending = false;
     this.dirty = cleanSlate();
     this.extensions = [];
@@ -171,18 +178,18 @@ export class Canvas {
     this.requestView();
   }
 
-  /** Zoom and pan so every node of the tab is in view, within the zoom limits. */
+  /**
+   * Zoom so every node of the tab is in view, between FIT_MIN_SCALE and MAX_SCALE, and
+   * centre the flow in the view.
+   */
   zoomToFit() {
     const box = this.bounds(this.tabContent());
     const rect = this.svg.getBoundingClientRect();
     if (!box || !rect.width || !rect.height) return;
     const fit = Math.min((rect.width - 2 * FIT_MARGIN) / (box.x1 - box.x0 || 1),
       (rect.height - 2 * FIT_MARGIN) / (box.y1 - box.y0 || 1));
-    this.scale = Math.min(MAX_SCALE, Math.max(MIN_SCALE, fit));
-    this.tx = rect.width / 2 - ((box.x0 + box.x1) / 2) * this.scale;
-    this.ty = rect.height / 2 - ((box.y0 + box.y1) / 2) * this.scale;
-    this.clampPan();
-    this.requestView();
+    this.scale = Math.min(MAX_SCALE, Math.max(FIT_MIN_SCALE, fit));
+    this.centreOn((box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2);
   }
 
   build() {
@@ -194,7 +201,10 @@ export class Canvas {
     this.extraLayer = s("g", { class: "extras" });
     this.dragLayer = s("g", { class: "drag-layer" });
     this.viewport = s("g", { class: "viewport" },
-      s("rect", { class: "workspace-bg", width: WORKSPACE, height: WORKSPACE, fill: "url(#grid)" }),
+      // From -WORKSPACE / 2: the view may pan past the origin (clampPan), the grid goes on.
+      s("rect", {
+        class: "workspace-bg", x: -WORKSPACE / 2, y: -WORKSPACE / 2, width: WORKSPACE * 1.5, height: WORKSPACE * 1.5, fill: "url(#grid)",
+      }),
       this.groupLayer, this.wireLayer, this.nodeLayer, this.extraLayer, this.dragLayer);
     replace(this.svg, s("defs", {}, grid), this.viewport);
     this.liftedWires = s("g", { class: "wires" });
@@ -234,7 +244,10 @@ export class Canvas {
     this.schedule();
   }
 
-  /** Nodes `ids` moved in the model: move them and their wires on the next frame. */
+  /**
+   * Nodes or groups `ids` moved in the model (no "change"): move them, their wires and
+   * the groups around them on the next frame.
+   */
   requestMove(ids) {
     for (const id of ids) this.dirty.moved.add(id);
     this.schedule();
@@ -335,12 +348,17 @@ export class Canvas {
     this.lifted = null;
   }
 
-  /** Move the elements of nodes `ids` to where the model has them, and their wires. */
+  /**
+   * Move the elements of nodes and groups `ids` to where the model has them, with their
+   * wires and the group boxes the extensions refit around them.
+   */
   placeNodes(ids) {
     const wires = new Set();
+    const groups = new Set(this.extensions.flatMap((extension) => extension.follow?.(ids) || []));
     for (const id of ids) {
       const node = this.model.get(id);
       const item = this.drawn.nodes.item(id);
+      if (node && this.drawn.groups.item(id)) groups.add(id);
       if (!node || !item) continue;
       const geo = { ...item.geo, x: node.x, y: node.y };
       this.geos.set(id, geo);
@@ -350,6 +368,10 @@ export class Canvas {
     for (const key of wires) {
       const wire = this.drawn.wires.item(key);
       this.drawn.wires.patch(key, { ...wire, d: routeWire(wire, this.geos) });
+    }
+    for (const id of groups) {
+      const item = this.drawn.groups.item(id);
+      if (item) this.drawn.groups.patch(id, { ...item, group: this.model.get(id) });
     }
     this.drawExtras();
   }
@@ -418,21 +440,76 @@ export class Canvas {
     this.requestView();
   }
 
+  /**
+   * Keep the canvas origin no further in than the middle of the view: enough margin to
+   * centre a flow that lies near the origin (zoom to fit, reveal), not a view lost in
+   * the empty space above and left of every node.
+   */
   clampPan() {
-    this.tx = Math.min(0, this.tx);
-    this.ty = Math.min(0, this.ty);
+    const rect = this.svg.getBoundingClientRect();
+    this.tx = Math.min(rect.width / 2, this.tx);
+    this.ty = Math.min(rect.height / 2, this.ty);
   }
 
-  /** Move the selected nodes by dx, dy (keyboard arrows). */
+  /**
+   * Move the selected nodes by dx, dy (keyboard arrows) as a drag moves them: while keys
+   * are held, one undo step and one "change" when a key is released (Node-RED's too).
+   */
   moveSelection(dx, dy) {
-    if (!this.selection.size) return;
-    this.editor.history.record();
+    if (!this.selection.size || this.model.readOnly) return;
+    if (!this.keyMove) {
+      this.keyMove = true;
+      this.editor.history.record();
+      window.addEventListener("keyup", () => {
+        this.keyMove = false;
+        this.model.emit("change");
+      }, { once: true });
+    }
     for (const id of this.selection) {
       const node = this.model.get(id);
       node.x += dx;
       node.y += dy;
     }
-    this.model.emit("change");
+    this.requestMove(this.selection);
+  }
+
+  /**
+   * A drag for an extension's press at canvas `start` on something that is clicked,
+   * double-clicked or dragged (a group, a subflow port), as a node is: once the pointer
+   * has gone DRAG_THRESHOLD, history is recorded and begin() called, then move(dx, dy)
+   * per pointer move and drop(e) on release; a release without a drag is a click, and
+   * the second click on `key` in a short time calls open().
+   */
+  clickOrDrag(start, key, { begin, move, drop, open }) {
+    let moved = false;
+    return {
+      kind: "custom",
+      move: (point) => {
+        const dx = point.x - start.x;
+        const dy = point.y - start.y;
+        if (this.model.readOnly || (!moved && Math.hypot(dx, dy) < DRAG_THRESHOLD)) return;
+        if (!moved) {
+          this.editor.history.record();
+          begin?.();
+        }
+        moved = true;
+        move(dx, dy);
+      },
+      up: (e) => {
+        if (moved) drop(e);
+        else if (this.doubleClicked(key)) open();
+      },
+    };
+  }
+
+  /** Note a click on `key` (a node, group or port); true when it is the second of a double-click. */
+  doubleClicked(key) {
+    const now = Date.now();
+    const last = this.lastClick;
+    this.lastClick = { key, at: now };
+    if (last?.key !== key || now - last.at >= DOUBLE_CLICK_MS) return false;
+    this.lastClick = null;
+    return true;
   }
 
   bindEvents() {
@@ -491,8 +568,7 @@ export class Canvas {
       this.selectedWire = null;
       const starts = new Map([...this.selection].map((sid) => [sid, { ...this.xy(sid) }]));
       const lone = starts.size === 1 && starts.has(id) && this.canSplice(this.model.get(id));
-      const grouped = [...starts.keys()].some((sid) => this.model.get(sid)?.g || this.model.get(sid)?.type === "group");
-      this.drag = { kind: "move", start: point, starts, moved: false, clicked: id, additive, lone, grouped };
+      this.drag = { kind: "move", start: point, starts, moved: false, clicked: id, additive, lone };
       this.requestSelection();
     } else if (wireEl) {
       this.select([], { wire: wireEl.dataset.wire });
@@ -547,7 +623,7 @@ export class Canvas {
     } else if (drag.kind === "move" && !this.model.readOnly) {
       const dx = point.x - drag.start.x;
       const dy = point.y - drag.start.y;
-      if (!drag.moved && Math.hypot(dx, dy) < 3) return;
+      if (!drag.moved && Math.hypot(dx, dy) < DRAG_THRESHOLD) return;
       if (!drag.moved) {
         this.editor.history.record();
         this.lift(drag.starts.keys());
@@ -558,9 +634,7 @@ export class Canvas {
         node.x = Math.round(start.x + dx);
         node.y = Math.round(start.y + dy);
       }
-      // A group box follows its nodes: groups.js refits it on a model "change".
-      if (drag.grouped) this.model.emit("change");
-      else this.requestMove(drag.starts.keys());
+      this.requestMove(drag.starts.keys());
       if (drag.lone) {
         const node = this.model.get(drag.clicked);
         const rect = this.svg.getBoundingClientRect();
@@ -597,14 +671,8 @@ export class Canvas {
       this.model.emit("change");
     } else if (drag.kind === "move") {
       // The svg captures the pointer, so the browser's click and dblclick go to it, not to the node: count clicks here.
-      const now = Date.now();
-      const last = this.lastClick;
-      this.lastClick = { id: drag.clicked, at: now };
       if (!drag.additive) this.select([drag.clicked]);
-      if (last && last.id === drag.clicked && now - last.at < DOUBLE_CLICK_MS) {
-        this.lastClick = null;
-        this.editor.openEditor(drag.clicked);
-      }
+      if (this.doubleClicked(drag.clicked)) this.editor.openEditor(drag.clicked);
     }
   }
 

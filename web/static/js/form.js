@@ -20,6 +20,9 @@
  * `x-widget: "node-list"` on a list of node ids (catch / status / complete `scope`) ticks
  * nodes of the same flow (`ctx.flowNodes()`); when the schema also allows null and
  * "group", a select offers Node-RED's "all nodes" / "in the same group" / "selected nodes".
+ * `x-widget: "row"` on an object (a switch or change rule) lays its fields out on one
+ * line, their labels kept for screen readers only, but for the keys in `x-row-labels`
+ * whose titles read as words between the fields ("and", "to the value").
  */
 import { codeEditor } from "./codeeditor.js";
 import { h, replace } from "./dom.js";
@@ -34,6 +37,8 @@ export const TYPED_LABELS = {
   pay: "the original msg object", payl: "the latest msg object", nul: "nothing", null: "null",
   val: "value", elem: "element value", seq: "message sequence", prev: "previous value",
 };
+/** The schema of each nested object a form edits (a list item), for its typed values' type keys. */
+const objectSchemas = new WeakMap();
 const VALUELESS_TYPES = new Set(["full", "date", "pay", "payl", "nul", "null", "auto", "counter"]);
 
 /** A value as text for comparing ("1" and 1 alike; true → "true"), as flowrt.schema.value_text. */
@@ -168,7 +173,7 @@ const BUILDERS = {
     const typeKey = nested ? schema["x-type-key"] || null : ctx.typeKeyOf(key, schema);
     const parts = [input];
     if (typeKey) {
-      const typeSchema = (nested ? null : ctx.schemaOf(typeKey)) || {};
+      const typeSchema = (nested ? objectSchemas.get(holder)?.properties?.[typeKey] : ctx.schemaOf(typeKey)) || {};
       const labels = { ...TYPED_LABELS, ...(typeSchema["x-labels"] || {}) };
       const listed = [...new Set((typeSchema.enum || schema["x-types"] || TYPED_TYPES).map(String))];
       const current = holder[typeKey] || typeSchema.default || listed[0];
@@ -224,6 +229,15 @@ const BUILDERS = {
 
   object(key, schema, holder, path, ctx) {
     if (!holder[key] || typeof holder[key] !== "object") holder[key] = defaultFor(schema);
+    objectSchemas.set(holder[key], schema);
+    if (schema["x-widget"] === "row") {
+      const words = new Set(schema["x-row-labels"] || []);
+      const parts = fields(schema, holder[key], path, ctx);
+      for (const part of parts) if (!words.has(part.dataset.key)) part.classList.add("unlabelled");
+      return h("div", {
+        class: "form-object form-line", role: "group", "aria-label": labelFor(key, schema), "data-path": path, "data-key": key,
+      }, parts);
+    }
     return h("fieldset", { class: "form-object", "data-path": path, "data-key": key },
       h("legend", {}, labelFor(key, schema)),
       fields(schema, holder[key], path, ctx));
@@ -422,9 +436,9 @@ const BUILDERS = {
           items, `${path}/${index}`, ctx),
         outputs ? h("span", { class: "form-array-output", title: `Output ${index + 1}` }, `→ ${index + 1}`) : null,
         ctx.readOnly ? null : h("button", {
-          type: "button", class: "secondary remove-item", title: "Remove",
+          type: "button", class: "secondary remove-item", title: "Remove", "aria-label": `Remove ${itemName} ${index + 1}`,
           onclick: () => { items.splice(index, 1); origin.splice(index, 1); redraw(); ctx.changed(); },
-        }, "Remove"))));
+        }, "\u2715"))));
     };
     redraw();
     const add = ctx.readOnly ? null : h("button", {

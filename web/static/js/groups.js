@@ -3,7 +3,8 @@
  * (ctrl-shift-u), edit name and style (border, fill, label) in a dialog, select and
  * drag a group with its nodes by pressing its box, drop nodes into a group (alt-drag
  * takes them out), delete a selected group with its nodes. The group box follows its
- * nodes: when they move, it is recomputed around them with Node-RED's margin. Saved as
+ * nodes: when they move, it is recomputed around them with Node-RED's margin, as they
+ * go while they are dragged (the canvas' follow hook) and on a model "change". Saved as
  * Node-RED saves it: {type: "group", z, style, nodes, x, y, w, h}, members' `g`.
  */
 import { openDialog } from "./dialog.js";
@@ -21,7 +22,6 @@ export const GROUP_STYLE = Object.freeze({
 const MARGIN = 26; // Node-RED's room around the nodes of a group
 const BUTTON = 20; // room for an inject / debug button beside a node
 const EMPTY = 40;
-const DOUBLE_CLICK_MS = 400;
 
 /** Put `node` in group `id`, with `g` right after `z` where Node-RED's export has it. */
 export function setGroup(node, id) {
@@ -37,9 +37,11 @@ export class Groups {
     this.editor = editor;
     this.model = editor.model;
     this.fitted = new Map(); // group id -> its members' boxes when last fitted
-    this.lastClick = null;
     editor.canvas.extensions.push(this);
-    this.model.on("change", () => this.refit());
+    this.model.on("change", () => {
+      this.refit(this.model.nodes.values());
+      for (const id of this.fitted.keys()) if (!this.model.get(id)) this.fitted.delete(id);
+    });
   }
 
   /** Every node and group inside `group`, nested groups' contents included. */
@@ -89,21 +91,41 @@ export class Groups {
   }
 
   /**
-   * After any change: refit the groups whose members moved since they were last seen
-   * (innermost first, so an outer group fits the new size of an inner one). A group
-   * seen for the first time (a loaded or imported flow) keeps its saved box.
+   * Refit the groups among `nodes` whose members moved since they were last seen
+   * (innermost first, so an outer group fits the new size of an inner one); returns
+   * their ids. A group seen for the first time (a loaded or imported flow) keeps its
+   * saved box.
    */
-  refit() {
-    const groups = [...this.model.nodes.values()].filter((n) => n.type === "group");
+  refit(nodes) {
+    const groups = [...nodes].filter((n) => n.type === "group");
     const depth = (g) => (g.g && this.model.get(g.g) ? 1 + depth(this.model.get(g.g)) : 0);
     groups.sort((a, b) => depth(b) - depth(a));
+    const refitted = [];
     for (const group of groups) {
       const seen = this.fitted.get(group.id);
       const now = this.signature(group);
-      if (seen === undefined) this.fitted.set(group.id, now);
-      else if (seen !== now) this.fit(group);
+      if (seen === undefined) {
+        this.fitted.set(group.id, now);
+      } else if (seen !== now) {
+        this.fit(group);
+        refitted.push(group.id);
+      }
     }
-    for (const id of this.fitted.keys()) if (!this.model.get(id)) this.fitted.delete(id);
+    return refitted;
+  }
+
+  /**
+   * Canvas extension: nodes `ids` moved without a model "change" (a drag, arrow keys):
+   * refit the groups around them, and the groups around those; returns their ids.
+   */
+  follow(ids) {
+    const around = new Set();
+    for (const id of ids) {
+      for (let group = this.model.get(this.model.get(id)?.g); group && !around.has(group); group = this.model.get(group.g)) {
+        around.add(group);
+      }
+    }
+    return this.refit(around);
   }
 
   /** The selected nodes and groups whose own group is not selected too. */
@@ -204,38 +226,28 @@ export class Groups {
     const el = e.target.closest?.("[data-group-id]");
     const group = el && this.model.get(el.dataset.groupId);
     if (!group) return null;
-    const { canvas, history } = this.editor;
+    const { canvas } = this.editor;
     const ids = this.selectionOf(group);
     if (e.shiftKey || e.ctrlKey || e.metaKey) canvas.select([...canvas.selection, ...ids]);
     else if (!canvas.selection.has(group.id)) canvas.select(ids);
     const starts = new Map([...canvas.selection].map((id) => this.model.get(id)).filter(Boolean)
       .map((n) => [n, { x: n.x, y: n.y }]));
-    let moved = false;
-    return {
-      kind: "custom",
-      move: (p) => {
-        const dx = p.x - point.x;
-        const dy = p.y - point.y;
-        if (this.model.readOnly || (!moved && Math.hypot(dx, dy) < 3)) return;
-        if (!moved) history.record();
-        moved = true;
+    const moving = [...starts.keys()].map((n) => n.id);
+    return canvas.clickOrDrag(point, group.id, {
+      begin: () => canvas.lift(moving),
+      move: (dx, dy) => {
         for (const [node, start] of starts) {
           node.x = Math.round(start.x + dx);
           node.y = Math.round(start.y + dy);
         }
+        canvas.requestMove(moving);
+      },
+      drop: () => {
+        canvas.lower();
         this.model.emit("change");
       },
-      up: () => {
-        if (moved) return;
-        const now = Date.now();
-        const last = this.lastClick;
-        this.lastClick = { id: group.id, at: now };
-        if (last?.id === group.id && now - last.at < DOUBLE_CLICK_MS) {
-          this.lastClick = null;
-          this.edit(group.id);
-        }
-      },
-    };
+      open: () => this.edit(group.id),
+    });
   }
 
   /** The group dialog: name, border and fill colours, label shown and its colour. */

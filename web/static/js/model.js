@@ -139,6 +139,15 @@ export class Model extends Emitter {
     return [...this.nodes.values()].filter((n) => n.type === "subflow");
   }
 
+  /**
+   * The types a person can place: the subflows' instance types first, then the node
+   * types, config types left out (they are made from a node's form).
+   */
+  paletteTypes() {
+    const subflowTypes = this.subflows().map((def) => subflowType(def));
+    return [...subflowTypes, ...this.types.values()].filter((type) => type.category !== "config");
+  }
+
   /** The instances of subflow `id` (on any tab or subflow). */
   instances(id) {
     return [...this.nodes.values()].filter((n) => instanceOf(n) === id);

@@ -1,4 +1,4 @@
-/** Toast notifications at the top of the workspace. */
+/** Toast notifications, at the top centre of the window over the header (where Node-RED shows them). */
 import { h } from "./dom.js";
 
 /**

@@ -43,9 +43,7 @@ export class Palette {
   render() {
     const { model } = this.editor;
     const byCategory = new Map();
-    const subflowTypes = model.subflows().map((def) => model.type({ type: `subflow:${def.id}` }));
-    for (const type of [...subflowTypes, ...model.types.values()]) {
-      if (type.category === "config") continue;
+    for (const type of model.paletteTypes()) {
       if (!byCategory.has(type.category)) byCategory.set(type.category, []);
       byCategory.get(type.category).push(type);
     }

@@ -1,7 +1,8 @@
 /**
  * Quick-add, as Node-RED's: ctrl-click on empty canvas opens a small type search at the
- * mouse. Typing filters the palette's types by type name and palette label (matches at
- * the start first); enter or a click places that node where the canvas was clicked.
+ * mouse. Typing filters the palette's types, subflows included, by type name and palette
+ * label (matches at the start first); enter or a click places that node where the canvas
+ * was clicked.
  * When one node was selected and has an output without wires, the new node is wired
  * from it, so ctrl-click after ctrl-click builds a chain (Node-RED's quick-join).
  */
@@ -9,12 +10,11 @@ import { h, replace } from "./dom.js";
 import { listKeys, openPopup } from "./popup.js";
 import { connect } from "./wires.js";
 
-/** Palette types whose type or palette label contains `text`, best matches first. */
+/** Types (model.paletteTypes()) whose type or palette label contains `text`, best matches first. */
 export function matchTypes(types, text) {
   const query = text.trim().toLowerCase();
   const hits = [];
   for (const type of types) {
-    if (type.category === "config") continue;
     const label = String(type.paletteLabel || type.type).toLowerCase();
     const name = type.type.toLowerCase();
     if (query && !label.includes(query) && !name.includes(query)) continue;
@@ -52,13 +52,16 @@ export class QuickAdd {
     };
     const keys = listKeys(() => [...list.children], (i) => place(types[i]));
     const update = () => {
-      types = matchTypes(model.types.values(), input.value);
+      // Inside a subflow's tab its own instance would contain itself.
+      types = matchTypes(model.paletteTypes().filter((type) => type.subflow !== model.activeTab), input.value);
       replace(list, types.map((type) => h("li", {
         class: "quick-add-item", role: "option", "data-quick-add-type": type.type, onclick: () => place(type),
       },
       h("span", { class: "search-swatch", style: `background-color: ${CSS.supports("color", type.color) ? type.color : "#ddd"}` }),
       h("span", { class: "quick-add-label" }, String(type.paletteLabel || type.type)),
-      type.paletteLabel && type.paletteLabel !== type.type ? h("span", { class: "search-type" }, type.type) : null)));
+      // A subflow's type is "subflow:<id>": it says "subflow", not the id.
+      type.subflow ? h("span", { class: "search-type" }, "subflow")
+        : type.paletteLabel && type.paletteLabel !== type.type ? h("span", { class: "search-type" }, type.type) : null)));
       keys.reset();
     };
     input.addEventListener("input", update);

@@ -213,14 +213,19 @@ export function nodeKind(model) {
 }
 
 /**
- * How group boxes are kept drawn in a KeyedLayer: items are {group, selected}; selecting
- * patches the element, any other change to the group draws it again.
+ * How group boxes are kept drawn in a KeyedLayer: items are {group, selected}; moving,
+ * resizing and selecting patch the element, a new name or style draws it again.
  */
 export const groupKind = {
-  look: ({ group }) => JSON.stringify([group.x, group.y, group.w, group.h, group.style, group.name]),
+  look: ({ group }) => JSON.stringify([group.style, group.name]),
   draw: ({ group, selected }) => drawGroup(group, selected),
-  update(el, item, prev) {
-    if (item.selected !== prev.selected) el.classList.toggle("selected", item.selected);
+  update(el, { group, selected }, prev) {
+    // The group object is patched in place while dragged: set its box, do not compare.
+    el.setAttribute("transform", `translate(${group.x}, ${group.y})`);
+    const box = el.querySelector(".group-box");
+    box.setAttribute("width", group.w);
+    box.setAttribute("height", group.h);
+    if (selected !== prev.selected) el.classList.toggle("selected", selected);
   },
 };
 

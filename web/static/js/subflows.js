@@ -26,7 +26,6 @@ export const ENV_TYPES = [
 const DEFAULT_COLOUR = "#DDAA99";
 const IN_KEY = "subflow-in";
 const OUT_KEY = "subflow-out";
-const DOUBLE_CLICK_MS = 400;
 
 const snap = (value) => Math.round(value / GRID) * GRID;
 
@@ -89,7 +88,6 @@ export class Subflows {
     this.model = editor.model;
     this.open = new Set(); // subflow tabs shown beside the flow tabs
     this.selectedPort = null;
-    this.lastClick = null;
     this.toolbar = document.getElementById("subflow-toolbar");
     editor.canvas.extensions.push(this);
     this.model.on("change", () => this.renderToolbar());
@@ -428,27 +426,15 @@ export class Subflows {
     this.selectedPort = el.dataset.subflowPort;
     canvas.select([]);
     const start = { x: port.x, y: port.y };
-    let moved = false;
-    return {
-      kind: "custom",
-      move: (p) => {
-        const dx = p.x - point.x;
-        const dy = p.y - point.y;
-        if (!moved && Math.hypot(dx, dy) < 3) return;
-        if (!moved) history.record();
-        moved = true;
+    return canvas.clickOrDrag(point, `subflow-port:${this.selectedPort}`, {
+      move: (dx, dy) => {
         port.x = Math.round(start.x + dx);
         port.y = Math.round(start.y + dy);
-        this.model.emit("change");
+        canvas.drawExtras();
       },
-      up: () => {
-        if (moved) return;
-        const now = Date.now();
-        const last = this.lastClick;
-        this.lastClick = { port: this.selectedPort, at: now };
-        if (last?.port === this.selectedPort && now - last.at < DOUBLE_CLICK_MS) this.editProperties(def.id);
-      },
-    };
+      drop: () => this.model.emit("change"),
+      open: () => this.editProperties(def.id),
+    });
   }
 
   /** A wire dragged from a port connector dropped on `element`; true when one was added. */
