@@ -36,7 +36,7 @@ import socket
 import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import aiohttp
 import orjson
@@ -435,8 +435,9 @@ class WebSocketClient:
 
 
 def _abort_transport(transport: asyncio.BaseTransport | None) -> None:
-    if isinstance(transport, asyncio.Transport):
-        transport.abort()
+    # uvloop's transports are not asyncio.Transport subclasses: no isinstance check.
+    if transport is not None:
+        cast(asyncio.Transport, transport).abort()
 
 
 def _shutdown_socket(sock: Any) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any, cast
 
 import orjson
 from aiohttp import web
@@ -21,6 +22,8 @@ log = logging.getLogger("flowrt.server")
 
 REFUSAL_LOG_INTERVAL = 60.0
 """Seconds between two warnings about refused connections."""
+PENDING_S = 10.0
+"""Seconds an accepted connection counts before its handler is connected."""
 LINGER = 2.0
 """Seconds a refused connection is kept to let the client read the 503."""
 
@@ -45,8 +48,8 @@ class RefusedConnection(asyncio.Protocol):
         self._linger: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses: no isinstance check.
+        self._transport = transport = cast(asyncio.Transport, transport)
         transport.write(REFUSAL)
         transport.write_eof()
         # Close once the request has been read, not at once: closing with unread data
@@ -76,7 +79,8 @@ class CappedSite(web.BaseSite):
         self.limit = limit
         self.refused = 0
         """Connections refused because the cap was reached."""
-        self._accepting = 0
+        self._pending: dict[object, float] = {}
+        """Handlers made by the factory and not connected yet → when they were made."""
         self._last_warning = float("-inf")
 
     @property
@@ -87,6 +91,15 @@ class CappedSite(web.BaseSite):
     async def start(self) -> None:
         """Listen on ``host:port``."""
         await super().start()
+        server = self._runner.server
+        assert server is not None
+        connected = server.connection_made
+
+        def connection_made(handler: Any, transport: asyncio.Transport) -> None:
+            self._pending.pop(handler, None)
+            connected(handler, transport)
+
+        server.connection_made = connection_made  # type: ignore[method-assign]
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._protocol, self.host, self.port,
                                                 reuse_address=True)
@@ -94,22 +107,21 @@ class CappedSite(web.BaseSite):
     def _protocol(self) -> asyncio.Protocol:
         server = self._runner.server
         assert server is not None
-        open_connections = len(server.connections) + self._accepting
-        if open_connections < self.limit:
-            # A handler joins server.connections in its connection_made, which the loop
-            # calls soon after this factory (and after the factory calls of the rest of a
-            # burst of accepts): count it until just after that.
-            self._accepting += 1
-            loop = asyncio.get_running_loop()
-            loop.call_soon(loop.call_soon, self._accepted)
-            return server()
-        self.refused += 1
+        # A handler joins server.connections in its connection_made, which the loop
+        # calls some time after this factory (after the factory calls of the rest of a
+        # burst of accepts; uvloop later than the stdlib loop): it counts from here.
+        # One never connected (its transport failed) stops counting after PENDING_S.
         now = time.monotonic()
+        if self._pending and now - next(iter(self._pending.values())) > PENDING_S:  # oldest
+            self._pending = {h: t for h, t in self._pending.items() if now - t <= PENDING_S}
+        open_connections = len(server.connections) + len(self._pending)
+        if open_connections < self.limit:
+            handler = server()
+            self._pending[handler] = now
+            return handler
+        self.refused += 1
         if now - self._last_warning >= REFUSAL_LOG_INTERVAL:
             self._last_warning = now
             log.warning("refusing connections: %d are open (httpMaxConnections); "
                         "%d refused so far", open_connections, self.refused)
         return RefusedConnection()
-
-    def _accepted(self) -> None:
-        self._accepting -= 1
