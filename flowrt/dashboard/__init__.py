@@ -65,7 +65,7 @@ class Widget(Protocol):
         """The config of the widget's group and of that group's page, or None."""
 
 
-@dataclass
+@dataclass(eq=False)
 class Client:
     """One open page: its frames waiting to be sent, bounded in bytes."""
 
@@ -183,6 +183,10 @@ class DashboardHub:
             stale = {wid: self.widgets[wid] for wid in client.stale if wid in self.widgets}
             client.stale.clear()
             client.put(self._full_update(stale), frozenset(stale))
+
+    def resync(self, client: Client) -> None:
+        """Send the client every widget's whole state again."""
+        client.put(self._full_update(self.widgets), frozenset(self.widgets))
 
     def layout(self) -> dict[str, Any]:
         """Pages → groups → widgets, each list in its ``order``, hidden ones left out."""

@@ -194,8 +194,8 @@ class UiChart2(ChartWidget):
                                   "1": "seconds", "60": "minutes", "3600": "hours",
                                   "86400": "days", "604800": "weeks"}),
         removeOlderPoints=number("", allow_empty=True, title="Or points"),
-        ymin=number("", allow_empty=True, title="Y minimum"),
-        ymax=number("", allow_empty=True, title="Y maximum"),
+        ymin=string("", title="Y minimum", description="a number; empty: automatic"),
+        ymax=string("", title="Y maximum", description="a number; empty: automatic"),
         colors={"type": "array", "title": "Series colours", "items": {"type": "string"}},
     )
 
