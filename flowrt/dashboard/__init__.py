@@ -165,6 +165,9 @@ class DashboardHub:
     def connect(self) -> Client:
         """A page opened: it gets the layout and every widget's state first."""
         client = Client(self.max_queue_bytes)
+        if not self.clients:  # nobody saw the changes made while no page was open
+            self._layout_changed = False
+            self._pending.clear()
         self.clients.add(client)
         client.put(self._layout_frame())
         client.put(self._full_update(self.widgets), frozenset(self.widgets))
