@@ -154,7 +154,8 @@ class TextWidget(UiWidget):
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
         super().__init__(config, ctx)
         self.value_html = ""
-        self.label_text = str(config.get("label") or "")
+        self.label_text = ""
+        self.take({})  # before any message, as Node-RED shows it: the format's own text
 
     def options(self) -> dict[str, Any]:
         return {"layout": str(self.config.get("layout") or "row-spread")}
@@ -498,6 +499,11 @@ class NumberWidget(InputWidget):
         return {"min": self.low, "max": self.high, "step": as_number(cfg.get("step"), 1) or 1,
                 "outs": str(cfg.get("outs") or "all"), "wrap": as_bool(cfg.get("wrap")),
                 "tooltip": str(cfg.get("tooltip") or "")}
+
+    def state(self) -> dict[str, Any]:
+        fmt = str(self.config.get("format") or "{{value}}")
+        return {"value": self.value, "text": render_text(fmt, {"value": self.value,
+                                                                "msg": self.last or {}})}
 
     def convert(self, payload: Any) -> Any:
         number = as_number(payload)

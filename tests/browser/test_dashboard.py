@@ -122,9 +122,12 @@ def test_dashboard1_export_opens_with_its_tabs_and_groups(server, open_page, bro
     shown = page.locator(".ui-group-title").all_text_contents()
     assert set(shown) == {g["name"] for g in groups if g["tab"] == first_tab
                           and any(n.get("group") == g["id"] for n in prepared.nodes)}
-    # Groups sit side by side on a desktop, by their widths (6 units: 330 px).
+    # Groups sit side by side on a desktop, by their widths: 6 units of 48 px with 6 px
+    # gaps, and their padding and border; a full-width widget fills the group's inside.
     boxes = [page.locator(".ui-group").nth(i).bounding_box() for i in range(2)]
-    assert boxes[0]["width"] == pytest.approx(6 * 48 + 5 * 6 + 12 + 2, abs=2)
+    assert boxes[0]["width"] == pytest.approx(6 * 48 + 5 * 6 + 14, abs=0.5)
+    inner = page.locator(".ui-group").first.locator(".ui-group-body").bounding_box()
+    assert inner["width"] == pytest.approx(6 * 48 + 5 * 6, abs=0.5)
     assert boxes[1]["x"] > boxes[0]["x"] + boxes[0]["width"] - 1
     page.screenshot(path=str(SCREENSHOTS / "dashboard-d1-desktop.png"), full_page=True)
     # Another tab through the menu.

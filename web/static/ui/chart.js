@@ -15,11 +15,15 @@ export function createChart(spec) {
   const title = spec.label ? h("div", { class: "ui-chart-title" }, spec.label) : null;
   const area = h("div", { class: "ui-chart-area" });
   const empty = h("div", { class: "ui-chart-empty" }, spec.nodata);
-  const el = h("div", { class: "ui-chart-body" }, title, area, empty);
-  return spec.chartType === "line" ? lineChart(spec, el, area, empty) : barChart(spec, el, area, empty);
+  const legend = h("div", { class: "ui-chart-legend" });
+  const el = h("div", { class: "ui-chart-body" }, title, area, legend, empty);
+  const drawLegend = (names) => legend.replaceChildren(...(spec.legend ? names.map((name, i) =>
+    h("span", { class: "ui-legend-item" }, h("i", { style: `background:${colourOf(spec, i)}` }), name)) : []));
+  return spec.chartType === "line" ? lineChart(spec, el, area, empty, drawLegend)
+    : barChart(spec, el, area, empty, drawLegend);
 }
 
-function lineChart(spec, el, area, empty) {
+function lineChart(spec, el, area, empty, drawLegend) {
   const series = new Map(); // name -> [[x, y], ...]
   let plot = null;
   let names = [];
@@ -44,12 +48,13 @@ function lineChart(spec, el, area, empty) {
       width: Math.max(area.clientWidth, 100),
       height: Math.max(area.clientHeight, 80),
       ms: 1,
-      legend: { show: spec.legend && names.length > 0, live: false },
+      legend: { show: false },
       cursor: { show: true, drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: (u, lo, hi) => [spec.ymin ?? lo, spec.ymax ?? hi] } },
       axes: [{ stroke: axisColour, grid, ticks: grid }, { stroke: axisColour, grid, ticks: grid, size: 44 }],
       series: [{}, ...names.map((name, i) => ({ label: name, stroke: colourOf(spec, i), width: 2, spanGaps: true, points: { show: false } }))],
     }, aligned(), area);
+    drawLegend(names);
   }
 
   function draw() {
@@ -109,10 +114,9 @@ function lineChart(spec, el, area, empty) {
   };
 }
 
-function barChart(spec, el, area, empty) {
+function barChart(spec, el, area, empty, drawLegend) {
   const svg = s("svg", { class: `ui-bars ${spec.chartType}`, viewBox: "0 0 300 200", preserveAspectRatio: "xMidYMid meet", role: "img" });
-  const legend = h("div", { class: "ui-chart-legend" });
-  area.append(svg, legend);
+  area.append(svg);
 
   function drawBars(bars) {
     const top = Math.max(spec.ymax ?? -Infinity, ...bars.map((b) => b.value), 0);
@@ -153,8 +157,7 @@ function barChart(spec, el, area, empty) {
       empty.hidden = bars.length > 0 || !spec.nodata;
       if (spec.chartType === "pie") drawPie(bars);
       else drawBars(bars);
-      legend.replaceChildren(...(spec.legend ? bars.map((bar, i) => h("span", { class: "ui-legend-item" },
-        h("i", { style: `background:${colourOf(spec, i)}` }), bar.label)) : []));
+      drawLegend(bars.map((bar) => bar.label));
     },
   };
 }

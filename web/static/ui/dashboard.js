@@ -102,10 +102,13 @@ function applySite(site) {
   document.documentElement.dataset.theme = saved || (site.dark ? "dark" : "light");
   const colors = site.colors || {};
   const root = document.documentElement.style;
-  const vars = { primary: "--ui-accent", surface: "--ui-header-text-bg", bgPage: "--ui-page-bg",
-    groupBg: "--ui-group-bg", groupOutline: "--ui-group-border" };
-  for (const [key, cssVar] of Object.entries(vars)) {
-    if (colors[key]) root.setProperty(cssVar, colors[key]);
+  const vars = { primary: ["--ui-accent", "--ui-header-bg"], bgPage: ["--ui-page-bg"],
+    groupBg: ["--ui-group-bg"], groupOutline: ["--ui-group-outline"] };
+  for (const [key, names] of Object.entries(vars)) {
+    for (const name of names) {
+      if (colors[key]) root.setProperty(name, colors[key]);
+      else root.removeProperty(name);
+    }
   }
 }
 
@@ -155,7 +158,7 @@ function renderPage() {
 function renderGroup(group, columns) {
   const style = columns
     ? `--span:${Math.min(group.width, 12)}`
-    : `width:${unitSize(group.width) + 12}px`;
+    : `width:${unitSize(group.width) + 14}px`; // 6 px padding and 1 px border each side
   const body = h("div", { class: "ui-group-body" });
   for (const spec of group.widgets) {
     const widthUnits = Math.min(spec.width || group.width, group.width);

@@ -85,7 +85,7 @@ const KINDS = {
       h("span", { class: "ui-numeric-controls" }, down, shown, up));
     return { el, set(frame, disabled) {
       value = Number(frame.value ?? spec.min);
-      shown.textContent = String(value);
+      shown.textContent = frame.text ?? String(value);
       down.disabled = up.disabled = disabled;
     } };
   },
