@@ -186,7 +186,9 @@ class UiChart(ChartWidget):
         legend=boolean(False, title="Legend"),
         xformat=string("HH:mm:ss", title="X axis labels"),
         nodata=string("", title="Text while empty"),
-        colors={"type": "array", "title": "Series colours", "items": {"type": "string"}},
+        colors={"type": "array", "title": "Series colours", "items": {"type": "string"},
+                "default": ["#1F77B4", "#AEC7E8", "#FF7F0E", "#2CA02C", "#98DF8A", "#D62728",
+                            "#FF9896", "#9467BD", "#C5B0D5"]},
     )
 
 

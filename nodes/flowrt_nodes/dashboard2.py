@@ -196,7 +196,9 @@ class UiChart2(ChartWidget):
         removeOlderPoints=number("", allow_empty=True, title="Or points"),
         ymin=string("", title="Y minimum", description="a number; empty: automatic"),
         ymax=string("", title="Y maximum", description="a number; empty: automatic"),
-        colors={"type": "array", "title": "Series colours", "items": {"type": "string"}},
+        colors={"type": "array", "title": "Series colours", "items": {"type": "string"},
+                "default": ["#1F77B4", "#AEC7E8", "#FF7F0E", "#2CA02C", "#98DF8A", "#D62728",
+                            "#FF9896", "#9467BD", "#C5B0D5"]},
     )
 
 
