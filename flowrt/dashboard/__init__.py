@@ -16,8 +16,12 @@ Protocol (JSON text frames):
   ``{"op": "append", "points": [...]}`` (a chart's new points). Each widget is sent at
   most once per tick (``TICK`` seconds): faster updates are merged into one frame.
 - server → page ``{"type": "toast", ...}``: a notification to show once.
+- page → server ``{"auth": token}`` first (an editor token, or null): answered
+  ``{"type": "auth", "ok", "readOnly"}`` (``flowrt.server.dashboard_routes``).
 - page → server ``{"type": "event", "id": widget id, "value": ...}``: a person used an
   input widget; the widget's node emits its message.
+- page → server ``{"type": "resync"}``: the page drew other widgets (it changed pages);
+  answered with one ``update`` holding every widget's state.
 
 Memory is bounded everywhere: each connection has a queue of at most
 ``dashboardMaxQueueBytes`` bytes; when a slow client falls behind, its oldest frames are

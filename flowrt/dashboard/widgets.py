@@ -35,6 +35,7 @@ class UiWidget(Node):
     category = "dashboard"
     color = "#3fadb5"
     icon = "dashboard"
+    editor: ClassVar = {"label": "label"}
     kind: ClassVar[str] = ""
     """What the page draws (``text``, ``gauge``, ``chart``, ``button``...)."""
     default_height: ClassVar[int] = 1
@@ -182,6 +183,7 @@ class GaugeWidget(UiWidget):
 
     kind = "gauge"
     outputs = 0
+    editor: ClassVar = {"label": "title"}
     default_height = 3
 
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:

@@ -124,6 +124,7 @@ class UiText(TextWidget):
     safe subset."""
 
     type = "ui_text"
+    palette_label = "text"
     schema: ClassVar = widget_schema(
         label=string("text", title="Label"),
         format=string("{{msg.payload}}", title="Value format"),
@@ -143,6 +144,7 @@ class UiGauge(GaugeWidget):
     `seg2`; `format` shows the value (`{{value}}`), `label` its units."""
 
     type = "ui_gauge"
+    palette_label = "gauge"
     schema: ClassVar = widget_schema(
         gtype=enum(["gage", "donut", "compass", "wave"], "gage", title="Type",
                    labels={"gage": "gauge", "donut": "donut", "compass": "compass",
@@ -169,6 +171,7 @@ class UiChart(ChartWidget):
     sends the chart's data when a page changes it)."""
 
     type = "ui_chart"
+    palette_label = "chart"
     schema: ClassVar = widget_schema(
         label=string("chart", title="Label"),
         chartType=enum(["line", "bar", "horizontalBar", "pie", "polar-area", "radar"],
@@ -198,6 +201,7 @@ class UiButton(ButtonWidget):
     `msg.ui_control`, and pass through when `passthru` is on."""
 
     type = "ui_button"
+    palette_label = "button"
     schema: ClassVar = widget_schema(
         label=string("button", title="Label"),
         tooltip=string("", title="Tooltip"),
@@ -218,6 +222,7 @@ class UiSwitch(SwitchWidget):
     input messages only (it shows the state, a click only sends)."""
 
     type = "ui_switch"
+    palette_label = "switch"
     schema: ClassVar = widget_schema(
         label=string("switch", title="Label"),
         tooltip=string("", title="Tooltip"),
@@ -236,6 +241,7 @@ class UiSlider(SliderWidget):
     moving (`outs` "all") or when let go ("end"). An input message sets it."""
 
     type = "ui_slider"
+    palette_label = "slider"
     schema: ClassVar = widget_schema(
         label=string("slider", title="Label"),
         tooltip=string("", title="Tooltip"),
@@ -254,6 +260,7 @@ class UiNumeric(NumericWidget):
     the end comes round); sends it with `topic`."""
 
     type = "ui_numeric"
+    palette_label = "numeric"
     schema: ClassVar = widget_schema(
         label=string("numeric", title="Label"),
         tooltip=string("", title="Tooltip"),
@@ -272,6 +279,7 @@ class UiTextInput(TextInputWidget):
     `delay` ms after the last key (0: on Enter), and on leaving it with `sendOnBlur`."""
 
     type = "ui_text_input"
+    palette_label = "text input"
     schema: ClassVar = widget_schema(
         label=string("", title="Label"),
         tooltip=string("", title="Tooltip"),
@@ -290,6 +298,7 @@ class UiDropdown(DropdownWidget):
     `{label: value}` objects); an input `msg.payload` selects a value."""
 
     type = "ui_dropdown"
+    palette_label = "dropdown"
     schema: ClassVar = widget_schema(
         label=string("", title="Label"),
         tooltip=string("", title="Tooltip"),
@@ -308,6 +317,7 @@ class UiDatePicker(DateWidget):
     with `topic`; an input message sets it."""
 
     type = "ui_date_picker"
+    palette_label = "date picker"
     schema: ClassVar = widget_schema(
         label=string("date", title="Label"),
         **_topic(),
@@ -319,6 +329,7 @@ class UiColourPicker(ColourWidget):
     """A colour: sends it as `#rrggbb` text with `topic`; an input message sets it."""
 
     type = "ui_colour_picker"
+    palette_label = "colour picker"
     schema: ClassVar = widget_schema(
         label=string("", title="Label"),
         format=string("hex", title="Format", description="hex (the one flowrt sends)"),
@@ -334,6 +345,7 @@ class UiForm(FormWidget):
     payload fills the fields."""
 
     type = "ui_form"
+    palette_label = "form"
     schema: ClassVar = widget_schema(
         label=string("", title="Label"),
         options={"type": "array", "title": "Fields", "items": {
@@ -358,6 +370,7 @@ class UiTemplate(TemplateWidget):
     scripts and styles) is not shown. Input messages pass through (`fwdInMessages`)."""
 
     type = "ui_template"
+    palette_label = "template"
     schema: ClassVar = {"type": "object", "properties": {
         **widget_schema()["properties"],
         "group": node_ref("ui_group", title="Group"),
@@ -378,6 +391,7 @@ class UiToast(Notification):
     sends the input message with the pressed button's label as `msg.payload`."""
 
     type = "ui_toast"
+    palette_label = "notification"
     outputs = 1
     schema: ClassVar = {"type": "object", "properties": {
         "name": string(""),
@@ -399,6 +413,7 @@ class UiSpacer(SpacerWidget):
     """Empty space of `width` times `height` grid units in a group."""
 
     type = "ui_spacer"
+    palette_label = "spacer"
     schema: ClassVar = widget_schema()
 
 
@@ -407,4 +422,5 @@ class UiTable(TableWidget):
     key (of `node-red-node-ui-table`). Clicking a row sends its object."""
 
     type = "ui_table"
+    palette_label = "table"
     schema: ClassVar = widget_schema()

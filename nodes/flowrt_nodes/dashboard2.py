@@ -1,7 +1,8 @@
 """Node-RED Dashboard 2 (``@flowfuse/node-red-dashboard``) node types, shown at ``/ui``
 with the Dashboard 1 ones: ``ui-base``, ``ui-page``, ``ui-group``, ``ui-theme`` and the
-``ui-*`` widgets, with Dashboard 2's keys so its flows run unchanged. Vue templates are
-not run: ``ui-template`` shows the safe HTML subset of ``flowrt.dashboard.template``."""
+``ui-*`` widgets, with Dashboard 2's keys so its flows run unchanged (palette category
+"dashboard 2", as in Node-RED). Vue templates are not run: ``ui-template`` shows the safe
+HTML subset of ``flowrt.dashboard.template``."""
 
 from __future__ import annotations
 
@@ -141,6 +142,8 @@ class UiText2(TextWidget):
     """Shows `label` and `format` filled from each message (`{{msg.payload}}`)."""
 
     type = "ui-text"
+    palette_label = "text"
+    category = "dashboard 2"
     schema: ClassVar = widget2_schema(
         label=string("text", title="Label"),
         format=string("{{msg.payload}}", title="Value format"),
@@ -156,6 +159,8 @@ class UiGauge2(GaugeWidget):
     (a msg property, default `payload`)."""
 
     type = "ui-gauge"
+    palette_label = "gauge"
+    category = "dashboard 2"
     schema: ClassVar = widget2_schema(
         gtype=enum(["gauge-half", "gauge-34", "gauge-tile", "gauge-battery", "gauge-tank"],
                    "gauge-half", title="Type", labels={
@@ -183,6 +188,8 @@ class UiChart2(ChartWidget):
     `msg.payload = []` clears it; a page opened later shows the kept points."""
 
     type = "ui-chart"
+    palette_label = "chart"
+    category = "dashboard 2"
     schema: ClassVar = widget2_schema(
         label=string("chart", title="Label"),
         chartType=enum(["line", "scatter", "bar", "pie", "doughnut"], "line", title="Type"),
@@ -207,6 +214,8 @@ class UiButton2(ButtonWidget):
     `emulateClick`, an input message clicks it."""
 
     type = "ui-button"
+    palette_label = "button"
+    category = "dashboard 2"
     schema: ClassVar = widget2_schema(
         label=string("button", title="Label"),
         icon=string("", title="Icon"),
@@ -224,6 +233,8 @@ class UiSwitch2(SwitchWidget):
     equal to one of them sets it (passing through with `passthru`)."""
 
     type = "ui-switch"
+    palette_label = "switch"
+    category = "dashboard 2"
     schema: ClassVar = widget2_schema(
         label=string("switch", title="Label"),
         onvalue=typed(True, title="On payload"),
@@ -240,6 +251,8 @@ class UiSlider2(SliderWidget):
     """A slider from `min` to `max` in `step`s, sending the number with `topic`."""
 
     type = "ui-slider"
+    palette_label = "slider"
+    category = "dashboard 2"
     schema: ClassVar = widget2_schema(
         label=string("slider", title="Label"),
         min=number(0, title="Minimum"),
@@ -256,6 +269,8 @@ class UiNumberInput2(NumericWidget):
     """A number field from `min` to `max` in `step`s, sending the number."""
 
     type = "ui-number-input"
+    palette_label = "number input"
+    category = "dashboard 2"
     schema: ClassVar = widget2_schema(
         label=string("number", title="Label"),
         min=number(0, title="Minimum"),
@@ -271,6 +286,8 @@ class UiDropdown2(DropdownWidget):
     value (a list with `multiple`); `msg.options` replaces the list."""
 
     type = "ui-dropdown"
+    palette_label = "dropdown"
+    category = "dashboard 2"
     schema: ClassVar = widget2_schema(
         label=string("Select Option:", title="Label"),
         options={"type": "array", "title": "Options", "default": [], "items": {
@@ -288,6 +305,8 @@ class UiTextInput2(TextInputWidget):
     and on leaving it (`sendOnBlur`)."""
 
     type = "ui-text-input"
+    palette_label = "text input"
+    category = "dashboard 2"
     schema: ClassVar = widget2_schema(
         label=string("text", title="Label"),
         mode=string("text", title="Mode"),
@@ -303,6 +322,8 @@ class UiForm2(FormWidget):
     them as one object with `topic`."""
 
     type = "ui-form"
+    palette_label = "form"
+    category = "dashboard 2"
     schema: ClassVar = widget2_schema(
         label=string("", title="Label"),
         options={"type": "array", "title": "Fields", "default": []},
@@ -318,6 +339,8 @@ class UiTable2(TableWidget):
     """A table of `msg.payload`, an array of objects; clicking a row sends it."""
 
     type = "ui-table"
+    palette_label = "table"
+    category = "dashboard 2"
     schema: ClassVar = widget2_schema(label=string("", title="Label"))
 
 
@@ -327,6 +350,8 @@ class UiTemplate2(TemplateWidget):
     run. Page- and site-scoped templates are not shown."""
 
     type = "ui-template"
+    palette_label = "template"
+    category = "dashboard 2"
     schema: ClassVar = {"type": "object", "properties": {
         **widget2_schema()["properties"],
         "group": node_ref("ui-group", title="Group"),
@@ -342,6 +367,8 @@ class UiNotification2(Notification):
     sends the button's label."""
 
     type = "ui-notification"
+    palette_label = "notification"
+    category = "dashboard 2"
     outputs = 1
     schema: ClassVar = {"type": "object", "properties": {
         "name": string(""),
