@@ -214,6 +214,7 @@ class GaugeWidget(UiWidget):
             units = str(cfg.get("label") or "")
             title = str(cfg.get("title") or "")
         return {"style": style, "min": low, "max": high, "segments": segments,
+                "segmentBand": isinstance(cfg.get("segments"), list),
                 "units": units, "title": title, "label": title}
 
     def state(self) -> dict[str, Any]:

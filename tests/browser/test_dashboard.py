@@ -21,6 +21,8 @@ from tests.compat.corpus import load_nodes, prepare
 
 COMPAT = Path(__file__).resolve().parents[1] / "compat" / "flows"
 HEISHAMON = COMPAT / "NodeRed_Heishamon_control__flows-v3---2021-12-04.json"
+ESP32 = COMPAT / ("Projeto-ESP32-MQTT-DHT22-BMP180-Reles-WebServer-NodeRed-HomeAssistant"
+                  "__Todos-os-Fluxos.json")
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 WAIT = 10_000  # ms, the bound of every wait on the page
@@ -143,6 +145,35 @@ def test_dashboard1_export_opens_with_its_tabs_and_groups(server, open_page, bro
     assert group_box["width"] <= PHONE["width"]
     assert phone.locator(".ui-nav").is_hidden()
     phone.screenshot(path=str(SCREENSHOTS / "dashboard-d1-phone.png"), full_page=True)
+
+
+def test_dashboard2_export_opens_with_its_pages_groups_and_theme(server, open_page, broker):
+    prepared = prepare(load_nodes(ESP32), broker.port)
+    deploy(server, prepared.nodes)
+    page = open_page(DESKTOP)
+    # The page that has widgets, its groups with titles shown, in their order.
+    assert page.locator(".ui-title").text_content() == "Automação Residêncial"
+    titles = page.locator(".ui-group-title").all_text_contents()
+    assert titles == ["Automação Residêncial", "Altitude NM", "Altitude R",
+                      "Pressão Atmosférica NM", "Pressão Atmosférica R"]
+    gauges = page.locator(".ui-gauge-title").all_text_contents()
+    assert gauges[:2] == ["Temperatura", "Umidade"]
+    # Its theme: black page and groups, so light text; a white header with dark text.
+    colours = page.evaluate("""() => ({
+        page: getComputedStyle(document.body).backgroundColor,
+        title: getComputedStyle(document.querySelector('.ui-group-title')).color,
+        header: getComputedStyle(document.querySelector('.ui-header')).backgroundColor,
+        headerText: getComputedStyle(document.querySelector('.ui-title')).color})""")
+    assert colours == {"page": "rgb(0, 0, 0)", "title": "rgb(238, 238, 238)",
+                       "header": "rgb(255, 255, 255)", "headerText": "rgb(34, 34, 34)"}
+    # Groups 3 columns of 12 wide: four to a row on a desktop.
+    tops = [page.locator(".ui-group").nth(i).bounding_box()["y"] for i in range(5)]
+    assert tops[0] == tops[1] == tops[2] == tops[3] < tops[4]
+    page.screenshot(path=str(SCREENSHOTS / "dashboard-d2-desktop.png"), full_page=True)
+    phone = open_page(PHONE)
+    boxes = [phone.locator(".ui-group").nth(i).bounding_box() for i in range(2)]
+    assert boxes[0]["width"] == boxes[1]["width"] > PHONE["width"] - 40  # one per row
+    phone.screenshot(path=str(SCREENSHOTS / "dashboard-d2-phone.png"), full_page=True)
 
 
 def test_gauge_shows_a_value_published_over_mqtt(server, open_page, broker):

@@ -98,11 +98,15 @@ function applySite(site) {
   const name = site.title || "Dashboard";
   document.title = name;
   title.textContent = name;
-  const saved = localStorage.getItem(THEME_KEY);
-  document.documentElement.dataset.theme = saved || (site.dark ? "dark" : "light");
   const colors = site.colors || {};
+  const saved = localStorage.getItem(THEME_KEY);
+  // A Dashboard 2 theme with dark groups reads as the dark theme (light text on them).
+  const darkGroups = colors.groupBg ? luminance(colors.groupBg) < 0.4 : false;
+  document.documentElement.dataset.theme = saved || (site.dark || darkGroups ? "dark" : "light");
   const root = document.documentElement.style;
-  const vars = { primary: ["--ui-accent", "--ui-header-bg"], bgPage: ["--ui-page-bg"],
+  if (colors.surface) root.setProperty("--ui-header-text", luminance(colors.surface) < 0.4 ? "#fff" : "#222");
+  else root.removeProperty("--ui-header-text");
+  const vars = { primary: ["--ui-accent"], surface: ["--ui-header-bg"], bgPage: ["--ui-page-bg"],
     groupBg: ["--ui-group-bg"], groupOutline: ["--ui-group-outline"] };
   for (const [key, names] of Object.entries(vars)) {
     for (const name of names) {
@@ -110,6 +114,15 @@ function applySite(site) {
       else root.removeProperty(name);
     }
   }
+}
+
+/** Relative luminance (0 black .. 1 white) of a #rgb / #rrggbb colour; 1 when unreadable. */
+function luminance(colour) {
+  const hex = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(colour.trim())?.[1];
+  if (!hex) return 1;
+  const full = hex.length === 3 ? [...hex].map((c) => c + c).join("") : hex;
+  const [r, g, b] = [0, 2, 4].map((i) => parseInt(full.slice(i, i + 2), 16) / 255);
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
 }
 
 function pageFromHash(pages) {

@@ -62,8 +62,17 @@ export function createGauge(spec) {
     const [from, to] = sweep(spec.style);
     const cx = W / 2;
     const cy = spec.style === "donut" ? 68 : 104;
-    const r = spec.style === "donut" ? 56 : 84;
+    const r = spec.style === "donut" ? 56 : spec.segmentBand ? 72 : 84;
     svg.append(s("path", { d: arc(cx, cy, r, from, to), class: "ui-gauge-track" }));
+    if (spec.segmentBand) {
+      // Dashboard 2 draws its segments' colours as a band around the dial.
+      spec.segments.forEach((segment, i) => {
+        const end = spec.segments[i + 1]?.from ?? spec.max;
+        const a = from + (to - from) * fraction(spec, segment.from);
+        const b = from + (to - from) * fraction(spec, end);
+        if (b > a) svg.append(s("path", { d: arc(cx, cy, r + 17, a, b), class: "ui-gauge-band", style: `stroke:${segment.color}` }));
+      });
+    }
     fill = s("path", { d: "", class: "ui-gauge-fill" });
     svg.append(fill);
     if (spec.style === "gauge") {
