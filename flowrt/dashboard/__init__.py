@@ -112,7 +112,7 @@ class DashboardHub:
         self.widgets: dict[str, Widget] = {}
         self.clients: set[Client] = set()
         self.dropped = 0
-        """Frames dropped for slow pages since the hub was created."""
+        """Frames dropped for pages since closed (:meth:`dropped_total` adds open ones)."""
         self.site: dict[str, Any] = {}
         """The dashboard's title and theme (``ui_base`` / ``ui-base`` / ``ui-theme``)."""
         self._pending: dict[str, dict[str, Any]] = {}
@@ -183,6 +183,10 @@ class DashboardHub:
         client.wakeup.set()
         self.clients.discard(client)
         self.dropped += client.dropped
+
+    def dropped_total(self) -> int:
+        """Frames dropped for slow pages since the hub was created."""
+        return self.dropped + sum(client.dropped for client in self.clients)
 
     def refill(self, client: Client) -> None:
         """The client's queue drained: resend in full the widgets it missed updates of."""

@@ -36,8 +36,10 @@ log = logging.getLogger("flowrt.dashboard")
 MAX_PAGE_MESSAGE = 64 * 1024
 """Largest message a page may send (an input widget's value)."""
 AUTH_TIMEOUT = 10.0
+CLOSE_TIMEOUT = 1.0
+"""Seconds an open page has to take the close frame when the server stops."""
 _BASIC = web.AppKey("dashboard_basic_auth", BasicAuth)
-_PAGES = web.AppKey("dashboard_pages", set[web.WebSocketResponse])
+_PAGES = web.AppKey("dashboard_pages", dict[web.WebSocketResponse, web.Request])
 _UNAUTHORIZED = {"WWW-Authenticate": 'Basic realm="Dashboard"'}
 
 
@@ -81,7 +83,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     client = hub.connect()
     writer = asyncio.create_task(_write(hub, client, ws))
     pages = request.app[_PAGES]
-    pages.add(ws)
+    pages[ws] = request
     try:
         async for frame in ws:
             if frame.type != WSMsgType.TEXT:
@@ -96,7 +98,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             elif kind == "event" and can_write:
                 hub.page_event(str(message.get("id")), message.get("value"))
     finally:
-        pages.discard(ws)
+        pages.pop(ws, None)
         hub.disconnect(client)
         writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -136,8 +138,14 @@ async def _write(hub: DashboardHub, client: Client, ws: web.WebSocketResponse) -
 
 async def _close_pages(app: web.Application) -> None:
     # On shutdown, before aiohttp waits for handlers: open pages would keep it waiting.
-    for ws in app[_PAGES].copy():
-        await ws.close(code=1001, message=b"server stopping")
+    # A page that stopped reading cannot take the close frame: its connection is cut.
+    for ws, request in app[_PAGES].copy().items():
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await ws.close(code=1001, message=b"server stopping")
+        except TimeoutError:
+            if request.transport is not None:
+                request.transport.abort()
 
 
 def setup(app: web.Application) -> None:
@@ -145,7 +153,7 @@ def setup(app: web.Application) -> None:
     auth = app[CONTEXT].settings.dashboard_auth
     if auth is not None:
         app[_BASIC] = BasicAuth(auth)
-    pages: set[web.WebSocketResponse] = set()
+    pages: dict[web.WebSocketResponse, web.Request] = {}
     app[_PAGES] = pages
     app.router.add_get("/ui", page)
     app.router.add_get("/ui/", page)

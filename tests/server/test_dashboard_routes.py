@@ -158,6 +158,9 @@ async def test_a_page_that_stops_reading_costs_a_bounded_queue(serve: Factory) -
         await asyncio.sleep(0)
         assert page.queued_bytes <= budget
     assert page.dropped > 300
+    metrics = await (await client.get("/metrics")).text()
+    assert "flowrt_dashboard_pages 1" in metrics
+    assert f"flowrt_dashboard_updates_dropped_total {page.dropped}" in metrics
     writer.close()
 
 
