@@ -306,7 +306,7 @@ class UiDropdown(DropdownWidget):
         options={"type": "array", "title": "Options", "items": _OPTIONS_ITEM,
                  "default": [{"value": "", "label": ""}]},
         multiple=boolean(False, title="Allow several choices"),
-        payload=string("", title="Initial value"),
+        payload=string("", title="Payload (Dashboard 1's key, unused)", **{"x-hidden": True}),
         **_topic(),
         passthru=_PASSTHRU,
     )
