@@ -74,23 +74,34 @@ class Client:
     """One open page: its frames waiting to be sent, bounded in bytes."""
 
     max_bytes: int
-    frames: deque[tuple[bytes, frozenset[str]]] = field(default_factory=deque)
+    frames: deque[tuple[bytes, frozenset[str] | None]] = field(default_factory=deque)
+    """Each frame with the widgets it is about (None: it is a layout)."""
     queued_bytes: int = 0
     dropped: int = 0
     stale: set[str] = field(default_factory=set)
     """Widgets whose updates were dropped: sent again in full when the queue drains."""
+    layouts: int = 0
+    """Layout frames queued: the last one is never dropped (the page needs it to draw)."""
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     closed: bool = False
 
-    def put(self, frame: bytes, widgets: frozenset[str] = frozenset()) -> None:
-        """Queue ``frame`` (about ``widgets``), dropping the oldest frames beyond the bound."""
+    def put(self, frame: bytes, widgets: frozenset[str] | None = frozenset()) -> None:
+        """Queue ``frame`` (about ``widgets``; None for a layout), dropping the oldest
+        frames beyond the bound."""
         self.frames.append((frame, widgets))
         self.queued_bytes += len(frame)
+        self.layouts += widgets is None
         while self.queued_bytes > self.max_bytes and len(self.frames) > 1:
-            old, about = self.frames.popleft()
+            keep_layout = self.frames[0][1] is None and self.layouts == 1
+            index = 1 if keep_layout else 0
+            old, about = self.frames[index]
+            del self.frames[index]
             self.queued_bytes -= len(old)
             self.dropped += 1
-            self.stale |= about
+            if about is None:
+                self.layouts -= 1  # a newer layout is queued
+            else:
+                self.stale |= about
         self.wakeup.set()
 
     def take(self) -> bytes | None:
@@ -98,8 +109,9 @@ class Client:
         if not self.frames:
             self.wakeup.clear()
             return None
-        frame, _ = self.frames.popleft()
+        frame, about = self.frames.popleft()
         self.queued_bytes -= len(frame)
+        self.layouts -= about is None
         return frame
 
 
@@ -173,8 +185,8 @@ class DashboardHub:
             self._layout_changed = False
             self._pending.clear()
         self.clients.add(client)
-        client.put(self._layout_frame())
-        client.put(self._full_update(self.widgets), frozenset(self.widgets))
+        client.put(self._layout_frame(), None)
+        self.resync(client)
         return client
 
     def disconnect(self, client: Client) -> None:
@@ -233,9 +245,10 @@ class DashboardHub:
         if self._layout_changed:
             self._layout_changed = False
             self._pending.clear()
+            layout = self._layout_frame()
             for client in self.clients:
-                client.put(self._layout_frame())
-                client.put(self._full_update(self.widgets), frozenset(self.widgets))
+                client.put(layout, None)
+                self.resync(client)
             return
         if not self._pending:
             return

@@ -263,3 +263,15 @@ async def test_deploy_changes_send_a_new_layout():
         await tick(h)
         kinds = [f["type"] for f in frames(client)]
         assert kinds == ["layout", "update"]
+
+
+def test_the_last_layout_is_never_dropped():
+    client = Client(max_bytes=50)
+    client.put(orjson.dumps({"type": "layout", "pages": []}), None)
+    for i in range(5):
+        client.put(orjson.dumps({"type": "update", "i": i, "pad": "x" * 20}), frozenset({"w"}))
+    # The updates went (their widget is resent in full once the page catches up).
+    assert [orjson.loads(frame)["type"] for frame, _ in client.frames] == ["layout"]
+    assert client.stale == {"w"}
+    client.put(orjson.dumps({"type": "layout", "pages": [1]}), None)  # a newer one
+    assert [orjson.loads(frame).get("pages") for frame, _ in client.frames] == [[1]]
