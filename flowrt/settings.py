@@ -190,6 +190,18 @@ class Settings:
     adminAuth); default ``flowrt <flowrt@HOSTNAME>``."""
     event_loop: str = field(default="auto", metadata=_key("eventLoop", str))
     """``auto`` (uvloop when installed), ``asyncio`` or ``uvloop`` (flowrt.event_loop)."""
+    # The dashboard at /ui (flowrt.dashboard, docs/security.md).
+    dashboard_auth: dict[str, Any] | None = field(
+        default=None, metadata=_key("dashboardAuth", dict))
+    """HTTP basic authentication for the dashboard's viewers: ``{user = "...", pass =
+    "<hash>"}`` as ``httpNodeAuth``. Unset: with ``adminAuth``, the dashboard needs an
+    editor login; without, it is open (as Node-RED Dashboard)."""
+    dashboard_read_only: bool = field(default=False,
+                                      metadata=_key("dashboardReadOnly", bool))
+    """Viewers only look: buttons, switches and other inputs of the dashboard do nothing."""
+    dashboard_max_queue_bytes: int = field(default=1024 * 1024,
+                                           metadata=_key("dashboardMaxQueueBytes", int))
+    """Updates waiting for one open dashboard page, in bytes; the oldest are dropped."""
     unknown: list[str] = field(default_factory=list)
     """Keys found in the settings file or environment that flowrt does not know."""
 
@@ -316,6 +328,7 @@ def _check(settings: Settings) -> None:
         raise SettingsError(f"setting 'httpNodeRoot' must start with '/', "
                             f"not {settings.http_node_root!r}")
     _check_http_node_auth(settings.http_node_auth)
+    _check_http_node_auth(settings.dashboard_auth, "dashboardAuth")
     _check_http_node_cors(settings.http_node_cors)
     if settings.http_request_timeout <= 0:
         raise SettingsError("setting 'httpRequestTimeout' must be greater than 0")
@@ -327,15 +340,15 @@ def _check(settings: Settings) -> None:
             raise SettingsError(f"setting {key!r} must be greater than 0")
 
 
-def _check_http_node_auth(auth: dict[str, Any] | None) -> None:
+def _check_http_node_auth(auth: dict[str, Any] | None, key: str = "httpNodeAuth") -> None:
     if auth is None:
         return
     if not isinstance(auth.get("user"), str) or not auth["user"]:
-        raise SettingsError("setting 'httpNodeAuth' needs a 'user'")
+        raise SettingsError(f"setting '{key}' needs a 'user'")
     password = auth.get("pass")
     if not isinstance(password, str) or not password.startswith(("$argon2", "$2a$", "$2b$",
                                                                   "$2y$")):
-        raise SettingsError("setting 'httpNodeAuth.pass' must be an argon2 or bcrypt hash "
+        raise SettingsError(f"setting '{key}.pass' must be an argon2 or bcrypt hash "
                             "(make one with `flowrt hash-password`)")
 
 

@@ -57,7 +57,7 @@ def test_validate_reports_every_problem_of_a_file_in_one_run(tmp_path):
         {"id": "cfg", "type": "mqtt-broker", "z": 0, "broker": "localhost"},  # accepted
         {"type": "comment", "z": "t", "x": 0, "y": 0},               # shape: no id
         {"id": "h", "type": "http in", "z": "t", "x": 0, "y": 0},    # schema: no url
-        {"id": "c", "type": "ui_gauge", "z": "t", "x": 0, "y": 0},   # contrib
+        {"id": "c", "type": "ui_worldmap", "z": "t", "x": 0, "y": 0},  # contrib
         {"id": "js", "type": "function", "z": "t", "x": 0, "y": 0,
          "func": "const a = 1;\nreturn msg.payload.(;"},                 # JavaScript
         {"id": "ok", "type": "function", "z": "t", "x": 0, "y": 0, "func": "return msg;"},
@@ -72,8 +72,8 @@ def test_validate_reports_every_problem_of_a_file_in_one_run(tmp_path):
     assert lines[0] == "document at $[1]: a string where a node object was expected"
     assert lines[1].startswith("document at $[3]: 'id' is a required property")
     assert lines[2] == "node 'h' (http in) at $[4]: 'url' is a required property"
-    assert lines[3].startswith("node 'c' (ui_gauge) at $[5].type: unknown node type "
-                               "'ui_gauge': a contrib node that is not installed")
+    assert lines[3].startswith("node 'c' (ui_worldmap) at $[5].type: unknown node type "
+                               "'ui_worldmap': a contrib node that is not installed")
     assert lines[4].startswith("node 'js' (function) at $[6]: ")
     assert "JavaScript syntax error in func at line 2, col " in lines[4]
     assert lines[5].startswith("node 'ch' (change) at $[8]: ")

@@ -127,10 +127,10 @@ def test_a_z_that_is_not_a_tab_id_is_named():
 
 def test_unknown_types_say_whether_node_red_has_them():
     flows = [{"id": "h", "type": "tcp request", "z": "t", "x": 0, "y": 0},
-             {"id": "u", "type": "ui_button", "z": "t", "x": 0, "y": 0}]
+             {"id": "u", "type": "ui_worldmap", "z": "t", "x": 0, "y": 0}]
     core, contrib = flowdoc.validate(flows, discover(excludes=frozenset({"tcp request"})))
     assert core.message == ("Node-RED core node 'tcp request' is not loaded (left out by the "
                             "nodesExcludes setting, or its module failed to load: see "
                             "`flowrt nodes`)")
-    assert contrib.message.startswith("unknown node type 'ui_button': a contrib node that is "
+    assert contrib.message.startswith("unknown node type 'ui_worldmap': a contrib node that is "
                                       "not installed")

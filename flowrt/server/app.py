@@ -37,6 +37,7 @@ from flowrt.server import (
     comms,
     comms_routes,
     context_routes,
+    dashboard_routes,
     editor,
     flow_tests_routes,
     flows_api,
@@ -87,7 +88,7 @@ def create_app(ctx: ServerContext) -> web.Application:
                           handler_args={"keepalive_timeout": settings.http_headers_timeout})
     app[CONTEXT] = ctx
     for module in (flows_api, admin_api, context_routes, health, auth_routes, comms_routes,
-                   flow_tests_routes, history_routes, jsonata_routes, editor):
+                   flow_tests_routes, history_routes, jsonata_routes, editor, dashboard_routes):
         module.setup(app)
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_close_comms)

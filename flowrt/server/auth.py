@@ -52,7 +52,10 @@ MAX_USERNAME = 256
 MAX_PASSWORD = 1024
 MAX_LOGIN_BODY = 16 * 1024
 """Bytes of a ``POST /auth/token`` body: refused before it is read or parsed."""
-PUBLIC_PATHS = frozenset({"/", "/healthz", "/auth/login", "/auth/token"})
+# The dashboard's page is public and its websocket checks access itself (its own
+# dashboardAuth, or an editor token sent in-band: flowrt.server.dashboard_routes).
+PUBLIC_PATHS = frozenset({"/", "/healthz", "/auth/login", "/auth/token", "/ui", "/ui/",
+                          "/ui/ws"})
 PUBLIC_PREFIXES = ("/static/", "/flows-examples")
 # The permission scope of each first path segment (Node-RED's names).
 SCOPES = {"flows": "flows", "flow": "flows", "nodes": "nodes", "node-types": "nodes",

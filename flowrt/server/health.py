@@ -30,6 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
+from flowrt.dashboard import existing_dashboard
 from flowrt.server.http import json_response
 from flowrt.server.state import ServerContext, context
 
@@ -109,6 +110,14 @@ def render_metrics(ctx: ServerContext) -> str:
          "Events not sent to an editor because its queue (commsMaxQueueBytes) was full.",
          [({}, comms.queue_dropped if comms else 0)]),
     ]
+    dashboard = existing_dashboard(runtime.endpoints)
+    families.extend([
+        ("flowrt_dashboard_pages", "gauge", "Open dashboard pages (/ui).",
+         [({}, len(dashboard.clients) if dashboard else 0)]),
+        ("flowrt_dashboard_updates_dropped", "counter",
+         "Dashboard updates not sent to a page because its queue (dashboardMaxQueueBytes) "
+         "was full.", [({}, dashboard.dropped_total() if dashboard else 0)]),
+    ])
     families.append(("flowrt_failed_nodes", "gauge",
                      "Nodes that failed to configure or start (the rest of the flows run).",
                      [({}, len(runtime.failed))]))

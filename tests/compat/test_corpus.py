@@ -171,13 +171,13 @@ async def test_other_errors_are_collected_but_are_not_function_errors(
 async def test_unknown_types_are_removed_with_their_wires(
         tmp_path: Path, compat_broker: Mosquitto) -> None:
     nodes = [_inject("i1", ["ui", "req", "d1"]),
-             {"id": "ui", "type": "ui_text", "z": "t1", "wires": []},
+             {"id": "ui", "type": "ui_worldmap", "z": "t1", "wires": []},
              {"id": "req", "type": "http request", "z": "t1", "url": "http://example.com/",
               "wires": [["d1"]]},
              {"id": "d1", "type": "debug", "z": "t1", "wires": []}]
     path = _write(tmp_path, nodes)
     prepared = corpus.prepare(corpus.load_nodes(path), compat_broker.port)
-    assert prepared.removed_contrib == Counter({"ui_text": 1})
+    assert prepared.removed_contrib == Counter({"ui_worldmap": 1})
     # http request is a known type now: removed because it would reach outside the machine.
     assert prepared.removed_outside == Counter({"http request": 1})
     assert [n["id"] for n in prepared.nodes] == ["t1", "i1", "d1"]
