@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
-from flowrt.dashboard import DashboardHub, dashboard_for
+from flowrt.dashboard import DashboardHub, Widget, dashboard_for
 from flowrt.dashboard.template import render_html, render_text, value_text
 from flowrt.messages import Message, clone_message, get_message_property, new_msgid
 from flowrt.node import Node, NodeContext
@@ -29,12 +29,31 @@ MAX_CHART_POINTS = 2000
 _FIXED_CONTROL = frozenset({"id", "type", "kind", "order", "width", "height", "value"})
 
 
-class UiWidget(Node):
-    """A widget on a dashboard page, inside a group (``group`` key)."""
+class OnTheDashboard(Node):
+    """A node the dashboard's pages show: it joins the hub while it runs (its
+    subclasses are the hub's :class:`~flowrt.dashboard.Widget`)."""
 
     category = "dashboard"
     color = "#3fadb5"
     icon = "dashboard"
+
+    def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
+        super().__init__(config, ctx)
+        self.hub: DashboardHub | None = None
+
+    async def start(self) -> None:
+        self.hub = dashboard_for(self.ctx.endpoints, self.ctx.clock,
+                                 self.ctx.settings.dashboard_max_queue_bytes)
+        self.hub.add(cast("Widget", self))
+
+    async def close(self, removed: bool) -> None:
+        if self.hub is not None:
+            self.hub.remove(self.id)
+
+
+class UiWidget(OnTheDashboard):
+    """A widget on a dashboard page, inside a group (``group`` key)."""
+
     editor: ClassVar = {"label": "label"}
     kind: ClassVar[str] = ""
     """What the page draws (``text``, ``gauge``, ``chart``, ``button``...)."""
@@ -42,20 +61,9 @@ class UiWidget(Node):
 
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
         super().__init__(config, ctx)
-        self.hub: DashboardHub | None = None
         self.disabled = False
         self.control: dict[str, Any] = {}
         """Options changed by ``msg.ui_control`` / ``msg.label``."""
-
-    # ------------------------------------------------------------ lifecycle
-    async def start(self) -> None:
-        self.hub = dashboard_for(self.ctx.endpoints, self.ctx.clock,
-                                 self.ctx.settings.dashboard_max_queue_bytes)
-        self.hub.add(self)
-
-    async def close(self, removed: bool) -> None:
-        if self.hub is not None:
-            self.hub.remove(self.id)
 
     # ------------------------------------------------------------ what pages see
     def placement(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -677,29 +685,16 @@ class TableWidget(InputWidget):
 
 
 # ---------------------------------------------------------------- notifications
-class Notification(Node):
+class Notification(OnTheDashboard):
     """Shows ``msg.payload`` as a notification on every open page, titled by
     ``msg.topic``; ``position`` "dialog" asks the person to press OK (or cancel), and the
     node emits the button's label."""
 
-    category = "dashboard"
-    color = "#3fadb5"
-    icon = "dashboard"
     inputs = 1
 
     def __init__(self, config: dict[str, Any], ctx: NodeContext) -> None:
         super().__init__(config, ctx)
-        self.hub: DashboardHub | None = None
         self.last: Message = {}
-
-    async def start(self) -> None:
-        self.hub = dashboard_for(self.ctx.endpoints, self.ctx.clock,
-                                 self.ctx.settings.dashboard_max_queue_bytes)
-        self.hub.add(self)
-
-    async def close(self, removed: bool) -> None:
-        if self.hub is not None:
-            self.hub.remove(self.id)
 
     def placement(self) -> None:
         """Not on a page: shown over every page."""
