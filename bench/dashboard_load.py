@@ -174,18 +174,6 @@ def measure(runtime: str, flow_path: Path, workdir: Path, seconds: float, idle: 
                   page_busy_percent=round(100 * busy / wall, 1))
 
 
-def nodered_cache() -> Path:
-    """Where Node-RED is installed: bench/nodered.py's cache, or bench/.cache itself (a
-    shared install), else installed into the former."""
-    shared = nodered.CACHE_DIR.parent
-    if nodered.installed():
-        return nodered.CACHE_DIR
-    if nodered.installed(shared):
-        return shared
-    nodered.ensure_installed()
-    return nodered.CACHE_DIR
-
-
 def _spawn(runtime: str, flow_path: Path, workdir: Path) -> runtimes.RunningRuntime:
     if runtime == runtimes.FLOWRT:
         return runtimes.spawn(runtime, flow_path, workdir)
@@ -194,7 +182,8 @@ def _spawn(runtime: str, flow_path: Path, workdir: Path) -> runtimes.RunningRunt
     user_dir.mkdir()
     (user_dir / "node_modules").symlink_to(ensure_dashboard())  # Node-RED loads it from here
     port = free_port()
-    argv = nodered.command(flow_path, port, user_dir, nodered_cache())
+    nodered.ensure_installed()
+    argv = nodered.command(flow_path, port, user_dir)
     wall, mono = time.time(), time.monotonic()
     process = ManagedProcess(argv, workdir / "nodered.log", cwd=workdir)
     return runtimes.RunningRuntime(name=runtime, port=port, process=process,

@@ -238,25 +238,16 @@ def measure_editor(browser: Any, editor: Editor, base_url: str) -> EditorResult:
         context.close()
 
 
-def nodered_dir() -> Path | None:
-    """Where Node-RED is installed: bench/.cache/node-red (bench.run's) or bench/.cache."""
-    for directory in (nodered.CACHE_DIR, nodered.CACHE_DIR.parent):
-        if nodered.installed(directory):
-            return directory
-    return None
-
-
 def start(runtime: str, flow_path: Path, workdir: Path) -> runtimes.RunningRuntime:
     """Start `runtime` on the flow with a fresh data dir in workdir."""
     if runtime == runtimes.FLOWRT:
         return runtimes.spawn(runtime, flow_path, workdir)
-    install = nodered_dir()
-    if install is None:
+    if not nodered.installed():
         raise RuntimeError("Node-RED is not installed in bench/.cache")
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     # Node-RED's welcome tour would cover the canvas on a first visit.
-    argv = [*nodered.command(flow_path, port, workdir / "userdir", install),
+    argv = [*nodered.command(flow_path, port, workdir / "userdir"),
             "-D", "editorTheme.tours=false"]
     wall, mono = time.time(), time.monotonic()
     process = ManagedProcess(argv, workdir / "nodered.log", cwd=workdir)
@@ -308,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{CHROMIUM} is missing: run `make system-deps`", file=sys.stderr)
         return 2
     chosen = [args.only] if args.only else [runtimes.FLOWRT, runtimes.NODERED]
-    if runtimes.NODERED in chosen and nodered_dir() is None:
+    if runtimes.NODERED in chosen and not nodered.installed():
         print("Node-RED is not installed in bench/.cache: skipped", file=sys.stderr)
         chosen.remove(runtimes.NODERED)
     from playwright.sync_api import sync_playwright
