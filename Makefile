@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 1880
 DATA_DIR ?= $(HOME)/.flowrt
 
-.PHONY: run test lint bench bench-smoke bench-editor bench-soak system-deps clean
+.PHONY: run test lint bench bench-smoke bench-editor bench-floor bench-soak system-deps clean
 
 $(STAMP): pyproject.toml examples/flowrt-example-nodes/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ bench-smoke: $(STAMP) system-deps
 
 bench-editor: $(STAMP) system-deps
 	$(BIN)/python -m bench.editor_drag
+
+# Relay CPU beside the least a Python process can do (bench/floor.py), ~6 minutes.
+bench-floor: $(STAMP) system-deps
+	$(BIN)/python -m bench.floor
 
 # An hour at 2,000 msg/s through flows/edge-gateway.json (RSS and CPU over time); opt-in.
 bench-soak: $(STAMP) system-deps
