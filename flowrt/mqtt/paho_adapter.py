@@ -186,6 +186,7 @@ class LoopClient(paho.Client):
                          manual_ack=True)
         self.events = events
         self._deliver = events.on_publish  # looked up once: it runs for every message
+        self._want_write = events.on_register_write  # and this for every QoS 0 publish
         self.v5 = v5
         self.bytes_in = 0
         """Bytes read from the socket so far."""
@@ -323,7 +324,9 @@ class LoopClient(paho.Client):
             wbuf += encode_publish_qos0(head, payload, retain)
             wbuf += head
             wbuf += payload
-        self._call_socket_register_write()
+        # Straight to the transport: paho's register round (a lock, a property, a
+        # lambda) is for its own packets (see loop_write).
+        self._want_write()
 
     def _packet_queue(self, command: int, packet: bytes | bytearray, mid: int, qos: int,
                       info: paho.MQTTMessageInfo | None = None) -> MQTTErrorCode:
@@ -348,7 +351,14 @@ class LoopClient(paho.Client):
         return len(self._wbuf) if self._wbuf else 0
 
     def loop_write(self) -> MQTTErrorCode:
-        rc = super().loop_write()
+        # Most passes only have our own buffer to send: paho's writer (its lock, its
+        # unregister round) runs when it holds packets of its own.
+        if self._out_packet:
+            rc = super().loop_write()
+        elif self._sock is None:
+            return MQTTErrorCode.MQTT_ERR_NO_CONN
+        else:
+            rc = MQTTErrorCode.MQTT_ERR_SUCCESS
         if self._flush():
             self._call_socket_register_write()
         else:
