@@ -277,6 +277,7 @@
     const proto = Object.getPrototypeOf(value);
     return proto === Object.prototype || proto === null;
   }
+  function heldId(scope, store, key) { return scope + "\u0000" + store + "\u0000" + key; }
   function unwrap(value) {
     const target = value !== null && typeof value === "object" ? targets.get(value) : undefined;
     return target === undefined ? value : target;
@@ -341,7 +342,8 @@
       let value = this.value;
       let found = true;
       for (const step of path) {
-        if (value === null || typeof value !== "object" || !Object.prototype.hasOwnProperty.call(value, step)) {
+        if (value === null || typeof value !== "object"
+            || !Object.prototype.hasOwnProperty.call(value, step)) {
           found = false;
           break;
         }
@@ -364,12 +366,12 @@
     for (const entry of entries) {
       const gen = ask(entry.scope, "patch", entry.store,
                       [entry.key, entry.gen, entry.patches()]);
-      if (gen < 0) held.delete(entry.scope + "\u0000" + entry.store + "\u0000" + entry.key);
+      if (gen < 0) held.delete(heldId(entry.scope, entry.store, entry.key));
       else entry.gen = gen;
     }
   }
   function hold(scope, store, key) {
-    const id = scope + "\u0000" + store + "\u0000" + key;
+    const id = heldId(scope, store, key);
     const entry = held.get(id);
     const answer = ask(scope, "hold", store, [key, entry === undefined ? -1 : entry.gen]);
     if (answer.length === 1) return entry.proxy;
@@ -383,7 +385,7 @@
     return fresh.proxy;
   }
   function put(scope, store, key, value) {
-    const id = scope + "\u0000" + store + "\u0000" + key;
+    const id = heldId(scope, store, key);
     const object = unwrap(value);
     const entry = held.get(id);
     if (entry !== undefined && object === entry.value
