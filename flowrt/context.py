@@ -34,6 +34,8 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.data: dict[str, dict[str, Any]] = {}
+        self._generations: dict[tuple[str, str], int] = {}
+        self._changes = 0
 
     def scope(self, scope: str) -> dict[str, Any]:
         """The dict of top-level keys of one scope (created on first use)."""
@@ -44,10 +46,17 @@ class MemoryStore:
 
     def touched(self, scope: str, key: str) -> None:
         """Note that a top-level key of a scope changed."""
+        self._changes += 1
+        self._generations[(scope, key)] = self._changes
+
+    def generation(self, scope: str, key: str) -> int:
+        """A number that changes whenever a top-level key of a scope is touched."""
+        return self._generations.get((scope, key), 0)
 
     def delete_scope(self, scope: str) -> None:
         """Forget a scope (its node or flow was removed)."""
-        self.data.pop(scope, None)
+        for key in self.data.pop(scope, {}):
+            self.touched(scope, key)
 
     async def open(self) -> None:
         """Load persisted values, if any."""
@@ -102,6 +111,7 @@ class SQLiteStore(MemoryStore):
         task.add_done_callback(lambda _: self._schedule())
 
     def touched(self, scope: str, key: str) -> None:
+        super().touched(scope, key)
         self._dirty.add((scope, key))
 
     def delete_scope(self, scope: str) -> None:
@@ -159,12 +169,25 @@ class Context:
         """Set (or with ``None``, delete) the value at ``key``."""
         backend = self._stores.store(store)
         values = backend.scope(self._scope)
-        top = parse_path(_checked(key))[0]
+        top = _top(key)
         if value is None:
             delete_property(values, key)
         else:
             set_property(values, key, value)
-        backend.touched(self._scope, str(top))
+        backend.touched(self._scope, top)
+
+    def generation(self, key: str, store: str | None = None) -> int:
+        """A number that changes whenever the top-level key of ``key`` is set or deleted
+        (a JavaScript function node holds an object it fetched while it is unchanged)."""
+        return self._stores.store(store).generation(self._scope, _top(key))
+
+    def changed_in_place(self, key: str, store: str | None = None) -> int:
+        """Note that the value at ``key`` was changed in place (so it is persisted);
+        returns the key's new generation."""
+        backend = self._stores.store(store)
+        top = _top(key)
+        backend.touched(self._scope, top)
+        return backend.generation(self._scope, top)
 
     def keys(self, store: str | None = None) -> list[str]:
         """The top-level keys in this scope."""
@@ -179,6 +202,10 @@ class Context:
         """Remove the value at ``key``, if the scope has one."""
         if self._scope in self._stores.store(store).data:
             self.set(key, None, store)
+
+
+def _top(key: str) -> str:
+    return str(parse_path(_checked(key))[0])
 
 
 def _checked(key: str) -> str:

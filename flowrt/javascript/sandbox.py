@@ -39,8 +39,10 @@ class SandboxHost(Protocol):
     """What the sandbox needs from its node (the function node implements it)."""
 
     def context_call(self, scope: str, op: str, store: str | None, args: list[Any]) -> Any:
-        """Context ``get`` (args ``[key or keys]``), ``set`` (``[key(s), value(s)]``) or
-        ``keys`` (``[]``) on the node's, its flow's or the global context."""
+        """Context ``get`` (args ``[key or keys]``), ``set`` (``[key(s), value(s)]``),
+        ``keys`` (``[]``), ``hold`` (``[key, generation held]``) or ``patch`` (``[key,
+        generation, changes]``) on the node's, its flow's or the global context (see
+        the function node's ``context_call`` and prelude.js)."""
 
     def env_value(self, name: str) -> Any:
         """An environment variable as the node sees it."""

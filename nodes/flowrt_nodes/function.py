@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Coroutine
 from typing import Any, ClassVar
 
 from flowrt.clock import TimerHandle
+from flowrt.context import Context
 from flowrt.errors import ConfigError, NodeError
 from flowrt.javascript import Entry, FunctionSandbox, JsCompileError, JsError, JsTimeout
 from flowrt.jsvalue import MISSING
@@ -672,12 +673,22 @@ class JavaScriptFunction(Function):
 
     # ------------------------------------------------------------------ host calls
     def context_call(self, scope: str, op: str, store: str | None, args: list[Any]) -> Any:
-        """The code's ``context``/``flow``/``global`` ``get``, ``set`` or ``keys``."""
+        """The code's ``context``/``flow``/``global`` ``get``, ``set`` (answers the key's
+        new generation) or ``keys``; and the sandbox's ``hold`` (``[key, generation it
+        holds]``: ``[generation]`` while that is current, else ``[generation, value]``)
+        and ``patch`` (``[key, generation, changes]``: see ``_apply_changes``)."""
         target = (self.context if scope == "node" else
                   self.ctx.flow_context if scope == "flow" else self.ctx.global_context)
         if op == "keys":
             return target.keys(store)
         key = args[0]
+        if op == "hold":
+            generation = target.generation(key, store)
+            if generation == args[1]:
+                return [generation]
+            return [generation, _undefined_if_none(target.get(key, store))]
+        if op == "patch":
+            return self._apply_changes(target, key, store, args[1], args[2])
         if op == "get":
             if isinstance(key, list):
                 return [_undefined_if_none(target.get(k, store)) for k in key]
@@ -687,9 +698,35 @@ class JavaScriptFunction(Function):
             values = value if isinstance(value, list) else [value]
             for index, one in enumerate(key):
                 target.set(one, values[index] if index < len(values) else None, store)
-        else:
-            target.set(key, value, store)
-        return None
+            return None
+        target.set(key, value, store)
+        return target.generation(key, store)
+
+    def _apply_changes(self, target: Context, key: str, store: str | None, generation: int,
+                       changes: list[list[Any]]) -> int:
+        """Apply the changes a sandbox made to the object it holds at ``key``: each
+        ``["s", path, value]`` or ``["d", path]``, a path of object keys from that object (the
+        empty path: the object itself). Returns the key's new generation, or -1 when
+        somebody set the key since the sandbox fetched it: its changes went to an object the
+        store no longer has (as they would in Node-RED), or the object no longer fits them."""
+        if target.generation(key, store) != generation:
+            return -1
+        for op, path, *value in changes:
+            if not path:
+                target.set(key, value[0] if op == "s" else None, store)
+                continue
+            holder = target.get(key, store)
+            for step in path[:-1]:
+                holder = holder.get(step) if isinstance(holder, dict) else None
+            if not isinstance(holder, dict):
+                self.warn(f"context {key!r} no longer has {'.'.join(map(str, path[:-1]))}: "
+                          "the changes the code made to it there are lost")
+                return -1
+            if op == "s":
+                holder[path[-1]] = value[0]
+            else:
+                holder.pop(path[-1], None)
+        return target.changed_in_place(key, store)
 
     def env_value(self, name: str) -> Any:
         """``env.get(name)``: undefined when the variable is not set."""

@@ -237,6 +237,111 @@ return {payload: counts};
         assert h.runtime.contexts.flow("t1").get("counts") == {"a": 2, "b": 1, "total": 3}
 
 
+WINDOWS = """
+let windows = context.get('windows');
+if (!windows) { windows = {}; context.set('windows', windows); }
+const key = msg.topic;
+let w = windows[key];
+if (!w) { w = windows[key] = {count: 0, sum: 0, seen: []}; }
+w.count += 1;
+w.sum += msg.payload;
+w.seen.push(msg.payload);
+if (w.count < 3) { return null; }
+delete windows[key];
+return {topic: key, payload: w.sum};
+"""
+
+
+async def test_an_object_held_between_messages_keeps_every_change_without_set():
+    async with FlowHarness(function(WINDOWS)) as h:
+        for value, topic in [(1, "a"), (10, "b"), (2, "a"), (20, "b"), (3, "a"), (4, "a")]:
+            await h.inject("f", payload=value, topic=topic)
+        assert [(m["topic"], m["payload"]) for m in h.outputs("f")] == [("a", 6)]
+        # what the context sidebar shows: the open windows, as the code left them
+        assert h.runtime.contexts.node("f", "t1").get("windows") == {
+            "a": {"count": 1, "sum": 4, "seen": [4]},
+            "b": {"count": 2, "sum": 30, "seen": [10, 20]}}
+
+
+async def test_only_what_the_code_changed_goes_back_to_the_store():
+    async with FlowHarness(function(WINDOWS)) as h:
+        calls = []
+        node = h.node("f")
+        real = node.context_call
+        node.context_call = lambda scope, op, store, args: (
+            calls.append((op, args)), real(scope, op, store, args))[1]
+        for n in range(50):
+            await h.inject("f", payload=1, topic=f"g{n}")
+        calls.clear()
+        await h.inject("f", payload=5, topic="g7")
+        # one look at the generation (nothing else set it), then g7's three changed values
+        assert [op for op, _ in calls] == ["hold", "patch"]
+        key, _, changes = calls[1][1]
+        assert key == "windows"
+        assert changes == [["s", ["g7", "count"], 2], ["s", ["g7", "sum"], 6],
+                           ["s", ["g7", "seen"], [1, 5]]]
+
+
+async def test_a_held_object_set_by_another_node_is_fetched_again():
+    flow = [*function("const s = flow.get('state');\n"
+                      "s.count = (s.count || 0) + 1;\nreturn {payload: s};"),
+            {"id": "reset", "type": "change", "z": "t1", "x": 0, "y": 0, "wires": [[]],
+             "rules": [{"t": "set", "p": "state", "pt": "flow", "to": '{"count": 100}',
+                        "tot": "json"}]}]
+    async with FlowHarness(flow) as h:
+        h.runtime.contexts.flow("t1").set("state", {"count": 0})
+        await h.inject("f", payload=1)
+        await h.inject("f", payload=1)
+        await h.inject("reset", payload=1)
+        await h.inject("f", payload=1)
+        assert [m["payload"]["count"] for m in h.outputs("f")] == [1, 2, 101]
+        assert h.runtime.contexts.flow("t1").get("state") == {"count": 101}
+
+
+async def test_nested_changes_deletions_and_arrays_reach_the_store():
+    code = """
+const s = global.get('s');
+s.list.push(msg.payload);
+s.nested.deep.x = msg.payload;
+delete s.gone;
+s.fresh = {made: msg.payload};
+s.fresh.later = true;
+s.list[0] = 'first';
+return {payload: [s === global.get('s'), s.nested === s.nested]};
+"""
+    async with FlowHarness(function(code)) as h:
+        h.runtime.contexts.global_.set("s", {"list": [0], "nested": {"deep": {}}, "gone": 1})
+        await h.inject("f", payload=7)
+        await h.inject("f", payload=8)
+        assert h.payloads("f") == [[True, True], [True, True]]
+        assert h.runtime.contexts.global_.get("s") == {
+            "list": ["first", 7, 8], "nested": {"deep": {"x": 8}},
+            "fresh": {"made": 8, "later": True}}
+
+
+async def test_the_get_change_set_idiom_sends_the_change_not_the_object(tmp_path):
+    code = """
+const seen = flow.get('seen') || {};
+seen[msg.topic] = msg.payload;
+flow.set('seen', seen);
+return msg;
+"""
+    settings = {"contextStorage": {"default": {"module": "sqlite",
+                                               "config": {"flushInterval": 3600}}}}
+    async with FlowHarness(function(code), settings=settings, data_dir=tmp_path) as h:
+        calls = []
+        node = h.node("f")
+        real = node.context_call
+        node.context_call = lambda scope, op, store, args: (
+            calls.append(op), real(scope, op, store, args))[1]
+        await h.inject("f", payload=1, topic="a")
+        await h.inject("f", payload=2, topic="b")
+        assert calls[-3:] == ["hold", "hold", "patch"]  # get, set of its own object, change
+        await h.runtime.contexts.flush()
+    async with FlowHarness(function(code), settings=settings, data_dir=tmp_path) as h:
+        assert h.runtime.contexts.flow("t1").get("seen") == {"a": 1, "b": 2}
+
+
 async def test_context_stores_several_keys_and_callbacks():
     code = """
 context.set(['a', 'b'], [1, 2], 'disk');
