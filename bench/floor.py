@@ -48,7 +48,7 @@ def _start(name: str, broker: Broker, workdir: Path) -> tuple[int, Callable[[], 
         process = ManagedProcess([sys.executable, "-m", "bench.minimal_relay", str(broker.port),
                                   "--loop", MINIMAL[name]], workdir / f"{name}.log",
                                  cwd=Path(__file__).resolve().parent.parent)
-        pid, stop = process.pid, process.stop
+        pid, stop = process.pid, lambda: process.stop()
     else:
         flow_path = workdir / "flow.json"
         flow_path.write_text(json.dumps(flows.relay(broker.port, runtimes.flow_flavour(name))))
