@@ -21,7 +21,7 @@ from flowrt.dashboard import DashboardHub, Widget, dashboard_for
 from flowrt.dashboard.template import render_html, render_text, value_text
 from flowrt.messages import Message, clone_message, get_message_property, new_msgid
 from flowrt.node import Node, NodeContext
-from flowrt.schema import as_bool, as_number
+from flowrt.schema import as_bool, as_number, number, string, typed
 from flowrt.typed_input import TypedValue
 
 MAX_CHART_POINTS = 2000
@@ -391,6 +391,12 @@ class InputWidget(UiWidget):
         self.value: Any = None
         self.last: Message | None = None
 
+    @property
+    def locked(self) -> bool:
+        """A person's use of the widget is ignored: it is disabled (``msg.enabled``
+        false) or the dashboard is read-only."""
+        return self.disabled or self.ctx.settings.dashboard_read_only
+
     def state(self) -> dict[str, Any]:
         return {"value": self.value}
 
@@ -408,7 +414,7 @@ class InputWidget(UiWidget):
         return payload
 
     def page_event(self, value: Any) -> None:
-        if self.disabled or self.ctx.settings.dashboard_read_only:
+        if self.locked:
             return
         self.value = value
         self.publish()
@@ -447,7 +453,7 @@ class ButtonWidget(InputWidget):
         return False
 
     def page_event(self, value: Any) -> None:
-        if self.disabled or self.ctx.settings.dashboard_read_only:
+        if self.locked:
             return
         self.emit(self.payload.get(self.last or {}), self.last)
 
@@ -484,7 +490,7 @@ class SwitchWidget(InputWidget):
         return True
 
     def page_event(self, value: Any) -> None:
-        if self.disabled or self.ctx.settings.dashboard_read_only:
+        if self.locked:
             return
         on = bool(value)
         if not as_bool(self.config.get("decouple")):
@@ -612,6 +618,23 @@ class DropdownWidget(InputWidget):
         super().page_event(chosen if as_bool(self.config.get("multiple")) else chosen[0])
 
 
+def on_off_fields() -> dict[str, Any]:
+    """A switch's schema fields for the payloads it sends on and off (both dashboards)."""
+    return {"onvalue": typed(True, title="On payload"),
+            "onvalueType": string("bool", title="On payload type"),
+            "offvalue": typed(False, title="Off payload"),
+            "offvalueType": string("bool", title="Off payload type")}
+
+
+def range_fields(*, step: bool = True) -> dict[str, Any]:
+    """The schema fields ``min`` (0), ``max`` (10) and, with ``step``, ``step`` (1) of
+    sliders, number inputs and gauges (both dashboards)."""
+    fields = {"min": number(0, title="Minimum"), "max": number(10, title="Maximum")}
+    if step:
+        fields["step"] = number(1, title="Step")
+    return fields
+
+
 def _choice(option: Any) -> dict[str, Any]:
     if isinstance(option, dict) and "value" in option:
         return {"label": value_text(option.get("label", option["value"])),
@@ -679,7 +702,7 @@ class TableWidget(InputWidget):
         rows = self.value if isinstance(self.value, list) else []
         if isinstance(value, int) and 0 <= value < len(rows):
             row = rows[value]
-            if self.disabled or self.ctx.settings.dashboard_read_only:
+            if self.locked:
                 return
             self.emit(row, self.last)
 

@@ -23,6 +23,8 @@ from flowrt.dashboard.widgets import (
     TemplateWidget,
     TextInputWidget,
     TextWidget,
+    on_off_fields,
+    range_fields,
 )
 from flowrt.node import Node
 from flowrt.schema import boolean, enum, integer, node_ref, number, string, typed
@@ -152,8 +154,7 @@ class UiGauge(GaugeWidget):
         title=string("gauge", title="Label"),
         label=string("units", title="Units"),
         format=string("{{value}}", title="Value format"),
-        min=number(0, title="Minimum"),
-        max=number(10, title="Maximum"),
+        **range_fields(step=False),
         colors={"type": "array", "title": "Colours", "items": {"type": "string"},
                 "default": ["#00B500", "#E6E600", "#CA3838"]},
         seg1=number("", allow_empty=True, title="Second colour from"),
@@ -226,10 +227,7 @@ class UiSwitch(SwitchWidget):
     schema: ClassVar = widget_schema(
         label=string("switch", title="Label"),
         tooltip=string("", title="Tooltip"),
-        onvalue=typed(True, title="On payload"),
-        onvalueType=string("bool", title="On payload type"),
-        offvalue=typed(False, title="Off payload"),
-        offvalueType=string("bool", title="Off payload type"),
+        **on_off_fields(),
         **_topic(),
         passthru=_PASSTHRU,
         decouple=boolean("false", title="Show the state of input messages only"),
@@ -245,9 +243,7 @@ class UiSlider(SliderWidget):
     schema: ClassVar = widget_schema(
         label=string("slider", title="Label"),
         tooltip=string("", title="Tooltip"),
-        min=number(0, title="Minimum"),
-        max=number(10, title="Maximum"),
-        step=number(1, title="Step"),
+        **range_fields(),
         outs=enum(["all", "end"], "all", title="Send", labels={
             "all": "while moving", "end": "when let go"}),
         **_topic(),
@@ -264,9 +260,7 @@ class UiNumeric(NumericWidget):
     schema: ClassVar = widget_schema(
         label=string("numeric", title="Label"),
         tooltip=string("", title="Tooltip"),
-        min=number(0, title="Minimum"),
-        max=number(10, title="Maximum"),
-        step=number(1, title="Step"),
+        **range_fields(),
         wrap=boolean(False, title="Wrap round"),
         format=string("{{value}}", title="Value format"),
         **_topic(),

@@ -23,6 +23,8 @@ from flowrt.dashboard.widgets import (
     TemplateWidget,
     TextInputWidget,
     TextWidget,
+    on_off_fields,
+    range_fields,
 )
 from flowrt.node import Node
 from flowrt.schema import boolean, enum, integer, node_ref, number, string, typed
@@ -171,8 +173,7 @@ class UiGauge2(GaugeWidget):
         units=string("units", title="Units"),
         prefix=string("", title="Prefix"),
         suffix=string("", title="Suffix"),
-        min=number(0, title="Minimum"),
-        max=number(10, title="Maximum"),
+        **range_fields(step=False),
         segments={"type": "array", "title": "Segments", "default": _D2_SEGMENTS,
                   "items": {"type": "object", "title": "Segment", "properties": {
                       "from": {"title": "From"},
@@ -237,10 +238,7 @@ class UiSwitch2(SwitchWidget):
     category = "dashboard 2"
     schema: ClassVar = widget2_schema(
         label=string("switch", title="Label"),
-        onvalue=typed(True, title="On payload"),
-        onvalueType=string("bool", title="On payload type"),
-        offvalue=typed(False, title="Off payload"),
-        offvalueType=string("bool", title="Off payload type"),
+        **on_off_fields(),
         **_topic(),
         passthru=boolean(False, title="Pass input messages through"),
         decouple=boolean(False, title="Show the state of input messages only"),
@@ -255,9 +253,7 @@ class UiSlider2(SliderWidget):
     category = "dashboard 2"
     schema: ClassVar = widget2_schema(
         label=string("slider", title="Label"),
-        min=number(0, title="Minimum"),
-        max=number(10, title="Maximum"),
-        step=number(1, title="Step"),
+        **range_fields(),
         outs=enum(["all", "end"], "all", title="Send", labels={
             "all": "while moving", "end": "when let go"}),
         **_topic(),
@@ -273,9 +269,7 @@ class UiNumberInput2(NumericWidget):
     category = "dashboard 2"
     schema: ClassVar = widget2_schema(
         label=string("number", title="Label"),
-        min=number(0, title="Minimum"),
-        max=number(10, title="Maximum"),
-        step=number(1, title="Step"),
+        **range_fields(),
         **_topic(),
         passthru=boolean(True, title="Pass input messages through"),
     )
